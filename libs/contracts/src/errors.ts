@@ -1,0 +1,42 @@
+/** Error codes every reply may carry. One list, shared by services, CLI and docs. */
+export const ERROR_CODES = [
+  'BAD_REQUEST',
+  'TOO_LARGE',
+  'UNKNOWN_VM',
+  'UNKNOWN_TARGET',
+  'UNKNOWN_MOVE',
+  'SAME_LOCATION',
+  'MOVE_IN_PROGRESS',
+  'MODE_NOT_SUPPORTED',
+  'VERSION_CONFLICT',
+  'FENCED',
+  'AGENT_FAILED',
+  'UNAVAILABLE',
+  'INTERNAL',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+}
+
+/** A refusal or failure that travels to the caller as `{"ok":false,"error":{code,message}}`. */
+export class LocusError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'LocusError';
+  }
+  toBody(): ErrorBody {
+    return { code: this.code, message: this.message };
+  }
+}
+
+export type Reply<T> = ({ ok: true } & T) | { ok: false; error: ErrorBody };
+
+export function errorReply(code: ErrorCode, message: string): { ok: false; error: ErrorBody } {
+  return { ok: false, error: { code, message } };
+}

@@ -1,0 +1,6 @@
+export * from './subjects';
+export * from './errors';
+export * from './names';
+export * from './requests';
+export * from './events';
+export * from './agent';

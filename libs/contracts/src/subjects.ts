@@ -1,0 +1,55 @@
+/**
+ * Every NATS subject Locus uses, derived from one prefix so that test runs and labs
+ * can share a NATS server without colliding. Request subjects never overlap the
+ * event stream's subjects: a stream would otherwise answer a request with its PubAck.
+ */
+export const DEFAULT_SUBJECT_PREFIX = 'locus';
+export const DEFAULT_EVENT_STREAM = 'LOCUS_EVENTS';
+
+/** Request/reply endpoints a user can call with `nats req`. Keys are the logical names. */
+export const REQUEST_ENDPOINTS = {
+  'vm.move': 'vm.move',
+  'vm.get': 'vm.get',
+  'vm.list': 'vm.list',
+  'move.get': 'move.get',
+  'topology.get': 'topology.get',
+} as const;
+export type RequestEndpoint = keyof typeof REQUEST_ENDPOINTS;
+
+/** Steps the mobility manager asks of a hypervisor agent. */
+export const AGENT_ACTIONS = ['stop', 'transfer', 'start', 'inventory'] as const;
+export type AgentAction = (typeof AGENT_ACTIONS)[number];
+
+export interface Subjects {
+  prefix: string;
+  request(endpoint: RequestEndpoint): string;
+  /** Every event subject: `<prefix>.evt.>` (the JetStream stream binds this). */
+  eventsWildcard: string;
+  /** `<prefix>.evt.<category>.<entity>.<type>`, e.g. `locus.evt.vm.web-01.VmRelocated`. */
+  event(category: string, entity: string, type: string): string;
+  agent(hypervisor: string, action: AgentAction): string;
+}
+
+export function subjects(prefix: string = DEFAULT_SUBJECT_PREFIX): Subjects {
+  return {
+    prefix,
+    request: (endpoint) => `${prefix}.${REQUEST_ENDPOINTS[endpoint]}`,
+    eventsWildcard: `${prefix}.evt.>`,
+    event: (category, entity, type) => `${prefix}.evt.${category}.${entity}.${type}`,
+    agent: (hypervisor, action) => `${prefix}.agent.${hypervisor}.${action}`,
+  };
+}
+
+/** Headers carried by every published event, so one move can be followed across services. */
+export const HEADERS = {
+  msgId: 'Nats-Msg-Id',
+  stream: 'Locus-Stream',
+  streamVersion: 'Locus-Stream-Version',
+  position: 'Locus-Position',
+  type: 'Locus-Event-Type',
+  correlationId: 'Locus-Correlation-Id',
+  causationId: 'Locus-Causation-Id',
+} as const;
+
+/** Requests larger than this are refused with TOO_LARGE before they are parsed. */
+export const MAX_REQUEST_BYTES = 64 * 1024;

@@ -1,0 +1,54 @@
+import type { RecordedEvent, VmEvent, VmRunState } from '@locus/contracts';
+import { assertNever } from './vm.decider';
+
+/** One row per VM: the authoritative location database. Built only from events. */
+export interface LocationRow {
+  name: string;
+  ip: string;
+  mac: string;
+  l2Domain: string;
+  site: string;
+  hypervisor: string;
+  state: VmRunState;
+  locationVersion: number;
+  streamVersion: number;
+  updatedAt: string;
+}
+
+export function projectLocation(row: LocationRow | undefined, recorded: RecordedEvent): LocationRow | undefined {
+  const event = { type: recorded.type, data: recorded.data } as VmEvent;
+  const touch = (patch: Partial<LocationRow>): LocationRow | undefined =>
+    row ? { ...row, ...patch, streamVersion: recorded.streamVersion, updatedAt: recorded.recordedAt } : row;
+  switch (event.type) {
+    case 'VmPlaced': {
+      const d = event.data;
+      return {
+        name: d.vm,
+        ip: d.ip,
+        mac: d.mac,
+        l2Domain: d.l2Domain,
+        site: d.site,
+        hypervisor: d.hypervisor,
+        state: 'running',
+        locationVersion: d.locationVersion,
+        streamVersion: recorded.streamVersion,
+        updatedAt: recorded.recordedAt,
+      };
+    }
+    case 'MoveAccepted':
+    case 'VmStoppedAtSource':
+    case 'VmConfigTransferred':
+      return touch({ state: 'moving' });
+    case 'VmRelocated':
+      return touch({ site: event.data.to.site, hypervisor: event.data.to.hypervisor, locationVersion: event.data.locationVersion });
+    case 'VmStartedAtTarget':
+      return touch({});
+    case 'MoveCompleted':
+    case 'VmRestartedAtSource':
+      return touch({ state: 'running' });
+    case 'MoveFailed':
+      return touch({ state: event.data.restartAtSource ? 'moving' : 'running' });
+    default:
+      return assertNever(event);
+  }
+}
