@@ -5,3 +5,4 @@ export * from './vm/location.projection';
 export * from './move/move.saga';
 export * from './move/move.projection';
 export * from './time/clock';
+export * from './agent/host-inventory';

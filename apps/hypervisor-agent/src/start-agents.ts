@@ -1,0 +1,68 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { Module, type DynamicModule, type INestApplicationContext, type OnApplicationBootstrap, type OnApplicationShutdown, Inject } from '@nestjs/common';
+import type { NatsConnection } from 'nats';
+import { subjects } from '@locus/contracts';
+import { connectNats, ensureEventStream } from '@locus/messaging';
+import { NestPinoLogger, ScaledClock, type LocusConfig, type Logger } from '@locus/platform';
+import { defaultTopologyPath, loadTopologyFile } from '@locus/topology';
+import { AgentHost, type AgentHostDeps } from './agent-host';
+
+const HOST = Symbol('AGENT_HOST');
+
+class AgentLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+  constructor(@Inject(HOST) private readonly host: AgentHost) {}
+  onApplicationBootstrap() {
+    return this.host.start();
+  }
+  onApplicationShutdown() {
+    return this.host.stop();
+  }
+}
+
+@Module({})
+export class HypervisorAgentModule {
+  static register(host: AgentHost): DynamicModule {
+    return { module: HypervisorAgentModule, providers: [{ provide: HOST, useValue: host }, AgentLifecycle], exports: [HOST] };
+  }
+}
+
+export interface RunningAgents {
+  app: INestApplicationContext;
+  host: AgentHost;
+  nc: NatsConnection;
+  stop(): Promise<void>;
+}
+
+/** Starts the hypervisor agents named in the config (or every hypervisor of the topology). */
+export async function startAgents(config: LocusConfig, logger: Logger): Promise<RunningAgents> {
+  const { index: topology } = loadTopologyFile(config.topologyPath ?? defaultTopologyPath());
+  const names = config.hypervisors === 'all' ? topology.hypervisors.map((h) => h.name) : config.hypervisors;
+  const unknown = names.filter((n) => !topology.hypervisor(n));
+  if (unknown.length) throw new Error(`LOCUS_HYPERVISORS names hypervisors the topology does not have: ${unknown.join(', ')}`);
+  const nc = await connectNats(config.natsUrl, `locus-agents-${names.join('-').slice(0, 40)}`, logger);
+  const jsm = await nc.jetstreamManager();
+  await ensureEventStream(jsm, config.streamName, subjects(config.subjectPrefix).eventsWildcard);
+  const deps: AgentHostDeps = {
+    nc,
+    js: nc.jetstream(),
+    jsm,
+    topology,
+    clock: new ScaledClock(config.timeScale),
+    logger,
+    prefix: config.subjectPrefix,
+    stream: config.streamName,
+  };
+  const host = new AgentHost(names, deps);
+  const app = await NestFactory.createApplicationContext(HypervisorAgentModule.register(host), { logger: new NestPinoLogger(logger) });
+  await app.init();
+  return {
+    app,
+    host,
+    nc,
+    async stop() {
+      await app.close();
+      await nc.drain().catch(() => undefined);
+    },
+  };
+}

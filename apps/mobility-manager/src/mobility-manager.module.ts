@@ -1,0 +1,43 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import type { DataSource } from 'typeorm';
+import type { Logger } from 'pino';
+import type { TopologyIndex } from '@locus/topology';
+import { VmCommandService } from './vm-commands/vm-command.service';
+import { MoveVmHandler } from './move-vm/move-vm.handler';
+import { MoveVmController } from './move-vm/move-vm.controller';
+import { GetMoveHandler } from './get-move/get-move.handler';
+import { GetMoveController } from './get-move/get-move.controller';
+import { GetVmHandler } from './get-vm/get-vm.handler';
+import { GetVmController } from './get-vm/get-vm.controller';
+import { ListVmsHandler } from './list-vms/list-vms.handler';
+import { ListVmsController } from './list-vms/list-vms.controller';
+import { GetTopologyHandler } from './get-topology/get-topology.handler';
+import { GetTopologyController } from './get-topology/get-topology.controller';
+
+export interface ManagerDeps {
+  dataSource: DataSource;
+  topology: TopologyIndex;
+  commands: VmCommandService;
+  logger: Logger;
+}
+
+const DEPS = Symbol('MANAGER_DEPS');
+
+/** The command and query side: one controller and handler per use case, wired to the store and topology. */
+@Module({})
+export class MobilityManagerModule {
+  static register(deps: ManagerDeps): DynamicModule {
+    return {
+      module: MobilityManagerModule,
+      controllers: [MoveVmController, GetMoveController, GetVmController, ListVmsController, GetTopologyController],
+      providers: [
+        { provide: DEPS, useValue: deps },
+        { provide: MoveVmHandler, useFactory: (d: ManagerDeps) => new MoveVmHandler(d.commands, d.dataSource, d.topology, d.logger), inject: [DEPS] },
+        { provide: GetMoveHandler, useFactory: (d: ManagerDeps) => new GetMoveHandler(d.dataSource), inject: [DEPS] },
+        { provide: GetVmHandler, useFactory: (d: ManagerDeps) => new GetVmHandler(d.dataSource), inject: [DEPS] },
+        { provide: ListVmsHandler, useFactory: (d: ManagerDeps) => new ListVmsHandler(d.dataSource), inject: [DEPS] },
+        { provide: GetTopologyHandler, useFactory: (d: ManagerDeps) => new GetTopologyHandler(d.topology), inject: [DEPS] },
+      ],
+    };
+  }
+}

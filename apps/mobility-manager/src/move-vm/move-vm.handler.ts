@@ -1,0 +1,62 @@
+import { randomUUID } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import type { Logger } from 'pino';
+import { LocusError, type MoveAcceptedReply, type MoveVmRequest, type VmEventOf } from '@locus/contracts';
+import type { MoveRow } from '@locus/domain';
+import { isUniqueViolation, MoveEntity } from '@locus/eventstore';
+import type { TopologyIndex } from '@locus/topology';
+import type { VmCommandService } from '../vm-commands/vm-command.service';
+
+/**
+ * `vm.move`: validates the target against the topology, decides on the VM's stream and
+ * appends MoveAccepted; the saga takes it from there. A repeated requestId answers the
+ * original move and appends nothing.
+ */
+export class MoveVmHandler {
+  constructor(
+    private readonly commands: VmCommandService,
+    private readonly dataSource: DataSource,
+    private readonly topology: TopologyIndex,
+    private readonly logger: Logger,
+  ) {}
+
+  async handle(req: MoveVmRequest): Promise<MoveAcceptedReply> {
+    if (req.requestId) {
+      const existing = await this.byRequestId(req.requestId);
+      if (existing) return this.replay(existing, req);
+    }
+    const target = this.topology.hypervisor(req.to);
+    if (!target) throw new LocusError('UNKNOWN_TARGET', `no hypervisor named ${req.to}; see locus.topology.get for the hypervisors`);
+    const moveId = randomUUID();
+    try {
+      const { events } = await this.commands.execute(
+        req.vm,
+        { type: 'RequestMove', moveId, mode: req.mode, to: { hypervisor: target.name, site: target.site }, requestId: req.requestId },
+        { correlationId: moveId, component: 'mobility-manager' },
+      );
+      const accepted = events.find((e) => e.type === 'MoveAccepted');
+      if (!accepted) throw new LocusError('INTERNAL', 'move was not recorded');
+      const d = accepted.data as VmEventOf<'MoveAccepted'>['data'];
+      this.logger.info({ component: 'mobility-manager', moveId, vm: d.vm, mode: d.mode, from: d.from.hypervisor, to: d.to.hypervisor }, `move accepted: ${d.vm} ${d.mode} ${d.from.hypervisor} -> ${d.to.hypervisor}`);
+      return { moveId, vm: d.vm, from: d.from, to: d.to, mode: d.mode };
+    } catch (err) {
+      // The same requestId sent twice at once: one append wins, the other finds it here.
+      if (req.requestId && (isUniqueViolation(err, 'moves_request_id_unique') || (err instanceof LocusError && err.code === 'MOVE_IN_PROGRESS'))) {
+        const existing = await this.byRequestId(req.requestId);
+        if (existing) return this.replay(existing, req);
+      }
+      throw err;
+    }
+  }
+
+  private async byRequestId(requestId: string): Promise<MoveRow | undefined> {
+    const row = await this.dataSource.getRepository(MoveEntity).findOne({ where: { requestId } });
+    return row?.view;
+  }
+
+  private replay(existing: MoveRow, req: MoveVmRequest): MoveAcceptedReply {
+    if (existing.vm !== req.vm || existing.to.hypervisor !== req.to || existing.mode !== req.mode)
+      throw new LocusError('BAD_REQUEST', `requestId ${req.requestId} was already used for move ${existing.moveId} (${existing.vm} ${existing.mode} to ${existing.to.hypervisor})`);
+    return { moveId: existing.moveId, vm: existing.vm, from: existing.from, to: existing.to, mode: existing.mode, duplicate: true };
+  }
+}

@@ -1,0 +1,101 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import type { INestMicroservice } from '@nestjs/common';
+import type { NatsConnection } from 'nats';
+import type { DataSource } from 'typeorm';
+import { subjects } from '@locus/contracts';
+import { OutboxRelay, openStore, PgEventStore, VmProjector } from '@locus/eventstore';
+import { connectNats, ensureEventStream, JetStreamOutboxPublisher, LocusReplyFilter, NatsServiceTransport } from '@locus/messaging';
+import { NestPinoLogger, type LocusConfig, type Logger } from '@locus/platform';
+import { defaultTopologyPath, loadTopologyFile, type TopologyIndex } from '@locus/topology';
+import { MobilityManagerModule } from './mobility-manager.module';
+import { VmCommandService } from './vm-commands/vm-command.service';
+import { MoveSagaRunner } from './move-saga/move-saga.runner';
+import { placeTopologyVms } from './seed-vms/place-topology-vms';
+
+export const OUTBOX_CHANNEL = 'locus_outbox';
+
+export interface MobilityManager {
+  app: INestMicroservice;
+  nc: NatsConnection;
+  dataSource: DataSource;
+  store: PgEventStore;
+  commands: VmCommandService;
+  relay: OutboxRelay;
+  saga: MoveSagaRunner;
+  topology: TopologyIndex;
+  stop(): Promise<void>;
+}
+
+export function storeFor(dataSource: DataSource, prefix: string): PgEventStore {
+  const s = subjects(prefix);
+  return new PgEventStore(dataSource, {
+    subjectOf: (streamId, type) => {
+      const [category, entity] = streamId.split(':');
+      return s.event(category, entity, type);
+    },
+    projectors: [new VmProjector()],
+    notifyChannel: OUTBOX_CHANNEL,
+  });
+}
+
+/**
+ * Starts the command side: migrates the store, serves the request subjects, places the
+ * topology's VMs, relays the outbox to JetStream and runs the move saga.
+ */
+export async function startMobilityManager(config: LocusConfig, logger: Logger): Promise<MobilityManager> {
+  const log = logger.child({ component: 'mobility-manager' });
+  const topologyFile = loadTopologyFile(config.topologyPath ?? defaultTopologyPath());
+  for (const w of topologyFile.warnings) log.warn({ warning: w }, 'topology warning');
+  const topology = topologyFile.index;
+
+  const dataSource = await openStore(config.databaseUrl);
+  log.info({ database: new URL(config.databaseUrl).pathname.slice(1) }, 'event store ready (migrations applied)');
+  const nc = await connectNats(config.natsUrl, 'locus-mobility-manager', logger);
+  const js = nc.jetstream();
+  const jsm = await nc.jetstreamManager();
+  const s = subjects(config.subjectPrefix);
+  await ensureEventStream(jsm, config.streamName, s.eventsWildcard);
+
+  const store = storeFor(dataSource, config.subjectPrefix);
+  const commands = new VmCommandService(store, logger);
+  const relay = new OutboxRelay(dataSource, new JetStreamOutboxPublisher(js), { databaseUrl: config.databaseUrl, notifyChannel: OUTBOX_CHANNEL, logger });
+  await relay.start();
+
+  const app = await NestFactory.createMicroservice(MobilityManagerModule.register({ dataSource, topology, commands, logger }), {
+    strategy: new NatsServiceTransport({
+      connection: () => nc,
+      serviceName: 'locus-mobility-manager',
+      version: '0.1.0',
+      description: 'Locus mobility manager: VM moves, locations and topology',
+      subjectPrefix: config.subjectPrefix,
+      logger: log,
+    }),
+    logger: new NestPinoLogger(logger),
+  });
+  app.useGlobalFilters(new LocusReplyFilter(log));
+  await app.listen();
+
+  await placeTopologyVms(topology, commands, logger);
+  const saga = new MoveSagaRunner({ nc, js, jsm, commands, logger }, { prefix: config.subjectPrefix, stream: config.streamName, agentTimeoutMs: config.agentTimeoutMs });
+  await saga.start();
+  log.info({ prefix: config.subjectPrefix, stream: config.streamName, vms: topology.topology.vms.length }, `mobility manager ready: try ${s.request('vm.move')}`);
+
+  return {
+    app,
+    nc,
+    dataSource,
+    store,
+    commands,
+    relay,
+    saga,
+    topology,
+    async stop() {
+      await saga.stop();
+      await app.close();
+      await relay.stop();
+      await nc.drain().catch(() => undefined);
+      await dataSource.destroy();
+    },
+  };
+}

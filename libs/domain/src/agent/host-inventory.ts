@@ -1,0 +1,58 @@
+/**
+ * What one hypervisor believes it hosts, and the fencing rule that keeps a VM running in
+ * exactly one place: a host never acts for a location version older than the highest one
+ * it has seen for that VM, and forgets a VM (keeping its version) once the VM is relocated away.
+ */
+export type HostedState = 'running' | 'stopped' | 'incoming';
+
+export interface HostedVm {
+  state: HostedState;
+  locationVersion: number;
+}
+
+export interface HostInventory {
+  hypervisor: string;
+  vms: Map<string, HostedVm>;
+  /** Highest location version seen per VM, including VMs that have left. */
+  seen: Map<string, number>;
+}
+
+export const emptyInventory = (hypervisor: string): HostInventory => ({ hypervisor, vms: new Map(), seen: new Map() });
+
+export type LocationFact =
+  | { type: 'placed'; vm: string; hypervisor: string; locationVersion: number }
+  | { type: 'relocated'; vm: string; from: string; to: string; locationVersion: number };
+
+export type ApplyOutcome = 'applied' | 'duplicate' | 'stale' | 'not-mine';
+
+/** Applies a location fact from the event stream; older or repeated facts change nothing. */
+export function applyLocationFact(inv: HostInventory, fact: LocationFact): ApplyOutcome {
+  const mine = fact.type === 'placed' ? fact.hypervisor === inv.hypervisor : fact.from === inv.hypervisor || fact.to === inv.hypervisor;
+  if (!mine) return 'not-mine';
+  const seen = inv.seen.get(fact.vm) ?? 0;
+  if (fact.locationVersion < seen) return 'stale';
+  if (fact.locationVersion === seen) return 'duplicate';
+  inv.seen.set(fact.vm, fact.locationVersion);
+  if (fact.type === 'placed') {
+    inv.vms.set(fact.vm, { state: 'running', locationVersion: fact.locationVersion });
+  } else if (fact.to === inv.hypervisor) {
+    const current = inv.vms.get(fact.vm);
+    // The target owns the VM from the commit on; it runs once the saga asks it to boot.
+    inv.vms.set(fact.vm, { state: current?.state === 'running' ? 'running' : 'incoming', locationVersion: fact.locationVersion });
+  } else {
+    inv.vms.delete(fact.vm);
+  }
+  return 'applied';
+}
+
+/** May this host act on `vm` for `locationVersion`? Refuses anything older than what it has seen. */
+export function checkFence(inv: HostInventory, vm: string, locationVersion: number): { ok: true } | { ok: false; reason: string } {
+  const seen = inv.seen.get(vm) ?? 0;
+  if (locationVersion < seen)
+    return { ok: false, reason: `${inv.hypervisor} has seen ${vm} at location version ${seen}; a request for version ${locationVersion} is stale` };
+  return { ok: true };
+}
+
+export function observeVersion(inv: HostInventory, vm: string, locationVersion: number): void {
+  if (locationVersion > (inv.seen.get(vm) ?? 0)) inv.seen.set(vm, locationVersion);
+}

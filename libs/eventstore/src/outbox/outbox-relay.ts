@@ -1,0 +1,182 @@
+import { Client } from 'pg';
+import type { DataSource } from 'typeorm';
+import type { Logger } from 'pino';
+import type { RecordedEvent } from '@locus/contracts';
+import { toRecorded } from '../event-store';
+
+/** Where the relay sends committed events; JetStream in production, deduplicating on `msgId`. */
+export interface OutboxPublisher {
+  /** Resolves once the broker has stored the message; `duplicate` when it already had that msgId. */
+  publish(subject: string, event: RecordedEvent): Promise<{ duplicate: boolean }>;
+}
+
+export interface OutboxRelayOptions {
+  databaseUrl: string;
+  notifyChannel: string;
+  batchSize?: number;
+  /** Poll even without a notification, in case one was missed while reconnecting. */
+  pollMs?: number;
+  maxBackoffMs?: number;
+  logger: Logger;
+}
+
+export interface OutboxRelayStats {
+  published: number;
+  duplicates: number;
+  batches: number;
+  failures: number;
+}
+
+/**
+ * Moves committed events from the outbox to the broker.
+ *
+ * Gap-safe by construction: it never pages with a cursor. Each batch locks the oldest
+ * outbox rows that are visible (committed), publishes them awaiting every ack, then deletes
+ * them in the same transaction. A row committed late is simply found by the next batch.
+ * A crash or broker outage before the delete leaves the rows in place: they are published
+ * again and the broker drops the copies by message id. Only one relay works at a time
+ * (a session advisory lock), so per-stream order is kept.
+ */
+export class OutboxRelay {
+  readonly stats: OutboxRelayStats = { published: 0, duplicates: 0, batches: 0, failures: 0 };
+  private listener?: Client;
+  private running = false;
+  private wake?: () => void;
+  private loop?: Promise<void>;
+  private readonly batchSize: number;
+  private readonly pollMs: number;
+  private readonly maxBackoffMs: number;
+  private readonly log: Logger;
+  private idleWaiters: (() => void)[] = [];
+  /** A notification that arrived while a batch was running; the next sleep is skipped. */
+  private notified = false;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly publisher: OutboxPublisher,
+    private readonly options: OutboxRelayOptions,
+  ) {
+    this.batchSize = options.batchSize ?? 256;
+    this.pollMs = options.pollMs ?? 500;
+    this.maxBackoffMs = options.maxBackoffMs ?? 5000;
+    this.log = options.logger.child({ component: 'outbox-relay' });
+  }
+
+  async start(): Promise<void> {
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+    await this.listener?.end().catch(() => undefined);
+    this.listener = undefined;
+  }
+
+  /** Resolves when the outbox has been seen empty (tests and the lab's shutdown use it). */
+  drained(): Promise<void> {
+    return new Promise((resolve) => {
+      this.idleWaiters.push(resolve);
+      this.wake?.();
+    });
+  }
+
+  private async run(): Promise<void> {
+    let backoff = 100;
+    while (this.running) {
+      try {
+        if (!this.listener) await this.becomeLeader();
+        const n = await this.relayBatch();
+        backoff = 100;
+        if (n === 0) {
+          this.idleWaiters.splice(0).forEach((r) => r());
+          await this.sleep(this.pollMs);
+        }
+      } catch (err) {
+        this.stats.failures++;
+        this.log.warn({ err: (err as Error).message, retryInMs: backoff }, 'outbox relay failed; the batch stays in the outbox and will be retried');
+        if (this.listener && (err as { isListenerError?: boolean }).isListenerError) this.listener = undefined;
+        await this.sleep(backoff);
+        backoff = Math.min(backoff * 2, this.maxBackoffMs);
+      }
+    }
+  }
+
+  /** One relay per database: wait for the advisory lock, then LISTEN on the same session. */
+  private async becomeLeader(): Promise<void> {
+    const client = new Client({ connectionString: this.options.databaseUrl });
+    client.on('error', (err) => {
+      this.log.warn({ err: err.message }, 'outbox listener connection lost');
+      if (this.listener === client) this.listener = undefined;
+    });
+    await client.connect();
+    for (;;) {
+      const { rows } = await client.query(`SELECT pg_try_advisory_lock(hashtext('locus-outbox-relay')) AS locked`);
+      if (rows[0].locked) break;
+      if (!this.running) {
+        await client.end();
+        return;
+      }
+      await this.sleep(1000);
+    }
+    client.on('notification', () => {
+      this.notified = true;
+      this.wake?.();
+    });
+    await client.query(`LISTEN "${this.options.notifyChannel}"`);
+    this.listener = client;
+    this.log.info({ channel: this.options.notifyChannel }, 'outbox relay is the leader');
+  }
+
+  private async relayBatch(): Promise<number> {
+    const qr = this.dataSource.createQueryRunner();
+    await qr.connect();
+    try {
+      await qr.startTransaction();
+      const rows = await qr.query(
+        `SELECT o.position, o.subject, e.id, e.stream_id, e.stream_version, e.type, e.data, e.metadata, e.recorded_at
+           FROM outbox o JOIN events e ON e.position = o.position
+          ORDER BY o.position LIMIT $1 FOR UPDATE OF o SKIP LOCKED`,
+        [this.batchSize],
+      );
+      if (rows.length === 0) {
+        await qr.commitTransaction();
+        return 0;
+      }
+      const started = Date.now();
+      const acks = await Promise.all(rows.map((r: any) => this.publisher.publish(r.subject, toRecorded(r))));
+      const duplicates = acks.filter((a) => a.duplicate).length;
+      await qr.query(`DELETE FROM outbox WHERE position = ANY($1::bigint[])`, [rows.map((r: any) => r.position)]);
+      await qr.commitTransaction();
+      this.stats.published += rows.length;
+      this.stats.duplicates += duplicates;
+      this.stats.batches++;
+      this.log.debug({ events: rows.length, duplicates, ms: Date.now() - started, last: rows[rows.length - 1].position }, 'published outbox batch');
+      return rows.length;
+    } catch (err) {
+      if (qr.isTransactionActive) await qr.rollbackTransaction().catch(() => undefined);
+      throw err;
+    } finally {
+      await qr.release();
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.notified) {
+      this.notified = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      let t: NodeJS.Timeout | undefined = undefined;
+      const done = () => {
+        clearTimeout(t);
+        this.notified = false;
+        resolve();
+      };
+      t = setTimeout(done, ms);
+      this.wake = done;
+    });
+  }
+}

@@ -1,0 +1,21 @@
+import { connect, type NatsConnection } from 'nats';
+import type { Logger } from 'pino';
+
+/** Connects with endless reconnects; every change of connection state is one log line. */
+export async function connectNats(url: string, name: string, logger: Logger): Promise<NatsConnection> {
+  const log = logger.child({ component: 'nats' });
+  const nc = await connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: false });
+  log.info({ server: nc.getServer(), client: name }, 'connected to NATS');
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') log.warn({ server: s.data }, 'NATS connection lost; reconnecting');
+      else if (s.type === 'reconnect') log.info({ server: s.data }, 'NATS reconnected');
+      else if (s.type === 'error') log.warn({ err: String(s.data) }, 'NATS error');
+    }
+  })();
+  return nc;
+}
+
+/** Human hint used by the lab when NATS cannot be reached. */
+export const NATS_START_HINT =
+  'start it with: nats-server -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server (or set NATS_URL)';

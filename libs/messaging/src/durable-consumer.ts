@@ -1,0 +1,114 @@
+import { AckPolicy, DeliverPolicy, nanos, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from 'nats';
+import type { Logger } from 'pino';
+import { HEADERS, type RecordedEvent } from '@locus/contracts';
+
+export type Outcome = { ack: true } | { retryInMs: number; reason: string } | { drop: string };
+export const ACK: Outcome = { ack: true };
+
+export interface DurableConsumerOptions {
+  stream: string;
+  durable: string;
+  /** One subject filter (NATS 2.9 servers, as Debian ships, have no multi-filter consumers). */
+  filterSubject: string;
+  /** Handles one event; events of one key (the event's stream id) are handled one at a time, in order. */
+  handle: (event: RecordedEvent, msg: JsMsg) => Promise<Outcome>;
+  logger: Logger;
+  ackWaitMs?: number;
+  maxAckPending?: number;
+}
+
+/**
+ * A durable JetStream consumer with explicit acks. Messages are dispatched concurrently across
+ * keys and serially within a key; a handler that runs long keeps its message alive with
+ * `working()`, and a handler that throws gets the message redelivered later.
+ */
+export class DurableConsumer {
+  private messages?: ConsumerMessages;
+  private readonly chains = new Map<string, Promise<void>>();
+  private loop?: Promise<void>;
+  private readonly log: Logger;
+  inFlight = 0;
+
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly options: DurableConsumerOptions,
+  ) {
+    this.log = options.logger;
+  }
+
+  async start(): Promise<void> {
+    const ackWaitMs = this.options.ackWaitMs ?? 30_000;
+    const config = {
+      durable_name: this.options.durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: this.options.filterSubject,
+      ack_wait: nanos(ackWaitMs),
+      max_ack_pending: this.options.maxAckPending ?? 1000,
+      max_deliver: -1,
+    };
+    try {
+      await this.jsm.consumers.info(this.options.stream, this.options.durable);
+      await this.jsm.consumers.update(this.options.stream, this.options.durable, {
+        filter_subject: config.filter_subject,
+        ack_wait: config.ack_wait,
+        max_ack_pending: config.max_ack_pending,
+      });
+    } catch (err) {
+      if (!/consumer not found/i.test((err as Error).message)) throw err;
+      await this.jsm.consumers.add(this.options.stream, config);
+    }
+    const consumer = await this.js.consumers.get(this.options.stream, this.options.durable);
+    this.messages = await consumer.consume({ max_messages: 256 });
+    const heartbeatMs = Math.max(100, Math.floor(ackWaitMs / 3));
+    this.loop = (async () => {
+      for await (const msg of this.messages!) {
+        const key = msg.headers?.get(HEADERS.stream) || msg.subject;
+        const previous = this.chains.get(key) ?? Promise.resolve();
+        const next = previous.then(() => this.dispatch(msg, heartbeatMs));
+        this.chains.set(key, next);
+        void next.finally(() => {
+          if (this.chains.get(key) === next) this.chains.delete(key);
+        });
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    await this.messages?.close();
+    await this.loop?.catch(() => undefined);
+    await Promise.allSettled([...this.chains.values()]);
+  }
+
+  private async dispatch(msg: JsMsg, heartbeatMs: number): Promise<void> {
+    this.inFlight++;
+    const keepAlive = setInterval(() => msg.working(), heartbeatMs);
+    try {
+      let event: RecordedEvent;
+      try {
+        event = msg.json<RecordedEvent>();
+      } catch {
+        this.log.error({ subject: msg.subject, seq: msg.seq }, 'undecodable message dropped');
+        msg.term();
+        return;
+      }
+      const outcome = await this.options.handle(event, msg);
+      if ('ack' in outcome) msg.ack();
+      else if ('drop' in outcome) {
+        this.log.warn({ subject: msg.subject, reason: outcome.drop }, 'message dropped');
+        msg.term();
+      } else {
+        this.log.info({ subject: msg.subject, retryInMs: outcome.retryInMs, reason: outcome.reason, deliveries: msg.info.redeliveryCount }, 'will retry');
+        msg.nak(outcome.retryInMs);
+      }
+    } catch (err) {
+      const retryInMs = Math.min(10_000, 250 * 2 ** Math.min(msg.info.redeliveryCount, 6));
+      this.log.warn({ subject: msg.subject, err: (err as Error).message, retryInMs }, 'handler failed; message will be redelivered');
+      msg.nak(retryInMs);
+    } finally {
+      clearInterval(keepAlive);
+      this.inFlight--;
+    }
+  }
+}

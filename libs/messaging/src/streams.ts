@@ -1,0 +1,33 @@
+import { DiscardPolicy, RetentionPolicy, StorageType, type JetStreamManager } from 'nats';
+
+/**
+ * The event stream: every committed event, under `<prefix>.evt.>`. The 2-minute duplicate
+ * window is what turns the outbox's at-least-once publishing into exactly-once storage.
+ */
+export async function ensureEventStream(jsm: JetStreamManager, name: string, subject: string): Promise<void> {
+  const config = {
+    name,
+    subjects: [subject],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    duplicate_window: 120 * 1_000_000_000,
+    max_age: 0,
+  };
+  try {
+    const info = await jsm.streams.info(name);
+    if (!info.config.subjects?.includes(subject)) await jsm.streams.update(name, { ...info.config, subjects: [subject] });
+  } catch (err) {
+    if (!/stream not found/i.test((err as Error).message)) throw err;
+    await jsm.streams.add(config);
+  }
+}
+
+export async function deleteStreamIfExists(jsm: JetStreamManager, name: string): Promise<boolean> {
+  try {
+    return await jsm.streams.delete(name);
+  } catch (err) {
+    if (/stream not found/i.test((err as Error).message)) return false;
+    throw err;
+  }
+}

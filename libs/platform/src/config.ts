@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { DEFAULT_EVENT_STREAM, DEFAULT_SUBJECT_PREFIX } from '@locus/contracts';
+
+/** Every setting a Locus service reads, from the environment, validated once at start. */
+const Env = z.object({
+  NATS_URL: z.string().default('nats://127.0.0.1:4222'),
+  DATABASE_URL: z.string().default('postgres://postgres@127.0.0.1:5432/locus'),
+  LOCUS_TOPOLOGY: z.string().optional(),
+  LOCUS_SUBJECT_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'one subject token, no dots or wildcards')
+    .default(DEFAULT_SUBJECT_PREFIX),
+  LOCUS_STREAM: z.string().regex(/^[A-Za-z0-9_-]+$/).default(DEFAULT_EVENT_STREAM),
+  LOCUS_TIME_SCALE: z.coerce.number().positive().default(1),
+  LOCUS_HYPERVISORS: z.string().default('all'),
+  LOCUS_AGENT_TIMEOUT_MS: z.coerce.number().int().positive().default(120_000),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+});
+
+export interface LocusConfig {
+  natsUrl: string;
+  databaseUrl: string;
+  topologyPath?: string;
+  subjectPrefix: string;
+  streamName: string;
+  /** Simulated ms per real ms: 1 is real time, 100 makes a 20 s boot take 200 ms. */
+  timeScale: number;
+  hypervisors: string[] | 'all';
+  /** Real-time limit for one agent step before the saga retries it. */
+  agentTimeoutMs: number;
+  logLevel: string;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<LocusConfig> = {}): LocusConfig {
+  const parsed = Env.safeParse(env);
+  if (!parsed.success) throw new Error(`invalid configuration:\n${z.prettifyError(parsed.error)}`);
+  const e = parsed.data;
+  return {
+    natsUrl: e.NATS_URL,
+    databaseUrl: e.DATABASE_URL,
+    topologyPath: e.LOCUS_TOPOLOGY,
+    subjectPrefix: e.LOCUS_SUBJECT_PREFIX,
+    streamName: e.LOCUS_STREAM,
+    timeScale: e.LOCUS_TIME_SCALE,
+    hypervisors: e.LOCUS_HYPERVISORS === 'all' ? 'all' : e.LOCUS_HYPERVISORS.split(',').map((s) => s.trim()).filter(Boolean),
+    agentTimeoutMs: e.LOCUS_AGENT_TIMEOUT_MS,
+    logLevel: e.LOG_LEVEL,
+    ...overrides,
+  };
+}

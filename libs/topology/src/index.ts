@@ -1,0 +1,5 @@
+export * from './net';
+export * from './schema';
+export * from './validate';
+export * from './topology';
+export * from './load';

@@ -1,0 +1,100 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+import { defaultTopologyPath, loadTopologyFile, parseTopology, TopologyError } from './load';
+
+describe('loadTopologyFile', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'locus-topology-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  function write(name: string, text: string): string {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return path;
+  }
+
+  function thrown(fn: () => unknown): TopologyError {
+    try {
+      fn();
+    } catch (err) {
+      expect(err).toBeInstanceOf(TopologyError);
+      return err as TopologyError;
+    }
+    throw new Error('expected a TopologyError');
+  }
+
+  it('given the repository, when asking for the default path, then it is the absolute path of lab/default.yaml', () => {
+    const path = defaultTopologyPath();
+    expect(isAbsolute(path)).toBe(true);
+    expect(path.endsWith(join('lab', 'default.yaml'))).toBe(true);
+  });
+
+  it('given the default lab file, when loaded, then topology, index and no warnings are returned', () => {
+    const { topology, index, warnings } = loadTopologyFile(defaultTopologyPath());
+    expect(warnings).toEqual([]);
+    expect(topology.sites.map((s) => s.name)).toEqual(['dc1', 'dc2', 'cloud', 'branch']);
+    expect(index.vm('web-01')?.hypervisor).toBe('dc1-hv1');
+  });
+
+  it('given a file with several problems, when loaded, then the error names the file first and lists every problem on its own line', () => {
+    const path = write(
+      'broken.yaml',
+      `
+name: broken
+workloadProfiles:
+  web: { workingSetMb: 256, dirtyRateMBps: 40, bootMs: 20000, shutdownMs: 8000 }
+sites:
+  - { name: dc1, kind: datacenter, rloc: 192.0.2.11, router: { ip: 198.51.100.11, mac: "02:00:00:00:11:01" } }
+l2Domains:
+  - { name: a, kind: site-local, sites: [dc1], encapsulation: vlan, segmentId: 10, subnet: 10.1.0.0/24, gateway: 10.1.0.1 }
+  - { name: b, kind: site-local, sites: [dc1], encapsulation: vlan, segmentId: 11, subnet: 10.1.0.0/16, gateway: 10.1.255.1 }
+hypervisors:
+  - { name: hv1, site: dc7, l2Domains: [a], memoryMb: 65536, linkMbps: 10000, diskMBps: 1000 }
+vms:
+  - { name: vm1, ip: 10.1.0.10, mac: "52:54:00:00:00:01", l2Domain: a, memoryMb: 1024, profile: web, hypervisor: hv1 }
+  - { name: vm2, ip: 10.1.0.10, mac: "52:54:00:00:00:01", l2Domain: a, memoryMb: 1024, profile: web, hypervisor: hv1 }
+`,
+    );
+
+    const err = thrown(() => loadTopologyFile(path));
+    const lines = err.message.split('\n');
+
+    expect(lines[0]).toBe(`Invalid topology ${path}: 4 problems`);
+    expect(lines.slice(1)).toEqual([
+      '  - vm vm2: ip 10.1.0.10 is already used by vm vm1',
+      '  - vm vm2: mac 52:54:00:00:00:01 is already used by vm vm1',
+      '  - l2Domain b: subnet 10.1.0.0/16 overlaps subnet 10.1.0.0/24 of l2Domain a',
+      '  - hypervisor hv1: unknown site dc7',
+    ]);
+    expect(err.source).toBe(path);
+    expect(err.problems).toHaveLength(4);
+  });
+
+  it('given a file with schema errors, when loaded, then the error lists each with its path', () => {
+    const path = write('schema.yaml', 'name: Bad.Name\nsites: []\nvms:\n  - { name: vm1 }\n');
+    const err = thrown(() => loadTopologyFile(path));
+    expect(err.message.split('\n')[0]).toBe(`Invalid topology ${path}: ${err.problems.length} problems`);
+    expect(err.problems).toEqual(expect.arrayContaining([expect.stringMatching(/^name: invalid name/), 'vms[0].ip: required', 'vms[0].mac: required']));
+  });
+
+  it('given malformed YAML or duplicate keys, when loaded, then the YAML errors are reported', () => {
+    const path = write('dup.yaml', 'name: a\nname: b\nsites: []\n');
+    const err = thrown(() => loadTopologyFile(path));
+    expect(err.problems).toEqual(['yaml line 2, column 1: Map keys must be unique']);
+  });
+
+  it('given a missing file, when loaded, then a TopologyError names the file', () => {
+    const path = join(dir, 'missing.yaml');
+    const err = thrown(() => loadTopologyFile(path));
+    expect(err.message.split('\n')[0]).toBe(`Invalid topology ${path}: 1 problem`);
+    expect(err.problems[0]).toMatch(/^cannot read file: ENOENT/);
+  });
+
+  it('given YAML text, when parsed inline, then it is validated the same way', () => {
+    const err = thrown(() => parseTopology('name: x\nsites: []\nbogus: 1\n', 'inline.yaml'));
+    expect(err.message).toBe('Invalid topology inline.yaml: 1 problem\n  - (topology): unknown key "bogus"');
+  });
+});

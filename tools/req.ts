@@ -1,0 +1,31 @@
+import { connect } from 'nats';
+
+/**
+ * `npm run -s req -- SUBJECT 'JSON'`: what `nats req SUBJECT 'JSON'` does, for machines
+ * without the NATS CLI. Prints the reply as it came and exits 1 on `"ok":false`.
+ */
+async function main() {
+  const [subject, body = '{}'] = process.argv.slice(2);
+  if (!subject) {
+    console.error("usage: npm run -s req -- SUBJECT 'JSON'   e.g. npm run -s req -- locus.vm.get '{\"vm\":\"web-01\"}'");
+    process.exit(2);
+  }
+  const nc = await connect({ servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222' });
+  try {
+    const msg = await nc.request(subject, new TextEncoder().encode(body), { timeout: Number(process.env.REQ_TIMEOUT_MS ?? 10000) });
+    const text = new TextDecoder().decode(msg.data);
+    console.log(text);
+    try {
+      if (JSON.parse(text).ok === false) process.exitCode = 1;
+    } catch {
+      /* not JSON: printed as is */
+    }
+  } finally {
+    await nc.close();
+  }
+}
+
+main().catch((err) => {
+  console.error(`req failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});
