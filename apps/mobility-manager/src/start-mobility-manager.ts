@@ -77,7 +77,7 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
   await app.listen();
 
   await placeTopologyVms(topology, commands, logger);
-  const saga = new MoveSagaRunner({ nc, js, jsm, commands, logger }, { prefix: config.subjectPrefix, stream: config.streamName, agentTimeoutMs: config.agentTimeoutMs });
+  const saga = new MoveSagaRunner({ nc, js, jsm, commands, logger }, { prefix: config.subjectPrefix, stream: config.streamName, agentTimeoutMs: config.agentTimeoutMs, maxAgentRetries: config.agentRetries });
   await saga.start();
   log.info({ prefix: config.subjectPrefix, stream: config.streamName, vms: topology.topology.vms.length }, `mobility manager ready: try ${s.request('vm.move')}`);
 

@@ -41,9 +41,18 @@ export function errorToReply(err: unknown, log: Logger, subject: string): object
   if (err instanceof LocusError) return { ok: false, error: err.toBody() };
   log.error({ err: (err as Error)?.stack ?? String(err), subject }, 'request handler failed');
   const message = (err as Error)?.message ?? String(err);
-  if (/ECONNREFUSED|Connection terminated|timeout|ENOTFOUND|no responders/i.test(message))
+  if (isUnavailable(err))
     return errorReply('UNAVAILABLE', `a backing service is not reachable: ${message}`);
   return errorReply('INTERNAL', message);
+}
+
+/** Errors that mean a backing service (Postgres, NATS, an agent) cannot be reached, not that the request is wrong. */
+export function isUnavailable(err: unknown): boolean {
+  const e = err as { name?: string; code?: string; message?: string; driverError?: { code?: string } };
+  const code = e?.code ?? e?.driverError?.code ?? '';
+  if (/^(08|57P0)/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', '503', 'TIMEOUT'].includes(code)) return true;
+  if (['CannotExecuteNotConnectedError', 'ConnectionIsNotSetError', 'NoResponders'].includes(e?.name ?? '')) return true;
+  return /Connection terminated|Cannot use a pool after calling end|not established|Driver not Connected|no responders|timeout/i.test(e?.message ?? '');
 }
 
 /** Adds a JSON request/reply endpoint to a NATS service (visible with `nats micro ls`). */

@@ -14,6 +14,7 @@ const Env = z.object({
   LOCUS_TIME_SCALE: z.coerce.number().positive().default(1),
   LOCUS_HYPERVISORS: z.string().default('all'),
   LOCUS_AGENT_TIMEOUT_MS: z.coerce.number().int().positive().default(120_000),
+  LOCUS_AGENT_RETRIES: z.coerce.number().int().nonnegative().default(10),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 
@@ -28,6 +29,8 @@ export interface LocusConfig {
   hypervisors: string[] | 'all';
   /** Real-time limit for one agent step before the saga retries it. */
   agentTimeoutMs: number;
+  /** Unanswered agent requests retried before a move that can still go back fails with UNAVAILABLE. */
+  agentRetries: number;
   logLevel: string;
 }
 
@@ -44,6 +47,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     timeScale: e.LOCUS_TIME_SCALE,
     hypervisors: e.LOCUS_HYPERVISORS === 'all' ? 'all' : e.LOCUS_HYPERVISORS.split(',').map((s) => s.trim()).filter(Boolean),
     agentTimeoutMs: e.LOCUS_AGENT_TIMEOUT_MS,
+    agentRetries: e.LOCUS_AGENT_RETRIES,
     logLevel: e.LOG_LEVEL,
     ...overrides,
   };

@@ -1,0 +1,156 @@
+import { LocusError } from '@locus/contracts';
+import { PgEventStore } from '@locus/eventstore';
+import { VmCommandService } from '../apps/mobility-manager/src/vm-commands/vm-command.service';
+import { storeFor } from '../apps/mobility-manager/src/start-mobility-manager';
+import { capturingLogger, startTestLab, type TestLab } from './support/harness';
+
+/** Every refusal answers a precise code and appends nothing; no input crashes the service. */
+describe('commands: refusals, idempotency and bad input', () => {
+  let lab: TestLab;
+  beforeAll(async () => {
+    // Time scale 20: a cold move of a web VM takes ~1.4 s, long enough to catch it in progress.
+    lab = await startTestLab({ timeScale: 20 });
+  });
+  afterAll(async () => {
+    await lab.stop();
+  });
+
+  async function expectRefusal(send: () => Promise<any>, code: string, messagePart?: RegExp) {
+    const before = await lab.eventCount();
+    const reply = await send();
+    expect(reply).toMatchObject({ ok: false, error: { code } });
+    expect(typeof reply.error.message).toBe('string');
+    if (messagePart) expect(reply.error.message).toMatch(messagePart);
+    expect(await lab.eventCount()).toBe(before);
+    return reply;
+  }
+
+  it('BAD_REQUEST for malformed JSON', () => expectRefusal(() => lab.raw('vm.move', '{"vm": web-01'), 'BAD_REQUEST', /not JSON/));
+  it('BAD_REQUEST naming the missing field', () => expectRefusal(() => lab.req('vm.move', { vm: 'web-02', mode: 'cold' }), 'BAD_REQUEST', /^to: required/));
+  it('BAD_REQUEST naming the bad mode', () => expectRefusal(() => lab.req('vm.move', { vm: 'web-02', to: 'dc2-hv1', mode: 'teleport' }), 'BAD_REQUEST', /mode:/));
+  it('BAD_REQUEST for unknown fields', () => expectRefusal(() => lab.req('vm.move', { vm: 'web-02', to: 'dc2-hv1', mode: 'cold', force: true }), 'BAD_REQUEST', /unknown field\(s\) force/));
+  it('BAD_REQUEST for a JSON array body', () => expectRefusal(() => lab.raw('vm.get', '[1,2]'), 'BAD_REQUEST'));
+  it('TOO_LARGE over 64 KiB, before parsing', () => expectRefusal(() => lab.raw('vm.move', `{"vm":"${'a'.repeat(70_000)}"}`), 'TOO_LARGE'));
+  it('UNKNOWN_VM', () => expectRefusal(() => lab.req('vm.move', { vm: 'no-such-vm', to: 'dc2-hv1', mode: 'cold' }), 'UNKNOWN_VM'));
+  it('UNKNOWN_VM on vm.get', () => expectRefusal(() => lab.req('vm.get', { vm: 'no-such-vm' }), 'UNKNOWN_VM'));
+  it('UNKNOWN_MOVE on move.get', () => expectRefusal(() => lab.req('move.get', { moveId: '00000000-0000-4000-8000-000000000000' }), 'UNKNOWN_MOVE'));
+  it('UNKNOWN_TARGET', () => expectRefusal(() => lab.req('vm.move', { vm: 'web-02', to: 'dc9-hv9', mode: 'cold' }), 'UNKNOWN_TARGET'));
+  it('SAME_LOCATION', async () => {
+    const vm = (await lab.req('vm.get', { vm: 'web-02' })).vm;
+    await expectRefusal(() => lab.req('vm.move', { vm: 'web-02', to: vm.hypervisor, mode: 'cold' }), 'SAME_LOCATION');
+  });
+  it('MODE_NOT_SUPPORTED for hot and warm until their engines exist', async () => {
+    await expectRefusal(() => lab.req('vm.move', { vm: 'web-02', to: 'dc2-hv2', mode: 'hot' }), 'MODE_NOT_SUPPORTED');
+    await expectRefusal(() => lab.req('vm.move', { vm: 'web-02', to: 'dc2-hv2', mode: 'warm' }), 'MODE_NOT_SUPPORTED');
+  });
+
+  it('MOVE_IN_PROGRESS while the VM is moving, then the move completes', async () => {
+    const first = await lab.req('vm.move', { vm: 'web-03', to: 'dc2-hv2', mode: 'cold' });
+    expect(first.ok).toBe(true);
+    await expectRefusal(() => lab.req('vm.move', { vm: 'web-03', to: 'dc1-hv2', mode: 'cold' }), 'MOVE_IN_PROGRESS', new RegExp(first.moveId));
+    const move = await lab.waitForMove(first.moveId);
+    expect(move.state).toBe('completed');
+  });
+
+  it('the same requestId returns the same move and appends nothing', async () => {
+    const body = { vm: 'web-04', to: 'dc2-hv1', mode: 'cold', requestId: 'rq-web-04-a' };
+    const first = await lab.req('vm.move', body);
+    expect(first.ok).toBe(true);
+    const count = await lab.eventCount();
+    const again = await lab.req('vm.move', body);
+    expect(again).toMatchObject({ ok: true, moveId: first.moveId, duplicate: true });
+    await lab.waitForMove(first.moveId);
+    const afterCompletion = await lab.eventCount();
+    const third = await lab.req('vm.move', body);
+    expect(third).toMatchObject({ ok: true, moveId: first.moveId, duplicate: true });
+    expect(await lab.eventCount()).toBe(afterCompletion);
+    expect(count).toBeGreaterThan(0);
+  });
+
+  it('the same requestId sent ten times at once yields one move', async () => {
+    const body = { vm: 'db-01', to: 'dc2-hv2', mode: 'cold', requestId: 'rq-db-01-burst' };
+    const replies = await Promise.all(Array.from({ length: 10 }, () => lab.req('vm.move', body)));
+    expect(replies.every((r) => r.ok)).toBe(true);
+    expect(new Set(replies.map((r) => r.moveId)).size).toBe(1);
+    const accepted = await lab.manager.dataSource.query(`SELECT count(*)::int AS n FROM events WHERE stream_id = 'vm:db-01' AND type = 'MoveAccepted'`);
+    expect(accepted[0].n).toBe(1);
+    await lab.waitForMove(replies[0].moveId);
+  });
+
+  it('a requestId reused for a different move is refused', () =>
+    expectRefusal(() => lab.req('vm.move', { vm: 'web-05', to: 'dc2-hv1', mode: 'cold', requestId: 'rq-web-04-a' }), 'BAD_REQUEST', /already used/));
+
+  it('VERSION_CONFLICT when the stream keeps changing under a command, with nothing appended', async () => {
+    // A store that reports each stream one version behind: every append meets a real version conflict in Postgres.
+    const real = storeFor(lab.manager.dataSource, lab.config.subjectPrefix);
+    const stale = Object.create(real) as PgEventStore;
+    stale.readStream = async (id: string) => {
+      const r = await real.readStream(id);
+      return { version: r.version - 1, events: r.events };
+    };
+    const commands = new VmCommandService(stale, capturingLogger().logger, () => new Date(), 3);
+    const before = await lab.eventCount();
+    const at = (await lab.req('vm.get', { vm: 'web-06' })).vm.hypervisor;
+    const to = at === 'dc2-hv1' ? { hypervisor: 'dc1-hv1', site: 'dc1' } : { hypervisor: 'dc2-hv1', site: 'dc2' };
+    const error = await commands
+      .execute('web-06', { type: 'RequestMove', moveId: '7f3a0000-0000-4000-8000-0000000000aa', mode: 'cold', to }, { correlationId: 'x', component: 'test' })
+      .catch((e) => e);
+    expect(error).toBeInstanceOf(LocusError);
+    expect(error.code).toBe('VERSION_CONFLICT');
+    expect(await lab.eventCount()).toBe(before);
+  });
+
+  it('survives garbage on every endpoint and still answers', async () => {
+    const garbage = ['', 'null', '42', '"str"', '{"vm":null}', '{"vm":"UPPER"}', '{"vm":"a.b"}', '\u0000\u0001', '{"moveId":"x"}', '{"site":7}'];
+    for (const endpoint of ['vm.move', 'vm.get', 'vm.list', 'move.get', 'topology.get'] as const)
+      for (const g of garbage) {
+        const reply = await lab.raw(endpoint, g);
+        expect(typeof reply.ok).toBe('boolean');
+        if (!reply.ok) expect(['BAD_REQUEST', 'UNKNOWN_VM', 'UNKNOWN_MOVE']).toContain(reply.error.code);
+      }
+    expect((await lab.req('vm.get', { vm: 'web-01' })).ok).toBe(true);
+  });
+});
+
+describe('UNAVAILABLE', () => {
+  it('answers UNAVAILABLE when the store cannot be reached, and nothing is appended', async () => {
+    const lab = await startTestLab();
+    try {
+      await lab.manager.dataSource.destroy();
+      const reply = await lab.req('vm.move', { vm: 'web-01', to: 'dc2-hv1', mode: 'cold' });
+      expect(reply).toMatchObject({ ok: false, error: { code: 'UNAVAILABLE' } });
+      const get = await lab.req('vm.get', { vm: 'web-01' });
+      expect(get).toMatchObject({ ok: false, error: { code: 'UNAVAILABLE' } });
+    } finally {
+      await lab.manager.dataSource.initialize();
+      await lab.stop();
+    }
+  });
+
+  it('fails a move with UNAVAILABLE when the target agent never answers, and restarts the VM at the source', async () => {
+    // No agent for cloud-hv2: the transfer request finds no responder.
+    const lab = await startTestLab({ hypervisors: ['dc1-hv1', 'dc1-hv2', 'dc2-hv1', 'dc2-hv2', 'cloud-hv1'], agentRetries: 1, agentTimeoutMs: 300 });
+    try {
+      const vm = (await lab.req('vm.list', { hypervisor: 'cloud-hv1' })).vms[0];
+      const accepted = await lab.req('vm.move', { vm: vm.name, to: 'cloud-hv2', mode: 'cold' });
+      expect(accepted.ok).toBe(true);
+      const move = await lab.waitForMove(accepted.moveId, ['failed'], 30_000);
+      expect(move.error.code).toBe('UNAVAILABLE');
+      expect(move.error.message).toMatch(/cloud-hv2/);
+      const after = await (async () => {
+        for (let i = 0; i < 200; i++) {
+          const r = await lab.req('vm.get', { vm: vm.name });
+          if (r.vm.state === 'running') return r.vm;
+          await new Promise((res) => setTimeout(res, 25));
+        }
+        throw new Error('VM never ran again at the source');
+      })();
+      expect(after).toMatchObject({ hypervisor: 'cloud-hv1', locationVersion: 1, state: 'running' });
+      expect(lab.agents.host.agent('cloud-hv1')!.inventory.vms.get(vm.name)?.state).toBe('running');
+      const types = (await lab.manager.dataSource.query(`SELECT type FROM events WHERE stream_id = $1 ORDER BY stream_version`, [`vm:${vm.name}`])).map((r: any) => r.type);
+      expect(types).toEqual(['VmPlaced', 'MoveAccepted', 'VmStoppedAtSource', 'MoveFailed', 'VmRestartedAtSource']);
+    } finally {
+      await lab.stop();
+    }
+  });
+});

@@ -1,0 +1,137 @@
+import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { connect, type NatsConnection } from 'nats';
+import { subjects, type RequestEndpoint } from '@locus/contracts';
+import { dropDatabase } from '@locus/eventstore';
+import { deleteStreamIfExists, requestJson } from '@locus/messaging';
+import { loadConfig, type LocusConfig, type Logger } from '@locus/platform';
+import { startMobilityManager, type MobilityManager } from '../../apps/mobility-manager/src/start-mobility-manager';
+import { startAgents, type RunningAgents } from '../../apps/hypervisor-agent/src/start-agents';
+
+export const PG_BASE = process.env.TEST_PG_BASE ?? 'postgres://postgres@127.0.0.1:5432';
+export const NATS_URL = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
+
+/** A name no other test run uses: databases, subject prefixes and streams never collide. */
+export function uniqueId(): string {
+  return `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+}
+
+export function testConfig(overrides: Partial<LocusConfig> = {}): LocusConfig {
+  const id = uniqueId();
+  return loadConfig(
+    {},
+    {
+      natsUrl: NATS_URL,
+      databaseUrl: `${PG_BASE}/locus_test_${id}`,
+      subjectPrefix: `lt${id}`,
+      streamName: `LT_${id}`,
+      timeScale: 1000,
+      agentTimeoutMs: 10_000,
+      logLevel: 'info',
+      ...overrides,
+    },
+  );
+}
+
+/** A logger whose lines the test can read back (and that prints nothing). */
+export function capturingLogger(level = 'info'): { logger: Logger; lines: () => any[] } {
+  const lines: any[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      for (const line of String(chunk).split('\n')) if (line.trim()) lines.push(JSON.parse(line));
+      cb();
+    },
+  });
+  return { logger: pino({ level }, sink), lines: () => lines };
+}
+
+export interface TestLab {
+  config: LocusConfig;
+  manager: MobilityManager;
+  agents: RunningAgents;
+  client: NatsConnection;
+  logs: () => any[];
+  req<T = any>(endpoint: RequestEndpoint, body: unknown): Promise<T>;
+  /** Sends raw bytes to an endpoint, as `nats req` would. */
+  raw<T = any>(endpoint: RequestEndpoint, data: string | Uint8Array): Promise<T>;
+  eventCount(): Promise<number>;
+  waitForMove(moveId: string, states?: string[], timeoutMs?: number): Promise<any>;
+  stop(options?: { keepData?: boolean }): Promise<void>;
+}
+
+/** Starts the manager and every agent of the default topology against the real NATS and Postgres. */
+export async function startTestLab(overrides: Partial<LocusConfig> = {}): Promise<TestLab> {
+  const config = testConfig(overrides);
+  const { logger, lines } = capturingLogger();
+  const manager = await startMobilityManager(config, logger);
+  const agents = await startAgents(config, logger);
+  const client = await connect({ servers: config.natsUrl });
+  const s = subjects(config.subjectPrefix);
+  const lab: TestLab = {
+    config,
+    manager,
+    agents,
+    client,
+    logs: lines,
+    req: (endpoint, body) => requestJson(client, s.request(endpoint), body, 10_000),
+    raw: async (endpoint, data) => {
+      const msg = await client.request(s.request(endpoint), typeof data === 'string' ? new TextEncoder().encode(data) : data, { timeout: 10_000 });
+      return JSON.parse(new TextDecoder().decode(msg.data));
+    },
+    eventCount: async () => Number((await manager.dataSource.query('SELECT count(*)::int AS n FROM events'))[0].n),
+    waitForMove: async (moveId, states = ['completed', 'failed', 'cancelled'], timeoutMs = 20_000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const reply = await lab.req('move.get', { moveId });
+        if (reply.ok && states.includes(reply.move.state)) return reply.move;
+        if (Date.now() > deadline) throw new Error(`move ${moveId} did not reach ${states.join('/')}: ${JSON.stringify(reply)}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
+    stop: async ({ keepData = false } = {}) => {
+      await client.close();
+      await agents.stop();
+      await manager.stop();
+      if (!keepData) await cleanup(config);
+    },
+  };
+  return lab;
+}
+
+export async function cleanup(config: LocusConfig): Promise<void> {
+  await dropDatabase(config.databaseUrl);
+  const nc = await connect({ servers: config.natsUrl });
+  try {
+    await deleteStreamIfExists(await nc.jetstreamManager(), config.streamName);
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Every message of the test's stream (subject, msg id and parsed event), read with an ordered consumer. */
+export async function readStream(nc: NatsConnection, stream: string): Promise<{ subject: string; msgId?: string; event: any }[]> {
+  const jsm = await nc.jetstreamManager();
+  const info = await jsm.streams.info(stream);
+  const out: { subject: string; msgId?: string; event: any }[] = [];
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+    try {
+      const m = await jsm.streams.getMessage(stream, { seq });
+      out.push({ subject: m.subject, msgId: m.header?.get('Nats-Msg-Id'), event: m.json() });
+    } catch (err) {
+      if (!/no message found/i.test((err as Error).message)) throw err;
+    }
+  }
+  return out;
+}
+
+export async function eventually<T>(probe: () => Promise<T | undefined | false>, timeoutMs = 15_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
