@@ -86,18 +86,26 @@ export class OutboxRelay {
   private async run(): Promise<void> {
     let backoff = 100;
     while (this.running) {
+      // Waiters registered before this batch's SELECT: an empty batch proves their rows are out.
+      const waiters = this.idleWaiters.splice(0);
       try {
-        if (!this.listener) await this.becomeLeader();
+        if (!this.listener) {
+          await this.becomeLeader();
+          if (!this.listener) {
+            this.idleWaiters.push(...waiters);
+            continue; // stopped while standing by: never publish without the lock
+          }
+        }
         const n = await this.relayBatch();
         backoff = 100;
         if (n === 0) {
-          this.idleWaiters.splice(0).forEach((r) => r());
+          waiters.forEach((r) => r());
           await this.sleep(this.pollMs);
-        }
+        } else this.idleWaiters.push(...waiters);
       } catch (err) {
+        this.idleWaiters.push(...waiters);
         this.stats.failures++;
         this.log.warn({ err: (err as Error).message, retryInMs: backoff }, 'outbox relay failed; the batch stays in the outbox and will be retried');
-        if (this.listener && (err as { isListenerError?: boolean }).isListenerError) this.listener = undefined;
         await this.sleep(backoff);
         backoff = Math.min(backoff * 2, this.maxBackoffMs);
       }
@@ -108,24 +116,31 @@ export class OutboxRelay {
   private async becomeLeader(): Promise<void> {
     const client = new Client({ connectionString: this.options.databaseUrl });
     client.on('error', (err) => {
-      this.log.warn({ err: err.message }, 'outbox listener connection lost');
+      this.log.warn({ err: err.message }, 'outbox listener connection lost; the lock went with it');
       if (this.listener === client) this.listener = undefined;
+      void client.end().catch(() => undefined);
     });
-    await client.connect();
-    for (;;) {
-      const { rows } = await client.query(`SELECT pg_try_advisory_lock(hashtext('locus-outbox-relay')) AS locked`);
-      if (rows[0].locked) break;
-      if (!this.running) {
-        await client.end();
-        return;
+    try {
+      await client.connect();
+      for (;;) {
+        const { rows } = await client.query(`SELECT pg_try_advisory_lock(hashtext('locus-outbox-relay')) AS locked`);
+        if (rows[0].locked) break;
+        if (!this.running) {
+          await client.end();
+          return;
+        }
+        await this.sleep(1000);
       }
-      await this.sleep(1000);
+      client.on('notification', () => {
+        this.notified = true;
+        this.wake?.();
+      });
+      await client.query(`LISTEN "${this.options.notifyChannel}"`);
+    } catch (err) {
+      // Closing the session releases the lock, so a later attempt (ours or another relay's) can lead.
+      await client.end().catch(() => undefined);
+      throw err;
     }
-    client.on('notification', () => {
-      this.notified = true;
-      this.wake?.();
-    });
-    await client.query(`LISTEN "${this.options.notifyChannel}"`);
     this.listener = client;
     this.log.info({ channel: this.options.notifyChannel }, 'outbox relay is the leader');
   }
