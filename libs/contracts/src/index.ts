@@ -4,3 +4,4 @@ export * from './names';
 export * from './requests';
 export * from './events';
 export * from './agent';
+export * from './planes';
