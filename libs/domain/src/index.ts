@@ -6,3 +6,5 @@ export * from './move/move.saga';
 export * from './move/move.projection';
 export * from './time/clock';
 export * from './agent/host-inventory';
+export * from './precopy/precopy.model';
+export * from './rules/move-rules';

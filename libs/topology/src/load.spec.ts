@@ -35,7 +35,7 @@ describe('loadTopologyFile', () => {
   it('given the default lab file, when loaded, then topology, index and no warnings are returned', () => {
     const { topology, index, warnings } = loadTopologyFile(defaultTopologyPath());
     expect(warnings).toEqual([]);
-    expect(topology.sites.map((s) => s.name)).toEqual(['dc1', 'dc2', 'cloud', 'branch']);
+    expect(topology.sites.map((s) => s.name)).toEqual(['dc1', 'dc2', 'cloud', 'colo', 'branch']);
     expect(index.vm('web-01')?.hypervisor).toBe('dc1-hv1');
   });
 

@@ -49,7 +49,7 @@ describe('TopologyIndex', () => {
   it('given an index, when serialised, then toJSON gives sites, l2Domains, hypervisors and vms with effective profiles', () => {
     const json = JSON.parse(JSON.stringify(index));
     expect(Object.keys(json)).toEqual(['sites', 'l2Domains', 'hypervisors', 'vms']);
-    expect(json.sites).toHaveLength(4);
+    expect(json.sites).toHaveLength(5);
     expect(json.hypervisors[0]).toEqual({ name: 'dc1-hv1', site: 'dc1', l2Domains: ['web-stretched', 'dc1-local'], memoryMb: 262144, linkMbps: 10000, diskMBps: 1000 });
     expect(json.vms).toHaveLength(topology.vms.length);
     expect(json.vms.find((vm: { name: string }) => vm.name === 'db-02')).toMatchObject({
