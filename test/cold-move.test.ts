@@ -32,6 +32,7 @@ describe('cold move end to end', () => {
     expect(move.locationVersion).toBe(2);
     expect(move.timeline.map((t: any) => `${t.component} ${t.event}`)).toEqual([
       'mobility-manager MoveAccepted',
+      'mobility-manager MoveStarted',
       'agent:dc1-hv1 VmStoppedAtSource',
       'agent:dc2-hv1 VmConfigTransferred',
       'mobility-manager VmRelocated',
@@ -59,6 +60,7 @@ describe('cold move end to end', () => {
     expect(moveEvents.map((e) => e.type)).toEqual([
       'VmPlaced',
       'MoveAccepted',
+      'MoveStarted',
       'VmStoppedAtSource',
       'VmConfigTransferred',
       'VmRelocated',

@@ -39,10 +39,14 @@ describe('commands: refusals, idempotency and bad input', () => {
     const vm = (await lab.req('vm.get', { vm: 'web-02' })).vm;
     await expectRefusal(() => lab.req('vm.move', { vm: 'web-02', to: vm.hypervisor, mode: 'cold' }), 'SAME_LOCATION');
   });
-  it('MODE_NOT_SUPPORTED for hot and warm until their engines exist', async () => {
-    await expectRefusal(() => lab.req('vm.move', { vm: 'web-02', to: 'dc2-hv2', mode: 'hot' }), 'MODE_NOT_SUPPORTED');
-    await expectRefusal(() => lab.req('vm.move', { vm: 'web-02', to: 'dc2-hv2', mode: 'warm' }), 'MODE_NOT_SUPPORTED');
-  });
+  it('HOT_MOVE_NEEDS_L2_ADJACENCY: db-01 (dc1-local) hot to dc2', () =>
+    expectRefusal(() => lab.req('vm.move', { vm: 'db-01', to: 'dc2-hv1', mode: 'hot' }), 'HOT_MOVE_NEEDS_L2_ADJACENCY', /cold or warm instead/));
+  it('IP_NOT_REACHABLE_AT_TARGET: web-02 cold to colo (no host routes, no mapping)', () =>
+    expectRefusal(() => lab.req('vm.move', { vm: 'web-02', to: 'colo-hv1', mode: 'cold' }), 'IP_NOT_REACHABLE_AT_TARGET'));
+  it('FIRST_HOP_GATEWAY_MISSING: db-02 warm to dc2, which does not carry 10.11.0.1', () =>
+    expectRefusal(() => lab.req('vm.move', { vm: 'db-02', to: 'dc2-hv1', mode: 'warm' }), 'FIRST_HOP_GATEWAY_MISSING', /10\.11\.0\.1/));
+  it('BAD_REQUEST for an unknown move option', () =>
+    expectRefusal(() => lab.req('vm.move', { vm: 'web-02', to: 'dc2-hv2', mode: 'hot', options: { turbo: true } }), 'BAD_REQUEST', /options: unknown field/));
 
   it('MOVE_IN_PROGRESS while the VM is moving, then the move completes', async () => {
     const first = await lab.req('vm.move', { vm: 'web-03', to: 'dc2-hv2', mode: 'cold' });
@@ -68,11 +72,11 @@ describe('commands: refusals, idempotency and bad input', () => {
   });
 
   it('the same requestId sent ten times at once yields one move', async () => {
-    const body = { vm: 'db-01', to: 'dc2-hv2', mode: 'cold', requestId: 'rq-db-01-burst' };
+    const body = { vm: 'app-01', to: 'dc1-hv2', mode: 'cold', requestId: 'rq-app-01-burst' };
     const replies = await Promise.all(Array.from({ length: 10 }, () => lab.req('vm.move', body)));
     expect(replies.every((r) => r.ok)).toBe(true);
     expect(new Set(replies.map((r) => r.moveId)).size).toBe(1);
-    const accepted = await lab.manager.dataSource.query(`SELECT count(*)::int AS n FROM events WHERE stream_id = 'vm:db-01' AND type = 'MoveAccepted'`);
+    const accepted = await lab.manager.dataSource.query(`SELECT count(*)::int AS n FROM events WHERE stream_id = 'vm:app-01' AND type = 'MoveAccepted'`);
     expect(accepted[0].n).toBe(1);
     await lab.waitForMove(replies[0].moveId);
   });
@@ -148,7 +152,7 @@ describe('UNAVAILABLE', () => {
       expect(after).toMatchObject({ hypervisor: 'cloud-hv1', locationVersion: 1, state: 'running' });
       expect(lab.agents.host.agent('cloud-hv1')!.inventory.vms.get(vm.name)?.state).toBe('running');
       const types = (await lab.manager.dataSource.query(`SELECT type FROM events WHERE stream_id = $1 ORDER BY stream_version`, [`vm:${vm.name}`])).map((r: any) => r.type);
-      expect(types).toEqual(['VmPlaced', 'MoveAccepted', 'VmStoppedAtSource', 'MoveFailed', 'VmRestartedAtSource']);
+      expect(types).toEqual(['VmPlaced', 'MoveAccepted', 'MoveStarted', 'VmStoppedAtSource', 'MoveFailed', 'VmRestartedAtSource']);
     } finally {
       await lab.stop();
     }

@@ -27,7 +27,7 @@ describe('event store: expected-version appends against real Postgres', () => {
     await store.append('vm:race-01', 0, [placed('race-01', 1)]);
     const results = await Promise.allSettled(
       Array.from({ length: 20 }, (_, i) =>
-        store.append('vm:race-01', 1, [{ type: 'MoveAccepted', data: { moveId: `7f3a0000-0000-4000-8000-${String(i).padStart(12, '0')}`, vm: 'race-01', mode: 'cold', from: { site: 'dc1', hypervisor: 'dc1-hv1' }, to: { site: 'dc2', hypervisor: 'dc2-hv1' }, locationVersion: 1 }, metadata: meta }]),
+        store.append('vm:race-01', 1, [{ type: 'MoveAccepted', data: { moveId: `7f3a0000-0000-4000-8000-${String(i).padStart(12, '0')}`, vm: 'race-01', mode: 'cold', from: { site: 'dc1', hypervisor: 'dc1-hv1' }, to: { site: 'dc2', hypervisor: 'dc2-hv1' }, locationVersion: 1, cause: 'operator', warnings: [], planes: [] }, metadata: meta }]),
       ),
     );
     const won = results.filter((r) => r.status === 'fulfilled');

@@ -29,6 +29,8 @@ export function testConfig(overrides: Partial<LocusConfig> = {}): LocusConfig {
       streamName: `LT_${id}`,
       timeScale: 1000,
       agentTimeoutMs: 10_000,
+      // HA restarts only where a test asks for them: a loaded CI machine must not look like failed hosts.
+      haEnabled: false,
       logLevel: 'info',
       ...overrides,
     },

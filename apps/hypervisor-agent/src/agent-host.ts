@@ -1,6 +1,8 @@
 import type { JetStreamClient, JetStreamManager, NatsConnection, Service } from 'nats';
 import type { Logger } from 'pino';
+import { subjects, type VmView } from '@locus/contracts';
 import type { Clock } from '@locus/domain';
+import { requestJson } from '@locus/messaging';
 import type { TopologyIndex } from '@locus/topology';
 import { HypervisorAgent } from './host/hypervisor-agent';
 import { serveAgentSteps } from './serve-steps/agent-endpoints';
@@ -15,6 +17,9 @@ export interface AgentHostDeps {
   logger: Logger;
   prefix: string;
   stream: string;
+  /** Heartbeat period in simulated ms (a host silent for the manager's timeout is declared failed). */
+  heartbeatMs: number;
+  timeScale: number;
 }
 
 /** The agents one process hosts (one per hypervisor in compose, all of them in the lab). */
@@ -22,6 +27,7 @@ export class AgentHost {
   readonly agents: HypervisorAgent[];
   private service?: Service;
   private followers: LocationFollower[] = [];
+  private heartbeat?: NodeJS.Timeout;
 
   constructor(
     hypervisors: string[],
@@ -38,10 +44,36 @@ export class AgentHost {
     this.service = await serveAgentSteps(this.deps.nc, this.agents, this.deps.prefix, this.deps.logger);
     this.followers = this.agents.map((a) => new LocationFollower(a, this.deps));
     await Promise.all(this.followers.map((f) => f.start()));
+    const s = subjects(this.deps.prefix);
+    const beat = () => {
+      for (const a of this.agents) if (!a.silent) this.deps.nc.publish(s.heartbeat(a.name), JSON.stringify({ hypervisor: a.name, vms: a.inventory.vms.size }));
+    };
+    beat();
+    this.heartbeat = setInterval(beat, Math.max(10, this.deps.heartbeatMs / this.deps.timeScale));
     this.deps.logger.info({ component: 'agents', hypervisors: this.agents.map((a) => a.name) }, 'hypervisor agents ready');
   }
 
+  /** The lab's failure switch: a silent host stops heartbeating and answering (a crash or a partition). */
+  silence(name: string): void {
+    const agent = this.agent(name);
+    if (!agent) throw new Error(`no agent ${name} here`);
+    agent.silent = true;
+    this.deps.logger.warn({ component: `agent:${name}` }, `${name} went silent (no heartbeats)`);
+  }
+
+  /** Back from silence: fence first (VMs placed elsewhere meanwhile must not run here), then heartbeat again. */
+  async recover(name: string): Promise<string[]> {
+    const agent = this.agent(name);
+    if (!agent) throw new Error(`no agent ${name} here`);
+    const reply = await requestJson<{ ok: boolean; vms: VmView[] }>(this.deps.nc, subjects(this.deps.prefix).request('vm.list'), { hypervisor: name }, 5000);
+    const fenced = agent.fenceAgainst(new Set(reply.vms.map((v) => v.name)));
+    agent.silent = false;
+    this.deps.logger.info({ component: `agent:${name}`, fenced }, `${name} is back`);
+    return fenced;
+  }
+
   async stop(): Promise<void> {
+    clearInterval(this.heartbeat);
     await Promise.all(this.followers.map((f) => f.stop()));
     await this.service?.stop().catch(() => undefined);
   }

@@ -52,6 +52,8 @@ export async function startAgents(config: LocusConfig, logger: Logger): Promise<
     logger,
     prefix: config.subjectPrefix,
     stream: config.streamName,
+    heartbeatMs: config.heartbeatMs,
+    timeScale: config.timeScale,
   };
   const host = new AgentHost(names, deps);
   const app = await NestFactory.createApplicationContext(HypervisorAgentModule.register(host), { logger: new NestPinoLogger(logger) });

@@ -13,11 +13,17 @@ import { ListVmsHandler } from './list-vms/list-vms.handler';
 import { ListVmsController } from './list-vms/list-vms.controller';
 import { GetTopologyHandler } from './get-topology/get-topology.handler';
 import { GetTopologyController } from './get-topology/get-topology.controller';
+import { PlanMoveHandler } from './plan-move/plan-move.handler';
+import { PlanMoveController } from './plan-move/plan-move.controller';
+import { CancelMoveHandler } from './cancel-move/cancel-move.handler';
+import { CancelMoveController } from './cancel-move/cancel-move.controller';
+import type { MovePlanner } from './plan-move/move-planner';
 
 export interface ManagerDeps {
   dataSource: DataSource;
   topology: TopologyIndex;
   commands: VmCommandService;
+  planner: MovePlanner;
   logger: Logger;
 }
 
@@ -29,10 +35,12 @@ export class MobilityManagerModule {
   static register(deps: ManagerDeps): DynamicModule {
     return {
       module: MobilityManagerModule,
-      controllers: [MoveVmController, GetMoveController, GetVmController, ListVmsController, GetTopologyController],
+      controllers: [MoveVmController, PlanMoveController, CancelMoveController, GetMoveController, GetVmController, ListVmsController, GetTopologyController],
       providers: [
         { provide: DEPS, useValue: deps },
-        { provide: MoveVmHandler, useFactory: (d: ManagerDeps) => new MoveVmHandler(d.commands, d.dataSource, d.topology, d.logger), inject: [DEPS] },
+        { provide: MoveVmHandler, useFactory: (d: ManagerDeps) => new MoveVmHandler(d.commands, d.dataSource, d.topology, d.planner, d.logger), inject: [DEPS] },
+        { provide: PlanMoveHandler, useFactory: (d: ManagerDeps) => new PlanMoveHandler(d.planner), inject: [DEPS] },
+        { provide: CancelMoveHandler, useFactory: (d: ManagerDeps) => new CancelMoveHandler(d.commands, d.dataSource, d.logger), inject: [DEPS] },
         { provide: GetMoveHandler, useFactory: (d: ManagerDeps) => new GetMoveHandler(d.dataSource), inject: [DEPS] },
         { provide: GetVmHandler, useFactory: (d: ManagerDeps) => new GetVmHandler(d.dataSource), inject: [DEPS] },
         { provide: ListVmsHandler, useFactory: (d: ManagerDeps) => new ListVmsHandler(d.dataSource), inject: [DEPS] },

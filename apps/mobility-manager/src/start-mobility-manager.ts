@@ -6,12 +6,14 @@ import type { DataSource } from 'typeorm';
 import { subjects } from '@locus/contracts';
 import { OutboxRelay, openStore, PgEventStore, VmProjector } from '@locus/eventstore';
 import { connectNats, ensureEventStream, JetStreamOutboxPublisher, LocusReplyFilter, NatsServiceTransport } from '@locus/messaging';
-import { NestPinoLogger, type LocusConfig, type Logger } from '@locus/platform';
+import { NestPinoLogger, ScaledClock, type LocusConfig, type Logger } from '@locus/platform';
 import { defaultTopologyPath, loadTopologyFile, type TopologyIndex } from '@locus/topology';
 import { MobilityManagerModule } from './mobility-manager.module';
 import { VmCommandService } from './vm-commands/vm-command.service';
 import { MoveSagaRunner } from './move-saga/move-saga.runner';
 import { placeTopologyVms } from './seed-vms/place-topology-vms';
+import { MovePlanner } from './plan-move/move-planner';
+import { HaMonitor } from './ha-restart/ha-monitor';
 
 export const OUTBOX_CHANNEL = 'locus_outbox';
 
@@ -23,6 +25,8 @@ export interface MobilityManager {
   commands: VmCommandService;
   relay: OutboxRelay;
   saga: MoveSagaRunner;
+  ha: HaMonitor;
+  planner: MovePlanner;
   topology: TopologyIndex;
   stop(): Promise<void>;
 }
@@ -62,7 +66,15 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
   const relay = new OutboxRelay(dataSource, new JetStreamOutboxPublisher(js), { databaseUrl: config.databaseUrl, notifyChannel: OUTBOX_CHANNEL, logger });
   await relay.start();
 
-  const app = await NestFactory.createMicroservice(MobilityManagerModule.register({ dataSource, topology, commands, logger }), {
+  const clock = new ScaledClock(config.timeScale);
+  let planner: MovePlanner | undefined = undefined;
+  const ha = new HaMonitor(
+    { nc, store, commands, planner: () => planner!, topology, dataSource, clock, logger },
+    { prefix: config.subjectPrefix, enabled: config.haEnabled, hostTimeoutMs: config.hostTimeoutMs, timeScale: config.timeScale },
+  );
+  planner = new MovePlanner(dataSource, topology, ha);
+
+  const app = await NestFactory.createMicroservice(MobilityManagerModule.register({ dataSource, topology, commands, planner, logger }), {
     strategy: new NatsServiceTransport({
       connection: () => nc,
       serviceName: 'locus-mobility-manager',
@@ -77,8 +89,12 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
   await app.listen();
 
   await placeTopologyVms(topology, commands, logger);
-  const saga = new MoveSagaRunner({ nc, js, jsm, commands, logger }, { prefix: config.subjectPrefix, stream: config.streamName, agentTimeoutMs: config.agentTimeoutMs, maxAgentRetries: config.agentRetries });
+  const saga = new MoveSagaRunner(
+    { nc, js, jsm, commands, dataSource, logger },
+    { prefix: config.subjectPrefix, stream: config.streamName, agentTimeoutMs: config.agentTimeoutMs, maxAgentRetries: config.agentRetries, maxOutboundPerHost: config.maxOutboundPerHost },
+  );
   await saga.start();
+  ha.start();
   log.info({ prefix: config.subjectPrefix, stream: config.streamName, vms: topology.topology.vms.length }, `mobility manager ready: try ${s.request('vm.move')}`);
 
   return {
@@ -89,8 +105,11 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
     commands,
     relay,
     saga,
+    ha,
+    planner,
     topology,
     async stop() {
+      await ha.stop();
       await saga.stop();
       await app.close();
       await relay.stop();

@@ -7,8 +7,19 @@ export const AgentStepRequest = z.strictObject({
   vm: Name,
   /** Fencing token: the agent refuses to run a VM for a version older than one it has seen. */
   locationVersion: z.number().int().positive(),
-  /** For `transfer`: the hypervisor the config comes from. */
+  /** For `transfer`, `receive-state` and `postcopy-pull`: the other hypervisor. */
   peer: Name.optional(),
+  /** Bytes to send or receive in this step (pre-copy round, stop-and-copy, state, postcopy pull). */
+  bytes: z.number().nonnegative().optional(),
+  /** Link bandwidth for this move (min of both hosts' links or the per-move cap), bytes/s. */
+  bandwidthBps: z.number().positive().optional(),
+  /** Pre-copy: the vCPU throttle during this round (auto-converge), and the guest's dirtying behaviour. */
+  throttlePct: z.number().min(0).max(99).optional(),
+  dirtyRateBps: z.number().nonnegative().optional(),
+  workingSetBytes: z.number().positive().nullable().optional(),
+  /** Durations fixed by the move's plan (shutdown, boot, resume). */
+  durationMs: z.number().nonnegative().optional(),
+  diskBps: z.number().positive().optional(),
 });
 export type AgentStepRequest = z.infer<typeof AgentStepRequest>;
 
@@ -19,6 +30,10 @@ export interface AgentStepReply {
   /** Simulated duration of the step in ms (the agent's clock, scaled for labs and tests). */
   durationMs: number;
   bytes?: number;
+  /** Pre-copy round: unique bytes the guest dirtied while the round was sent. */
+  dirtyBytes?: number;
+  /** Announce: offsets of the RARP rounds after resume. */
+  offsetsMs?: number[];
   /** true when this step had already been done for this move and the stored result is returned. */
   replayed: boolean;
 }
@@ -26,5 +41,5 @@ export interface AgentStepReply {
 export const AgentInventoryRequest = z.strictObject({});
 export interface AgentInventoryReply {
   hypervisor: string;
-  vms: { name: string; state: 'running' | 'stopped' | 'incoming'; locationVersion: number }[];
+  vms: { name: string; state: 'running' | 'stopped' | 'incoming' | 'suspended' | 'paused'; locationVersion: number }[];
 }

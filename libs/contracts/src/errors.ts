@@ -5,9 +5,9 @@ export const ERROR_CODES = [
   'UNKNOWN_VM',
   'UNKNOWN_TARGET',
   'UNKNOWN_MOVE',
+  'UNKNOWN_SITE',
   'SAME_LOCATION',
   'MOVE_IN_PROGRESS',
-  'MODE_NOT_SUPPORTED',
   'VERSION_CONFLICT',
   'FENCED',
   'HOT_MOVE_NEEDS_L2_ADJACENCY',
@@ -21,6 +21,10 @@ export const ERROR_CODES = [
   'AGENT_FAILED',
   'UNAVAILABLE',
   'INTERNAL',
+  // mapping system: refused Map-Registers (and UNKNOWN_SITE above)
+  'AUTH_FAILED',
+  'REPLAYED',
+  'EID_NOT_ALLOWED',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -20,6 +20,39 @@ export const VmPlaced = z.object({
   locationVersion: z.number().int().positive(),
 });
 
+/** Parameters of the move engine, fixed when the move is accepted, so the saga and the plan agree. */
+export const ColdMovePlan = z.object({
+  mode: z.literal('cold'),
+  shutdownMs: z.number().nonnegative(),
+  bootMs: z.number().nonnegative(),
+  configBytes: z.number().int().nonnegative(),
+  bandwidthBps: z.number().positive(),
+});
+export const WarmMovePlan = z.object({
+  mode: z.literal('warm'),
+  memoryBytes: z.number().positive(),
+  bandwidthBps: z.number().positive(),
+  sourceDiskBps: z.number().positive(),
+  targetDiskBps: z.number().positive(),
+});
+export const HotMovePlan = z.object({
+  mode: z.literal('hot'),
+  memoryBytes: z.number().positive(),
+  /** null when there is no working-set cap (JSON has no Infinity). */
+  workingSetBytes: z.number().positive().nullable(),
+  dirtyRateBps: z.number().nonnegative(),
+  bandwidthBps: z.number().positive(),
+  downtimeLimitMs: z.number().positive(),
+  maxRounds: z.number().int().positive(),
+  maxDataBytes: z.number().positive(),
+  policy: z.enum(['throttle', 'postcopy', 'abort']),
+  resumeMs: z.number().nonnegative(),
+});
+export const MovePlan = z.discriminatedUnion('mode', [ColdMovePlan, WarmMovePlan, HotMovePlan]);
+export type MovePlan = z.infer<typeof MovePlan>;
+export const MoveCause = z.enum(['operator', 'ha-restart']);
+export type MoveCause = z.infer<typeof MoveCause>;
+
 export const MoveAccepted = z.object({
   ...MoveRef,
   vm: Name,
@@ -29,7 +62,50 @@ export const MoveAccepted = z.object({
   requestId: z.string().optional(),
   /** The location version the move starts from. */
   locationVersion: z.number().int().positive(),
+  cause: MoveCause.default('operator'),
+  plan: MovePlan.optional(),
+  warnings: z.array(z.string()).default([]),
+  /** Network planes the move will change (location, l2-announce, mapping, host-routes, arp-proxy). */
+  planes: z.array(z.string()).default([]),
 });
+/** Admitted from the per-host queue: the move's steps begin. */
+export const MoveStarted = z.object({ ...MoveRef, hypervisor: Name });
+export const PreCopyRoundCompleted = z.object({
+  ...MoveRef,
+  round: z.number().int().nonnegative(),
+  sentBytes: z.number().nonnegative(),
+  durationMs: z.number().nonnegative(),
+  dirtyBytes: z.number().nonnegative(),
+  throttlePct: z.number().nonnegative(),
+  expectedDowntimeMs: z.number().nonnegative(),
+});
+/** The point of no return of a hot move: from here a cancel is TOO_LATE. */
+export const SwitchoverStarted = z.object({
+  ...MoveRef,
+  reason: z.enum(['converged', 'max-rounds', 'max-data', 'postcopy']),
+  remainingBytes: z.number().nonnegative(),
+  expectedDowntimeMs: z.number().nonnegative(),
+});
+/** Hot move switchover at the source: the VM is paused and the remaining dirty pages copied (postcopy: device state only). */
+export const VmPausedAndCopied = z.object({
+  ...MoveRef,
+  hypervisor: Name,
+  bytes: z.number().nonnegative(),
+  durationMs: z.number().nonnegative(),
+  reason: z.enum(['converged', 'max-rounds', 'max-data', 'postcopy']),
+});
+export const VmSuspendedAtSource = z.object({ ...MoveRef, hypervisor: Name, bytes: z.number().nonnegative(), durationMs: z.number().nonnegative() });
+export const VmStateTransferred = z.object({ ...MoveRef, from: Name, to: Name, bytes: z.number().nonnegative(), durationMs: z.number().nonnegative() });
+export const VmResumedAtTarget = z.object({
+  ...MoveRef,
+  hypervisor: Name,
+  locationVersion: z.number().int().positive(),
+  durationMs: z.number().nonnegative(),
+});
+/** The target announced the VM (RARP, as QEMU: 5 rounds at 50/150/250/350/450 ms after resume). */
+export const RarpAnnounced = z.object({ ...MoveRef, hypervisor: Name, offsetsMs: z.array(z.number()) });
+export const PostcopyCompleted = z.object({ ...MoveRef, bytes: z.number().nonnegative(), durationMs: z.number().nonnegative() });
+export const MoveCancelled = z.object({ ...MoveRef, phase: z.string(), restartAtSource: z.boolean() });
 
 export const VmStoppedAtSource = z.object({ ...MoveRef, hypervisor: Name, durationMs: z.number().nonnegative() });
 export const VmConfigTransferred = z.object({
@@ -60,6 +136,8 @@ export const MoveCompleted = z.object({
   locationVersion: z.number().int().positive(),
   downtimeMs: z.number().nonnegative(),
   totalMs: z.number().nonnegative(),
+  rounds: z.number().int().nonnegative().default(0),
+  dataSentBytes: z.number().nonnegative().default(0),
 });
 export const MoveFailed = z.object({
   ...MoveRef,
@@ -75,12 +153,22 @@ export const VmRestartedAtSource = z.object({ ...MoveRef, hypervisor: Name, dura
 export const VM_EVENT_SCHEMAS = {
   VmPlaced,
   MoveAccepted,
+  MoveStarted,
   VmStoppedAtSource,
   VmConfigTransferred,
+  VmSuspendedAtSource,
+  VmStateTransferred,
+  PreCopyRoundCompleted,
+  SwitchoverStarted,
+  VmPausedAndCopied,
   VmRelocated,
   VmStartedAtTarget,
+  VmResumedAtTarget,
+  RarpAnnounced,
+  PostcopyCompleted,
   MoveCompleted,
   MoveFailed,
+  MoveCancelled,
   VmRestartedAtSource,
 } as const;
 
@@ -95,6 +183,10 @@ export const VM_EVENT_TYPES = Object.keys(VM_EVENT_SCHEMAS) as VmEventType[];
 export function isVmEventType(type: string): type is VmEventType {
   return Object.prototype.hasOwnProperty.call(VM_EVENT_SCHEMAS, type);
 }
+
+/** Host health, in the `host:<hypervisor>` streams. */
+export const HostDeclaredFailed = z.object({ hypervisor: Name, silentMs: z.number().nonnegative(), vms: z.array(Name) });
+export const HostRecovered = z.object({ hypervisor: Name });
 
 /** Parses an event read from the wire or the store; throws on an unknown type or bad data. */
 export function parseVmEvent(type: string, data: unknown): VmEvent {

@@ -2,16 +2,34 @@ import { z } from 'zod';
 import { Location, MoveMode, Name } from './names';
 import type { RequestEndpoint } from './subjects';
 
+/** Per-move overrides of the VM's workload profile and the engine's limits. */
+export const MoveOptions = z.strictObject({
+  dirtyRateMBps: z.number().nonnegative().optional(),
+  workingSetMb: z.number().positive().optional(),
+  bandwidthMbps: z.number().positive().optional().describe('cap below the two hosts’ links'),
+  downtimeLimitMs: z.number().positive().max(60_000).optional(),
+  maxRounds: z.number().int().positive().max(1000).optional(),
+  maxDataFactor: z.number().positive().max(100).optional(),
+  policy: z.enum(['throttle', 'postcopy', 'abort']).optional().describe('what a hot move does when it does not converge'),
+});
+export type MoveOptions = z.infer<typeof MoveOptions>;
+
 export const MoveVmRequest = z.strictObject({
   vm: Name,
   to: Name.describe('target hypervisor'),
   mode: MoveMode,
   requestId: z.string().min(1).max(128).optional().describe('idempotency key: the same key returns the same move'),
+  options: MoveOptions.optional(),
 });
 export type MoveVmRequest = z.infer<typeof MoveVmRequest>;
 
 export const GetMoveRequest = z.strictObject({ moveId: z.uuid() });
 export type GetMoveRequest = z.infer<typeof GetMoveRequest>;
+export const CancelMoveRequest = z.strictObject({ moveId: z.uuid() });
+export type CancelMoveRequest = z.infer<typeof CancelMoveRequest>;
+/** Same body as vm.move; nothing is appended. */
+export const PlanMoveRequest = MoveVmRequest;
+export type PlanMoveRequest = MoveVmRequest;
 
 export const GetVmRequest = z.strictObject({ vm: Name });
 export type GetVmRequest = z.infer<typeof GetVmRequest>;
@@ -26,6 +44,8 @@ export type GetTopologyRequest = z.infer<typeof GetTopologyRequest>;
 export const REQUEST_SCHEMAS: Record<RequestEndpoint, z.ZodType> = {
   'vm.move': MoveVmRequest,
   'move.get': GetMoveRequest,
+  'move.plan': PlanMoveRequest,
+  'move.cancel': CancelMoveRequest,
   'vm.get': GetVmRequest,
   'vm.list': ListVmsRequest,
   'topology.get': GetTopologyRequest,
@@ -44,6 +64,8 @@ export interface MoveAcceptedReply {
   mode: MoveMode;
   /** true when the requestId had been seen before and this is the original move. */
   duplicate?: boolean;
+  warnings?: string[];
+  prediction?: MovePrediction;
 }
 
 export interface TimelineEntry {
@@ -53,21 +75,51 @@ export interface TimelineEntry {
   detail?: Record<string, unknown>;
 }
 
+export interface PrecopyRoundView {
+  round: number;
+  sentBytes: number;
+  durationMs: number;
+  dirtyBytes: number;
+  throttlePct: number;
+  expectedDowntimeMs: number;
+}
+
 export interface MoveView {
   moveId: string;
   vm: string;
   mode: MoveMode;
+  cause: 'operator' | 'ha-restart';
   from: Location;
   to: Location;
   state: MoveState;
   locationVersion: number;
   requestId?: string;
+  /** Place in the source host's queue of outbound moves while `accepted`. */
+  queuePosition?: number;
   acceptedAt: string;
   finishedAt?: string;
+  /** VM stopped to VM running, in simulated ms. */
   downtimeMs?: number;
+  /** First step to VM running at the target (postcopy: to the last page), in simulated ms. */
   totalMs?: number;
+  /** Simulated ms of each phase, e.g. {"precopy": 3436, "stop-and-copy": 96, "resume": 20}. */
+  phases: Record<string, number>;
+  rounds: PrecopyRoundView[];
+  dataSentBytes?: number;
+  warnings: string[];
+  planes: string[];
   timeline: TimelineEntry[];
   error?: { code: string; message: string };
+}
+
+export interface MovePrediction {
+  phases: Record<string, number>;
+  rounds: PrecopyRoundView[];
+  outcome: 'switchover' | 'postcopy' | 'abort' | 'stop-and-restart';
+  reason?: string;
+  dataSentBytes: number;
+  totalMs: number;
+  downtimeMs?: number;
 }
 
 export type VmRunState = 'running' | 'stopped' | 'moving';

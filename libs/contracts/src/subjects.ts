@@ -12,12 +12,26 @@ export const REQUEST_ENDPOINTS = {
   'vm.get': 'vm.get',
   'vm.list': 'vm.list',
   'move.get': 'move.get',
+  'move.plan': 'move.plan',
+  'move.cancel': 'move.cancel',
   'topology.get': 'topology.get',
 } as const;
 export type RequestEndpoint = keyof typeof REQUEST_ENDPOINTS;
 
 /** Steps the mobility manager asks of a hypervisor agent. */
-export const AGENT_ACTIONS = ['stop', 'transfer', 'start', 'inventory'] as const;
+export const AGENT_ACTIONS = [
+  'stop', // cold: guest shutdown at the source
+  'transfer', // cold: receive the config at the target
+  'start', // boot (cold target, or any restart at the source)
+  'suspend', // warm: write memory to disk at the source
+  'receive-state', // warm: receive the suspended state at the target
+  'resume', // warm and hot: resume at the target
+  'precopy-round', // hot: send one round of memory from the source
+  'pause-and-copy', // hot: stop the VM at the source and send the rest
+  'announce', // hot: RARP from the target
+  'postcopy-pull', // hot postcopy: the target pulls the remaining pages from the source
+  'inventory',
+] as const;
 export type AgentAction = (typeof AGENT_ACTIONS)[number];
 
 export interface Subjects {
@@ -28,6 +42,8 @@ export interface Subjects {
   /** `<prefix>.evt.<category>.<entity>.<type>`, e.g. `locus.evt.vm.web-01.VmRelocated`. */
   event(category: string, entity: string, type: string): string;
   agent(hypervisor: string, action: AgentAction): string;
+  /** Agents publish liveness here (core NATS, not the stream). */
+  heartbeat(hypervisor: string): string;
 }
 
 export function subjects(prefix: string = DEFAULT_SUBJECT_PREFIX): Subjects {
@@ -37,6 +53,7 @@ export function subjects(prefix: string = DEFAULT_SUBJECT_PREFIX): Subjects {
     eventsWildcard: `${prefix}.evt.>`,
     event: (category, entity, type) => `${prefix}.evt.${category}.${entity}.${type}`,
     agent: (hypervisor, action) => `${prefix}.agent.${hypervisor}.${action}`,
+    heartbeat: (hypervisor) => `${prefix}.heartbeat.${hypervisor}`,
   };
 }
 

@@ -8,3 +8,5 @@ export * from './time/clock';
 export * from './agent/host-inventory';
 export * from './precopy/precopy.model';
 export * from './rules/move-rules';
+export * from './move/move.prediction';
+export * from './ha/host-liveness';

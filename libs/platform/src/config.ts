@@ -15,6 +15,10 @@ const Env = z.object({
   LOCUS_HYPERVISORS: z.string().default('all'),
   LOCUS_AGENT_TIMEOUT_MS: z.coerce.number().int().positive().default(120_000),
   LOCUS_AGENT_RETRIES: z.coerce.number().int().nonnegative().default(10),
+  LOCUS_HEARTBEAT_MS: z.coerce.number().positive().default(1000),
+  LOCUS_HOST_TIMEOUT_MS: z.coerce.number().positive().default(15_000),
+  LOCUS_HA: z.enum(['true', 'false']).default('true'),
+  LOCUS_MAX_OUTBOUND_PER_HOST: z.coerce.number().int().positive().default(2),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 
@@ -31,6 +35,12 @@ export interface LocusConfig {
   agentTimeoutMs: number;
   /** Unanswered agent requests retried before a move that can still go back fails with UNAVAILABLE. */
   agentRetries: number;
+  /** Agents' heartbeat period and the silence after which a host is declared failed, both in simulated ms. */
+  heartbeatMs: number;
+  hostTimeoutMs: number;
+  /** Restart the VMs of a failed host elsewhere. */
+  haEnabled: boolean;
+  maxOutboundPerHost: number;
   logLevel: string;
 }
 
@@ -48,6 +58,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     hypervisors: e.LOCUS_HYPERVISORS === 'all' ? 'all' : e.LOCUS_HYPERVISORS.split(',').map((s) => s.trim()).filter(Boolean),
     agentTimeoutMs: e.LOCUS_AGENT_TIMEOUT_MS,
     agentRetries: e.LOCUS_AGENT_RETRIES,
+    heartbeatMs: e.LOCUS_HEARTBEAT_MS,
+    hostTimeoutMs: e.LOCUS_HOST_TIMEOUT_MS,
+    haEnabled: e.LOCUS_HA === 'true',
+    maxOutboundPerHost: e.LOCUS_MAX_OUTBOUND_PER_HOST,
     logLevel: e.LOG_LEVEL,
     ...overrides,
   };

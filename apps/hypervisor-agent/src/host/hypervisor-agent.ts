@@ -1,24 +1,38 @@
 import type { Logger } from 'pino';
 import { LocusError, type AgentInventoryReply, type AgentStepReply, type AgentStepRequest } from '@locus/contracts';
-import { applyLocationFact, checkFence, emptyInventory, observeVersion, type Clock, type HostInventory, type LocationFact } from '@locus/domain';
+import {
+  applyLocationFact,
+  checkFence,
+  dirtiedDuring,
+  emptyInventory,
+  observeVersion,
+  RARP_ANNOUNCE_OFFSETS_MS,
+  transferMs,
+  type Clock,
+  type HostedVm,
+  type HostInventory,
+  type LocationFact,
+} from '@locus/domain';
 import type { TopologyIndex } from '@locus/topology';
 
-/** Size of a VM's configuration (descriptor, NVRAM, device state) shipped in a cold move. */
-export const CONFIG_BYTES = 256 * 1024;
-
-type Step = 'stop' | 'transfer' | 'start';
+type Step = 'stop' | 'transfer' | 'start' | 'suspend' | 'receive-state' | 'resume' | 'precopy-round' | 'pause-and-copy' | 'announce' | 'postcopy-pull';
+type Work = { durationMs: number; bytes?: number; dirtyBytes?: number; offsetsMs?: number[] };
 
 /**
- * One simulated hypervisor. It holds its VMs' run state, executes move steps on its clock
- * with the durations of the VM's workload profile, and fences: it never acts for a location
- * version older than one it has seen. Steps are idempotent per (move, step): a repeated
- * request joins the running step or gets the stored result.
+ * One simulated hypervisor. It holds its VMs' run state and executes move steps on its
+ * clock, with the durations the move's plan gives (the same arithmetic as the prediction).
+ * It fences: it never acts for a location version older than one it has seen. Steps are
+ * idempotent per (move, step, round) and run one at a time per VM, so a restart ordered
+ * after a cancel waits for the stop that was still running.
  */
 export class HypervisorAgent {
   readonly inventory: HostInventory;
   private readonly done = new Map<string, AgentStepReply>();
   private readonly running = new Map<string, Promise<AgentStepReply>>();
+  private readonly perVm = new Map<string, Promise<unknown>>();
   private readonly log: Logger;
+  /** A silent host sends no heartbeats (the lab's way to make a host fail or be partitioned). */
+  silent = false;
 
   constructor(
     readonly name: string,
@@ -32,10 +46,27 @@ export class HypervisorAgent {
 
   /** Applies a location fact from the event stream (or the start-up snapshot). */
   learn(fact: LocationFact): void {
+    const before = this.inventory.vms.get(fact.vm);
     const outcome = applyLocationFact(this.inventory, fact);
     if (outcome === 'stale')
       this.log.info({ vm: fact.vm, locationVersion: fact.locationVersion, seen: this.inventory.seen.get(fact.vm) }, 'ignored stale location event (older version than applied)');
-    else if (outcome === 'applied') this.log.debug({ vm: fact.vm, fact: fact.type, locationVersion: fact.locationVersion }, 'location applied');
+    else if (outcome === 'applied') {
+      this.log.debug({ vm: fact.vm, fact: fact.type, locationVersion: fact.locationVersion }, 'location applied');
+      if (before?.state === 'running' && !this.inventory.vms.has(fact.vm))
+        this.log.warn({ vm: fact.vm, locationVersion: fact.locationVersion }, `fenced: ${fact.vm} was relocated away at version ${fact.locationVersion}; local copy stopped`);
+    }
+  }
+
+  /** After a silence: VMs the location DB places elsewhere must not run here. */
+  fenceAgainst(placedHere: ReadonlySet<string>): string[] {
+    const fenced: string[] = [];
+    for (const [vm, hosted] of this.inventory.vms)
+      if (!placedHere.has(vm) && hosted.state !== 'incoming') {
+        this.inventory.vms.delete(vm);
+        fenced.push(vm);
+      }
+    if (fenced.length) this.log.warn({ vms: fenced }, `fenced after recovery: ${fenced.join(', ')} now run elsewhere; local copies stopped`);
+    return fenced;
   }
 
   inventoryReply(): AgentInventoryReply {
@@ -45,11 +76,11 @@ export class HypervisorAgent {
     };
   }
 
+  // ---- cold ----
   stop(req: AgentStepRequest): Promise<AgentStepReply> {
     return this.once('stop', req, async () => {
       const vm = this.hosted(req, ['running', 'stopped']);
-      const profile = this.topology.profileOf(req.vm);
-      const durationMs = vm.state === 'running' ? profile?.shutdownMs ?? 0 : 0;
+      const durationMs = vm.state === 'running' ? req.durationMs ?? this.topology.profileOf(req.vm)?.shutdownMs ?? 0 : 0;
       this.log.info({ vm: req.vm, moveId: req.moveId, shutdownMs: durationMs }, 'guest shutdown started');
       await this.clock.sleep(durationMs);
       vm.state = 'stopped';
@@ -60,63 +91,217 @@ export class HypervisorAgent {
 
   transfer(req: AgentStepRequest): Promise<AgentStepReply> {
     return this.once('transfer', req, async () => {
-      const fence = checkFence(this.inventory, req.vm, req.locationVersion);
-      if (!fence.ok) throw new LocusError('FENCED', fence.reason);
-      const linkMbps = Math.min(this.linkMbps(this.name), req.peer ? this.linkMbps(req.peer) : Infinity);
-      const durationMs = (CONFIG_BYTES * 8) / (linkMbps * 1000);
-      this.log.info({ vm: req.vm, moveId: req.moveId, from: req.peer, bytes: CONFIG_BYTES, linkMbps }, 'receiving VM configuration');
+      this.fence(req);
+      const bytes = req.bytes ?? 256 * 1024;
+      const durationMs = transferMs(bytes, this.bandwidth(req));
+      this.log.info({ vm: req.vm, moveId: req.moveId, from: req.peer, bytes }, 'receiving VM configuration');
       await this.clock.sleep(durationMs);
-      if (!this.inventory.vms.has(req.vm)) this.inventory.vms.set(req.vm, { state: 'incoming', locationVersion: req.locationVersion });
-      observeVersion(this.inventory, req.vm, req.locationVersion);
+      this.expect(req, 'incoming');
       this.log.info({ vm: req.vm, moveId: req.moveId, ms: round(durationMs) }, 'VM configuration received');
-      return { durationMs, bytes: CONFIG_BYTES };
+      return { durationMs, bytes };
     });
   }
 
-  /** Boots the VM here for `locationVersion` (at the target after the commit, or back at the source after a failure). */
+  /** Boots the VM here for `locationVersion` (at the target after the commit, or back at the source after a failure or cancel). */
   start(req: AgentStepRequest): Promise<AgentStepReply> {
     return this.once('start', req, async () => {
-      const fence = checkFence(this.inventory, req.vm, req.locationVersion);
-      if (!fence.ok) throw new LocusError('FENCED', fence.reason);
-      observeVersion(this.inventory, req.vm, req.locationVersion);
-      const vm = this.inventory.vms.get(req.vm) ?? { state: 'incoming' as const, locationVersion: req.locationVersion };
+      this.fence(req);
+      const vm = this.expect(req, 'incoming');
       vm.locationVersion = req.locationVersion;
-      this.inventory.vms.set(req.vm, vm);
-      const durationMs = vm.state === 'running' ? 0 : this.topology.profileOf(req.vm)?.bootMs ?? 0;
-      this.log.info({ vm: req.vm, moveId: req.moveId, locationVersion: req.locationVersion, bootMs: durationMs }, 'VM boot started');
+      const profile = this.topology.profileOf(req.vm);
+      const durationMs = vm.state === 'running' ? 0 : vm.state === 'paused' ? 0 : vm.state === 'suspended' ? this.resumeFromDiskMs(req.vm) : req.durationMs ?? profile?.bootMs ?? 0;
+      this.log.info({ vm: req.vm, moveId: req.moveId, locationVersion: req.locationVersion, bootMs: durationMs, from: vm.state }, 'VM start');
       await this.clock.sleep(durationMs);
       vm.state = 'running';
-      this.log.info({ vm: req.vm, moveId: req.moveId, ms: durationMs }, 'VM running');
+      this.log.info({ vm: req.vm, moveId: req.moveId, ms: round(durationMs) }, 'VM running');
       return { durationMs };
     });
   }
 
-  private hosted(req: AgentStepRequest, states: string[]) {
+  // ---- warm ----
+  suspend(req: AgentStepRequest): Promise<AgentStepReply> {
+    return this.once('suspend', req, async () => {
+      const vm = this.hosted(req, ['running', 'suspended']);
+      const bytes = req.bytes ?? 0;
+      const durationMs = vm.state === 'running' ? transferMs(bytes, req.diskBps ?? this.diskBps()) : 0;
+      this.log.info({ vm: req.vm, moveId: req.moveId, bytes }, 'suspending VM to disk');
+      await this.clock.sleep(durationMs);
+      vm.state = 'suspended';
+      this.log.info({ vm: req.vm, moveId: req.moveId, ms: round(durationMs) }, 'VM suspended at source');
+      return { durationMs, bytes };
+    });
+  }
+
+  receiveState(req: AgentStepRequest): Promise<AgentStepReply> {
+    return this.once('receive-state', req, async () => {
+      this.fence(req);
+      const bytes = req.bytes ?? 0;
+      const durationMs = transferMs(bytes, this.bandwidth(req));
+      this.log.info({ vm: req.vm, moveId: req.moveId, from: req.peer, bytes }, 'receiving suspended VM state');
+      await this.clock.sleep(durationMs);
+      this.expect(req, 'incoming');
+      this.log.info({ vm: req.vm, moveId: req.moveId, ms: round(durationMs) }, 'VM state received');
+      return { durationMs, bytes };
+    });
+  }
+
+  /** Resumes the VM here: a warm move reads its memory from disk; a hot move only loads device state. */
+  resume(req: AgentStepRequest): Promise<AgentStepReply> {
+    return this.once('resume', req, async () => {
+      this.fence(req);
+      const vm = this.expect(req, 'incoming');
+      vm.locationVersion = req.locationVersion;
+      const durationMs = req.bytes !== undefined ? transferMs(req.bytes, req.diskBps ?? this.diskBps()) : req.durationMs ?? 0;
+      await this.clock.sleep(durationMs);
+      vm.state = 'running';
+      this.log.info({ vm: req.vm, moveId: req.moveId, locationVersion: req.locationVersion, ms: round(durationMs) }, 'VM resumed');
+      return { durationMs };
+    });
+  }
+
+  // ---- hot ----
+  /** Sends one pre-copy round while the guest runs, and reports the pages it dirtied meanwhile. */
+  precopyRound(req: AgentStepRequest & { round?: number }): Promise<AgentStepReply> {
+    return this.once('precopy-round', req, async () => {
+      this.hosted(req, ['running']);
+      const bytes = req.bytes ?? 0;
+      const bandwidthBps = this.bandwidth(req);
+      const durationMs = transferMs(bytes, bandwidthBps);
+      await this.clock.sleep(durationMs);
+      const dirtyBytes = dirtiedDuring(
+        {
+          memoryBytes: 0,
+          workingSetBytes: req.workingSetBytes ?? Infinity,
+          dirtyRateBps: req.dirtyRateBps ?? 0,
+          bandwidthBps,
+          downtimeLimitMs: 0,
+          maxRounds: 0,
+          maxDataBytes: 0,
+          policy: 'throttle',
+          resumeMs: 0,
+        },
+        durationMs,
+        req.throttlePct ?? 0,
+      );
+      return { durationMs, bytes, dirtyBytes };
+    }, `${req.bytes}:${req.throttlePct ?? 0}`);
+  }
+
+  /** The switchover at the source: pause the guest and send what is still dirty. */
+  pauseAndCopy(req: AgentStepRequest): Promise<AgentStepReply> {
+    return this.once('pause-and-copy', req, async () => {
+      const vm = this.hosted(req, ['running', 'paused']);
+      vm.state = 'paused';
+      const bytes = req.bytes ?? 0;
+      const durationMs = transferMs(bytes, this.bandwidth(req));
+      this.log.info({ vm: req.vm, moveId: req.moveId, bytes: Math.round(bytes) }, 'VM paused at source: stop-and-copy');
+      await this.clock.sleep(durationMs);
+      return { durationMs, bytes };
+    });
+  }
+
+  /** RARP from the target so switches learn the VM's MAC behind the new port (QEMU: 5 rounds, 50 ms then +100 ms). */
+  announce(req: AgentStepRequest): Promise<AgentStepReply> {
+    return this.once('announce', req, async () => {
+      this.fence(req);
+      const offsetsMs = [...RARP_ANNOUNCE_OFFSETS_MS];
+      let previous = 0;
+      for (const offset of offsetsMs) {
+        await this.clock.sleep(offset - previous);
+        previous = offset;
+      }
+      this.log.info({ vm: req.vm, moveId: req.moveId, rounds: offsetsMs.length }, 'RARP announced from the target');
+      return { durationMs: 0, offsetsMs };
+    });
+  }
+
+  /** Postcopy: the VM already runs here; the pages still at the source are pulled on demand. */
+  postcopyPull(req: AgentStepRequest): Promise<AgentStepReply> {
+    return this.once('postcopy-pull', req, async () => {
+      this.fence(req);
+      const bytes = req.bytes ?? 0;
+      const durationMs = transferMs(bytes, this.bandwidth(req));
+      await this.clock.sleep(durationMs);
+      this.log.info({ vm: req.vm, moveId: req.moveId, bytes: Math.round(bytes), ms: round(durationMs) }, 'postcopy pages pulled from the source');
+      return { durationMs, bytes };
+    });
+  }
+
+  /** A postcopy pull needs the source alive: this is what it answers. */
+  servePages(vm: string): boolean {
+    return this.inventory.vms.get(vm)?.state === 'paused';
+  }
+
+  // ---- helpers ----
+  private fence(req: AgentStepRequest): void {
     const fence = checkFence(this.inventory, req.vm, req.locationVersion);
     if (!fence.ok) throw new LocusError('FENCED', fence.reason);
+    observeVersion(this.inventory, req.vm, req.locationVersion);
+  }
+
+  private hosted(req: AgentStepRequest, states: string[]): HostedVm {
+    this.fence(req);
     const vm = this.inventory.vms.get(req.vm);
     if (!vm) throw new LocusError('AGENT_FAILED', `${req.vm} is not on ${this.name}`);
     if (!states.includes(vm.state)) throw new LocusError('AGENT_FAILED', `${req.vm} is ${vm.state} on ${this.name}`);
     return vm;
   }
 
-  private once(step: Step, req: AgentStepRequest, work: () => Promise<{ durationMs: number; bytes?: number }>): Promise<AgentStepReply> {
-    const key = `${req.moveId}:${step}:${req.locationVersion}`;
+  /** The VM's entry here, created in `state` when the target sees it for the first time. */
+  private expect(req: AgentStepRequest, state: HostedVm['state']): HostedVm {
+    let vm = this.inventory.vms.get(req.vm);
+    if (!vm) {
+      vm = { state, locationVersion: req.locationVersion };
+      this.inventory.vms.set(req.vm, vm);
+    }
+    return vm;
+  }
+
+  private once(step: Step, req: AgentStepRequest, work: () => Promise<Work>, discriminator = ''): Promise<AgentStepReply> {
+    const key = `${req.moveId}:${step}:${req.locationVersion}:${discriminator}`;
     const stored = this.done.get(key);
     if (stored) return Promise.resolve({ ...stored, replayed: true });
     const inFlight = this.running.get(key);
     if (inFlight) return inFlight.then((r) => ({ ...r, replayed: true }));
-    const promise = work().then((r) => {
-      const reply: AgentStepReply = { moveId: req.moveId, vm: req.vm, hypervisor: this.name, durationMs: round(r.durationMs), replayed: false, ...(r.bytes !== undefined ? { bytes: r.bytes } : {}) };
-      this.done.set(key, reply);
-      return reply;
-    });
+    const previous = this.perVm.get(req.vm) ?? Promise.resolve();
+    const promise = previous
+      .catch(() => undefined)
+      .then(work)
+      .then((r) => {
+        const reply: AgentStepReply = {
+          moveId: req.moveId,
+          vm: req.vm,
+          hypervisor: this.name,
+          durationMs: round(r.durationMs),
+          replayed: false,
+          ...(r.bytes !== undefined ? { bytes: r.bytes } : {}),
+          ...(r.dirtyBytes !== undefined ? { dirtyBytes: r.dirtyBytes } : {}),
+          ...(r.offsetsMs !== undefined ? { offsetsMs: r.offsetsMs } : {}),
+        };
+        this.done.set(key, reply);
+        return reply;
+      });
     this.running.set(key, promise);
-    return promise.finally(() => this.running.delete(key));
+    this.perVm.set(req.vm, promise);
+    return promise.finally(() => {
+      this.running.delete(key);
+      if (this.perVm.get(req.vm) === promise) this.perVm.delete(req.vm);
+    });
   }
 
-  private linkMbps(hypervisor: string): number {
-    return this.topology.hypervisor(hypervisor)?.linkMbps ?? 1000;
+  private bandwidth(req: AgentStepRequest): number {
+    if (req.bandwidthBps) return req.bandwidthBps;
+    const mine = this.topology.hypervisor(this.name)?.linkMbps ?? 1000;
+    const peer = req.peer ? this.topology.hypervisor(req.peer)?.linkMbps ?? mine : mine;
+    return (Math.min(mine, peer) * 1e6) / 8;
+  }
+
+  private diskBps(): number {
+    return (this.topology.hypervisor(this.name)?.diskMBps ?? 500) * 1024 * 1024;
+  }
+
+  private resumeFromDiskMs(vm: string): number {
+    return transferMs((this.topology.vm(vm)?.memoryMb ?? 1024) * 1024 * 1024, this.diskBps());
   }
 }
 

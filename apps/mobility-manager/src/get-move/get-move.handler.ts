@@ -14,12 +14,19 @@ export class GetMoveHandler {
       moveId: v.moveId,
       vm: v.vm,
       mode: v.mode,
+      cause: v.cause ?? 'operator',
       from: v.from,
       to: v.to,
       state: v.state,
       locationVersion: v.locationVersion,
       acceptedAt: v.acceptedAt,
+      phases: v.phases ?? {},
+      rounds: v.rounds ?? [],
+      warnings: v.warnings ?? [],
+      planes: v.planes ?? [],
       timeline: v.timeline,
+      ...(v.state === 'accepted' ? { queuePosition: await this.queuePosition(v.from.hypervisor, v.acceptedAt, v.moveId) } : {}),
+      ...(v.dataSentBytes !== null && v.dataSentBytes !== undefined ? { dataSentBytes: v.dataSentBytes } : {}),
       ...(v.requestId ? { requestId: v.requestId } : {}),
       ...(v.finishedAt ? { finishedAt: v.finishedAt } : {}),
       ...(v.downtimeMs !== null ? { downtimeMs: v.downtimeMs } : {}),
@@ -27,5 +34,15 @@ export class GetMoveHandler {
       ...(v.error ? { error: v.error } : {}),
     };
     return { move };
+  }
+
+  /** 1 for the next move to start from that host; moves ahead are those accepted earlier and still waiting. */
+  private async queuePosition(hypervisor: string, acceptedAt: string, moveId: string): Promise<number> {
+    const rows = await this.dataSource.query(
+      `SELECT count(*)::int AS ahead FROM moves WHERE state = 'accepted' AND view->'from'->>'hypervisor' = $1
+         AND (accepted_at, move_id) < ($2::timestamptz, $3::uuid)`,
+      [hypervisor, acceptedAt, moveId],
+    );
+    return rows[0].ahead + 1;
   }
 }

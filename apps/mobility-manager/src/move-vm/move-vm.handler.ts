@@ -6,6 +6,7 @@ import type { MoveRow } from '@locus/domain';
 import { isUniqueViolation, MoveEntity } from '@locus/eventstore';
 import type { TopologyIndex } from '@locus/topology';
 import type { VmCommandService } from '../vm-commands/vm-command.service';
+import type { MovePlanner } from '../plan-move/move-planner';
 
 /**
  * `vm.move`: validates the target against the topology, decides on the VM's stream and
@@ -17,6 +18,7 @@ export class MoveVmHandler {
     private readonly commands: VmCommandService,
     private readonly dataSource: DataSource,
     private readonly topology: TopologyIndex,
+    private readonly planner: MovePlanner,
     private readonly logger: Logger,
   ) {}
 
@@ -25,20 +27,34 @@ export class MoveVmHandler {
       const existing = await this.byRequestId(req.requestId);
       if (existing) return this.replay(existing, req);
     }
-    const target = this.topology.hypervisor(req.to);
-    if (!target) throw new LocusError('UNKNOWN_TARGET', `no hypervisor named ${req.to}; see locus.topology.get for the hypervisors`);
+    if (!this.topology.hypervisor(req.to)) throw new LocusError('UNKNOWN_TARGET', `no hypervisor named ${req.to}; see locus.topology.get for the hypervisors`);
+    const planning = await this.planner.plan(req);
     const moveId = randomUUID();
     try {
       const { events } = await this.commands.execute(
         req.vm,
-        { type: 'RequestMove', moveId, mode: req.mode, to: { hypervisor: target.name, site: target.site }, requestId: req.requestId },
+        {
+          type: 'RequestMove',
+          moveId,
+          mode: req.mode,
+          to: planning.to,
+          requestId: req.requestId,
+          plan: planning.plan,
+          warnings: planning.warnings,
+          planes: planning.planes,
+        },
         { correlationId: moveId, component: 'mobility-manager' },
       );
       const accepted = events.find((e) => e.type === 'MoveAccepted');
       if (!accepted) throw new LocusError('INTERNAL', 'move was not recorded');
       const d = accepted.data as VmEventOf<'MoveAccepted'>['data'];
-      this.logger.info({ component: 'mobility-manager', moveId, vm: d.vm, mode: d.mode, from: d.from.hypervisor, to: d.to.hypervisor }, `move accepted: ${d.vm} ${d.mode} ${d.from.hypervisor} -> ${d.to.hypervisor}`);
-      return { moveId, vm: d.vm, from: d.from, to: d.to, mode: d.mode };
+      const p = planning.prediction;
+      this.logger.info(
+        { component: 'mobility-manager', moveId, vm: d.vm, mode: d.mode, from: d.from.hypervisor, to: d.to.hypervisor, predictedDowntimeMs: p.downtimeMs, predictedTotalMs: p.totalMs, rounds: p.rounds.length, planes: d.planes },
+        `move accepted: ${d.vm} ${d.mode} ${d.from.hypervisor} -> ${d.to.hypervisor}`,
+      );
+      for (const warning of d.warnings) this.logger.warn({ component: 'mobility-manager', moveId, vm: d.vm }, warning);
+      return { moveId, vm: d.vm, from: d.from, to: d.to, mode: d.mode, ...(d.warnings.length ? { warnings: d.warnings } : {}), prediction: p };
     } catch (err) {
       // The same requestId sent twice at once: one append wins, the other finds it here.
       if (req.requestId && (isUniqueViolation(err, 'moves_request_id_unique') || (err instanceof LocusError && err.code === 'MOVE_IN_PROGRESS'))) {

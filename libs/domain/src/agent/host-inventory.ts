@@ -3,7 +3,7 @@
  * exactly one place: a host never acts for a location version older than the highest one
  * it has seen for that VM, and forgets a VM (keeping its version) once the VM is relocated away.
  */
-export type HostedState = 'running' | 'stopped' | 'incoming';
+export type HostedState = 'running' | 'stopped' | 'incoming' | 'suspended' | 'paused';
 
 export interface HostedVm {
   state: HostedState;

@@ -1,4 +1,4 @@
-import type { Location, MoveMode, MoveState, RecordedEvent, TimelineEntry, VmEvent } from '@locus/contracts';
+import type { Location, MoveCause, MoveMode, MoveState, PrecopyRoundView, RecordedEvent, TimelineEntry, VmEvent } from '@locus/contracts';
 import { assertNever } from '../vm/vm.decider';
 
 /** Read model of one move, as `locus.move.get` returns it. Built only from events, so a rebuild is identical. */
@@ -6,6 +6,7 @@ export interface MoveRow {
   moveId: string;
   vm: string;
   mode: MoveMode;
+  cause: MoveCause;
   from: Location;
   to: Location;
   state: MoveState;
@@ -15,6 +16,11 @@ export interface MoveRow {
   finishedAt: string | null;
   downtimeMs: number | null;
   totalMs: number | null;
+  phases: Record<string, number>;
+  rounds: PrecopyRoundView[];
+  dataSentBytes: number | null;
+  warnings: string[];
+  planes: string[];
   timeline: TimelineEntry[];
   error: { code: string; message: string } | null;
 }
@@ -22,6 +28,20 @@ export interface MoveRow {
 export function moveIdOf(event: VmEvent): string | undefined {
   return event.type === 'VmPlaced' ? undefined : event.data.moveId;
 }
+
+/** Simulated duration each event reports, by the phase name the move view shows. */
+const PHASE_OF: Partial<Record<VmEvent['type'], string>> = {
+  VmStoppedAtSource: 'shutdown',
+  VmConfigTransferred: 'transfer',
+  VmStartedAtTarget: 'boot',
+  VmSuspendedAtSource: 'suspend',
+  VmStateTransferred: 'state-transfer',
+  VmResumedAtTarget: 'resume',
+  PreCopyRoundCompleted: 'precopy',
+  VmPausedAndCopied: 'stop-and-copy',
+  PostcopyCompleted: 'postcopy',
+  VmRestartedAtSource: 'restart-at-source',
+};
 
 /** Applies one recorded VM event to the move it belongs to. `row` is undefined before MoveAccepted. */
 export function projectMove(row: MoveRow | undefined, recorded: RecordedEvent): MoveRow | undefined {
@@ -40,6 +60,7 @@ export function projectMove(row: MoveRow | undefined, recorded: RecordedEvent): 
       moveId: d.moveId,
       vm: d.vm,
       mode: d.mode,
+      cause: d.cause,
       from: d.from,
       to: d.to,
       state: 'accepted',
@@ -49,38 +70,64 @@ export function projectMove(row: MoveRow | undefined, recorded: RecordedEvent): 
       finishedAt: null,
       downtimeMs: null,
       totalMs: null,
-      timeline: [entry()],
+      phases: {},
+      rounds: [],
+      dataSentBytes: null,
+      warnings: d.warnings,
+      planes: d.planes,
+      timeline: [entry(d.cause === 'ha-restart' ? { cause: d.cause } : undefined)],
       error: null,
     };
   }
   if (!row) return row;
+  const phase = PHASE_OF[event.type];
+  const ms = phase && 'durationMs' in event.data ? (event.data.durationMs as number) : 0;
   const step = (patch: Partial<MoveRow>, detail?: Record<string, unknown>): MoveRow => ({
     ...row,
     ...patch,
+    phases: phase ? { ...row.phases, [phase]: round3((row.phases[phase] ?? 0) + ms) } : row.phases,
     timeline: [...row.timeline, entry(detail)],
   });
   switch (event.type) {
+    case 'MoveStarted':
+      return step({ state: 'in-progress' });
     case 'VmStoppedAtSource':
-      return step({ state: 'in-progress' }, { hypervisor: event.data.hypervisor, durationMs: event.data.durationMs });
+    case 'VmRestartedAtSource':
+    case 'VmStartedAtTarget':
+    case 'VmResumedAtTarget':
+      return step({}, { hypervisor: event.data.hypervisor, durationMs: event.data.durationMs });
     case 'VmConfigTransferred':
+    case 'VmStateTransferred':
+    case 'VmSuspendedAtSource':
+    case 'PostcopyCompleted':
       return step({}, { bytes: event.data.bytes, durationMs: event.data.durationMs });
+    case 'PreCopyRoundCompleted': {
+      const { moveId: _m, ...round } = event.data;
+      return step({ rounds: [...row.rounds, round] }, { round: round.round, sentBytes: round.sentBytes, dirtyBytes: Math.round(round.dirtyBytes), throttlePct: round.throttlePct, expectedDowntimeMs: round3(round.expectedDowntimeMs) });
+    }
+    case 'SwitchoverStarted':
+      return step({}, { reason: event.data.reason, remainingBytes: Math.round(event.data.remainingBytes), expectedDowntimeMs: round3(event.data.expectedDowntimeMs) });
+    case 'VmPausedAndCopied':
+      return step({}, { bytes: Math.round(event.data.bytes), durationMs: event.data.durationMs, reason: event.data.reason });
     case 'VmRelocated':
       return step({ locationVersion: event.data.locationVersion }, { locationVersion: event.data.locationVersion });
-    case 'VmStartedAtTarget':
-      return step({}, { hypervisor: event.data.hypervisor, durationMs: event.data.durationMs });
+    case 'RarpAnnounced':
+      return step({}, { offsetsMs: event.data.offsetsMs });
     case 'MoveCompleted':
       return step(
-        { state: 'completed', finishedAt: recorded.metadata.at, downtimeMs: event.data.downtimeMs, totalMs: event.data.totalMs },
-        { downtimeMs: event.data.downtimeMs },
+        { state: 'completed', finishedAt: recorded.metadata.at, downtimeMs: event.data.downtimeMs, totalMs: event.data.totalMs, dataSentBytes: event.data.dataSentBytes },
+        { downtimeMs: event.data.downtimeMs, totalMs: event.data.totalMs },
       );
     case 'MoveFailed':
       return step(
         { state: 'failed', finishedAt: recorded.metadata.at, error: { code: event.data.code, message: event.data.message } },
-        { phase: event.data.phase },
+        { phase: event.data.phase, code: event.data.code },
       );
-    case 'VmRestartedAtSource':
-      return step({}, { hypervisor: event.data.hypervisor, durationMs: event.data.durationMs });
+    case 'MoveCancelled':
+      return step({ state: 'cancelled', finishedAt: recorded.metadata.at }, { phase: event.data.phase });
     default:
       return assertNever(event);
   }
 }
+
+const round3 = (ms: number) => Math.round(ms * 1000) / 1000;

@@ -149,3 +149,18 @@ export function fmtBytes(bytes: number): string {
   }
   return `${v.toFixed(v >= 100 || i === 0 ? 0 : 1)} ${units[i]}`;
 }
+
+/** The pre-copy parameters of a hot move's plan (JSON carries "no working-set cap" as null). */
+export function precopyParamsOf(plan: {
+  memoryBytes: number;
+  workingSetBytes: number | null;
+  dirtyRateBps: number;
+  bandwidthBps: number;
+  downtimeLimitMs: number;
+  maxRounds: number;
+  maxDataBytes: number;
+  policy: NonConvergencePolicy;
+  resumeMs: number;
+}): PrecopyParams {
+  return { ...plan, workingSetBytes: plan.workingSetBytes ?? Infinity };
+}

@@ -36,17 +36,28 @@ export function projectLocation(row: LocationRow | undefined, recorded: Recorded
       };
     }
     case 'MoveAccepted':
+    case 'MoveStarted':
     case 'VmStoppedAtSource':
     case 'VmConfigTransferred':
+    case 'VmSuspendedAtSource':
+    case 'VmStateTransferred':
+    case 'PreCopyRoundCompleted':
+    case 'SwitchoverStarted':
+    case 'VmPausedAndCopied':
       return touch({ state: 'moving' });
     case 'VmRelocated':
       return touch({ site: event.data.to.site, hypervisor: event.data.to.hypervisor, locationVersion: event.data.locationVersion });
     case 'VmStartedAtTarget':
+    case 'VmResumedAtTarget':
+    case 'RarpAnnounced':
+    case 'PostcopyCompleted':
       return touch({});
     case 'MoveCompleted':
     case 'VmRestartedAtSource':
       return touch({ state: 'running' });
     case 'MoveFailed':
+      return touch({ state: event.data.restartAtSource ? 'moving' : event.data.code === 'POSTCOPY_SOURCE_LOST' ? 'stopped' : 'running' });
+    case 'MoveCancelled':
       return touch({ state: event.data.restartAtSource ? 'moving' : 'running' });
     default:
       return assertNever(event);

@@ -1,20 +1,38 @@
-import type { Location, MoveMode } from '@locus/contracts';
+import type { Location, MoveCause, MoveMode, MovePlan } from '@locus/contracts';
+import type { PrecopyRound } from '../precopy/precopy.model';
 
 /** Commands the VM decider accepts; a string-tagged union closed by an exhaustive switch. */
 export type VmCommand =
+  | { type: 'PlaceVm'; vm: string; ip: string; mac: string; l2Domain: string; memoryMb: number; location: Location }
   | {
-      type: 'PlaceVm';
-      vm: string;
-      ip: string;
-      mac: string;
-      l2Domain: string;
-      memoryMb: number;
-      location: Location;
+      type: 'RequestMove';
+      moveId: string;
+      mode: MoveMode;
+      to: Location;
+      requestId?: string;
+      cause?: MoveCause;
+      plan?: MovePlan;
+      warnings?: string[];
+      planes?: string[];
     }
-  | { type: 'RequestMove'; moveId: string; mode: MoveMode; to: Location; requestId?: string }
+  | { type: 'StartMove'; moveId: string }
+  // cold
   | { type: 'RecordSourceStopped'; moveId: string; hypervisor: string; durationMs: number }
   | { type: 'RecordConfigTransferred'; moveId: string; bytes: number; durationMs: number }
-  | { type: 'CommitLocation'; moveId: string }
   | { type: 'RecordTargetStarted'; moveId: string; hypervisor: string; locationVersion: number; durationMs: number }
+  // warm
+  | { type: 'RecordSuspended'; moveId: string; hypervisor: string; bytes: number; durationMs: number }
+  | { type: 'RecordStateTransferred'; moveId: string; bytes: number; durationMs: number }
+  // hot
+  | { type: 'RecordPrecopyRound'; moveId: string; round: PrecopyRound }
+  | { type: 'StartSwitchover'; moveId: string; reason: 'converged' | 'max-rounds' | 'max-data' | 'postcopy'; remainingBytes: number; expectedDowntimeMs: number }
+  | { type: 'RecordPausedAndCopied'; moveId: string; hypervisor: string; bytes: number; durationMs: number }
+  | { type: 'RecordAnnounced'; moveId: string; hypervisor: string; offsetsMs: number[] }
+  | { type: 'RecordPostcopyPulled'; moveId: string; bytes: number; durationMs: number }
+  // warm and hot
+  | { type: 'RecordResumed'; moveId: string; hypervisor: string; locationVersion: number; durationMs: number }
+  // all
+  | { type: 'CommitLocation'; moveId: string }
   | { type: 'FailMove'; moveId: string; code: string; message: string }
+  | { type: 'CancelMove'; moveId: string }
   | { type: 'RecordRestartedAtSource'; moveId: string; hypervisor: string; durationMs: number };

@@ -1,31 +1,126 @@
-import type { VmEvent } from '@locus/contracts';
+import type { MovePlan, VmEvent } from '@locus/contracts';
 import type { VmCommand } from './vm.commands';
 import { decide, fold } from './vm.decider';
 import { nextSagaStep } from '../move/move.saga';
+import { predictMove } from '../move/move.prediction';
+import { runRound, precopyParamsOf } from '../precopy/precopy.model';
 
 /** Given/when/then over events: the spec reads as the history, the command and the facts that follow. */
 function given(...history: VmEvent[]) {
   const state = fold(history);
   return {
+    state,
     when: (command: VmCommand) => {
       const decision = decide(command, state);
       return {
         then: (...expected: VmEvent[]) => expect(decision).toEqual({ ok: true, events: expected }),
         thenNothing: () => expect(decision).toEqual({ ok: true, events: [] }),
         thenRefused: (code: string) => expect(decision).toMatchObject({ ok: false, code }),
+        events: () => (decision.ok ? decision.events : []),
       };
     },
   };
 }
 
+/** Runs the saga with a perfect agent: every step answers what the plan predicts. */
+function drive(history: VmEvent[]): VmEvent[] {
+  const events = [...history];
+  for (let i = 0; i < 200; i++) {
+    const state = fold(events);
+    const step = nextSagaStep(state);
+    if (!step || state.status !== 'placed' || !state.move) return events;
+    const move = state.move;
+    const plan = move.plan!;
+    let command: VmCommand;
+    switch (step.kind) {
+      case 'admit':
+        command = { type: 'StartMove', moveId: step.moveId };
+        break;
+      case 'commit':
+        command = { type: 'CommitLocation', moveId: step.moveId };
+        break;
+      case 'switchover':
+        command = { type: 'StartSwitchover', moveId: step.moveId, reason: step.reason, remainingBytes: step.remainingBytes, expectedDowntimeMs: step.expectedDowntimeMs };
+        break;
+      case 'fail':
+        command = { type: 'FailMove', moveId: step.moveId, code: step.code, message: step.message };
+        break;
+      case 'agent': {
+        const p = step.params;
+        const ms = (bytes: number, bps: number) => (bytes / bps) * 1000;
+        switch (step.action) {
+          case 'stop':
+            command = { type: 'RecordSourceStopped', moveId: step.moveId, hypervisor: step.hypervisor, durationMs: p.durationMs as number };
+            break;
+          case 'transfer':
+            command = { type: 'RecordConfigTransferred', moveId: step.moveId, bytes: p.bytes as number, durationMs: ms(p.bytes as number, p.bandwidthBps as number) };
+            break;
+          case 'start':
+            command = step.purpose === 'restart'
+              ? { type: 'RecordRestartedAtSource', moveId: step.moveId, hypervisor: step.hypervisor, durationMs: 1 }
+              : { type: 'RecordTargetStarted', moveId: step.moveId, hypervisor: step.hypervisor, locationVersion: step.locationVersion, durationMs: p.durationMs as number };
+            break;
+          case 'suspend':
+            command = { type: 'RecordSuspended', moveId: step.moveId, hypervisor: step.hypervisor, bytes: p.bytes as number, durationMs: ms(p.bytes as number, p.diskBps as number) };
+            break;
+          case 'receive-state':
+            command = { type: 'RecordStateTransferred', moveId: step.moveId, bytes: p.bytes as number, durationMs: ms(p.bytes as number, p.bandwidthBps as number) };
+            break;
+          case 'resume':
+            command = { type: 'RecordResumed', moveId: step.moveId, hypervisor: step.hypervisor, locationVersion: step.locationVersion, durationMs: p.bytes !== undefined ? ms(p.bytes as number, p.diskBps as number) : (p.durationMs as number) };
+            break;
+          case 'precopy-round':
+            command = { type: 'RecordPrecopyRound', moveId: step.moveId, round: runRound(precopyParamsOf(plan as Extract<MovePlan, { mode: 'hot' }>), p.round as number, p.bytes as number, p.throttlePct as number) };
+            break;
+          case 'pause-and-copy':
+            command = { type: 'RecordPausedAndCopied', moveId: step.moveId, hypervisor: step.hypervisor, bytes: p.bytes as number, durationMs: ms(p.bytes as number, p.bandwidthBps as number) };
+            break;
+          case 'announce':
+            command = { type: 'RecordAnnounced', moveId: step.moveId, hypervisor: step.hypervisor, offsetsMs: [50, 150, 250, 350, 450] };
+            break;
+          case 'postcopy-pull':
+            command = { type: 'RecordPostcopyPulled', moveId: step.moveId, bytes: p.bytes as number, durationMs: ms(p.bytes as number, p.bandwidthBps as number) };
+            break;
+        }
+        break;
+      }
+    }
+    const decision = decide(command, state);
+    if (!decision.ok) throw new Error(`${command.type} refused: ${decision.message}`);
+    events.push(...decision.events);
+  }
+  throw new Error('saga did not finish');
+}
+
 const MOVE = '7f3a0000-0000-4000-8000-000000000001';
 const dc1 = { site: 'dc1', hypervisor: 'dc1-hv1' };
 const dc2 = { site: 'dc2', hypervisor: 'dc2-hv1' };
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
+const coldPlan: MovePlan = { mode: 'cold', shutdownMs: 8000, bootMs: 20000, configBytes: 262144, bandwidthBps: 1.25e9 };
+const warmPlan: MovePlan = { mode: 'warm', memoryBytes: 4 * GiB, bandwidthBps: 1.25e9, sourceDiskBps: 1000 * MiB, targetDiskBps: 1000 * MiB };
+const hotPlan = (over: Partial<Extract<MovePlan, { mode: 'hot' }>> = {}): MovePlan => ({
+  mode: 'hot',
+  memoryBytes: 4 * GiB,
+  workingSetBytes: 256 * MiB,
+  dirtyRateBps: 200 * MiB,
+  bandwidthBps: 1.25e9,
+  downtimeLimitMs: 300,
+  maxRounds: 30,
+  maxDataBytes: 12 * GiB,
+  policy: 'throttle',
+  resumeMs: 20,
+  ...over,
+});
 const placed: VmEvent = {
   type: 'VmPlaced',
   data: { vm: 'web-01', ip: '10.1.0.10', mac: '52:54:00:01:00:10', l2Domain: 'web', site: 'dc1', hypervisor: 'dc1-hv1', memoryMb: 4096, locationVersion: 1 },
 };
-const accepted: VmEvent = { type: 'MoveAccepted', data: { moveId: MOVE, vm: 'web-01', mode: 'cold', from: dc1, to: dc2, requestId: 'r1', locationVersion: 1 } };
+const accepted = (plan: MovePlan = coldPlan, cause: 'operator' | 'ha-restart' = 'operator'): VmEvent => ({
+  type: 'MoveAccepted',
+  data: { moveId: MOVE, vm: 'web-01', mode: plan.mode, from: dc1, to: dc2, requestId: 'r1', locationVersion: 1, cause, plan, warnings: [], planes: ['location'] },
+});
+const started: VmEvent = { type: 'MoveStarted', data: { moveId: MOVE, hypervisor: 'dc1-hv1' } };
 const stopped: VmEvent = { type: 'VmStoppedAtSource', data: { moveId: MOVE, hypervisor: 'dc1-hv1', durationMs: 8000 } };
 const transferred: VmEvent = { type: 'VmConfigTransferred', data: { moveId: MOVE, from: 'dc1-hv1', to: 'dc2-hv1', bytes: 65536, durationMs: 5 } };
 const relocated: VmEvent = {
@@ -42,9 +137,9 @@ describe('VM decider: placing a VM', () => {
   });
 });
 
-describe('VM decider: requesting a cold move', () => {
-  it('given a placed VM, when a cold move is requested, then MoveAccepted from its current location', () => {
-    given(placed).when({ type: 'RequestMove', moveId: MOVE, mode: 'cold', to: dc2, requestId: 'r1' }).then(accepted);
+describe('VM decider: requesting a move', () => {
+  it('given a placed VM, when a cold move is requested, then MoveAccepted from its current location with its plan', () => {
+    given(placed).when({ type: 'RequestMove', moveId: MOVE, mode: 'cold', to: dc2, requestId: 'r1', plan: coldPlan, planes: ['location'] }).then(accepted());
   });
   it('given no VM, when a move is requested, then UNKNOWN_VM', () => {
     given().when({ type: 'RequestMove', moveId: MOVE, mode: 'cold', to: dc2 }).thenRefused('UNKNOWN_VM');
@@ -53,68 +148,143 @@ describe('VM decider: requesting a cold move', () => {
     given(placed).when({ type: 'RequestMove', moveId: MOVE, mode: 'cold', to: dc1 }).thenRefused('SAME_LOCATION');
   });
   it('given a move in progress, when another is requested, then MOVE_IN_PROGRESS', () => {
-    given(placed, accepted).when({ type: 'RequestMove', moveId: MOVE, mode: 'cold', to: dc2 }).thenRefused('MOVE_IN_PROGRESS');
+    given(placed, accepted()).when({ type: 'RequestMove', moveId: MOVE, mode: 'cold', to: dc2 }).thenRefused('MOVE_IN_PROGRESS');
   });
-  it.each(['hot', 'warm'] as const)('given a placed VM, when a %s move is requested, then MODE_NOT_SUPPORTED until its engine exists', (mode) => {
-    given(placed).when({ type: 'RequestMove', moveId: MOVE, mode, to: dc2 }).thenRefused('MODE_NOT_SUPPORTED');
+  it('given a queued move, when admitted, then MoveStarted; admitted again, nothing', () => {
+    given(placed, accepted()).when({ type: 'StartMove', moveId: MOVE }).then(started);
+    given(placed, accepted(), started).when({ type: 'StartMove', moveId: MOVE }).thenNothing();
   });
 });
 
 describe('VM decider: the cold move steps', () => {
-  it('given accepted, when the source reports the stop, then VmStoppedAtSource', () => {
-    given(placed, accepted).when({ type: 'RecordSourceStopped', moveId: MOVE, hypervisor: 'dc1-hv1', durationMs: 8000 }).then(stopped);
+  it('given started, when the source reports the stop, then VmStoppedAtSource', () => {
+    given(placed, accepted(), started).when({ type: 'RecordSourceStopped', moveId: MOVE, hypervisor: 'dc1-hv1', durationMs: 8000 }).then(stopped);
   });
   it('given already stopped, when the stop is reported again (redelivery), then nothing', () => {
-    given(placed, accepted, stopped).when({ type: 'RecordSourceStopped', moveId: MOVE, hypervisor: 'dc1-hv1', durationMs: 8000 }).thenNothing();
+    given(placed, accepted(), started, stopped).when({ type: 'RecordSourceStopped', moveId: MOVE, hypervisor: 'dc1-hv1', durationMs: 8000 }).thenNothing();
   });
   it('given the config transferred, when the location is committed, then VmRelocated with the next location version', () => {
-    given(placed, accepted, stopped, transferred).when({ type: 'CommitLocation', moveId: MOVE }).then(relocated);
+    given(placed, accepted(), started, stopped, transferred).when({ type: 'CommitLocation', moveId: MOVE }).then(relocated);
   });
   it('given relocated, when the target reports the boot, then started and completed with downtime = stop + transfer + boot', () => {
-    given(placed, accepted, stopped, transferred, relocated)
+    given(placed, accepted(), started, stopped, transferred, relocated)
       .when({ type: 'RecordTargetStarted', moveId: MOVE, hypervisor: 'dc2-hv1', locationVersion: 2, durationMs: 20000 })
       .then(
         { type: 'VmStartedAtTarget', data: { moveId: MOVE, hypervisor: 'dc2-hv1', locationVersion: 2, durationMs: 20000 } },
-        { type: 'MoveCompleted', data: { moveId: MOVE, locationVersion: 2, downtimeMs: 28005, totalMs: 28005 } },
+        { type: 'MoveCompleted', data: { moveId: MOVE, locationVersion: 2, downtimeMs: 28005, totalMs: 28005, rounds: 0, dataSentBytes: 65536 } },
       );
   });
   it('given relocated, when a start for an older location version is reported, then FENCED', () => {
-    given(placed, accepted, stopped, transferred, relocated)
+    given(placed, accepted(), started, stopped, transferred, relocated)
       .when({ type: 'RecordTargetStarted', moveId: MOVE, hypervisor: 'dc2-hv1', locationVersion: 1, durationMs: 1 })
       .thenRefused('FENCED');
   });
   it('given a step for another move id, when reported, then nothing', () => {
-    given(placed, accepted).when({ type: 'RecordSourceStopped', moveId: '7f3a0000-0000-4000-8000-000000000002', hypervisor: 'dc1-hv1', durationMs: 1 }).thenNothing();
+    given(placed, accepted(), started).when({ type: 'RecordSourceStopped', moveId: '7f3a0000-0000-4000-8000-000000000002', hypervisor: 'dc1-hv1', durationMs: 1 }).thenNothing();
+  });
+  it('driven by the saga, reports exactly the predicted phases and downtime', () => {
+    const events = drive([placed, accepted(coldPlan)]);
+    const done = events.find((e) => e.type === 'MoveCompleted')!;
+    expect(done.data).toMatchObject({ downtimeMs: predictMove(coldPlan).downtimeMs, totalMs: predictMove(coldPlan).totalMs });
+  });
+});
+
+describe('VM decider: warm and hot moves, driven by the saga, match the prediction', () => {
+  it('warm: suspend, state transfer, resume; downtime is the whole move', () => {
+    const events = drive([placed, accepted(warmPlan)]);
+    expect(events.map((e) => e.type).slice(2)).toEqual(['MoveStarted', 'VmSuspendedAtSource', 'VmStateTransferred', 'VmRelocated', 'VmResumedAtTarget', 'MoveCompleted']);
+    const done = events[events.length - 1];
+    const predicted = predictMove(warmPlan);
+    expect(done.data).toMatchObject({ downtimeMs: predicted.downtimeMs, totalMs: predicted.totalMs });
+  });
+  it('hot: rounds while running, switchover, pause-and-copy, commit, resume, RARP announce; downtime is stop-and-copy + resume', () => {
+    const plan = hotPlan();
+    const events = drive([placed, accepted(plan)]);
+    const types = events.map((e) => e.type);
+    expect(types.filter((t) => t === 'PreCopyRoundCompleted').length).toBe(predictMove(plan).rounds.length);
+    expect(types.slice(-6)).toEqual(['SwitchoverStarted', 'VmPausedAndCopied', 'VmRelocated', 'VmResumedAtTarget', 'RarpAnnounced', 'MoveCompleted']);
+    const done = events[events.length - 1];
+    const predicted = predictMove(plan);
+    expect(done.data).toMatchObject({ rounds: predicted.rounds.length });
+    expect((done.data as { downtimeMs: number }).downtimeMs).toBeCloseTo(predicted.downtimeMs!, 2);
+    expect((done.data as { totalMs: number }).totalMs).toBeCloseTo(predicted.totalMs, 2);
+    expect((done.data as { downtimeMs: number }).downtimeMs).toBeLessThanOrEqual(320);
+  });
+  it('hot postcopy: switches at once, device state only as downtime, then pulls the rest', () => {
+    const plan = hotPlan({ memoryBytes: 64 * GiB, workingSetBytes: 12 * GiB, dirtyRateBps: 2 * GiB, maxDataBytes: 192 * GiB, policy: 'postcopy' });
+    const events = drive([placed, accepted(plan)]);
+    expect(events.map((e) => e.type).slice(-4)).toEqual(['VmResumedAtTarget', 'RarpAnnounced', 'PostcopyCompleted', 'MoveCompleted']);
+    const done = events[events.length - 1].data as { downtimeMs: number; totalMs: number };
+    expect(done.downtimeMs).toBeCloseTo(20, 3);
+    expect(done.totalMs).toBeCloseTo(predictMove(plan).totalMs, 2);
+  });
+  it('hot abort: NOT_CONVERGING, the VM keeps running at the source', () => {
+    const plan = hotPlan({ memoryBytes: 64 * GiB, workingSetBytes: 12 * GiB, dirtyRateBps: 2 * GiB, maxDataBytes: 192 * GiB, policy: 'abort' });
+    const events = drive([placed, accepted(plan)]);
+    const failed = events[events.length - 1];
+    expect(failed).toMatchObject({ type: 'MoveFailed', data: { code: 'NOT_CONVERGING', restartAtSource: false } });
+    const state = fold(events);
+    expect(state).toMatchObject({ run: 'running', location: dc1, locationVersion: 1 });
+  });
+  it('HA restart: no stop and no transfer at the dead source: commit, then boot at the target', () => {
+    const events = drive([placed, accepted(coldPlan, 'ha-restart')]);
+    expect(events.map((e) => e.type).slice(2)).toEqual(['MoveStarted', 'VmRelocated', 'VmStartedAtTarget', 'MoveCompleted']);
+  });
+});
+
+describe('VM decider: cancel', () => {
+  it('given a hot move in pre-copy, when cancelled, then cancelled and the VM keeps running at the source', () => {
+    const plan = hotPlan();
+    const round0: VmEvent = { type: 'PreCopyRoundCompleted', data: { moveId: MOVE, ...runRound(precopyParamsOf(plan as never), 0, 4 * GiB, 0) } };
+    given(placed, accepted(plan), started, round0).when({ type: 'CancelMove', moveId: MOVE }).then({ type: 'MoveCancelled', data: { moveId: MOVE, phase: 'precopy', restartAtSource: false } });
+  });
+  it('given a hot move past its switchover, when cancelled, then TOO_LATE', () => {
+    const switching: VmEvent = { type: 'SwitchoverStarted', data: { moveId: MOVE, reason: 'converged', remainingBytes: 1, expectedDowntimeMs: 21 } };
+    const plan = hotPlan();
+    const round0: VmEvent = { type: 'PreCopyRoundCompleted', data: { moveId: MOVE, ...runRound(precopyParamsOf(plan as never), 0, 4 * GiB, 0) } };
+    given(placed, accepted(plan), started, round0, switching).when({ type: 'CancelMove', moveId: MOVE }).thenRefused('TOO_LATE');
+  });
+  it('given a cold move stopped at the source, when cancelled, then cancelled with a restart at the source, which the saga runs', () => {
+    const g = given(placed, accepted(), started, stopped);
+    g.when({ type: 'CancelMove', moveId: MOVE }).then({ type: 'MoveCancelled', data: { moveId: MOVE, phase: 'source-stopped', restartAtSource: true } });
+    const events = drive([placed, accepted(), started, stopped, { type: 'MoveCancelled', data: { moveId: MOVE, phase: 'source-stopped', restartAtSource: true } }]);
+    expect(events[events.length - 1].type).toBe('VmRestartedAtSource');
+    expect(fold(events)).toMatchObject({ run: 'running', location: dc1, move: undefined });
+  });
+  it('given relocated, when cancelled, then TOO_LATE', () => {
+    given(placed, accepted(), started, stopped, transferred, relocated).when({ type: 'CancelMove', moveId: MOVE }).thenRefused('TOO_LATE');
+  });
+  it('given a queued move, when cancelled, then cancelled without any restart', () => {
+    given(placed, accepted()).when({ type: 'CancelMove', moveId: MOVE }).then({ type: 'MoveCancelled', data: { moveId: MOVE, phase: 'queued', restartAtSource: false } });
   });
 });
 
 describe('VM decider: failures', () => {
   it('given stopped at the source, when the transfer fails, then MoveFailed asking for a restart at the source', () => {
-    given(placed, accepted, stopped)
+    given(placed, accepted(), started, stopped)
       .when({ type: 'FailMove', moveId: MOVE, code: 'AGENT_FAILED', message: 'disk full' })
       .then({ type: 'MoveFailed', data: { moveId: MOVE, code: 'AGENT_FAILED', message: 'disk full', phase: 'source-stopped', restartAtSource: true } });
   });
-  it('given accepted only, when the stop fails, then MoveFailed and the VM stays running', () => {
-    given(placed, accepted)
+  it('given a queued move, when it fails, then MoveFailed and the VM stays running', () => {
+    given(placed, accepted())
       .when({ type: 'FailMove', moveId: MOVE, code: 'UNAVAILABLE', message: 'agent unreachable' })
-      .then({ type: 'MoveFailed', data: { moveId: MOVE, code: 'UNAVAILABLE', message: 'agent unreachable', phase: 'accepted', restartAtSource: false } });
+      .then({ type: 'MoveFailed', data: { moveId: MOVE, code: 'UNAVAILABLE', message: 'agent unreachable', phase: 'queued', restartAtSource: false } });
   });
   it('given the location committed, when a failure is reported, then refused: the move only goes forward', () => {
-    given(placed, accepted, stopped, transferred, relocated).when({ type: 'FailMove', moveId: MOVE, code: 'AGENT_FAILED', message: 'x' }).thenRefused('VERSION_CONFLICT');
+    given(placed, accepted(), started, stopped, transferred, relocated).when({ type: 'FailMove', moveId: MOVE, code: 'AGENT_FAILED', message: 'x' }).thenRefused('TOO_LATE');
+  });
+  it('after a failure past the stop, the saga restarts at the source with the unchanged location version', () => {
+    const failed: VmEvent = { type: 'MoveFailed', data: { moveId: MOVE, code: 'AGENT_FAILED', message: 'x', phase: 'source-stopped', restartAtSource: true } };
+    expect(nextSagaStep(fold([placed, accepted(), started, stopped, failed]))).toMatchObject({ kind: 'agent', action: 'start', purpose: 'restart', hypervisor: 'dc1-hv1', locationVersion: 1 });
   });
 });
 
 describe('cold-move saga: next step from state', () => {
-  it('walks stop -> transfer -> commit -> start -> nothing', () => {
-    expect(nextSagaStep(fold([placed, accepted]))).toMatchObject({ kind: 'agent', action: 'stop', hypervisor: 'dc1-hv1' });
-    expect(nextSagaStep(fold([placed, accepted, stopped]))).toMatchObject({ kind: 'agent', action: 'transfer', hypervisor: 'dc2-hv1', peer: 'dc1-hv1' });
-    expect(nextSagaStep(fold([placed, accepted, stopped, transferred]))).toEqual({ kind: 'commit', moveId: MOVE });
-    expect(nextSagaStep(fold([placed, accepted, stopped, transferred, relocated]))).toMatchObject({ kind: 'agent', action: 'start', hypervisor: 'dc2-hv1', locationVersion: 2 });
-    const done = fold([placed, accepted, stopped, transferred, relocated, { type: 'VmStartedAtTarget', data: { moveId: MOVE, hypervisor: 'dc2-hv1', locationVersion: 2, durationMs: 1 } }, { type: 'MoveCompleted', data: { moveId: MOVE, locationVersion: 2, downtimeMs: 1, totalMs: 1 } }]);
-    expect(nextSagaStep(done)).toBeNull();
-  });
-  it('after a failure past the stop, restarts at the source with the unchanged location version', () => {
-    const failed: VmEvent = { type: 'MoveFailed', data: { moveId: MOVE, code: 'AGENT_FAILED', message: 'x', phase: 'source-stopped', restartAtSource: true } };
-    expect(nextSagaStep(fold([placed, accepted, stopped, failed]))).toMatchObject({ kind: 'agent', action: 'restart', hypervisor: 'dc1-hv1', locationVersion: 1 });
+  it('walks admit -> stop -> transfer -> commit -> start -> nothing', () => {
+    expect(nextSagaStep(fold([placed, accepted()]))).toMatchObject({ kind: 'admit', hypervisor: 'dc1-hv1' });
+    expect(nextSagaStep(fold([placed, accepted(), started]))).toMatchObject({ kind: 'agent', action: 'stop', hypervisor: 'dc1-hv1' });
+    expect(nextSagaStep(fold([placed, accepted(), started, stopped]))).toMatchObject({ kind: 'agent', action: 'transfer', hypervisor: 'dc2-hv1', peer: 'dc1-hv1' });
+    expect(nextSagaStep(fold([placed, accepted(), started, stopped, transferred]))).toEqual({ kind: 'commit', moveId: MOVE });
+    expect(nextSagaStep(fold([placed, accepted(), started, stopped, transferred, relocated]))).toMatchObject({ kind: 'agent', action: 'start', hypervisor: 'dc2-hv1', locationVersion: 2 });
   });
 });

@@ -1,6 +1,6 @@
 import type { ErrorCode, VmEvent } from '@locus/contracts';
 import type { VmCommand } from './vm.commands';
-import { initialVmState, type PlacedVm, type VmState } from './vm.state';
+import { initialVmState, type ActiveMove, type MovePhase, type PlacedVm, type VmState } from './vm.state';
 
 /** A decision: the events to append (possibly none: the command was already applied), or a refusal. */
 export type Decision = { ok: true; events: VmEvent[] } | { ok: false; code: ErrorCode; message: string };
@@ -10,113 +10,138 @@ const refuse = (code: ErrorCode, message: string): Decision => ({ ok: false, cod
 /** Already applied, or about a move that is no longer active: nothing to append (idempotent). */
 const nothing: Decision = { ok: true, events: [] };
 
-/** Modes whose engines exist. Hot and warm are accepted by the contract but executed later. */
-export const EXECUTABLE_MODES = new Set(['cold']);
+/** Phases from which a move can still be cancelled or fail back to the source. */
+const BEFORE_SWITCHOVER: ReadonlySet<MovePhase> = new Set(['queued', 'started', 'source-stopped', 'config-transferred', 'suspended', 'state-transferred', 'precopy']);
 
 export function decide(command: VmCommand, state: VmState): Decision {
   if (command.type === 'PlaceVm') {
     if (state.status === 'placed') return nothing;
-    return accept({
-      type: 'VmPlaced',
-      data: {
-        vm: command.vm,
-        ip: command.ip,
-        mac: command.mac,
-        l2Domain: command.l2Domain,
-        memoryMb: command.memoryMb,
-        site: command.location.site,
-        hypervisor: command.location.hypervisor,
-        locationVersion: 1,
-      },
-    });
+    const { vm, ip, mac, l2Domain, memoryMb, location } = command;
+    return accept({ type: 'VmPlaced', data: { vm, ip, mac, l2Domain, memoryMb, site: location.site, hypervisor: location.hypervisor, locationVersion: 1 } });
   }
   if (state.status !== 'placed') return refuse('UNKNOWN_VM', `no VM with that name is placed`);
 
   switch (command.type) {
     case 'RequestMove':
       return decideRequestMove(command, state);
+    case 'StartMove': {
+      const move = activeMove(state, command.moveId, 'queued');
+      return move ? accept({ type: 'MoveStarted', data: { moveId: move.moveId, hypervisor: move.from.hypervisor } }) : nothing;
+    }
     case 'RecordSourceStopped': {
-      const move = activeMove(state, command.moveId, 'accepted');
+      const move = activeMove(state, command.moveId, 'started');
       if (!move) return nothing;
-      return accept({
-        type: 'VmStoppedAtSource',
-        data: { moveId: move.moveId, hypervisor: command.hypervisor, durationMs: command.durationMs },
-      });
+      return accept({ type: 'VmStoppedAtSource', data: { moveId: move.moveId, hypervisor: command.hypervisor, durationMs: command.durationMs } });
     }
     case 'RecordConfigTransferred': {
       const move = activeMove(state, command.moveId, 'source-stopped');
       if (!move) return nothing;
-      return accept({
-        type: 'VmConfigTransferred',
-        data: {
-          moveId: move.moveId,
-          from: move.from.hypervisor,
-          to: move.to.hypervisor,
-          bytes: command.bytes,
-          durationMs: command.durationMs,
-        },
-      });
+      const { bytes, durationMs } = command;
+      return accept({ type: 'VmConfigTransferred', data: { moveId: move.moveId, from: move.from.hypervisor, to: move.to.hypervisor, bytes, durationMs } });
+    }
+    case 'RecordSuspended': {
+      const move = activeMove(state, command.moveId, 'started');
+      if (!move) return nothing;
+      const { hypervisor, bytes, durationMs } = command;
+      return accept({ type: 'VmSuspendedAtSource', data: { moveId: move.moveId, hypervisor, bytes, durationMs } });
+    }
+    case 'RecordStateTransferred': {
+      const move = activeMove(state, command.moveId, 'suspended');
+      if (!move) return nothing;
+      const { bytes, durationMs } = command;
+      return accept({ type: 'VmStateTransferred', data: { moveId: move.moveId, from: move.from.hypervisor, to: move.to.hypervisor, bytes, durationMs } });
+    }
+    case 'RecordPrecopyRound': {
+      const move = state.move;
+      if (!move || move.moveId !== command.moveId || (move.phase !== 'started' && move.phase !== 'precopy')) return nothing;
+      if (command.round.round !== move.rounds.length) return nothing; // a repeated or out-of-order round
+      return accept({ type: 'PreCopyRoundCompleted', data: { moveId: move.moveId, ...command.round } });
+    }
+    case 'StartSwitchover': {
+      const move = state.move;
+      if (!move || move.moveId !== command.moveId || move.phase !== 'precopy') return nothing;
+      const { reason, remainingBytes, expectedDowntimeMs } = command;
+      return accept({ type: 'SwitchoverStarted', data: { moveId: move.moveId, reason, remainingBytes, expectedDowntimeMs } });
+    }
+    case 'RecordPausedAndCopied': {
+      const move = activeMove(state, command.moveId, 'switching');
+      if (!move) return nothing;
+      const { hypervisor, bytes, durationMs } = command;
+      return accept({ type: 'VmPausedAndCopied', data: { moveId: move.moveId, hypervisor, bytes, durationMs, reason: move.switchoverReason ?? 'converged' } });
     }
     case 'CommitLocation': {
-      const move = activeMove(state, command.moveId, 'config-transferred');
-      if (!move) return nothing;
+      const move = state.move;
+      if (!move || move.moveId !== command.moveId) return nothing;
+      const ready = move.cause === 'ha-restart' ? move.phase === 'started' : ['config-transferred', 'state-transferred', 'switched'].includes(move.phase);
+      if (!ready) return nothing;
       return accept({
         type: 'VmRelocated',
-        data: {
-          moveId: move.moveId,
-          vm: state.vm,
-          ip: state.ip,
-          mac: state.mac,
-          from: move.from,
-          to: move.to,
-          locationVersion: state.locationVersion + 1,
-        },
+        data: { moveId: move.moveId, vm: state.vm, ip: state.ip, mac: state.mac, from: move.from, to: move.to, locationVersion: state.locationVersion + 1 },
       });
     }
     case 'RecordTargetStarted': {
       const move = activeMove(state, command.moveId, 'relocated');
-      if (!move) return nothing;
+      if (!move || move.mode !== 'cold') return nothing;
       if (command.locationVersion !== state.locationVersion)
         return refuse('FENCED', `target started the VM for location version ${command.locationVersion}, current is ${state.locationVersion}`);
-      const downtimeMs = move.stopMs + move.transferMs + command.durationMs;
+      const downtimeMs = move.downMs + command.durationMs;
       return accept(
-        {
-          type: 'VmStartedAtTarget',
-          data: {
-            moveId: move.moveId,
-            hypervisor: command.hypervisor,
-            locationVersion: state.locationVersion,
-            durationMs: command.durationMs,
-          },
-        },
-        // A cold move is down from the stop to the boot: downtime and total coincide.
-        { type: 'MoveCompleted', data: { moveId: move.moveId, locationVersion: state.locationVersion, downtimeMs, totalMs: downtimeMs } },
+        { type: 'VmStartedAtTarget', data: { moveId: move.moveId, hypervisor: command.hypervisor, locationVersion: state.locationVersion, durationMs: command.durationMs } },
+        completed(move, state.locationVersion, downtimeMs, move.liveMs + downtimeMs),
+      );
+    }
+    case 'RecordResumed': {
+      const move = activeMove(state, command.moveId, 'relocated');
+      if (!move || move.mode === 'cold') return nothing;
+      if (command.locationVersion !== state.locationVersion)
+        return refuse('FENCED', `target resumed the VM for location version ${command.locationVersion}, current is ${state.locationVersion}`);
+      const resumed: VmEvent = {
+        type: 'VmResumedAtTarget',
+        data: { moveId: move.moveId, hypervisor: command.hypervisor, locationVersion: state.locationVersion, durationMs: command.durationMs },
+      };
+      if (move.mode === 'hot') return accept(resumed); // the announce follows
+      const downtimeMs = move.downMs + command.durationMs;
+      return accept(resumed, completed(move, state.locationVersion, downtimeMs, move.liveMs + downtimeMs));
+    }
+    case 'RecordAnnounced': {
+      const move = activeMove(state, command.moveId, 'resumed');
+      if (!move) return nothing;
+      const announced: VmEvent = { type: 'RarpAnnounced', data: { moveId: move.moveId, hypervisor: command.hypervisor, offsetsMs: command.offsetsMs } };
+      if (move.postcopy) return accept(announced); // pages are still pulled from the source
+      return accept(announced, completed(move, state.locationVersion, move.downMs, move.liveMs + move.downMs));
+    }
+    case 'RecordPostcopyPulled': {
+      const move = activeMove(state, command.moveId, 'announced');
+      if (!move) return nothing;
+      return accept(
+        { type: 'PostcopyCompleted', data: { moveId: move.moveId, bytes: command.bytes, durationMs: command.durationMs } },
+        completed({ ...move, dataSentBytes: move.dataSentBytes + command.bytes }, state.locationVersion, move.downMs, move.liveMs + move.downMs + command.durationMs),
       );
     }
     case 'FailMove': {
       const move = state.move;
       if (!move || move.moveId !== command.moveId || move.phase === 'restarting-at-source') return nothing;
-      if (move.phase === 'relocated')
-        // Past the location commit the move can only go forward: the target owns the VM.
-        return refuse('VERSION_CONFLICT', 'the location is already committed at the target; the move can no longer fail back');
+      if (move.postcopy && (move.phase === 'resumed' || move.phase === 'announced'))
+        // The source died while the target still pulled pages: the VM's memory is split and lost.
+        return accept({ type: 'MoveFailed', data: { moveId: move.moveId, code: command.code, message: command.message, phase: move.phase, restartAtSource: false } });
+      if (!BEFORE_SWITCHOVER.has(move.phase) && move.phase !== 'switching')
+        return refuse('TOO_LATE', 'the location is already committed at the target; the move can only go forward');
       return accept({
         type: 'MoveFailed',
-        data: {
-          moveId: move.moveId,
-          code: command.code,
-          message: command.message,
-          phase: move.phase,
-          restartAtSource: state.run === 'stopped',
-        },
+        data: { moveId: move.moveId, code: command.code, message: command.message, phase: move.phase, restartAtSource: mayBeStopped(state, move) },
       });
+    }
+    case 'CancelMove': {
+      const move = state.move;
+      if (!move || move.moveId !== command.moveId) return nothing;
+      if (!BEFORE_SWITCHOVER.has(move.phase))
+        return refuse('TOO_LATE', `move ${move.moveId} is past its switchover (${move.phase}); it can only complete`);
+      return accept({ type: 'MoveCancelled', data: { moveId: move.moveId, phase: move.phase, restartAtSource: mayBeStopped(state, move) } });
     }
     case 'RecordRestartedAtSource': {
       const move = activeMove(state, command.moveId, 'restarting-at-source');
       if (!move) return nothing;
-      return accept({
-        type: 'VmRestartedAtSource',
-        data: { moveId: move.moveId, hypervisor: command.hypervisor, durationMs: command.durationMs },
-      });
+      return accept({ type: 'VmRestartedAtSource', data: { moveId: move.moveId, hypervisor: command.hypervisor, durationMs: command.durationMs } });
     }
     default:
       return assertNever(command);
@@ -128,8 +153,7 @@ function decideRequestMove(command: Extract<VmCommand, { type: 'RequestMove' }>,
     return refuse('MOVE_IN_PROGRESS', `VM ${state.vm} is already moving (move ${state.move.moveId}, ${state.move.phase})`);
   if (state.location.hypervisor === command.to.hypervisor)
     return refuse('SAME_LOCATION', `VM ${state.vm} already runs on ${command.to.hypervisor}`);
-  if (!EXECUTABLE_MODES.has(command.mode))
-    return refuse('MODE_NOT_SUPPORTED', `${command.mode} moves are not executed yet; use "mode":"cold"`);
+  if (command.plan && command.plan.mode !== command.mode) return refuse('BAD_REQUEST', `plan is for a ${command.plan.mode} move, not ${command.mode}`);
   return accept({
     type: 'MoveAccepted',
     data: {
@@ -140,11 +164,36 @@ function decideRequestMove(command: Extract<VmCommand, { type: 'RequestMove' }>,
       to: command.to,
       ...(command.requestId ? { requestId: command.requestId } : {}),
       locationVersion: state.locationVersion,
+      cause: command.cause ?? 'operator',
+      ...(command.plan ? { plan: command.plan } : {}),
+      warnings: command.warnings ?? [],
+      planes: command.planes ?? [],
     },
   });
 }
 
-function activeMove(state: PlacedVm, moveId: string, phase: string) {
+/**
+ * Whether the VM may have stopped at the source: a cold or warm move whose first step was
+ * sent (the stop or suspend may be in flight), or a hot move past its pause. Restarting a
+ * VM that still runs is a no-op at the agent, so erring on "maybe" is safe.
+ */
+function mayBeStopped(state: PlacedVm, move: ActiveMove): boolean {
+  if (state.run === 'stopped') return true;
+  if (move.phase === 'queued' || move.cause === 'ha-restart') return false;
+  if (move.mode === 'hot') return move.phase === 'switching';
+  return true;
+}
+
+function completed(move: ActiveMove, locationVersion: number, downtimeMs: number, totalMs: number): VmEvent {
+  return {
+    type: 'MoveCompleted',
+    data: { moveId: move.moveId, locationVersion, downtimeMs: round3(downtimeMs), totalMs: round3(totalMs), rounds: move.rounds.length, dataSentBytes: Math.round(move.dataSentBytes) },
+  };
+}
+
+const round3 = (ms: number) => Math.round(ms * 1000) / 1000;
+
+function activeMove(state: PlacedVm, moveId: string, phase: MovePhase) {
   return state.move && state.move.moveId === moveId && state.move.phase === phase ? state.move : undefined;
 }
 
@@ -169,21 +218,67 @@ export function evolve(state: VmState, event: VmEvent): VmState {
       const d = event.data;
       return {
         ...state,
-        move: { moveId: d.moveId, mode: d.mode, from: d.from, to: d.to, requestId: d.requestId, phase: 'accepted', stopMs: 0, transferMs: 0 },
+        move: {
+          moveId: d.moveId,
+          mode: d.mode,
+          cause: d.cause,
+          from: d.from,
+          to: d.to,
+          requestId: d.requestId,
+          plan: d.plan,
+          phase: 'queued',
+          rounds: [],
+          phases: {},
+          liveMs: 0,
+          downMs: 0,
+          dataSentBytes: 0,
+          postcopy: false,
+        },
       };
     }
+    case 'MoveStarted':
+      return withMove(state, () => ({ phase: 'started' }));
     case 'VmStoppedAtSource':
-      return withMove({ ...state, run: 'stopped' }, { phase: 'source-stopped', stopMs: event.data.durationMs });
+      return withMove({ ...state, run: 'stopped' }, (m) => down(m, 'shutdown', event.data.durationMs, { phase: 'source-stopped' }));
     case 'VmConfigTransferred':
-      return withMove(state, { phase: 'config-transferred', transferMs: event.data.durationMs });
+      return withMove(state, (m) => down(m, 'transfer', event.data.durationMs, { phase: 'config-transferred', dataSentBytes: m.dataSentBytes + event.data.bytes }));
+    case 'VmSuspendedAtSource':
+      return withMove({ ...state, run: 'stopped' }, (m) => down(m, 'suspend', event.data.durationMs, { phase: 'suspended' }));
+    case 'VmStateTransferred':
+      return withMove(state, (m) => down(m, 'state-transfer', event.data.durationMs, { phase: 'state-transferred', dataSentBytes: m.dataSentBytes + event.data.bytes }));
+    case 'PreCopyRoundCompleted': {
+      const { moveId: _moveId, ...round } = event.data;
+      return withMove(state, (m) => ({
+        phase: 'precopy',
+        rounds: [...m.rounds, round],
+        liveMs: m.liveMs + round.durationMs,
+        dataSentBytes: m.dataSentBytes + round.sentBytes,
+        phases: { ...m.phases, precopy: (m.phases.precopy ?? 0) + round.durationMs },
+      }));
+    }
+    case 'SwitchoverStarted':
+      return withMove(state, () => ({ phase: 'switching', postcopy: event.data.reason === 'postcopy', switchoverReason: event.data.reason }));
+    case 'VmPausedAndCopied':
+      return withMove({ ...state, run: 'stopped' }, (m) =>
+        down(m, 'stop-and-copy', event.data.durationMs, { phase: 'switched', dataSentBytes: m.dataSentBytes + event.data.bytes }),
+      );
     case 'VmRelocated':
-      return withMove({ ...state, location: event.data.to, locationVersion: event.data.locationVersion }, { phase: 'relocated' });
+      return withMove({ ...state, location: event.data.to, locationVersion: event.data.locationVersion }, () => ({ phase: 'relocated' }));
     case 'VmStartedAtTarget':
-      return { ...state, run: 'running' };
+      return withMove({ ...state, run: 'running' }, (m) => down(m, 'boot', event.data.durationMs, {}));
+    case 'VmResumedAtTarget':
+      return withMove({ ...state, run: 'running' }, (m) => down(m, 'resume', event.data.durationMs, { phase: 'resumed' }));
+    case 'RarpAnnounced':
+      return withMove(state, () => ({ phase: 'announced' }));
+    case 'PostcopyCompleted':
+      return withMove(state, (m) => ({ phases: { ...m.phases, postcopy: event.data.durationMs } }));
     case 'MoveCompleted':
       return { ...state, move: undefined };
     case 'MoveFailed':
-      return event.data.restartAtSource ? withMove(state, { phase: 'restarting-at-source' }) : { ...state, move: undefined };
+      if (event.data.restartAtSource) return withMove(state, () => ({ phase: 'restarting-at-source' }));
+      return { ...state, move: undefined, run: event.data.code === 'POSTCOPY_SOURCE_LOST' ? 'stopped' : state.run };
+    case 'MoveCancelled':
+      return event.data.restartAtSource ? withMove(state, () => ({ phase: 'restarting-at-source' })) : { ...state, move: undefined };
     case 'VmRestartedAtSource':
       return { ...state, run: 'running', move: undefined };
     default:
@@ -191,8 +286,12 @@ export function evolve(state: VmState, event: VmEvent): VmState {
   }
 }
 
-function withMove(state: PlacedVm, patch: Partial<NonNullable<PlacedVm['move']>>): PlacedVm {
-  return state.move ? { ...state, move: { ...state.move, ...patch } } : state;
+function down(m: ActiveMove, phase: string, ms: number, patch: Partial<ActiveMove>): Partial<ActiveMove> {
+  return { ...patch, downMs: m.downMs + ms, phases: { ...m.phases, ...(patch.phases ?? {}), [phase]: (m.phases[phase] ?? 0) + ms } };
+}
+
+function withMove(state: PlacedVm, patch: (move: ActiveMove) => Partial<ActiveMove>): PlacedVm {
+  return state.move ? { ...state, move: { ...state.move, ...patch(state.move) } } : state;
 }
 
 export function fold(events: Iterable<VmEvent>, from: VmState = initialVmState()): VmState {

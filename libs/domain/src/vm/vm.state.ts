@@ -1,23 +1,40 @@
-import type { Location, MoveMode } from '@locus/contracts';
+import type { Location, MoveCause, MoveMode, MovePlan } from '@locus/contracts';
+import type { PrecopyRound } from '../precopy/precopy.model';
 
 /** Where a move stands, as far as the VM's own stream knows. */
 export type MovePhase =
-  | 'accepted' // waiting for the source agent to stop the VM
-  | 'source-stopped' // waiting for the target agent to take the config
-  | 'config-transferred' // waiting for the location commit
-  | 'relocated' // location committed; waiting for the target agent to boot the VM
-  | 'restarting-at-source'; // the move failed after the stop; the VM must run again at the source
+  | 'queued' // accepted; waiting for a slot among the source host's outbound moves
+  | 'started' // admitted; the first step is on its way
+  | 'source-stopped' // cold: guest shut down at the source
+  | 'config-transferred' // cold: the target holds the config
+  | 'suspended' // warm: memory written to disk at the source
+  | 'state-transferred' // warm: the target holds the suspended state
+  | 'precopy' // hot: pre-copy rounds running while the VM runs
+  | 'switching' // hot: switchover decided (point of no return), pausing at the source
+  | 'switched' // hot: paused and copied; waiting for the location commit
+  | 'relocated' // location committed; waiting for the target to run the VM
+  | 'resumed' // hot: running at the target; waiting for the announce
+  | 'announced' // hot postcopy: announced; pulling the remaining pages from the source
+  | 'restarting-at-source'; // failed or cancelled after the VM stopped: it must run again at the source
 
 export interface ActiveMove {
   moveId: string;
   mode: MoveMode;
+  cause: MoveCause;
   from: Location;
   to: Location;
   requestId?: string;
+  plan?: MovePlan;
   phase: MovePhase;
-  /** Simulated milliseconds spent in each finished phase, summed into downtime and total. */
-  stopMs: number;
-  transferMs: number;
+  rounds: PrecopyRound[];
+  /** Simulated ms per finished phase (shutdown, transfer, boot, suspend, state-transfer, resume, precopy, stop-and-copy, postcopy). */
+  phases: Record<string, number>;
+  /** Simulated ms with the VM running (pre-copy, postcopy pull) and stopped (everything else). */
+  liveMs: number;
+  downMs: number;
+  dataSentBytes: number;
+  postcopy: boolean;
+  switchoverReason?: 'converged' | 'max-rounds' | 'max-data' | 'postcopy';
 }
 
 export type VmState =
