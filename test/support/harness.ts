@@ -94,8 +94,8 @@ export async function startTestLab(overrides: Partial<LocusConfig> = {}): Promis
     },
     stop: async ({ keepData = false } = {}) => {
       await client.close();
-      await agents.stop();
-      await manager.stop();
+      await lab.agents.stop();
+      await lab.manager.stop();
       if (!keepData) await cleanup(config);
     },
   };

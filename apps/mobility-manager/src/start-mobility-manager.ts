@@ -97,6 +97,7 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
   ha.start();
   log.info({ prefix: config.subjectPrefix, stream: config.streamName, vms: topology.topology.vms.length }, `mobility manager ready: try ${s.request('vm.move')}`);
 
+  let stopped = false;
   return {
     app,
     nc,
@@ -109,6 +110,8 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
     planner,
     topology,
     async stop() {
+      if (stopped) return;
+      stopped = true;
       await ha.stop();
       await saga.stop();
       await app.close();

@@ -190,12 +190,12 @@ export class MoveSagaRunner {
           type: 'RecordPrecopyRound',
           moveId,
           round: {
-            round: p.round as number,
+            round: step.meta?.round ?? 0,
             sentBytes: reply.bytes ?? 0,
             durationMs,
             dirtyBytes,
             throttlePct: (p.throttlePct as number) ?? 0,
-            expectedDowntimeMs: (dirtyBytes / bandwidthBps) * 1000,
+            expectedDowntimeMs: (dirtyBytes / bandwidthBps) * 1000 + (step.meta?.resumeMs ?? 0),
           },
         };
       }
@@ -238,7 +238,7 @@ export class MoveSagaRunner {
 
 function definedParams(params: Record<string, number | null>): Record<string, number | null> {
   const out: Record<string, number | null> = {};
-  for (const [k, v] of Object.entries(params)) if (v !== null && v !== undefined && k !== 'round') out[k] = v;
+  for (const [k, v] of Object.entries(params)) if (v !== null && v !== undefined) out[k] = v;
   if ('workingSetBytes' in params) out.workingSetBytes = params.workingSetBytes;
   return out;
 }

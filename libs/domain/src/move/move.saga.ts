@@ -21,8 +21,10 @@ export type SagaStep =
       peer?: string;
       moveId: string;
       locationVersion: number;
-      /** Step parameters from the move's plan. */
+      /** Step parameters from the move's plan, sent to the agent. */
       params: Record<string, number | null>;
+      /** What the saga needs to record the answer (pre-copy round number, resume time). */
+      meta?: { round: number; resumeMs: number };
     };
 
 export function nextSagaStep(state: VmState): SagaStep | null {
@@ -93,8 +95,8 @@ function precopyStep(state: Extract<VmState, { status: 'placed' }>): SagaStep | 
         hypervisor: move.from.hypervisor,
         moveId: move.moveId,
         locationVersion: state.locationVersion,
+        meta: { round: next.round, resumeMs: params.resumeMs },
         params: {
-          round: next.round,
           bytes: next.sendBytes,
           throttlePct: next.throttlePct,
           bandwidthBps: params.bandwidthBps,

@@ -70,7 +70,7 @@ function drive(history: VmEvent[]): VmEvent[] {
             command = { type: 'RecordResumed', moveId: step.moveId, hypervisor: step.hypervisor, locationVersion: step.locationVersion, durationMs: p.bytes !== undefined ? ms(p.bytes as number, p.diskBps as number) : (p.durationMs as number) };
             break;
           case 'precopy-round':
-            command = { type: 'RecordPrecopyRound', moveId: step.moveId, round: runRound(precopyParamsOf(plan as Extract<MovePlan, { mode: 'hot' }>), p.round as number, p.bytes as number, p.throttlePct as number) };
+            command = { type: 'RecordPrecopyRound', moveId: step.moveId, round: runRound(precopyParamsOf(plan as Extract<MovePlan, { mode: 'hot' }>), step.meta!.round, p.bytes as number, p.throttlePct as number) };
             break;
           case 'pause-and-copy':
             command = { type: 'RecordPausedAndCopied', moveId: step.moveId, hypervisor: step.hypervisor, bytes: p.bytes as number, durationMs: ms(p.bytes as number, p.bandwidthBps as number) };
