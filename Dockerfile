@@ -24,5 +24,7 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 # LOCUS_TOPOLOGY (default lab/default.yaml) is resolved from the working directory.
 COPY --from=build /app/lab ./lab
+# GoBGP's API definitions, loaded at run time by the route injector (tsc does not copy .proto files).
+COPY --from=build /app/apps/route-injector/proto ./apps/route-injector/proto
 USER node
 CMD ["node", "dist/apps/mobility-manager/src/main.js"]

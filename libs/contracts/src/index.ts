@@ -5,3 +5,4 @@ export * from './requests';
 export * from './events';
 export * from './agent';
 export * from './planes';
+export * from './routing';

@@ -10,3 +10,5 @@ export * from './precopy/precopy.model';
 export * from './rules/move-rules';
 export * from './move/move.prediction';
 export * from './ha/host-liveness';
+export * from './routing';
+export * from './arp';

@@ -4,3 +4,4 @@ export * from './publisher';
 export * from './json-endpoint';
 export * from './durable-consumer';
 export * from './nats-service.transport';
+export * from './plane-publisher';

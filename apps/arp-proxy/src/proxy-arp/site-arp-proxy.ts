@@ -1,0 +1,305 @@
+import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
+import type { Logger } from 'pino';
+import { subjects, type PlaneEvent, type RecordedEvent, type SiteArpView, type StaleNeighbourView, type VmView } from '@locus/contracts';
+import { decideArpForMove, proxyWanted, type ArpDomain, type ArpSite, type Clock } from '@locus/domain';
+import { ACK, DurableConsumer, PlaneEventPublisher, requestJson, type Outcome } from '@locus/messaging';
+import type { LabArpDriver, Repair } from '../arp-driver/lab-arp-driver';
+
+export interface SiteArpDeps {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  prefix: string;
+  stream: string;
+  logger: Logger;
+  publisher: PlaneEventPublisher;
+  clock: Clock;
+}
+
+interface KnownVm {
+  vm: string;
+  ip: string;
+  mac: string;
+  l2Domain: string;
+  site: string;
+  locationVersion: number;
+}
+
+/**
+ * One site's ARP proxy. It follows the location events (durable consumer, after a `vm.list`
+ * snapshot) and, per move, asks @locus/domain's decision table what this site does: nothing
+ * (the VM stays on its L2), proxy-ARP the VM's IP with the router MAC and send gratuitous ARP
+ * (the VM left its subnet), or remove the proxy and announce the VM's MAC (it came back).
+ * It answers for its anycast gateways with their virtual MAC. Neighbours are the lab's.
+ */
+export class SiteArpProxy {
+  readonly name: string;
+  private readonly log: Logger;
+  private readonly component: string;
+  private readonly vms = new Map<string, KnownVm>();
+  private readonly modes = new Map<string, 'hot' | 'warm' | 'cold'>();
+  private readonly proxies = new Map<string, { vm: string; locationVersion: number; since: number }>();
+  private readonly staleMeta = new Map<string, { vm: string; locationVersion: number; moveId?: string }>();
+  private consumer?: DurableConsumer;
+  private timer?: NodeJS.Timeout;
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly site: ArpSite,
+    private readonly sites: readonly ArpSite[],
+    private readonly domains: readonly ArpDomain[],
+    readonly driver: LabArpDriver,
+    private readonly deps: SiteArpDeps,
+  ) {
+    this.name = site.name;
+    this.component = `arp-proxy:${this.name}`;
+    this.log = deps.logger.child({ component: this.component });
+  }
+
+  async start(): Promise<void> {
+    await this.loadSnapshot();
+    this.consumer = new DurableConsumer(this.deps.js, this.deps.jsm, {
+      stream: this.deps.stream,
+      durable: `arp-proxy-${this.name}`,
+      filterSubject: subjects(this.deps.prefix).event('vm', '*', '*'),
+      logger: this.log,
+      handle: (event) => this.serial(() => this.onVmEvent(event)),
+    });
+    await this.consumer.start();
+    this.timer = setInterval(() => void this.tick().catch(() => undefined), 200);
+    this.log.info(
+      { proxyEnabled: this.site.proxyEnabled, neighbours: this.driver.neighbours.length, gateways: this.site.gateways.map((g) => `${g.ip}=${g.mac}`) },
+      this.site.proxyEnabled ? 'ARP proxy ready' : 'ARP proxy ready, switched OFF at this site (topology arpProxy: false)',
+    );
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.consumer?.stop();
+    await this.chain.catch(() => undefined);
+  }
+
+  // ---- events ----
+
+  private async onVmEvent(event: RecordedEvent): Promise<Outcome> {
+    const d = event.data as any;
+    if (event.type === 'MoveAccepted') {
+      this.modes.set(d.moveId, d.mode);
+      return ACK;
+    }
+    if (event.type === 'VmPlaced') {
+      if (!this.vms.has(d.vm)) this.learnVm({ vm: d.vm, ip: d.ip, mac: d.mac, l2Domain: d.l2Domain, site: d.site, locationVersion: d.locationVersion });
+      return ACK;
+    }
+    if (event.type !== 'VmRelocated') return ACK;
+    const known = this.vms.get(d.vm);
+    if (known && d.locationVersion <= known.locationVersion) {
+      if (d.locationVersion < known.locationVersion) this.log.info({ vm: d.vm, version: d.locationVersion, known: known.locationVersion }, 'older location event ignored');
+      return ACK;
+    }
+    const l2Domain = known?.l2Domain ?? this.domainOfIp(d.ip)?.name;
+    const domain = this.domains.find((x) => x.name === l2Domain);
+    const vm: KnownVm = { vm: d.vm, ip: d.ip, mac: d.mac, l2Domain: l2Domain ?? '', site: d.to.site, locationVersion: d.locationVersion };
+    this.vms.set(d.vm, vm);
+    if (!domain || !domain.sites.includes(this.name)) return ACK;
+    const mode = this.modes.get(d.moveId);
+    const decision = decideArpForMove({
+      site: this.site,
+      domain,
+      vm: { vm: vm.vm, ip: vm.ip, mac: vm.mac },
+      from: d.from.site,
+      to: d.to.site,
+      mode,
+      targetSite: this.sites.find((s) => s.name === d.to.site),
+    });
+    this.log.info({ vm: vm.vm, moveId: d.moveId, mode: mode ?? 'unknown', rule: decision.rule, proxy: decision.proxy, gateway: decision.gateway?.reason, version: vm.locationVersion }, decision.reason);
+    const ctx = { moveId: d.moveId as string, version: vm.locationVersion, trigger: event.id };
+    // The VM is on this site's L2 or not any more: entries that held its MAC may now be wrong.
+    this.driver.setOnLink(domain.name, vm.ip, domain.sites.includes(vm.site) ? vm.mac : null);
+    await this.reportStale(vm, ctx);
+    if (decision.proxy === 'install' || (decision.proxy === 'keep' && !this.proxies.has(vm.ip))) await this.install(vm, domain, ctx);
+    if (decision.proxy === 'keep' && this.proxies.has(vm.ip)) this.proxies.get(vm.ip)!.locationVersion = vm.locationVersion;
+    if (decision.proxy === 'remove') await this.remove(vm, domain, ctx);
+    if (decision.garp) await this.garp(vm, domain, decision.garp.mac, decision.rule === 'returns-to-domain' ? 'announce' : 'garp', ctx);
+    this.summary(vm, ctx.moveId, decision.rule);
+    return ACK;
+  }
+
+  private async install(vm: KnownVm, domain: ArpDomain, ctx: { moveId?: string; version: number; trigger: string }): Promise<void> {
+    await this.driver.installProxy(domain.name, vm.ip, this.site.routerMac);
+    this.proxies.set(vm.ip, { vm: vm.vm, locationVersion: vm.locationVersion, since: this.deps.clock.now() });
+    this.log.info({ vm: vm.vm, ip: vm.ip, mac: this.site.routerMac }, `proxy entry installed: ${this.name} answers ARP for ${vm.ip}`);
+    await this.emit('ProxyInstalled', vm, ctx, { site: this.name, ip: vm.ip, mac: this.site.routerMac, l2Domain: domain.name });
+  }
+
+  private async remove(vm: KnownVm, domain: ArpDomain, ctx: { moveId?: string; version: number; trigger: string }): Promise<void> {
+    await this.driver.removeProxy(domain.name, vm.ip);
+    const had = this.proxies.delete(vm.ip);
+    if (!had) return;
+    this.log.info({ vm: vm.vm, ip: vm.ip }, `proxy entry removed for ${vm.ip}`);
+    await this.emit('ProxyRemoved', vm, ctx, { site: this.name, ip: vm.ip, l2Domain: domain.name });
+  }
+
+  private async garp(vm: KnownVm, domain: ArpDomain, mac: string, how: 'garp' | 'announce', ctx: { moveId?: string; version: number; trigger: string }): Promise<void> {
+    const changed = how === 'announce' ? await this.driver.announce(domain.name, vm.ip, mac) : await this.driver.gratuitousArp(domain.name, vm.ip, mac);
+    const repairs = this.driver.lastRepairs;
+    this.log.info({ vm: vm.vm, ip: vm.ip, mac, neighboursUpdated: changed.length, repaired: repairs.length }, `gratuitous ARP sent: ${vm.ip} is-at ${mac}`);
+    await this.emit('GratuitousArpSent', vm, { ...ctx, trigger: `${ctx.trigger}:${how}` }, { site: this.name, ip: vm.ip, mac, l2Domain: domain.name, announce: how === 'announce', neighboursUpdated: changed });
+    await this.publishRepairs(repairs);
+  }
+
+  private async reportStale(vm: KnownVm, ctx: { moveId?: string; version: number; trigger: string }): Promise<void> {
+    for (const w of this.driver.wrongEntries(vm.ip)) {
+      const key = `${w.neighbour.name}|${w.ip}`;
+      if (this.staleMeta.has(key)) continue;
+      this.staleMeta.set(key, { vm: vm.vm, locationVersion: vm.locationVersion, moveId: ctx.moveId });
+      await this.emit('NeighbourStale', vm, { ...ctx, trigger: `${ctx.trigger}:${w.neighbour.name}` }, {
+        site: this.name,
+        neighbour: w.neighbour.name,
+        neighbourIp: w.neighbour.ip,
+        ip: w.ip,
+        heldMac: w.heldMac,
+        rightMac: w.rightMac,
+        since: iso(this.driver.since(w.neighbour.name, w.ip) ?? this.deps.clock.now()),
+        expiresBy: iso(w.expiresBy),
+      });
+    }
+  }
+
+  private async publishRepairs(repairs: Repair[]): Promise<void> {
+    for (const r of repairs) {
+      const key = `${r.neighbour.name}|${r.ip}`;
+      const meta = this.staleMeta.get(key);
+      this.staleMeta.delete(key);
+      const vm = meta ? this.vms.get(meta.vm) : [...this.vms.values()].find((v) => v.ip === r.ip);
+      if (!vm) continue;
+      const staleMs = r.wrongSince !== undefined ? r.at - r.wrongSince : undefined;
+      this.log.info({ vm: vm.vm, neighbour: r.neighbour.name, how: r.how, mac: r.mac, staleMs }, `neighbour repaired: ${r.neighbour.name} ${r.mac ? `now has ${r.mac}` : 'dropped its wrong entry'} for ${r.ip}`);
+      await this.emit('NeighbourRepaired', vm, { moveId: meta?.moveId, version: meta?.locationVersion ?? vm.locationVersion, trigger: `${r.neighbour.name}:${r.at}` }, {
+        site: this.name,
+        neighbour: r.neighbour.name,
+        neighbourIp: r.neighbour.ip,
+        ip: r.ip,
+        how: r.how,
+        mac: r.mac,
+        repairedAt: iso(r.at),
+        staleMs,
+      });
+    }
+  }
+
+  private summary(vm: KnownVm, moveId: string, rule: string): void {
+    const stale = this.driver.wrongEntries(vm.ip);
+    if (stale.length === 0) this.log.info({ vm: vm.vm, moveId, rule }, `ARP converged at ${this.name} for ${vm.vm}: no neighbour holds a wrong MAC`);
+    else
+      this.log.warn(
+        { vm: vm.vm, moveId, rule, stale: stale.map((s) => s.neighbour.name), until: iso(Math.max(...stale.map((s) => s.expiresBy))) },
+        `${stale.length} neighbour(s) at ${this.name} hold a wrong MAC for ${vm.vm} until their own ARP timeout`,
+      );
+  }
+
+  /** Runs the neighbours' ARP timers up to now and publishes what they repaired on their own. */
+  tick(): Promise<void> {
+    return this.serial(async () => this.publishRepairs(this.driver.tick()));
+  }
+
+  // ---- views ----
+
+  async stale(vmName?: string): Promise<StaleNeighbourView[]> {
+    await this.tick();
+    const out: StaleNeighbourView[] = [];
+    for (const w of this.driver.wrongEntries()) {
+      const vm = [...this.vms.values()].find((v) => v.ip === w.ip);
+      if (!vm || (vmName && vm.vm !== vmName)) continue;
+      out.push({
+        vm: vm.vm,
+        ip: w.ip,
+        site: this.name,
+        l2Domain: w.neighbour.l2Domain,
+        neighbour: w.neighbour.name,
+        neighbourIp: w.neighbour.ip,
+        heldMac: w.heldMac,
+        rightMac: w.rightMac,
+        since: iso(this.driver.since(w.neighbour.name, w.ip) ?? this.deps.clock.now()),
+        expiresBy: iso(w.expiresBy),
+        locationVersion: vm.locationVersion,
+      });
+    }
+    return out;
+  }
+
+  view(): SiteArpView {
+    return {
+      site: this.name,
+      proxyEnabled: this.site.proxyEnabled,
+      proxies: [...this.proxies].map(([ip, p]) => ({ ip, vm: p.vm, mac: this.site.routerMac, locationVersion: p.locationVersion, since: iso(p.since) })),
+      gateways: this.site.gateways.map((g) => ({ ...g })),
+      neighbours: this.driver.neighbours.map((n) => ({ name: n.name, ip: n.ip, mac: n.mac, l2Domain: n.l2Domain })),
+    };
+  }
+
+  // ---- helpers ----
+
+  private learnVm(vm: KnownVm): void {
+    this.vms.set(vm.vm, vm);
+    const domain = this.domains.find((x) => x.name === vm.l2Domain);
+    if (!domain || !domain.sites.includes(this.name)) return;
+    this.driver.setOnLink(domain.name, vm.ip, domain.sites.includes(vm.site) ? vm.mac : null);
+    if (proxyWanted(this.site, domain, vm.site) && !this.proxies.has(vm.ip)) {
+      void this.driver.installProxy(domain.name, vm.ip, this.site.routerMac);
+      this.proxies.set(vm.ip, { vm: vm.vm, locationVersion: vm.locationVersion, since: this.deps.clock.now() });
+      this.log.info({ vm: vm.vm, ip: vm.ip, at: vm.site }, `proxy entry restored: ${vm.vm} is away from ${domain.name}`);
+    }
+    this.driver.talkTo(domain.name, vm.ip);
+  }
+
+  private domainOfIp(ip: string): ArpDomain | undefined {
+    const n = ip.split('.').reduce((a, o) => ((a << 8) | Number(o)) >>> 0, 0);
+    return this.domains.find((d) => {
+      const [net, len] = d.subnet.split('/');
+      const mask = Number(len) === 0 ? 0 : (0xffffffff << (32 - Number(len))) >>> 0;
+      return ((n & mask) >>> 0) === (net.split('.').reduce((a, o) => ((a << 8) | Number(o)) >>> 0, 0) & mask) >>> 0;
+    });
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(fn, fn);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async emit(type: string, vm: KnownVm, ctx: { moveId?: string; version: number; trigger: string }, data: Record<string, unknown>): Promise<void> {
+    const event: PlaneEvent = {
+      id: `${type}:${this.name}:${vm.vm}:v${ctx.version}:${ctx.trigger}`,
+      plane: 'arp',
+      type,
+      component: this.component,
+      vm: vm.vm,
+      eid: vm.ip,
+      moveId: ctx.moveId,
+      locationVersion: ctx.version,
+      at: iso(this.deps.clock.now()),
+      data,
+    };
+    await this.deps.publisher.publish(event, vm.vm);
+  }
+
+  private async loadSnapshot(): Promise<void> {
+    const subject = subjects(this.deps.prefix).request('vm.list');
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const reply = await requestJson<{ ok: boolean; vms: VmView[] }>(this.deps.nc, subject, {}, 3000);
+        if (!reply.ok) throw new Error(JSON.stringify(reply));
+        for (const v of reply.vms) this.learnVm({ vm: v.name, ip: v.ip, mac: v.mac, l2Domain: v.l2Domain, site: v.site, locationVersion: v.locationVersion });
+        return;
+      } catch (err) {
+        if (attempt === 1 || attempt % 10 === 0) this.log.warn({ err: (err as Error).message, attempt }, 'mobility manager not answering vm.list yet; retrying');
+        await new Promise((r) => setTimeout(r, Math.min(2000, 100 * attempt)));
+      }
+    }
+  }
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}

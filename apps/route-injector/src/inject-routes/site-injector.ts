@@ -1,0 +1,393 @@
+import { randomUUID } from 'node:crypto';
+import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
+import type { Logger } from 'pino';
+import { subjects, type HostRouteView, type PlaneEvent, type ReconcileFix, type RecordedEvent, type SiteRoutesView, type VmView } from '@locus/contracts';
+import {
+  RouteTracker,
+  confirmedInCore,
+  formatCommunity,
+  ipOfPrefix,
+  planPrefix,
+  prefixToken,
+  reconcileDiff,
+  samePath,
+  desiredRoute,
+  versionCommunity,
+  type HostRoute,
+  type PrefixAction,
+  type Replacement,
+  type RibPath,
+  type RouteFact,
+  type RouteSite,
+} from '@locus/domain';
+import { ACK, DurableConsumer, PlaneEventPublisher, requestJson, type Outcome } from '@locus/messaging';
+import type { RibDriver, RibView } from '../rib/rib-driver';
+import { routeFactOf, snapshotFact } from '../follow-locations/route-facts';
+
+export interface SiteInjectorDeps {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  prefix: string;
+  stream: string;
+  logger: Logger;
+  publisher: PlaneEventPublisher;
+}
+
+export interface SiteInjectorOptions {
+  site: RouteSite;
+  sites: readonly RouteSite[];
+  driver: RibDriver;
+  core: RibView;
+  /** Make-before-break: how long an old route waits for the new site's confirmation before it goes anyway. */
+  holdMs: number;
+  /** How long to wait for a new route to appear in the core before saying so. */
+  confirmTimeoutMs: number;
+}
+
+interface PendingConfirm {
+  route: HostRoute;
+  startedAt: number;
+  trigger: string;
+  moveId?: string;
+}
+
+/**
+ * One site's host-route injector. It follows the location events (durable consumer, after a
+ * `vm.list` snapshot), originates a /32 per VM running at its site through its RIB driver,
+ * confirms each one by seeing it in the core RIB, and withdraws a VM's old /32 only once the
+ * new site's route is confirmed (make-before-break). Reconcile (at start and on demand) fixes
+ * any drift between its RIB and the location DB. Decisions are @locus/domain's `planPrefix`
+ * and `reconcileDiff`; this class only does the I/O.
+ */
+export class SiteRouteInjector {
+  readonly tracker = new RouteTracker();
+  readonly name: string;
+  private readonly log: Logger;
+  private readonly component: string;
+  private readonly replacements = new Map<string, Replacement>();
+  private readonly held = new Map<string, { since: number; vm: string }>();
+  private readonly pending = new Map<string, PendingConfirm>();
+  private readonly confirmed = new Map<string, { version: number; ms: number }>();
+  private consumers: DurableConsumer[] = [];
+  private unwatch?: () => void;
+  private timer?: NodeJS.Timeout;
+  private chain: Promise<unknown> = Promise.resolve();
+  private running = false;
+
+  constructor(
+    private readonly opts: SiteInjectorOptions,
+    private readonly deps: SiteInjectorDeps,
+  ) {
+    this.name = opts.site.name;
+    this.component = `route-injector:${this.name}`;
+    this.log = deps.logger.child({ component: this.component });
+  }
+
+  get site(): RouteSite {
+    return this.opts.site;
+  }
+
+  async start(): Promise<void> {
+    this.running = true;
+    await this.loadSnapshot();
+    this.unwatch = this.opts.core.watch(() => void this.checkPending());
+    await this.reconcile('start');
+    const s = subjects(this.deps.prefix);
+    this.consumers = [
+      new DurableConsumer(this.deps.js, this.deps.jsm, {
+        stream: this.deps.stream,
+        durable: `route-injector-${this.name}`,
+        filterSubject: s.event('vm', '*', '*'),
+        logger: this.log,
+        handle: (event) => this.onVmEvent(event),
+      }),
+      new DurableConsumer(this.deps.js, this.deps.jsm, {
+        stream: this.deps.stream,
+        durable: `route-injector-${this.name}-confirmed`,
+        filterSubject: s.event('route', '*', 'RouteConfirmed'),
+        logger: this.log,
+        handle: (event) => this.onRouteConfirmed(event as unknown as PlaneEvent),
+      }),
+    ];
+    for (const c of this.consumers) await c.start();
+    this.timer = setInterval(() => void this.tick(), 250);
+    this.log.info({ rib: this.opts.driver.kind, nextHop: this.site.routerIp }, 'route injector ready');
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearInterval(this.timer);
+    this.unwatch?.();
+    await Promise.all(this.consumers.map((c) => c.stop()));
+    await this.chain.catch(() => undefined);
+  }
+
+  // ---- inputs ----
+
+  private async onVmEvent(event: RecordedEvent): Promise<Outcome> {
+    const fact = routeFactOf(event);
+    if (!fact) return ACK;
+    const outcome = this.tracker.apply(fact);
+    if (outcome === 'stale') {
+      this.log.info({ vm: fact.vm, event: event.type, version: (fact as any).locationVersion }, 'older location event ignored');
+      return ACK;
+    }
+    if (outcome !== 'applied') return ACK;
+    const vm = this.tracker.get(fact.vm);
+    if (!vm) return ACK;
+    // Only the site the VM left, the site it is at, or one that still originates the /32 has anything to do.
+    if (!this.concerns(fact, vm.site)) {
+      const own = await this.opts.driver.list(`${vm.ip}/32`);
+      if (own.length === 0) return ACK;
+    }
+    await this.serial(() => this.converge(`${vm.ip}/32`, { id: event.id, cause: causeOf(fact), moveId: (event.data as any).moveId }));
+    return ACK;
+  }
+
+  private async onRouteConfirmed(event: PlaneEvent): Promise<Outcome> {
+    const d = event.data as { site?: string; prefix?: string };
+    if (!event.vm || !d.site || !d.prefix || d.site === this.name) return ACK;
+    const prev = this.replacements.get(event.vm);
+    if (!prev || prev.locationVersion <= event.locationVersion)
+      this.replacements.set(event.vm, { site: d.site, locationVersion: event.locationVersion, source: 'route-confirmed' });
+    this.tracker.observe(event.vm, ipOfPrefix(d.prefix), d.site, event.locationVersion);
+    const own = await this.opts.driver.list(d.prefix);
+    if (own.length) await this.serial(() => this.converge(d.prefix!, { id: event.id, cause: 'confirmation', moveId: event.moveId }));
+    return ACK;
+  }
+
+  private concerns(fact: RouteFact, vmSite: string): boolean {
+    if (fact.type === 'relocated') return fact.from === this.name || fact.to === this.name;
+    return vmSite === this.name;
+  }
+
+  // ---- converge one prefix (event path) ----
+
+  private async converge(prefix: string, trigger: { id: string; cause: string; moveId?: string }, holdExpired = false): Promise<void> {
+    const vm = this.tracker.byIp(ipOfPrefix(prefix));
+    const own = await this.opts.driver.list(prefix);
+    const ownerSite = vm ? this.opts.sites.find((s) => s.name === vm.site) : undefined;
+    const replacement = vm ? this.replacements.get(vm.vm) : undefined;
+    const actions = planPrefix({ site: this.site, prefix, vm, ownerSite, own, replacement, holdExpired });
+    for (const a of actions) await this.execute(a, trigger);
+  }
+
+  private async execute(action: PrefixAction, trigger: { id: string; cause: string; moveId?: string; reconcile?: boolean }): Promise<void> {
+    const vm = this.tracker.byIp(ipOfPrefix(action.prefix));
+    switch (action.kind) {
+      case 'keep':
+        this.held.delete(action.prefix);
+        return;
+      case 'advertise': {
+        this.held.delete(action.prefix);
+        const startedAt = Date.now();
+        await this.opts.driver.advertise(action.route);
+        // A replaced path of another next hop is not overwritten by the new one: withdraw it.
+        for (const old of action.replaces) if (old.nextHop !== action.route.nextHop) await this.opts.driver.withdraw(old);
+        this.confirmed.delete(action.prefix);
+        this.pending.set(action.prefix, { route: action.route, startedAt, trigger: trigger.id, moveId: trigger.moveId });
+        this.log.info(
+          { vm: action.route.vm, prefix: action.prefix, version: action.route.locationVersion, localPref: action.route.localPref, community: formatCommunity(versionCommunity(action.route.locationVersion)), reason: action.reason },
+          `route advertised: ${action.prefix} via ${action.route.nextHop}`,
+        );
+        await this.emit('RouteAdvertised', action.route.vm, action.prefix, action.route.locationVersion, trigger, {
+          site: this.name,
+          prefix: action.prefix,
+          nextHop: action.route.nextHop,
+          localPref: action.route.localPref,
+          largeCommunity: formatCommunity(versionCommunity(action.route.locationVersion)),
+          cause: trigger.cause,
+          reason: action.reason,
+        });
+        void this.checkPending();
+        return;
+      }
+      case 'withdraw': {
+        this.held.delete(action.prefix);
+        this.pending.delete(action.prefix);
+        this.confirmed.delete(action.prefix);
+        await this.opts.driver.withdraw(action.path);
+        const log = action.breakBeforeMake ? this.log.warn.bind(this.log) : this.log.info.bind(this.log);
+        log({ vm: action.vm, prefix: action.prefix, version: action.path.locationVersion, replacedBy: action.replacedBy, reason: action.reason }, `route withdrawn: ${action.prefix} via ${action.path.nextHop}`);
+        await this.emit('RouteWithdrawn', action.vm, action.prefix, action.path.locationVersion ?? vm?.locationVersion ?? 0, trigger, {
+          site: this.name,
+          prefix: action.prefix,
+          nextHop: action.path.nextHop,
+          cause: trigger.cause,
+          reason: action.reason,
+          replacedBy: action.replacedBy,
+          breakBeforeMake: !!action.breakBeforeMake,
+        });
+        return;
+      }
+      case 'hold': {
+        if (!this.held.has(action.prefix)) {
+          this.held.set(action.prefix, { since: Date.now(), vm: action.vm });
+          this.log.info({ vm: action.vm, prefix: action.prefix, waitFor: action.waitFor, reason: action.reason }, `route held: ${action.prefix} stays until the new one is confirmed`);
+        }
+        return;
+      }
+    }
+  }
+
+  // ---- confirmation, holds ----
+
+  private async checkPending(): Promise<void> {
+    if (!this.running || this.pending.size === 0) return;
+    let core: RibPath[];
+    try {
+      core = await this.opts.core.list();
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'core RIB not readable; will retry');
+      return;
+    }
+    for (const [prefix, p] of [...this.pending]) {
+      if (this.pending.get(prefix) !== p) continue;
+      if (confirmedInCore(p.route, core)) {
+        this.pending.delete(prefix);
+        const ms = Date.now() - p.startedAt;
+        this.confirmed.set(prefix, { version: p.route.locationVersion, ms });
+        this.log.info({ vm: p.route.vm, prefix, version: p.route.locationVersion, ms }, `route confirmed in the core RIB after ${ms} ms`);
+        await this.emit('RouteConfirmed', p.route.vm, prefix, p.route.locationVersion, { id: p.trigger, cause: 'core-rib', moveId: p.moveId }, {
+          site: this.name,
+          prefix,
+          nextHop: p.route.nextHop,
+          ms,
+          via: 'core-rib',
+        }).catch((err) => this.log.warn({ err: (err as Error).message }, 'could not publish RouteConfirmed'));
+      } else if (Date.now() - p.startedAt > this.opts.confirmTimeoutMs && !(p as any).warned) {
+        (p as any).warned = true;
+        this.log.warn({ prefix, version: p.route.locationVersion, waitedMs: Date.now() - p.startedAt }, 'route not in the core RIB yet');
+      }
+    }
+  }
+
+  private async tick(): Promise<void> {
+    if (!this.running) return;
+    void this.checkPending();
+    const now = Date.now();
+    for (const [prefix, h] of [...this.held]) {
+      if (now - h.since < this.opts.holdMs) continue;
+      await this.serial(() => this.converge(prefix, { id: `hold-${h.since}`, cause: 'hold-expired' }, true)).catch((err) =>
+        this.log.warn({ err: (err as Error).message, prefix }, 'hold expiry failed; will retry'),
+      );
+    }
+  }
+
+  // ---- reconcile ----
+
+  /** Compares the site's RIB with the location DB and fixes every difference, one log line and one ReconcileFixed each. */
+  reconcile(trigger: 'start' | 'request'): Promise<ReconcileFix[]> {
+    return this.serial(async () => {
+      if (trigger === 'request') await this.loadSnapshot(1);
+      const [own, core] = await Promise.all([this.opts.driver.list(), this.opts.core.list()]);
+      const actions = reconcileDiff({ site: this.site, vms: this.tracker.all(), sites: this.opts.sites, own, core });
+      const runId = `reconcile-${randomUUID()}`;
+      const fixes: ReconcileFix[] = [];
+      for (const a of actions) {
+        const vm = this.tracker.byIp(ipOfPrefix(a.prefix));
+        // a make-before-break hold the site already has is not drift
+        if (a.kind === 'hold' && this.held.has(a.prefix)) continue;
+        const fix: ReconcileFix = {
+          site: this.name,
+          prefix: a.prefix,
+          vm: vm?.vm,
+          fix: a.kind === 'advertise' ? (a.replaces.length ? 'replaced' : 'added') : a.kind === 'withdraw' ? 'withdrawn' : 'deferred',
+          reason: a.reason,
+          locationVersion: a.kind === 'advertise' ? a.route.locationVersion : a.kind === 'withdraw' || a.kind === 'hold' ? a.path.locationVersion : undefined,
+        };
+        await this.execute(a, { id: `${runId}-${a.prefix}`, cause: `reconcile-${trigger}`, reconcile: true });
+        this.log.info({ trigger, prefix: a.prefix, vm: fix.vm, fix: fix.fix, reason: a.reason }, `reconcile fixed drift: ${fix.fix} ${a.prefix}`);
+        await this.emit('ReconcileFixed', fix.vm, a.prefix, fix.locationVersion ?? vm?.locationVersion ?? 0, { id: `${runId}-${a.prefix}`, cause: trigger }, { ...fix, trigger });
+        fixes.push(fix);
+      }
+      this.log.info({ trigger, fixes: fixes.length, routes: own.length }, fixes.length ? 'reconcile done' : 'reconcile: RIB matches the location DB');
+      return fixes;
+    });
+  }
+
+  // ---- views ----
+
+  async view(): Promise<SiteRoutesView> {
+    const [own, core] = await Promise.all([this.opts.driver.list(), this.opts.core.list().catch(() => [] as RibPath[])]);
+    const routes: HostRouteView[] = own
+      .sort((a, b) => a.prefix.localeCompare(b.prefix, 'en', { numeric: true }))
+      .map((p) => {
+        const vm = this.tracker.byIp(ipOfPrefix(p.prefix));
+        const want = desiredRoute(vm, this.site).route;
+        const state = want && samePath(want, p) ? (core.some((c) => c.prefix === p.prefix && c.nextHop === p.nextHop && c.locationVersion === p.locationVersion) ? 'confirmed' : 'advertised') : this.held.has(p.prefix) ? 'withdrawing' : 'stale';
+        const c = this.confirmed.get(p.prefix);
+        return {
+          prefix: p.prefix,
+          vm: vm?.vm,
+          locationVersion: p.locationVersion,
+          state,
+          nextHop: p.nextHop,
+          localPref: p.localPref,
+          ...(c && c.version === p.locationVersion ? { confirmMs: c.ms } : {}),
+        } satisfies HostRouteView;
+      });
+    return { site: this.name, rib: this.opts.driver.kind, routes };
+  }
+
+  // ---- helpers ----
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(fn, fn);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async emit(type: string, vm: string | undefined, prefix: string, locationVersion: number, trigger: { id: string; cause: string; moveId?: string }, data: Record<string, unknown>): Promise<void> {
+    const event: PlaneEvent = {
+      id: `${type}:${this.name}:${prefix}:v${locationVersion}:${trigger.id}`,
+      plane: 'route',
+      type,
+      component: this.component,
+      vm,
+      eid: prefix,
+      moveId: trigger.moveId,
+      locationVersion,
+      at: new Date().toISOString(),
+      data,
+    };
+    await this.deps.publisher.publish(event, vm ?? prefixToken(prefix));
+  }
+
+  /** Soft state, hard truth: the VMs and their versions from the location DB (`vm.list`). */
+  private async loadSnapshot(maxAttempts = Infinity): Promise<void> {
+    const subject = subjects(this.deps.prefix).request('vm.list');
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const reply = await requestJson<{ ok: boolean; vms: VmView[] }>(this.deps.nc, subject, {}, 3000);
+        if (!reply.ok) throw new Error(JSON.stringify(reply));
+        for (const view of reply.vms) {
+          const tracked = this.tracker.get(view.name);
+          if (!tracked || view.locationVersion > tracked.locationVersion) this.tracker.apply(snapshotFact(view));
+          else if (view.locationVersion === tracked.locationVersion && view.state === 'stopped') this.tracker.apply({ type: 'down', vm: view.name, reason: 'stopped in the location DB' });
+        }
+        this.log.debug({ vms: reply.vms.length }, 'locations loaded from the location DB');
+        return;
+      } catch (err) {
+        if (attempt >= maxAttempts) throw err;
+        if (attempt === 1 || attempt % 10 === 0)
+          this.log.warn({ err: (err as Error).message, attempt }, 'mobility manager not answering vm.list yet; retrying');
+        await new Promise((r) => setTimeout(r, Math.min(2000, 100 * attempt)));
+      }
+    }
+  }
+}
+
+function causeOf(fact: RouteFact): string {
+  switch (fact.type) {
+    case 'placed':
+      return 'placed';
+    case 'relocated':
+      return 'relocated';
+    case 'down':
+      return 'fall';
+    case 'up':
+      return 'rise';
+  }
+}

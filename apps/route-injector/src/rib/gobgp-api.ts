@@ -1,0 +1,145 @@
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { LAB_ASN, versionCommunity, versionFromCommunities, type HostRoute, type LargeCommunity, type RibPath } from '@locus/domain';
+import { gobgpProtoDir } from './repo-root';
+
+/**
+ * A small client for GoBGP's gRPC API (AddPath, DeletePath, ListPath, WatchEvent, ListPeer,
+ * GetBgp), from the vendored .proto files. Paths are built with `google.protobuf.Any`
+ * objects (`@type` + fields), which protobufjs packs because attribute.proto is loaded too.
+ */
+type Api = grpc.Client & Record<string, any>;
+
+let ctor: (new (address: string, creds: grpc.ChannelCredentials) => Api) | undefined;
+
+function apiConstructor() {
+  if (ctor) return ctor;
+  const dir = gobgpProtoDir();
+  const definition = protoLoader.loadSync(['gobgp.proto', 'attribute.proto', 'capability.proto'], {
+    keepCase: true,
+    longs: Number,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+    json: true,
+    includeDirs: [dir],
+  });
+  const pkg = grpc.loadPackageDefinition(definition) as any;
+  ctor = pkg.apipb.GobgpApi;
+  return ctor!;
+}
+
+const T = (name: string) => `type.googleapis.com/apipb.${name}`;
+const IPV4_UNICAST = { afi: 'AFI_IP', safi: 'SAFI_UNICAST' };
+
+export function toApiPath(route: Pick<HostRoute, 'prefix' | 'nextHop' | 'localPref'> & { locationVersion?: number }, asn = LAB_ASN) {
+  const [prefix, len] = route.prefix.split('/');
+  const pattrs: object[] = [
+    { '@type': T('OriginAttribute'), origin: 0 },
+    { '@type': T('NextHopAttribute'), next_hop: route.nextHop },
+    { '@type': T('LocalPrefAttribute'), local_pref: route.localPref },
+  ];
+  if (route.locationVersion !== undefined) {
+    const c = versionCommunity(route.locationVersion, asn);
+    pattrs.push({ '@type': T('LargeCommunitiesAttribute'), communities: [{ global_admin: c.globalAdmin, local_data1: c.localData1, local_data2: c.localData2 }] });
+  }
+  return { family: IPV4_UNICAST, nlri: { '@type': T('IPAddressPrefix'), prefix, prefix_len: Number(len ?? 32) }, pattrs };
+}
+
+export function fromApiPath(prefix: string, p: any, asn = LAB_ASN): RibPath {
+  let nextHop = '';
+  let localPref = 100;
+  let communities: LargeCommunity[] = [];
+  for (const a of p.pattrs ?? []) {
+    const type = String(a['@type'] ?? '');
+    if (type.endsWith('.NextHopAttribute')) nextHop = a.next_hop;
+    else if (type.endsWith('.LocalPrefAttribute')) localPref = a.local_pref;
+    else if (type.endsWith('.LargeCommunitiesAttribute'))
+      communities = (a.communities ?? []).map((c: any) => ({ globalAdmin: c.global_admin, localData1: c.local_data1, localData2: c.local_data2 }));
+  }
+  const neighbour = p.neighbor_ip && p.neighbor_ip !== '<nil>' ? String(p.neighbor_ip) : '';
+  return { prefix, nextHop, localPref, locationVersion: versionFromCommunities(communities, asn), best: !!p.best, neighbour };
+}
+
+export class GoBgpClient {
+  private readonly api: Api;
+
+  constructor(
+    readonly address: string,
+    private readonly asn = LAB_ASN,
+  ) {
+    const Ctor = apiConstructor();
+    this.api = new Ctor(address, grpc.credentials.createInsecure());
+  }
+
+  private unary<T = any>(method: string, request: object, timeoutMs = 5000): Promise<T> {
+    return new Promise((resolve, reject) => {
+      this.api[method](request, { deadline: Date.now() + timeoutMs }, (err: Error | null, reply: T) => (err ? reject(err) : resolve(reply)));
+    });
+  }
+
+  private stream<T = any>(method: string, request: object, timeoutMs = 5000): Promise<T[]> {
+    return new Promise((resolve, reject) => {
+      const out: T[] = [];
+      const call = this.api[method](request, { deadline: Date.now() + timeoutMs });
+      call.on('data', (d: T) => out.push(d));
+      call.on('end', () => resolve(out));
+      call.on('error', reject);
+    });
+  }
+
+  getBgp(timeoutMs = 2000): Promise<any> {
+    return this.unary('GetBgp', {}, timeoutMs);
+  }
+
+  async addPath(route: Pick<HostRoute, 'prefix' | 'nextHop' | 'localPref'> & { locationVersion?: number }): Promise<void> {
+    await this.unary('AddPath', { table_type: 'GLOBAL', path: toApiPath(route, this.asn) });
+  }
+
+  async deletePath(path: RibPath): Promise<void> {
+    await this.unary('DeletePath', { table_type: 'GLOBAL', family: IPV4_UNICAST, path: toApiPath(path, this.asn) });
+  }
+
+  /** Every path of the global RIB (all paths per destination, `best` marked). */
+  async listPaths(prefix?: string): Promise<RibPath[]> {
+    const request: any = { table_type: 'GLOBAL', family: IPV4_UNICAST };
+    if (prefix) request.prefixes = [{ prefix, type: 'EXACT' }];
+    const replies = await this.stream<any>('ListPath', request);
+    return replies.flatMap((r) => (r.destination?.paths ?? []).map((p: any) => fromApiPath(r.destination.prefix, p, this.asn)));
+  }
+
+  async peers(): Promise<{ address: string; state: string }[]> {
+    const replies = await this.stream<any>('ListPeer', {});
+    return replies.map((r) => ({ address: r.peer?.conf?.neighbor_address ?? '', state: r.peer?.state?.session_state ?? 'UNKNOWN' }));
+  }
+
+  /** Calls `onChange` on every received-path update (ADJIN) until the returned function is called; reconnects on errors. */
+  watch(onChange: () => void, onError?: (err: Error) => void): () => void {
+    let closed = false;
+    let call: any;
+    let retry: NodeJS.Timeout | undefined;
+    const open = () => {
+      if (closed) return;
+      call = this.api.WatchEvent({ table: { filters: [{ type: 'ADJIN', init: false }, { type: 'BEST', init: false }] } });
+      call.on('data', () => onChange());
+      call.on('error', (err: Error & { code?: number }) => {
+        if (closed || err.code === grpc.status.CANCELLED) return;
+        onError?.(err);
+        retry = setTimeout(open, 500);
+      });
+      call.on('end', () => {
+        if (!closed) retry = setTimeout(open, 500);
+      });
+    };
+    open();
+    return () => {
+      closed = true;
+      if (retry) clearTimeout(retry);
+      call?.cancel();
+    };
+  }
+
+  close(): void {
+    this.api.close();
+  }
+}

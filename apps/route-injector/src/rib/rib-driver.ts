@@ -1,0 +1,36 @@
+import type { HostRoute, RibPath } from '@locus/domain';
+
+/**
+ * A read-only view of a RIB: a site speaker's own table, or the core's (the WAN). `watch`
+ * calls the listener on every change (it carries no detail: callers list what they need).
+ */
+export interface RibView {
+  readonly kind: 'gobgp' | 'memory';
+  list(prefix?: string): Promise<RibPath[]>;
+  watch(listener: () => void): () => void;
+  close(): Promise<void>;
+}
+
+/**
+ * The network side of one site's route injector: the routes its speaker originates. Effects
+ * only; every decision is in @locus/domain. A later Linux driver (netns + a routing daemon)
+ * implements the same four calls.
+ */
+export interface RibDriver extends RibView {
+  readonly site: string;
+  /** Originates the route (replacing any path of the same prefix this speaker originates). */
+  advertise(route: HostRoute): Promise<void>;
+  /** Stops originating this path. */
+  withdraw(path: RibPath): Promise<void>;
+  /** Paths this speaker originates (not the ones it learnt). */
+  list(prefix?: string): Promise<RibPath[]>;
+}
+
+/** Every site's speaker and the core, however they are run (spawned gobgpd, remote gobgpd, in memory). */
+export interface BgpFabric {
+  readonly kind: 'gobgp' | 'memory';
+  driverFor(site: string): RibDriver;
+  core(): RibView;
+  describe(): Record<string, unknown>;
+  stop(): Promise<void>;
+}

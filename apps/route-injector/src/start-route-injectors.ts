@@ -1,0 +1,167 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { Inject, Module, type DynamicModule, type INestApplicationContext, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import type { NatsConnection, Service } from 'nats';
+import { subjects } from '@locus/contracts';
+import type { RouteSite } from '@locus/domain';
+import { connectNats, ensureEventStream, PlaneEventPublisher } from '@locus/messaging';
+import { NestPinoLogger, type LocusConfig, type Logger } from '@locus/platform';
+import { defaultTopologyPath, loadTopologyFile, type TopologyIndex } from '@locus/topology';
+import { SiteRouteInjector } from './inject-routes/site-injector';
+import { serveRoutes } from './serve-routes/route-endpoints';
+import type { BgpFabric } from './rib/rib-driver';
+import { InMemoryFabric } from './rib/in-memory-rib';
+import { RemoteGoBgpFabric } from './rib/gobgp-rib-driver';
+import { gobgpdBinary, startGoBgpFabric } from './lab-bgp/gobgp-fabric';
+
+export interface RouteInjectorOptions {
+  /** Sites this process runs an injector for (default LOCUS_SITES, else every site with hostRoutes). */
+  sites?: string[];
+  /** The BGP fabric to drive; default from the environment (see routeInjectorEnv), else a spawned gobgpd fabric, else in memory. */
+  fabric?: BgpFabric;
+  /** Make-before-break hold (default LOCUS_ROUTE_HOLD_MS or 60000). */
+  holdMs?: number;
+  confirmTimeoutMs?: number;
+}
+
+export interface RouteInjectorEnv {
+  sites?: string[];
+  bgp: 'auto' | 'gobgp' | 'memory';
+  siteApis?: Record<string, string>;
+  coreApi?: string;
+  holdMs: number;
+}
+
+/** LOCUS_SITES, LOCUS_BGP (auto|gobgp|memory), LOCUS_GOBGP_API (`dc1=host:50051,…`), LOCUS_GOBGP_CORE_API, LOCUS_ROUTE_HOLD_MS. */
+export function routeInjectorEnv(env: NodeJS.ProcessEnv = process.env): RouteInjectorEnv {
+  const list = (v?: string) => (v && v !== 'all' ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined);
+  const bgp = (env.LOCUS_BGP ?? 'auto') as RouteInjectorEnv['bgp'];
+  if (!['auto', 'gobgp', 'memory'].includes(bgp)) throw new Error(`LOCUS_BGP must be auto, gobgp or memory, not ${bgp}`);
+  const apis = list(env.LOCUS_GOBGP_API);
+  return {
+    sites: list(env.LOCUS_SITES),
+    bgp,
+    siteApis: apis && Object.fromEntries(apis.map((kv) => kv.split('=').map((s) => s.trim()) as [string, string])),
+    coreApi: env.LOCUS_GOBGP_CORE_API || undefined,
+    holdMs: Number(env.LOCUS_ROUTE_HOLD_MS ?? 60_000),
+  };
+}
+
+export function routeSites(topology: TopologyIndex): RouteSite[] {
+  return topology.sites.map((s) => ({ name: s.name, routerIp: s.router.ip, hostRoutes: s.hostRoutes }));
+}
+
+/** Picks the fabric: given, remote gobgpd from the environment, a spawned lab fabric, or (said loudly) in memory. */
+export async function chooseFabric(env: RouteInjectorEnv, sites: RouteSite[], logger: Logger): Promise<{ fabric: BgpFabric; owned: boolean }> {
+  const log = logger.child({ component: 'route-injector' });
+  const injecting = sites.filter((s) => s.hostRoutes);
+  if (env.bgp === 'memory') {
+    log.warn('LOCUS_BGP=memory: route injectors run on an in-memory RIB, not a BGP speaker');
+    return { fabric: new InMemoryFabric(injecting.map((s) => s.name)), owned: true };
+  }
+  if (env.coreApi) {
+    if (!env.siteApis) throw new Error('LOCUS_GOBGP_CORE_API is set but LOCUS_GOBGP_API (site=host:port,…) is not');
+    log.info({ core: env.coreApi, sites: env.siteApis }, 'driving the gobgpd speakers given in LOCUS_GOBGP_API');
+    return { fabric: new RemoteGoBgpFabric(env.siteApis, env.coreApi), owned: true };
+  }
+  if (gobgpdBinary()) return { fabric: await startGoBgpFabric(injecting, logger), owned: true };
+  if (env.bgp === 'gobgp') throw new Error('LOCUS_BGP=gobgp but gobgpd is not installed (Debian: apt-get install gobgpd)');
+  log.warn(
+    'gobgpd is not installed (Debian: apt-get install gobgpd, or .ci/install-gobgp.sh): route injectors run on an IN-MEMORY RIB, not a real BGP speaker',
+  );
+  return { fabric: new InMemoryFabric(injecting.map((s) => s.name)), owned: true };
+}
+
+const INJECTORS = Symbol('ROUTE_INJECTORS');
+
+class InjectorLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+  constructor(@Inject(INJECTORS) private readonly host: { start(): Promise<void>; stop(): Promise<void> }) {}
+  onApplicationBootstrap() {
+    return this.host.start();
+  }
+  onApplicationShutdown() {
+    return this.host.stop();
+  }
+}
+
+@Module({})
+export class RouteInjectorModule {
+  static register(host: { start(): Promise<void>; stop(): Promise<void> }): DynamicModule {
+    return { module: RouteInjectorModule, providers: [{ provide: INJECTORS, useValue: host }, InjectorLifecycle], exports: [INJECTORS] };
+  }
+}
+
+export interface RunningRouteInjectors {
+  app: INestApplicationContext;
+  injectors: SiteRouteInjector[];
+  fabric: BgpFabric;
+  nc: NatsConnection;
+  injector(site: string): SiteRouteInjector | undefined;
+  stop(): Promise<void>;
+}
+
+/** Starts one route injector per site (those in opts.sites / LOCUS_SITES, else every hostRoutes site). */
+export async function startRouteInjectors(config: LocusConfig, logger: Logger, opts: RouteInjectorOptions = {}): Promise<RunningRouteInjectors> {
+  const env = routeInjectorEnv();
+  const { index: topology } = loadTopologyFile(config.topologyPath ?? defaultTopologyPath());
+  const sites = routeSites(topology);
+  const names = opts.sites ?? env.sites ?? sites.filter((s) => s.hostRoutes).map((s) => s.name);
+  const unknown = names.filter((n) => !sites.some((s) => s.name === n && s.hostRoutes));
+  if (unknown.length) throw new Error(`no host-route site named ${unknown.join(', ')} in the topology`);
+  const chosen = opts.fabric ? { fabric: opts.fabric, owned: false } : await chooseFabric(env, sites, logger);
+  const fabric = chosen.fabric;
+  let nc: NatsConnection | undefined;
+  try {
+    nc = await connectNats(config.natsUrl, `locus-route-injector-${names.join('-').slice(0, 40)}`, logger);
+    const jsm = await nc.jetstreamManager();
+    await ensureEventStream(jsm, config.streamName, subjects(config.subjectPrefix).eventsWildcard);
+    const js = nc.jetstream();
+    const publisher = new PlaneEventPublisher(js, config.subjectPrefix);
+    const deps = { nc, js, jsm, prefix: config.subjectPrefix, stream: config.streamName, logger, publisher };
+    const injectors = names.map(
+      (name) =>
+        new SiteRouteInjector(
+          {
+            site: sites.find((s) => s.name === name)!,
+            sites,
+            driver: fabric.driverFor(name),
+            core: fabric.core(),
+            holdMs: opts.holdMs ?? env.holdMs,
+            confirmTimeoutMs: opts.confirmTimeoutMs ?? 10_000,
+          },
+          deps,
+        ),
+    );
+    let service: Service | undefined;
+    const conn = nc;
+    const host = {
+      async start() {
+        await Promise.all(injectors.map((i) => i.start()));
+        service = await serveRoutes(conn, injectors, sites, config.subjectPrefix, logger);
+        logger.info({ component: 'route-injector', sites: names, rib: fabric.kind }, 'route injectors ready');
+      },
+      async stop() {
+        await service?.stop().catch(() => undefined);
+        await Promise.all(injectors.map((i) => i.stop()));
+      },
+    };
+    const app = await NestFactory.createApplicationContext(RouteInjectorModule.register(host), { logger: new NestPinoLogger(logger) });
+    await app.init();
+    return {
+      app,
+      injectors,
+      fabric,
+      nc,
+      injector: (site) => injectors.find((i) => i.name === site),
+      async stop() {
+        await app.close();
+        await conn.drain().catch(() => undefined);
+        if (chosen.owned) await fabric.stop();
+      },
+    };
+  } catch (err) {
+    await nc?.close().catch(() => undefined);
+    if (chosen.owned) await fabric.stop();
+    throw err;
+  }
+}

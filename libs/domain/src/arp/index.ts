@@ -1,0 +1,3 @@
+export * from './arp-decision';
+export * from './neighbour-cache';
+export * from './lab-neighbours';

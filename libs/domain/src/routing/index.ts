@@ -1,0 +1,3 @@
+export * from './host-route';
+export * from './route-tracker';
+export * from './route-plan';

@@ -1,0 +1,83 @@
+/**
+ * What a route injector believes about every VM: where it is (site), at which location
+ * version, and whether it is up (rise/fall). Built from the location events and the
+ * location DB snapshot; a fact older than what is known changes nothing (version guard).
+ */
+export interface TrackedVm {
+  vm: string;
+  ip: string;
+  site: string;
+  locationVersion: number;
+  /** false while the VM is stopped outside a move (its route falls), true once it runs again (rises). */
+  up: boolean;
+}
+
+export type RouteFact =
+  | { type: 'placed'; vm: string; ip: string; site: string; locationVersion: number; up?: boolean }
+  | { type: 'relocated'; vm: string; ip: string; from: string; to: string; locationVersion: number; moveId: string }
+  /** The VM stopped and will not run anywhere until it is started again (failed/cancelled move, host failure). */
+  | { type: 'down'; vm: string; reason: string }
+  /** The VM runs again (restarted at the source, started or resumed at the target). */
+  | { type: 'up'; vm: string; reason: string; locationVersion?: number };
+
+export type TrackOutcome = 'applied' | 'duplicate' | 'stale' | 'unknown-vm';
+
+export class RouteTracker {
+  private readonly vms = new Map<string, TrackedVm>();
+
+  get(vm: string): TrackedVm | undefined {
+    return this.vms.get(vm);
+  }
+
+  byIp(ip: string): TrackedVm | undefined {
+    for (const v of this.vms.values()) if (v.ip === ip) return v;
+    return undefined;
+  }
+
+  all(): TrackedVm[] {
+    return [...this.vms.values()];
+  }
+
+  /** Applies one fact. Location facts are version-guarded; up/down facts apply to the current location. */
+  apply(fact: RouteFact): TrackOutcome {
+    const current = this.vms.get(fact.vm);
+    switch (fact.type) {
+      case 'placed': {
+        const up = fact.up ?? true;
+        if (current && fact.locationVersion < current.locationVersion) return 'stale';
+        if (current && fact.locationVersion === current.locationVersion && current.site === fact.site && current.up === up) return 'duplicate';
+        this.vms.set(fact.vm, { vm: fact.vm, ip: fact.ip, site: fact.site, locationVersion: fact.locationVersion, up });
+        return 'applied';
+      }
+      case 'relocated': {
+        if (current && fact.locationVersion < current.locationVersion) return 'stale';
+        if (current && fact.locationVersion === current.locationVersion) return 'duplicate';
+        // A cold move's VM is down between stop and boot, but the route follows the location
+        // commit at once: make-before-break needs the new route up before the old one goes.
+        this.vms.set(fact.vm, { vm: fact.vm, ip: fact.ip, site: fact.to, locationVersion: fact.locationVersion, up: true });
+        return 'applied';
+      }
+      case 'down': {
+        if (!current) return 'unknown-vm';
+        if (!current.up) return 'duplicate';
+        current.up = false;
+        return 'applied';
+      }
+      case 'up': {
+        if (!current) return 'unknown-vm';
+        if (fact.locationVersion !== undefined && fact.locationVersion < current.locationVersion) return 'stale';
+        if (current.up) return 'duplicate';
+        current.up = true;
+        return 'applied';
+      }
+    }
+  }
+
+  /** A newer version seen elsewhere (e.g. a RouteConfirmed of another site) moves the VM there. */
+  observe(vm: string, ip: string, site: string, locationVersion: number): TrackOutcome {
+    const current = this.vms.get(vm);
+    if (current && locationVersion <= current.locationVersion) return current.locationVersion === locationVersion ? 'duplicate' : 'stale';
+    this.vms.set(vm, { vm, ip, site, locationVersion, up: true });
+    return 'applied';
+  }
+}
