@@ -6,3 +6,4 @@ export * from './events';
 export * from './agent';
 export * from './planes';
 export * from './routing';
+export * from './mapping';

@@ -12,3 +12,4 @@ export * from './move/move.prediction';
 export * from './ha/host-liveness';
 export * from './routing';
 export * from './arp';
+export * from './mapping';

@@ -1,0 +1,26 @@
+import type { NatsConnection } from 'nats';
+import { LocusError, mappingSubjects, type MapListReply, type MapListRequest } from '@locus/contracts';
+import type { MappingClock, SitePolicy } from '@locus/domain';
+import { requestJson } from '@locus/messaging';
+import type { MapServerService } from '../map-server/map-server.service';
+import { registrationView } from '../shared/views';
+
+/** `map.list {}`: the map-server's registrations (and its counters); `{"itr"}`: that ITR's cache. First `limit` (default 1000) by prefix. */
+export class ListMappingsHandler {
+  constructor(
+    private readonly mapServer: MapServerService,
+    private readonly deps: { nc: NatsConnection; prefix: string; policy: SitePolicy; clock: MappingClock },
+  ) {}
+
+  async handle(req: MapListRequest): Promise<MapListReply | object> {
+    const limit = req.limit ?? 1000;
+    if (req.itr) {
+      if (!this.deps.policy.has(req.itr))
+        throw new LocusError('UNKNOWN_SITE', `no ITR named ${req.itr}; the ITRs are ${this.deps.policy.sites().map((s) => s.name).join(', ')}`);
+      return requestJson(this.deps.nc, mappingSubjects(this.deps.prefix).itr(req.itr), { op: 'list', limit }, 5000);
+    }
+    const { total, entries } = this.mapServer.server.list(limit);
+    const lab = this.deps.clock.lab();
+    return { ok: true, source: 'map-server', total, entries: entries.map((e) => registrationView(e, lab)), stats: this.mapServer.server.stats() } satisfies MapListReply;
+  }
+}

@@ -1,0 +1,19 @@
+import 'reflect-metadata';
+import { createLogger, loadConfig } from '@locus/platform';
+import { startMappingSystem } from './start-mapping-system';
+
+async function main() {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel);
+  const mapping = await startMappingSystem(config, logger);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => {
+      logger.info({ component: 'mapping-system', signal }, 'shutting down');
+      void mapping.stop().then(() => process.exit(0));
+    });
+}
+
+main().catch((err) => {
+  console.error(`mapping-system failed to start: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,75 @@
+import type { Service } from 'nats';
+import { MapListRequest, MapResolveRequest, mappingSubjects } from '@locus/contracts';
+import { addJsonEndpoint } from '@locus/messaging';
+import { ListMappingsHandler } from './list-mappings/list-mappings.handler';
+import { LocationFollower } from './follow-locations/location-follower';
+import { MapServerService } from './map-server/map-server.service';
+import { EtrService } from './register-eid/etr.service';
+import { ItrService } from './itr-cache/itr.service';
+import { ResolveEidHandler } from './resolve-eid/resolve-eid.handler';
+import type { MappingDeps } from './shared/deps';
+
+export interface MappingRoles {
+  mapServer: boolean;
+  /** Sites whose xTR runs here: an ITR for each, an ETR for those that may claim EIDs. */
+  xtrSites: string[];
+  smrOnlyItrs: string[];
+}
+
+/** The roles of the mapping system one process hosts: the map-server and/or the xTRs of some sites. */
+export class MappingHost {
+  readonly mapServer?: MapServerService;
+  readonly etrs = new Map<string, EtrService>();
+  readonly itrs = new Map<string, ItrService>();
+  private readonly followers: LocationFollower[] = [];
+  private service?: Service;
+
+  constructor(
+    private readonly deps: MappingDeps,
+    readonly roles: MappingRoles,
+  ) {
+    if (roles.mapServer) this.mapServer = new MapServerService(deps);
+    for (const site of roles.xtrSites) {
+      this.itrs.set(site, new ItrService(site, !roles.smrOnlyItrs.includes(site), deps));
+      if (deps.policy.hasEtr(site)) this.etrs.set(site, new EtrService(site, deps));
+    }
+  }
+
+  async start(): Promise<void> {
+    const d = this.deps;
+    this.service = await d.nc.services.add({
+      name: 'locus-mapping-system',
+      version: '0.1.0',
+      description: `Locus mapping system:${this.mapServer ? ' map-server/map-resolver' : ''}${this.roles.xtrSites.length ? ` xTRs ${this.roles.xtrSites.join(', ')}` : ''}`,
+    });
+    if (this.mapServer) {
+      await this.mapServer.start(this.service);
+      const s = mappingSubjects(d.prefix);
+      const log = d.logger.child({ component: 'map-resolver' });
+      const resolve = new ResolveEidHandler(this.mapServer, { nc: d.nc, prefix: d.prefix, policy: d.policy, clock: d.clock, negativeTtlMin: d.options.negativeTtlMin });
+      const list = new ListMappingsHandler(this.mapServer, { nc: d.nc, prefix: d.prefix, policy: d.policy, clock: d.clock });
+      addJsonEndpoint(this.service, { name: 'map-resolve', subject: s.resolve, schema: MapResolveRequest, logger: log, handler: (req) => resolve.handle(req) });
+      addJsonEndpoint(this.service, { name: 'map-list', subject: s.list, schema: MapListRequest, logger: log, handler: (req) => list.handle(req) });
+    }
+    for (const itr of this.itrs.values()) await itr.start(this.service);
+    for (const etr of this.etrs.values()) {
+      await etr.start(this.service);
+      const follower = new LocationFollower(etr, d);
+      this.followers.push(follower);
+    }
+    await Promise.all(this.followers.map((f) => f.start()));
+    d.logger.info(
+      { component: 'mapping-system', mapServer: !!this.mapServer, etrs: [...this.etrs.keys()], itrs: [...this.itrs.keys()], smrOnly: this.roles.smrOnlyItrs },
+      `mapping system ready: ${this.mapServer ? 'map-server, ' : ''}ETRs ${[...this.etrs.keys()].join(', ') || 'none'}, ITRs ${[...this.itrs.keys()].join(', ') || 'none'}`,
+    );
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.followers.map((f) => f.stop()));
+    await Promise.all([...this.etrs.values()].map((e) => e.stop()));
+    await Promise.all([...this.itrs.values()].map((i) => i.stop()));
+    await this.mapServer?.stop();
+    await this.service?.stop().catch(() => undefined);
+    await this.deps.planes.flush();
+  }
+}

@@ -1,0 +1,200 @@
+import type { Service, Subscription } from 'nats';
+import type { Logger } from 'pino';
+import {
+  errorReply,
+  MAPPING_KEY_ID,
+  MapNotify,
+  mappingSubjects,
+  MAX_RECORDS_PER_REGISTER,
+  type ErrorBody,
+  type MapRegister,
+  type RegisterRecord,
+} from '@locus/contracts';
+import { EtrClaims, hostEid, signMessage, verifyMessage, type ClaimOutcome, type EidClaim, type EtrLocationFact } from '@locus/domain';
+import { addJsonEndpoint, requestJson } from '@locus/messaging';
+import { isNoResponders, type MappingDeps } from '../shared/deps';
+import { PeriodicTask } from '../shared/periodic';
+import { newNonce } from '../shared/site-keys';
+
+type RegisterReply = { ok: true; notify: MapNotify } | { ok: false; error: ErrorBody };
+
+/**
+ * The ETR of one site: it claims the EIDs of the VMs running at the site (from the location
+ * events), registers them with the map-server in authenticated Map-Registers, refreshes them
+ * periodically, and stops claiming an EID when the VM leaves or a Map-Notify says it is away.
+ */
+export class EtrService {
+  readonly claims: EtrClaims;
+  /** Version of each EID the map-server acknowledged. */
+  readonly registered = new Map<string, number>();
+  private readonly log: Logger;
+  private readonly subjects;
+  private readonly pending = new Set<string>();
+  private flushScheduled = false;
+  private retryTimer?: NodeJS.Timeout;
+  private retryMs = 0;
+  private refresher?: PeriodicTask;
+  private hello?: Subscription;
+  private stopped = false;
+  private readonly locator;
+
+  constructor(
+    readonly site: string,
+    private readonly deps: MappingDeps,
+  ) {
+    this.log = deps.logger.child({ component: `etr:${site}` });
+    this.subjects = mappingSubjects(deps.prefix);
+    this.claims = new EtrClaims(site, (eid) => deps.policy.mayClaim(site, eid));
+    const rloc = deps.policy.site(site)?.rloc;
+    if (!rloc) throw new Error(`site ${site} is not part of the mapping system`);
+    this.locator = { rloc, priority: 1, weight: 100 };
+  }
+
+  async start(service: Service): Promise<void> {
+    addJsonEndpoint(service, { name: `lisp-notify-${this.site}`, subject: this.subjects.notify(this.site), schema: MapNotify, logger: this.log, handler: (n) => this.onNotify(n) });
+    this.hello = this.deps.nc.subscribe(this.subjects.hello, {
+      callback: () => {
+        this.log.info({ claims: this.claims.size }, 'map-server (re)started: registering every claimed EID again');
+        void this.registerAll();
+      },
+    });
+    this.refresher = new PeriodicTask(this.deps.timers.refreshRealMs, () => this.registerAll(), (err) => this.log.warn({ err: err.message }, 'refresh failed'));
+    this.refresher.start();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.refresher?.stop();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.hello?.unsubscribe();
+  }
+
+  /** A location fact from the stream or the start-up snapshot. */
+  learn(fact: EtrLocationFact): ClaimOutcome {
+    const outcome = this.claims.learn(fact);
+    const eid = hostEid(fact.ip);
+    if (outcome === 'claimed') {
+      this.log.debug({ vm: fact.vm, eid, version: fact.locationVersion }, 'claiming EID');
+      this.queue(eid);
+    } else if (outcome === 'released') {
+      this.registered.delete(eid);
+      this.log.info({ vm: fact.vm, eid, version: fact.locationVersion, now: fact.site }, `${fact.vm} left for ${fact.site}: no longer claiming ${eid}`);
+    } else if (outcome === 'not-allowed') {
+      this.log.warn({ vm: fact.vm, eid, version: fact.locationVersion }, `${fact.vm} runs here but ${eid} is outside the prefixes ${this.site} may claim; not registering it`);
+    } else if (outcome === 'stale') {
+      this.log.info({ vm: fact.vm, locationVersion: fact.locationVersion }, 'ignored stale location event (older version than applied)');
+    }
+    return outcome;
+  }
+
+  /** Registers every claim now (refresh, map-server hello). */
+  async registerAll(): Promise<void> {
+    const all = this.claims.claims();
+    for (let i = 0; i < all.length; i += MAX_RECORDS_PER_REGISTER) await this.send(all.slice(i, i + MAX_RECORDS_PER_REGISTER));
+  }
+
+  private queue(eid: string): void {
+    this.pending.add(eid);
+    if (this.flushScheduled || this.retryTimer) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const claims = [...this.pending].map((eid) => this.claims.claim(eid)).filter((c): c is EidClaim => !!c);
+    this.pending.clear();
+    for (let i = 0; i < claims.length; i += MAX_RECORDS_PER_REGISTER) await this.send(claims.slice(i, i + MAX_RECORDS_PER_REGISTER));
+  }
+
+  private async send(claims: EidClaim[]): Promise<void> {
+    if (claims.length === 0 || this.stopped) return;
+    const records: RegisterRecord[] = claims.map((c) => ({
+      eid: c.eid,
+      vm: c.vm,
+      locators: [this.locator],
+      ttl: this.deps.options.mapCacheTtlMin,
+      version: c.version,
+      ...(c.moveId ? { moveId: c.moveId } : {}),
+    }));
+    const msg: MapRegister = signMessage(
+      { type: 'Map-Register' as const, site: this.site, nonce: newNonce(), timestamp: Math.round(this.deps.clock.wall()), wantMapNotify: true, keyId: MAPPING_KEY_ID, records },
+      this.site,
+      this.deps.mac,
+    );
+    let reply: RegisterReply;
+    try {
+      reply = await requestJson<RegisterReply>(this.deps.nc, this.subjects.register, msg, 3000);
+    } catch (err) {
+      for (const c of claims) this.pending.add(c.eid);
+      this.scheduleRetry(isNoResponders(err) ? 'no map-server answers' : (err as Error).message);
+      return;
+    }
+    this.retryMs = 0;
+    if (!reply.ok) {
+      this.log.error({ code: reply.error.code, reason: reply.error.message, eids: records.map((r) => r.eid) }, `Map-Register refused by the map-server (${reply.error.code}): ${reply.error.message}`);
+      return;
+    }
+    this.onAck(reply.notify, msg.nonce);
+  }
+
+  private onAck(ack: MapNotify, nonce: string): void {
+    const auth = verifyMessage(ack, this.site, this.deps.mac);
+    if (!auth.ok || ack.kind !== 'ack' || ack.site !== this.site || ack.nonce !== nonce) {
+      this.log.warn({ reason: auth.ok ? 'not the ack of this Map-Register' : auth.reason }, 'Map-Notify ack ignored');
+      return;
+    }
+    const fresh = ack.records.filter((r) => this.registered.get(r.eid) !== r.version && this.claims.claim(r.eid));
+    for (const r of ack.records) this.registered.set(r.eid, r.version);
+    if (fresh.length === 1) {
+      const r = fresh[0];
+      this.log.info({ eid: r.eid, vm: r.vm, version: r.version, moveId: r.moveId }, `registered ${r.eid}${r.vm ? ` (${r.vm})` : ''} version ${r.version}: Map-Notify ack received`);
+    } else if (fresh.length > 1) {
+      this.log.info({ eids: fresh.map((r) => r.eid) }, `registered ${fresh.length} EIDs: Map-Notify ack received`);
+    }
+    for (const r of ack.refused ?? []) {
+      if (r.heldBy === this.site) continue; // a newer version of our own: the location events bring it
+      const outcome = this.claims.notifiedAway({ eid: r.eid, version: r.heldVersion, site: r.heldBy, at: this.deps.clock.wall() });
+      if (outcome === 'released') {
+        this.registered.delete(r.eid);
+        this.log.info({ eid: r.eid, version: r.version, heldVersion: r.heldVersion, heldBy: r.heldBy }, `map-server holds ${r.eid} v${r.heldVersion} at ${r.heldBy}: no longer claiming it`);
+      }
+    }
+  }
+
+  /** Map-Notify from the map-server: an EID this site registered now lives elsewhere. */
+  private onNotify(n: MapNotify): object {
+    const auth = verifyMessage(n, this.site, this.deps.mac);
+    if (!auth.ok || n.site !== this.site) {
+      this.log.warn({ reason: auth.ok ? `addressed to ${n.site}` : auth.reason }, 'Map-Notify refused');
+      return errorReply('AUTH_FAILED', auth.ok ? `Map-Notify for ${n.site} sent to ${this.site}` : auth.reason);
+    }
+    if (n.kind !== 'away') return { ok: true, released: 0 };
+    let released = 0;
+    for (const r of n.records) {
+      const outcome = this.claims.notifiedAway({ eid: r.eid, ...(r.vm ? { vm: r.vm } : {}), version: r.version, site: r.site, at: this.deps.clock.wall() });
+      if (outcome === 'released') {
+        released++;
+        this.registered.delete(r.eid);
+      }
+      this.log.info(
+        { eid: r.eid, vm: r.vm, version: r.version, site: r.site, outcome },
+        `Map-Notify: ${r.eid}${r.vm ? ` (${r.vm})` : ''} is away at ${r.site}, version ${r.version}` + (outcome === 'released' ? ': stopped claiming it' : outcome === 'kept' ? ': our claim is newer, kept' : ': not claimed here any more'),
+      );
+    }
+    return { ok: true, released };
+  }
+
+  private scheduleRetry(reason: string): void {
+    if (this.retryTimer || this.stopped) return;
+    this.retryMs = Math.min(5000, this.retryMs ? this.retryMs * 2 : 250);
+    if (this.retryMs === 250 || this.retryMs === 5000) this.log.warn({ reason, retryInMs: this.retryMs, pending: this.pending.size }, 'Map-Register not answered; will retry');
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.flush();
+    }, this.retryMs);
+    this.retryTimer.unref();
+  }
+}

@@ -1,0 +1,77 @@
+import { MAPPING_DEFAULTS, mappingSubjects, type MapRegister, type RegisterRecord } from '@locus/contracts';
+import { signMessage } from '@locus/domain';
+import { requestJson } from '@locus/messaging';
+import { capturingLogger, eventually, readStream, type TestLab } from './harness';
+import { newNonce, siteMac } from '../../apps/mapping-system/src/shared/site-keys';
+import { startMappingSystem, type RunningMappingSystem } from '../../apps/mapping-system/src/start-mapping-system';
+import type { MappingOptions } from '../../apps/mapping-system/src/mapping-options';
+
+export const RLOC = { dc1: '192.0.2.11', dc2: '192.0.2.12', cloud: '192.0.2.21', branch: '192.0.2.31' } as const;
+
+/** The mapping system of a test lab, with its own log lines, and helpers for its subjects. */
+export async function startMapping(lab: TestLab, overrides: Partial<MappingOptions> = {}) {
+  const { logger, lines } = capturingLogger();
+  const system = await startMappingSystem(lab.config, logger, overrides);
+  return { system, logs: lines };
+}
+
+export function mappingClient(lab: TestLab) {
+  const s = mappingSubjects(lab.config.subjectPrefix);
+  const req = <T = any>(subject: string, body: unknown) => requestJson<T>(lab.client, subject, body, 10_000);
+  return {
+    subjects: s,
+    resolve: (eid: string, itr?: string, forward?: boolean) => req(s.resolve, { eid, ...(itr ? { itr } : {}), ...(forward ? { forward } : {}) }),
+    list: (body: object = {}) => req(s.list, body),
+    req,
+    /** Registrations as (prefix, site, version, rloc): what a refused Map-Register must not change. */
+    registry: async () => {
+      const r = await req(s.list, {});
+      return r.entries.map((e: any) => `${e.prefix} ${e.site} v${e.version} ${e.rloc}`).sort();
+    },
+  };
+}
+
+/** Waits until the map-resolver has the EID at `version` (and `site`). */
+export function registered(lab: TestLab, eid: string, version: number, site?: string, timeoutMs = 15_000) {
+  const c = mappingClient(lab);
+  return eventually(
+    async () => {
+      const r = await c.resolve(eid).catch(() => undefined);
+      return r?.ok && !r.negative && r.version === version && (!site || r.site === site) ? r : undefined;
+    },
+    timeoutMs,
+    `${eid} registered at version ${version}${site ? ` at ${site}` : ''}`,
+  );
+}
+
+/** Waits until the ITR holds the EID at `version`. */
+export function itrHolds(lab: TestLab, itr: string, eid: string, version: number, timeoutMs = 15_000) {
+  const c = mappingClient(lab);
+  return eventually(
+    async () => {
+      const r = await c.resolve(eid, itr).catch(() => undefined);
+      return r?.ok && r.cached && r.version === version ? r : undefined;
+    },
+    timeoutMs,
+    `ITR ${itr} to hold ${eid} at version ${version}`,
+  );
+}
+
+/** A Map-Register signed with the key the site shares with the map-server (the lab's default seed). */
+export function signedRegister(site: string, records: RegisterRecord[], opts: { seed?: string; timestamp?: number; nonce?: string } = {}): MapRegister {
+  const mac = siteMac(opts.seed ?? MAPPING_DEFAULTS.keySeed);
+  return signMessage(
+    { type: 'Map-Register' as const, site, nonce: opts.nonce ?? newNonce(), timestamp: opts.timestamp ?? Date.now(), wantMapNotify: true, keyId: 'hmac-sha-256' as const, records },
+    site,
+    mac,
+  );
+}
+
+export const record = (eid: string, version: number, rloc: string, vm?: string): RegisterRecord => ({ eid, ...(vm ? { vm } : {}), locators: [{ rloc, priority: 1, weight: 100 }], ttl: 1440, version });
+
+/** Map plane events in the test's stream. */
+export async function mapPlaneEvents(lab: TestLab) {
+  return (await readStream(lab.client, lab.config.streamName)).filter((m) => m.subject.startsWith(`${lab.config.subjectPrefix}.evt.map.`));
+}
+
+export type { RunningMappingSystem };
