@@ -9,10 +9,16 @@ import { deleteStreamIfExists, NATS_START_HINT } from '@locus/messaging';
 import { createLogger, loadConfig, type Logger } from '@locus/platform';
 import { startMobilityManager } from '../../mobility-manager/src/start-mobility-manager';
 import { startAgents } from '../../hypervisor-agent/src/start-agents';
+import { startMappingSystem } from '../../mapping-system/src/start-mapping-system';
+import { startRouteInjectors } from '../../route-injector/src/start-route-injectors';
+import { startArpProxies } from '../../arp-proxy/src/start-arp-proxies';
 
 /**
- * `npm run lab`: the whole default lab in one process, no Docker: the mobility manager and
- * one agent per hypervisor of the topology, against NATS and Postgres from the environment.
+ * `npm run lab`: the whole default lab in one process, no Docker: the mobility manager, one
+ * agent per hypervisor, the mapping system with an xTR per site, a host-route injector per
+ * site on a GoBGP fabric (one gobgpd per site and a core, on loopback; an in-memory RIB when
+ * gobgpd is missing, said at start), and an ARP proxy per site, against NATS and Postgres
+ * from the environment.
  */
 const program = new Command()
   .name('npm run lab --')
@@ -42,12 +48,18 @@ async function main() {
   }
   const manager = await startMobilityManager(config, logger);
   const agents = await startAgents(config, logger);
+  const mapping = await startMappingSystem(config, logger);
+  const routes = await startRouteInjectors(config, logger);
+  const arp = await startArpProxies(config, logger);
   log.info(
     { timeScale: config.timeScale, hypervisors: agents.host.agents.length, vms: manager.topology.topology.vms.length },
     `lab ready. Try: nats req ${config.subjectPrefix}.vm.move '{"vm":"web-01","to":"dc2-hv1","mode":"cold"}'  (or: npm run -s req -- ${config.subjectPrefix}.vm.move '...')`,
   );
   const shutdown = async (signal: string) => {
     log.info({ signal }, 'stopping the lab');
+    await arp.stop();
+    await routes.stop();
+    await mapping.stop();
     await agents.stop();
     await manager.stop();
     process.exit(0);
