@@ -14,7 +14,7 @@ function holders(agents: { agent(name: string): any }[], vm: string, hosts: stri
 
 describe('failures mid-move', () => {
   it('a target agent killed during the boot, restarted: the move completes and the VM runs in one place', async () => {
-    const lab = await startTestLab({ timeScale: 20, hypervisors: ALL_BUT('dc2-hv2') });
+    const lab = await startTestLab({ timeScale: 20, hypervisors: ALL_BUT('dc2-hv2'), agentTimeoutMs: 3000 });
     let target = await startAgents({ ...lab.config, hypervisors: ['dc2-hv2'] }, capturingLogger().logger);
     try {
       const accepted = await lab.req('vm.move', { vm: 'web-02', to: 'dc2-hv2', mode: 'cold' });
@@ -47,6 +47,24 @@ describe('failures mid-move', () => {
     } finally {
       // The lab's own manager is already stopped; stop the second one and clean up through the lab.
       lab.manager = manager2 ?? lab.manager;
+      await lab.stop();
+    }
+  });
+});
+
+describe('postcopy', () => {
+  it('fails with POSTCOPY_SOURCE_LOST when the source dies while the target still pulls pages', async () => {
+    // Real time (scale 1): the RARP announce after resume lasts 450 ms, time enough to kill the source.
+    const lab = await startTestLab({ timeScale: 1 });
+    try {
+      const accepted = await lab.req('vm.move', { vm: 'jump-01', to: 'dc1-hv2', mode: 'hot', options: { dirtyRateMBps: 4000, workingSetMb: 1500, policy: 'postcopy' } });
+      expect(accepted.prediction.outcome).toBe('postcopy');
+      await eventually(async () => (await lab.req('move.get', { moveId: accepted.moveId })).move.timeline.some((t: any) => t.event === 'VmRelocated'), 15_000, 'the switchover');
+      lab.agents.host.silence('dc1-hv1');
+      const move = await lab.waitForMove(accepted.moveId, ['failed'], 15_000);
+      expect(move.error.code).toBe('POSTCOPY_SOURCE_LOST');
+      expect((await lab.req('vm.get', { vm: 'jump-01' })).vm).toMatchObject({ hypervisor: 'dc1-hv2', locationVersion: 2, state: 'stopped' });
+    } finally {
       await lab.stop();
     }
   });

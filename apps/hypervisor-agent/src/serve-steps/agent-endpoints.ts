@@ -32,7 +32,17 @@ export async function serveAgentSteps(nc: NatsConnection, agents: HypervisorAgen
       },
     };
     for (const [action, run] of Object.entries(steps))
-      addJsonEndpoint(service, { name: `${agent.name}-${action}`, subject: s.agent(agent.name, action as AgentAction), schema: AgentStepRequest, logger: log, handler: (req) => run(req).then(ok) });
+      addJsonEndpoint(service, {
+        name: `${agent.name}-${action}`,
+        subject: s.agent(agent.name, action as AgentAction),
+        schema: AgentStepRequest,
+        logger: log,
+        handler: (req) => {
+          // A silent host is down as far as anyone can tell: it does nothing it is asked.
+          if (agent.silent) throw new LocusError('UNAVAILABLE', `${agent.name} is down`);
+          return run(req).then(ok);
+        },
+      });
     addJsonEndpoint(service, {
       name: `${agent.name}-inventory`,
       subject: s.agent(agent.name, 'inventory'),
