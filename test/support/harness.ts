@@ -31,6 +31,9 @@ export function testConfig(overrides: Partial<LocusConfig> = {}): LocusConfig {
       agentTimeoutMs: 10_000,
       // HA restarts only where a test asks for them: a loaded CI machine must not look like failed hosts.
       haEnabled: false,
+      // Convergence facts are appended to the VM streams after a move: only where a test asks for them.
+      convergenceTracking: false,
+      driftIntervalMs: 0,
       logLevel: 'info',
       ...overrides,
     },

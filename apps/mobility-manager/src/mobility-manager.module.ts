@@ -18,6 +18,9 @@ import { PlanMoveController } from './plan-move/plan-move.controller';
 import { CancelMoveHandler } from './cancel-move/cancel-move.handler';
 import { CancelMoveController } from './cancel-move/cancel-move.controller';
 import type { MovePlanner } from './plan-move/move-planner';
+import { CheckDriftHandler } from './check-drift/check-drift.handler';
+import { CheckDriftController } from './check-drift/check-drift.controller';
+import type { DriftDetector } from './check-drift/drift-detector';
 
 export interface ManagerDeps {
   dataSource: DataSource;
@@ -25,6 +28,7 @@ export interface ManagerDeps {
   commands: VmCommandService;
   planner: MovePlanner;
   logger: Logger;
+  drift: DriftDetector;
 }
 
 const DEPS = Symbol('MANAGER_DEPS');
@@ -35,7 +39,7 @@ export class MobilityManagerModule {
   static register(deps: ManagerDeps): DynamicModule {
     return {
       module: MobilityManagerModule,
-      controllers: [MoveVmController, PlanMoveController, CancelMoveController, GetMoveController, GetVmController, ListVmsController, GetTopologyController],
+      controllers: [MoveVmController, PlanMoveController, CancelMoveController, GetMoveController, GetVmController, ListVmsController, GetTopologyController, CheckDriftController],
       providers: [
         { provide: DEPS, useValue: deps },
         { provide: MoveVmHandler, useFactory: (d: ManagerDeps) => new MoveVmHandler(d.commands, d.dataSource, d.topology, d.planner, d.logger), inject: [DEPS] },
@@ -45,6 +49,7 @@ export class MobilityManagerModule {
         { provide: GetVmHandler, useFactory: (d: ManagerDeps) => new GetVmHandler(d.dataSource), inject: [DEPS] },
         { provide: ListVmsHandler, useFactory: (d: ManagerDeps) => new ListVmsHandler(d.dataSource), inject: [DEPS] },
         { provide: GetTopologyHandler, useFactory: (d: ManagerDeps) => new GetTopologyHandler(d.topology), inject: [DEPS] },
+        { provide: CheckDriftHandler, useFactory: (d: ManagerDeps) => new CheckDriftHandler(d.drift), inject: [DEPS] },
       ],
     };
   }

@@ -14,6 +14,8 @@ import { MoveSagaRunner } from './move-saga/move-saga.runner';
 import { placeTopologyVms } from './seed-vms/place-topology-vms';
 import { MovePlanner } from './plan-move/move-planner';
 import { HaMonitor } from './ha-restart/ha-monitor';
+import { ConvergenceTracker } from './track-convergence/convergence-tracker';
+import { DriftDetector } from './check-drift/drift-detector';
 
 export const OUTBOX_CHANNEL = 'locus_outbox';
 
@@ -28,6 +30,9 @@ export interface MobilityManager {
   ha: HaMonitor;
   planner: MovePlanner;
   topology: TopologyIndex;
+  /** Network convergence of every move (absent with LOCUS_CONVERGENCE=false). */
+  convergence?: ConvergenceTracker;
+  drift: DriftDetector;
   stop(): Promise<void>;
 }
 
@@ -73,8 +78,13 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
     { prefix: config.subjectPrefix, enabled: config.haEnabled, hostTimeoutMs: config.hostTimeoutMs, timeScale: config.timeScale },
   );
   planner = new MovePlanner(dataSource, topology, ha);
+  const convergence = config.convergenceTracking
+    ? new ConvergenceTracker({ js, jsm, commands, dataSource, topology, logger }, { prefix: config.subjectPrefix, stream: config.streamName, deadlineMs: config.convergenceDeadlineMs })
+    : undefined;
+  const driftEveryMs = config.driftIntervalMs > 0 ? Math.max(1000, config.driftIntervalMs / config.timeScale) : 0;
+  const drift = new DriftDetector({ nc, dataSource, topology, logger, converging: () => convergence?.converging() ?? new Set() }, { prefix: config.subjectPrefix, intervalMs: driftEveryMs });
 
-  const app = await NestFactory.createMicroservice(MobilityManagerModule.register({ dataSource, topology, commands, planner, logger }), {
+  const app = await NestFactory.createMicroservice(MobilityManagerModule.register({ dataSource, topology, commands, planner, logger, drift }), {
     strategy: new NatsServiceTransport({
       connection: () => nc,
       serviceName: 'locus-mobility-manager',
@@ -94,6 +104,8 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
     { prefix: config.subjectPrefix, stream: config.streamName, agentTimeoutMs: config.agentTimeoutMs, maxAgentRetries: config.agentRetries, maxOutboundPerHost: config.maxOutboundPerHost },
   );
   await saga.start();
+  await convergence?.start();
+  drift.start();
   ha.start();
   log.info({ prefix: config.subjectPrefix, stream: config.streamName, vms: topology.topology.vms.length }, `mobility manager ready: try ${s.request('vm.move')}`);
 
@@ -109,10 +121,14 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
     ha,
     planner,
     topology,
+    convergence,
+    drift,
     async stop() {
       if (stopped) return;
       stopped = true;
       await ha.stop();
+      await drift.stop();
+      await convergence?.stop();
       await saga.stop();
       await app.close();
       await relay.stop();

@@ -150,6 +150,34 @@ export const MoveFailed = z.object({
 /** Compensation after a failed move: the VM runs again where it was. */
 export const VmRestartedAtSource = z.object({ ...MoveRef, hypervisor: Name, durationMs: z.number().nonnegative() });
 
+/** One network plane of a move as the convergence tracker saw it: real ms after the location commit, and what it did. */
+export const PlaneTiming = z.looseObject({ ms: z.number().nonnegative() });
+export type PlaneTiming = z.infer<typeof PlaneTiming>;
+/** A component of a plane that does not agree with the move's location version yet. */
+export const StaleComponent = z.object({ plane: z.string(), component: z.string(), detail: z.string() });
+export type StaleComponent = z.infer<typeof StaleComponent>;
+/**
+ * Every network plane the move touches agrees with its new location version (recorded after
+ * MoveCompleted). `convergenceMs`: real ms from the location commit to the last plane.
+ */
+export const MoveConverged = z.object({
+  ...MoveRef,
+  locationVersion: z.number().int().positive(),
+  convergenceMs: z.number().nonnegative(),
+  /** Keyed by the move's planes (location, l2-announce, mapping, host-routes, arp-proxy). */
+  planes: z.record(z.string(), PlaneTiming),
+});
+/** The move's planes did not all agree within the deadline; `stale` names what still disagrees. A MoveConverged may follow. */
+export const MoveConvergenceLate = z.object({
+  ...MoveRef,
+  locationVersion: z.number().int().positive(),
+  /** Real ms after the location commit when the deadline ran out. */
+  afterMs: z.number().nonnegative(),
+  stale: z.array(StaleComponent).min(1),
+  /** The planes that had converged by then. */
+  planes: z.record(z.string(), PlaneTiming).default({}),
+});
+
 export const VM_EVENT_SCHEMAS = {
   VmPlaced,
   MoveAccepted,
@@ -170,6 +198,8 @@ export const VM_EVENT_SCHEMAS = {
   MoveFailed,
   MoveCancelled,
   VmRestartedAtSource,
+  MoveConverged,
+  MoveConvergenceLate,
 } as const;
 
 type Schemas = typeof VM_EVENT_SCHEMAS;

@@ -243,7 +243,7 @@ export interface MapListReply {
 
 // ---- plane events (PlaneEvent with plane 'map') ----
 
-export const MAP_PLANE_EVENT_TYPES = ['Registered', 'RegistrationExpired', 'Notified', 'CacheUpdated'] as const;
+export const MAP_PLANE_EVENT_TYPES = ['Registered', 'RegistrationExpired', 'Notified', 'CacheUpdated', 'MappingConverged'] as const;
 export type MapPlaneEventType = (typeof MAP_PLANE_EVENT_TYPES)[number];
 
 export interface CacheUpdatedData extends Record<string, unknown> {

@@ -28,3 +28,38 @@ export interface PlaneEvent<D extends Record<string, unknown> = Record<string, u
 export function planeSubject(prefix: string, plane: Plane, entity: string, type: string): string {
   return `${prefix}.evt.${plane}.${entity}.${type}`;
 }
+
+/**
+ * The one "done" fact a plane service publishes per move (besides its step events), so the
+ * convergence tracker knows when that plane agrees with the move's location version:
+ * `MappingConverged` (map-server: every ITR that cached the EID holds the new version) and
+ * `ArpConverged` (each ARP proxy of the VM's L2 domain: no neighbour holds a wrong MAC).
+ * Host routes need none: the new site's `RouteConfirmed` and the old site's `RouteWithdrawn`
+ * are already per-move facts. `at` of these two is wall-clock time.
+ */
+export const PLANE_CONVERGED_TYPES = ['MappingConverged', 'ArpConverged'] as const;
+
+export interface MappingConvergedData extends Record<string, unknown> {
+  site: string;
+  previousSite?: string;
+  kind: 'created' | 'updated' | 'moved';
+  /** ITRs that held the EID when it changed and hold the new version now. */
+  itrs: string[];
+  /** ITRs that turned out not to cache it any more (restarted); they do not count. */
+  dropped: string[];
+  /** Real ms from the registration to the last ITR (the map-server's clock). */
+  ms: number;
+}
+
+export interface ArpConvergedData extends Record<string, unknown> {
+  site: string;
+  /** The decision rule of this site for the move (stays-in-domain, leaves-domain, ...). */
+  rule: string;
+  /** What the site did with a proxy entry for the VM's IP (install, keep, remove, none). */
+  proxy: string;
+  /** Neighbours that held the VM's old MAC after the move, and how many of them were repaired. */
+  stale: number;
+  repaired: number;
+  /** Real ms from the location event to no neighbour holding a wrong MAC. */
+  ms: number;
+}

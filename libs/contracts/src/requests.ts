@@ -40,6 +40,10 @@ export type ListVmsRequest = z.infer<typeof ListVmsRequest>;
 export const GetTopologyRequest = z.strictObject({});
 export type GetTopologyRequest = z.infer<typeof GetTopologyRequest>;
 
+/** `drift.check {}`: compare every plane with the location DB now. */
+export const DriftCheckRequest = z.strictObject({});
+export type DriftCheckRequest = z.infer<typeof DriftCheckRequest>;
+
 /** Schema of each endpoint's request body, used by the transport to validate before any handler runs. */
 export const REQUEST_SCHEMAS: Record<RequestEndpoint, z.ZodType> = {
   'vm.move': MoveVmRequest,
@@ -49,6 +53,7 @@ export const REQUEST_SCHEMAS: Record<RequestEndpoint, z.ZodType> = {
   'vm.get': GetVmRequest,
   'vm.list': ListVmsRequest,
   'topology.get': GetTopologyRequest,
+  'drift.check': DriftCheckRequest,
 };
 
 // ---- replies (types only: services build them, clients read them) ----
@@ -110,6 +115,30 @@ export interface MoveView {
   planes: string[];
   timeline: TimelineEntry[];
   error?: { code: string; message: string };
+  /** Real ms from the location commit to the last network plane agreeing with the new location version (state `converged`). */
+  convergenceMs?: number;
+  /** Per plane of the move: real ms after the commit and what it did, e.g. {"host-routes": {"ms": 2.7, "advertised": "dc2", "withdrawn": "dc1"}}. */
+  planeTimes?: Record<string, { ms: number; [detail: string]: unknown }>;
+  /** Set when the planes did not all agree within the deadline: what was still stale then (kept after a later convergence). */
+  convergenceLate?: { afterMs: number; at: string; stale: { plane: string; component: string; detail: string }[] };
+}
+
+/** One way a plane disagrees with the location DB. */
+export interface DriftView {
+  plane: 'mapping' | 'host-routes' | 'arp-proxy';
+  /** e.g. `map-server`, `itr:branch`, `route-injector:dc1`, `arp-proxy:dc1`. */
+  component: string;
+  vm?: string;
+  detail: string;
+}
+
+export interface DriftReply {
+  checkedAt: string;
+  /** VMs compared (running or stopped, not moving). */
+  vms: number;
+  /** VMs left out: moving, or a move whose convergence is still being tracked. */
+  skipped: string[];
+  disagreements: DriftView[];
 }
 
 export interface MovePrediction {

@@ -15,6 +15,7 @@ export const REQUEST_ENDPOINTS = {
   'move.plan': 'move.plan',
   'move.cancel': 'move.cancel',
   'topology.get': 'topology.get',
+  'drift.check': 'drift.check',
 } as const;
 export type RequestEndpoint = keyof typeof REQUEST_ENDPOINTS;
 
@@ -66,6 +67,8 @@ export const HEADERS = {
   type: 'Locus-Event-Type',
   correlationId: 'Locus-Correlation-Id',
   causationId: 'Locus-Causation-Id',
+  /** W3C trace context: `00-<trace id: 32 hex, from the correlation id>-<span id: 16 hex, from the event id>-01`. */
+  traceparent: 'traceparent',
 } as const;
 
 /** Requests larger than this are refused with TOO_LARGE before they are parsed. */

@@ -13,3 +13,4 @@ export * from './ha/host-liveness';
 export * from './routing';
 export * from './arp';
 export * from './mapping';
+export * from './convergence';

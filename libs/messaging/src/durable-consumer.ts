@@ -15,6 +15,8 @@ export interface DurableConsumerOptions {
   logger: Logger;
   ackWaitMs?: number;
   maxAckPending?: number;
+  /** Where a consumer that does not exist yet starts: every message (default), or those stored from this time on. */
+  startTime?: Date;
 }
 
 /**
@@ -42,7 +44,8 @@ export class DurableConsumer {
     const config = {
       durable_name: this.options.durable,
       ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
+      deliver_policy: this.options.startTime ? DeliverPolicy.StartTime : DeliverPolicy.All,
+      ...(this.options.startTime ? { opt_start_time: this.options.startTime.toISOString() } : {}),
       filter_subject: this.options.filterSubject,
       ack_wait: nanos(ackWaitMs),
       max_ack_pending: this.options.maxAckPending ?? 1000,

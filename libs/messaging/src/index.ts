@@ -5,3 +5,4 @@ export * from './json-endpoint';
 export * from './durable-consumer';
 export * from './nats-service.transport';
 export * from './plane-publisher';
+export * from './trace';

@@ -1,6 +1,7 @@
 import { headers, type JetStreamClient } from 'nats';
 import { HEADERS, type RecordedEvent } from '@locus/contracts';
 import type { OutboxPublisher } from '@locus/eventstore';
+import { traceparent } from './trace';
 
 /** Publishes an outbox event to JetStream with `Nats-Msg-Id` = event id and tracing headers. */
 export class JetStreamOutboxPublisher implements OutboxPublisher {
@@ -17,6 +18,7 @@ export class JetStreamOutboxPublisher implements OutboxPublisher {
     h.set(HEADERS.type, event.type);
     h.set(HEADERS.correlationId, event.metadata.correlationId);
     if (event.metadata.causationId) h.set(HEADERS.causationId, event.metadata.causationId);
+    h.set(HEADERS.traceparent, traceparent(event.metadata.correlationId, event.id));
     const ack = await this.js.publish(subject, JSON.stringify(event), { msgID: event.id, headers: h, timeout: this.timeoutMs });
     return { duplicate: ack.duplicate };
   }

@@ -19,6 +19,10 @@ const Env = z.object({
   LOCUS_HOST_TIMEOUT_MS: z.coerce.number().positive().default(15_000),
   LOCUS_HA: z.enum(['true', 'false']).default('true'),
   LOCUS_MAX_OUTBOUND_PER_HOST: z.coerce.number().int().positive().default(2),
+  LOCUS_CONVERGENCE: z.enum(['true', 'false']).default('true'),
+  LOCUS_CONVERGENCE_DEADLINE_MS: z.coerce.number().positive().default(30_000),
+  LOCUS_DRIFT_INTERVAL_MS: z.coerce.number().nonnegative().default(30_000),
+  LOCUS_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 
@@ -41,6 +45,14 @@ export interface LocusConfig {
   /** Restart the VMs of a failed host elsewhere. */
   haEnabled: boolean;
   maxOutboundPerHost: number;
+  /** Track every move's network convergence (MoveConverged / MoveConvergenceLate) in the manager. */
+  convergenceTracking: boolean;
+  /** Real ms after the location commit by which every plane of a move should agree, else it is flagged late. */
+  convergenceDeadlineMs: number;
+  /** Drift check period in simulated ms (0: only on `drift.check` requests). */
+  driftIntervalMs: number;
+  /** Port of /metrics, /healthz and /readyz (LOCUS_METRICS_PORT); 0, the default, serves none. */
+  metricsPort: number;
   logLevel: string;
 }
 
@@ -62,6 +74,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     hostTimeoutMs: e.LOCUS_HOST_TIMEOUT_MS,
     haEnabled: e.LOCUS_HA === 'true',
     maxOutboundPerHost: e.LOCUS_MAX_OUTBOUND_PER_HOST,
+    convergenceTracking: e.LOCUS_CONVERGENCE === 'true',
+    convergenceDeadlineMs: e.LOCUS_CONVERGENCE_DEADLINE_MS,
+    driftIntervalMs: e.LOCUS_DRIFT_INTERVAL_MS,
+    metricsPort: e.LOCUS_METRICS_PORT,
     logLevel: e.LOG_LEVEL,
     ...overrides,
   };

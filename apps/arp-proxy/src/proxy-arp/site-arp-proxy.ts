@@ -1,6 +1,6 @@
 import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 import type { Logger } from 'pino';
-import { subjects, type PlaneEvent, type RecordedEvent, type SiteArpView, type StaleNeighbourView, type VmView } from '@locus/contracts';
+import { subjects, type ArpConvergedData, type PlaneEvent, type RecordedEvent, type SiteArpView, type StaleNeighbourView, type VmView } from '@locus/contracts';
 import { decideArpForMove, proxyWanted, type ArpDomain, type ArpSite, type Clock } from '@locus/domain';
 import { ACK, DurableConsumer, PlaneEventPublisher, requestJson, type Outcome } from '@locus/messaging';
 import type { LabArpDriver, Repair } from '../arp-driver/lab-arp-driver';
@@ -40,6 +40,8 @@ export class SiteArpProxy {
   private readonly modes = new Map<string, 'hot' | 'warm' | 'cold'>();
   private readonly proxies = new Map<string, { vm: string; locationVersion: number; since: number }>();
   private readonly staleMeta = new Map<string, { vm: string; locationVersion: number; moveId?: string }>();
+  /** Moves whose neighbours this site has not all repaired yet: ArpConverged is published when none holds a wrong MAC. */
+  private readonly converging = new Map<string, { vm: KnownVm; moveId: string; rule: string; proxy: string; stale: number; startedAt: number }>();
   private consumer?: DurableConsumer;
   private timer?: NodeJS.Timeout;
   private chain: Promise<unknown> = Promise.resolve();
@@ -116,12 +118,16 @@ export class SiteArpProxy {
     const ctx = { moveId: d.moveId as string, version: vm.locationVersion, trigger: event.id };
     // The VM is on this site's L2 or not any more: entries that held its MAC may now be wrong.
     this.driver.setOnLink(domain.name, vm.ip, domain.sites.includes(vm.site) ? vm.mac : null);
+    const startedAt = Date.now();
+    const stale = this.driver.wrongEntries(vm.ip).length;
     await this.reportStale(vm, ctx);
     if (decision.proxy === 'install' || (decision.proxy === 'keep' && !this.proxies.has(vm.ip))) await this.install(vm, domain, ctx);
     if (decision.proxy === 'keep' && this.proxies.has(vm.ip)) this.proxies.get(vm.ip)!.locationVersion = vm.locationVersion;
     if (decision.proxy === 'remove') await this.remove(vm, domain, ctx);
     if (decision.garp) await this.garp(vm, domain, decision.garp.mac, decision.rule === 'returns-to-domain' ? 'announce' : 'garp', ctx);
     this.summary(vm, ctx.moveId, decision.rule);
+    this.converging.set(vm.vm, { vm, moveId: ctx.moveId, rule: decision.rule, proxy: decision.proxy, stale, startedAt });
+    await this.reportConverged();
     return ACK;
   }
 
@@ -200,7 +206,21 @@ export class SiteArpProxy {
 
   /** Runs the neighbours' ARP timers up to now and publishes what they repaired on their own. */
   tick(): Promise<void> {
-    return this.serial(async () => this.publishRepairs(this.driver.tick()));
+    return this.serial(async () => {
+      await this.publishRepairs(this.driver.tick());
+      await this.reportConverged();
+    });
+  }
+
+  /** The ARP plane's one "done" fact per move and site: no neighbour holds a wrong MAC for the VM (wall-clock `at`, real `ms`). */
+  private async reportConverged(): Promise<void> {
+    for (const [name, c] of [...this.converging]) {
+      if (this.driver.wrongEntries(c.vm.ip).length > 0) continue;
+      this.converging.delete(name);
+      const now = Date.now();
+      const data: ArpConvergedData = { site: this.name, rule: c.rule, proxy: c.proxy, stale: c.stale, repaired: c.stale, ms: now - c.startedAt };
+      await this.emit('ArpConverged', c.vm, { moveId: c.moveId, version: c.vm.locationVersion, trigger: 'converged' }, data, now);
+    }
   }
 
   // ---- views ----
@@ -268,7 +288,7 @@ export class SiteArpProxy {
     return next;
   }
 
-  private async emit(type: string, vm: KnownVm, ctx: { moveId?: string; version: number; trigger: string }, data: Record<string, unknown>): Promise<void> {
+  private async emit(type: string, vm: KnownVm, ctx: { moveId?: string; version: number; trigger: string }, data: Record<string, unknown>, wallAt?: number): Promise<void> {
     const event: PlaneEvent = {
       id: `${type}:${this.name}:${vm.vm}:v${ctx.version}:${ctx.trigger}`,
       plane: 'arp',
@@ -278,7 +298,7 @@ export class SiteArpProxy {
       eid: vm.ip,
       moveId: ctx.moveId,
       locationVersion: ctx.version,
-      at: iso(this.deps.clock.now()),
+      at: iso(wallAt ?? this.deps.clock.now()),
       data,
     };
     await this.deps.publisher.publish(event, vm.vm);

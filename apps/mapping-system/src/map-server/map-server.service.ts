@@ -10,6 +10,7 @@ import {
   mappingSubjects,
   type MapNotify,
   type MappingRecord,
+  type MappingConvergedData,
   type MapServerHello,
   type PlaneEvent,
   type PublishAck,
@@ -215,6 +216,12 @@ export class MapServerService {
     const what = `${r.vm ?? r.eid} ${r.eid} v${r.version} at ${r.site}`;
     const fields = { vm: r.vm, eid: r.eid, version: r.version, site: r.site, previousSite: r.previousSite, moveId: r.moveId, itrs: r.itrs, missing: r.missing, dropped: r.dropped, ms: round(r.ms) };
     if (r.outcome === 'converged') {
+      // The mapping plane's one "done" fact per move, for the convergence tracker.
+      if (r.moveId) {
+        const data: MappingConvergedData = { site: r.site, ...(r.previousSite ? { previousSite: r.previousSite } : {}), kind: r.kind, itrs: r.itrs, dropped: r.dropped, ms: round(r.ms) };
+        const id = `converged:${r.eid}:${r.version}:${r.site}`;
+        this.deps.planes.publish({ id, plane: 'map', type: 'MappingConverged', component: 'map-server', ...(r.vm ? { vm: r.vm } : {}), eid: r.eid, moveId: r.moveId, locationVersion: r.version, at: iso(this.deps.clock.wall()), data });
+      }
       const line = r.itrs.length
         ? `mapping converged: ${what}: all ${r.itrs.length} ITRs that cached it hold the new version (${r.itrs.join(', ')}) after ${round(r.ms)} ms`
         : `mapping converged: ${what}: no ITR had cached it`;

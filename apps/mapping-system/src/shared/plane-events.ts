@@ -1,6 +1,7 @@
 import type { JetStreamClient } from 'nats';
 import type { Logger } from 'pino';
 import { planeSubject, type PlaneEvent } from '@locus/contracts';
+import { planeEventHeaders } from '@locus/messaging';
 
 /** The subject token of a map plane event: the VM when known (so `evt.*.web-01.>` follows a VM across planes), else the EID. */
 export function mapEntity(vm: string | undefined, eid: string | undefined): string {
@@ -24,7 +25,7 @@ export class PlanePublisher {
   publish(event: PlaneEvent): void {
     const subject = planeSubject(this.prefix, event.plane, mapEntity(event.vm, event.eid), event.type);
     const p = this.js
-      .publish(subject, JSON.stringify(event), { msgID: event.id, timeout: 5000 })
+      .publish(subject, JSON.stringify(event), { msgID: event.id, headers: planeEventHeaders(event), timeout: 5000 })
       .catch((err: Error) => this.log.warn({ subject, id: event.id, err: err.message }, 'could not publish plane event'))
       .finally(() => this.inFlight.delete(p));
     this.inFlight.add(p);

@@ -32,6 +32,9 @@ export class GetMoveHandler {
       ...(v.downtimeMs !== null ? { downtimeMs: v.downtimeMs } : {}),
       ...(v.totalMs !== null ? { totalMs: v.totalMs } : {}),
       ...(v.error ? { error: v.error } : {}),
+      ...(typeof v.convergenceMs === 'number' ? { convergenceMs: v.convergenceMs } : {}),
+      ...(v.planeTimes ? { planeTimes: v.planeTimes } : {}),
+      ...(v.convergenceLate ? { convergenceLate: v.convergenceLate } : {}),
     };
     return { move };
   }

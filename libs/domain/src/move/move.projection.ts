@@ -1,4 +1,4 @@
-import type { Location, MoveCause, MoveMode, MoveState, PrecopyRoundView, RecordedEvent, TimelineEntry, VmEvent } from '@locus/contracts';
+import type { Location, MoveCause, MoveMode, MoveState, PlaneTiming, PrecopyRoundView, RecordedEvent, StaleComponent, TimelineEntry, VmEvent } from '@locus/contracts';
 import { assertNever } from '../vm/vm.decider';
 
 /** Read model of one move, as `locus.move.get` returns it. Built only from events, so a rebuild is identical. */
@@ -23,6 +23,10 @@ export interface MoveRow {
   planes: string[];
   timeline: TimelineEntry[];
   error: { code: string; message: string } | null;
+  /** Real ms from the location commit to the last plane (MoveConverged). Absent in rows projected before convergence tracking. */
+  convergenceMs?: number | null;
+  planeTimes?: Record<string, PlaneTiming> | null;
+  convergenceLate?: { afterMs: number; at: string; stale: StaleComponent[] } | null;
 }
 
 export function moveIdOf(event: VmEvent): string | undefined {
@@ -77,6 +81,9 @@ export function projectMove(row: MoveRow | undefined, recorded: RecordedEvent): 
       planes: d.planes,
       timeline: [entry(d.cause === 'ha-restart' ? { cause: d.cause } : undefined)],
       error: null,
+      convergenceMs: null,
+      planeTimes: null,
+      convergenceLate: null,
     };
   }
   if (!row) return row;
@@ -125,6 +132,16 @@ export function projectMove(row: MoveRow | undefined, recorded: RecordedEvent): 
       );
     case 'MoveCancelled':
       return step({ state: 'cancelled', finishedAt: recorded.metadata.at }, { phase: event.data.phase });
+    case 'MoveConverged':
+      return step(
+        { state: row.state === 'completed' ? 'converged' : row.state, convergenceMs: event.data.convergenceMs, planeTimes: event.data.planes },
+        { convergenceMs: event.data.convergenceMs, planes: Object.fromEntries(Object.entries(event.data.planes).map(([plane, t]) => [plane, t.ms])) },
+      );
+    case 'MoveConvergenceLate':
+      return step(
+        { convergenceLate: { afterMs: event.data.afterMs, at: recorded.metadata.at, stale: event.data.stale } },
+        { afterMs: event.data.afterMs, stale: event.data.stale.map((s) => s.component) },
+      );
     default:
       return assertNever(event);
   }

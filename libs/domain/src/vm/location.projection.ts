@@ -51,6 +51,8 @@ export function projectLocation(row: LocationRow | undefined, recorded: Recorded
     case 'VmResumedAtTarget':
     case 'RarpAnnounced':
     case 'PostcopyCompleted':
+    case 'MoveConverged':
+    case 'MoveConvergenceLate':
       return touch({});
     case 'MoveCompleted':
     case 'VmRestartedAtSource':

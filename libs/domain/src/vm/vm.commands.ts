@@ -1,4 +1,4 @@
-import type { Location, MoveCause, MoveMode, MovePlan } from '@locus/contracts';
+import type { Location, MoveCause, MoveMode, MovePlan, PlaneTiming, StaleComponent } from '@locus/contracts';
 import type { PrecopyRound } from '../precopy/precopy.model';
 
 /** Commands the VM decider accepts; a string-tagged union closed by an exhaustive switch. */
@@ -35,4 +35,7 @@ export type VmCommand =
   | { type: 'CommitLocation'; moveId: string }
   | { type: 'FailMove'; moveId: string; code: string; message: string }
   | { type: 'CancelMove'; moveId: string }
-  | { type: 'RecordRestartedAtSource'; moveId: string; hypervisor: string; durationMs: number };
+  | { type: 'RecordRestartedAtSource'; moveId: string; hypervisor: string; durationMs: number }
+  // network convergence, after the location commit (the convergence tracker)
+  | { type: 'RecordConverged'; moveId: string; locationVersion: number; convergenceMs: number; planes: Record<string, PlaneTiming> }
+  | { type: 'RecordConvergenceLate'; moveId: string; locationVersion: number; afterMs: number; stale: StaleComponent[]; planes: Record<string, PlaneTiming> };

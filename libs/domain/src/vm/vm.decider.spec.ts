@@ -288,3 +288,58 @@ describe('cold-move saga: next step from state', () => {
     expect(nextSagaStep(fold([placed, accepted(), started, stopped, transferred, relocated]))).toMatchObject({ kind: 'agent', action: 'start', hypervisor: 'dc2-hv1', locationVersion: 2 });
   });
 });
+
+describe('VM decider: network convergence of a committed move', () => {
+  const booted: VmEvent = { type: 'VmStartedAtTarget', data: { moveId: MOVE, hypervisor: 'dc2-hv1', locationVersion: 2, durationMs: 20000 } };
+  const done: VmEvent = { type: 'MoveCompleted', data: { moveId: MOVE, locationVersion: 2, downtimeMs: 28005, totalMs: 28005, rounds: 0, dataSentBytes: 65536 } };
+  const moved = [placed, accepted(), started, stopped, transferred, relocated, booted, done];
+  const planes = { location: { ms: 0 }, 'host-routes': { ms: 2.7, advertised: 'dc2', withdrawn: 'dc1' } };
+  const record = { type: 'RecordConverged', moveId: MOVE, locationVersion: 2, convergenceMs: 2.7, planes } as const;
+  const stale = [{ plane: 'host-routes', component: 'route-injector:dc2', detail: '10.1.0.10/32 v2 not advertised' }];
+  const late = { type: 'RecordConvergenceLate', moveId: MOVE, locationVersion: 2, afterMs: 30000, stale, planes: { location: { ms: 0 } } } as const;
+  const converged: VmEvent = { type: 'MoveConverged', data: { moveId: MOVE, locationVersion: 2, convergenceMs: 2.7, planes } };
+  const lateEvent: VmEvent = { type: 'MoveConvergenceLate', data: { moveId: MOVE, locationVersion: 2, afterMs: 30000, stale, planes: { location: { ms: 0 } } } };
+
+  it('given a completed move, when its convergence is recorded, then MoveConverged; recorded again, nothing', () => {
+    given(...moved).when(record).then(converged);
+    given(...moved, converged).when(record).thenNothing();
+  });
+  it('given a move not completed yet (VM still booting), when converged, then nothing: it is recorded after the completion', () => {
+    given(placed, accepted(), started, stopped, transferred, relocated).when(record).thenNothing();
+  });
+  it('given a move that never committed, or another move id or version, when converged, then nothing', () => {
+    given(placed, accepted(), started).when(record).thenNothing();
+    given(...moved).when({ ...record, moveId: '7f3a0000-0000-4000-8000-000000000002' }).thenNothing();
+    given(...moved).when({ ...record, locationVersion: 3 }).thenNothing();
+  });
+  it('given a committed move, when late, then MoveConvergenceLate even before it completes; once; and a convergence may follow', () => {
+    given(placed, accepted(), started, stopped, transferred, relocated).when(late).then(lateEvent);
+    given(...moved, lateEvent).when(late).thenNothing();
+    given(...moved, lateEvent).when(record).then(converged);
+    given(...moved, converged).when(late).thenNothing();
+  });
+  it('given a late convergence naming nothing, then refused', () => {
+    given(...moved).when({ ...late, stale: [] }).thenRefused('BAD_REQUEST');
+  });
+  it('given the next move committed, when the previous one converges, then nothing (superseded)', () => {
+    const next = '7f3a0000-0000-4000-8000-000000000002';
+    const back: VmEvent[] = [
+      { type: 'MoveAccepted', data: { moveId: next, vm: 'web-01', mode: 'cold', from: dc2, to: dc1, locationVersion: 2, cause: 'operator', plan: coldPlan, warnings: [], planes: ['location'] } },
+      { type: 'MoveStarted', data: { moveId: next, hypervisor: 'dc2-hv1' } },
+      { type: 'VmStoppedAtSource', data: { moveId: next, hypervisor: 'dc2-hv1', durationMs: 1 } },
+      { type: 'VmConfigTransferred', data: { moveId: next, from: 'dc2-hv1', to: 'dc1-hv1', bytes: 1, durationMs: 1 } },
+      { type: 'VmRelocated', data: { moveId: next, vm: 'web-01', ip: '10.1.0.10', mac: '52:54:00:01:00:10', from: dc2, to: dc1, locationVersion: 3 } },
+    ];
+    given(...moved, ...back).when(record).thenNothing();
+    given(...moved, back[0]).when(record).then(converged); // accepted but not committed: the previous one may still converge
+  });
+  it('given late while the VM still boots, when the boot is reported, then it completes as usual', () => {
+    given(placed, accepted(), started, stopped, transferred, relocated, lateEvent)
+      .when({ type: 'RecordTargetStarted', moveId: MOVE, hypervisor: 'dc2-hv1', locationVersion: 2, durationMs: 20000 })
+      .then(booted, done);
+    expect(nextSagaStep(fold([placed, accepted(), started, stopped, transferred, relocated, lateEvent]))).toMatchObject({ kind: 'agent', action: 'start', hypervisor: 'dc2-hv1' });
+  });
+  it('the saga has nothing to do after a convergence fact', () => {
+    expect(nextSagaStep(fold([...moved, lateEvent, converged]))).toBeNull();
+  });
+});

@@ -143,6 +143,21 @@ export function decide(command: VmCommand, state: VmState): Decision {
       if (!move) return nothing;
       return accept({ type: 'VmRestartedAtSource', data: { moveId: move.moveId, hypervisor: command.hypervisor, durationMs: command.durationMs } });
     }
+    case 'RecordConverged': {
+      // Only the last committed move, once completed, and only once.
+      const c = state.convergence;
+      if (!c || c.moveId !== command.moveId || c.locationVersion !== command.locationVersion || c.converged || state.move?.moveId === command.moveId) return nothing;
+      const { moveId, locationVersion, convergenceMs, planes } = command;
+      return accept({ type: 'MoveConverged', data: { moveId, locationVersion, convergenceMs: round3(convergenceMs), planes } });
+    }
+    case 'RecordConvergenceLate': {
+      // May come before the move completes (a slow boot does not hide a stale plane), once per move.
+      const c = state.convergence;
+      if (!c || c.moveId !== command.moveId || c.locationVersion !== command.locationVersion || c.converged || c.late) return nothing;
+      if (command.stale.length === 0) return refuse('BAD_REQUEST', 'a late convergence names at least one stale component');
+      const { moveId, locationVersion, afterMs, stale, planes } = command;
+      return accept({ type: 'MoveConvergenceLate', data: { moveId, locationVersion, afterMs: round3(afterMs), stale, planes } });
+    }
     default:
       return assertNever(command);
   }
@@ -262,8 +277,10 @@ export function evolve(state: VmState, event: VmEvent): VmState {
       return withMove({ ...state, run: 'stopped' }, (m) =>
         down(m, 'stop-and-copy', event.data.durationMs, { phase: 'switched', dataSentBytes: m.dataSentBytes + event.data.bytes }),
       );
-    case 'VmRelocated':
-      return withMove({ ...state, location: event.data.to, locationVersion: event.data.locationVersion }, () => ({ phase: 'relocated' }));
+    case 'VmRelocated': {
+      const convergence = { moveId: event.data.moveId, locationVersion: event.data.locationVersion, converged: false, late: false };
+      return withMove({ ...state, location: event.data.to, locationVersion: event.data.locationVersion, convergence }, () => ({ phase: 'relocated' }));
+    }
     case 'VmStartedAtTarget':
       return withMove({ ...state, run: 'running' }, (m) => down(m, 'boot', event.data.durationMs, {}));
     case 'VmResumedAtTarget':
@@ -274,13 +291,20 @@ export function evolve(state: VmState, event: VmEvent): VmState {
       return withMove(state, (m) => ({ phases: { ...m.phases, postcopy: event.data.durationMs } }));
     case 'MoveCompleted':
       return { ...state, move: undefined };
-    case 'MoveFailed':
+    case 'MoveFailed': {
       if (event.data.restartAtSource) return withMove(state, () => ({ phase: 'restarting-at-source' }));
-      return { ...state, move: undefined, run: event.data.code === 'POSTCOPY_SOURCE_LOST' ? 'stopped' : state.run };
+      // Failed after its commit (postcopy source lost): the VM is stopped, its network will not converge.
+      const convergence = state.convergence?.moveId === event.data.moveId ? undefined : state.convergence;
+      return { ...state, move: undefined, convergence, run: event.data.code === 'POSTCOPY_SOURCE_LOST' ? 'stopped' : state.run };
+    }
     case 'MoveCancelled':
       return event.data.restartAtSource ? withMove(state, () => ({ phase: 'restarting-at-source' })) : { ...state, move: undefined };
     case 'VmRestartedAtSource':
       return { ...state, run: 'running', move: undefined };
+    case 'MoveConverged':
+      return state.convergence?.moveId === event.data.moveId ? { ...state, convergence: { ...state.convergence, converged: true } } : state;
+    case 'MoveConvergenceLate':
+      return state.convergence?.moveId === event.data.moveId ? { ...state, convergence: { ...state.convergence, late: true } } : state;
     default:
       return assertNever(event);
   }

@@ -37,6 +37,14 @@ export interface ActiveMove {
   switchoverReason?: 'converged' | 'max-rounds' | 'max-data' | 'postcopy';
 }
 
+/** Convergence outlives the active move: it is recorded after MoveCompleted, by move id. */
+export interface MoveConvergenceState {
+  moveId: string;
+  locationVersion: number;
+  converged: boolean;
+  late: boolean;
+}
+
 export type VmState =
   | { status: 'unknown' }
   | {
@@ -50,6 +58,8 @@ export type VmState =
       locationVersion: number;
       run: 'running' | 'stopped';
       move?: ActiveMove;
+      /** The network convergence of the last committed move: opened by its location commit, closed when it converged. */
+      convergence?: MoveConvergenceState;
     };
 
 export type PlacedVm = Extract<VmState, { status: 'placed' }>;

@@ -1,0 +1,3 @@
+export * from './move-convergence';
+export * from './convergence-summary';
+export * from './drift';

@@ -1,0 +1,378 @@
+import type { Location, MoveMode, PlaneEvent, PlaneTiming, StaleComponent } from '@locus/contracts';
+
+/**
+ * Network convergence of moves, as a pure model: given what a move touches (MoveAccepted's
+ * planes), the topology facts that say who has to act (which sites inject host routes, which
+ * are in the mapping system, which sites carry the VM's L2 domain) and the plane events seen
+ * so far, it decides when every plane agrees with the move's new location version, how long
+ * each plane took after the location commit, and, at the deadline, what is still stale.
+ *
+ * Inputs may arrive in any order and more than once (a durable consumer redelivers, a restart
+ * replays): every decision is taken from the whole set of facts, matched by VM, location version
+ * and stream sequence, never from the order they came in. Times are wall-clock ms (the events'
+ * `at`), so a replay decides the same times.
+ */
+export interface ConvergenceTopology {
+  site(name: string): { hostRoutes: boolean; mappingSystem: boolean } | undefined;
+  /** Sites of the VM's L2 domain: each runs an ARP proxy with neighbours of its subnet. */
+  domainSitesOf(vm: string): readonly string[];
+}
+
+export type ConvergenceInput =
+  | { kind: 'accepted'; seq?: number; moveId: string; vm: string; mode: MoveMode; from: Location; to: Location; planes: readonly string[] }
+  | { kind: 'relocated'; seq: number; moveId: string; vm: string; ip: string; locationVersion: number; at: number }
+  | { kind: 'announced'; moveId: string; vm: string; hypervisor: string; at: number }
+  | { kind: 'completed'; moveId: string; vm: string; downtimeMs: number; totalMs: number; rounds: number; at: number }
+  /** Failed or cancelled: nothing to converge (a failure after the commit leaves the VM stopped). */
+  | { kind: 'ended'; moveId: string }
+  /** MoveConverged or MoveConvergenceLate is in the VM's stream. */
+  | { kind: 'recorded'; moveId: string; outcome: 'converged' | 'late' }
+  | { kind: 'plane'; seq: number; event: PlaneEvent };
+
+export interface MoveSummaryFacts {
+  moveId: string;
+  vm: string;
+  mode: MoveMode;
+  from: Location;
+  to: Location;
+  planes: readonly string[];
+  locationVersion: number;
+  downtimeMs?: number;
+  rounds?: number;
+}
+
+export type ConvergenceVerdict =
+  | { kind: 'converged'; move: MoveSummaryFacts; convergenceMs: number; planes: Record<string, PlaneTiming>; wasLate: boolean }
+  | { kind: 'late'; move: MoveSummaryFacts; afterMs: number; stale: StaleComponent[]; planes: Record<string, PlaneTiming> }
+  | { kind: 'superseded'; move: MoveSummaryFacts; by: string };
+
+export interface ConvergenceProgress {
+  /** Planes that agree, with their time after the commit and what they did. */
+  done: Record<string, PlaneTiming>;
+  stale: StaleComponent[];
+}
+
+interface TrackedMove {
+  moveId: string;
+  vm: string;
+  info?: { mode: MoveMode; from: Location; to: Location; planes: readonly string[]; acceptedSeq?: number };
+  relocated?: { seq: number; ip: string; locationVersion: number; at: number };
+  announced?: { hypervisor: string; at: number };
+  completed?: { downtimeMs: number; totalMs: number; rounds: number; at: number };
+  late: boolean;
+  /** A verdict `converged` was given (waiting for MoveConverged to show up in the stream). */
+  converged: boolean;
+}
+
+interface Fact {
+  seq: number;
+  at: number;
+  event: PlaneEvent;
+}
+
+/** Plane facts kept per VM: few while no move of it is tracked (they may precede its VM events), more while one is. */
+const IDLE_FACTS = 32;
+const TRACKED_FACTS = 512;
+
+export class MoveConvergenceBook {
+  private readonly moves = new Map<string, TrackedMove>();
+  private readonly facts = new Map<string, Fact[]>();
+  private readonly seenFacts = new Map<string, Set<string>>();
+  /** Move ids decided for good (converged and recorded, failed, superseded): later inputs about them change nothing. */
+  private readonly closed = new Set<string>();
+  private readonly closedOrder: string[] = [];
+
+  constructor(
+    private readonly topology: ConvergenceTopology,
+    readonly deadlineMs: number,
+  ) {}
+
+  /** Applies one input; returns the verdicts it makes (at most one converged per move). */
+  apply(input: ConvergenceInput): ConvergenceVerdict[] {
+    if (input.kind === 'plane') return this.applyPlane(input.seq, input.event);
+    if (this.closed.has(input.moveId)) return [];
+    switch (input.kind) {
+      case 'accepted': {
+        const m = this.track(input.moveId, input.vm);
+        if (!m.info) m.info = { mode: input.mode, from: input.from, to: input.to, planes: input.planes, acceptedSeq: input.seq };
+        else if (m.info.acceptedSeq === undefined && input.seq !== undefined) m.info.acceptedSeq = input.seq;
+        return this.check(m);
+      }
+      case 'relocated': {
+        const m = this.track(input.moveId, input.vm);
+        if (!m.relocated) m.relocated = { seq: input.seq, ip: input.ip, locationVersion: input.locationVersion, at: input.at };
+        const out: ConvergenceVerdict[] = [];
+        for (const other of [...this.moves.values()])
+          if (other.vm === m.vm && other !== m && (!other.relocated || other.relocated.locationVersion < input.locationVersion)) {
+            this.close(other.moveId);
+            if (other.info && other.relocated && !other.converged) out.push({ kind: 'superseded', move: this.summary(other), by: m.moveId });
+          }
+        return [...out, ...this.check(m)];
+      }
+      case 'announced': {
+        const m = this.track(input.moveId, input.vm);
+        m.announced ??= { hypervisor: input.hypervisor, at: input.at };
+        return this.check(m);
+      }
+      case 'completed': {
+        const m = this.track(input.moveId, input.vm);
+        m.completed ??= { downtimeMs: input.downtimeMs, totalMs: input.totalMs, rounds: input.rounds, at: input.at };
+        return this.check(m);
+      }
+      case 'ended':
+        this.close(input.moveId);
+        return [];
+      case 'recorded': {
+        if (input.outcome === 'converged') {
+          this.close(input.moveId);
+          return [];
+        }
+        const m = this.moves.get(input.moveId);
+        if (m) m.late = true;
+        return [];
+      }
+      default: {
+        const never: never = input;
+        throw new Error(`unhandled convergence input ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  /** Moves past their deadline with a stale plane: one `late` verdict each (a later `converged` may follow). */
+  due(now: number): ConvergenceVerdict[] {
+    const out: ConvergenceVerdict[] = [];
+    for (const m of this.moves.values()) {
+      if (m.late || m.converged || !m.info || !m.relocated || now < m.relocated.at + this.deadlineMs) continue;
+      const p = this.progressOf(m);
+      if (p.stale.length === 0) continue; // only the VM is not running yet: converges when it completes
+      m.late = true;
+      out.push({ kind: 'late', move: this.summary(m), afterMs: Math.max(0, now - m.relocated.at), stale: p.stale, planes: p.done });
+    }
+    return out;
+  }
+
+  /** Where a tracked move stands now (undefined before its commit or when not tracked). */
+  progress(moveId: string): ConvergenceProgress | undefined {
+    const m = this.moves.get(moveId);
+    return m?.info && m.relocated ? this.progressOf(m) : undefined;
+  }
+
+  /** VMs whose last move is still converging within its deadline: their planes may legitimately disagree. */
+  converging(): Set<string> {
+    const out = new Set<string>();
+    for (const m of this.moves.values()) if (!m.late && !m.converged) out.add(m.vm);
+    return out;
+  }
+
+  isTracked(moveId: string): boolean {
+    return this.moves.has(moveId);
+  }
+
+  /** Tracked from a later event of it, but its MoveAccepted (what it touches) was not seen. */
+  needsMoveFacts(moveId: string): boolean {
+    const m = this.moves.get(moveId);
+    return !!m && !m.info;
+  }
+
+  isClosed(moveId: string): boolean {
+    return this.closed.has(moveId);
+  }
+
+  get size(): number {
+    return this.moves.size;
+  }
+
+  // ---- internals ----
+
+  private track(moveId: string, vm: string): TrackedMove {
+    let m = this.moves.get(moveId);
+    if (!m) {
+      m = { moveId, vm, late: false, converged: false };
+      this.moves.set(moveId, m);
+    }
+    return m;
+  }
+
+  private close(moveId: string): void {
+    this.moves.delete(moveId);
+    if (this.closed.has(moveId)) return;
+    this.closed.add(moveId);
+    this.closedOrder.push(moveId);
+    if (this.closedOrder.length > 10_000) this.closed.delete(this.closedOrder.shift()!);
+  }
+
+  private applyPlane(seq: number, event: PlaneEvent): ConvergenceVerdict[] {
+    const vm = event.vm ?? this.vmOfAddress(event.eid);
+    if (!vm) return [];
+    let seen = this.seenFacts.get(vm);
+    if (!seen) this.seenFacts.set(vm, (seen = new Set()));
+    if (seen.has(event.id)) return [];
+    seen.add(event.id);
+    const list = this.facts.get(vm) ?? [];
+    list.push({ seq, at: Date.parse(event.at), event });
+    const tracked = [...this.moves.values()].filter((m) => m.vm === vm);
+    const cap = tracked.length ? TRACKED_FACTS : IDLE_FACTS;
+    while (list.length > cap) seen.delete(list.shift()!.event.id);
+    this.facts.set(vm, list);
+    return tracked.flatMap((m) => this.check(m));
+  }
+
+  private vmOfAddress(eid: string | undefined): string | undefined {
+    if (!eid) return undefined;
+    const ip = eid.replace(/\/32$/, '');
+    for (const m of this.moves.values()) if (m.relocated?.ip === ip) return m.vm;
+    return undefined;
+  }
+
+  private check(m: TrackedMove): ConvergenceVerdict[] {
+    if (m.converged || !m.info || !m.relocated || !m.completed) return [];
+    const p = this.progressOf(m);
+    if (p.stale.length) return [];
+    m.converged = true;
+    const convergenceMs = Math.max(0, ...Object.values(p.done).map((t) => t.ms));
+    return [{ kind: 'converged', move: this.summary(m), convergenceMs: round3(convergenceMs), planes: p.done, wasLate: m.late }];
+  }
+
+  private summary(m: TrackedMove): MoveSummaryFacts {
+    const info = m.info!;
+    return {
+      moveId: m.moveId,
+      vm: m.vm,
+      mode: info.mode,
+      from: info.from,
+      to: info.to,
+      planes: info.planes,
+      locationVersion: m.relocated?.locationVersion ?? 0,
+      ...(m.completed ? { downtimeMs: m.completed.downtimeMs, rounds: m.completed.rounds } : {}),
+    };
+  }
+
+  private progressOf(m: TrackedMove): ConvergenceProgress {
+    const info = m.info!;
+    const rel = m.relocated!;
+    const V = rel.locationVersion;
+    const facts = this.facts.get(m.vm) ?? [];
+    const after = (at: number) => round3(Math.max(0, at - rel.at));
+    const done: Record<string, PlaneTiming> = { location: { ms: 0, site: info.to.site, locationVersion: V } };
+    const stale: StaleComponent[] = [];
+    const of = (plane: PlaneEvent['plane'], type: string, pred: (f: Fact) => boolean = () => true) =>
+      facts.filter((f) => f.event.plane === plane && f.event.type === type && pred(f));
+    const first = (list: Fact[]) => list.reduce<Fact | undefined>((a, f) => (!a || f.at < a.at ? f : a), undefined);
+    const data = (f: Fact) => f.event.data as Record<string, any>;
+    const prefix = `${rel.ip}/32`;
+
+    if (info.planes.includes('l2-announce')) {
+      if (m.announced) done['l2-announce'] = { ms: after(m.announced.at), hypervisor: m.announced.hypervisor };
+      else stale.push({ plane: 'l2-announce', component: `agent:${info.to.hypervisor}`, detail: `${m.vm} not announced (RARP) at ${info.to.hypervisor} yet` });
+    }
+
+    if (info.planes.includes('mapping') && this.topology.site(info.to.site)?.mappingSystem) {
+      const converged = first(of('map', 'MappingConverged', (f) => f.event.locationVersion === V));
+      const registered = first(of('map', 'Registered', (f) => f.event.locationVersion === V && data(f).site === info.to.site));
+      const updated = new Map<string, Fact>();
+      for (const f of of('map', 'CacheUpdated', (x) => x.event.locationVersion >= V)) {
+        const itr = String(data(f).itr ?? f.event.component.replace(/^itr:/, ''));
+        if (!updated.has(itr) || updated.get(itr)!.at > f.at) updated.set(itr, f);
+      }
+      if (converged) {
+        const d = data(converged);
+        const itrs: string[] = d.itrs ?? [];
+        const dropped: string[] = d.dropped ?? [];
+        done.mapping = {
+          ms: after(converged.at),
+          ...(registered ? { registeredMs: after(registered.at) } : {}),
+          itrs: itrs.length,
+          of: itrs.length + dropped.length,
+          itrMs: Object.fromEntries([...updated].filter(([itr]) => itrs.includes(itr)).sort(([a], [b]) => a.localeCompare(b)).map(([itr, f]) => [itr, after(f.at)])),
+          ...(dropped.length ? { dropped } : {}),
+        };
+      } else if (!registered) {
+        stale.push({ plane: 'mapping', component: `etr:${info.to.site}`, detail: `${prefix} v${V} not registered with the map-server` });
+      } else {
+        const d = data(registered);
+        const via = new Map<string, string>([...((d.smrTo ?? []) as string[]).map((i): [string, string] => [i, 'SMR']), ...((d.publishTo ?? []) as string[]).map((i): [string, string] => [i, 'publication'])]);
+        const waiting = [...via].filter(([itr]) => !updated.has(itr)).sort(([a], [b]) => a.localeCompare(b));
+        for (const [itr, how] of waiting) stale.push({ plane: 'mapping', component: `itr:${itr}`, detail: `still caches ${prefix} at an older version (${how} of v${V} not answered)` });
+        if (waiting.length === 0) stale.push({ plane: 'mapping', component: 'map-server', detail: `${prefix} v${V}: the ITRs hold it but the map-server reported no convergence` });
+      }
+    }
+
+    if (info.planes.includes('host-routes')) {
+      const B = info.to.site;
+      const A = info.from.site;
+      const newSite = !!this.topology.site(B)?.hostRoutes;
+      const oldSite = A !== B && !!this.topology.site(A)?.hostRoutes;
+      const since = info.acceptedSeq ?? rel.seq;
+      const advertised = newSite ? first(of('route', 'RouteAdvertised', (f) => data(f).site === B && f.event.locationVersion === V)) : undefined;
+      const confirmed = newSite ? first(of('route', 'RouteConfirmed', (f) => data(f).site === B && f.event.locationVersion === V)) : undefined;
+      const withdrawn = oldSite
+        ? first(
+            of(
+              'route',
+              'RouteWithdrawn',
+              (f) =>
+                data(f).site === A &&
+                f.event.locationVersion < V &&
+                (f.seq > since || f.event.moveId === m.moveId || (data(f).replacedBy?.locationVersion ?? 0) >= V),
+            ),
+          )
+        : undefined;
+      if ((!newSite || confirmed) && (!oldSite || withdrawn)) {
+        const last = Math.max(confirmed?.at ?? rel.at, withdrawn?.at ?? rel.at);
+        done['host-routes'] = {
+          ms: after(last),
+          ...(confirmed
+            ? { advertised: B, ...(advertised ? { advertisedMs: after(advertised.at) } : {}), confirmedMs: after(confirmed.at), ...(typeof data(confirmed).ms === 'number' ? { coreMs: data(confirmed).ms } : {}) }
+            : {}),
+          ...(withdrawn ? { withdrawn: A, withdrawnMs: after(withdrawn.at), ...(data(withdrawn).breakBeforeMake ? { breakBeforeMake: true } : {}) } : {}),
+        };
+      } else {
+        if (newSite && !confirmed)
+          stale.push({
+            plane: 'host-routes',
+            component: `route-injector:${B}`,
+            detail: advertised ? `${prefix} v${V} advertised, not in the core RIB yet` : `${prefix} v${V} not advertised`,
+          });
+        if (oldSite && !withdrawn)
+          stale.push({
+            plane: 'host-routes',
+            component: `route-injector:${A}`,
+            detail: `still originates ${prefix} at an older version` + (newSite && !confirmed ? `, held until ${B} confirms v${V} (make-before-break)` : ''),
+          });
+      }
+    }
+
+    if (info.planes.includes('arp-proxy')) {
+      const sites = this.topology.domainSitesOf(m.vm);
+      const reports = new Map<string, Fact>();
+      for (const s of sites) {
+        const f = first(of('arp', 'ArpConverged', (x) => data(x).site === s && x.event.locationVersion === V));
+        if (f) reports.set(s, f);
+      }
+      if (reports.size === sites.length) {
+        const list = [...reports.values()];
+        done['arp-proxy'] = {
+          ms: list.length ? after(Math.max(...list.map((f) => f.at))) : 0,
+          proxied: of('arp', 'ProxyInstalled', (f) => f.event.locationVersion === V).length,
+          stale: list.reduce((n, f) => n + (Number(data(f).stale) || 0), 0),
+          repaired: list.reduce((n, f) => n + (Number(data(f).repaired) || 0), 0),
+          sites: Object.fromEntries([...reports].map(([s, f]) => [s, { ms: after(f.at), rule: data(f).rule }])),
+        };
+      } else {
+        for (const s of sites.filter((x) => !reports.has(x))) {
+          const staleAt = of('arp', 'NeighbourStale', (f) => data(f).site === s && f.event.locationVersion === V).map((f) => String(data(f).neighbour));
+          const repaired = new Set(of('arp', 'NeighbourRepaired', (f) => data(f).site === s && f.event.locationVersion >= V).map((f) => String(data(f).neighbour)));
+          const still = [...new Set(staleAt)].filter((n) => !repaired.has(n)).sort();
+          stale.push({
+            plane: 'arp-proxy',
+            component: `arp-proxy:${s}`,
+            detail: still.length ? `${still.length} neighbour(s) still hold ${m.vm}'s old MAC (${still.join(', ')})` : `no ARP report for ${m.vm} v${V} yet`,
+          });
+        }
+      }
+    }
+    return { done, stale };
+  }
+}
+
+const round3 = (ms: number) => Math.round(ms * 1000) / 1000;
