@@ -138,7 +138,8 @@ describe('move engines', () => {
   });
 
   it('a third move out of one host waits in the queue with its position, then runs', async () => {
-    const slow = { mode: 'hot', options: { bandwidthMbps: 2000 } };
+    // 4 GiB at 200 Mb/s: each of the first two moves pre-copies for about three minutes of lab time.
+    const slow = { mode: 'hot', options: { bandwidthMbps: 200 } };
     const a = await lab.req('vm.move', { vm: 'web-03', to: 'dc1-hv1', ...slow });
     const b = await lab.req('vm.move', { vm: 'web-06', to: 'dc1-hv2', ...slow });
     const c = await lab.req('vm.move', { vm: 'app-03', to: 'dc2-hv2', mode: 'cold' });
