@@ -1,13 +1,16 @@
 import 'reflect-metadata';
-import { createLogger, loadConfig } from '@locus/platform';
+import { createLogger, loadConfig, startServiceObservability } from '@locus/platform';
 import { startAgents } from './start-agents';
+import { observeAgents } from './observability/agent-metrics';
 
 async function main() {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
+  const observability = await startServiceObservability(config, logger);
   const agents = await startAgents(config, logger);
+  observability.ready(observeAgents(observability.metrics, agents));
   for (const signal of ['SIGINT', 'SIGTERM'] as const)
-    process.once(signal, () => void agents.stop().then(() => process.exit(0)));
+    process.once(signal, () => void agents.stop().then(() => observability.stop()).then(() => process.exit(0)));
 }
 
 main().catch((err) => {

@@ -12,6 +12,7 @@ import { startAgents } from '../../hypervisor-agent/src/start-agents';
 import { startMappingSystem } from '../../mapping-system/src/start-mapping-system';
 import { startRouteInjectors } from '../../route-injector/src/start-route-injectors';
 import { startArpProxies } from '../../arp-proxy/src/start-arp-proxies';
+import { startLabObservability } from './lab-observability';
 
 /**
  * `npm run lab`: the whole default lab in one process, no Docker: the mobility manager, one
@@ -51,12 +52,14 @@ async function main() {
   const mapping = await startMappingSystem(config, logger);
   const routes = await startRouteInjectors(config, logger);
   const arp = await startArpProxies(config, logger);
+  const observability = await startLabObservability(config, logger, { manager, agents, mapping, routes, arp });
   log.info(
     { timeScale: config.timeScale, hypervisors: agents.host.agents.length, vms: manager.topology.topology.vms.length },
     `lab ready. Try: nats req ${config.subjectPrefix}.vm.move '{"vm":"web-01","to":"dc2-hv1","mode":"cold"}'  (or: npm run -s req -- ${config.subjectPrefix}.vm.move '...')`,
   );
   const shutdown = async (signal: string) => {
     log.info({ signal }, 'stopping the lab');
+    await observability.stop();
     await arp.stop();
     await routes.stop();
     await mapping.stop();

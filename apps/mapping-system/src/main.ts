@@ -1,15 +1,18 @@
 import 'reflect-metadata';
-import { createLogger, loadConfig } from '@locus/platform';
+import { createLogger, loadConfig, startServiceObservability } from '@locus/platform';
 import { startMappingSystem } from './start-mapping-system';
+import { observeMappingSystem } from './observability/mapping-metrics';
 
 async function main() {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
+  const observability = await startServiceObservability(config, logger);
   const mapping = await startMappingSystem(config, logger);
+  observability.ready(observeMappingSystem(observability.metrics, mapping));
   for (const signal of ['SIGINT', 'SIGTERM'] as const)
     process.once(signal, () => {
       logger.info({ component: 'mapping-system', signal }, 'shutting down');
-      void mapping.stop().then(() => process.exit(0));
+      void mapping.stop().then(() => observability.stop()).then(() => process.exit(0));
     });
 }
 

@@ -1,15 +1,18 @@
 import 'reflect-metadata';
-import { createLogger, loadConfig } from '@locus/platform';
+import { createLogger, loadConfig, startServiceObservability } from '@locus/platform';
 import { startMobilityManager } from './start-mobility-manager';
+import { observeMobilityManager } from './observability/manager-metrics';
 
 async function main() {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
+  const observability = await startServiceObservability(config, logger);
   const manager = await startMobilityManager(config, logger);
+  observability.ready(observeMobilityManager(observability.metrics, manager));
   for (const signal of ['SIGINT', 'SIGTERM'] as const)
     process.once(signal, () => {
       logger.info({ component: 'mobility-manager', signal }, 'shutting down');
-      void manager.stop().then(() => process.exit(0));
+      void manager.stop().then(() => observability.stop()).then(() => process.exit(0));
     });
 }
 

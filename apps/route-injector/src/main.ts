@@ -1,13 +1,16 @@
 import 'reflect-metadata';
-import { createLogger, loadConfig } from '@locus/platform';
+import { createLogger, loadConfig, startServiceObservability } from '@locus/platform';
 import { startRouteInjectors } from './start-route-injectors';
+import { observeRouteInjectors } from './observability/route-metrics';
 
 async function main() {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
+  const observability = await startServiceObservability(config, logger);
   const injectors = await startRouteInjectors(config, logger);
+  observability.ready(observeRouteInjectors(observability.metrics, injectors));
   for (const signal of ['SIGINT', 'SIGTERM'] as const)
-    process.once(signal, () => void injectors.stop().then(() => process.exit(0)));
+    process.once(signal, () => void injectors.stop().then(() => observability.stop()).then(() => process.exit(0)));
 }
 
 main().catch((err) => {

@@ -62,10 +62,18 @@ export function toRecorded(row: EventRow): RecordedEvent {
  * the `streams` row), writes their outbox rows, updates the projections and notifies the relay.
  */
 export class PgEventStore {
+  private readonly appendListeners = new Set<(events: RecordedEvent[]) => void>();
+
   constructor(
     readonly dataSource: DataSource,
     private readonly options: EventStoreOptions,
   ) {}
+
+  /** Called with the events of every append once committed (metrics). Returns a function that removes the listener. */
+  onAppended(listener: (events: RecordedEvent[]) => void): () => void {
+    this.appendListeners.add(listener);
+    return () => void this.appendListeners.delete(listener);
+  }
 
   async readStream(streamId: string): Promise<{ version: number; events: RecordedEvent[] }> {
     const rows: EventRow[] = await this.dataSource.query(
@@ -81,7 +89,7 @@ export class PgEventStore {
   async append(streamId: string, expectedVersion: number, events: NewEvent[]): Promise<RecordedEvent[]> {
     if (events.length === 0) return [];
     const newVersion = expectedVersion + events.length;
-    return this.dataSource.transaction(async (tx) => {
+    const committed = await this.dataSource.transaction(async (tx) => {
       const claimed =
         expectedVersion === 0
           ? await tx.query(`INSERT INTO streams (stream_id, version) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1`, [streamId, newVersion])
@@ -109,6 +117,14 @@ export class PgEventStore {
       await tx.query(`SELECT pg_notify($1, $2)`, [this.options.notifyChannel, recorded[recorded.length - 1].position]);
       return recorded;
     });
+    for (const listener of this.appendListeners) {
+      try {
+        listener(committed);
+      } catch {
+        // an observer never fails an append that is already committed
+      }
+    }
+    return committed;
   }
 
   /** Reads the whole log in global order, in pages (for rebuilds and catch-up). */

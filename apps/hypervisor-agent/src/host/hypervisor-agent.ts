@@ -33,6 +33,8 @@ export class HypervisorAgent {
   private readonly log: Logger;
   /** A silent host sends no heartbeats (the lab's way to make a host fail or be partitioned). */
   silent = false;
+  /** Steps carried out so far (replays not counted), by step (read by the metrics). */
+  readonly stepsDone = new Map<string, number>();
 
   constructor(
     readonly name: string,
@@ -279,6 +281,7 @@ export class HypervisorAgent {
           ...(r.offsetsMs !== undefined ? { offsetsMs: r.offsetsMs } : {}),
         };
         this.done.set(key, reply);
+        this.stepsDone.set(step, (this.stepsDone.get(step) ?? 0) + 1);
         return reply;
       });
     this.running.set(key, promise);

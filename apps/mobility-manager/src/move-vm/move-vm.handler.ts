@@ -14,6 +14,9 @@ import type { MovePlanner } from '../plan-move/move-planner';
  * original move and appends nothing.
  */
 export class MoveVmHandler {
+  /** vm.move requests refused so far, by error code (read by the metrics). */
+  readonly refusals = new Map<string, number>();
+
   constructor(
     private readonly commands: VmCommandService,
     private readonly dataSource: DataSource,
@@ -23,6 +26,15 @@ export class MoveVmHandler {
   ) {}
 
   async handle(req: MoveVmRequest): Promise<MoveAcceptedReply> {
+    try {
+      return await this.accept(req);
+    } catch (err) {
+      if (err instanceof LocusError) this.refusals.set(err.code, (this.refusals.get(err.code) ?? 0) + 1);
+      throw err;
+    }
+  }
+
+  private async accept(req: MoveVmRequest): Promise<MoveAcceptedReply> {
     if (req.requestId) {
       const existing = await this.byRequestId(req.requestId);
       if (existing) return this.replay(existing, req);

@@ -1,0 +1,56 @@
+import { createMetrics, startObservabilityServer, type LocusConfig, type Logger, type ObservabilityServer } from '@locus/platform';
+import type { MobilityManager } from '../../mobility-manager/src/start-mobility-manager';
+import type { RunningAgents } from '../../hypervisor-agent/src/start-agents';
+import type { RunningMappingSystem } from '../../mapping-system/src/start-mapping-system';
+import type { RunningRouteInjectors } from '../../route-injector/src/start-route-injectors';
+import type { RunningArpProxies } from '../../arp-proxy/src/start-arp-proxies';
+import { observeMobilityManager } from '../../mobility-manager/src/observability/manager-metrics';
+import { observeAgents } from '../../hypervisor-agent/src/observability/agent-metrics';
+import { observeMappingSystem } from '../../mapping-system/src/observability/mapping-metrics';
+import { observeRouteInjectors } from '../../route-injector/src/observability/route-metrics';
+import { observeArpProxies } from '../../arp-proxy/src/observability/arp-metrics';
+
+export interface LabServices {
+  manager: MobilityManager;
+  agents: RunningAgents;
+  mapping: RunningMappingSystem;
+  routes: RunningRouteInjectors;
+  arp: RunningArpProxies;
+}
+
+/**
+ * The one-process lab's /metrics, /healthz and /readyz: one server and one registry for every
+ * service, on LOCUS_METRICS_PORT (nothing when it is 0, the default). Readiness is every
+ * service's checks together.
+ */
+export async function startLabObservability(config: LocusConfig, logger: Logger, lab: LabServices): Promise<{ server?: ObservabilityServer; stop(): Promise<void> }> {
+  if (config.metricsPort <= 0) return { stop: async () => undefined };
+  const metrics = createMetrics();
+  const observed = [
+    observeMobilityManager(metrics, lab.manager),
+    observeAgents(metrics, lab.agents),
+    observeMappingSystem(metrics, lab.mapping),
+    observeRouteInjectors(metrics, lab.routes),
+    observeArpProxies(metrics, lab.arp),
+  ];
+  const named = (prefix: string, o: (typeof observed)[number]) => o.checks.map((c) => ({ ...c, name: `${prefix}:${c.name}` }));
+  const server = await startObservabilityServer({
+    port: config.metricsPort,
+    registry: metrics.registry,
+    logger,
+    checks: [
+      ...named('mobility-manager', observed[0]),
+      ...named('agents', observed[1]),
+      ...named('mapping-system', observed[2]),
+      ...named('route-injector', observed[3]),
+      ...named('arp-proxy', observed[4]),
+    ],
+  });
+  return {
+    server,
+    async stop() {
+      for (const o of observed) o.stop();
+      await server.stop();
+    },
+  };
+}

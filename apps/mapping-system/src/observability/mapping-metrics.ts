@@ -1,0 +1,21 @@
+import { LOCUS_METRICS, natsCheck, type LocusMetrics, type Observed } from '@locus/platform';
+import type { RunningMappingSystem } from '../start-mapping-system';
+
+/** The map-server's registrations and refused Map-Registers, each ITR's map-cache; ready while NATS is. */
+export function observeMappingSystem(metrics: LocusMetrics, mapping: RunningMappingSystem): Observed {
+  const stops: (() => void)[] = [
+    metrics.gaugeFrom(LOCUS_METRICS.mapCacheEntries, (emit) => {
+      for (const [itr, service] of mapping.host.itrs) emit({ itr }, service.cache.size);
+    }),
+  ];
+  const ms = mapping.mapServer;
+  if (ms) {
+    stops.push(
+      metrics.gaugeFrom(LOCUS_METRICS.mapRegistryEntries, (emit) => emit({}, ms.server.registry.size)),
+      metrics.counterFrom(LOCUS_METRICS.mapRegisterRefusalsTotal, (emit) => {
+        for (const [reason, n] of Object.entries(ms.server.counters.refused)) emit({ reason }, n);
+      }),
+    );
+  }
+  return { checks: [natsCheck(mapping.nc)], stop: () => stops.forEach((s) => s()) };
+}

@@ -1,0 +1,5 @@
+export * from './catalog';
+export * from './metrics';
+export * from './health';
+export * from './server';
+export * from './service';
