@@ -129,7 +129,11 @@ describeBgp('host routes through gobgpd: make-before-break, reconcile, restart, 
       const paths = await corePaths('10.1.0.11/32');
       return paths.length === 1 && paths[0].nextHop === DC2 && paths[0].v === 2;
     }, 15_000, 'web-02 only via dc2 after the restart');
-    const events = (await planeEvents(lab!.client, lab!.config.streamName, 'route', 'web-02')).map((e) => `${e.type}:${e.data.site}`);
+    // The RIB is right before every plane event is stored: wait for both facts, then check their order.
+    const events = await eventually(async () => {
+      const all = (await planeEvents(lab!.client, lab!.config.streamName, 'route', 'web-02')).map((e) => `${e.type}:${e.data.site}`);
+      return all.includes('RouteWithdrawn:dc1') && all.includes('RouteConfirmed:dc2') ? all : undefined;
+    }, 10_000, 'RouteConfirmed at dc2 and RouteWithdrawn at dc1 in the stream');
     expect(events.indexOf('RouteWithdrawn:dc1')).toBeGreaterThan(events.indexOf('RouteConfirmed:dc2'));
   });
 
