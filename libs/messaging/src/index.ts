@@ -6,3 +6,4 @@ export * from './durable-consumer';
 export * from './nats-service.transport';
 export * from './plane-publisher';
 export * from './trace';
+export * from './location-snapshot';

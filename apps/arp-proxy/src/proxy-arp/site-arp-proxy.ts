@@ -1,8 +1,8 @@
 import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 import type { Logger } from 'pino';
-import { subjects, type ArpConvergedData, type PlaneEvent, type RecordedEvent, type SiteArpView, type StaleNeighbourView, type VmView } from '@locus/contracts';
+import { subjects, type ArpConvergedData, type PlaneEvent, type RecordedEvent, type SiteArpView, type StaleNeighbourView } from '@locus/contracts';
 import { decideArpForMove, proxyWanted, type ArpDomain, type ArpSite, type Clock } from '@locus/domain';
-import { ACK, DurableConsumer, PlaneEventPublisher, requestJson, type Outcome } from '@locus/messaging';
+import { ACK, DurableConsumer, fetchLocationSnapshot, PlaneEventPublisher, type Outcome } from '@locus/messaging';
 import type { LabArpDriver, Repair } from '../arp-driver/lab-arp-driver';
 
 export interface SiteArpDeps {
@@ -305,18 +305,8 @@ export class SiteArpProxy {
   }
 
   private async loadSnapshot(): Promise<void> {
-    const subject = subjects(this.deps.prefix).request('vm.list');
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const reply = await requestJson<{ ok: boolean; vms: VmView[] }>(this.deps.nc, subject, {}, 3000);
-        if (!reply.ok) throw new Error(JSON.stringify(reply));
-        for (const v of reply.vms) this.learnVm({ vm: v.name, ip: v.ip, mac: v.mac, l2Domain: v.l2Domain, site: v.site, locationVersion: v.locationVersion });
-        return;
-      } catch (err) {
-        if (attempt === 1 || attempt % 10 === 0) this.log.warn({ err: (err as Error).message, attempt }, 'mobility manager not answering vm.list yet; retrying');
-        await new Promise((r) => setTimeout(r, Math.min(2000, 100 * attempt)));
-      }
-    }
+    for (const v of await fetchLocationSnapshot(this.deps.nc, this.deps.prefix, {}, this.log))
+      this.learnVm({ vm: v.name, ip: v.ip, mac: v.mac, l2Domain: v.l2Domain, site: v.site, locationVersion: v.locationVersion });
   }
 }
 

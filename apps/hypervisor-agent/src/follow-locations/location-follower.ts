@@ -1,8 +1,8 @@
 import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 import type { Logger } from 'pino';
-import { subjects, type RecordedEvent, type VmView } from '@locus/contracts';
+import { subjects, type RecordedEvent } from '@locus/contracts';
 import type { LocationFact } from '@locus/domain';
-import { ACK, DurableConsumer, requestJson } from '@locus/messaging';
+import { ACK, DurableConsumer, fetchLocationSnapshot } from '@locus/messaging';
 import type { HypervisorAgent } from '../host/hypervisor-agent';
 
 /** Turns a location event into the fact an agent applies (or nothing for other event types). */
@@ -54,23 +54,13 @@ export class LocationFollower {
 
   /** Soft state, hard truth: after a restart the agent asks the location DB what it hosts. */
   private async loadSnapshot(): Promise<void> {
-    const subject = subjects(this.deps.prefix).request('vm.list');
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const reply = await requestJson<{ ok: boolean; vms: VmView[] }>(this.deps.nc, subject, { hypervisor: this.agent.name }, 3000);
-        if (!reply.ok) throw new Error(JSON.stringify(reply));
-        for (const vm of reply.vms) {
-          this.agent.learn({ type: 'placed', vm: vm.name, hypervisor: vm.hypervisor, locationVersion: vm.locationVersion });
-          const hosted = this.agent.inventory.vms.get(vm.name);
-          if (hosted && vm.state === 'stopped') hosted.state = 'stopped';
-        }
-        this.deps.logger.info({ component: `agent:${this.agent.name}`, vms: reply.vms.length }, 'inventory loaded from the location DB');
-        return;
-      } catch (err) {
-        if (attempt === 1 || attempt % 10 === 0)
-          this.deps.logger.warn({ component: `agent:${this.agent.name}`, err: (err as Error).message, attempt }, 'mobility manager not answering vm.list yet; retrying');
-        await new Promise((r) => setTimeout(r, Math.min(2000, 100 * attempt)));
-      }
+    const log = this.deps.logger.child({ component: `agent:${this.agent.name}` });
+    const vms = await fetchLocationSnapshot(this.deps.nc, this.deps.prefix, { hypervisor: this.agent.name }, log);
+    for (const vm of vms) {
+      this.agent.learn({ type: 'placed', vm: vm.name, hypervisor: vm.hypervisor, locationVersion: vm.locationVersion });
+      const hosted = this.agent.inventory.vms.get(vm.name);
+      if (hosted && vm.state === 'stopped') hosted.state = 'stopped';
     }
+    log.info({ vms: vms.length }, 'inventory loaded from the location DB');
   }
 }

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import { subjects, type RecordedEvent, type VmView } from '@locus/contracts';
+import { subjects, type RecordedEvent } from '@locus/contracts';
 import type { EtrLocationFact } from '@locus/domain';
-import { ACK, DurableConsumer, requestJson } from '@locus/messaging';
+import { ACK, DurableConsumer, fetchLocationSnapshot } from '@locus/messaging';
 import type { MappingDeps } from '../shared/deps';
 import type { EtrService } from '../register-eid/etr.service';
 
@@ -57,19 +57,8 @@ export class LocationFollower {
   }
 
   private async loadSnapshot(): Promise<void> {
-    const subject = subjects(this.deps.prefix).request('vm.list');
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const reply = await requestJson<{ ok: boolean; vms: VmView[] }>(this.deps.nc, subject, {}, 3000);
-        if (!reply.ok) throw new Error(JSON.stringify(reply));
-        for (const vm of reply.vms) this.etr.learn({ vm: vm.name, ip: vm.ip, site: vm.site, locationVersion: vm.locationVersion });
-        this.log.info({ vms: reply.vms.length, claims: this.etr.claims.size }, `location snapshot loaded: ${this.etr.claims.size} EIDs to register`);
-        return;
-      } catch (err) {
-        if (attempt === 1 || attempt % 10 === 0)
-          this.log.warn({ err: (err as Error).message, attempt }, 'mobility manager not answering vm.list yet; retrying');
-        await new Promise((r) => setTimeout(r, Math.min(2000, 100 * attempt)));
-      }
-    }
+    const vms = await fetchLocationSnapshot(this.deps.nc, this.deps.prefix, {}, this.log);
+    for (const vm of vms) this.etr.learn({ vm: vm.name, ip: vm.ip, site: vm.site, locationVersion: vm.locationVersion });
+    this.log.info({ vms: vms.length, claims: this.etr.claims.size }, `location snapshot loaded: ${this.etr.claims.size} EIDs to register`);
   }
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 import type { Logger } from 'pino';
-import { subjects, type HostRouteView, type PlaneEvent, type ReconcileFix, type RecordedEvent, type SiteRoutesView, type VmView } from '@locus/contracts';
+import { subjects, type HostRouteView, type PlaneEvent, type ReconcileFix, type RecordedEvent, type SiteRoutesView } from '@locus/contracts';
 import {
   RouteTracker,
   confirmedInCore,
@@ -20,7 +20,7 @@ import {
   type RouteFact,
   type RouteSite,
 } from '@locus/domain';
-import { ACK, DurableConsumer, PlaneEventPublisher, requestJson, type Outcome } from '@locus/messaging';
+import { ACK, DurableConsumer, fetchLocationSnapshot, PlaneEventPublisher, type Outcome } from '@locus/messaging';
 import type { RibDriver, RibView } from '../rib/rib-driver';
 import { routeFactOf, snapshotFact } from '../follow-locations/route-facts';
 
@@ -357,25 +357,13 @@ export class SiteRouteInjector {
 
   /** Soft state, hard truth: the VMs and their versions from the location DB (`vm.list`). */
   private async loadSnapshot(maxAttempts = Infinity): Promise<void> {
-    const subject = subjects(this.deps.prefix).request('vm.list');
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const reply = await requestJson<{ ok: boolean; vms: VmView[] }>(this.deps.nc, subject, {}, 3000);
-        if (!reply.ok) throw new Error(JSON.stringify(reply));
-        for (const view of reply.vms) {
-          const tracked = this.tracker.get(view.name);
-          if (!tracked || view.locationVersion > tracked.locationVersion) this.tracker.apply(snapshotFact(view));
-          else if (view.locationVersion === tracked.locationVersion && view.state === 'stopped') this.tracker.apply({ type: 'down', vm: view.name, reason: 'stopped in the location DB' });
-        }
-        this.log.debug({ vms: reply.vms.length }, 'locations loaded from the location DB');
-        return;
-      } catch (err) {
-        if (attempt >= maxAttempts) throw err;
-        if (attempt === 1 || attempt % 10 === 0)
-          this.log.warn({ err: (err as Error).message, attempt }, 'mobility manager not answering vm.list yet; retrying');
-        await new Promise((r) => setTimeout(r, Math.min(2000, 100 * attempt)));
-      }
+    const vms = await fetchLocationSnapshot(this.deps.nc, this.deps.prefix, {}, this.log, { maxAttempts });
+    for (const view of vms) {
+      const tracked = this.tracker.get(view.name);
+      if (!tracked || view.locationVersion > tracked.locationVersion) this.tracker.apply(snapshotFact(view));
+      else if (view.locationVersion === tracked.locationVersion && view.state === 'stopped') this.tracker.apply({ type: 'down', vm: view.name, reason: 'stopped in the location DB' });
     }
+    this.log.debug({ vms: vms.length }, 'locations loaded from the location DB');
   }
 }
 
