@@ -1,0 +1,99 @@
+import { Client } from 'pg';
+import pino from 'pino';
+import type { NatsConnection } from 'nats';
+import { median, summarize } from '../../libs/platform/src/stats';
+import { gobgpdBinary, startGoBgpFabric } from '../../apps/route-injector/src/lab-bgp/gobgp-fabric';
+
+export interface FloorResult {
+  /** Median ms. */
+  median: number;
+  p99?: number;
+  samples: number;
+  how: string;
+}
+
+/**
+ * C: one single-row INSERT in its own table, committed (autocommit: one round trip, one WAL
+ * flush), the cheapest durable fact Postgres can record. Median of `n` after 20 warm-up rows.
+ */
+export async function postgresCommitFloor(databaseUrl: string, n = 300): Promise<FloorResult> {
+  const client = new Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query('CREATE TABLE IF NOT EXISTS bench_floor (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now(), v int NOT NULL)');
+    const times: number[] = [];
+    for (let i = 0; i < n + 20; i++) {
+      const t0 = performance.now();
+      await client.query('INSERT INTO bench_floor (v) VALUES ($1)', [i]);
+      if (i >= 20) times.push(performance.now() - t0);
+    }
+    await client.query('DROP TABLE bench_floor');
+    const s = summarize(times);
+    return { median: median(times)!, p99: s.p99, samples: times.length, how: `INSERT of one row into its own table, autocommit (one round trip + one commit), median of ${times.length}` };
+  } finally {
+    await client.end();
+  }
+}
+
+/** H: a NATS request/reply round trip to a trivial responder on another connection (through the server). */
+export async function natsRoundTripFloor(requester: NatsConnection, responder: NatsConnection, subject: string, n = 1000): Promise<FloorResult> {
+  const sub = responder.subscribe(subject, { callback: (_err, msg) => msg.respond(msg.data) });
+  await responder.flush();
+  const body = new TextEncoder().encode('{"ping":true}');
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < n + 50; i++) {
+      const t0 = performance.now();
+      await requester.request(subject, body, { timeout: 2000 });
+      if (i >= 50) times.push(performance.now() - t0);
+    }
+  } finally {
+    sub.unsubscribe();
+  }
+  const s = summarize(times);
+  return { median: median(times)!, p99: s.p99, samples: times.length, how: `request/reply of 13 bytes to an echo responder on a second connection, median of ${times.length}` };
+}
+
+/**
+ * GoBGP: how long one /32 takes from AddPath on a site's gobgpd to appearing in the core's RIB
+ * (iBGP, core as route reflector, on loopback): the propagation a host-route move pays on a real
+ * BGP fabric. Spawns its own two-speaker fabric; undefined when gobgpd is not installed.
+ */
+export async function gobgpPropagation(n = 20): Promise<(FloorResult & { setupMs: number }) | { skipped: string }> {
+  if (!gobgpdBinary()) return { skipped: 'gobgpd is not installed (Debian: apt-get install gobgpd)' };
+  const logger = pino({ level: 'silent' });
+  const t0 = performance.now();
+  const fabric = await startGoBgpFabric([{ name: 'site', routerIp: '198.51.100.1' }], logger);
+  const setupMs = performance.now() - t0;
+  try {
+    const driver = fabric.driverFor('site');
+    const core = fabric.core();
+    const times: number[] = [];
+    for (let i = 0; i < n + 2; i++) {
+      const prefix = `10.254.${Math.floor(i / 250)}.${(i % 250) + 1}/32`;
+      const seen = new Promise<void>((resolve) => {
+        let done = false;
+        const check = async () => {
+          if (done) return;
+          const paths = await core.list(prefix).catch(() => []);
+          if (paths.some((p) => p.prefix === prefix)) {
+            done = true;
+            unwatch();
+            clearInterval(poll);
+            resolve();
+          }
+        };
+        const unwatch = core.watch(() => void check());
+        const poll = setInterval(() => void check(), 2);
+      });
+      const start = performance.now();
+      await driver.advertise({ prefix, vm: `bench-${i}`, site: 'site', nextHop: '198.51.100.1', localPref: 101, locationVersion: 1 });
+      await seen;
+      if (i >= 2) times.push(performance.now() - start);
+    }
+    const s = summarize(times);
+    return { median: median(times)!, p99: s.p99, samples: times.length, setupMs, how: `AddPath of a /32 on a site gobgpd until the core gobgpd (route reflector) lists it, median of ${times.length}` };
+  } finally {
+    await fabric.stop();
+  }
+}
