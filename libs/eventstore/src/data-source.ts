@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { MIGRATIONS } from './migrations/1732600000000-InitialSchema';
+import { MIGRATIONS } from './migrations';
 import { MoveEntity, VmLocationEntity } from './projections/entities';
 
 export function createDataSource(databaseUrl: string, poolSize = 10): DataSource {

@@ -4,4 +4,4 @@ export * from './outbox/outbox-relay';
 export * from './projections/entities';
 export * from './projections/vm-projector';
 export * from './projections/rebuild';
-export * from './migrations/1732600000000-InitialSchema';
+export * from './migrations';

@@ -82,4 +82,4 @@ export class InitialSchema1732600000000 implements MigrationInterface {
   }
 }
 
-export const MIGRATIONS = [InitialSchema1732600000000];
+
