@@ -556,7 +556,7 @@ async function main(): Promise<void> {
   const result: BenchResult = {
     date: new Date().toISOString(),
     machine,
-    command: `npm run bench --${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(' ')}` : ''}`,
+    command: process.argv.length > 2 ? `npm run bench -- ${process.argv.slice(2).join(' ')}` : o.quick ? 'npm run bench -- --quick' : 'npm run bench',
     config: {
       preset,
       vms: o.attach ? vmNames.length : V,
