@@ -323,6 +323,7 @@ async function main(): Promise<void> {
     itrSites = t.topology.sites.filter((x: any) => x.mappingSystem).map((x: any) => x.name);
     for (const kv of (o.pids ?? '').split(',').filter(Boolean)) {
       const [name, pid] = kv.split('=');
+      if (!name || !/^\d+$/.test(pid ?? '')) throw new Error(`--pids wants name=pid,... not ${kv}`);
       services.push({ name, process: { pid: Number(pid), exitCode: null, signalCode: null } as any, logFile: '' });
     }
   }
@@ -631,7 +632,7 @@ async function main(): Promise<void> {
             labBusyPct: (100 * (cpu1.lab - cpu0.lab)) / cpuTotalS,
             topCpu: topCpu(cpu0.procs, cpu1.procs, cpuTotalS, (pid, comm) => {
               if (pid === process.pid) return 'bench';
-              const mine = children.children.find((c) => c.process.pid === pid);
+              const mine = children.children.find((c) => c.process.pid === pid) ?? services.find((c) => c.process.pid === pid);
               if (mine) return mine.name.replace(/#\d+$/, '');
               return comm === 'postgres' ? 'postgres' : comm === 'nats-server' ? 'nats-server (shared)' : `${comm} (not this lab)`;
             }),

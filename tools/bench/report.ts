@@ -132,7 +132,8 @@ export function renderReport(r: BenchResult): string {
   L.push(`machine: ${r.machine.cpus} cores (${r.machine.cpuModel}), ${r.machine.memGiB} GiB, Node ${r.machine.node}, NATS ${r.machine.nats} (${c.natsServer}), PostgreSQL ${r.machine.postgres}`);
   L.push(`command: ${r.command}`);
   L.push(
-    `lab: ${c.vms} VMs, ${c.itrs} sites = ${c.itrs} ITRs, ${c.hypervisors} hypervisors, boot ${c.bootMs} ms / shutdown ${c.shutdownMs} ms, RIB ${c.rib}, each ITR caching ${Math.round(c.cacheFraction * 100)}% of the EIDs (${r.startup.cachedEntries} entries, warmed in ${f1(r.startup.warmS)} s)` +
+    `lab: ${c.vms} VMs, ${c.itrs} sites = ${c.itrs} ITRs, ${c.hypervisors} hypervisors, ${c.attach ? "boot and shutdown as the lab's workload profiles say" : `boot ${c.bootMs} ms / shutdown ${c.shutdownMs} ms`}, RIB ${c.rib}` +
+      (c.idle ? '' : `, each ITR caching ${Math.round(c.cacheFraction * 100)}% of the EIDs (${r.startup.cachedEntries} entries, warmed in ${f1(r.startup.warmS)} s)`) +
       (r.startup.placeS !== undefined ? `; the manager placed the VMs in ${f1(r.startup.placeS)} s` : '') +
       (r.startup.labReadyS !== undefined ? `, the lab was ready in ${f1(r.startup.labReadyS)} s` : ''),
   );
