@@ -1,4 +1,5 @@
 import { MAPPING_KEY_ID, type MapRegister, type RegisterRecord } from '@locus/contracts';
+import { seededRandom as rng } from '../libs/platform/src/stats';
 import { formatIpv4, MapCache, MapServer, signMessage, SitePolicy, type SiteMac } from '@locus/domain';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -26,17 +27,6 @@ function arg(name: string, fallback: string): string {
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
 }
 
-/** Deterministic PRNG (mulberry32), so every run measures the same workload. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Row {
   eids: number;

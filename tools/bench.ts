@@ -6,7 +6,7 @@ import { Command, Option } from 'commander';
 import { connect, type NatsConnection } from 'nats';
 import { Client } from 'pg';
 import { mappingSubjects, subjects } from '@locus/contracts';
-import { slope, summarize, TokenBucket } from '../libs/platform/src/stats';
+import { seededRandom as rng, slope, summarize, TokenBucket } from '../libs/platform/src/stats';
 import { generateTopology, renderTopologyYaml } from '../libs/topology/src/generate';
 import { MoveBoard } from './cli/moves';
 import { gobgpPropagation, natsRoundTripFloor, postgresCommitFloor } from './bench/floors';
@@ -94,17 +94,6 @@ const DURATION_S = o.duration ?? (o.quick ? 20 : 60);
 
 const log = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const children = new ChildSet();
 let cleanupFn: (() => Promise<void>) | undefined;
