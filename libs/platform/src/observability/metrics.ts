@@ -37,22 +37,7 @@ export class LocusMetrics {
 
   /** A gauge whose values are read at scrape time. Returns a function that removes this reader. */
   gaugeFrom<L extends string>(spec: MetricSpec<L>, read: Reader): () => void {
-    const readers = this.readers(spec.name);
-    if (!this.existing(spec, Gauge)) {
-      new Gauge<L>({
-        name: spec.name,
-        help: spec.help,
-        labelNames: spec.labelNames,
-        registers: [this.registry],
-        async collect() {
-          const values = await readAll(readers);
-          this.reset();
-          for (const { labels, value } of values) this.set(labels as Partial<Record<L, string | number>>, value);
-        },
-      });
-    }
-    readers.add(read);
-    return () => void readers.delete(read);
+    return this.readBacked(spec, Gauge, read, (gauge, labels, value) => gauge.set(labels, value));
   }
 
   /**
@@ -60,17 +45,29 @@ export class LocusMetrics {
    * time. The value starts again from 0 when the process does, as any counter's.
    */
   counterFrom<L extends string>(spec: MetricSpec<L>, read: Reader): () => void {
+    return this.readBacked(spec, Counter, read, (counter, labels, value) => {
+      if (value > 0) counter.inc(labels, value);
+    });
+  }
+
+  /** Registers the metric once per registry with a collect() that sums every reader's values. */
+  private readBacked<L extends string, M extends Gauge<L> | Counter<L>>(
+    spec: MetricSpec<L>,
+    type: new (config: any) => M,
+    read: Reader,
+    record: (metric: M, labels: Partial<Record<L, string | number>>, value: number) => void,
+  ): () => void {
     const readers = this.readers(spec.name);
-    if (!this.existing(spec, Counter)) {
-      new Counter<L>({
+    if (!this.existing(spec, type)) {
+      new type({
         name: spec.name,
         help: spec.help,
         labelNames: spec.labelNames,
         registers: [this.registry],
-        async collect() {
+        async collect(this: M) {
           const values = await readAll(readers);
           this.reset();
-          for (const { labels, value } of values) if (value > 0) this.inc(labels as Partial<Record<L, string | number>>, value);
+          for (const { labels, value } of values) record(this, labels as Partial<Record<L, string | number>>, value);
         },
       });
     }
