@@ -19,13 +19,16 @@ export interface MoveSagaOptions {
 
 type AgentStep = Extract<SagaStep, { kind: 'agent' }>;
 type Ctx = { correlationId: string; causationId: string };
+/** What a step did: the outcome for its trigger message, and the events it recorded (none: the move waits). */
+type Stepped = { outcome: Outcome; events: RecordedEvent[] };
 const TERMINAL = new Set(['MoveCompleted', 'MoveFailed', 'MoveCancelled', 'VmRestartedAtSource']);
 
 /**
- * Drives every move forward from the VM events on JetStream. For each event it reads the
- * VM's stream and asks the pure saga what comes next, so redelivered or out-of-date events
- * repeat nothing: an event that is not the head of its stream is acknowledged and skipped,
- * and a step already recorded decides to no events. Agent steps are idempotent per move.
+ * Drives every move forward from the VM events on JetStream (`<prefix>.evt.vm.>`). For each
+ * event it loads the VM's state and asks the pure saga what comes next, then keeps going while
+ * each step records events, so redelivered or out-of-date events repeat nothing: an event that
+ * is not the head of its stream is acknowledged and skipped, and a step already recorded
+ * decides to no events. Agent steps are idempotent per move.
  */
 export class MoveSagaRunner {
   private consumer?: DurableConsumer;
@@ -45,7 +48,7 @@ export class MoveSagaRunner {
     this.consumer = new DurableConsumer(this.deps.js, this.deps.jsm, {
       stream: this.options.stream,
       durable: 'mobility-move-saga',
-      filterSubject: s.event('vm', '*', '*'),
+      filterSubject: s.vmEvents,
       logger: this.log,
       ackWaitMs: 30_000,
       handle: (event, msg) => this.onEvent(event, msg),
@@ -64,27 +67,53 @@ export class MoveSagaRunner {
       const from = await this.sourceOf(event);
       if (from) await this.admitQueued(from);
     }
-    const { state, version } = await this.deps.commands.load(vm);
-    if (version > event.streamVersion) return ACK; // a later event of this VM drives the saga
-    const step = nextSagaStep(state);
-    if (!step) return ACK;
-    const ctx: Ctx = { correlationId: step.moveId, causationId: event.id };
+    return this.drive(vm, event, msg);
+  }
+
+  /**
+   * Drives the VM's move from the state after `trigger` for as long as there is a next step this
+   * process can take: each step's recorded events are the state the next step is decided on, so a
+   * move runs at the pace of its agents and commits, not of the stream's round trips. The stream
+   * stays the durable trigger: its later events of this VM arrive as not-the-head and are acked,
+   * and when a step cannot complete now (an agent that does not answer) the head event's own
+   * delivery retries it. Only the head of the stream drives: an older event changes nothing.
+   */
+  private async drive(vm: string, trigger: RecordedEvent, msg: JsMsg): Promise<Outcome> {
+    let { state, version } = await this.deps.commands.load(vm, trigger.streamVersion);
+    if (version > trigger.streamVersion) return ACK; // a later event of this VM drives the saga
+    let causationId = trigger.id;
+    for (let taken = 0; ; taken++) {
+      const step = nextSagaStep(state);
+      if (!step) return ACK;
+      const ctx: Ctx = { correlationId: step.moveId, causationId };
+      const { outcome, events } = await this.take(vm, state, step, taken === 0 ? msg.info.redeliveryCount : 0, ctx);
+      if (events.length === 0) return taken === 0 ? outcome : ACK;
+      const terminal = events.find((e) => TERMINAL.has(e.type));
+      if (terminal && state.status === 'placed' && state.move) void this.admitQueued(state.move.from.hypervisor).catch((err: Error) => this.log.warn({ err: err.message }, 'admission of queued moves failed; the next terminal event retries it'));
+      ({ state, version } = await this.deps.commands.load(vm, version + events.length));
+      causationId = events[events.length - 1].id;
+    }
+  }
+
+  /** One step of the saga; `attempts` is how often this step was tried before (redeliveries of its trigger). */
+  private async take(vm: string, state: VmState, step: SagaStep, attempts: number, ctx: Ctx): Promise<Stepped> {
     switch (step.kind) {
-      case 'admit':
-        await this.admit(vm, step.hypervisor, step.moveId, ctx);
-        return ACK;
+      case 'admit': {
+        const isHa = state.status === 'placed' && state.move?.cause === 'ha-restart';
+        return { outcome: ACK, events: await this.admit(vm, step.hypervisor, step.moveId, isHa, ctx) };
+      }
       case 'commit':
         return this.commit(vm, step.moveId, ctx);
       case 'switchover': {
         const { moveId, reason, remainingBytes, expectedDowntimeMs } = step;
         this.log.info({ moveId, vm, reason, remainingBytes: Math.round(remainingBytes), expectedDowntimeMs: round(expectedDowntimeMs) }, `switchover of ${vm}: ${reason}, expected downtime ${fmt(expectedDowntimeMs)}`);
-        await this.deps.commands.execute(vm, { type: 'StartSwitchover', moveId, reason, remainingBytes, expectedDowntimeMs }, { ...ctx, component: 'mobility-manager' });
-        return ACK;
+        const { events } = await this.deps.commands.execute(vm, { type: 'StartSwitchover', moveId, reason, remainingBytes, expectedDowntimeMs }, { ...ctx, component: 'mobility-manager' });
+        return { outcome: ACK, events };
       }
       case 'fail':
         return this.fail(vm, step, { code: step.code, message: step.message }, ctx);
       case 'agent':
-        return this.runAgentStep(vm, state, step, msg, ctx);
+        return this.runAgentStep(vm, state, step, attempts, ctx);
       default: {
         const never: never = step;
         throw new Error(`unhandled saga step ${JSON.stringify(never)}`);
@@ -92,43 +121,48 @@ export class MoveSagaRunner {
     }
   }
 
-  private async commit(vm: string, moveId: string, ctx: Ctx): Promise<Outcome> {
+  private async commit(vm: string, moveId: string, ctx: Ctx): Promise<Stepped> {
     const { events } = await this.deps.commands.execute(vm, { type: 'CommitLocation', moveId }, { ...ctx, component: 'mobility-manager' });
     const relocated = events.find((e) => e.type === 'VmRelocated');
     if (relocated) {
       const d = relocated.data as VmEventOf<'VmRelocated'>['data'];
       this.log.info({ moveId, vm, to: d.to.hypervisor, site: d.to.site, locationVersion: d.locationVersion }, `location committed: ${vm} now at ${d.to.hypervisor} (${d.to.site}), version ${d.locationVersion}`);
     }
-    return ACK;
+    return { outcome: ACK, events };
   }
 
-  /** Starts a queued move when its source host has a free outbound slot. */
-  private admit(vm: string, host: string, moveId: string, ctx: Ctx): Promise<unknown> {
+  /** Starts a queued move when its source host has a free outbound slot (HA restarts never wait). Returns what was appended. */
+  private admit(vm: string, host: string, moveId: string, isHa: boolean, ctx: Ctx): Promise<RecordedEvent[]> {
     const previous = this.admissions.get(host) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(async () => {
-      const active = await this.deps.dataSource.query(
-        `SELECT count(*)::int AS n FROM moves WHERE state = 'in-progress' AND view->'from'->>'hypervisor' = $1 AND view->>'cause' <> 'ha-restart'`,
-        [host],
-      );
-      const limit = this.options.maxOutboundPerHost ?? 2;
-      const isHa = (await this.deps.dataSource.query(`SELECT view->>'cause' AS cause FROM moves WHERE move_id = $1`, [moveId]))[0]?.cause === 'ha-restart';
-      if (!isHa && active[0].n >= limit) {
-        this.log.info({ moveId, vm, host, active: active[0].n, limit }, `move of ${vm} queued: ${host} already has ${active[0].n} outbound moves`);
-        return;
+    const next = previous.catch(() => undefined).then(async (): Promise<RecordedEvent[]> => {
+      if (!isHa) {
+        const active = await this.deps.dataSource.query(
+          `SELECT count(*)::int AS n FROM moves WHERE state = 'in-progress' AND view->'from'->>'hypervisor' = $1 AND view->>'cause' <> 'ha-restart'`,
+          [host],
+        );
+        const limit = this.options.maxOutboundPerHost ?? 2;
+        if (active[0].n >= limit) {
+          this.log.info({ moveId, vm, host, active: active[0].n, limit }, `move of ${vm} queued: ${host} already has ${active[0].n} outbound moves`);
+          return [];
+        }
       }
-      await this.deps.commands.execute(vm, { type: 'StartMove', moveId }, { ...ctx, component: 'mobility-manager' });
+      const { events } = await this.deps.commands.execute(vm, { type: 'StartMove', moveId }, { ...ctx, component: 'mobility-manager' });
+      return events;
     });
     this.admissions.set(host, next);
+    void next.finally(() => {
+      if (this.admissions.get(host) === next) this.admissions.delete(host);
+    }).catch(() => undefined);
     return next;
   }
 
   /** A move from `host` ended: start the oldest queued moves that now fit. */
   private async admitQueued(host: string): Promise<void> {
-    const queued: { move_id: string; vm: string }[] = await this.deps.dataSource.query(
-      `SELECT move_id, vm FROM moves WHERE state = 'accepted' AND view->'from'->>'hypervisor' = $1 ORDER BY accepted_at, move_id LIMIT 4`,
+    const queued: { move_id: string; vm: string; cause: string | null }[] = await this.deps.dataSource.query(
+      `SELECT move_id, vm, view->>'cause' AS cause FROM moves WHERE state = 'accepted' AND view->'from'->>'hypervisor' = $1 ORDER BY accepted_at, move_id LIMIT 4`,
       [host],
     );
-    for (const q of queued) await this.admit(q.vm, host, q.move_id, { correlationId: q.move_id, causationId: q.move_id });
+    for (const q of queued) await this.admit(q.vm, host, q.move_id, q.cause === 'ha-restart', { correlationId: q.move_id, causationId: q.move_id });
   }
 
   private async sourceOf(event: RecordedEvent): Promise<string | undefined> {
@@ -138,31 +172,31 @@ export class MoveSagaRunner {
     return rows[0]?.host;
   }
 
-  private async runAgentStep(vm: string, state: VmState, step: AgentStep, msg: JsMsg, ctx: Ctx): Promise<Outcome> {
+  private async runAgentStep(vm: string, state: VmState, step: AgentStep, attempts: number, ctx: Ctx): Promise<Stepped> {
     const subject = subjects(this.options.prefix).agent(step.hypervisor, step.action);
     const body = { moveId: step.moveId, vm, locationVersion: step.locationVersion, ...(step.peer ? { peer: step.peer } : {}), ...definedParams(step.params) };
     const label = step.purpose === 'restart' ? 'restart' : step.action;
     if (step.action !== 'precopy-round') this.log.info({ moveId: step.moveId, vm, step: label, hypervisor: step.hypervisor }, `asking ${step.hypervisor} to ${label} ${vm}`);
     let reply: ({ ok: true } & AgentStepReply) | { ok: false; error: ErrorBody };
     const canGoBack = state.status === 'placed' && !!state.move && ['started', 'source-stopped', 'suspended', 'precopy'].includes(state.move.phase) && step.purpose !== 'restart';
+    const retries = this.options.maxAgentRetries ?? 10;
     try {
       reply = await requestJson(this.deps.nc, subject, body, this.options.agentTimeoutMs);
     } catch (err) {
-      const attempts = msg.info.redeliveryCount;
-      if (canGoBack && attempts > (this.options.maxAgentRetries ?? 10))
+      if (canGoBack && attempts > retries)
         return this.fail(vm, step, { code: 'UNAVAILABLE', message: `agent ${step.hypervisor} did not answer ${step.action} after ${attempts} attempts: ${(err as Error).message}` }, ctx);
-      if (step.action === 'postcopy-pull' && attempts > (this.options.maxAgentRetries ?? 10))
+      if (step.action === 'postcopy-pull' && attempts > retries)
         return this.fail(vm, step, { code: 'POSTCOPY_SOURCE_LOST', message: `source ${step.peer} died during postcopy: the pages it still held are lost` }, ctx);
-      return { retryInMs: Math.min(5000, 200 * 2 ** Math.min(attempts, 5)), reason: `agent ${step.hypervisor} did not answer ${step.action}: ${(err as Error).message}` };
+      return { outcome: { retryInMs: Math.min(5000, 200 * 2 ** Math.min(attempts, 5)), reason: `agent ${step.hypervisor} did not answer ${step.action}: ${(err as Error).message}` }, events: [] };
     }
     if (!reply.ok) {
       if (canGoBack || reply.error.code === 'POSTCOPY_SOURCE_LOST') return this.fail(vm, step, reply.error, ctx);
       // Past the point of no return nothing can go back; keep trying and say why.
-      return { retryInMs: 2000, reason: `${step.hypervisor} refused ${step.action}: ${reply.error.code} ${reply.error.message}` };
+      return { outcome: { retryInMs: 2000, reason: `${step.hypervisor} refused ${step.action}: ${reply.error.code} ${reply.error.message}` }, events: [] };
     }
     const { events } = await this.deps.commands.execute(vm, this.recordOf(step, reply), { ...ctx, component: `agent:${step.hypervisor}` });
     for (const e of events) this.logEvent(vm, e);
-    return ACK;
+    return { outcome: ACK, events };
   }
 
   private recordOf(step: AgentStep, reply: AgentStepReply): VmCommand {
@@ -229,10 +263,10 @@ export class MoveSagaRunner {
     else if (e.type === 'VmRestartedAtSource') this.log.info({ moveId, vm, hypervisor: d.hypervisor }, `${vm} running again at ${d.hypervisor}`);
   }
 
-  private async fail(vm: string, step: SagaStep, error: ErrorBody, ctx: Ctx): Promise<Outcome> {
+  private async fail(vm: string, step: SagaStep, error: ErrorBody, ctx: Ctx): Promise<Stepped> {
     this.log.warn({ moveId: step.moveId, vm, code: error.code, reason: error.message }, `move ${step.moveId.slice(0, 8)} ${vm} failed: ${error.code}`);
-    await this.deps.commands.execute(vm, { type: 'FailMove', moveId: step.moveId, code: error.code, message: error.message }, { ...ctx, component: 'mobility-manager' });
-    return ACK;
+    const { events } = await this.deps.commands.execute(vm, { type: 'FailMove', moveId: step.moveId, code: error.code, message: error.message }, { ...ctx, component: 'mobility-manager' });
+    return { outcome: ACK, events };
   }
 }
 

@@ -9,22 +9,52 @@ export interface CommandContext {
   component: string;
 }
 
+/** A VM's decided state at a stream version, as this process last read or wrote it. */
+export interface VmSnapshot {
+  state: VmState;
+  version: number;
+}
+
 /**
- * Runs a command against a VM's stream: read, fold, decide, append at the read version.
- * A concurrent append makes the append fail with a version conflict; the command is then
- * decided again on the new state, a few times, before VERSION_CONFLICT is answered.
+ * Runs a command against a VM's stream: load, decide, append at the loaded version. A
+ * concurrent append makes the append fail with a version conflict; the command is then
+ * decided again on the state read back from the store, a few times, before VERSION_CONFLICT.
+ *
+ * The state of recently used VMs is kept in memory (bounded, least recently used out) and moved
+ * forward with the events this process appends, so a move's steps do not read and fold the VM's
+ * whole stream each time. It can only be behind the store, never ahead (it advances on committed
+ * appends alone), and the expected-version append catches it being behind: a conflict drops it.
  */
 export class VmCommandService {
+  private readonly cache = new Map<string, VmSnapshot>();
+  readonly stats = { hits: 0, reads: 0, conflicts: 0 };
+
   constructor(
     private readonly store: PgEventStore,
     private readonly logger: Logger,
     private readonly now: () => Date = () => new Date(),
     private readonly maxAttempts = 5,
+    private readonly maxCached = 20_000,
   ) {}
 
-  async load(vm: string): Promise<{ state: VmState; version: number; events: RecordedEvent[] }> {
+  /** The VM's state; `atLeast` says a version the caller knows exists (an event it received): an older cached state is read again. */
+  async load(vm: string, atLeast = 0): Promise<VmSnapshot> {
+    const cached = this.cache.get(vm);
+    if (cached && cached.version >= atLeast) {
+      this.stats.hits++;
+      this.remember(vm, cached);
+      return cached;
+    }
+    this.stats.reads++;
     const { version, events } = await this.store.readStream(vmStreamId(vm));
-    return { state: fold(events.map((e) => parseVmEvent(e.type, e.data))), version, events };
+    const read = { state: fold(events.map((e) => parseVmEvent(e.type, e.data))), version };
+    if (version > 0) this.remember(vm, read);
+    return read;
+  }
+
+  /** Forget what is cached (e.g. another writer may have appended). */
+  forget(vm: string): void {
+    this.cache.delete(vm);
   }
 
   /** Returns the appended events (empty when the command had already been applied). Throws LocusError on refusal. */
@@ -41,12 +71,21 @@ export class VmCommandService {
           version,
           decision.events.map((e: VmEvent) => ({ type: e.type, data: e.data, metadata })),
         );
+        this.remember(vm, { state: fold(events.map((e) => parseVmEvent(e.type, e.data)), state), version: version + events.length });
         return { events, state };
       } catch (err) {
+        this.forget(vm);
         if (!(err instanceof VersionConflictError)) throw err;
+        this.stats.conflicts++;
         if (attempt >= this.maxAttempts) throw new LocusError('VERSION_CONFLICT', `${vm} kept changing under ${command.type}; retry`);
         this.logger.debug({ component: 'vm-commands', vm, command: command.type, attempt }, 'version conflict; deciding again');
       }
     }
+  }
+
+  private remember(vm: string, snapshot: VmSnapshot): void {
+    this.cache.delete(vm);
+    this.cache.set(vm, snapshot);
+    if (this.cache.size > this.maxCached) this.cache.delete(this.cache.keys().next().value as string);
   }
 }
