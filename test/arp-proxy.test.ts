@@ -61,7 +61,8 @@ describe('ARP proxy: proxy-ARP and gratuitous ARP when a VM leaves its subnet, n
     const to = { hypervisor: 'dc1-hv1', site: 'dc1' };
     const prefix = lab!.config.subjectPrefix;
     await publishSyntheticVmEvent(lab!.client, prefix, 'web-03', 'MoveAccepted', { moveId, vm: 'web-03', mode: 'hot', from, to, locationVersion: 1 });
-    await publishSyntheticVmEvent(lab!.client, prefix, 'web-03', 'VmRelocated', { moveId, vm: 'web-03', ip: '10.1.0.12', mac: '52:54:00:01:00:12', from, to, locationVersion: 2 });
+    // The ARP proxy follows the location events alone: the move's mode comes with the commit.
+    await publishSyntheticVmEvent(lab!.client, prefix, 'web-03', 'VmRelocated', { moveId, vm: 'web-03', ip: '10.1.0.12', mac: '52:54:00:01:00:12', from, to, locationVersion: 2, mode: 'hot' });
     const decisions = await eventually(async () => {
       const l = lines().filter((x) => x.moveId === moveId && x.rule && x.proxy);
       return l.length === 2 ? l : undefined;

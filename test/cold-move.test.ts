@@ -71,7 +71,9 @@ describe('cold move end to end', () => {
     expect(published.map((m) => m.msgId).sort()).toEqual(stored.map((e) => e.id).sort());
     expect(new Set(published.map((m) => m.msgId)).size).toBe(published.length);
     const relocated = published.find((m) => m.event.type === 'VmRelocated');
-    expect(relocated!.subject).toBe(`${lab.config.subjectPrefix}.evt.vm.web-01.VmRelocated`);
+    // Location events on their own subject class (what agents and planes follow), the move's steps beside them.
+    expect(relocated!.subject).toBe(`${lab.config.subjectPrefix}.evt.vm.web-01.loc.VmRelocated`);
+    expect(published.find((m) => m.event.type === 'MoveStarted')!.subject).toBe(`${lab.config.subjectPrefix}.evt.vm.web-01.MoveStarted`);
     const outbox = await lab.manager.dataSource.query('SELECT count(*)::int AS n FROM outbox');
     expect(outbox[0].n).toBe(0);
   });

@@ -171,7 +171,7 @@ describe('outbox relay', () => {
     const published = await readStream(t.nc, t.config.streamName);
     expectExactlyOnce(published as { msgId: string }[], committed.map((e) => e.id));
     expect(published.map((m) => m.event.data.n)).toEqual([1, 2, 3]);
-    expect(published.map((m) => m.subject)).toEqual(Array(3).fill(`${t.config.subjectPrefix}.evt.vm.a.VmPlaced`));
+    expect(published.map((m) => m.subject)).toEqual(Array(3).fill(`${t.config.subjectPrefix}.evt.vm.a.loc.VmPlaced`));
     expect(relay.stats).toMatchObject({ published: 3, duplicates: 0, failures: 0 });
   });
 

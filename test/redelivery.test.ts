@@ -34,7 +34,8 @@ describe('consumers under redelivery', () => {
     const jsm = await lab.client.jetstreamManager();
     await eventually(
       async () => {
-        const names = ['mobility-move-saga', 'agent-dc1-hv1', 'agent-dc2-hv1'];
+        // The saga, and the one location feed of the agents' process (every agent's events go through it).
+        const names = ['mobility-move-saga', lab.agents.host.feedDurable];
         const infos = await Promise.all(names.map((n) => jsm.consumers.info(lab.config.streamName, n)));
         return infos.every((i) => i.num_pending === 0 && i.num_ack_pending === 0);
       },

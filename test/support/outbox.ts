@@ -12,10 +12,7 @@ import { OUTBOX_CHANNEL } from '../../apps/mobility-manager/src/start-mobility-m
 export function bareStore(dataSource: DataSource, prefix: string, projectors: Projector[] = []): PgEventStore {
   const s = subjects(prefix);
   return new PgEventStore(dataSource, {
-    subjectOf: (streamId, type) => {
-      const [category, entity] = streamId.split(':');
-      return s.event(category, entity, type);
-    },
+    subjectOf: (streamId, type) => s.streamEvent(streamId, type),
     projectors,
     notifyChannel: OUTBOX_CHANNEL,
   });

@@ -28,6 +28,6 @@ export async function publishSyntheticVmEvent(nc: NatsConnection, prefix: string
   const h = headers();
   h.set(HEADERS.stream, event.streamId);
   h.set(HEADERS.type, type);
-  await nc.jetstream().publish(subjects(prefix).event('vm', vm, type), JSON.stringify(event), { msgID: id, headers: h });
+  await nc.jetstream().publish(subjects(prefix).vmEvent(vm, type), JSON.stringify(event), { msgID: id, headers: h });
   return id;
 }

@@ -101,8 +101,9 @@ export class MoveBoard {
 
   /** Applies one message from `<prefix>.evt.>`; returns human-readable transitions (for line output). */
   apply(subject: string, payload: unknown, now = Date.now()): string[] {
+    // The category is `evt.<category>.`: `<prefix>.evt.vm.<vm>[.loc].<type>`, `<prefix>.evt.<plane>.<entity>.<type>`.
     const parts = subject.split('.');
-    const category = parts[parts.length - 3];
+    const category = parts[parts.length - 2] === 'loc' && parts[parts.length - 5] === 'evt' ? parts[parts.length - 4] : parts[parts.length - 3];
     if (category === 'vm') return this.applyVmEvent(payload as RecordedEvent, now);
     if (category === 'map' || category === 'route' || category === 'arp') return this.applyPlaneEvent(payload as PlaneEvent, now);
     return [];

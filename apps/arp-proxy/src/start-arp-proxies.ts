@@ -4,7 +4,7 @@ import { Inject, Module, type DynamicModule, type INestApplicationContext, type 
 import type { NatsConnection, Service } from 'nats';
 import { subjects } from '@locus/contracts';
 import { DEFAULT_NEIGHBOURS_PER_SITE, labNeighbours, type ArpDomain, type ArpSite, type Clock, type Random } from '@locus/domain';
-import { connectNats, ensureEventStream, PlaneEventPublisher } from '@locus/messaging';
+import { connectNats, ensureEventStream, feedDurableName, LocationFeed, PlaneEventPublisher } from '@locus/messaging';
 import { NestPinoLogger, ScaledClock, type LocusConfig, type Logger } from '@locus/platform';
 import { defaultTopologyPath, loadTopologyFile, type TopologyIndex } from '@locus/topology';
 import { LabArpDriver } from './arp-driver/lab-arp-driver';
@@ -75,20 +75,24 @@ export async function startArpProxies(config: LocusConfig, logger: Logger, opts:
   const jsm = await nc.jetstreamManager();
   await ensureEventStream(jsm, config.streamName, subjects(config.subjectPrefix).eventsWildcard);
   const js = nc.jetstream();
-  const deps = { nc, js, jsm, prefix: config.subjectPrefix, stream: config.streamName, logger, publisher: new PlaneEventPublisher(js, config.subjectPrefix), clock };
+  const deps = { logger, publisher: new PlaneEventPublisher(js, config.subjectPrefix, logger), clock };
   const proxies = names.map((name) => {
     const site = sites.find((s) => s.name === name)!;
     return new SiteArpProxy(site, sites, domains, new LabArpDriver(name, neighbours.filter((n) => n.site === name), clock, random), deps);
   });
+  // One consumer of the location events for the process, whatever its number of sites.
+  const feed = new LocationFeed({ nc, js, jsm, prefix: config.subjectPrefix, stream: config.streamName, logger }, { durable: feedDurableName('arp-proxies', names) });
+  for (const p of proxies) feed.follow(p);
   let service: Service | undefined;
   const host = {
     async start() {
-      await Promise.all(proxies.map((p) => p.start()));
+      await feed.start(async () => proxies.forEach((p) => p.start()));
       service = await serveArp(nc, proxies, withDomains, config.subjectPrefix, logger);
       logger.info({ component: 'arp-proxy', sites: names, neighbours: neighbours.filter((n) => names.includes(n.site)).length }, 'ARP proxies ready');
     },
     async stop() {
       await service?.stop().catch(() => undefined);
+      await feed.stop();
       await Promise.all(proxies.map((p) => p.stop()));
     },
   };

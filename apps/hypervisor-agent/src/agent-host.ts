@@ -2,11 +2,11 @@ import type { JetStreamClient, JetStreamManager, NatsConnection, Service } from 
 import type { Logger } from 'pino';
 import { subjects, type VmView } from '@locus/contracts';
 import type { Clock } from '@locus/domain';
-import { requestJson } from '@locus/messaging';
+import { feedDurableName, LocationFeed, requestJson } from '@locus/messaging';
 import type { TopologyIndex } from '@locus/topology';
 import { HypervisorAgent } from './host/hypervisor-agent';
 import { serveAgentSteps } from './serve-steps/agent-endpoints';
-import { LocationFollower } from './follow-locations/location-follower';
+import { AgentLocationFollower } from './follow-locations/location-follower';
 
 export interface AgentHostDeps {
   nc: NatsConnection;
@@ -26,7 +26,7 @@ export interface AgentHostDeps {
 export class AgentHost {
   readonly agents: HypervisorAgent[];
   private service?: Service;
-  private followers: LocationFollower[] = [];
+  private feed?: LocationFeed;
   private heartbeat?: NodeJS.Timeout;
 
   constructor(
@@ -36,14 +36,23 @@ export class AgentHost {
     this.agents = hypervisors.map((h) => new HypervisorAgent(h, deps.topology, deps.clock, deps.logger));
   }
 
+  /** The durable consumer this process follows the location events with (one for all its agents). */
+  get feedDurable(): string {
+    return feedDurableName('agents', this.agents.map((a) => a.name));
+  }
+
   agent(name: string): HypervisorAgent | undefined {
     return this.agents.find((a) => a.name === name);
   }
 
   async start(): Promise<void> {
     this.service = await serveAgentSteps(this.deps.nc, this.agents, this.deps.prefix, this.deps.logger);
-    this.followers = this.agents.map((a) => new LocationFollower(a, this.deps));
-    await Promise.all(this.followers.map((f) => f.start()));
+    // One consumer for the process: each event is delivered once and handed to every agent here.
+    const names = this.agents.map((a) => a.name);
+    this.feed = new LocationFeed(this.deps, { durable: this.feedDurable, snapshot: names.length === 1 ? { hypervisor: names[0] } : {} });
+    for (const a of this.agents) this.feed.follow(new AgentLocationFollower(a));
+    await this.feed.start();
+    for (const a of this.agents) this.deps.logger.info({ component: `agent:${a.name}`, vms: a.inventory.vms.size }, 'inventory loaded from the location DB');
     const s = subjects(this.deps.prefix);
     const beat = () => {
       for (const a of this.agents) if (!a.silent) this.deps.nc.publish(s.heartbeat(a.name), JSON.stringify({ hypervisor: a.name, vms: a.inventory.vms.size }));
@@ -74,7 +83,7 @@ export class AgentHost {
 
   async stop(): Promise<void> {
     clearInterval(this.heartbeat);
-    await Promise.all(this.followers.map((f) => f.stop()));
+    await this.feed?.stop();
     await this.service?.stop().catch(() => undefined);
   }
 }

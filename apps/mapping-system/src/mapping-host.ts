@@ -1,8 +1,8 @@
 import type { Service } from 'nats';
 import { MapListRequest, MapResolveRequest, mappingSubjects } from '@locus/contracts';
-import { addJsonEndpoint } from '@locus/messaging';
+import { addJsonEndpoint, feedDurableName, LocationFeed } from '@locus/messaging';
 import { ListMappingsHandler } from './list-mappings/list-mappings.handler';
-import { LocationFollower } from './follow-locations/location-follower';
+import { EtrLocationFollower } from './follow-locations/location-follower';
 import { MapServerService } from './map-server/map-server.service';
 import { EtrService } from './register-eid/etr.service';
 import { ItrService } from './itr-cache/itr.service';
@@ -21,7 +21,7 @@ export class MappingHost {
   readonly mapServer?: MapServerService;
   readonly etrs = new Map<string, EtrService>();
   readonly itrs = new Map<string, ItrService>();
-  private readonly followers: LocationFollower[] = [];
+  private feed?: LocationFeed;
   private service?: Service;
 
   constructor(
@@ -33,6 +33,11 @@ export class MappingHost {
       this.itrs.set(site, new ItrService(site, !roles.smrOnlyItrs.includes(site), deps));
       if (deps.policy.hasEtr(site)) this.etrs.set(site, new EtrService(site, deps));
     }
+  }
+
+  /** The durable consumer this process follows the location events with (one for all its ETRs). */
+  get feedDurable(): string {
+    return feedDurableName('mapping-etrs', [...this.etrs.keys()]);
   }
 
   async start(): Promise<void> {
@@ -52,12 +57,15 @@ export class MappingHost {
       addJsonEndpoint(this.service, { name: 'map-list', subject: s.list, schema: MapListRequest, logger: log, handler: (req) => list.handle(req) });
     }
     for (const itr of this.itrs.values()) await itr.start(this.service);
-    for (const etr of this.etrs.values()) {
-      await etr.start(this.service);
-      const follower = new LocationFollower(etr, d);
-      this.followers.push(follower);
+    for (const etr of this.etrs.values()) await etr.start(this.service);
+    if (this.etrs.size) {
+      // One consumer for the process: each location event is delivered once and handed to every ETR here.
+      this.feed = new LocationFeed(d, { durable: this.feedDurable });
+      for (const etr of this.etrs.values()) this.feed.follow(new EtrLocationFollower(etr));
+      await this.feed.start();
+      for (const etr of this.etrs.values())
+        d.logger.info({ component: `etr:${etr.site}`, claims: etr.claims.size }, `location snapshot loaded: ${etr.claims.size} EIDs to register`);
     }
-    await Promise.all(this.followers.map((f) => f.start()));
     d.logger.info(
       { component: 'mapping-system', mapServer: !!this.mapServer, etrs: [...this.etrs.keys()], itrs: [...this.itrs.keys()], smrOnly: this.roles.smrOnlyItrs },
       `mapping system ready: ${this.mapServer ? 'map-server, ' : ''}ETRs ${[...this.etrs.keys()].join(', ') || 'none'}, ITRs ${[...this.itrs.keys()].join(', ') || 'none'}`,
@@ -65,7 +73,7 @@ export class MappingHost {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.followers.map((f) => f.stop()));
+    await this.feed?.stop();
     await Promise.all([...this.etrs.values()].map((e) => e.stop()));
     await Promise.all([...this.itrs.values()].map((i) => i.stop()));
     await this.mapServer?.stop();

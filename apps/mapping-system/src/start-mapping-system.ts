@@ -4,7 +4,7 @@ import { Inject, Module, type DynamicModule, type INestApplicationContext, type 
 import type { NatsConnection } from 'nats';
 import { subjects } from '@locus/contracts';
 import { SitePolicy } from '@locus/domain';
-import { connectNats, ensureEventStream } from '@locus/messaging';
+import { connectNats, ensureEventStream, PlaneEventPublisher } from '@locus/messaging';
 import { NestPinoLogger, ScaledClock, type LocusConfig, type Logger } from '@locus/platform';
 import { defaultTopologyPath, loadTopologyFile } from '@locus/topology';
 import { loadMappingOptions, mappingTimers, type MappingOptions } from './mapping-options';
@@ -14,7 +14,6 @@ import type { EtrService } from './register-eid/etr.service';
 import type { ItrService } from './itr-cache/itr.service';
 import type { MappingDeps } from './shared/deps';
 import { mappingSitesOf } from './shared/mapping-sites';
-import { PlanePublisher } from './shared/plane-events';
 import { siteMac } from './shared/site-keys';
 
 const HOST = Symbol('MAPPING_HOST');
@@ -80,7 +79,7 @@ export async function startMappingSystem(config: LocusConfig, logger: Logger, ov
     policy,
     options,
     timers: mappingTimers(options, timeScale),
-    planes: new PlanePublisher(js, config.subjectPrefix, logger.child({ component: 'mapping-system' })),
+    planes: new PlaneEventPublisher(js, config.subjectPrefix, logger.child({ component: 'mapping-system' })),
   };
   const host = new MappingHost(deps, { mapServer: options.mapServer, xtrSites, smrOnlyItrs: options.smrOnlyItrs });
   const app = await NestFactory.createApplicationContext(MappingSystemModule.register(host), { logger: new NestPinoLogger(logger) });

@@ -39,10 +39,7 @@ export interface MobilityManager {
 export function storeFor(dataSource: DataSource, prefix: string): PgEventStore {
   const s = subjects(prefix);
   return new PgEventStore(dataSource, {
-    subjectOf: (streamId, type) => {
-      const [category, entity] = streamId.split(':');
-      return s.event(category, entity, type);
-    },
+    subjectOf: (streamId, type) => s.streamEvent(streamId, type),
     projectors: [new VmProjector()],
     notifyChannel: OUTBOX_CHANNEL,
   });

@@ -4,7 +4,7 @@ import { Inject, Module, type DynamicModule, type INestApplicationContext, type 
 import type { NatsConnection, Service } from 'nats';
 import { subjects } from '@locus/contracts';
 import type { RouteSite } from '@locus/domain';
-import { connectNats, ensureEventStream, PlaneEventPublisher } from '@locus/messaging';
+import { connectNats, ensureEventStream, feedDurableName, LocationFeed, PlaneEventFeed, PlaneEventPublisher } from '@locus/messaging';
 import { NestPinoLogger, type LocusConfig, type Logger } from '@locus/platform';
 import { defaultTopologyPath, loadTopologyFile, type TopologyIndex } from '@locus/topology';
 import { SiteRouteInjector } from './inject-routes/site-injector';
@@ -117,7 +117,8 @@ export async function startRouteInjectors(config: LocusConfig, logger: Logger, o
     await ensureEventStream(jsm, config.streamName, subjects(config.subjectPrefix).eventsWildcard);
     const js = nc.jetstream();
     const publisher = new PlaneEventPublisher(js, config.subjectPrefix);
-    const deps = { nc, js, jsm, prefix: config.subjectPrefix, stream: config.streamName, logger, publisher };
+    const deps = { nc, prefix: config.subjectPrefix, logger, publisher };
+    const feedDeps = { nc, js, jsm, prefix: config.subjectPrefix, stream: config.streamName, logger };
     const injectors = names.map(
       (name) =>
         new SiteRouteInjector(
@@ -134,14 +135,24 @@ export async function startRouteInjectors(config: LocusConfig, logger: Logger, o
     );
     let service: Service | undefined;
     const conn = nc;
+    // One consumer of the location events and one of RouteConfirmed for the process, whatever its number of sites.
+    const locations = new LocationFeed(feedDeps, { durable: feedDurableName('route-injectors', names) });
+    const confirmations = new PlaneEventFeed(feedDeps, { durable: feedDurableName('route-confirmed', names), filterSubject: subjects(config.subjectPrefix).event('route', '*', 'RouteConfirmed') });
+    for (const i of injectors) {
+      locations.follow(i);
+      confirmations.subscribe(i.confirmations);
+    }
     const host = {
       async start() {
-        await Promise.all(injectors.map((i) => i.start()));
+        await locations.start(() => Promise.all(injectors.map((i) => i.start())).then(() => undefined));
+        await confirmations.start();
         service = await serveRoutes(conn, injectors, sites, config.subjectPrefix, logger);
         logger.info({ component: 'route-injector', sites: names, rib: fabric.kind }, 'route injectors ready');
       },
       async stop() {
         await service?.stop().catch(() => undefined);
+        await locations.stop();
+        await confirmations.stop();
         await Promise.all(injectors.map((i) => i.stop()));
       },
     };

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Location, MoveMode, Name } from './names';
+import type { LocationEventType } from './subjects';
 
 /**
  * Domain events of a VM's stream (`vm:<name>`). They are the authoritative record of
@@ -124,6 +125,8 @@ export const VmRelocated = z.object({
   from: Location,
   to: Location,
   locationVersion: z.number().int().positive(),
+  /** The move's mode, so a follower of the location events alone knows it (absent in events recorded before it was added). */
+  mode: MoveMode.optional(),
 });
 export const VmStartedAtTarget = z.object({
   ...MoveRef,
@@ -246,3 +249,20 @@ export interface RecordedEvent<E extends { type: string; data: unknown } = VmEve
 }
 
 export const vmStreamId = (vm: string) => `vm:${vm}`;
+
+/** A recorded VM event whose `data` narrows with its `type` (a discriminated union, one member per type). */
+export type RecordedVmEvent<K extends VmEventType = VmEventType> = { [T in K]: RecordedEvent<VmEventOf<T>> }[K];
+/** A location event as its followers (agents, ETRs, route injectors, ARP proxies) receive it. */
+export type LocationEvent = RecordedVmEvent<LocationEventType>;
+
+/**
+ * Decodes a recorded VM event from the wire once: the envelope's fields are checked and `data`
+ * is validated against its type's schema. Throws on an unknown type or bad data.
+ */
+export function parseRecordedVmEvent(raw: unknown): RecordedVmEvent {
+  const r = raw as Partial<RecordedEvent<{ type: string; data: unknown }>>;
+  if (!r || typeof r !== 'object' || typeof r.type !== 'string' || typeof r.streamId !== 'string' || typeof r.streamVersion !== 'number' || typeof r.id !== 'string')
+    throw new Error('not a recorded event (id, streamId, streamVersion and type are required)');
+  const { data } = parseVmEvent(r.type, r.data);
+  return { ...(r as RecordedEvent<{ type: string; data: unknown }>), data } as RecordedVmEvent;
+}

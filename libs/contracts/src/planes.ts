@@ -1,3 +1,4 @@
+import { z } from 'zod';
 /**
  * Facts reported by the network planes (mapping system, host-route injectors, ARP proxies).
  * They are derived, soft state: each service publishes them straight to the event stream
@@ -23,6 +24,25 @@ export interface PlaneEvent<D extends Record<string, unknown> = Record<string, u
   locationVersion: number;
   at: string;
   data: D;
+}
+
+/** The envelope every plane event carries, checked once where it is consumed (its `data` is the plane's own). */
+const PlaneEventEnvelope = z.looseObject({
+  id: z.string().min(1),
+  plane: z.enum(PLANES),
+  type: z.string().min(1),
+  component: z.string().min(1),
+  vm: z.string().optional(),
+  eid: z.string().optional(),
+  moveId: z.string().optional(),
+  locationVersion: z.number().int().nonnegative(),
+  at: z.string(),
+  data: z.record(z.string(), z.unknown()),
+});
+
+/** Decodes a plane event read from the wire; throws when its envelope is not a plane event's. */
+export function parsePlaneEvent(raw: unknown): PlaneEvent {
+  return PlaneEventEnvelope.parse(raw) as PlaneEvent;
 }
 
 export function planeSubject(prefix: string, plane: Plane, entity: string, type: string): string {

@@ -35,13 +35,37 @@ export const AGENT_ACTIONS = [
 ] as const;
 export type AgentAction = (typeof AGENT_ACTIONS)[number];
 
+/**
+ * VM events that say where a VM is or whether it runs there. Agents and every network plane follow
+ * only these (2-3 of a cold move's ~8 events), on their own subject class so that NATS 2.9's single
+ * filter subject per consumer selects them on the server.
+ */
+export const LOCATION_EVENT_TYPES = ['VmPlaced', 'VmRelocated', 'VmStartedAtTarget', 'VmResumedAtTarget', 'VmRestartedAtSource', 'MoveFailed', 'MoveCancelled'] as const;
+export type LocationEventType = (typeof LOCATION_EVENT_TYPES)[number];
+const LOCATION_TYPES: ReadonlySet<string> = new Set(LOCATION_EVENT_TYPES);
+export function isLocationEventType(type: string): type is LocationEventType {
+  return LOCATION_TYPES.has(type);
+}
+
 export interface Subjects {
   prefix: string;
   request(endpoint: RequestEndpoint): string;
   /** Every event subject: `<prefix>.evt.>` (the JetStream stream binds this). */
   eventsWildcard: string;
-  /** `<prefix>.evt.<category>.<entity>.<type>`, e.g. `locus.evt.vm.web-01.VmRelocated`. */
+  /** `<prefix>.evt.<category>.<entity>.<type>`, e.g. `locus.evt.host.dc1-hv1.HostDeclaredFailed`. */
   event(category: string, entity: string, type: string): string;
+  /**
+   * A VM event's subject: `<prefix>.evt.vm.<vm>.loc.<type>` for the location events (where the VM
+   * is and whether it runs: what agents and planes follow), `<prefix>.evt.vm.<vm>.<type>` for the
+   * rest (the steps of a move). The server filters the location events for their followers.
+   */
+  vmEvent(vm: string, type: string): string;
+  /** Every VM event, both classes: `<prefix>.evt.vm.>` (the move saga). */
+  vmEvents: string;
+  /** The location events only: `<prefix>.evt.vm.*.loc.*` (agents, ETRs, route injectors, ARP proxies). */
+  locationEvents: string;
+  /** Subject an event of `streamId` (`vm:<name>`, `host:<name>`) is published under. */
+  streamEvent(streamId: string, type: string): string;
   agent(hypervisor: string, action: AgentAction): string;
   /** Agents publish liveness here (core NATS, not the stream). */
   heartbeat(hypervisor: string): string;
@@ -53,6 +77,15 @@ export function subjects(prefix: string = DEFAULT_SUBJECT_PREFIX): Subjects {
     request: (endpoint) => `${prefix}.${REQUEST_ENDPOINTS[endpoint]}`,
     eventsWildcard: `${prefix}.evt.>`,
     event: (category, entity, type) => `${prefix}.evt.${category}.${entity}.${type}`,
+    vmEvent: (vm, type) => (isLocationEventType(type) ? `${prefix}.evt.vm.${vm}.loc.${type}` : `${prefix}.evt.vm.${vm}.${type}`),
+    vmEvents: `${prefix}.evt.vm.>`,
+    locationEvents: `${prefix}.evt.vm.*.loc.*`,
+    streamEvent(streamId, type) {
+      const at = streamId.indexOf(':');
+      const category = streamId.slice(0, at);
+      const entity = streamId.slice(at + 1);
+      return category === 'vm' ? this.vmEvent(entity, type) : this.event(category, entity, type);
+    },
     agent: (hypervisor, action) => `${prefix}.agent.${hypervisor}.${action}`,
     heartbeat: (hypervisor) => `${prefix}.heartbeat.${hypervisor}`,
   };

@@ -5,18 +5,22 @@ import { HEADERS, type RecordedEvent } from '@locus/contracts';
 export type Outcome = { ack: true } | { retryInMs: number; reason: string } | { drop: string };
 export const ACK: Outcome = { ack: true };
 
-export interface DurableConsumerOptions {
+export interface DurableConsumerOptions<E = RecordedEvent> {
   stream: string;
   durable: string;
   /** One subject filter (NATS 2.9 servers, as Debian ships, have no multi-filter consumers). */
   filterSubject: string;
   /** Handles one event; events of one key (the event's stream id) are handled one at a time, in order. */
-  handle: (event: RecordedEvent, msg: JsMsg) => Promise<Outcome>;
+  handle: (event: E, msg: JsMsg) => Promise<Outcome>;
+  /** Decodes and validates a message once (default: its JSON, unchecked); a message that does not decode is dropped. */
+  decode?: (msg: JsMsg) => E;
   logger: Logger;
   ackWaitMs?: number;
   maxAckPending?: number;
   /** Where a consumer that does not exist yet starts: every message (default), or those stored from this time on. */
   startTime?: Date;
+  /** Or from this stream sequence on (a follower that took a snapshot after the stream was at `startSeq - 1`). */
+  startSeq?: number;
 }
 
 /**
@@ -24,7 +28,7 @@ export interface DurableConsumerOptions {
  * keys and serially within a key; a handler that runs long keeps its message alive with
  * `working()`, and a handler that throws gets the message redelivered later.
  */
-export class DurableConsumer {
+export class DurableConsumer<E = RecordedEvent> {
   private messages?: ConsumerMessages;
   private readonly chains = new Map<string, Promise<void>>();
   private loop?: Promise<void>;
@@ -34,7 +38,7 @@ export class DurableConsumer {
   constructor(
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
-    private readonly options: DurableConsumerOptions,
+    private readonly options: DurableConsumerOptions<E>,
   ) {
     this.log = options.logger;
   }
@@ -44,8 +48,7 @@ export class DurableConsumer {
     const config = {
       durable_name: this.options.durable,
       ack_policy: AckPolicy.Explicit,
-      deliver_policy: this.options.startTime ? DeliverPolicy.StartTime : DeliverPolicy.All,
-      ...(this.options.startTime ? { opt_start_time: this.options.startTime.toISOString() } : {}),
+      ...startOf(this.options),
       filter_subject: this.options.filterSubject,
       ack_wait: nanos(ackWaitMs),
       max_ack_pending: this.options.maxAckPending ?? 1000,
@@ -88,11 +91,11 @@ export class DurableConsumer {
     this.inFlight++;
     const keepAlive = setInterval(() => msg.working(), heartbeatMs);
     try {
-      let event: RecordedEvent;
+      let event: E;
       try {
-        event = msg.json<RecordedEvent>();
-      } catch {
-        this.log.error({ subject: msg.subject, seq: msg.seq }, 'undecodable message dropped');
+        event = this.options.decode ? this.options.decode(msg) : msg.json<E>();
+      } catch (err) {
+        this.log.error({ subject: msg.subject, seq: msg.seq, err: (err as Error).message }, 'undecodable message dropped');
         msg.term();
         return;
       }
@@ -114,4 +117,10 @@ export class DurableConsumer {
       this.inFlight--;
     }
   }
+}
+
+function startOf(options: { startTime?: Date; startSeq?: number }): { deliver_policy: DeliverPolicy; opt_start_time?: string; opt_start_seq?: number } {
+  if (options.startSeq !== undefined) return { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Math.max(1, options.startSeq) };
+  if (options.startTime) return { deliver_policy: DeliverPolicy.StartTime, opt_start_time: options.startTime.toISOString() };
+  return { deliver_policy: DeliverPolicy.All };
 }

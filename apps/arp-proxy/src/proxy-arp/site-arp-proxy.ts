@@ -1,16 +1,10 @@
-import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 import type { Logger } from 'pino';
-import { subjects, type ArpConvergedData, type PlaneEvent, type RecordedEvent, type SiteArpView, type StaleNeighbourView } from '@locus/contracts';
+import type { ArpConvergedData, LocationEvent, PlaneEvent, SiteArpView, StaleNeighbourView, VmView } from '@locus/contracts';
 import { decideArpForMove, proxyWanted, type ArpDomain, type ArpSite, type Clock } from '@locus/domain';
-import { ACK, DurableConsumer, fetchLocationSnapshot, PlaneEventPublisher, type Outcome } from '@locus/messaging';
+import type { LocationFollower, PlaneEventPublisher } from '@locus/messaging';
 import type { LabArpDriver, Repair } from '../arp-driver/lab-arp-driver';
 
 export interface SiteArpDeps {
-  nc: NatsConnection;
-  js: JetStreamClient;
-  jsm: JetStreamManager;
-  prefix: string;
-  stream: string;
   logger: Logger;
   publisher: PlaneEventPublisher;
   clock: Clock;
@@ -26,23 +20,23 @@ interface KnownVm {
 }
 
 /**
- * One site's ARP proxy. It follows the location events (durable consumer, after a `vm.list`
- * snapshot) and, per move, asks @locus/domain's decision table what this site does: nothing
+ * One site's ARP proxy. It follows the location events (its process's location feed, after a
+ * `vm.list` snapshot) and, per move, asks @locus/domain's decision table what this site does: nothing
  * (the VM stays on its L2), proxy-ARP the VM's IP with the router MAC and send gratuitous ARP
  * (the VM left its subnet), or remove the proxy and announce the VM's MAC (it came back).
  * It answers for its anycast gateways with their virtual MAC. Neighbours are the lab's.
  */
-export class SiteArpProxy {
+export class SiteArpProxy implements LocationFollower {
   readonly name: string;
   private readonly log: Logger;
   private readonly component: string;
   private readonly vms = new Map<string, KnownVm>();
-  private readonly modes = new Map<string, 'hot' | 'warm' | 'cold'>();
+  /** The same VMs by IP (a VM keeps its IP when it moves): neighbours' entries are keyed by IP. */
+  private readonly vmByIp = new Map<string, KnownVm>();
   private readonly proxies = new Map<string, { vm: string; locationVersion: number; since: number }>();
   private readonly staleMeta = new Map<string, { vm: string; locationVersion: number; moveId?: string }>();
   /** Moves whose neighbours this site has not all repaired yet: ArpConverged is published when none holds a wrong MAC. */
   private readonly converging = new Map<string, { vm: KnownVm; moveId: string; rule: string; proxy: string; stale: number; startedAt: number }>();
-  private consumer?: DurableConsumer;
   private timer?: NodeJS.Timeout;
   private chain: Promise<unknown> = Promise.resolve();
 
@@ -58,16 +52,8 @@ export class SiteArpProxy {
     this.log = deps.logger.child({ component: this.component });
   }
 
-  async start(): Promise<void> {
-    await this.loadSnapshot();
-    this.consumer = new DurableConsumer(this.deps.js, this.deps.jsm, {
-      stream: this.deps.stream,
-      durable: `arp-proxy-${this.name}`,
-      filterSubject: subjects(this.deps.prefix).event('vm', '*', '*'),
-      logger: this.log,
-      handle: (event) => this.serial(() => this.onVmEvent(event)),
-    });
-    await this.consumer.start();
+  /** Called by the process once the feed's snapshot is loaded. */
+  start(): void {
     this.timer = setInterval(() => void this.tick().catch(() => undefined), 200);
     this.log.info(
       { proxyEnabled: this.site.proxyEnabled, neighbours: this.driver.neighbours.length, gateways: this.site.gateways.map((g) => `${g.ip}=${g.mac}`) },
@@ -77,34 +63,38 @@ export class SiteArpProxy {
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    await this.consumer?.stop();
     await this.chain.catch(() => undefined);
+  }
+
+  loadSnapshot(vms: readonly VmView[]): void {
+    for (const v of vms) this.learnVm({ vm: v.name, ip: v.ip, mac: v.mac, l2Domain: v.l2Domain, site: v.site, locationVersion: v.locationVersion });
+  }
+
+  handle(event: LocationEvent): Promise<void> {
+    return this.serial(() => this.onVmEvent(event));
   }
 
   // ---- events ----
 
-  private async onVmEvent(event: RecordedEvent): Promise<Outcome> {
-    const d = event.data as any;
-    if (event.type === 'MoveAccepted') {
-      this.modes.set(d.moveId, d.mode);
-      return ACK;
-    }
+  private async onVmEvent(event: LocationEvent): Promise<void> {
     if (event.type === 'VmPlaced') {
+      const d = event.data;
       if (!this.vms.has(d.vm)) this.learnVm({ vm: d.vm, ip: d.ip, mac: d.mac, l2Domain: d.l2Domain, site: d.site, locationVersion: d.locationVersion });
-      return ACK;
+      return;
     }
-    if (event.type !== 'VmRelocated') return ACK;
+    if (event.type !== 'VmRelocated') return;
+    const d = event.data;
     const known = this.vms.get(d.vm);
     if (known && d.locationVersion <= known.locationVersion) {
       if (d.locationVersion < known.locationVersion) this.log.info({ vm: d.vm, version: d.locationVersion, known: known.locationVersion }, 'older location event ignored');
-      return ACK;
+      return;
     }
     const l2Domain = known?.l2Domain ?? this.domainOfIp(d.ip)?.name;
     const domain = this.domains.find((x) => x.name === l2Domain);
     const vm: KnownVm = { vm: d.vm, ip: d.ip, mac: d.mac, l2Domain: l2Domain ?? '', site: d.to.site, locationVersion: d.locationVersion };
-    this.vms.set(d.vm, vm);
-    if (!domain || !domain.sites.includes(this.name)) return ACK;
-    const mode = this.modes.get(d.moveId);
+    this.remember(vm);
+    if (!domain || !domain.sites.includes(this.name)) return;
+    const mode = d.mode;
     const decision = decideArpForMove({
       site: this.site,
       domain,
@@ -115,7 +105,7 @@ export class SiteArpProxy {
       targetSite: this.sites.find((s) => s.name === d.to.site),
     });
     this.log.info({ vm: vm.vm, moveId: d.moveId, mode: mode ?? 'unknown', rule: decision.rule, proxy: decision.proxy, gateway: decision.gateway?.reason, version: vm.locationVersion }, decision.reason);
-    const ctx = { moveId: d.moveId as string, version: vm.locationVersion, trigger: event.id };
+    const ctx = { moveId: d.moveId, version: vm.locationVersion, trigger: event.id };
     // The VM is on this site's L2 or not any more: entries that held its MAC may now be wrong.
     this.driver.setOnLink(domain.name, vm.ip, domain.sites.includes(vm.site) ? vm.mac : null);
     const startedAt = Date.now();
@@ -128,7 +118,6 @@ export class SiteArpProxy {
     this.summary(vm, ctx.moveId, decision.rule);
     this.converging.set(vm.vm, { vm, moveId: ctx.moveId, rule: decision.rule, proxy: decision.proxy, stale, startedAt });
     await this.reportConverged();
-    return ACK;
   }
 
   private async install(vm: KnownVm, domain: ArpDomain, ctx: { moveId?: string; version: number; trigger: string }): Promise<void> {
@@ -177,7 +166,7 @@ export class SiteArpProxy {
       const key = `${r.neighbour.name}|${r.ip}`;
       const meta = this.staleMeta.get(key);
       this.staleMeta.delete(key);
-      const vm = meta ? this.vms.get(meta.vm) : [...this.vms.values()].find((v) => v.ip === r.ip);
+      const vm = meta ? this.vms.get(meta.vm) : this.vmByIp.get(r.ip);
       if (!vm) continue;
       const staleMs = r.wrongSince !== undefined ? r.at - r.wrongSince : undefined;
       this.log.info({ vm: vm.vm, neighbour: r.neighbour.name, how: r.how, mac: r.mac, staleMs }, `neighbour repaired: ${r.neighbour.name} ${r.mac ? `now has ${r.mac}` : 'dropped its wrong entry'} for ${r.ip}`);
@@ -229,7 +218,7 @@ export class SiteArpProxy {
     await this.tick();
     const out: StaleNeighbourView[] = [];
     for (const w of this.driver.wrongEntries()) {
-      const vm = [...this.vms.values()].find((v) => v.ip === w.ip);
+      const vm = this.vmByIp.get(w.ip);
       if (!vm || (vmName && vm.vm !== vmName)) continue;
       out.push({
         vm: vm.vm,
@@ -260,8 +249,13 @@ export class SiteArpProxy {
 
   // ---- helpers ----
 
-  private learnVm(vm: KnownVm): void {
+  private remember(vm: KnownVm): void {
     this.vms.set(vm.vm, vm);
+    this.vmByIp.set(vm.ip, vm);
+  }
+
+  private learnVm(vm: KnownVm): void {
+    this.remember(vm);
     const domain = this.domains.find((x) => x.name === vm.l2Domain);
     if (!domain || !domain.sites.includes(this.name)) return;
     this.driver.setOnLink(domain.name, vm.ip, domain.sites.includes(vm.site) ? vm.mac : null);
@@ -302,11 +296,6 @@ export class SiteArpProxy {
       data,
     };
     await this.deps.publisher.publish(event, vm.vm);
-  }
-
-  private async loadSnapshot(): Promise<void> {
-    for (const v of await fetchLocationSnapshot(this.deps.nc, this.deps.prefix, {}, this.log))
-      this.learnVm({ vm: v.name, ip: v.ip, mac: v.mac, l2Domain: v.l2Domain, site: v.site, locationVersion: v.locationVersion });
   }
 }
 

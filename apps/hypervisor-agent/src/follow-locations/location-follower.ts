@@ -1,66 +1,44 @@
-import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
-import type { Logger } from 'pino';
-import { subjects, type RecordedEvent } from '@locus/contracts';
+import type { LocationEvent, VmView } from '@locus/contracts';
 import type { LocationFact } from '@locus/domain';
-import { ACK, DurableConsumer, fetchLocationSnapshot } from '@locus/messaging';
+import type { LocationFollower } from '@locus/messaging';
 import type { HypervisorAgent } from '../host/hypervisor-agent';
 
-/** Turns a location event into the fact an agent applies (or nothing for other event types). */
-export function locationFactOf(event: RecordedEvent): LocationFact | undefined {
-  if (event.type === 'VmPlaced') {
-    const d = event.data as { vm: string; hypervisor: string; locationVersion: number };
-    return { type: 'placed', vm: d.vm, hypervisor: d.hypervisor, locationVersion: d.locationVersion };
+/** Turns a location event into the fact an agent applies (or nothing for the other location events). */
+export function locationFactOf(event: LocationEvent): LocationFact | undefined {
+  switch (event.type) {
+    case 'VmPlaced':
+      return { type: 'placed', vm: event.data.vm, hypervisor: event.data.hypervisor, locationVersion: event.data.locationVersion };
+    case 'VmRelocated':
+      return { type: 'relocated', vm: event.data.vm, from: event.data.from.hypervisor, to: event.data.to.hypervisor, locationVersion: event.data.locationVersion };
+    default:
+      return undefined;
   }
-  if (event.type === 'VmRelocated') {
-    const d = event.data as { vm: string; from: { hypervisor: string }; to: { hypervisor: string }; locationVersion: number };
-    return { type: 'relocated', vm: d.vm, from: d.from.hypervisor, to: d.to.hypervisor, locationVersion: d.locationVersion };
-  }
-  return undefined;
 }
 
 /**
- * Keeps an agent's inventory in step with the authoritative location DB: first a snapshot
- * from `vm.list`, then the location events from a durable consumer. Both carry location
- * versions, so order between them does not matter and redelivery changes nothing.
+ * Keeps one agent's inventory in step with the authoritative location DB through its process's
+ * location feed: the snapshot's rows of this hypervisor, then the location events. Both carry
+ * location versions, so order between them does not matter and redelivery changes nothing.
  */
-export class LocationFollower {
-  private consumer?: DurableConsumer;
+export class AgentLocationFollower implements LocationFollower {
+  readonly name: string;
 
-  constructor(
-    private readonly agent: HypervisorAgent,
-    private readonly deps: { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager; prefix: string; stream: string; logger: Logger },
-  ) {}
-
-  async start(): Promise<void> {
-    await this.loadSnapshot();
-    const s = subjects(this.deps.prefix);
-    this.consumer = new DurableConsumer(this.deps.js, this.deps.jsm, {
-      stream: this.deps.stream,
-      durable: `agent-${this.agent.name}`,
-      filterSubject: s.event('vm', '*', '*'), // only VmPlaced and VmRelocated matter; the rest is acked
-      logger: this.deps.logger.child({ component: `agent:${this.agent.name}` }),
-      handle: async (event) => {
-        const fact = locationFactOf(event);
-        if (fact) this.agent.learn(fact);
-        return ACK;
-      },
-    });
-    await this.consumer.start();
-  }
-
-  async stop(): Promise<void> {
-    await this.consumer?.stop();
+  constructor(private readonly agent: HypervisorAgent) {
+    this.name = `agent:${agent.name}`;
   }
 
   /** Soft state, hard truth: after a restart the agent asks the location DB what it hosts. */
-  private async loadSnapshot(): Promise<void> {
-    const log = this.deps.logger.child({ component: `agent:${this.agent.name}` });
-    const vms = await fetchLocationSnapshot(this.deps.nc, this.deps.prefix, { hypervisor: this.agent.name }, log);
+  loadSnapshot(vms: readonly VmView[]): void {
     for (const vm of vms) {
+      if (vm.hypervisor !== this.agent.name) continue;
       this.agent.learn({ type: 'placed', vm: vm.name, hypervisor: vm.hypervisor, locationVersion: vm.locationVersion });
       const hosted = this.agent.inventory.vms.get(vm.name);
       if (hosted && vm.state === 'stopped') hosted.state = 'stopped';
     }
-    log.info({ vms: vms.length }, 'inventory loaded from the location DB');
+  }
+
+  handle(event: LocationEvent): void {
+    const fact = locationFactOf(event);
+    if (fact) this.agent.learn(fact);
   }
 }

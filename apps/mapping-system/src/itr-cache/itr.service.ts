@@ -171,7 +171,7 @@ export class ItrService {
       at: iso(wall),
       data,
     };
-    this.deps.planes.publish(event);
+    this.deps.planes.emit(event);
   }
 }
 

@@ -220,7 +220,7 @@ export class MapServerService {
       if (r.moveId) {
         const data: MappingConvergedData = { site: r.site, ...(r.previousSite ? { previousSite: r.previousSite } : {}), kind: r.kind, itrs: r.itrs, dropped: r.dropped, ms: round(r.ms) };
         const id = `converged:${r.eid}:${r.version}:${r.site}`;
-        this.deps.planes.publish({ id, plane: 'map', type: 'MappingConverged', component: 'map-server', ...(r.vm ? { vm: r.vm } : {}), eid: r.eid, moveId: r.moveId, locationVersion: r.version, at: iso(this.deps.clock.wall()), data });
+        this.deps.planes.emit({ id, plane: 'map', type: 'MappingConverged', component: 'map-server', ...(r.vm ? { vm: r.vm } : {}), eid: r.eid, moveId: r.moveId, locationVersion: r.version, at: iso(this.deps.clock.wall()), data });
       }
       const line = r.itrs.length
         ? `mapping converged: ${what}: all ${r.itrs.length} ITRs that cached it hold the new version (${r.itrs.join(', ')}) after ${round(r.ms)} ms`
@@ -247,7 +247,7 @@ export class MapServerService {
       at: iso(wall),
       data,
     };
-    this.deps.planes.publish(event);
+    this.deps.planes.emit(event);
   }
 
   private track(p: Promise<unknown>): void {

@@ -2,7 +2,7 @@ import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 import type { Logger } from 'pino';
 import type { MappingClock, SiteMac, SitePolicy } from '@locus/domain';
 import type { MappingOptions, MappingTimers } from '../mapping-options';
-import type { PlanePublisher } from './plane-events';
+import type { PlaneEventPublisher } from '@locus/messaging';
 
 /** What every role of the mapping system gets from the process that hosts it. */
 export interface MappingDeps {
@@ -18,7 +18,7 @@ export interface MappingDeps {
   policy: SitePolicy;
   options: MappingOptions;
   timers: MappingTimers;
-  planes: PlanePublisher;
+  planes: PlaneEventPublisher;
 }
 
 /** NATS "no responders": nobody serves the subject (the peer is down). */

@@ -1,33 +1,31 @@
-import type { RecordedEvent, VmView } from '@locus/contracts';
+import type { LocationEvent, VmView } from '@locus/contracts';
 import type { RouteFact } from '@locus/domain';
 
-/**
- * Turns a VM event into the fact a route injector applies, or nothing. Read loosely (only
- * the fields used), so new event fields or types from other engines never break it.
- */
-export function routeFactOf(event: Pick<RecordedEvent, 'type' | 'data'> & { streamId?: string }): RouteFact | undefined {
-  const d = event.data as any;
+/** Turns a location event into the fact a route injector applies, or nothing. */
+export function routeFactOf(event: LocationEvent): RouteFact | undefined {
+  const vm = event.streamId.replace(/^vm:/, '');
   switch (event.type) {
-    case 'VmPlaced':
+    case 'VmPlaced': {
+      const d = event.data;
       return { type: 'placed', vm: d.vm, ip: d.ip, site: d.site, locationVersion: d.locationVersion };
-    case 'VmRelocated':
+    }
+    case 'VmRelocated': {
+      const d = event.data;
       return { type: 'relocated', vm: d.vm, ip: d.ip, from: d.from.site, to: d.to.site, locationVersion: d.locationVersion, moveId: d.moveId };
+    }
     case 'MoveFailed':
     case 'MoveCancelled':
-      return d.restartAtSource ? { type: 'down', vm: vmOf(event), reason: `${event.type} in phase ${d.phase}: the VM is stopped until it is restarted` } : undefined;
+      return event.data.restartAtSource ? { type: 'down', vm, reason: `${event.type} in phase ${event.data.phase}: the VM is stopped until it is restarted` } : undefined;
     case 'VmRestartedAtSource':
-      return { type: 'up', vm: vmOf(event), reason: `restarted at ${d.hypervisor}` };
+      return { type: 'up', vm, reason: `restarted at ${event.data.hypervisor}` };
     case 'VmStartedAtTarget':
     case 'VmResumedAtTarget':
-      return { type: 'up', vm: vmOf(event), reason: `running at ${d.hypervisor}`, locationVersion: d.locationVersion };
-    default:
-      return undefined;
+      return { type: 'up', vm, reason: `running at ${event.data.hypervisor}`, locationVersion: event.data.locationVersion };
+    default: {
+      const never: never = event;
+      return never;
+    }
   }
-}
-
-function vmOf(event: Pick<RecordedEvent, 'type' | 'data'> & { streamId?: string }): string {
-  const d = event.data as any;
-  return d.vm ?? (event.streamId ? event.streamId.replace(/^vm:/, '') : '');
 }
 
 /** The location DB's row as a fact: a VM the DB says is stopped has no route. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
 import type { Logger } from 'pino';
-import { subjects, type HostRouteView, type PlaneEvent, type ReconcileFix, type RecordedEvent, type SiteRoutesView } from '@locus/contracts';
+import type { HostRouteView, LocationEvent, PlaneEvent, ReconcileFix, SiteRoutesView, VmView } from '@locus/contracts';
 import {
   RouteTracker,
   confirmedInCore,
@@ -20,16 +20,13 @@ import {
   type RouteFact,
   type RouteSite,
 } from '@locus/domain';
-import { ACK, DurableConsumer, fetchLocationSnapshot, PlaneEventPublisher, type Outcome } from '@locus/messaging';
+import { fetchLocationSnapshot, type FeedHandler, type LocationFollower, type PlaneEventPublisher } from '@locus/messaging';
 import type { RibDriver, RibView } from '../rib/rib-driver';
 import { routeFactOf, snapshotFact } from '../follow-locations/route-facts';
 
 export interface SiteInjectorDeps {
   nc: NatsConnection;
-  js: JetStreamClient;
-  jsm: JetStreamManager;
   prefix: string;
-  stream: string;
   logger: Logger;
   publisher: PlaneEventPublisher;
 }
@@ -53,14 +50,14 @@ interface PendingConfirm {
 }
 
 /**
- * One site's host-route injector. It follows the location events (durable consumer, after a
- * `vm.list` snapshot), originates a /32 per VM running at its site through its RIB driver,
+ * One site's host-route injector. It follows the location events (its process's location feed,
+ * after a `vm.list` snapshot) and the other sites' RouteConfirmed (the process's plane feed), originates a /32 per VM running at its site through its RIB driver,
  * confirms each one by seeing it in the core RIB, and withdraws a VM's old /32 only once the
  * new site's route is confirmed (make-before-break). Reconcile (at start and on demand) fixes
  * any drift between its RIB and the location DB. Decisions are @locus/domain's `planPrefix`
  * and `reconcileDiff`; this class only does the I/O.
  */
-export class SiteRouteInjector {
+export class SiteRouteInjector implements LocationFollower {
   readonly tracker = new RouteTracker();
   readonly name: string;
   private readonly log: Logger;
@@ -69,7 +66,8 @@ export class SiteRouteInjector {
   private readonly held = new Map<string, { since: number; vm: string }>();
   private readonly pending = new Map<string, PendingConfirm>();
   private readonly confirmed = new Map<string, { version: number; ms: number }>();
-  private consumers: DurableConsumer[] = [];
+  /** What the process's RouteConfirmed feed hands to this site. */
+  readonly confirmations: FeedHandler<PlaneEvent>;
   private unwatch?: () => void;
   private timer?: NodeJS.Timeout;
   private chain: Promise<unknown> = Promise.resolve();
@@ -82,35 +80,18 @@ export class SiteRouteInjector {
     this.name = opts.site.name;
     this.component = `route-injector:${this.name}`;
     this.log = deps.logger.child({ component: this.component });
+    this.confirmations = { name: this.component, handle: (event) => this.onRouteConfirmed(event) };
   }
 
   get site(): RouteSite {
     return this.opts.site;
   }
 
+  /** Called by the process once the feed's snapshot is loaded and before its events flow: reconcile, then watch. */
   async start(): Promise<void> {
     this.running = true;
-    await this.loadSnapshot();
     this.unwatch = this.opts.core.watch(() => void this.checkPending());
     await this.reconcile('start');
-    const s = subjects(this.deps.prefix);
-    this.consumers = [
-      new DurableConsumer(this.deps.js, this.deps.jsm, {
-        stream: this.deps.stream,
-        durable: `route-injector-${this.name}`,
-        filterSubject: s.event('vm', '*', '*'),
-        logger: this.log,
-        handle: (event) => this.onVmEvent(event),
-      }),
-      new DurableConsumer(this.deps.js, this.deps.jsm, {
-        stream: this.deps.stream,
-        durable: `route-injector-${this.name}-confirmed`,
-        filterSubject: s.event('route', '*', 'RouteConfirmed'),
-        logger: this.log,
-        handle: (event) => this.onRouteConfirmed(event as unknown as PlaneEvent),
-      }),
-    ];
-    for (const c of this.consumers) await c.start();
     this.timer = setInterval(() => void this.tick(), 250);
     this.log.info({ rib: this.opts.driver.kind, nextHop: this.site.routerIp }, 'route injector ready');
   }
@@ -119,42 +100,53 @@ export class SiteRouteInjector {
     this.running = false;
     if (this.timer) clearInterval(this.timer);
     this.unwatch?.();
-    await Promise.all(this.consumers.map((c) => c.stop()));
     await this.chain.catch(() => undefined);
+  }
+
+  /** Soft state, hard truth: the VMs and their versions from the location DB (the feed's `vm.list` snapshot). */
+  loadSnapshot(vms: readonly VmView[]): void {
+    for (const view of vms) {
+      const tracked = this.tracker.get(view.name);
+      if (!tracked || view.locationVersion > tracked.locationVersion) this.tracker.apply(snapshotFact(view));
+      else if (view.locationVersion === tracked.locationVersion && view.state === 'stopped') this.tracker.apply({ type: 'down', vm: view.name, reason: 'stopped in the location DB' });
+    }
+    this.log.debug({ vms: vms.length }, 'locations loaded from the location DB');
+  }
+
+  async handle(event: LocationEvent): Promise<void> {
+    await this.onVmEvent(event);
   }
 
   // ---- inputs ----
 
-  private async onVmEvent(event: RecordedEvent): Promise<Outcome> {
+  private async onVmEvent(event: LocationEvent): Promise<void> {
     const fact = routeFactOf(event);
-    if (!fact) return ACK;
+    if (!fact) return;
     const outcome = this.tracker.apply(fact);
     if (outcome === 'stale') {
-      this.log.info({ vm: fact.vm, event: event.type, version: (fact as any).locationVersion }, 'older location event ignored');
-      return ACK;
+      this.log.info({ vm: fact.vm, event: event.type, version: 'locationVersion' in fact ? fact.locationVersion : undefined }, 'older location event ignored');
+      return;
     }
-    if (outcome !== 'applied') return ACK;
+    if (outcome !== 'applied') return;
     const vm = this.tracker.get(fact.vm);
-    if (!vm) return ACK;
+    if (!vm) return;
     // Only the site the VM left, the site it is at, or one that still originates the /32 has anything to do.
     if (!this.concerns(fact, vm.site)) {
       const own = await this.opts.driver.list(`${vm.ip}/32`);
-      if (own.length === 0) return ACK;
+      if (own.length === 0) return;
     }
-    await this.serial(() => this.converge(`${vm.ip}/32`, { id: event.id, cause: causeOf(fact), moveId: (event.data as any).moveId }));
-    return ACK;
+    await this.serial(() => this.converge(`${vm.ip}/32`, { id: event.id, cause: causeOf(fact), moveId: 'moveId' in event.data ? event.data.moveId : undefined }));
   }
 
-  private async onRouteConfirmed(event: PlaneEvent): Promise<Outcome> {
+  private async onRouteConfirmed(event: PlaneEvent): Promise<void> {
     const d = event.data as { site?: string; prefix?: string };
-    if (!event.vm || !d.site || !d.prefix || d.site === this.name) return ACK;
+    if (!event.vm || !d.site || !d.prefix || d.site === this.name) return;
     const prev = this.replacements.get(event.vm);
     if (!prev || prev.locationVersion <= event.locationVersion)
       this.replacements.set(event.vm, { site: d.site, locationVersion: event.locationVersion, source: 'route-confirmed' });
     this.tracker.observe(event.vm, ipOfPrefix(d.prefix), d.site, event.locationVersion);
     const own = await this.opts.driver.list(d.prefix);
     if (own.length) await this.serial(() => this.converge(d.prefix!, { id: event.id, cause: 'confirmation', moveId: event.moveId }));
-    return ACK;
   }
 
   private concerns(fact: RouteFact, vmSite: string): boolean {
@@ -280,7 +272,7 @@ export class SiteRouteInjector {
   /** Compares the site's RIB with the location DB and fixes every difference, one log line and one ReconcileFixed each. */
   reconcile(trigger: 'start' | 'request'): Promise<ReconcileFix[]> {
     return this.serial(async () => {
-      if (trigger === 'request') await this.loadSnapshot(1);
+      if (trigger === 'request') this.loadSnapshot(await fetchLocationSnapshot(this.deps.nc, this.deps.prefix, {}, this.log, { maxAttempts: 1 }));
       const [own, core] = await Promise.all([this.opts.driver.list(), this.opts.core.list()]);
       const actions = reconcileDiff({ site: this.site, vms: this.tracker.all(), sites: this.opts.sites, own, core });
       const runId = `reconcile-${randomUUID()}`;
@@ -353,17 +345,6 @@ export class SiteRouteInjector {
       data,
     };
     await this.deps.publisher.publish(event, vm ?? prefixToken(prefix));
-  }
-
-  /** Soft state, hard truth: the VMs and their versions from the location DB (`vm.list`). */
-  private async loadSnapshot(maxAttempts = Infinity): Promise<void> {
-    const vms = await fetchLocationSnapshot(this.deps.nc, this.deps.prefix, {}, this.log, { maxAttempts });
-    for (const view of vms) {
-      const tracked = this.tracker.get(view.name);
-      if (!tracked || view.locationVersion > tracked.locationVersion) this.tracker.apply(snapshotFact(view));
-      else if (view.locationVersion === tracked.locationVersion && view.state === 'stopped') this.tracker.apply({ type: 'down', vm: view.name, reason: 'stopped in the location DB' });
-    }
-    this.log.debug({ vms: vms.length }, 'locations loaded from the location DB');
   }
 }
 

@@ -125,7 +125,7 @@ const stopped: VmEvent = { type: 'VmStoppedAtSource', data: { moveId: MOVE, hype
 const transferred: VmEvent = { type: 'VmConfigTransferred', data: { moveId: MOVE, from: 'dc1-hv1', to: 'dc2-hv1', bytes: 65536, durationMs: 5 } };
 const relocated: VmEvent = {
   type: 'VmRelocated',
-  data: { moveId: MOVE, vm: 'web-01', ip: '10.1.0.10', mac: '52:54:00:01:00:10', from: dc1, to: dc2, locationVersion: 2 },
+  data: { moveId: MOVE, vm: 'web-01', ip: '10.1.0.10', mac: '52:54:00:01:00:10', from: dc1, to: dc2, locationVersion: 2, mode: 'cold' },
 };
 
 describe('VM decider: placing a VM', () => {

@@ -76,7 +76,7 @@ export function decide(command: VmCommand, state: VmState): Decision {
       if (!ready) return nothing;
       return accept({
         type: 'VmRelocated',
-        data: { moveId: move.moveId, vm: state.vm, ip: state.ip, mac: state.mac, from: move.from, to: move.to, locationVersion: state.locationVersion + 1 },
+        data: { moveId: move.moveId, vm: state.vm, ip: state.ip, mac: state.mac, from: move.from, to: move.to, locationVersion: state.locationVersion + 1, mode: move.mode },
       });
     }
     case 'RecordTargetStarted': {

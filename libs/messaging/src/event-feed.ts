@@ -1,0 +1,158 @@
+import { createHash } from 'node:crypto';
+import type { JetStreamClient, JetStreamManager, JsMsg, NatsConnection } from 'nats';
+import type { Logger } from 'pino';
+import { parsePlaneEvent, parseRecordedVmEvent, subjects, type ListVmsRequest, type LocationEvent, type PlaneEvent, type VmView } from '@locus/contracts';
+import { ACK, DurableConsumer, type Outcome } from './durable-consumer';
+import { fetchLocationSnapshot } from './location-snapshot';
+
+export interface FeedDeps {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  prefix: string;
+  stream: string;
+  logger: Logger;
+}
+
+/** One in-process subscriber of a feed: a site's ETR, route injector or ARP proxy, or one hypervisor's agent. */
+export interface FeedHandler<E> {
+  /** Names the subscriber in logs (e.g. `route-injector:dc1`). */
+  readonly name: string;
+  /** Handles one event; a throw gets the message redelivered (handlers must be idempotent). */
+  handle(event: E): void | Promise<void>;
+}
+
+/**
+ * One durable consumer per process, dispatching each message to every subscriber the process
+ * hosts, in order: NATS delivers, and the process decodes, validates and acks, once per process
+ * instead of once per site or hypervisor. Events of one key (a VM's stream, a plane event's
+ * subject) are handled one at a time and in order; different keys run concurrently.
+ */
+export class EventFeed<E> {
+  private readonly handlers: FeedHandler<E>[] = [];
+  private consumer?: DurableConsumer<E>;
+  /** Messages dispatched and dropped, for metrics and the bench. */
+  readonly stats = { delivered: 0, undecodable: 0 };
+
+  constructor(
+    protected readonly deps: FeedDeps,
+    protected readonly options: { durable: string; filterSubject: string; decode: (raw: unknown) => E; describe: string },
+  ) {}
+
+  subscribe(handler: FeedHandler<E>): void {
+    if (this.consumer) throw new Error(`${this.options.durable}: subscribe before start`);
+    this.handlers.push(handler);
+  }
+
+  get subscribers(): readonly FeedHandler<E>[] {
+    return this.handlers;
+  }
+
+  /** Starts consuming; a durable that does not exist yet starts with the first message of the stream. */
+  start(): Promise<void> {
+    return this.consume();
+  }
+
+  /** A durable that does not exist yet starts at `startSeq` (default: the whole stream). */
+  protected async consume(startSeq?: number): Promise<void> {
+    this.consumer = new DurableConsumer<E>(this.deps.js, this.deps.jsm, {
+      stream: this.deps.stream,
+      durable: this.options.durable,
+      filterSubject: this.options.filterSubject,
+      logger: this.deps.logger.child({ component: `feed:${this.options.durable}` }),
+      decode: (msg: JsMsg) => {
+        try {
+          return this.options.decode(msg.json<unknown>());
+        } catch (err) {
+          this.stats.undecodable++;
+          throw err;
+        }
+      },
+      handle: (event) => this.dispatch(event),
+      ...(startSeq !== undefined ? { startSeq } : {}),
+    });
+    await this.consumer.start();
+    this.deps.logger.info(
+      { component: 'event-feed', durable: this.options.durable, filter: this.options.filterSubject, subscribers: this.handlers.length, ...(startSeq !== undefined ? { startSeq } : {}) },
+      `following ${this.options.describe} for ${this.handlers.length} subscriber${this.handlers.length === 1 ? '' : 's'} with one consumer`,
+    );
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.stop();
+  }
+
+  private async dispatch(event: E): Promise<Outcome> {
+    this.stats.delivered++;
+    for (const h of this.handlers) await h.handle(event);
+    return ACK;
+  }
+}
+
+/** Subscriber of the location feed: a snapshot of the location DB first, then every location event. */
+export interface LocationFollower extends FeedHandler<LocationEvent> {
+  /** Applies the location DB's rows (the feed's snapshot filter) before any event; versions make the order safe. */
+  loadSnapshot(vms: readonly VmView[]): void | Promise<void>;
+}
+
+/**
+ * Soft state, hard truth, once per process: the agents and every network plane follow the VMs'
+ * locations through this feed. At start it notes where the stream is, loads one paged `vm.list`
+ * snapshot for every subscriber, then consumes the location events (`<prefix>.evt.vm.*.loc.*`,
+ * decoded and validated once) from just after that point (a new durable) or from where it left
+ * off (a restart). Every fact carries a location version, so a replayed or older event changes nothing.
+ */
+export class LocationFeed extends EventFeed<LocationEvent> {
+  private readonly followers: LocationFollower[] = [];
+
+  constructor(
+    deps: FeedDeps,
+    /** `durable` names this process's consumer: derive it with `feedDurableName`. `snapshot` filters the vm.list. */
+    private readonly feed: { durable: string; snapshot?: ListVmsRequest },
+  ) {
+    super(deps, { durable: feed.durable, filterSubject: subjects(deps.prefix).locationEvents, decode: decodeLocationEvent, describe: 'the location events' });
+  }
+
+  follow(follower: LocationFollower): void {
+    this.subscribe(follower);
+    this.followers.push(follower);
+  }
+
+  /** Snapshot, then `afterSnapshot` (e.g. a reconcile against it), then the events from the snapshot's point on. */
+  override async start(afterSnapshot?: () => Promise<void>): Promise<void> {
+    const startSeq = (await this.deps.jsm.streams.info(this.deps.stream)).state.last_seq + 1;
+    await this.reload();
+    await afterSnapshot?.();
+    await this.consume(startSeq);
+  }
+
+  /** Loads the snapshot again into every follower (at start, and when a follower asks for a reconcile). */
+  async reload(): Promise<VmView[]> {
+    const vms = await fetchLocationSnapshot(this.deps.nc, this.deps.prefix, this.feed.snapshot ?? {}, this.deps.logger.child({ component: `feed:${this.feed.durable}` }));
+    for (const f of this.followers) await f.loadSnapshot(vms);
+    return vms;
+  }
+}
+
+/** Plane events of one type (e.g. every site's `RouteConfirmed`), validated once per process. */
+export class PlaneEventFeed extends EventFeed<PlaneEvent> {
+  constructor(deps: FeedDeps, feed: { durable: string; filterSubject: string }) {
+    super(deps, { durable: feed.durable, filterSubject: feed.filterSubject, decode: parsePlaneEvent, describe: feed.filterSubject });
+  }
+}
+
+function decodeLocationEvent(raw: unknown): LocationEvent {
+  return parseRecordedVmEvent(raw) as LocationEvent;
+}
+
+/**
+ * A durable name per process role and the members it serves: stable across restarts, different for
+ * two processes serving different sites (they must not share, and so split, one consumer).
+ */
+export function feedDurableName(role: string, members: readonly string[]): string {
+  const sorted = [...members].sort();
+  const joined = sorted.join('_');
+  const name = `${role}-${joined}`;
+  if (name.length <= 64 && /^[A-Za-z0-9_-]+$/.test(name)) return name;
+  return `${role}-${sorted.length}-${createHash('sha256').update(sorted.join('\n')).digest('hex').slice(0, 12)}`;
+}
