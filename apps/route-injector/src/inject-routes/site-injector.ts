@@ -229,7 +229,11 @@ export class SiteRouteInjector implements LocationFollower {
     if (!this.running || this.pending.size === 0) return;
     let core: RibPath[];
     try {
-      core = await this.opts.core.list();
+      // Only the prefixes waiting for confirmation (the core holds every site's /32s), unless most of them are.
+      core =
+        this.pending.size <= 64
+          ? (await Promise.all([...this.pending.keys()].map((prefix) => this.opts.core.list(prefix)))).flat()
+          : await this.opts.core.list();
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'core RIB not readable; will retry');
       return;

@@ -42,7 +42,11 @@ export class InMemoryFabric implements BgpFabric {
         fabric.propagate(site, path.prefix, undefined);
       },
       async list(prefix?: string) {
-        return [...table.values()].filter((p) => !prefix || p.prefix === prefix).map((p) => ({ ...p }));
+        if (prefix !== undefined) {
+          const path = table.get(prefix);
+          return path ? [{ ...path }] : [];
+        }
+        return [...table.values()].map((p) => ({ ...p }));
       },
       watch(listener: () => void) {
         listeners.add(listener);
@@ -60,8 +64,9 @@ export class InMemoryFabric implements BgpFabric {
       kind: 'memory',
       async list(prefix?: string) {
         const out: RibPath[] = [];
-        for (const [p, bySite] of fabric.coreTable) {
-          if (prefix && p !== prefix) continue;
+        const tables = prefix !== undefined ? [[prefix, fabric.coreTable.get(prefix)] as const] : fabric.coreTable;
+        for (const [, bySite] of tables) {
+          if (!bySite) continue;
           const paths = [...bySite.values()];
           const best = paths.reduce<RibPath | undefined>((b, x) => (!b || x.localPref > b.localPref ? x : b), undefined);
           for (const x of paths) out.push({ ...x, best: x === best });
