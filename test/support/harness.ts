@@ -66,6 +66,20 @@ export interface TestLab {
   stop(options?: { keepData?: boolean }): Promise<void>;
 }
 
+const PROGRESS = ['accepted', 'in-progress', 'completed', 'converged'];
+
+/**
+ * A move is past a state it was awaited in once it reached a later one: `converged` has also
+ * completed, and a failed or cancelled move has been accepted and in progress. Waiting for a
+ * state must never miss a move that already went on.
+ */
+export function reachedAny(state: string, wanted: readonly string[]): boolean {
+  if (wanted.includes(state)) return true;
+  if (state === 'failed' || state === 'cancelled') return wanted.some((w) => w === 'accepted' || w === 'in-progress');
+  const at = PROGRESS.indexOf(state);
+  return at >= 0 && wanted.some((w) => PROGRESS.includes(w) && PROGRESS.indexOf(w) <= at);
+}
+
 /** Starts the manager and every agent of the default topology against the real NATS and Postgres. */
 export async function startTestLab(overrides: Partial<LocusConfig> = {}): Promise<TestLab> {
   const config = testConfig(overrides);
@@ -90,7 +104,7 @@ export async function startTestLab(overrides: Partial<LocusConfig> = {}): Promis
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const reply = await lab.req('move.get', { moveId });
-        if (reply.ok && states.includes(reply.move.state)) return reply.move;
+        if (reply.ok && reachedAny(reply.move.state, states)) return reply.move;
         if (Date.now() > deadline) throw new Error(`move ${moveId} did not reach ${states.join('/')}: ${JSON.stringify(reply)}`);
         await new Promise((r) => setTimeout(r, 25));
       }

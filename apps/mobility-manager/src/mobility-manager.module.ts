@@ -3,7 +3,7 @@ import type { DataSource } from 'typeorm';
 import type { Logger } from 'pino';
 import type { TopologyIndex } from '@locus/topology';
 import { VmCommandService } from './vm-commands/vm-command.service';
-import { MoveVmHandler } from './move-vm/move-vm.handler';
+import { MoveVmHandler, type QueueLimits } from './move-vm/move-vm.handler';
 import { MoveVmController } from './move-vm/move-vm.controller';
 import { GetMoveHandler } from './get-move/get-move.handler';
 import { GetMoveController } from './get-move/get-move.controller';
@@ -29,6 +29,7 @@ export interface ManagerDeps {
   planner: MovePlanner;
   logger: Logger;
   drift: DriftDetector;
+  queue: QueueLimits;
 }
 
 const DEPS = Symbol('MANAGER_DEPS');
@@ -42,7 +43,7 @@ export class MobilityManagerModule {
       controllers: [MoveVmController, PlanMoveController, CancelMoveController, GetMoveController, GetVmController, ListVmsController, GetTopologyController, CheckDriftController],
       providers: [
         { provide: DEPS, useValue: deps },
-        { provide: MoveVmHandler, useFactory: (d: ManagerDeps) => new MoveVmHandler(d.commands, d.dataSource, d.topology, d.planner, d.logger), inject: [DEPS] },
+        { provide: MoveVmHandler, useFactory: (d: ManagerDeps) => new MoveVmHandler(d.commands, d.dataSource, d.topology, d.planner, d.logger, d.queue), inject: [DEPS] },
         { provide: PlanMoveHandler, useFactory: (d: ManagerDeps) => new PlanMoveHandler(d.planner), inject: [DEPS] },
         { provide: CancelMoveHandler, useFactory: (d: ManagerDeps) => new CancelMoveHandler(d.commands, d.dataSource, d.logger), inject: [DEPS] },
         { provide: GetMoveHandler, useFactory: (d: ManagerDeps) => new GetMoveHandler(d.dataSource), inject: [DEPS] },

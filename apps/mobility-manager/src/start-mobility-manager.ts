@@ -81,7 +81,7 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
   const driftEveryMs = config.driftIntervalMs > 0 ? Math.max(1000, config.driftIntervalMs / config.timeScale) : 0;
   const drift = new DriftDetector({ nc, dataSource, topology, logger, converging: () => convergence?.converging() ?? new Set() }, { prefix: config.subjectPrefix, intervalMs: driftEveryMs });
 
-  const app = await NestFactory.createMicroservice(MobilityManagerModule.register({ dataSource, topology, commands, planner, logger, drift }), {
+  const app = await NestFactory.createMicroservice(MobilityManagerModule.register({ dataSource, topology, commands, planner, logger, drift, queue: { maxOutboundPerHost: config.maxOutboundPerHost, maxQueuedPerHost: config.maxQueuedPerHost } }), {
     strategy: new NatsServiceTransport({
       connection: () => nc,
       serviceName: 'locus-mobility-manager',

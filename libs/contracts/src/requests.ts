@@ -71,6 +71,8 @@ export interface MoveAcceptedReply {
   duplicate?: boolean;
   warnings?: string[];
   prediction?: MovePrediction;
+  /** Present when the source host's outbound slots are taken: the move's place in its queue (1 = next to start). */
+  queuePosition?: number;
 }
 
 export interface TimelineEntry {

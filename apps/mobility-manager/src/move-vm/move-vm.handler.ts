@@ -8,10 +8,17 @@ import type { TopologyIndex } from '@locus/topology';
 import type { VmCommandService } from '../vm-commands/vm-command.service';
 import type { MovePlanner } from '../plan-move/move-planner';
 
+/** The per-host outbound queue: moves that run at once, and moves that may wait behind them. */
+export interface QueueLimits {
+  maxOutboundPerHost: number;
+  maxQueuedPerHost: number;
+}
+
 /**
  * `vm.move`: validates the target against the topology, decides on the VM's stream and
  * appends MoveAccepted; the saga takes it from there. A repeated requestId answers the
- * original move and appends nothing.
+ * original move and appends nothing. A source host whose outbound queue is full gets
+ * UNAVAILABLE with nothing recorded, so that overload is refused at once instead of piling up.
  */
 export class MoveVmHandler {
   /** vm.move requests refused so far, by error code (read by the metrics). */
@@ -23,6 +30,7 @@ export class MoveVmHandler {
     private readonly topology: TopologyIndex,
     private readonly planner: MovePlanner,
     private readonly logger: Logger,
+    private readonly queue: QueueLimits = { maxOutboundPerHost: 2, maxQueuedPerHost: Infinity },
   ) {}
 
   async handle(req: MoveVmRequest): Promise<MoveAcceptedReply> {
@@ -41,6 +49,12 @@ export class MoveVmHandler {
     }
     if (!this.topology.hypervisor(req.to)) throw new LocusError('UNKNOWN_TARGET', `no hypervisor named ${req.to}; see locus.topology.get for the hypervisors`);
     const planning = await this.planner.plan(req);
+    const host = await this.outboundOf(planning.from.hypervisor);
+    if (host.waiting >= this.queue.maxQueuedPerHost)
+      throw new LocusError(
+        'UNAVAILABLE',
+        `${planning.from.hypervisor} already has ${host.active} outbound moves running and ${host.waiting} waiting (at most ${this.queue.maxQueuedPerHost}); retry later`,
+      );
     const moveId = randomUUID();
     try {
       const { events } = await this.commands.execute(
@@ -66,7 +80,8 @@ export class MoveVmHandler {
         `move accepted: ${d.vm} ${d.mode} ${d.from.hypervisor} -> ${d.to.hypervisor}`,
       );
       for (const warning of d.warnings) this.logger.warn({ component: 'mobility-manager', moveId, vm: d.vm }, warning);
-      return { moveId, vm: d.vm, from: d.from, to: d.to, mode: d.mode, ...(d.warnings.length ? { warnings: d.warnings } : {}), prediction: p };
+      const queuePosition = host.active >= this.queue.maxOutboundPerHost ? host.waiting + 1 : undefined;
+      return { moveId, vm: d.vm, from: d.from, to: d.to, mode: d.mode, ...(d.warnings.length ? { warnings: d.warnings } : {}), prediction: p, ...(queuePosition ? { queuePosition } : {}) };
     } catch (err) {
       // The same requestId sent twice at once: one append wins, the other finds it here.
       if (req.requestId && (isUniqueViolation(err, 'moves_request_id_unique') || (err instanceof LocusError && err.code === 'MOVE_IN_PROGRESS'))) {
@@ -75,6 +90,16 @@ export class MoveVmHandler {
       }
       throw err;
     }
+  }
+
+  /** Operator moves running from `hypervisor` and moves waiting for one of its slots (indexed by source host). */
+  private async outboundOf(hypervisor: string): Promise<{ active: number; waiting: number }> {
+    const rows: { active: number; waiting: number }[] = await this.dataSource.query(
+      `SELECT count(*) FILTER (WHERE state = 'in-progress' AND view->>'cause' <> 'ha-restart')::int AS active, count(*) FILTER (WHERE state = 'accepted')::int AS waiting
+         FROM moves WHERE state IN ('accepted', 'in-progress') AND view->'from'->>'hypervisor' = $1`,
+      [hypervisor],
+    );
+    return rows[0] ?? { active: 0, waiting: 0 };
   }
 
   private async byRequestId(requestId: string): Promise<MoveRow | undefined> {

@@ -1,0 +1,40 @@
+import { startTestLab, type TestLab } from './support/harness';
+
+/**
+ * The source host's outbound queue is bounded: a move that would wait behind a full queue is
+ * refused at once with UNAVAILABLE and nothing recorded, so an overload is answered instead of
+ * piling up; a move that fits in the queue is accepted with its place in it.
+ */
+describe('vm.move: bounded outbound queue per source host', () => {
+  let lab: TestLab;
+  beforeAll(async () => {
+    // One move at a time from a host, one more may wait; time scale 2 keeps the first move running for ~12 s.
+    lab = await startTestLab({ timeScale: 2, maxOutboundPerHost: 1, maxQueuedPerHost: 1 });
+  });
+  afterAll(async () => {
+    await lab.stop();
+  });
+
+  it('accepts a move into the queue with its position, refuses the next with UNAVAILABLE and records nothing for it', async () => {
+    const first = await lab.req('vm.move', { vm: 'web-01', to: 'dc2-hv1', mode: 'cold' });
+    expect(first.ok).toBe(true);
+    expect(first.queuePosition).toBeUndefined();
+    await lab.waitForMove(first.moveId, ['in-progress']);
+
+    const second = await lab.req('vm.move', { vm: 'web-05', to: 'dc2-hv1', mode: 'cold' });
+    expect(second).toMatchObject({ ok: true, queuePosition: 1 });
+
+    const before = await lab.eventCount();
+    const started = Date.now();
+    const third = await lab.req('vm.move', { vm: 'cache-01', to: 'dc2-hv2', mode: 'cold' });
+    expect(third).toMatchObject({ ok: false, error: { code: 'UNAVAILABLE' } });
+    expect(third.error.message).toMatch(/dc1-hv1 already has 1 outbound moves running and 1 waiting \(at most 1\)/);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(await lab.eventCount()).toBe(before);
+    expect((await lab.req('vm.get', { vm: 'cache-01' })).vm).toMatchObject({ hypervisor: 'dc1-hv1', state: 'running' });
+
+    // The queue drains: both accepted moves finish, in order.
+    const done = await lab.waitForMove(second.moveId, undefined, 60_000);
+    expect(done.state).toMatch(/completed|converged/);
+  }, 90_000);
+});
