@@ -7,3 +7,4 @@ export * from './nats-service.transport';
 export * from './plane-publisher';
 export * from './trace';
 export * from './location-snapshot';
+export * from './admission';
