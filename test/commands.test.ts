@@ -1,8 +1,9 @@
-import { LocusError } from '@locus/contracts';
+import { headers } from 'nats';
+import { HEADERS, LocusError, subjects } from '@locus/contracts';
 import { PgEventStore } from '@locus/eventstore';
 import { VmCommandService } from '../apps/mobility-manager/src/vm-commands/vm-command.service';
 import { storeFor } from '../apps/mobility-manager/src/start-mobility-manager';
-import { capturingLogger, startTestLab, type TestLab } from './support/harness';
+import { capturingLogger, eventually, startTestLab, type TestLab } from './support/harness';
 
 /** Every refusal answers a precise code and appends nothing; no input crashes the service. */
 describe('commands: refusals, idempotency and bad input', () => {
@@ -107,6 +108,27 @@ describe('commands: refusals, idempotency and bad input', () => {
     expect(error).toBeInstanceOf(LocusError);
     expect(error.code).toBe('VERSION_CONFLICT');
     expect(await lab.eventCount()).toBe(before);
+  });
+
+  it('a vm.move whose Locus-Deadline has passed is not executed: no reply, nothing appended, no move, counted', async () => {
+    const expired = () => lab.manager.requestStats().get('vm.move')!.expired;
+    const before = { events: await lab.eventCount(), expired: expired(), vm: (await lab.req('vm.get', { vm: 'api-01' })).vm };
+    const h = headers();
+    h.set(HEADERS.deadline, String(Date.now() - 1000));
+    const body = new TextEncoder().encode(JSON.stringify({ vm: 'api-01', to: 'dc2-hv1', mode: 'cold' }));
+    const subject = subjects(lab.config.subjectPrefix).request('vm.move');
+    await expect(lab.client.request(subject, body, { timeout: 1000, headers: h })).rejects.toThrow(/timeout/i);
+    await eventually(async () => expired() === before.expired + 1, 5000, 'the drop to be counted');
+    expect(await lab.eventCount()).toBe(before.events);
+    const moves = await lab.manager.dataSource.query(`SELECT count(*)::int AS n FROM moves WHERE vm = 'api-01'`);
+    expect(moves[0].n).toBe(0);
+    expect((await lab.req('vm.get', { vm: 'api-01' })).vm).toEqual(before.vm);
+    expect(lab.manager.requestStats().get('vm.move')).toMatchObject({ limits: { maxConcurrent: 64, maxQueued: 512 }, running: 0, queued: 0 });
+    expect(lab.manager.requestStats().get('vm.get')!.limits).toBeUndefined();
+    // the same move within its deadline runs
+    const accepted = await lab.req('vm.move', { vm: 'api-01', to: 'dc2-hv1', mode: 'cold' });
+    expect(accepted.ok).toBe(true);
+    expect((await lab.waitForMove(accepted.moveId)).state).toBe('completed');
   });
 
   it('survives garbage on every endpoint and still answers', async () => {

@@ -77,6 +77,8 @@ export interface JsonEndpointOptions<T> {
 export interface EndpointStats extends AdmissionStats {
   name: string;
   subject: string;
+  /** the endpoint's admission limits, when it has any */
+  limits?: AdmissionLimits;
 }
 
 const endpointsOf = new WeakMap<Service, Map<string, () => EndpointStats>>();
@@ -101,7 +103,7 @@ export function addJsonEndpoint<T>(service: Service, options: JsonEndpointOption
   const limits = options.admission;
   const queue = new AdmissionQueue<{ msg: ServiceMsg; body?: T }>(limits, options.defaultBudgetMs ?? DEFAULT_REQUEST_BUDGET_MS);
   const shed = shedSummaryOf(service, log);
-  const stats = (): EndpointStats => ({ name: options.name, subject, ...queue.stats() });
+  const stats = (): EndpointStats => ({ name: options.name, subject, ...(limits ? { limits: { ...limits } } : {}), ...queue.stats() });
   if (!endpointsOf.has(service)) endpointsOf.set(service, new Map());
   endpointsOf.get(service)!.set(options.name, stats);
 
@@ -135,7 +137,7 @@ export function addJsonEndpoint<T>(service: Service, options: JsonEndpointOption
         msg,
         errorReply(
           'UNAVAILABLE',
-          `${subject} is at capacity: ${admission.running} requests running and ${admission.queued} waiting (limits ${limits!.maxConcurrent} and ${limits!.maxQueued}); retry later`,
+          `${subject} is at capacity: ${admission.running} running and ${admission.queued} waiting (at most ${limits!.maxConcurrent} and ${limits!.maxQueued}); retry later`,
         ),
       );
     }
