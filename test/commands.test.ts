@@ -110,6 +110,41 @@ describe('commands: refusals, idempotency and bad input', () => {
     expect(await lab.eventCount()).toBe(before);
   });
 
+  it('vm.list pages by name: limit 10 over the 29 VMs of the lab is 3 pages, no duplicate, no gap, no next on the last', async () => {
+    const all = lab.manager.topology.topology.vms.map((v) => v.name).sort();
+    expect(all).toHaveLength(29);
+    const pages: any[] = [];
+    let after: string | undefined;
+    do {
+      const page = await lab.req('vm.list', { limit: 10, ...(after ? { after } : {}) });
+      expect(page.ok).toBe(true);
+      pages.push(page);
+      after = page.next;
+    } while (after && pages.length < 10);
+    expect(pages.map((p) => p.vms.length)).toEqual([10, 10, 9]);
+    expect(pages.map((p) => p.next)).toEqual([pages[0].vms[9].name, pages[1].vms[9].name, undefined]);
+    expect('next' in pages[2]).toBe(false);
+    const names = pages.flatMap((p) => p.vms.map((v: any) => v.name));
+    expect(new Set(names).size).toBe(29); // no duplicate
+    expect([...names].sort()).toEqual(all); // no gap
+    const unpaged = await lab.req('vm.list', {});
+    expect(unpaged).toEqual({ ok: true, vms: expect.any(Array) }); // the default page holds every VM of this lab
+    expect(names).toEqual(unpaged.vms.map((v: any) => v.name)); // in the database's order
+    // the cursor is exclusive and combines with the filters
+    const dc2 = (await lab.req('vm.list', { site: 'dc2' })).vms.map((v: any) => v.name);
+    const rest = await lab.req('vm.list', { site: 'dc2', after: dc2[1], limit: 2 });
+    expect(rest.vms.map((v: any) => v.name)).toEqual(dc2.slice(2, 4));
+    expect(await lab.req('vm.list', { after: names[28] })).toEqual({ ok: true, vms: [] });
+    expect(await lab.vms()).toEqual(unpaged.vms);
+  });
+
+  it('BAD_REQUEST for a vm.list limit out of 1..5000 or a bad cursor, nothing written', async () => {
+    await expectRefusal(() => lab.req('vm.list', { limit: 0 }), 'BAD_REQUEST', /^limit:/);
+    await expectRefusal(() => lab.req('vm.list', { limit: 6000 }), 'BAD_REQUEST', /^limit:/);
+    await expectRefusal(() => lab.req('vm.list', { limit: 2.5 }), 'BAD_REQUEST', /^limit:/);
+    await expectRefusal(() => lab.req('vm.list', { after: 'Not A Name' }), 'BAD_REQUEST', /^after:/);
+  });
+
   it('a vm.move whose Locus-Deadline has passed is not executed: no reply, nothing appended, no move, counted', async () => {
     const expired = () => lab.manager.requestStats().get('vm.move')!.expired;
     const before = { events: await lab.eventCount(), expired: expired(), vm: (await lab.req('vm.get', { vm: 'api-01' })).vm };
