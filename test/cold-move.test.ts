@@ -79,12 +79,11 @@ describe('cold move end to end', () => {
   });
 
   it('lists VMs by site from the location DB', async () => {
-    const dc2 = await lab.req('vm.list', { site: 'dc2' });
-    expect(dc2.ok).toBe(true);
-    expect(dc2.vms.map((v: any) => v.name)).toContain('web-01');
-    expect(dc2.vms.every((v: any) => v.site === 'dc2')).toBe(true);
-    const all = await lab.req('vm.list', {});
-    expect(all.vms).toHaveLength(lab.manager.topology.topology.vms.length);
+    const dc2 = await lab.vms({ site: 'dc2' });
+    expect(dc2.map((v) => v.name)).toContain('web-01');
+    expect(dc2.every((v) => v.site === 'dc2')).toBe(true);
+    const all = await lab.vms();
+    expect(all).toHaveLength(lab.manager.topology.topology.vms.length);
   });
 
   it('serves the topology', async () => {

@@ -1,8 +1,9 @@
-import { LocusError } from '@locus/contracts';
+import { headers } from 'nats';
+import { HEADERS, LocusError, subjects } from '@locus/contracts';
 import { PgEventStore } from '@locus/eventstore';
 import { VmCommandService } from '../apps/mobility-manager/src/vm-commands/vm-command.service';
 import { storeFor } from '../apps/mobility-manager/src/start-mobility-manager';
-import { capturingLogger, startTestLab, type TestLab } from './support/harness';
+import { capturingLogger, eventually, startTestLab, type TestLab } from './support/harness';
 
 /** Every refusal answers a precise code and appends nothing; no input crashes the service. */
 describe('commands: refusals, idempotency and bad input', () => {
@@ -107,6 +108,62 @@ describe('commands: refusals, idempotency and bad input', () => {
     expect(error).toBeInstanceOf(LocusError);
     expect(error.code).toBe('VERSION_CONFLICT');
     expect(await lab.eventCount()).toBe(before);
+  });
+
+  it('vm.list pages by name: limit 10 over the 29 VMs of the lab is 3 pages, no duplicate, no gap, no next on the last', async () => {
+    const all = lab.manager.topology.topology.vms.map((v) => v.name).sort();
+    expect(all).toHaveLength(29);
+    const pages: any[] = [];
+    let after: string | undefined;
+    do {
+      const page = await lab.req('vm.list', { limit: 10, ...(after ? { after } : {}) });
+      expect(page.ok).toBe(true);
+      pages.push(page);
+      after = page.next;
+    } while (after && pages.length < 10);
+    expect(pages.map((p) => p.vms.length)).toEqual([10, 10, 9]);
+    expect(pages.map((p) => p.next)).toEqual([pages[0].vms[9].name, pages[1].vms[9].name, undefined]);
+    expect('next' in pages[2]).toBe(false);
+    const names = pages.flatMap((p) => p.vms.map((v: any) => v.name));
+    expect(new Set(names).size).toBe(29); // no duplicate
+    expect([...names].sort()).toEqual(all); // no gap
+    const unpaged = await lab.req('vm.list', {});
+    expect(unpaged).toEqual({ ok: true, vms: expect.any(Array) }); // the default page holds every VM of this lab
+    expect(names).toEqual(unpaged.vms.map((v: any) => v.name)); // in the database's order
+    // the cursor is exclusive and combines with the filters
+    const dc2 = (await lab.req('vm.list', { site: 'dc2' })).vms.map((v: any) => v.name);
+    const rest = await lab.req('vm.list', { site: 'dc2', after: dc2[1], limit: 2 });
+    expect(rest.vms.map((v: any) => v.name)).toEqual(dc2.slice(2, 4));
+    expect(await lab.req('vm.list', { after: names[28] })).toEqual({ ok: true, vms: [] });
+    expect(await lab.vms()).toEqual(unpaged.vms);
+  });
+
+  it('BAD_REQUEST for a vm.list limit out of 1..5000 or a bad cursor, nothing written', async () => {
+    await expectRefusal(() => lab.req('vm.list', { limit: 0 }), 'BAD_REQUEST', /^limit:/);
+    await expectRefusal(() => lab.req('vm.list', { limit: 6000 }), 'BAD_REQUEST', /^limit:/);
+    await expectRefusal(() => lab.req('vm.list', { limit: 2.5 }), 'BAD_REQUEST', /^limit:/);
+    await expectRefusal(() => lab.req('vm.list', { after: 'Not A Name' }), 'BAD_REQUEST', /^after:/);
+  });
+
+  it('a vm.move whose Locus-Deadline has passed is not executed: no reply, nothing appended, no move, counted', async () => {
+    const expired = () => lab.manager.requestStats().get('vm.move')!.expired;
+    const before = { events: await lab.eventCount(), expired: expired(), vm: (await lab.req('vm.get', { vm: 'api-01' })).vm };
+    const h = headers();
+    h.set(HEADERS.deadline, String(Date.now() - 1000));
+    const body = new TextEncoder().encode(JSON.stringify({ vm: 'api-01', to: 'dc2-hv1', mode: 'cold' }));
+    const subject = subjects(lab.config.subjectPrefix).request('vm.move');
+    await expect(lab.client.request(subject, body, { timeout: 1000, headers: h })).rejects.toThrow(/timeout/i);
+    await eventually(async () => expired() === before.expired + 1, 5000, 'the drop to be counted');
+    expect(await lab.eventCount()).toBe(before.events);
+    const moves = await lab.manager.dataSource.query(`SELECT count(*)::int AS n FROM moves WHERE vm = 'api-01'`);
+    expect(moves[0].n).toBe(0);
+    expect((await lab.req('vm.get', { vm: 'api-01' })).vm).toEqual(before.vm);
+    expect(lab.manager.requestStats().get('vm.move')).toMatchObject({ limits: { maxConcurrent: 64, maxQueued: 512 }, running: 0, queued: 0 });
+    expect(lab.manager.requestStats().get('vm.get')!.limits).toBeUndefined();
+    // the same move within its deadline runs
+    const accepted = await lab.req('vm.move', { vm: 'api-01', to: 'dc2-hv1', mode: 'cold' });
+    expect(accepted.ok).toBe(true);
+    expect((await lab.waitForMove(accepted.moveId)).state).toBe('completed');
   });
 
   it('survives garbage on every endpoint and still answers', async () => {

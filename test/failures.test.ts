@@ -75,7 +75,7 @@ describe('HA restart', () => {
     // Simulated: heartbeat every 1 s, failure after 40 s of silence; at scale 100 that is 0.4 s.
     const lab = await startTestLab({ timeScale: 100, haEnabled: true, hostTimeoutMs: 40_000, heartbeatMs: 1000 });
     try {
-      const victims = (await lab.req('vm.list', { hypervisor: 'cloud-hv2' })).vms.map((v: any) => v.name);
+      const victims = (await lab.vms({ hypervisor: 'cloud-hv2' })).map((v) => v.name);
       expect(victims.length).toBeGreaterThan(0);
       await eventually(async () => lab.manager.ha.down().size === 0 && lab.logs().some((l) => /HA restart armed/.test(l.msg)), 5000, 'HA armed');
       lab.agents.host.silence('cloud-hv2');

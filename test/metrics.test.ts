@@ -125,8 +125,8 @@ describe('metrics and health endpoints', () => {
     expect(sample(text, 'locus_agent_steps_total{hypervisor="dc1-hv1",action="stop"}')).toBe(1);
     expect(sample(text, 'locus_agent_steps_total{hypervisor="dc2-hv1",action="transfer"}')).toBe(1);
     expect(sample(text, 'locus_agent_steps_total{hypervisor="dc2-hv1",action="start"}')).toBe(1);
-    const atDc2 = await lab.req('vm.list', { hypervisor: 'dc2-hv1' });
-    expect(sample(text, 'locus_agent_vms{hypervisor="dc2-hv1",state="running"}')).toBe(atDc2.vms.length);
+    const atDc2 = await lab.vms({ hypervisor: 'dc2-hv1' });
+    expect(sample(text, 'locus_agent_vms{hypervisor="dc2-hv1",state="running"}')).toBe(atDc2.length);
     // mapping system
     const t = lab.manager.topology;
     const atMappingSites = t.vms.filter((vm) => t.siteOfHypervisor(vm.hypervisor)?.mappingSystem).length;

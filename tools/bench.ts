@@ -6,6 +6,7 @@ import { Command, Option } from 'commander';
 import { connect, type NatsConnection } from 'nats';
 import { Client } from 'pg';
 import { mappingSubjects, subjects } from '@locus/contracts';
+import { listAllVms } from '@locus/messaging';
 import { seededRandom as rng, slope, summarize, TokenBucket } from '../libs/platform/src/stats';
 import { generateTopology, renderTopologyYaml } from '../libs/topology/src/generate';
 import { MoveBoard } from './cli/moves';
@@ -301,11 +302,10 @@ async function main(): Promise<void> {
   } else {
     const t = await requestJson(nc, s.request('topology.get'), {}, 30_000);
     if (!t.ok) throw new Error(`topology.get: ${JSON.stringify(t.error)}`);
-    const vms = await requestJson(nc, s.request('vm.list'), {}, 30_000);
-    if (!vms.ok) throw new Error(`vm.list: ${JSON.stringify(vms.error)}`);
-    vmNames = vms.vms.filter((v: any) => v.state === 'running').map((v: any) => v.name);
-    vmIp = new Map(vms.vms.map((v: any) => [v.name, v.ip]));
-    vmSite = new Map(vms.vms.map((v: any) => [v.name, v.site]));
+    const vms = await listAllVms(nc, prefix, {}, { timeoutMs: 30_000 }); // page by page: one reply stays under max_payload
+    vmNames = vms.filter((v) => v.state === 'running').map((v) => v.name);
+    vmIp = new Map(vms.map((v) => [v.name, v.ip]));
+    vmSite = new Map(vms.map((v) => [v.name, v.site]));
     hvsBySite = new Map();
     for (const hv of t.topology.hypervisors) hvsBySite.set(hv.site, [...(hvsBySite.get(hv.site) ?? []), hv.name]);
     hostRouteSites = new Set(t.topology.sites.filter((x: any) => x.hostRoutes).map((x: any) => x.name));

@@ -33,8 +33,8 @@ async function nc(g: Globals): Promise<NatsConnection> {
   return connection;
 }
 
-/** One request: prints the reply (raw with --json, else rendered), exit code 1 on `"ok":false`. */
-async function call(g: Globals, subject: string, body: object, render: (reply: any) => string): Promise<any> {
+/** One request, as `nats req` sends it: the raw reply, and the reply parsed (undefined when it is not JSON). */
+async function ask(g: Globals, subject: string, body: object): Promise<{ raw: string; reply: any }> {
   const text = JSON.stringify(body);
   if (g.verbose) process.stderr.write(`nats req ${subject} '${text}'\n`);
   const conn = await nc(g);
@@ -46,10 +46,17 @@ async function call(g: Globals, subject: string, body: object, render: (reply: a
     const m = (err as Error).message;
     throw new Error(/503|no responders/i.test(m) ? `nobody serves ${subject} (is the lab running with prefix "${g.prefix}"?)` : `${subject}: ${m}`);
   }
-  let reply: any;
   try {
-    reply = JSON.parse(raw);
+    return { raw, reply: JSON.parse(raw) };
   } catch {
+    return { raw, reply: undefined };
+  }
+}
+
+/** One request: prints the reply (raw with --json, else rendered), exit code 1 on `"ok":false`. */
+async function call(g: Globals, subject: string, body: object, render: (reply: any) => string): Promise<any> {
+  const { raw, reply } = await ask(g, subject, body);
+  if (reply === undefined) {
     console.log(raw);
     return undefined;
   }
@@ -164,12 +171,33 @@ program
 
 program
   .command('vms')
-  .description('VMs and where they are now: vm.list')
+  .description('VMs and where they are now: vm.list, every page (one page with --limit or --after)')
   .option('--site <site>')
   .option('--hypervisor <hypervisor>')
-  .action(async (o: { site?: string; hypervisor?: string }, cmd: Command) => {
+  .option('--limit <n>', 'one page of at most n VMs (1..5000)')
+  .option('--after <name>', 'one page: the VMs whose name sorts after this one (the previous page\'s next)')
+  .action(async (o: { site?: string; hypervisor?: string; limit?: string; after?: string }, cmd: Command) => {
     const g = globals(cmd);
-    await call(g, req(g, 'vm.list'), { ...(o.site ? { site: o.site } : {}), ...(o.hypervisor ? { hypervisor: o.hypervisor } : {}) }, (r) => views.vmsTable(r.vms));
+    const filter = { ...(o.site ? { site: o.site } : {}), ...(o.hypervisor ? { hypervisor: o.hypervisor } : {}) };
+    if (o.limit !== undefined || o.after !== undefined) {
+      const page = { ...filter, ...(o.after ? { after: o.after } : {}), ...(o.limit !== undefined ? { limit: Number(o.limit) } : {}) };
+      await call(g, req(g, 'vm.list'), page, (r) => views.vmsTable(r.vms) + (r.next ? `\nmore: --after ${r.next}` : ''));
+      return;
+    }
+    // Every page: after = the previous page's next, until a page comes without one.
+    const vms: Parameters<typeof views.vmsTable>[0] = [];
+    for (let after: string | undefined; ; ) {
+      const { raw, reply } = await ask(g, req(g, 'vm.list'), { ...filter, ...(after ? { after } : {}) });
+      if (reply?.ok !== true) {
+        process.exitCode = 1;
+        console.log(reply === undefined || g.json ? raw : views.errorView(reply));
+        return;
+      }
+      vms.push(...reply.vms);
+      if (!reply.next) break;
+      after = reply.next;
+    }
+    console.log(g.json ? JSON.stringify({ ok: true, vms }) : views.vmsTable(vms));
   });
 
 program

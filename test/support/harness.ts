@@ -3,9 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { connect, type NatsConnection } from 'nats';
-import { subjects, type RequestEndpoint } from '@locus/contracts';
+import { subjects, type RequestEndpoint, type VmView } from '@locus/contracts';
 import { dropDatabase } from '@locus/eventstore';
-import { deleteStreamIfExists, requestJson } from '@locus/messaging';
+import { deleteStreamIfExists, listAllVms, requestJson, type VmListFilter } from '@locus/messaging';
 import { loadConfig, type LocusConfig, type Logger } from '@locus/platform';
 import { startMobilityManager, type MobilityManager } from '../../apps/mobility-manager/src/start-mobility-manager';
 import { startAgents, type RunningAgents } from '../../apps/hypervisor-agent/src/start-agents';
@@ -61,6 +61,8 @@ export interface TestLab {
   req<T = any>(endpoint: RequestEndpoint, body: unknown): Promise<T>;
   /** Sends raw bytes to an endpoint, as `nats req` would. */
   raw<T = any>(endpoint: RequestEndpoint, data: string | Uint8Array): Promise<T>;
+  /** Every VM of the filter from `vm.list`, walking its pages. */
+  vms(filter?: VmListFilter): Promise<VmView[]>;
   eventCount(): Promise<number>;
   waitForMove(moveId: string, states?: string[], timeoutMs?: number): Promise<any>;
   stop(options?: { keepData?: boolean }): Promise<void>;
@@ -99,6 +101,7 @@ export async function startTestLab(overrides: Partial<LocusConfig> = {}): Promis
       const msg = await client.request(s.request(endpoint), typeof data === 'string' ? new TextEncoder().encode(data) : data, { timeout: 10_000 });
       return JSON.parse(new TextDecoder().decode(msg.data));
     },
+    vms: (filter = {}) => listAllVms(client, config.subjectPrefix, filter, { timeoutMs: 10_000 }),
     eventCount: async () => Number((await manager.dataSource.query('SELECT count(*)::int AS n FROM events'))[0].n),
     waitForMove: async (moveId, states = ['completed', 'failed', 'cancelled'], timeoutMs = 20_000) => {
       const deadline = Date.now() + timeoutMs;

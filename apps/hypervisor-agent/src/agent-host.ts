@@ -1,8 +1,8 @@
 import type { JetStreamClient, JetStreamManager, NatsConnection, Service } from 'nats';
 import type { Logger } from 'pino';
-import { subjects, type VmView } from '@locus/contracts';
+import { subjects } from '@locus/contracts';
 import type { Clock } from '@locus/domain';
-import { feedDurableName, LocationFeed, requestJson } from '@locus/messaging';
+import { feedDurableName, listAllVms, LocationFeed } from '@locus/messaging';
 import type { TopologyIndex } from '@locus/topology';
 import { HypervisorAgent } from './host/hypervisor-agent';
 import { serveAgentSteps } from './serve-steps/agent-endpoints';
@@ -74,8 +74,8 @@ export class AgentHost {
   async recover(name: string): Promise<string[]> {
     const agent = this.agent(name);
     if (!agent) throw new Error(`no agent ${name} here`);
-    const reply = await requestJson<{ ok: boolean; vms: VmView[] }>(this.deps.nc, subjects(this.deps.prefix).request('vm.list'), { hypervisor: name }, 5000);
-    const fenced = agent.fenceAgainst(new Set(reply.vms.map((v) => v.name)));
+    const placedHere = await listAllVms(this.deps.nc, this.deps.prefix, { hypervisor: name }, { timeoutMs: 5000 });
+    const fenced = agent.fenceAgainst(new Set(placedHere.map((v) => v.name)));
     agent.silent = false;
     this.deps.logger.info({ component: `agent:${name}`, fenced }, `${name} is back`);
     return fenced;

@@ -5,7 +5,7 @@ import type { NatsConnection } from 'nats';
 import type { DataSource } from 'typeorm';
 import { subjects } from '@locus/contracts';
 import { OutboxRelay, openStore, PgEventStore, VmProjector } from '@locus/eventstore';
-import { connectNats, ensureEventStream, JetStreamOutboxPublisher, LocusReplyFilter, NatsServiceTransport } from '@locus/messaging';
+import { connectNats, ensureEventStream, JetStreamOutboxPublisher, LocusReplyFilter, NatsServiceTransport, type EndpointStats } from '@locus/messaging';
 import { NestPinoLogger, ScaledClock, type LocusConfig, type Logger } from '@locus/platform';
 import { defaultTopologyPath, loadTopologyFile, type TopologyIndex } from '@locus/topology';
 import { MobilityManagerModule } from './mobility-manager.module';
@@ -18,6 +18,9 @@ import { ConvergenceTracker } from './track-convergence/convergence-tracker';
 import { DriftDetector } from './check-drift/drift-detector';
 
 export const OUTBOX_CHANNEL = 'locus_outbox';
+
+/** Endpoints that change state (or cost a prediction): admission-controlled, at most LOCUS_MAX_CONCURRENT_REQUESTS running and LOCUS_MAX_QUEUED_REQUESTS waiting each. */
+export const ADMISSION_CONTROLLED = ['vm.move', 'move.cancel', 'move.plan'] as const;
 
 export interface MobilityManager {
   app: INestMicroservice;
@@ -33,6 +36,8 @@ export interface MobilityManager {
   /** Network convergence of every move (absent with LOCUS_CONVERGENCE=false). */
   convergence?: ConvergenceTracker;
   drift: DriftDetector;
+  /** Each request endpoint's counters, by pattern (`vm.move`, ...): started, expired (dropped past their deadline), rejected (queue full), running, queued. */
+  requestStats(): Map<string, EndpointStats>;
   stop(): Promise<void>;
 }
 
@@ -81,15 +86,19 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
   const driftEveryMs = config.driftIntervalMs > 0 ? Math.max(1000, config.driftIntervalMs / config.timeScale) : 0;
   const drift = new DriftDetector({ nc, dataSource, topology, logger, converging: () => convergence?.converging() ?? new Set() }, { prefix: config.subjectPrefix, intervalMs: driftEveryMs });
 
+  const limits = { maxConcurrent: config.maxConcurrentRequests, maxQueued: config.maxQueuedRequests };
+  const transport = new NatsServiceTransport({
+    connection: () => nc,
+    serviceName: 'locus-mobility-manager',
+    version: '0.1.0',
+    description: 'Locus mobility manager: VM moves, locations and topology',
+    subjectPrefix: config.subjectPrefix,
+    logger: log,
+    admission: Object.fromEntries(ADMISSION_CONTROLLED.map((endpoint) => [endpoint, limits])),
+    defaultBudgetMs: config.requestBudgetMs,
+  });
   const app = await NestFactory.createMicroservice(MobilityManagerModule.register({ dataSource, topology, commands, planner, logger, drift, queue: { maxOutboundPerHost: config.maxOutboundPerHost, maxQueuedPerHost: config.maxQueuedPerHost } }), {
-    strategy: new NatsServiceTransport({
-      connection: () => nc,
-      serviceName: 'locus-mobility-manager',
-      version: '0.1.0',
-      description: 'Locus mobility manager: VM moves, locations and topology',
-      subjectPrefix: config.subjectPrefix,
-      logger: log,
-    }),
+    strategy: transport,
     logger: new NestPinoLogger(logger),
   });
   app.useGlobalFilters(new LocusReplyFilter(log));
@@ -120,6 +129,7 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
     topology,
     convergence,
     drift,
+    requestStats: () => transport.stats(),
     async stop() {
       if (stopped) return;
       stopped = true;

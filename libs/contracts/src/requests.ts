@@ -34,7 +34,16 @@ export type PlanMoveRequest = MoveVmRequest;
 export const GetVmRequest = z.strictObject({ vm: Name });
 export type GetVmRequest = z.infer<typeof GetVmRequest>;
 
-export const ListVmsRequest = z.strictObject({ site: Name.optional(), hypervisor: Name.optional() });
+/** VMs a `vm.list` page holds when the request names no `limit`, and the most it may name. */
+export const VM_LIST_DEFAULT_LIMIT = 1000;
+export const VM_LIST_MAX_LIMIT = 5000;
+
+export const ListVmsRequest = z.strictObject({
+  site: Name.optional(),
+  hypervisor: Name.optional(),
+  after: Name.optional().describe('exclusive cursor: only VMs whose name sorts after this one (the previous page\'s `next`)'),
+  limit: z.number().int().min(1).max(VM_LIST_MAX_LIMIT).optional().describe(`VMs in this page, default ${VM_LIST_DEFAULT_LIMIT}`),
+});
 export type ListVmsRequest = z.infer<typeof ListVmsRequest>;
 
 export const GetTopologyRequest = z.strictObject({});
@@ -154,6 +163,12 @@ export interface MovePrediction {
 }
 
 export type VmRunState = 'running' | 'stopped' | 'moving';
+
+/** One page of `vm.list`, by name. `next` (the last name of this page) is set when more may follow: ask again with `{"after": next}`. */
+export interface ListVmsReply {
+  vms: VmView[];
+  next?: string;
+}
 
 export interface VmView {
   name: string;

@@ -102,6 +102,11 @@ export const HEADERS = {
   causationId: 'Locus-Causation-Id',
   /** W3C trace context: `00-<trace id: 32 hex, from the correlation id>-<span id: 16 hex, from the event id>-01`. */
   traceparent: 'traceparent',
+  /**
+   * On requests: when the caller stops waiting for the reply, as absolute epoch milliseconds in
+   * decimal (`requestJson` sets now + its timeout). A service does not start a handler past it.
+   */
+  deadline: 'Locus-Deadline',
 } as const;
 
 /** Requests larger than this are refused with TOO_LARGE before they are parsed. */

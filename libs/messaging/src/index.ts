@@ -8,3 +8,4 @@ export * from './plane-publisher';
 export * from './trace';
 export * from './location-snapshot';
 export * from './event-feed';
+export * from './admission';

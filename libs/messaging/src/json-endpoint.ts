@@ -1,7 +1,8 @@
-import type { Service, ServiceMsg } from 'nats';
+import { headers, type MsgHdrs, type Service, type ServiceMsg } from 'nats';
 import { z } from 'zod';
 import type { Logger } from 'pino';
-import { LocusError, MAX_REQUEST_BYTES, errorReply } from '@locus/contracts';
+import { HEADERS, LocusError, MAX_REQUEST_BYTES, errorReply } from '@locus/contracts';
+import { AdmissionQueue, DEFAULT_REQUEST_BUDGET_MS, parseDeadline, type AdmissionLimits, type AdmissionStats, type Dropped } from './admission';
 
 export type JsonHandler<T> = (body: T, msg: ServiceMsg) => Promise<object> | object;
 
@@ -55,49 +56,178 @@ export function isUnavailable(err: unknown): boolean {
   return /Connection terminated|Cannot use a pool after calling end|not established|Driver not Connected|no responders|timeout/i.test(e?.message ?? '');
 }
 
-/** Adds a JSON request/reply endpoint to a NATS service (visible with `nats micro ls`). */
-export function addJsonEndpoint<T>(
-  service: Service,
-  options: { name: string; subject: string; schema: z.ZodType<T>; handler: JsonHandler<T>; logger: Logger; queue?: string },
-): void {
+export interface JsonEndpointOptions<T> {
+  name: string;
+  subject: string;
+  schema: z.ZodType<T>;
+  handler: JsonHandler<T>;
+  logger: Logger;
+  queue?: string;
+  /**
+   * At most `maxConcurrent` handlers at once and `maxQueued` requests waiting (FIFO); a request
+   * that finds the queue full is answered UNAVAILABLE at once. Without it every request starts
+   * as soon as it arrives.
+   */
+  admission?: AdmissionLimits;
+  /** Longest a request without a `Locus-Deadline` header may wait for its handler (default 30 s). */
+  defaultBudgetMs?: number;
+}
+
+/** What one endpoint did with its requests since it was added (see `AdmissionStats`). */
+export interface EndpointStats extends AdmissionStats {
+  name: string;
+  subject: string;
+  /** the endpoint's admission limits, when it has any */
+  limits?: AdmissionLimits;
+}
+
+const endpointsOf = new WeakMap<Service, Map<string, () => EndpointStats>>();
+
+/** Every JSON endpoint of this service, by endpoint name, with its counters now (`expired`, `rejected`, ...). */
+export function endpointStats(service: Service): Map<string, EndpointStats> {
+  return new Map([...(endpointsOf.get(service) ?? new Map<string, () => EndpointStats>())].map(([name, read]) => [name, read()]));
+}
+
+/**
+ * Adds a JSON request/reply endpoint to a NATS service (visible with `nats micro ls`).
+ *
+ * A request whose `Locus-Deadline` has passed when its handler would start (on arrival, or after
+ * waiting in the endpoint's queue; without the header, after `defaultBudgetMs` of waiting) is
+ * dropped: the handler does not run and nothing is replied, since the caller has stopped
+ * listening. Drops are logged at debug, counted (`endpointStats`) and summed up in at most one
+ * warning per second per service. Returns a reader of this endpoint's counters.
+ */
+export function addJsonEndpoint<T>(service: Service, options: JsonEndpointOptions<T>): () => EndpointStats {
   const log = options.logger;
+  const subject = options.subject;
+  const limits = options.admission;
+  const queue = new AdmissionQueue<{ msg: ServiceMsg; body?: T }>(limits, options.defaultBudgetMs ?? DEFAULT_REQUEST_BUDGET_MS);
+  const shed = shedSummaryOf(service, log);
+  const stats = (): EndpointStats => ({ name: options.name, subject, ...(limits ? { limits: { ...limits } } : {}), ...queue.stats() });
+  if (!endpointsOf.has(service)) endpointsOf.set(service, new Map());
+  endpointsOf.get(service)!.set(options.name, stats);
+
   service.addEndpoint(options.name, {
-    subject: options.subject,
+    subject,
     queue: options.queue,
     handler: (err, msg) => {
       if (err) {
-        log.error({ err: err.message, subject: options.subject }, 'endpoint error');
+        log.error({ err: err.message, subject }, 'endpoint error');
         return;
       }
-      void respond(msg);
+      receive(msg);
     },
   });
-  async function respond(msg: ServiceMsg) {
+  return stats;
+
+  function receive(msg: ServiceMsg) {
+    const now = Date.now();
+    const deadline = parseDeadline(msg.headers?.get(HEADERS.deadline));
+    // Past its deadline already: not even parsed.
+    if (deadline !== undefined && now >= deadline) return dropped(queue.offer({ msg }, now, deadline).dropped);
     const parsed = parseRequest(msg.data, options.schema);
-    let reply: object;
-    if (!parsed.ok) reply = parsed.reply;
-    else {
-      try {
-        reply = await options.handler(parsed.body, msg);
-      } catch (err) {
-        reply = errorToReply(err, log, options.subject);
-      }
+    if (!parsed.ok) return send(msg, parsed.reply);
+    const admission = queue.offer({ msg, body: parsed.body }, now, deadline);
+    dropped(admission.dropped);
+    if (admission.kind === 'start') void run({ msg, body: parsed.body });
+    else if (admission.kind === 'full') {
+      shed.record(subject, 'rejected');
+      log.debug({ subject, running: admission.running, queued: admission.queued }, 'request refused: endpoint at capacity');
+      send(
+        msg,
+        errorReply(
+          'UNAVAILABLE',
+          `${subject} is at capacity: ${admission.running} running and ${admission.queued} waiting (at most ${limits!.maxConcurrent} and ${limits!.maxQueued}); retry later`,
+        ),
+      );
     }
+  }
+
+  async function run(item: { msg: ServiceMsg; body?: T }) {
+    let reply: object;
+    try {
+      reply = await options.handler(item.body as T, item.msg);
+    } catch (err) {
+      reply = errorToReply(err, log, subject);
+    }
+    send(item.msg, reply);
+    const { next, dropped: expired } = queue.finish(Date.now());
+    dropped(expired);
+    if (next) void run(next);
+  }
+
+  function dropped(items: Dropped<unknown>[]) {
+    for (const d of items) {
+      shed.record(subject, 'expired');
+      log.debug({ subject, reason: d.reason, waitedMs: d.waitedMs, lateMs: d.lateMs }, 'request dropped unanswered: its deadline passed before the handler started');
+    }
+  }
+
+  function send(msg: ServiceMsg, reply: object) {
     try {
       msg.respond(JSON.stringify(reply));
     } catch (err) {
-      log.warn({ err: (err as Error).message, subject: options.subject }, 'could not send reply');
+      log.warn({ err: (err as Error).message, subject }, 'could not send reply');
     }
   }
 }
 
-/** Sends a JSON request and parses the JSON reply (used by the saga, the CLI tool and tests). */
+/** Requests a service shed (dropped past their deadline, or refused when full), summed up in one warning a second at most. */
+class ShedSummary {
+  private readonly counts = new Map<string, { expired: number; rejected: number }>();
+  private timer?: NodeJS.Timeout;
+
+  constructor(private readonly log: Logger) {}
+
+  record(subject: string, what: 'expired' | 'rejected'): void {
+    const c = this.counts.get(subject) ?? { expired: 0, rejected: 0 };
+    c[what]++;
+    this.counts.set(subject, c);
+    if (!this.timer) {
+      this.timer = setTimeout(() => this.flush(), 1000);
+      this.timer.unref?.();
+    }
+  }
+
+  private flush(): void {
+    this.timer = undefined;
+    let expired = 0;
+    let rejected = 0;
+    for (const c of this.counts.values()) {
+      expired += c.expired;
+      rejected += c.rejected;
+    }
+    const bySubject = Object.fromEntries(this.counts);
+    this.counts.clear();
+    this.log.warn({ expired, rejected, bySubject }, `shedding load: ${expired} requests dropped unanswered (deadline passed before they started), ${rejected} refused (queue full) in the last second`);
+  }
+}
+
+const shedSummaries = new WeakMap<Service, ShedSummary>();
+function shedSummaryOf(service: Service, log: Logger): ShedSummary {
+  let summary = shedSummaries.get(service);
+  if (!summary) shedSummaries.set(service, (summary = new ShedSummary(log)));
+  return summary;
+}
+
+/** Request headers carrying `Locus-Deadline`: now + timeoutMs, when the caller stops waiting. */
+export function deadlineHeaders(timeoutMs: number, now: number = Date.now()): MsgHdrs {
+  const h = headers();
+  h.set(HEADERS.deadline, String(Math.round(now + timeoutMs)));
+  return h;
+}
+
+/**
+ * Sends a JSON request and parses the JSON reply (used by the saga, the CLI tool and tests).
+ * The request carries `Locus-Deadline` = now + timeoutMs: past it, the service does not start it.
+ */
 export async function requestJson<T = any>(
-  nc: { request(subject: string, data: Uint8Array, opts: { timeout: number }): Promise<{ data: Uint8Array }> },
+  nc: { request(subject: string, data: Uint8Array, opts: { timeout: number; headers?: MsgHdrs }): Promise<{ data: Uint8Array }> },
   subject: string,
   body: unknown,
   timeoutMs = 5000,
 ): Promise<T> {
-  const msg = await nc.request(subject, new TextEncoder().encode(typeof body === 'string' ? body : JSON.stringify(body)), { timeout: timeoutMs });
+  const data = new TextEncoder().encode(typeof body === 'string' ? body : JSON.stringify(body));
+  const msg = await nc.request(subject, data, { timeout: timeoutMs, headers: deadlineHeaders(timeoutMs) });
   return JSON.parse(new TextDecoder().decode(msg.data)) as T;
 }

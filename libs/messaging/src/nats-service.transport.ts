@@ -4,7 +4,8 @@ import type { NatsConnection, Service } from 'nats';
 import { lastValueFrom, of, type Observable } from 'rxjs';
 import type { Logger } from 'pino';
 import { REQUEST_SCHEMAS, type RequestEndpoint } from '@locus/contracts';
-import { addJsonEndpoint, errorToReply } from './json-endpoint';
+import { addJsonEndpoint, endpointStats, errorToReply, type EndpointStats } from './json-endpoint';
+import type { AdmissionLimits } from './admission';
 
 export interface NatsServiceTransportOptions {
   /** Returns the connection once the app has one (shared with the rest of the app). */
@@ -14,6 +15,13 @@ export interface NatsServiceTransportOptions {
   description: string;
   subjectPrefix: string;
   logger: Logger;
+  /**
+   * Admission control per pattern, e.g. `{"vm.move": {maxConcurrent: 64, maxQueued: 512}}`:
+   * at most that many handlers run and wait; more are answered UNAVAILABLE at once.
+   */
+  admission?: Partial<Record<string, AdmissionLimits>>;
+  /** Longest a request without a `Locus-Deadline` header waits for its handler (default 30 s). */
+  defaultBudgetMs?: number;
 }
 
 /**
@@ -48,18 +56,29 @@ export class NatsServiceTransport extends Server implements CustomTransportStrat
         subject,
         schema,
         logger: log,
+        admission: this.options.admission?.[pattern],
+        defaultBudgetMs: this.options.defaultBudgetMs,
         handler: async (body) => {
           const result = await lastValueFrom(this.transformToObservable(await handler(body)) as Observable<object>);
           return result;
         },
       });
-      log.debug({ subject }, 'serving endpoint');
+      log.debug({ subject, admission: this.options.admission?.[pattern] }, 'serving endpoint');
     }
     callback();
   }
 
   async close(): Promise<void> {
     await this.service?.stop().catch(() => undefined);
+  }
+
+  /** Each endpoint's counters (requests started, dropped past their deadline, refused when full, running, waiting), by pattern. */
+  stats(): Map<string, EndpointStats> {
+    const byName = this.service ? endpointStats(this.service) : new Map<string, EndpointStats>();
+    return new Map([...this.getHandlers().keys()].flatMap((pattern) => {
+      const s = byName.get(pattern.replace(/\./g, '-'));
+      return s ? [[pattern, s] as const] : [];
+    }));
   }
 
   on(): void {

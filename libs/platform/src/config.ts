@@ -23,6 +23,9 @@ const Env = z.object({
   LOCUS_CONVERGENCE: z.enum(['true', 'false']).default('true'),
   LOCUS_CONVERGENCE_DEADLINE_MS: z.coerce.number().positive().default(30_000),
   LOCUS_DRIFT_INTERVAL_MS: z.coerce.number().nonnegative().default(30_000),
+  LOCUS_MAX_CONCURRENT_REQUESTS: z.coerce.number().int().positive().default(64),
+  LOCUS_MAX_QUEUED_REQUESTS: z.coerce.number().int().nonnegative().default(512),
+  LOCUS_REQUEST_BUDGET_MS: z.coerce.number().positive().default(30_000),
   LOCUS_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
@@ -54,6 +57,12 @@ export interface LocusConfig {
   convergenceDeadlineMs: number;
   /** Drift check period in simulated ms (0: only on `drift.check` requests). */
   driftIntervalMs: number;
+  /** Handlers of each mutating request endpoint (vm.move, move.cancel, move.plan) running at once in the manager. */
+  maxConcurrentRequests: number;
+  /** Requests of each such endpoint waiting for a handler; more are answered UNAVAILABLE at once. */
+  maxQueuedRequests: number;
+  /** Longest a request without a Locus-Deadline header (e.g. from `nats req`) waits for its handler before it is dropped. */
+  requestBudgetMs: number;
   /** Port of /metrics, /healthz and /readyz (LOCUS_METRICS_PORT); 0, the default, serves none. */
   metricsPort: number;
   logLevel: string;
@@ -81,6 +90,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     convergenceTracking: e.LOCUS_CONVERGENCE === 'true',
     convergenceDeadlineMs: e.LOCUS_CONVERGENCE_DEADLINE_MS,
     driftIntervalMs: e.LOCUS_DRIFT_INTERVAL_MS,
+    maxConcurrentRequests: e.LOCUS_MAX_CONCURRENT_REQUESTS,
+    maxQueuedRequests: e.LOCUS_MAX_QUEUED_REQUESTS,
+    requestBudgetMs: e.LOCUS_REQUEST_BUDGET_MS,
     metricsPort: e.LOCUS_METRICS_PORT,
     logLevel: e.LOG_LEVEL,
     ...overrides,

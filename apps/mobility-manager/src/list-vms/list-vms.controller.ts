@@ -7,7 +7,7 @@ import { ListVmsHandler } from './list-vms.handler';
 export class ListVmsController {
   constructor(@Inject(ListVmsHandler) private readonly handler: ListVmsHandler) {}
 
-  /** `locus.vm.list {"site":"dc1"}` */
+  /** `locus.vm.list {"site":"dc1","after":"web-01","limit":100}`: one page; `next` asks for the following one. */
   @MessagePattern('vm.list')
   async handle(@Payload() body: ListVmsRequest) {
     return { ok: true, ...(await this.handler.handle(body)) };

@@ -80,7 +80,7 @@ export class MoveMetrics {
 }
 
 /**
- * The mobility manager's metrics (moves, refusals, downtime, convergence, outbox, events) and
+ * The mobility manager's metrics (moves, refusals, downtime, convergence, outbox, events, requests shed) and
  * readiness (NATS connected, Postgres answering; the saga's consumers started with the manager).
  */
 export function observeMobilityManager(metrics: LocusMetrics, manager: MobilityManager): Observed {
@@ -94,6 +94,12 @@ export function observeMobilityManager(metrics: LocusMetrics, manager: MobilityM
     unlisten,
     metrics.counterFrom(LOCUS_METRICS.moveRefusalsTotal, (emit) => {
       for (const [code, n] of handler.refusals) emit({ code }, n);
+    }),
+    metrics.counterFrom(LOCUS_METRICS.requestsShedTotal, (emit) => {
+      for (const [endpoint, s] of manager.requestStats()) {
+        emit({ endpoint, reason: 'expired' }, s.expired);
+        emit({ endpoint, reason: 'rejected' }, s.rejected);
+      }
     }),
     metrics.gaugeFrom(LOCUS_METRICS.outboxPending, async (emit) => {
       const rows: { n: number }[] = await manager.dataSource.query('SELECT count(*)::int AS n FROM outbox');

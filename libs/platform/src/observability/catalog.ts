@@ -53,6 +53,11 @@ export const LOCUS_METRICS = {
     help: 'Events appended to the event store by this process, by event type',
     labelNames: ['type'],
   },
+  requestsShedTotal: {
+    name: 'locus_requests_shed_total',
+    help: 'Requests whose handler never ran, by endpoint (vm.move, move.cancel, ...) and reason: expired (its Locus-Deadline, or the wait budget without one, passed before it started; nothing replied) or rejected (the endpoint queue was full; answered UNAVAILABLE)',
+    labelNames: ['endpoint', 'reason'],
+  },
   // mapping system
   mapRegistryEntries: {
     name: 'locus_map_registry_entries',
