@@ -106,7 +106,12 @@ export class ChildSet {
 
   /** SIGTERM, then SIGKILL whatever is still there after `graceMs`. */
   async stopAll(graceMs = 3000): Promise<void> {
-    const live = this.children.filter((c) => this.alive(c));
+    await this.stop(this.children, graceMs);
+  }
+
+  /** Stops some of the children (e.g. one lab's services), SIGTERM then SIGKILL after `graceMs`. */
+  async stop(which: readonly Child[], graceMs = 3000): Promise<void> {
+    const live = which.filter((c) => this.children.includes(c) && this.alive(c));
     await Promise.all(
       live.map(
         (c) =>
