@@ -1,15 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, type NatsConnection } from 'nats';
+import { connect } from 'nats';
 import { Client } from 'pg';
-import { mappingSubjects, subjects } from '@locus/contracts';
 import { seededRandom, summarize, type Summary } from '../../libs/platform/src/stats';
-import { generateTopology, renderTopologyYaml } from '../../libs/topology/src/generate';
 import type { MoveTrack } from '../cli/moves';
 import { costFigures, enableStatements, pgCounters, resetStatements, statementCounters, streamCounters, type CostFigures, type CostSnapshot } from './costs';
-import { allProcessCpu, ChildSet, machineCpu, requestJson, sampleProc, tail, topCpu, type Child, type ProcSample } from './lab';
+import { allProcessCpu, machineCpu, ProcessSampler, sampleProc, tail, topCpu, type Child, type ChildSet } from './lab';
+import { attachedLayout, generatedLayout, warmItrCaches, type LabLayout } from './layout';
 import { LoadDriver, type PhaseFigures } from './load';
 import type { AnswerFigures } from './open-loop';
 import type { BenchResult, PhaseSummary } from './report';
@@ -101,7 +100,6 @@ export async function runLab(session: Session, cfg: RunConfig, hooks: { beforeLa
   const stream = cfg.attach ? (process.env.LOCUS_STREAM ?? 'LOCUS_EVENTS') : `BENCH_${id}`;
   const dbName = `locus_bench_${id}`;
   const databaseUrl = cfg.attach ? (process.env.DATABASE_URL ?? `${session.pgBase}/locus`) : `${session.pgBase}/${dbName}`;
-  const s = subjects(prefix);
   const services: Child[] = [];
   let pg: Client | undefined;
   let driver: LoadDriver | undefined;
@@ -127,25 +125,10 @@ export async function runLab(session: Session, cfg: RunConfig, hooks: { beforeLa
   };
   const unregister = session.onCleanup(cleanup);
   try {
-    // ---- topology ----
-    let vmNames: string[] = [];
-    let vmIp = new Map<string, string>();
-    let vmSite = new Map<string, string>();
-    let hvsBySite = new Map<string, string[]>();
-    let hostRouteSites = new Set<string>();
-    let itrSites: string[] = [];
     const topologyFile = join(dir, 'topology.yaml');
+    let layout: LabLayout = { vmNames: [], vmIp: new Map(), vmSite: new Map(), hvsBySite: new Map(), hostRouteSites: new Set(), itrSites: [] };
     if (!cfg.attach) {
-      const { topology, layout } = generateTopology({ sites: cfg.itrs, vms: cfg.vms, hypervisorsPerSite: cfg.hypervisorsPerSite, bootMs: cfg.bootMs, shutdownMs: cfg.shutdownMs });
-      writeFileSync(topologyFile, renderTopologyYaml(topology, [`locus bench ${id}`]));
-      vmNames = layout.vmNames;
-      for (const vm of topology.vms ?? []) {
-        vmIp.set(vm.name, vm.ip);
-        vmSite.set(vm.name, vm.hypervisor.replace(/-hv\d+$/, ''));
-      }
-      for (const hv of topology.hypervisors ?? []) hvsBySite.set(hv.site, [...(hvsBySite.get(hv.site) ?? []), hv.name]);
-      hostRouteSites = new Set(layout.siteNames);
-      itrSites = layout.siteNames;
+      layout = generatedLayout({ sites: cfg.itrs, vms: cfg.vms, hypervisorsPerSite: cfg.hypervisorsPerSite, bootMs: cfg.bootMs, shutdownMs: cfg.shutdownMs }, topologyFile, `locus bench ${id}`);
       const admin = new Client({ connectionString: `${session.pgBase}/postgres` });
       await admin.connect();
       await admin.query(`CREATE DATABASE "${dbName}"`);
@@ -175,7 +158,7 @@ export async function runLab(session: Session, cfg: RunConfig, hooks: { beforeLa
       log(`${cfg.label} lab: ${cfg.vms} VMs, ${cfg.itrs} sites, ${cfg.itrs * cfg.hypervisorsPerSite} hypervisors (logs in ${dir})`);
       try {
         await startLab(
-          { children: session.children, services, env, dir, nc, prefix, vmNames, vmSite, itrSites, hvsBySite, startupTimeoutS: cfg.startupTimeoutS, planesTimeoutS: cfg.planesTimeoutS, sitesPerProcess: cfg.sitesPerProcess, log, notes },
+          { children: session.children, services, env, dir, nc, prefix, ...layout, startupTimeoutS: cfg.startupTimeoutS, planesTimeoutS: cfg.planesTimeoutS, sitesPerProcess: cfg.sitesPerProcess, log, notes },
           startup,
         );
       } catch (err) {
@@ -186,16 +169,7 @@ export async function runLab(session: Session, cfg: RunConfig, hooks: { beforeLa
         log(`startup incomplete: ${startupProblem}`);
       }
     } else {
-      const t = await requestJson(nc, s.request('topology.get'), {}, 30_000);
-      if (!t.ok) throw new Error(`topology.get: ${JSON.stringify(t.error)}`);
-      const vms = await listAllVms(nc, prefix);
-      vmNames = vms.filter((v) => v.state === 'running').map((v) => v.name);
-      vmIp = new Map(vms.map((v) => [v.name, v.ip]));
-      vmSite = new Map(vms.map((v) => [v.name, v.site]));
-      hvsBySite = new Map();
-      for (const hv of t.topology.hypervisors) hvsBySite.set(hv.site, [...(hvsBySite.get(hv.site) ?? []), hv.name]);
-      hostRouteSites = new Set(t.topology.sites.filter((x: any) => x.hostRoutes).map((x: any) => x.name));
-      itrSites = t.topology.sites.filter((x: any) => x.mappingSystem).map((x: any) => x.name);
+      layout = await attachedLayout(nc, prefix);
       for (const kv of (cfg.pids ?? '').split(',').filter(Boolean)) {
         const [name, pid] = kv.split('=');
         if (!name || !/^\d+$/.test(pid ?? '')) throw new Error(`--pids wants name=pid,... not ${kv}`);
@@ -206,40 +180,13 @@ export async function runLab(session: Session, cfg: RunConfig, hooks: { beforeLa
     if (labReadyS !== undefined) log(`${cfg.label} lab ready after ${labReadyS.toFixed(1)} s (${startup.steps.map((x) => `${x.service} ${x.readyS?.toFixed(1) ?? '-'} s`).join(', ')})`);
 
     // ---- ITR caches: each ITR resolves a share of the EIDs (so a move has ITRs to update) ----
-    const warmStart = performance.now();
-    let cachedEntries = 0;
-    if (!cfg.idle && cfg.cacheFraction > 0) {
-      const ms = mappingSubjects(prefix);
-      const jobs: { itr: string; eid: string }[] = [];
-      const perItr = Math.max(1, Math.round(vmNames.length * cfg.cacheFraction));
-      for (const itr of itrSites) {
-        const picked = new Set<number>();
-        while (picked.size < Math.min(perItr, vmNames.length)) picked.add(Math.floor(random() * vmNames.length));
-        for (const i of picked) jobs.push({ itr, eid: vmIp.get(vmNames[i])! });
-      }
-      let next = 0;
-      const worker = async () => {
-        while (next < jobs.length) {
-          const j = jobs[next++];
-          const r = await requestJson(nc, ms.resolve, { eid: j.eid, itr: j.itr, forward: true }, 10_000).catch(() => ({ ok: false }));
-          if (r.ok) cachedEntries++;
-        }
-      };
-      await Promise.all(Array.from({ length: 32 }, worker));
-      log(`ITR caches warmed: ${cachedEntries} entries (${Math.round(cfg.cacheFraction * 100)}% of ${vmNames.length} EIDs at each of ${itrSites.length} ITRs) in ${((performance.now() - warmStart) / 1000).toFixed(1)} s`);
-    }
-    const warmS = (performance.now() - warmStart) / 1000;
+    const { cachedEntries, warmS } = cfg.idle ? { cachedEntries: 0, warmS: 0 } : await warmItrCaches(nc, prefix, layout, cfg.cacheFraction, random);
+    if (!cfg.idle && cfg.cacheFraction > 0)
+      log(`ITR caches warmed: ${cachedEntries} entries (${Math.round(cfg.cacheFraction * 100)}% of ${layout.vmNames.length} EIDs at each of ${layout.itrSites.length} ITRs) in ${warmS.toFixed(1)} s`);
 
     // ---- memory and CPU sampling ----
-    const procSamples = new Map<string, { max: ProcSample; last: ProcSample }>();
-    const sampleAll = () => {
-      for (const c of services) {
-        const p = c.process.pid ? sampleProc(c.process.pid) : undefined;
-        if (!p) continue;
-        const prev = procSamples.get(c.name);
-        procSamples.set(c.name, { max: { rss: Math.max(prev?.max.rss ?? 0, p.rss), hwm: Math.max(prev?.max.hwm ?? 0, p.hwm), cpuS: p.cpuS }, last: p });
-      }
-    };
+    const sampler = new ProcessSampler();
+    const sampleAll = () => sampler.sample(services);
     sampleAll();
 
     // ---- the load ----
@@ -248,11 +195,7 @@ export async function runLab(session: Session, cfg: RunConfig, hooks: { beforeLa
       prefix,
       runId: id,
       random,
-      vmNames,
-      vmSite,
-      hvsBySite,
-      hostRouteSites,
-      itrSites,
+      ...layout,
       requestTimeoutMs: cfg.requestTimeoutMs,
       maxInFlight: cfg.maxInFlight,
       log,
@@ -327,18 +270,7 @@ export async function runLab(session: Session, cfg: RunConfig, hooks: { beforeLa
     const all = driver.moves();
     const conv = convergenceOf(mine, driver.board.trackerSeen);
     const answers: AnswerFigures = driver.answerFigures('load');
-    const byService = new Map<string, { name: string; pid?: number; processes: number; peakMiB: number; maxRssMiB: number; cpuS: number }>();
-    for (const c of services.filter((x) => x.name !== 'nats-server')) {
-      const p = procSamples.get(c.name);
-      const name = c.name.replace(/#\d+$/, '');
-      const acc = byService.get(name) ?? { name, pid: c.process.pid, processes: 0, peakMiB: 0, maxRssMiB: 0, cpuS: 0 };
-      acc.processes++;
-      acc.peakMiB += (p?.max.hwm ?? 0) / 1048576;
-      acc.maxRssMiB += (p?.max.rss ?? 0) / 1048576;
-      acc.cpuS += p?.last.cpuS ?? 0;
-      byService.set(name, acc);
-    }
-    const servicesRss = [...byService.values()].map((x) => ({ ...x, name: x.processes > 1 ? `${x.name} (${x.processes} processes)` : x.name }));
+    const servicesRss = sampler.byService(services);
     const usage = process.cpuUsage();
     const windowS = phase1?.windowS ?? 0;
     const completed = mine.filter((m) => driver!.completedAt.has(m.moveId)).length;
@@ -348,9 +280,9 @@ export async function runLab(session: Session, cfg: RunConfig, hooks: { beforeLa
     const run: LabRun = {
       config: {
         preset: '',
-        vms: cfg.attach ? vmNames.length : cfg.vms,
-        itrs: cfg.attach ? itrSites.length : cfg.itrs,
-        hypervisors: [...hvsBySite.values()].reduce((a, x) => a + x.length, 0),
+        vms: cfg.attach ? layout.vmNames.length : cfg.vms,
+        itrs: cfg.attach ? layout.itrSites.length : cfg.itrs,
+        hypervisors: [...layout.hvsBySite.values()].reduce((a, x) => a + x.length, 0),
         rate: cfg.rate,
         durationS: cfg.durationS,
         bootMs: cfg.bootMs,
@@ -460,24 +392,4 @@ export async function runLab(session: Session, cfg: RunConfig, hooks: { beforeLa
       await cleanup();
     }
   }
-}
-
-/** Every VM of a running lab: by pages when the manager pages vm.list, else in one reply. */
-export async function listAllVms(nc: NatsConnection, prefix: string): Promise<{ name: string; ip: string; site: string; state: string }[]> {
-  const subject = subjects(prefix).request('vm.list');
-  const first = await requestJson(nc, subject, { limit: 1000 }, 30_000);
-  if (!first.ok) {
-    if (first.error?.code !== 'BAD_REQUEST') throw new Error(`vm.list: ${JSON.stringify(first.error)}`);
-    const all = await requestJson(nc, subject, {}, 30_000);
-    if (!all.ok) throw new Error(`vm.list: ${JSON.stringify(all.error)}`);
-    return all.vms;
-  }
-  const out = [...first.vms];
-  for (let next = first.next; next; ) {
-    const r = await requestJson(nc, subject, { after: next, limit: 1000 }, 30_000);
-    if (!r.ok) throw new Error(`vm.list: ${JSON.stringify(r.error)}`);
-    out.push(...r.vms);
-    next = r.next;
-  }
-  return out;
 }
