@@ -52,6 +52,8 @@ export interface PhaseFigures {
   acceptedPerS: number;
   sentPerS: number;
   backlog: { x: number; y: number }[];
+  /** Accepted and not finished when the phase began (carried over from an earlier phase). */
+  backlogStart: number;
   backlogEnd: number;
   backlogMax: number;
   backlogSlopePerS?: number;
@@ -216,6 +218,7 @@ export class LoadDriver {
     const notSent = { inFlightCap: 0, noIdleVm: 0 };
     const backlog: { x: number; y: number }[] = [];
     const startMs = performance.now();
+    const backlogStart = this.backlog();
     const pacer = new OpenLoopPacer(rate, startMs);
     const endAt = startMs + durationS * 1000;
     const sent0 = this.counts.sent;
@@ -258,6 +261,7 @@ export class LoadDriver {
       acceptedPerS: 0,
       sentPerS: windowS ? sent / windowS : 0,
       backlog,
+      backlogStart,
       backlogEnd: backlog[backlog.length - 1].y,
       backlogMax: Math.max(0, ...backlog.map((b) => b.y)),
       backlogSlopePerS: slope(backlog.filter((b) => b.x >= Math.min(5, windowS / 4))),

@@ -215,7 +215,7 @@ describe('bench report', () => {
     r.overload = {
       peakPerS: 100,
       phase1: phase,
-      phase2: { ...phase, rate: 200, sustainedPerS: 95, ratioToPeak: 0.95, answers: answerFigures([{ kind: 'accepted', ms: 5 }], 1, 10_000), convergence: summarize([11, 22]) },
+      phase2: { ...phase, rate: 200, sustainedPerS: 95, backlogStart: 7, ratioToPeak: 0.95, answers: answerFigures([{ kind: 'accepted', ms: 5 }], 1, 10_000), convergence: summarize([11, 22]) },
     };
     r.compare = { command: 'npm run bench -- --vms 1000 --itrs 50 --rate 100 --duration 60', vms: 1000, itrs: 50, rate: 100, durationS: 60, labReadyS: 5, placeS: 2, sent: 6000, completed: 6000, timeouts: 0, sustainedPerS: 100, used: 'tracker', convergence: summarize([8, 9]), totalPeakMiB: 600, mainP50: 12, compareP50: 8, ratioP50: 1.5, notes: [] };
     const text = renderReport(r);
@@ -224,7 +224,7 @@ describe('bench report', () => {
     expect(text).toMatch(/mapping-system \(5 processes\)\s+10\.2 s\s+25\.0 s\s+14\.8 s/);
     expect(text).toMatch(/lab ready\s+30\.0 s/);
     expect(text).toMatch(/peak\s+100 moves\/s completed in phase 1/);
-    expect(text).toMatch(/phase 2\s+95\.0 moves\/s completed = 95\.0% of the peak, at 200\/s offered/);
+    expect(text).toMatch(/phase 2\s+95\.0 moves\/s completed = 95\.0% of the peak, at 200\/s offered .*backlog 7 carried over from phase 1, 1 at the end/);
     expect(text).toMatch(/phase 2 answers\s+1 sent, 1 answered, 100\.0% within 100 ms/);
     expect(text).toMatch(/phase 2 convergence\s+n=2\s+p50 11\.0 ms/);
     expect(text).toMatch(/convergence p50\s+12\.0 ms at 10000 VMs, 8\.00 ms at 1000 VMs: ratio 1\.50 \(main \/ compare\)/);

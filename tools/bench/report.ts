@@ -22,6 +22,8 @@ export interface PhaseSummary {
   acceptedPerS: number;
   completedInWindow: number;
   sustainedPerS: number;
+  /** Accepted and not finished when the phase began (phase 2: carried over from phase 1). */
+  backlogStart?: number;
   backlogEnd: number;
   backlogMax: number;
   backlogSlopePerS?: number;
@@ -310,7 +312,7 @@ export function renderReport(r: BenchResult): string {
     if (!p2) L.push('  phase 2              did not run (no move completed in phase 1)');
     else {
       L.push(
-        `  phase 2              ${f1(p2.sustainedPerS)} moves/s completed = ${pctS(p2.ratioToPeak)} of the peak, at ${f1(p2.rate)}/s offered (sent ${f1(p2.sentPerS)}/s, accepted ${f1(p2.acceptedPerS)}/s); backlog ${p2.backlogEnd} at the end, trend ${signed(p2.backlogSlopePerS)}` +
+        `  phase 2              ${f1(p2.sustainedPerS)} moves/s completed = ${pctS(p2.ratioToPeak)} of the peak, at ${f1(p2.rate)}/s offered (sent ${f1(p2.sentPerS)}/s, accepted ${f1(p2.acceptedPerS)}/s); backlog ${p2.backlogStart !== undefined ? `${p2.backlogStart} carried over from phase 1, ` : ''}${p2.backlogEnd} at the end, trend ${signed(p2.backlogSlopePerS)}` +
           (p2.notSent.inFlightCap || p2.notSent.noIdleVm ? `; not sent when due: ${p2.notSent.inFlightCap} at the in-flight cap of ${p2.maxInFlight}, ${p2.notSent.noIdleVm} with no idle VM` : ''),
       );
       L.push(...renderAnswers(p2.answers, 'phase 2 answers'));

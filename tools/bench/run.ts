@@ -76,6 +76,7 @@ function phaseSummary(p: PhaseFigures): PhaseSummary {
     acceptedPerS: p.acceptedPerS,
     completedInWindow: p.completedInWindow,
     sustainedPerS: p.sustainedPerS,
+    backlogStart: p.backlogStart,
     backlogEnd: p.backlogEnd,
     backlogMax: p.backlogMax,
     backlogSlopePerS: p.backlogSlopePerS,

@@ -199,7 +199,10 @@ export async function startLab(x: StartSetup, f: StartupFigures): Promise<void> 
     const m = step('mapping-system');
     const r = step('route-injector');
     const a = step('arp-proxy');
-    await Promise.all([mapping(0, group, total, m).then(ready(m)), routes(0, group, r).then(ready(r)), arp(0, group, a).then(ready(a)), agentsReady]);
+    // wait for every one (so the breakdown is complete and no probe outlives the start), then report the first failure
+    const results = await Promise.allSettled([mapping(0, group, total, m).then(ready(m)), routes(0, group, r).then(ready(r)), arp(0, group, a).then(ready(a)), agentsReady]);
+    const failed = results.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+    if (failed) throw failed.reason;
   } else {
     // unpaginated snapshots: one group of sites after another, each ready before the next starts
     let registered = 0;
