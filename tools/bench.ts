@@ -1,26 +1,26 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { connect, type NatsConnection } from 'nats';
 import { Client } from 'pg';
-import { mappingSubjects, subjects } from '@locus/contracts';
-import { listAllVms } from '@locus/messaging';
-import { seededRandom as rng, slope, summarize, TokenBucket } from '../libs/platform/src/stats';
-import { generateTopology, renderTopologyYaml } from '../libs/topology/src/generate';
-import { MoveBoard } from './cli/moves';
-import { gobgpPropagation, natsRoundTripFloor, postgresCommitFloor } from './bench/floors';
-import { allProcessCpu, ChildSet, machineCpu, requestJson, sampleProc, topCpu, SERVICES, startPrivateNats, tail, until, type Child, type ProcSample } from './bench/lab';
-import { renderReport, type BenchResult } from './bench/report';
+import { ListVmsRequest } from '@locus/contracts';
+import { ratio } from '../libs/platform/src/stats';
+import { gobgpPropagation, natsRoundTripFloor, postgresCommitFloor, type FloorResult } from './bench/floors';
+import { ChildSet, startPrivateNats } from './bench/lab';
+import { renderReport, usedSummary, type BenchResult, type CompareFigures } from './bench/report';
+import { runLab, type LabRun, type RunConfig, type Session } from './bench/run';
 
 /**
  * `npm run bench` (node dist/tools/bench.js): drives cold moves against a lab at a given rate and
- * prints convergence percentiles, sustained moves/s, events appended/s, the services' peak RSS, and,
- * measured in the same run, the floors C (a single-row Postgres commit) and H (a NATS request/reply
- * round trip) with every result as a ratio to them, and GoBGP's propagation of one /32 to the core.
- * By default it starts its own lab (one process per service, fresh database, subject prefix and
- * stream, generated topology) and removes everything when it ends, also on Ctrl-C. See docs/benchmark.md.
+ * prints convergence percentiles, sustained moves/s, events appended/s, the services' peak RSS, the
+ * per-move Postgres and stream costs, and, measured in the same run, the floors C (a single-row
+ * Postgres commit) and H (a NATS request/reply round trip) with every result as a ratio to them,
+ * and GoBGP's propagation of one /32 to the core. With --overload a second phase offers twice the
+ * peak; with --compare-vms the same configuration runs again on a smaller lab. By default it starts
+ * its own lab (fresh database, subject prefix and stream, generated topology) and removes everything
+ * when it ends, also on Ctrl-C. The lab run is tools/bench/run.ts; see docs/benchmark.md.
  */
 
 interface Opts {
@@ -43,10 +43,13 @@ interface Opts {
   gobgp: boolean;
   keep?: boolean;
   pids?: string;
-  maxInFlight: number;
+  maxInFlight?: number;
   seed: number;
   sitesPerProcess?: number;
   planesTimeout?: number;
+  overload?: boolean;
+  compareVms?: number;
+  requestTimeout: number;
 }
 
 const num = (v: string) => {
@@ -79,9 +82,12 @@ const program = new Command()
   .option('--planes-timeout <s>', 'seconds each plane service may take to load (with --idle: then memory is measured anyway)', num)
   .option('--no-gobgp', 'skip the GoBGP propagation floor')
   .option('--keep', 'keep the run folder (topology, service logs) and print where it is')
-  .option('--max-in-flight <n>', 'vm.move requests awaiting a reply at most', num, 2000)
+  .option('--max-in-flight <n>', 'vm.move requests awaiting a reply at most (default: max(2000, rate x request timeout), so the load stays open-loop)', num)
+  .option('--request-timeout <ms>', 'client timeout of each vm.move request (well above 100 ms: a slow answer counts as slow, not as a timeout)', num, 10_000)
+  .option('--overload', 'phase 1 offers --rate for --duration (its completed rate is the peak), phase 2 offers twice the peak for as long; prints both and the answers of phase 2 by kind')
+  .option('--compare-vms <n>', 'after the main run, the same configuration (ITRs, rate, duration) on a fresh lab of N VMs; prints both convergence p50s and their ratio', num)
   .option('--seed <n>', 'seed of the random choices', num, 1)
-  .option('--sites-per-process <n>', 'sites per mapping-system / route-injector / arp-proxy process (default: all, or fewer on big labs so their snapshots load)', num)
+  .option('--sites-per-process <n>', 'sites per mapping-system / route-injector / arp-proxy process; 0: all (one process per service). Default: all when the manager pages vm.list, else fewer on big labs so the unpaginated snapshots load', num)
   .parse();
 
 const o = program.opts<Opts>();
@@ -95,78 +101,43 @@ const DURATION_S = o.duration ?? (o.quick ? 20 : 60);
 
 const log = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
-
 const children = new ChildSet();
-let cleanupFn: (() => Promise<void>) | undefined;
+const cleanups = new Set<() => Promise<void>>();
+let privateNatsDir: string | undefined;
 let cleanupRun: Promise<void> | undefined;
-/** Runs the cleanup once; every caller (normal end, error, Ctrl-C) waits for the same run. */
+/** Runs every registered cleanup once; every caller (normal end, error, Ctrl-C) waits for the same run. */
 const cleanup = (): Promise<void> =>
-  (cleanupRun ??= (cleanupFn?.() ?? Promise.resolve()).catch((err: Error) => {
-    log(`cleanup: ${err.message}`);
-  }));
+  (cleanupRun ??= (async () => {
+    for (const fn of [...cleanups].reverse())
+      await fn().catch((err: Error) => {
+        log(`cleanup: ${err.message}`);
+      });
+    await children.stopAll(3000);
+    if (privateNatsDir) rmSync(privateNatsDir, { recursive: true, force: true });
+  })());
 let aborted = false;
 
+/** Does this build's vm.list take pages ({after, limit})? Then no reply carries every VM. */
+const vmListPaged = () => ListVmsRequest.safeParse({ limit: 1 }).success;
+
 async function main(): Promise<void> {
-  const id = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
-  const dir = mkdtempSync(join(tmpdir(), `locus-bench-${id}-`));
-  const random = rng(o.seed);
+  if (o.compareVms !== undefined && (o.attach || o.idle)) throw new Error('--compare-vms runs a second lab of its own: not with --attach or --idle');
+  if (o.overload && o.idle) throw new Error('--overload needs a load: not with --idle');
   const notes: string[] = [];
   const pgBase = process.env.BENCH_PG_BASE ?? 'postgres://postgres@127.0.0.1:5432';
   const sharedNats = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
-  const prefix = o.attach ? (process.env.LOCUS_SUBJECT_PREFIX ?? 'locus') : `bench${id}`;
-  const stream = o.attach ? (process.env.LOCUS_STREAM ?? 'LOCUS_EVENTS') : `BENCH_${id}`;
-  const databaseUrl = o.attach ? (process.env.DATABASE_URL ?? `${pgBase}/locus`) : `${pgBase}/locus_bench_${id}`;
-  const s = subjects(prefix);
-  let natsUrl = sharedNats;
-  let natsServer: 'shared' | 'private' = 'shared';
-  const services: Child[] = [];
-  let pg: Client | undefined;
-  let nc: NatsConnection | undefined;
-  let nc2: NatsConnection | undefined;
-
-  cleanupFn = async () => {
-    log('cleaning up: stopping the lab processes, dropping the database and the stream');
-    await pg?.end().catch(() => undefined);
-    await children.stopAll(3000);
-    if (!o.attach) {
-      if (natsServer === 'shared') {
-        const c = await connect({ servers: natsUrl, maxReconnectAttempts: 0 }).catch(() => undefined);
-        if (c) {
-          await (await c.jetstreamManager()).streams.delete(stream).catch(() => undefined);
-          await c.close();
-        }
-      }
-      const admin = new Client({ connectionString: `${pgBase}/postgres` });
-      await admin.connect().catch(() => undefined);
-      await admin.query(`DROP DATABASE IF EXISTS "locus_bench_${id}" WITH (FORCE)`).catch((err) => log(`could not drop the database: ${(err as Error).message}`));
-      await admin.end().catch(() => undefined);
-    }
-    await nc?.close().catch(() => undefined);
-    await nc2?.close().catch(() => undefined);
-    if (o.keep) log(`run folder kept: ${dir}`);
-    else rmSync(dir, { recursive: true, force: true });
+  const session: Session = {
+    natsUrl: sharedNats,
+    natsServer: 'shared',
+    pgBase,
+    children,
+    log,
+    aborted: () => aborted,
+    onCleanup: (fn) => {
+      cleanups.add(fn);
+      return () => cleanups.delete(fn);
+    },
   };
-
-  // ---- topology ----
-  let vmNames: string[];
-  let vmIp = new Map<string, string>();
-  let vmSite = new Map<string, string>();
-  let hvsBySite = new Map<string, string[]>();
-  let hostRouteSites = new Set<string>();
-  let itrSites: string[] = [];
-  const topologyFile = join(dir, 'topology.yaml');
-  if (!o.attach) {
-    const { topology, layout } = generateTopology({ sites: I, vms: V, hypervisorsPerSite: o.hypervisorsPerSite, bootMs: o.bootMs, shutdownMs: o.shutdownMs });
-    writeFileSync(topologyFile, renderTopologyYaml(topology, [`locus bench ${id}`]));
-    vmNames = layout.vmNames;
-    for (const vm of topology.vms ?? []) {
-      vmIp.set(vm.name, vm.ip);
-      vmSite.set(vm.name, vm.hypervisor.replace(/-hv\d+$/, ''));
-    }
-    for (const hv of topology.hypervisors ?? []) hvsBySite.set(hv.site, [...(hvsBySite.get(hv.site) ?? []), hv.name]);
-    hostRouteSites = new Set(layout.siteNames);
-    itrSites = layout.siteNames;
-  } else vmNames = [];
 
   // ---- NATS: shared, or a private server when vm.list would not fit in one message ----
   if (!o.attach) {
@@ -175,23 +146,28 @@ async function main(): Promise<void> {
     });
     const maxPayload = probe.info?.max_payload ?? 1024 * 1024;
     await probe.close();
-    const vmListBytes = V * 175; // one VmView is ~150-175 bytes of JSON
-    const needPrivate = o.natsServer === 'private' || (o.natsServer === 'auto' && vmListBytes > 0.9 * maxPayload);
+    const biggest = Math.max(V, o.compareVms ?? 0);
+    const vmListBytes = biggest * 175; // one VmView is ~150-175 bytes of JSON
+    const paged = vmListPaged();
+    const needPrivate = o.natsServer === 'private' || (o.natsServer === 'auto' && !paged && vmListBytes > 0.9 * maxPayload);
     if (needPrivate) {
-      const priv = await startPrivateNats(children, dir);
-      natsUrl = priv.url;
-      natsServer = 'private';
+      privateNatsDir = mkdtempSync(join(tmpdir(), 'locus-bench-nats-'));
+      const priv = await startPrivateNats(children, privateNatsDir);
+      session.natsUrl = priv.url;
+      session.natsServer = 'private';
       if (o.natsServer === 'auto')
         notes.push(
-          `private nats-server (JetStream, max_payload 64 MiB) at ${natsUrl}: vm.list of ${V} VMs is ~${Math.round(vmListBytes / 1024)} KiB in one reply, over the shared server's max_payload of ${Math.round(maxPayload / 1024)} KiB (the services load their snapshot with one unpaginated vm.list)`,
+          `private nats-server (JetStream, max_payload 64 MiB) at ${priv.url}: vm.list of ${biggest} VMs is ~${Math.round(vmListBytes / 1024)} KiB in one reply, over the shared server's max_payload of ${Math.round(maxPayload / 1024)} KiB (this build's vm.list is not paged)`,
         );
-      log(`private nats-server at ${natsUrl}`);
+      log(`private nats-server at ${priv.url}`);
     }
   }
-  nc = await connect({ servers: natsUrl, name: 'locus-bench' });
-  nc2 = await connect({ servers: natsUrl, name: 'locus-bench-echo' });
-
-  // ---- floors, before the lab loads the machine ----
+  const nc: NatsConnection = await connect({ servers: session.natsUrl, name: 'locus-bench' });
+  const nc2: NatsConnection = await connect({ servers: session.natsUrl, name: 'locus-bench-echo' });
+  cleanups.add(async () => {
+    await nc.close().catch(() => undefined);
+    await nc2.close().catch(() => undefined);
+  });
   const machine = {
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model?.trim() ?? '?',
@@ -200,445 +176,111 @@ async function main(): Promise<void> {
     nats: nc.info?.version ?? '?',
     postgres: '?',
   };
-  if (!o.attach) {
-    const admin = new Client({ connectionString: `${pgBase}/postgres` });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE "locus_bench_${id}"`);
-    machine.postgres = (await admin.query('SHOW server_version')).rows[0].server_version;
-    await admin.end();
-  }
-  log('measuring the floors: C (Postgres commit), H (NATS round trip), GoBGP /32 propagation');
-  const C = await postgresCommitFloor(databaseUrl);
-  const H = await natsRoundTripFloor(nc, nc2, `${prefix}.bench.echo.${id}`);
-  const gobgp = o.gobgp ? await gobgpPropagation().catch((err: Error) => ({ skipped: `failed: ${err.message}` })) : { skipped: '--no-gobgp' };
-  log(`C ${C.median.toFixed(3)} ms, H ${H.median.toFixed(3)} ms${'median' in gobgp ? `, GoBGP ${gobgp.median.toFixed(1)} ms` : `, GoBGP ${gobgp.skipped}`}`);
 
-  // ---- the lab ----
-  const started = performance.now();
-  let placeS: number | undefined;
-  let startupProblem: string | undefined;
-  if (!o.attach) {
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      NATS_URL: natsUrl,
-      DATABASE_URL: databaseUrl,
-      LOCUS_TOPOLOGY: topologyFile,
-      LOCUS_SUBJECT_PREFIX: prefix,
-      LOCUS_STREAM: stream,
-      LOCUS_TIME_SCALE: '1',
-      LOCUS_HA: 'false',
-      LOCUS_BGP: 'memory',
-      LOG_LEVEL: o.logLevel,
-      NODE_ENV: 'production',
-    };
-    // BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' profiles the services
-    const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const main = (app: string) => [...nodeArgs, join(__dirname, '..', 'apps', app, 'src', 'main.js')];
-    log(`starting the lab: ${V} VMs, ${I} sites, ${I * o.hypervisorsPerSite} hypervisors (logs in ${dir})`);
-    const manager = children.spawn('mobility-manager', process.execPath, main('mobility-manager'), env, dir);
-    services.push(manager);
-    const last = vmNames[vmNames.length - 1];
-    await until(`the mobility manager to place ${V} VMs`, async () => ((await requestJson(nc!, s.request('vm.get'), { vm: last }, 2000)).ok ? true : undefined), o.startupTimeout * 1000, [manager]);
-    log(`manager ready, ${V} VMs placed after ${((performance.now() - started) / 1000).toFixed(1)} s; starting agents, mapping system, route injectors, ARP proxies`);
-    placeS = (performance.now() - started) / 1000;
-    const planesTimeoutMs = (o.planesTimeout ?? o.startupTimeout) * 1000;
-    try {
-      // The plane services load their snapshot with one unpaginated vm.list per site and a 3 s timeout:
-      // started all at once on a big lab they time out and retry for ever. So they start in groups of
-      // sites (LOCUS_SITES / LOCUS_XTR_SITES), one process per group, each ready before the next starts.
-      const spp = o.sitesPerProcess ?? (V * I > 100_000 ? Math.max(1, Math.floor(100_000 / V)) : I);
-      const groups: string[][] = [];
-      for (let i = 0; i < itrSites.length; i += spp) groups.push(itrSites.slice(i, i + spp));
-      if (groups.length > 1)
-        notes.push(`the plane services ran as ${groups.length} processes each (${spp} sites per process, started one after another): started at once, their ${I * 3} concurrent unpaginated vm.list snapshots of ${V} VMs time out (3 s) and retry without end`);
-      const agents = children.spawn('hypervisor-agent', process.execPath, main('hypervisor-agent'), env, dir);
-      services.push(agents);
-      const ms = mappingSubjects(prefix);
-      const perSiteCount = (site: string) => vmNames.filter((v) => vmSite.get(v) === site).length;
-      let registered = 0;
-      for (const [g, group] of groups.entries()) {
-        const tag = groups.length > 1 ? `#${g + 1}` : '';
-        const mapping = children.spawn(`mapping-system${tag}`, process.execPath, main('mapping-system'), { ...env, LOCUS_MAP_SERVER: g === 0 ? 'true' : 'false', LOCUS_XTR_SITES: group.join(',') }, dir);
-        services.push(mapping);
-        registered += group.reduce((a, x) => a + perSiteCount(x), 0);
-        await until(`the mapping system to hold the registrations of ${group.length} more sites`, async () => {
-          const r = await requestJson(nc!, ms.list, { limit: 1 }, 3000);
-          return r.ok && r.total >= registered ? true : undefined;
-        }, planesTimeoutMs, [mapping]);
-      }
-      for (const [g, group] of groups.entries()) {
-        const tag = groups.length > 1 ? `#${g + 1}` : '';
-        const routes = children.spawn(`route-injector${tag}`, process.execPath, main('route-injector'), { ...env, LOCUS_SITES: group.join(',') }, dir);
-        services.push(routes);
-        const lastSite = group[group.length - 1];
-        await until(`the route injectors of ${group.join(',')} to originate their /32s`, async () => {
-          const r = await requestJson(nc!, `${prefix}.routes.list`, { site: lastSite }, 5000);
-          return r.ok && !r.sites?.[0]?.unavailable && r.sites?.[0]?.routes?.length >= perSiteCount(lastSite) ? true : undefined;
-        }, planesTimeoutMs, [routes]);
-      }
-      for (const [g, group] of groups.entries()) {
-        const tag = groups.length > 1 ? `#${g + 1}` : '';
-        const arp = children.spawn(`arp-proxy${tag}`, process.execPath, main('arp-proxy'), { ...env, LOCUS_SITES: group.join(',') }, dir);
-        services.push(arp);
-        const lastSite = group[group.length - 1];
-        await until(`the ARP proxies of ${group.join(',')}`, async () => {
-          const r = await requestJson(nc!, `${prefix}.arp.list`, { site: lastSite }, 5000);
-          return r.ok && !r.sites?.[0]?.unavailable ? true : undefined;
-        }, planesTimeoutMs, [arp]);
-      }
-      await until('the agents', async () => {
-        const hv = hvsBySite.get(itrSites[itrSites.length - 1])![0];
-        const r = await requestJson(nc!, s.agent(hv, 'inventory'), {}, 3000);
-        return r.ok !== false ? true : undefined;
-      }, planesTimeoutMs, [agents]);
-    } catch (err) {
-      if (!o.idle || aborted) throw err;
-      // --idle measures memory: say what did not start and measure what runs
-      startupProblem = (err as Error).message.split('\n')[0];
-      notes.push(`the lab did not start completely: ${startupProblem}; memory is measured for the processes that run`);
-      log(`startup incomplete: ${startupProblem}`);
-    }
-  } else {
-    const t = await requestJson(nc, s.request('topology.get'), {}, 30_000);
-    if (!t.ok) throw new Error(`topology.get: ${JSON.stringify(t.error)}`);
-    const vms = await listAllVms(nc, prefix, {}, { timeoutMs: 30_000 }); // page by page: one reply stays under max_payload
-    vmNames = vms.filter((v) => v.state === 'running').map((v) => v.name);
-    vmIp = new Map(vms.map((v) => [v.name, v.ip]));
-    vmSite = new Map(vms.map((v) => [v.name, v.site]));
-    hvsBySite = new Map();
-    for (const hv of t.topology.hypervisors) hvsBySite.set(hv.site, [...(hvsBySite.get(hv.site) ?? []), hv.name]);
-    hostRouteSites = new Set(t.topology.sites.filter((x: any) => x.hostRoutes).map((x: any) => x.name));
-    itrSites = t.topology.sites.filter((x: any) => x.mappingSystem).map((x: any) => x.name);
-    for (const kv of (o.pids ?? '').split(',').filter(Boolean)) {
-      const [name, pid] = kv.split('=');
-      if (!name || !/^\d+$/.test(pid ?? '')) throw new Error(`--pids wants name=pid,... not ${kv}`);
-      services.push({ name, process: { pid: Number(pid), exitCode: null, signalCode: null } as any, logFile: '' });
-    }
-  }
-  const labReadyS = o.attach || startupProblem ? undefined : (performance.now() - started) / 1000;
-  if (labReadyS !== undefined) log(`lab ready after ${labReadyS.toFixed(1)} s`);
-
-  // ---- ITR caches: each ITR resolves a share of the EIDs (so a move has ITRs to update) ----
-  const warmStart = performance.now();
-  let cachedEntries = 0;
-  if (!o.idle && o.cacheFraction > 0) {
-    const ms = mappingSubjects(prefix);
-    const jobs: { itr: string; eid: string }[] = [];
-    const perItr = Math.max(1, Math.round(vmNames.length * o.cacheFraction));
-    for (const itr of itrSites) {
-      const picked = new Set<number>();
-      while (picked.size < Math.min(perItr, vmNames.length)) picked.add(Math.floor(random() * vmNames.length));
-      for (const i of picked) jobs.push({ itr, eid: vmIp.get(vmNames[i])! });
-    }
-    let next = 0;
-    const worker = async () => {
-      while (next < jobs.length) {
-        const j = jobs[next++];
-        const r = await requestJson(nc!, ms.resolve, { eid: j.eid, itr: j.itr, forward: true }, 10_000).catch(() => ({ ok: false }));
-        if (r.ok) cachedEntries++;
-      }
-    };
-    await Promise.all(Array.from({ length: 32 }, worker));
-    log(`ITR caches warmed: ${cachedEntries} entries (${Math.round(o.cacheFraction * 100)}% of ${vmNames.length} EIDs at each of ${itrSites.length} ITRs) in ${((performance.now() - warmStart) / 1000).toFixed(1)} s`);
-  }
-  const warmS = (performance.now() - warmStart) / 1000;
-
-  // ---- what the stream says: every event of the lab into the move board ----
-  const board = new MoveBoard({ hostRouteSites });
-  const released = new Set<string>();
-  const completedAt = new Map<string, number>();
-  const idleVms: string[] = [...vmNames];
-  for (let i = idleVms.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [idleVms[i], idleVms[j]] = [idleVms[j], idleVms[i]];
-  }
-  const counts = { sent: 0, accepted: 0, timeouts: 0, completed: 0, failed: 0, cancelled: 0, completedInWindow: 0, late: 0 };
-  const refused: Record<string, number> = {};
-  const requestMs: number[] = [];
-  let windowStart = 0;
-  let windowEnd = Infinity;
-  const decoder = new TextDecoder();
-  const release = (moveId: string) => {
-    if (released.has(moveId)) return;
-    const m = board.moves.get(moveId);
-    if (!m) return;
-    released.add(moveId);
-    if (m.to?.site && m.state !== 'failed' && m.state !== 'cancelled') vmSite.set(m.vm, m.to.site);
-    idleVms.push(m.vm);
-  };
-  const ours = new Set<string>();
-  nc.subscribe(s.eventsWildcard, {
-    callback: (err, msg) => {
-      if (err) return;
-      let payload: any;
-      try {
-        payload = JSON.parse(decoder.decode(msg.data));
-      } catch {
-        return;
-      }
-      const moveId: string | undefined = payload?.data?.moveId ?? payload?.moveId;
-      board.apply(msg.subject, payload);
-      if (!moveId || !ours.has(moveId)) return;
-      const m = board.moves.get(moveId);
-      if (!m) return;
-      const type = payload.type as string;
-      const now = performance.now();
-      if (type === 'MoveCompleted' && !completedAt.has(moveId)) {
-        completedAt.set(moveId, now);
-        counts.completed++;
-        if (now >= windowStart && now <= windowEnd) counts.completedInWindow++;
-      } else if (type === 'MoveFailed') counts.failed++;
-      else if (type === 'MoveCancelled') counts.cancelled++;
-      else if (type === 'MoveConvergenceLate') counts.late++;
-      if (m.state === 'failed' || m.state === 'cancelled' || (completedAt.has(moveId) && board.convergence(m))) release(moveId);
-    },
-  });
-  await nc.flush();
-
-  // ---- load ----
-  const procSamples = new Map<string, { max: ProcSample; last: ProcSample }>();
-  const sampleAll = () => {
-    for (const c of services) {
-      const p = c.process.pid ? sampleProc(c.process.pid) : undefined;
-      if (!p) continue;
-      const prev = procSamples.get(c.name);
-      procSamples.set(c.name, { max: { rss: Math.max(prev?.max.rss ?? 0, p.rss), hwm: Math.max(prev?.max.hwm ?? 0, p.hwm), cpuS: p.cpuS }, last: p });
-    }
-  };
-  pg = new Client({ connectionString: databaseUrl });
-  await pg.connect();
-  const eventsPosition = async () => Number((await pg!.query('SELECT COALESCE(max(position), 0)::bigint AS p FROM events')).rows[0].p);
-  const streamMessages = async () => Number((await (await nc!.jetstreamManager()).streams.info(stream)).state.messages);
-  const backlog: { x: number; y: number }[] = [];
-  const finished = () => counts.completed + counts.failed + counts.cancelled;
-  let inFlight = 0;
-  const pickTarget = (vm: string): string | undefined => {
-    const here = vmSite.get(vm);
-    const sites = [...hvsBySite.keys()].filter((x) => x !== here && hostRouteSites.has(x) && itrSites.includes(x));
-    if (!sites.length) return undefined;
-    const site = sites[Math.floor(random() * sites.length)];
-    const hvs = hvsBySite.get(site)!;
-    return hvs[Math.floor(random() * hvs.length)];
-  };
-  const sendOne = () => {
-    const vm = idleVms.shift();
-    if (!vm) return false;
-    const to = pickTarget(vm);
-    if (!to) return false;
-    counts.sent++;
-    inFlight++;
-    const t0 = performance.now();
-    const requestId = `bench-${id}-${counts.sent}`;
-    void requestJson(nc!, s.request('vm.move'), { vm, to, mode: 'cold', requestId }, 10_000)
-      .then((r) => {
-        requestMs.push(performance.now() - t0);
-        if (r.ok) {
-          counts.accepted++;
-          ours.add(r.moveId);
-          // events of this move that arrived before the reply
-          const m = board.moves.get(r.moveId);
-          if (m && (m.state === 'failed' || m.state === 'cancelled')) release(r.moveId);
-        } else {
-          refused[r.error?.code ?? 'UNKNOWN'] = (refused[r.error?.code ?? 'UNKNOWN'] ?? 0) + 1;
-          if (r.error?.code !== 'MOVE_IN_PROGRESS') idleVms.push(vm);
-        }
-      })
-      .catch(() => {
-        counts.timeouts++;
-        idleVms.push(vm);
-      })
-      .finally(() => inFlight--);
-    return true;
+  // ---- floors, in the main lab's database before its services load the machine ----
+  let C: FloorResult | undefined;
+  let H: FloorResult | undefined;
+  type GoBgpFloor = Awaited<ReturnType<typeof gobgpPropagation>>;
+  let gobgp = { skipped: '--no-gobgp' } as GoBgpFloor;
+  const floors = async (databaseUrl: string) => {
+    const pg = new Client({ connectionString: databaseUrl });
+    await pg.connect();
+    machine.postgres = (await pg.query('SHOW server_version')).rows[0].server_version;
+    await pg.end();
+    log('measuring the floors: C (Postgres commit), H (NATS round trip), GoBGP /32 propagation');
+    C = await postgresCommitFloor(databaseUrl);
+    H = await natsRoundTripFloor(nc, nc2, `bench.echo.${Date.now().toString(36)}${randomBytes(2).toString('hex')}`);
+    if (o.gobgp) gobgp = await gobgpPropagation().catch((err: Error) => ({ skipped: `failed: ${err.message}` }));
+    log(`C ${C.median.toFixed(3)} ms, H ${H.median.toFixed(3)} ms${'median' in gobgp ? `, GoBGP ${gobgp.median.toFixed(1)} ms` : `, GoBGP ${gobgp.skipped}`}`);
   };
 
-  let events0 = 0;
-  let stream0 = 0;
-  let events1 = 0;
-  let stream1 = 0;
-  let windowS = 0;
-  let drainS = 0;
-  let starvedTicks = 0;
-  const labCpuS = () => children.children.reduce((a, c) => a + (c.process.pid ? (sampleProc(c.process.pid)?.cpuS ?? 0) : 0), 0) + (process.cpuUsage().user + process.cpuUsage().system) / 1e6;
-  const cpu0 = { machine: machineCpu(), lab: labCpuS(), procs: allProcessCpu() };
-  let cpu1 = cpu0;
-  if (!o.idle) {
-    events0 = await eventsPosition();
-    stream0 = await streamMessages();
-    log(`load: cold moves at ${RATE}/s for ${DURATION_S} s`);
-    const bucket = new TokenBucket(RATE, Math.max(1, RATE / 20));
-    windowStart = performance.now();
-    const endAt = windowStart + DURATION_S * 1000;
-    let nextSample = windowStart;
-    while (!aborted && performance.now() < endAt) {
-      const now = performance.now();
-      const n = bucket.take(now, Math.max(0, o.maxInFlight - inFlight));
-      for (let k = 0; k < n; k++) if (!sendOne()) starvedTicks++;
-      if (now >= nextSample) {
-        backlog.push({ x: (now - windowStart) / 1000, y: counts.accepted - finished() });
-        sampleAll();
-        nextSample += 1000;
-        if (Math.round((now - windowStart) / 1000) % 10 === 0)
-          log(`t=${Math.round((now - windowStart) / 1000)} s: sent ${counts.sent}, accepted ${counts.accepted}, completed ${counts.completed}, backlog ${counts.accepted - finished()}, converged ${[...ours].filter((m) => board.moves.get(m) && board.convergence(board.moves.get(m)!)).length}`);
-      }
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    windowEnd = performance.now();
-    cpu1 = { machine: machineCpu(), lab: labCpuS(), procs: allProcessCpu() };
-    windowS = (windowEnd - windowStart) / 1000;
-    backlog.push({ x: windowS, y: counts.accepted - finished() });
-    events1 = await eventsPosition();
-    stream1 = await streamMessages();
-    sampleAll();
-    // ---- drain: let accepted moves finish and converge ----
-    const drainStart = performance.now();
-    let lastProgress = drainStart;
-    let lastState = '';
-    while (!aborted && performance.now() - drainStart < o.drain * 1000) {
-      // with the tracker running, wait for its verdict (MoveConverged / MoveConvergenceLate) too
-      const pending = [...ours].filter((id) => {
-        const m = board.moves.get(id);
-        if (!m) return true;
-        if (m.state === 'failed' || m.state === 'cancelled') return false;
-        if (!completedAt.has(id)) return true;
-        return board.trackerSeen ? !(m.tracker || m.late) : !board.convergence(m);
-      }).length;
-      if (inFlight === 0 && pending === 0) break;
-      const state = `${pending}/${finished()}`;
-      if (state !== lastState) {
-        lastState = state;
-        lastProgress = performance.now();
-      } else if (performance.now() - lastProgress > 10_000) break;
-      sampleAll();
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    drainS = (performance.now() - drainStart) / 1000;
-    if (starvedTicks) notes.push(`${starvedTicks} moves could not be sent when due: every VM was already moving or waiting for its previous move to converge (V too small for the rate)`);
-  } else {
-    log('idle: letting the lab settle for 10 s before measuring memory');
-    for (let i = 0; i < 10 && !aborted; i++) {
-      sampleAll();
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-    cpu1 = { machine: machineCpu(), lab: labCpuS(), procs: allProcessCpu() };
-  }
-  sampleAll();
-  const cpuTotalS = cpu1.machine.totalS - cpu0.machine.totalS;
+  const cfg: RunConfig = {
+    label: 'main',
+    vms: V,
+    itrs: I,
+    hypervisorsPerSite: o.hypervisorsPerSite,
+    rate: RATE,
+    durationS: DURATION_S,
+    bootMs: o.bootMs,
+    shutdownMs: o.shutdownMs,
+    cacheFraction: o.cacheFraction,
+    idle: !!o.idle,
+    attach: !!o.attach,
+    pids: o.pids,
+    overload: !!o.overload,
+    drainS: o.drain,
+    logLevel: o.logLevel,
+    startupTimeoutS: o.startupTimeout,
+    planesTimeoutS: o.planesTimeout ?? o.startupTimeout,
+    sitesPerProcess: o.sitesPerProcess,
+    maxInFlight: o.maxInFlight,
+    requestTimeoutMs: o.requestTimeout,
+    seed: o.seed,
+    keep: !!o.keep,
+  };
+  const main = await runLab(session, cfg, { beforeLab: floors });
+  if (!C || !H) throw new Error('the floors were not measured');
+  const bgp = gobgp as GoBgpFloor;
 
-  // ---- results ----
-  const mine = [...ours].map((id) => board.moves.get(id)).filter((m): m is NonNullable<typeof m> => !!m);
-  const trackerMs = mine.map((m) => m.tracker?.ms).filter((x): x is number => x !== undefined);
-  const observedMs = mine.map((m) => m.observed?.ms).filter((x): x is number => x !== undefined);
-  const used = board.trackerSeen && trackerMs.length ? 'tracker' : observedMs.length ? 'observed' : 'none';
-  const byService = new Map<string, { name: string; pid?: number; processes: number; peakMiB: number; maxRssMiB: number; cpuS: number }>();
-  for (const c of services.filter((x) => x.name !== 'nats-server')) {
-    const p = procSamples.get(c.name);
-    const name = c.name.replace(/#\d+$/, '');
-    const acc = byService.get(name) ?? { name, pid: c.process.pid, processes: 0, peakMiB: 0, maxRssMiB: 0, cpuS: 0 };
-    acc.processes++;
-    acc.peakMiB += (p?.max.hwm ?? 0) / 1048576;
-    acc.maxRssMiB += (p?.max.rss ?? 0) / 1048576;
-    acc.cpuS += p?.last.cpuS ?? 0;
-    byService.set(name, acc);
+  let compare: CompareFigures | undefined;
+  if (o.compareVms !== undefined && !aborted) {
+    log(`compare run: the same configuration on a fresh lab of ${o.compareVms} VMs`);
+    const cmp = await runLab(session, { ...cfg, label: 'compare', vms: o.compareVms, overload: false });
+    compare = compareFigures(main, cmp, o.compareVms);
   }
-  const servicesRss = [...byService.values()].map((x) => ({ ...x, name: x.processes > 1 ? `${x.name} (${x.processes} processes)` : x.name }));
-  const usage = process.cpuUsage();
+
+  const command = process.argv.length > 2 ? `npm run bench -- ${process.argv.slice(2).join(' ')}` : o.quick ? 'npm run bench -- --quick' : 'npm run bench';
   const result: BenchResult = {
     date: new Date().toISOString(),
     machine,
-    command: process.argv.length > 2 ? `npm run bench -- ${process.argv.slice(2).join(' ')}` : o.quick ? 'npm run bench -- --quick' : 'npm run bench',
-    config: {
-      preset,
-      vms: o.attach ? vmNames.length : V,
-      itrs: o.attach ? itrSites.length : I,
-      hypervisors: [...hvsBySite.values()].reduce((a, x) => a + x.length, 0),
-      rate: RATE,
-      durationS: DURATION_S,
-      bootMs: o.bootMs,
-      shutdownMs: o.shutdownMs,
-      cacheFraction: o.cacheFraction,
-      mode: 'cold',
-      idle: !!o.idle,
-      natsServer,
-      rib: o.attach ? 'as the lab runs it' : 'memory (LOCUS_BGP=memory; GoBGP measured apart, above)',
-      logLevel: o.logLevel,
-      attach: !!o.attach,
-    },
-    startup: { labReadyS, placeS, cachedEntries, warmS },
+    command,
+    config: { ...main.config, preset, compareVms: o.compareVms },
+    startup: main.startup,
     floors: {
       C: { ms: C.median, how: C.how },
       H: { ms: H.median, how: H.how },
-      ...('median' in gobgp ? { gobgp: { ms: gobgp.median, p99: gobgp.p99, how: gobgp.how } } : { gobgpSkipped: gobgp.skipped }),
+      ...('median' in bgp ? { gobgp: { ms: bgp.median, p99: bgp.p99, how: bgp.how } } : { gobgpSkipped: bgp.skipped }),
     },
-    moves: {
-      sent: counts.sent,
-      accepted: counts.accepted,
-      refused,
-      timeouts: counts.timeouts,
-      completed: counts.completed,
-      failed: counts.failed,
-      cancelled: counts.cancelled,
-      windowS,
-      sustainedPerS: windowS ? counts.completedInWindow / windowS : 0,
-      acceptedPerS: windowS ? counts.accepted / windowS : 0,
-      backlogEnd: backlog.length ? backlog[backlog.length - 1].y : 0,
-      backlogMax: Math.max(0, ...backlog.map((b) => b.y)),
-      backlogSlopePerS: slope(backlog.filter((b) => b.x >= Math.min(5, windowS / 4))),
-      unfinished: counts.accepted - finished(),
-      unconverged: mine.filter((m) => m.state === 'completed' && !board.convergence(m)).length,
-      drainS,
-      requestMs: summarize(requestMs),
-      phases: {
-        queued: summarize(mine.filter((m) => m.startedAt !== undefined && m.acceptedAt !== undefined).map((m) => m.startedAt! - m.acceptedAt!)),
-        toCommit: summarize(mine.filter((m) => m.startedAt !== undefined && m.relocatedAt !== undefined).map((m) => m.relocatedAt! - m.startedAt!)),
-        commitToCompleted: summarize(mine.filter((m) => m.finishedAt !== undefined && m.relocatedAt !== undefined && completedAt.has(m.moveId)).map((m) => m.finishedAt! - m.relocatedAt!)),
-      },
-    },
-    convergence: {
-      used,
-      tracker: trackerMs.length ? summarize(trackerMs) : undefined,
-      observed: observedMs.length ? summarize(observedMs) : undefined,
-      late: counts.late,
-      how:
-        used === 'tracker'
-          ? "the manager's convergence tracker: convergenceMs of each MoveConverged event (real ms from the location commit to the last plane agreeing); observed = from the plane events on the stream, for comparison"
-          : 'observed: recordedAt of VmRelocated (the location commit) to the last plane event of the move on <prefix>.evt.> (map: Registered + CacheUpdated of every ITR the map-server updates; routes: RouteConfirmed at the target + RouteWithdrawn at the source; ARP decisions when there are any); no MoveConverged events were seen',
-    },
-    events: {
-      appended: events1 - events0,
-      perS: windowS ? (events1 - events0) / windowS : 0,
-      streamMessages: stream1 - stream0,
-      streamPerS: windowS ? (stream1 - stream0) / windowS : 0,
-    },
-    rss: {
-      services: servicesRss,
-      totalPeakMiB: servicesRss.reduce((a, x) => a + x.peakMiB, 0),
-      totalMaxRssMiB: servicesRss.reduce((a, x) => a + x.maxRssMiB, 0),
-      benchCpuS: (usage.user + usage.system) / 1e6,
-      ...(cpuTotalS > 0
-        ? {
-            machineBusyPct: (100 * (cpu1.machine.busyS - cpu0.machine.busyS)) / cpuTotalS,
-            labBusyPct: (100 * (cpu1.lab - cpu0.lab)) / cpuTotalS,
-            topCpu: topCpu(cpu0.procs, cpu1.procs, cpuTotalS, (pid, comm) => {
-              if (pid === process.pid) return 'bench';
-              const mine = children.children.find((c) => c.process.pid === pid) ?? services.find((c) => c.process.pid === pid);
-              if (mine) return mine.name.replace(/#\d+$/, '');
-              return comm === 'postgres' ? 'postgres' : comm === 'nats-server' ? 'nats-server (shared)' : `${comm} (not this lab)`;
-            }),
-          }
-        : {}),
-    },
-    notes,
+    moves: main.moves,
+    convergence: main.convergence,
+    events: main.events,
+    costs: main.costs,
+    overload: main.overload,
+    compare,
+    rss: main.rss,
+    notes: [...notes, ...main.notes],
   };
-  if (result.moves.failed) {
-    const errs = mine.filter((m) => m.error).slice(0, 3).map((m) => `${m.vm}: ${m.error}`);
-    notes.push(`failed moves, e.g. ${errs.join('; ')}`);
-  }
   if (o.json) {
     process.stderr.write(renderReport(result) + '\n');
     process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   } else process.stdout.write(renderReport(result) + '\n');
-  for (const c of services) if (c.logFile && !children.alive(c)) log(`${c.name} is not running any more; last log lines:\n${tail(c.logFile, 10)}`);
+}
+
+/** The compare run's figures next to the main run's: both convergence p50s (each run's used source) and main / compare. */
+function compareFigures(main: LabRun, cmp: LabRun, vms: number): CompareFigures {
+  const mainP50 = usedSummary(main)?.p50;
+  const compareP50 = usedSummary(cmp)?.p50;
+  const c = cmp.config;
+  return {
+    command: `npm run bench -- --vms ${vms} --itrs ${c.itrs} --rate ${c.rate} --duration ${c.durationS}` + (c.bootMs ? ` --boot-ms ${c.bootMs}` : '') + (c.shutdownMs ? ` --shutdown-ms ${c.shutdownMs}` : ''),
+    vms,
+    itrs: c.itrs,
+    rate: c.rate,
+    durationS: c.durationS,
+    labReadyS: cmp.startup.labReadyS,
+    placeS: cmp.startup.placeS,
+    sent: cmp.moves.sent,
+    completed: cmp.moves.completed,
+    timeouts: cmp.moves.timeouts,
+    sustainedPerS: cmp.moves.sustainedPerS,
+    used: cmp.convergence.used,
+    convergence: usedSummary(cmp),
+    totalPeakMiB: cmp.rss.totalPeakMiB,
+    mainP50,
+    compareP50,
+    ratioP50: ratio(mainP50, compareP50),
+    notes: cmp.notes,
+  };
 }
 
 const onSignal = (signal: string) => {

@@ -31,6 +31,36 @@ export function sampleProc(pid: number): ProcSample | undefined {
   }
 }
 
+/** Peak and last samples of a lab's processes (sampled about once a second), summed per service. */
+export class ProcessSampler {
+  private readonly samples = new Map<string, { max: ProcSample; last: ProcSample }>();
+
+  sample(processes: readonly Child[]): void {
+    for (const c of processes) {
+      const p = c.process.pid ? sampleProc(c.process.pid) : undefined;
+      if (!p) continue;
+      const prev = this.samples.get(c.name);
+      this.samples.set(c.name, { max: { rss: Math.max(prev?.max.rss ?? 0, p.rss), hwm: Math.max(prev?.max.hwm ?? 0, p.hwm), cpuS: p.cpuS }, last: p });
+    }
+  }
+
+  /** Per service (processes `name#2` etc. summed): peak RSS (VmHWM), largest sampled VmRSS, CPU seconds. */
+  byService(processes: readonly Child[]): { name: string; pid?: number; processes: number; peakMiB: number; maxRssMiB: number; cpuS: number }[] {
+    const by = new Map<string, { name: string; pid?: number; processes: number; peakMiB: number; maxRssMiB: number; cpuS: number }>();
+    for (const c of processes.filter((x) => x.name !== 'nats-server')) {
+      const p = this.samples.get(c.name);
+      const name = c.name.replace(/#\d+$/, '');
+      const acc = by.get(name) ?? { name, pid: c.process.pid, processes: 0, peakMiB: 0, maxRssMiB: 0, cpuS: 0 };
+      acc.processes++;
+      acc.peakMiB += (p?.max.hwm ?? 0) / 1048576;
+      acc.maxRssMiB += (p?.max.rss ?? 0) / 1048576;
+      acc.cpuS += p?.last.cpuS ?? 0;
+      by.set(name, acc);
+    }
+    return [...by.values()].map((x) => ({ ...x, name: x.processes > 1 ? `${x.name} (${x.processes} processes)` : x.name }));
+  }
+}
+
 /** Busy and total CPU seconds of the whole machine so far (/proc/stat), all cores together. */
 export function machineCpu(): { busyS: number; totalS: number } {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
@@ -106,7 +136,12 @@ export class ChildSet {
 
   /** SIGTERM, then SIGKILL whatever is still there after `graceMs`. */
   async stopAll(graceMs = 3000): Promise<void> {
-    const live = this.children.filter((c) => this.alive(c));
+    await this.stop(this.children, graceMs);
+  }
+
+  /** Stops some of the children (e.g. one lab's services), SIGTERM then SIGKILL after `graceMs`. */
+  async stop(which: readonly Child[], graceMs = 3000): Promise<void> {
+    const live = which.filter((c) => this.children.includes(c) && this.alive(c));
     await Promise.all(
       live.map(
         (c) =>

@@ -1,0 +1,224 @@
+import { join } from 'node:path';
+import type { NatsConnection } from 'nats';
+import { mappingSubjects, subjects } from '@locus/contracts';
+import { requestJson, until, type Child, type ChildSet } from './lab';
+
+/**
+ * Starting a lab's services, each a process of its own (the plane services optionally split by
+ * sites), each checked ready through its own subjects, with the time each one became ready.
+ */
+
+export interface StartSetup {
+  children: ChildSet;
+  /** The lab's service processes; every process started is pushed here as soon as it is spawned. */
+  services: Child[];
+  env: NodeJS.ProcessEnv;
+  dir: string;
+  nc: NatsConnection;
+  prefix: string;
+  vmNames: string[];
+  vmSite: Map<string, string>;
+  itrSites: string[];
+  hvsBySite: Map<string, string[]>;
+  startupTimeoutS: number;
+  planesTimeoutS: number;
+  /** Sites per mapping-system / route-injector / arp-proxy process: 0 all; undefined the default (see {@link defaultSitesPerProcess}). */
+  sitesPerProcess?: number;
+  log: (msg: string) => void;
+  notes: string[];
+}
+
+export interface StartStep {
+  service: string;
+  processes: number;
+  /** Seconds since the lab started: when its first process was spawned, when the last was ready. */
+  startedS: number;
+  readyS?: number;
+}
+
+/** Filled in as the lab starts, so that a start that fails half-way still says how far it got. */
+export interface StartupFigures {
+  /** Seconds until the mobility manager had placed every VM (`vm.get` of the last one answers). */
+  placeS?: number;
+  /** Each service's start and ready time, in the order they became ready. */
+  steps: StartStep[];
+  sitesPerProcess?: number;
+  /** Whether the manager answers `vm.list` by pages (`{limit}` accepted): undefined when the probe got no clear answer. */
+  pagedSnapshots?: boolean;
+  /** The plane services were started at once (one process each) rather than one group of sites after another. */
+  concurrent?: boolean;
+}
+
+/**
+ * Sites per plane process when none is asked for: all of them (one process per service) when the
+ * services load their snapshots by pages; otherwise few enough that one process's unpaginated
+ * vm.list snapshots stay around 100,000 VMs (started at once, bigger ones time out and retry for ever).
+ */
+export function defaultSitesPerProcess(vms: number, sites: number, pagedSnapshots: boolean | undefined): number {
+  if (pagedSnapshots) return sites;
+  return vms * sites > 100_000 ? Math.max(1, Math.floor(100_000 / vms)) : sites;
+}
+
+/** Does the manager answer `vm.list` by pages? `{limit: 1}` is refused (BAD_REQUEST) by a manager that does not. */
+export async function probePagedVmList(nc: NatsConnection, prefix: string): Promise<boolean | undefined> {
+  try {
+    const r = await requestJson(nc, subjects(prefix).request('vm.list'), { limit: 1 }, 10_000);
+    if (r.ok) return Array.isArray(r.vms) && r.vms.length <= 1;
+    return r.error?.code === 'BAD_REQUEST' ? false : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const appMain = (app: string) => join(__dirname, '..', '..', 'apps', app, 'src', 'main.js');
+
+/**
+ * Starts the manager, waits until it has placed every VM, then the agents and the plane services.
+ * Throws when something does not become ready in time (the processes started so far are in `services`).
+ */
+export async function startLab(x: StartSetup, f: StartupFigures): Promise<void> {
+  const started = performance.now();
+  const since = () => (performance.now() - started) / 1000;
+  const s = subjects(x.prefix);
+  const V = x.vmNames.length;
+  const I = x.itrSites.length;
+  // BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' profiles the services
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const spawn = (name: string, app: string, env: NodeJS.ProcessEnv = {}) => {
+    const c = x.children.spawn(name, process.execPath, [...nodeArgs, appMain(app)], { ...x.env, ...env }, x.dir);
+    x.services.push(c);
+    return c;
+  };
+  const steps = f.steps;
+  const step = (service: string) => {
+    const st: StartStep = { service, processes: 0, startedS: since() };
+    steps.push(st);
+    return st;
+  };
+
+  const manager = spawn('mobility-manager', 'mobility-manager');
+  const mgr = step('mobility-manager');
+  mgr.processes = 1;
+  const last = x.vmNames[x.vmNames.length - 1];
+  await until(`the mobility manager to place ${V} VMs`, async () => ((await requestJson(x.nc, s.request('vm.get'), { vm: last }, 2000)).ok ? true : undefined), x.startupTimeoutS * 1000, [manager]);
+  const placeS = since();
+  mgr.readyS = placeS;
+  f.placeS = placeS;
+  x.log(`manager ready, ${V} VMs placed after ${placeS.toFixed(1)} s; starting agents, mapping system, route injectors, ARP proxies`);
+
+  const pagedSnapshots = await probePagedVmList(x.nc, x.prefix);
+  const asked = x.sitesPerProcess;
+  const spp = asked === undefined ? defaultSitesPerProcess(V, I, pagedSnapshots) : asked === 0 ? I : Math.max(1, asked);
+  const groups: string[][] = [];
+  for (let i = 0; i < x.itrSites.length; i += spp) groups.push(x.itrSites.slice(i, i + spp));
+  const concurrent = groups.length === 1;
+  Object.assign(f, { pagedSnapshots, sitesPerProcess: spp, concurrent });
+  if (asked === undefined)
+    x.notes.push(
+      pagedSnapshots
+        ? `the plane services ran as one process each (all ${I} sites): the manager answers vm.list by pages`
+        : groups.length > 1
+          ? `the plane services ran as ${groups.length} processes each (${spp} sites per process, started one after another): the manager answers vm.list in one unpaginated reply (${pagedSnapshots === false ? '{limit} refused' : 'paging probe unanswered'}), and ${I * 3} concurrent snapshots of ${V} VMs time out (3 s) and retry without end; --sites-per-process 0 starts one process per service anyway`
+          : `the plane services ran as one process each (all ${I} sites); vm.list is not paged (${pagedSnapshots === false ? '{limit} refused' : 'paging probe unanswered'})`,
+    );
+  else if (groups.length > 1) x.notes.push(`the plane services ran as ${groups.length} processes each (--sites-per-process ${spp}, started one after another)`);
+
+  const planesMs = x.planesTimeoutS * 1000;
+  const ms = mappingSubjects(x.prefix);
+  const perSite = new Map<string, number>();
+  for (const v of x.vmNames) perSite.set(x.vmSite.get(v)!, (perSite.get(x.vmSite.get(v)!) ?? 0) + 1);
+  const perSiteCount = (site: string) => perSite.get(site) ?? 0;
+  const tag = (g: number) => (groups.length > 1 ? `#${g + 1}` : '');
+
+  const agentsStep = step('hypervisor-agent');
+  agentsStep.processes = 1;
+  const agents = spawn('hypervisor-agent', 'hypervisor-agent');
+  const agentsReady = until(
+    'the agents',
+    async () => {
+      const hv = x.hvsBySite.get(x.itrSites[x.itrSites.length - 1])![0];
+      const r = await requestJson(x.nc, s.agent(hv, 'inventory'), {}, 3000);
+      return r.ok !== false ? true : undefined;
+    },
+    planesMs,
+    [agents],
+  ).then(() => {
+    agentsStep.readyS = since();
+  });
+  agentsReady.catch(() => undefined); // awaited below
+
+  const mapping = async (g: number, group: string[], registered: number, st: StartStep) => {
+    const c = spawn(`mapping-system${tag(g)}`, 'mapping-system', { LOCUS_MAP_SERVER: g === 0 ? 'true' : 'false', LOCUS_XTR_SITES: group.join(',') });
+    st.processes++;
+    await until(
+      `the mapping system to hold the registrations of ${group.length} more sites`,
+      async () => {
+        const r = await requestJson(x.nc, ms.list, { limit: 1 }, 3000);
+        return r.ok && r.total >= registered ? true : undefined;
+      },
+      planesMs,
+      [c],
+    );
+  };
+  const routes = async (g: number, group: string[], st: StartStep) => {
+    const c = spawn(`route-injector${tag(g)}`, 'route-injector', { LOCUS_SITES: group.join(',') });
+    st.processes++;
+    const lastSite = group[group.length - 1];
+    await until(
+      `the route injectors of ${group.join(',')} to originate their /32s`,
+      async () => {
+        const r = await requestJson(x.nc, `${x.prefix}.routes.list`, { site: lastSite }, 5000);
+        return r.ok && !r.sites?.[0]?.unavailable && r.sites?.[0]?.routes?.length >= perSiteCount(lastSite) ? true : undefined;
+      },
+      planesMs,
+      [c],
+    );
+  };
+  const arp = async (g: number, group: string[], st: StartStep) => {
+    const c = spawn(`arp-proxy${tag(g)}`, 'arp-proxy', { LOCUS_SITES: group.join(',') });
+    st.processes++;
+    const lastSite = group[group.length - 1];
+    await until(
+      `the ARP proxies of ${group.join(',')}`,
+      async () => {
+        const r = await requestJson(x.nc, `${x.prefix}.arp.list`, { site: lastSite }, 5000);
+        return r.ok && !r.sites?.[0]?.unavailable ? true : undefined;
+      },
+      planesMs,
+      [c],
+    );
+  };
+
+  const ready = (st: StartStep) => () => {
+    st.readyS = since();
+  };
+  if (concurrent) {
+    // one process per service: all of them load at once (as a deployment starts them)
+    const group = groups[0];
+    const total = group.reduce((a, site) => a + perSiteCount(site), 0);
+    const m = step('mapping-system');
+    const r = step('route-injector');
+    const a = step('arp-proxy');
+    // wait for every one (so the breakdown is complete and no probe outlives the start), then report the first failure
+    const results = await Promise.allSettled([mapping(0, group, total, m).then(ready(m)), routes(0, group, r).then(ready(r)), arp(0, group, a).then(ready(a)), agentsReady]);
+    const failed = results.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+    if (failed) throw failed.reason;
+  } else {
+    // unpaginated snapshots: one group of sites after another, each ready before the next starts
+    let registered = 0;
+    const m = step('mapping-system');
+    for (const [g, group] of groups.entries()) {
+      registered += group.reduce((acc, site) => acc + perSiteCount(site), 0);
+      await mapping(g, group, registered, m);
+    }
+    ready(m)();
+    const r = step('route-injector');
+    for (const [g, group] of groups.entries()) await routes(g, group, r);
+    ready(r)();
+    const a = step('arp-proxy');
+    for (const [g, group] of groups.entries()) await arp(g, group, a);
+    ready(a)();
+    await agentsReady;
+  }
+  steps.sort((p, q) => (p.readyS ?? Infinity) - (q.readyS ?? Infinity));
+}
