@@ -150,10 +150,14 @@ export class OutboxRelay {
     await qr.connect();
     try {
       await qr.startTransaction();
+      // Lock the batch first, then fetch each event by its position (LATERAL: an index lookup per row).
+      // A plain join let the planner hash-join the whole events table when the outbox's statistics
+      // were stale (thousands of blocks read per batch under load).
       const rows = await qr.query(
-        `SELECT o.position, o.subject, e.id, e.stream_id, e.stream_version, e.type, e.data, e.metadata, e.recorded_at
-           FROM outbox o JOIN events e ON e.position = o.position
-          ORDER BY o.position LIMIT $1 FOR UPDATE OF o SKIP LOCKED`,
+        `WITH batch AS (SELECT position, subject FROM outbox ORDER BY position LIMIT $1 FOR UPDATE SKIP LOCKED)
+         SELECT b.position, b.subject, e.id, e.stream_id, e.stream_version, e.type, e.data, e.metadata, e.recorded_at
+           FROM batch b, LATERAL (SELECT * FROM events WHERE events.position = b.position) e
+          ORDER BY b.position`,
         [this.batchSize],
       );
       if (rows.length === 0) {
