@@ -133,36 +133,56 @@ export class MoveSagaRunner {
 
   /** Starts a queued move when its source host has a free outbound slot (HA restarts never wait). Returns what was appended. */
   private admit(vm: string, host: string, moveId: string, isHa: boolean, ctx: Ctx): Promise<RecordedEvent[]> {
-    const previous = this.admissions.get(host) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(async (): Promise<RecordedEvent[]> => {
-      if (!isHa) {
-        const active = await this.deps.dataSource.query(
-          `SELECT count(*)::int AS n FROM moves WHERE state = 'in-progress' AND view->'from'->>'hypervisor' = $1 AND view->>'cause' <> 'ha-restart'`,
-          [host],
-        );
-        const limit = this.options.maxOutboundPerHost ?? 2;
-        if (active[0].n >= limit) {
-          this.log.info({ moveId, vm, host, active: active[0].n, limit }, `move of ${vm} queued: ${host} already has ${active[0].n} outbound moves`);
-          return [];
-        }
+    return this.serialPerHost(host, async () => {
+      if (!isHa && (await this.freeSlots(host)) <= 0) {
+        this.log.info({ moveId, vm, host, limit: this.limit }, `move of ${vm} queued: ${host} already has ${this.limit} outbound moves`);
+        return [];
       }
       const { events } = await this.deps.commands.execute(vm, { type: 'StartMove', moveId }, { ...ctx, component: 'mobility-manager' });
       return events;
     });
-    this.admissions.set(host, next);
-    void next.finally(() => {
-      if (this.admissions.get(host) === next) this.admissions.delete(host);
-    }).catch(() => undefined);
-    return next;
   }
 
-  /** A move from `host` ended: start the oldest queued moves that now fit. */
-  private async admitQueued(host: string): Promise<void> {
-    const queued: { move_id: string; vm: string; cause: string | null }[] = await this.deps.dataSource.query(
-      `SELECT move_id, vm, view->>'cause' AS cause FROM moves WHERE state = 'accepted' AND view->'from'->>'hypervisor' = $1 ORDER BY accepted_at, move_id LIMIT 4`,
+  /** A move from `host` ended: start the oldest queued moves that now fit (one count, one read of the queue). */
+  private admitQueued(host: string): Promise<unknown> {
+    return this.serialPerHost(host, async () => {
+      const free = await this.freeSlots(host);
+      if (free <= 0) return;
+      const queued: { move_id: string; vm: string }[] = await this.deps.dataSource.query(
+        `SELECT move_id, vm FROM moves WHERE state = 'accepted' AND view->'from'->>'hypervisor' = $1 ORDER BY accepted_at, move_id LIMIT $2`,
+        [host, free],
+      );
+      for (const q of queued)
+        await this.deps.commands
+          .execute(q.vm, { type: 'StartMove', moveId: q.move_id }, { correlationId: q.move_id, causationId: q.move_id, component: 'mobility-manager' })
+          .catch((err: Error) => this.log.warn({ moveId: q.move_id, vm: q.vm, err: err.message }, `queued move of ${q.vm} not started`));
+    });
+  }
+
+  private get limit(): number {
+    return this.options.maxOutboundPerHost ?? 2;
+  }
+
+  /** Outbound slots of `host` not taken by running operator moves (HA restarts take none). */
+  private async freeSlots(host: string): Promise<number> {
+    const active: { n: number }[] = await this.deps.dataSource.query(
+      `SELECT count(*)::int AS n FROM moves WHERE state = 'in-progress' AND view->'from'->>'hypervisor' = $1 AND view->>'cause' <> 'ha-restart'`,
       [host],
     );
-    for (const q of queued) await this.admit(q.vm, host, q.move_id, q.cause === 'ha-restart', { correlationId: q.move_id, causationId: q.move_id });
+    return this.limit - active[0].n;
+  }
+
+  /** Admission is serialised per source host so two moves never take the last slot together. */
+  private serialPerHost<T>(host: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.admissions.get(host) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(work);
+    this.admissions.set(host, next);
+    void next
+      .finally(() => {
+        if (this.admissions.get(host) === next) this.admissions.delete(host);
+      })
+      .catch(() => undefined);
+    return next;
   }
 
   private async sourceOf(event: RecordedEvent): Promise<string | undefined> {
