@@ -81,7 +81,7 @@ describe('outbox relay', () => {
       store: bareStore(ds, config.subjectPrefix, projectors),
       logs: lines,
       async startRelay(options = {}, publishTimeoutMs = 5000) {
-        const relay = new OutboxRelay(ds, new JetStreamOutboxPublisher(nc.jetstream(), publishTimeoutMs), {
+        const relay = new OutboxRelay(new JetStreamOutboxPublisher(nc.jetstream(), publishTimeoutMs), {
           databaseUrl: config.databaseUrl,
           notifyChannel: OUTBOX_CHANNEL,
           pollMs: 200,

@@ -22,7 +22,7 @@ async function main() {
   const dataSource = await openStore(config.databaseUrl, 2);
   const nc = await connectNats(config.natsUrl, 'locus-outbox-relay', logger);
   await ensureEventStream(await nc.jetstreamManager(), config.streamName, subjects(config.subjectPrefix).eventsWildcard);
-  const relay = new OutboxRelay(dataSource, new JetStreamOutboxPublisher(nc.jetstream()), {
+  const relay = new OutboxRelay(new JetStreamOutboxPublisher(nc.jetstream()), {
     databaseUrl: config.databaseUrl,
     notifyChannel: OUTBOX_CHANNEL,
     batchSize,

@@ -70,7 +70,7 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
 
   const store = storeFor(dataSource, config.subjectPrefix);
   const commands = new VmCommandService(store, logger);
-  const relay = new OutboxRelay(dataSource, new JetStreamOutboxPublisher(js), { databaseUrl: config.databaseUrl, notifyChannel: OUTBOX_CHANNEL, logger });
+  const relay = new OutboxRelay(new JetStreamOutboxPublisher(js), { databaseUrl: config.databaseUrl, notifyChannel: OUTBOX_CHANNEL, logger });
   await relay.start();
 
   const clock = new ScaledClock(config.timeScale);

@@ -1,5 +1,4 @@
 import { Client } from 'pg';
-import type { DataSource } from 'typeorm';
 import type { Logger } from 'pino';
 import type { RecordedEvent } from '@locus/contracts';
 import { toRecorded } from '../event-store';
@@ -52,7 +51,6 @@ export class OutboxRelay {
   private notified = false;
 
   constructor(
-    private readonly dataSource: DataSource,
     private readonly publisher: OutboxPublisher,
     private readonly options: OutboxRelayOptions,
   ) {
@@ -145,15 +143,19 @@ export class OutboxRelay {
     this.log.info({ channel: this.options.notifyChannel }, 'outbox relay is the leader');
   }
 
+  /**
+   * One batch on the leader's own session (the one holding the advisory lock), never on the
+   * application's pool: under load the pool is busy with appends, and the relay waiting for a
+   * connection delayed every event on its way to the stream.
+   */
   private async relayBatch(): Promise<number> {
-    const qr = this.dataSource.createQueryRunner();
-    await qr.connect();
+    const client = this.listener!;
+    await client.query('BEGIN');
     try {
-      await qr.startTransaction();
       // Lock the batch first, then fetch each event by its position (LATERAL: an index lookup per row).
       // A plain join let the planner hash-join the whole events table when the outbox's statistics
       // were stale (thousands of blocks read per batch under load).
-      const rows = await qr.query(
+      const { rows } = await client.query(
         `WITH batch AS (SELECT position, subject FROM outbox ORDER BY position LIMIT $1 FOR UPDATE SKIP LOCKED)
          SELECT b.position, b.subject, e.id, e.stream_id, e.stream_version, e.type, e.data, e.metadata, e.recorded_at
            FROM batch b, LATERAL (SELECT * FROM events WHERE events.position = b.position) e
@@ -161,24 +163,22 @@ export class OutboxRelay {
         [this.batchSize],
       );
       if (rows.length === 0) {
-        await qr.commitTransaction();
+        await client.query('COMMIT');
         return 0;
       }
       const started = Date.now();
       const acks = await Promise.all(rows.map((r: any) => this.publisher.publish(r.subject, toRecorded(r))));
       const duplicates = acks.filter((a) => a.duplicate).length;
-      await qr.query(`DELETE FROM outbox WHERE position = ANY($1::bigint[])`, [rows.map((r: any) => r.position)]);
-      await qr.commitTransaction();
+      await client.query(`DELETE FROM outbox WHERE position = ANY($1::bigint[])`, [rows.map((r: any) => r.position)]);
+      await client.query('COMMIT');
       this.stats.published += rows.length;
       this.stats.duplicates += duplicates;
       this.stats.batches++;
       this.log.debug({ events: rows.length, duplicates, ms: Date.now() - started, last: rows[rows.length - 1].position }, 'published outbox batch');
       return rows.length;
     } catch (err) {
-      if (qr.isTransactionActive) await qr.rollbackTransaction().catch(() => undefined);
+      await client.query('ROLLBACK').catch(() => undefined);
       throw err;
-    } finally {
-      await qr.release();
     }
   }
 
