@@ -178,7 +178,9 @@ export class PgEventStore {
    * a stream whose claim failed has none. The caller's transaction makes it atomic with the projections.
    */
   private async insertClaimed(tx: EntityManager, writes: readonly AppendRequest[]): Promise<RecordedEvent[]> {
-    // Claim (and insert) in stream-id order: two batches sharing streams then lock them in the same order.
+    // New streams are inserted, existing ones locked (FOR UPDATE ... ORDER BY), in stream-id order
+    // whatever the plan: batches sharing streams then wait for each other instead of deadlocking.
+    // A stream another transaction advanced meanwhile fails the version re-check and is a conflict.
     const ordered = [...writes].sort((a, b) => (a.streamId < b.streamId ? -1 : a.streamId > b.streamId ? 1 : 0));
     const streamIds: string[] = [];
     const expected: number[] = [];
@@ -211,9 +213,12 @@ export class PgEventStore {
          INSERT INTO streams (stream_id, version)
          SELECT stream_id, version FROM s WHERE expected = 0 ORDER BY stream_id
          ON CONFLICT DO NOTHING RETURNING stream_id
+       ), locked AS (
+         SELECT t.stream_id FROM streams t JOIN s USING (stream_id)
+          WHERE s.expected > 0 AND t.version = s.expected ORDER BY t.stream_id FOR UPDATE OF t
        ), advanced AS (
-         UPDATE streams t SET version = s.version FROM s
-          WHERE s.expected > 0 AND t.stream_id = s.stream_id AND t.version = s.expected
+         UPDATE streams t SET version = s.version FROM s JOIN locked USING (stream_id)
+          WHERE t.stream_id = s.stream_id AND t.version = s.expected
          RETURNING t.stream_id
        ), claimed AS (
          SELECT stream_id FROM created UNION ALL SELECT stream_id FROM advanced
