@@ -1,12 +1,26 @@
 import type { Logger } from 'pino';
 import { LocusError, parseVmEvent, vmStreamId, type EventMetadata, type RecordedEvent, type VmEvent } from '@locus/contracts';
-import { decide, fold, type VmCommand, type VmState } from '@locus/domain';
-import { PgEventStore, VersionConflictError } from '@locus/eventstore';
+import { decide, fold, type Decision, type VmCommand, type VmState } from '@locus/domain';
+import { PgEventStore, VersionConflictError, type AppendRequest } from '@locus/eventstore';
 
 export interface CommandContext {
   correlationId: string;
   causationId?: string;
   component: string;
+}
+
+/** One VM's command in an executeMany batch. */
+export interface BatchedCommand {
+  vm: string;
+  command: VmCommand;
+  ctx: CommandContext;
+}
+
+/** What executeMany did for one VM: the appended events (empty when already applied), or the refusal. */
+export interface BatchedOutcome {
+  vm: string;
+  events: RecordedEvent[];
+  error?: LocusError;
 }
 
 /**
@@ -32,7 +46,7 @@ export class VmCommandService {
     for (let attempt = 1; ; attempt++) {
       const { state, version } = await this.load(vm);
       const decision = decide(command, state);
-      if (!decision.ok) throw new LocusError(decision.code, decision.code === 'UNKNOWN_VM' ? `no VM named ${vm}` : decision.message);
+      if (!decision.ok) throw refusal(vm, decision);
       if (decision.events.length === 0) return { events: [], state };
       const metadata: EventMetadata = { ...ctx, at: this.now().toISOString() };
       try {
@@ -49,4 +63,50 @@ export class VmCommandService {
       }
     }
   }
+
+  /**
+   * Runs one command for each of many VMs as a group commit: one query reads all their streams,
+   * each command is decided as `execute` decides it, and one appendMany transaction appends every
+   * decision at the version read. A VM whose stream moved on meanwhile is run again alone with
+   * `execute`. A refusal is reported in that VM's outcome; the others go on. Outcomes in batch order.
+   */
+  async executeMany(batch: readonly BatchedCommand[]): Promise<BatchedOutcome[]> {
+    if (new Set(batch.map((b) => b.vm)).size !== batch.length) throw new Error('executeMany: one command per VM');
+    const streams = await this.store.readStreams(batch.map((b) => vmStreamId(b.vm)));
+    const at = this.now().toISOString();
+    const outcomes: BatchedOutcome[] = batch.map(({ vm }) => ({ vm, events: [] }));
+    const requests: AppendRequest[] = [];
+    const position = new Map<string, number>();
+    batch.forEach(({ vm, command, ctx }, i) => {
+      const { version, events } = streams.get(vmStreamId(vm))!;
+      const decision = decide(command, fold(events.map((e) => parseVmEvent(e.type, e.data))));
+      if (!decision.ok) outcomes[i].error = refusal(vm, decision);
+      else if (decision.events.length > 0) {
+        const metadata: EventMetadata = { ...ctx, at };
+        requests.push({ streamId: vmStreamId(vm), expectedVersion: version, events: decision.events.map((e: VmEvent) => ({ type: e.type, data: e.data, metadata })) });
+        position.set(vmStreamId(vm), i);
+      }
+    });
+    const conflicted: number[] = [];
+    for (const result of await this.store.appendMany(requests)) {
+      const i = position.get(result.streamId)!;
+      if (result.events) outcomes[i].events = result.events;
+      else conflicted.push(i);
+    }
+    for (const i of conflicted) {
+      const { vm, command, ctx } = batch[i];
+      this.logger.debug({ component: 'vm-commands', vm, command: command.type }, 'version conflict in a batch; deciding again alone');
+      try {
+        outcomes[i].events = (await this.execute(vm, command, ctx)).events;
+      } catch (err) {
+        if (!(err instanceof LocusError)) throw err;
+        outcomes[i].error = err;
+      }
+    }
+    return outcomes;
+  }
+}
+
+function refusal(vm: string, decision: Extract<Decision, { ok: false }>): LocusError {
+  return new LocusError(decision.code, decision.code === 'UNKNOWN_VM' ? `no VM named ${vm}` : decision.message);
 }
