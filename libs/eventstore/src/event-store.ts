@@ -85,7 +85,7 @@ export class PgEventStore {
     private readonly options: EventStoreOptions,
   ) {}
 
-  /** Called with the events of every append once committed (metrics). Returns a function that removes the listener. */
+  /** Called with the events of every append once committed (an appendMany batch's in one call; metrics). Returns a function that removes the listener. */
   onAppended(listener: (events: RecordedEvent[]) => void): () => void {
     this.appendListeners.add(listener);
     return () => void this.appendListeners.delete(listener);
