@@ -1,6 +1,7 @@
-import type { DataSource } from 'typeorm';
-import { openStore, rebuildProjections, VersionConflictError, type PgEventStore } from '@locus/eventstore';
-import { storeFor } from '../apps/mobility-manager/src/start-mobility-manager';
+import { Client } from 'pg';
+import type { DataSource, Logger as OrmLogger } from 'typeorm';
+import { createDataSource, openStore, rebuildProjections, VersionConflictError, type PgEventStore } from '@locus/eventstore';
+import { OUTBOX_CHANNEL, storeFor } from '../apps/mobility-manager/src/start-mobility-manager';
 import { cleanup, eventually, startTestLab, testConfig } from './support/harness';
 
 const meta = { correlationId: 'test', component: 'test', at: new Date(0).toISOString() };
@@ -8,6 +9,38 @@ const placed = (vm: string, n: number) => ({
   type: 'VmPlaced',
   data: { vm, ip: `10.9.${Math.floor(n / 250)}.${(n % 250) + 2}`, mac: `52:54:00:09:${(n >> 8).toString(16).padStart(2, '0')}:${(n & 255).toString(16).padStart(2, '0')}`, l2Domain: 'lab', site: 'dc1', hypervisor: 'dc1-hv1', memoryMb: 1024, locationVersion: 1 },
   metadata: meta,
+});
+const moveAccepted = (vm: string, n: number) => ({
+  type: 'MoveAccepted',
+  data: { moveId: `7f3b0000-0000-4000-8000-${String(n).padStart(12, '0')}`, vm, mode: 'cold', from: { site: 'dc1', hypervisor: 'dc1-hv1' }, to: { site: 'dc2', hypervisor: 'dc2-hv1' }, locationVersion: 1, cause: 'operator', warnings: [], planes: [] },
+  metadata: meta,
+});
+const moveStarted = (n: number) => ({ type: 'MoveStarted', data: { moveId: `7f3b0000-0000-4000-8000-${String(n).padStart(12, '0')}`, hypervisor: 'dc1-hv1' }, metadata: meta });
+
+/** A second store on the same database whose every SQL statement (BEGIN and COMMIT included) is recorded. */
+async function countingStore(databaseUrl: string): Promise<{ ds: DataSource; store: PgEventStore; statements: string[] }> {
+  const statements: string[] = [];
+  const ds = createDataSource(databaseUrl, 2);
+  const logger: OrmLogger = { logQuery: (q) => void statements.push(q.trim().split(/\s+/).slice(0, 3).join(' ')), logQueryError: () => undefined, logQuerySlow: () => undefined, logSchemaBuild: () => undefined, logMigration: () => undefined, log: () => undefined };
+  (ds as unknown as { logger: OrmLogger }).logger = logger;
+  await ds.initialize();
+  statements.length = 0; // the connection's own start-up queries
+  return { ds, store: storeFor(ds, 'count'), statements };
+}
+
+/** Notifications on the relay's channel, as the relay's LISTEN session sees them. */
+async function listen(databaseUrl: string): Promise<{ payloads: string[]; stop: () => Promise<void> }> {
+  const client = new Client({ connectionString: databaseUrl });
+  await client.connect();
+  const payloads: string[] = [];
+  client.on('notification', (n) => payloads.push(n.payload ?? ''));
+  await client.query(`LISTEN "${OUTBOX_CHANNEL}"`);
+  return { payloads, stop: () => client.end() };
+}
+
+const snapshot = async (ds: DataSource) => ({
+  locations: await ds.query(`SELECT * FROM vm_location ORDER BY name`),
+  moves: await ds.query(`SELECT * FROM moves ORDER BY move_id`),
 });
 
 describe('event store: expected-version appends against real Postgres', () => {
@@ -58,6 +91,159 @@ describe('event store: expected-version appends against real Postgres', () => {
     // The whole transaction rolled back: no event, no outbox row, no stream row.
     expect((await store.readStream('vm:race-03')).version).toBe(0);
     expect((await ds.query(`SELECT count(*)::int AS n FROM streams WHERE stream_id = 'vm:race-03'`))[0].n).toBe(0);
+  });
+});
+
+describe('event store: round trips and group commit (appendMany)', () => {
+  const config = testConfig();
+  let ds: DataSource;
+  let store: PgEventStore;
+  beforeAll(async () => {
+    ds = await openStore(config.databaseUrl);
+    store = storeFor(ds, config.subjectPrefix);
+  });
+  afterAll(async () => {
+    await ds.destroy();
+    await cleanup(config).catch(() => undefined);
+  });
+
+  it('an append is BEGIN + 3 statements + COMMIT, notifies the relay once, and a failed claim writes nothing', async () => {
+    const counting = await countingStore(config.databaseUrl);
+    const listener = await listen(config.databaseUrl);
+    try {
+      const placedEvents = await counting.store.append('vm:rt-01', 0, [placed('rt-01', 501)]);
+      expect(counting.statements).toEqual(['START TRANSACTION', 'WITH s AS', 'SELECT name, host(ip)', 'WITH saved_locations AS', 'COMMIT']);
+      counting.statements.length = 0;
+      const moved = await counting.store.append('vm:rt-01', 1, [moveAccepted('rt-01', 501), moveStarted(501)]);
+      expect(counting.statements).toHaveLength(5);
+      expect(moved.map((e) => [e.streamId, e.streamVersion, e.type])).toEqual([
+        ['vm:rt-01', 2, 'MoveAccepted'],
+        ['vm:rt-01', 3, 'MoveStarted'],
+      ]);
+      expect(BigInt(moved[1].position)).toBeGreaterThan(BigInt(moved[0].position));
+      // The same shape as before: what readStream gives back.
+      expect((await store.readStream('vm:rt-01')).events).toEqual([...placedEvents, ...moved]);
+      await eventually(async () => listener.payloads.length === 2, 5000, 'two notifications');
+      expect(listener.payloads).toEqual([placedEvents[0].position, moved[1].position]);
+
+      counting.statements.length = 0;
+      await expect(counting.store.append('vm:rt-01', 1, [moveStarted(501)])).rejects.toBeInstanceOf(VersionConflictError);
+      expect(counting.statements).toEqual(['START TRANSACTION', 'WITH s AS', 'ROLLBACK']);
+      expect((await store.readStream('vm:rt-01')).version).toBe(3);
+      const move = await ds.query(`SELECT state FROM moves WHERE move_id = $1`, [(moved[0].data as { moveId: string }).moveId]);
+      expect(move).toEqual([{ state: 'in-progress' }]);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(listener.payloads).toHaveLength(2); // nothing committed, nothing notified
+    } finally {
+      await listener.stop();
+      await counting.ds.destroy();
+    }
+  });
+
+  it('a batch of 1,000 new streams commits in one transaction, with one notification', async () => {
+    const counting = await countingStore(config.databaseUrl);
+    const listener = await listen(config.databaseUrl);
+    try {
+      const batch = Array.from({ length: 1000 }, (_, i) => ({ streamId: `vm:batch-${i}`, expectedVersion: 0, events: [placed(`batch-${i}`, 1000 + i)] }));
+      const results = await counting.store.appendMany(batch);
+      expect(counting.statements).toEqual(['START TRANSACTION', 'WITH s AS', 'SELECT name, host(ip)', 'WITH saved_locations AS', 'COMMIT']);
+      expect(results.map((r) => r.streamId)).toEqual(batch.map((b) => b.streamId));
+      expect(results.every((r) => r.events?.length === 1 && r.events[0].streamVersion === 1 && !r.conflict)).toBe(true);
+      const [row] = await ds.query(
+        `SELECT count(*)::int AS events, count(DISTINCT e.xmin::text)::int AS transactions, count(o.position)::int AS outbox
+           FROM events e LEFT JOIN outbox o USING (position) WHERE e.stream_id LIKE 'vm:batch-%'`,
+      );
+      expect(row).toEqual({ events: 1000, transactions: 1, outbox: 1000 });
+      expect((await ds.query(`SELECT count(*)::int AS n FROM vm_location WHERE name LIKE 'batch-%'`))[0].n).toBe(1000);
+      await eventually(async () => listener.payloads.length === 1, 5000, 'one notification');
+      const last = results.map((r) => BigInt(r.events![0].position)).reduce((a, b) => (a > b ? a : b));
+      expect(listener.payloads).toEqual([String(last)]);
+    } finally {
+      await listener.stop();
+      await counting.ds.destroy();
+    }
+  });
+
+  it('a batch where 2 of 10 streams are at the wrong version appends the other 8 and reports the 2', async () => {
+    const setup = await store.appendMany(Array.from({ length: 10 }, (_, i) => ({ streamId: `vm:mix-${i}`, expectedVersion: 0, events: [placed(`mix-${i}`, 3000 + i)] })));
+    expect(setup.every((r) => r.events)).toBe(true);
+    const before = await snapshot(ds);
+    const batch = Array.from({ length: 10 }, (_, i) => ({
+      streamId: `vm:mix-${i}`,
+      // mix-3 is asked to be new (it exists), mix-7 to be at version 5 (it is at 1)
+      expectedVersion: i === 3 ? 0 : i === 7 ? 5 : 1,
+      events: [moveAccepted(`mix-${i}`, 3000 + i), moveStarted(3000 + i)],
+    }));
+    const results = await store.appendMany(batch);
+
+    expect(results.filter((r) => r.conflict).map((r) => r.streamId)).toEqual(['vm:mix-3', 'vm:mix-7']);
+    for (const r of results.filter((x) => x.conflict)) {
+      expect(r.conflict).toBeInstanceOf(VersionConflictError);
+      expect(r.events).toBeUndefined();
+    }
+    expect(results[7].conflict).toMatchObject({ streamId: 'vm:mix-7', expectedVersion: 5 });
+    for (const r of results.filter((x) => !x.conflict)) {
+      expect(r.events!.map((e) => [e.streamId, e.streamVersion, e.type])).toEqual([
+        [r.streamId, 2, 'MoveAccepted'],
+        [r.streamId, 3, 'MoveStarted'],
+      ]);
+      expect(BigInt(r.events![1].position)).toBeGreaterThan(BigInt(r.events![0].position));
+      expect((await store.readStream(r.streamId)).events.slice(1)).toEqual(r.events);
+    }
+    // Nothing of the two conflicting streams was written: no event, no outbox row, no projection change.
+    const perStream = await ds.query(
+      `SELECT s.stream_id, s.version, (SELECT count(*)::int FROM events e WHERE e.stream_id = s.stream_id) AS events,
+              (SELECT count(*)::int FROM outbox o JOIN events e USING (position) WHERE e.stream_id = s.stream_id) AS outbox
+         FROM streams s WHERE s.stream_id LIKE 'vm:mix-%' ORDER BY s.stream_id`,
+    );
+    for (const row of perStream) {
+      const conflicted = row.stream_id === 'vm:mix-3' || row.stream_id === 'vm:mix-7';
+      expect(row).toEqual({ stream_id: row.stream_id, version: conflicted ? 1 : 3, events: conflicted ? 1 : 3, outbox: conflicted ? 1 : 3 });
+    }
+    const after = await snapshot(ds);
+    const mixLocation = (s: { locations: any[] }, vm: string) => s.locations.find((l) => l.name === vm);
+    expect(mixLocation(after, 'mix-3')).toEqual(mixLocation(before, 'mix-3'));
+    expect(mixLocation(after, 'mix-7')).toEqual(mixLocation(before, 'mix-7'));
+    expect(mixLocation(after, 'mix-0')).toMatchObject({ state: 'moving', stream_version: 3 });
+    expect(after.moves.filter((m: any) => m.vm.startsWith('mix-')).map((m: any) => m.vm).sort()).toEqual(['mix-0', 'mix-1', 'mix-2', 'mix-4', 'mix-5', 'mix-6', 'mix-8', 'mix-9']);
+  });
+
+  it('concurrent batches over the same streams, in different orders: each stream is appended by exactly one, none deadlocks', async () => {
+    const ids = Array.from({ length: 200 }, (_, i) => i);
+    await store.appendMany(ids.map((i) => ({ streamId: `vm:race-many-${i}`, expectedVersion: 0, events: [placed(`race-many-${i}`, 5000 + i)] })));
+    const shuffled = (k: number) => [...ids].sort((a, b) => ((a * 7919 + k * 104729) % 211) - ((b * 7919 + k * 104729) % 211));
+    const outcomes = await Promise.all(
+      [0, 1, 2, 3].map((k) => store.appendMany(shuffled(k).map((i) => ({ streamId: `vm:race-many-${i}`, expectedVersion: 1, events: [moveAccepted(`race-many-${i}`, 5000 + i + 1000 * k)] })))),
+    );
+    for (const i of ids) {
+      const winners = outcomes.flat().filter((r) => r.streamId === `vm:race-many-${i}` && r.events);
+      expect(winners).toHaveLength(1);
+      expect((await store.readStream(`vm:race-many-${i}`)).version).toBe(2);
+    }
+  });
+
+  it('a batch whose projection fails (a duplicate IP) writes nothing at all and throws', async () => {
+    const batch = [
+      { streamId: 'vm:half-1', expectedVersion: 0, events: [placed('half-1', 4001)] },
+      { streamId: 'vm:half-2', expectedVersion: 0, events: [placed('half-2', 3000)] }, // mix-0's IP and MAC
+      { streamId: 'vm:mix-1', expectedVersion: 3, events: [moveStarted(9999)] },
+    ];
+    await expect(store.appendMany(batch)).rejects.toThrow(/vm_location_(ip|mac)_unique/);
+    const [row] = await ds.query(
+      `SELECT (SELECT count(*)::int FROM streams WHERE stream_id LIKE 'vm:half-%') AS streams,
+              (SELECT count(*)::int FROM events WHERE stream_id LIKE 'vm:half-%' OR (stream_id = 'vm:mix-1' AND stream_version > 3)) AS events,
+              (SELECT version FROM streams WHERE stream_id = 'vm:mix-1') AS mix1`,
+    );
+    expect(row).toEqual({ streams: 0, events: 0, mix1: 3 });
+    await expect(store.appendMany([batch[0], batch[0]])).rejects.toThrow(/twice/);
+  });
+
+  it('after single and batched appends, a rebuild gives identical vm_location and moves', async () => {
+    const live = await snapshot(ds);
+    expect(live.locations.length).toBeGreaterThan(1000);
+    const report = await rebuildProjections(ds);
+    expect(report.vms).toBe(live.locations.length);
+    expect(await snapshot(ds)).toEqual(live);
   });
 });
 

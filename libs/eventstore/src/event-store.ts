@@ -22,7 +22,22 @@ export class VersionConflictError extends Error {
 /** Updates read models inside the append transaction, so they never lag the log. */
 export interface Projector {
   readonly name: string;
+  /** `events` are in position order and may belong to many streams (appendMany). */
   apply(events: RecordedEvent[], tx: EntityManager): Promise<void>;
+}
+
+/** One stream's share of an appendMany batch. */
+export interface AppendRequest {
+  streamId: string;
+  expectedVersion: number;
+  events: NewEvent[];
+}
+
+/** Per stream of an appendMany batch: the recorded events, or the version conflict that kept it out. */
+export interface AppendResult {
+  streamId: string;
+  events?: RecordedEvent[];
+  conflict?: VersionConflictError;
 }
 
 export interface EventStoreOptions {
@@ -60,6 +75,7 @@ export function toRecorded(row: EventRow): RecordedEvent {
 /**
  * Postgres event store: one transaction appends the events (expected-version checked on
  * the `streams` row), writes their outbox rows, updates the projections and notifies the relay.
+ * `append` does it for one stream, `appendMany` for many in one transaction (group commit).
  */
 export class PgEventStore {
   private readonly appendListeners = new Set<(events: RecordedEvent[]) => void>();
@@ -69,7 +85,7 @@ export class PgEventStore {
     private readonly options: EventStoreOptions,
   ) {}
 
-  /** Called with the events of every append once committed (metrics). Returns a function that removes the listener. */
+  /** Called with the events of every append once committed (an appendMany batch's in one call; metrics). Returns a function that removes the listener. */
   onAppended(listener: (events: RecordedEvent[]) => void): () => void {
     this.appendListeners.add(listener);
     return () => void this.appendListeners.delete(listener);
@@ -85,38 +101,144 @@ export class PgEventStore {
     return { version: events.length ? events[events.length - 1].streamVersion : 0, events };
   }
 
-  /** Appends after `expectedVersion` (0 for a new stream). Returns the recorded events. */
+  /** Every stream's version and events, in one query (0 and no events for a stream that does not exist). */
+  async readStreams(streamIds: readonly string[]): Promise<Map<string, { version: number; events: RecordedEvent[] }>> {
+    const streams = new Map<string, { version: number; events: RecordedEvent[] }>(streamIds.map((id) => [id, { version: 0, events: [] }]));
+    if (streamIds.length === 0) return streams;
+    const rows: EventRow[] = await this.dataSource.query(
+      `SELECT position, id, stream_id, stream_version, type, data, metadata, recorded_at
+         FROM events WHERE stream_id = ANY($1::text[]) ORDER BY stream_id, stream_version`,
+      [streamIds],
+    );
+    for (const row of rows) {
+      const stream = streams.get(row.stream_id)!;
+      const event = toRecorded(row);
+      stream.events.push(event);
+      stream.version = event.streamVersion;
+    }
+    return streams;
+  }
+
+  /**
+   * Appends after `expectedVersion` (0 for a new stream). Returns the recorded events.
+   * Throws VersionConflictError (and writes nothing) when the stream is not at that version.
+   * Round trips: BEGIN, one statement for stream claim + events + outbox + notify, the projectors' own, COMMIT.
+   */
   async append(streamId: string, expectedVersion: number, events: NewEvent[]): Promise<RecordedEvent[]> {
     if (events.length === 0) return [];
-    const newVersion = expectedVersion + events.length;
     const committed = await this.dataSource.transaction(async (tx) => {
-      const claimed =
-        expectedVersion === 0
-          ? await tx.query(`INSERT INTO streams (stream_id, version) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1`, [streamId, newVersion])
-          : await tx.query(`UPDATE streams SET version = $3 WHERE stream_id = $1 AND version = $2 RETURNING 1`, [streamId, expectedVersion, newVersion]);
-      if (rowCount(claimed) === 0) throw new VersionConflictError(streamId, expectedVersion);
-
-      const values: unknown[] = [];
-      const tuples = events.map((e, i) => {
-        values.push(randomUUID(), streamId, expectedVersion + i + 1, e.type, JSON.stringify(e.data), JSON.stringify(e.metadata));
-        const b = i * 6;
-        return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}::jsonb, $${b + 6}::jsonb)`;
-      });
-      const rows: EventRow[] = await tx.query(
-        `INSERT INTO events (id, stream_id, stream_version, type, data, metadata) VALUES ${tuples.join(', ')}
-         RETURNING position, id, stream_id, stream_version, type, data, metadata, recorded_at`,
-        values,
-      );
-      const recorded = rows.map(toRecorded).sort((a, b) => a.streamVersion - b.streamVersion);
-
-      await tx.query(`INSERT INTO outbox (position, subject) SELECT * FROM unnest($1::bigint[], $2::text[])`, [
-        recorded.map((r) => r.position),
-        recorded.map((r) => this.options.subjectOf(streamId, r.type)),
-      ]);
+      const recorded = await this.insertClaimed(tx, [{ streamId, expectedVersion, events }]);
+      if (recorded.length === 0) throw new VersionConflictError(streamId, expectedVersion);
       for (const projector of this.options.projectors) await projector.apply(recorded, tx);
-      await tx.query(`SELECT pg_notify($1, $2)`, [this.options.notifyChannel, recorded[recorded.length - 1].position]);
       return recorded;
     });
+    this.notifyListeners(committed);
+    return committed;
+  }
+
+  /**
+   * Group commit: appends to many streams in ONE transaction with set-based statements. A stream
+   * that is not at its expected version is reported as a conflict (nothing of it is written) while
+   * the others commit; any other failure (a projection's constraint, the connection) rolls back the
+   * whole batch and throws. Results come in the order of `batch`; a stream may appear only once.
+   */
+  async appendMany(batch: readonly AppendRequest[]): Promise<AppendResult[]> {
+    const seen = new Set<string>();
+    for (const { streamId } of batch) {
+      if (seen.has(streamId)) throw new Error(`appendMany: stream ${streamId} appears twice in one batch`);
+      seen.add(streamId);
+    }
+    const writes = batch.filter((b) => b.events.length > 0);
+    const committed =
+      writes.length === 0
+        ? []
+        : await this.dataSource.transaction(async (tx) => {
+            const recorded = await this.insertClaimed(tx, writes);
+            if (recorded.length > 0) for (const projector of this.options.projectors) await projector.apply(recorded, tx);
+            return recorded;
+          });
+    const byStream = new Map<string, RecordedEvent[]>();
+    for (const event of committed) {
+      const list = byStream.get(event.streamId);
+      if (list) list.push(event);
+      else byStream.set(event.streamId, [event]);
+    }
+    if (committed.length > 0) this.notifyListeners(committed);
+    return batch.map(({ streamId, expectedVersion, events }) => {
+      if (events.length === 0) return { streamId, events: [] };
+      const recorded = byStream.get(streamId);
+      return recorded ? { streamId, events: recorded } : { streamId, conflict: new VersionConflictError(streamId, expectedVersion) };
+    });
+  }
+
+  /**
+   * One statement: claims every stream still at its expected version (INSERT for new streams,
+   * UPDATE ... WHERE version = expected for the others), inserts the events of the claimed streams
+   * only, their outbox rows, and notifies the relay. Returns the recorded events in position order;
+   * a stream whose claim failed has none. The caller's transaction makes it atomic with the projections.
+   */
+  private async insertClaimed(tx: EntityManager, writes: readonly AppendRequest[]): Promise<RecordedEvent[]> {
+    // New streams are inserted, existing ones locked (FOR UPDATE ... ORDER BY), in stream-id order
+    // whatever the plan: batches sharing streams then wait for each other instead of deadlocking.
+    // A stream another transaction advanced meanwhile fails the version re-check and is a conflict.
+    const ordered = [...writes].sort((a, b) => (a.streamId < b.streamId ? -1 : a.streamId > b.streamId ? 1 : 0));
+    const streamIds: string[] = [];
+    const expected: number[] = [];
+    const versions: number[] = [];
+    const ev = { stream: [] as string[], id: [] as string[], version: [] as number[], type: [] as string[], data: [] as string[], metadata: [] as string[], subject: [] as string[] };
+    for (const { streamId, expectedVersion, events } of ordered) {
+      streamIds.push(streamId);
+      expected.push(expectedVersion);
+      versions.push(expectedVersion + events.length);
+      events.forEach((e, i) => {
+        ev.stream.push(streamId);
+        ev.id.push(randomUUID());
+        ev.version.push(expectedVersion + i + 1);
+        ev.type.push(e.type);
+        ev.data.push(JSON.stringify(e.data));
+        ev.metadata.push(JSON.stringify(e.metadata));
+        ev.subject.push(this.options.subjectOf(streamId, e.type));
+      });
+    }
+    // Data-modifying CTEs all run to completion; `notified` is a plain SELECT, so it runs only because
+    // the final SELECT reads it (once, as an InitPlan, when there is a first row). No rows: no claim, no notify.
+    // Events are inserted ORDER BY input order so positions grow with stream versions (the relay's order).
+    const rows: (EventRow & { notified: number })[] = await tx.query(
+      `WITH s AS (
+         SELECT * FROM unnest($1::text[], $2::int[], $3::int[]) AS s(stream_id, expected, version)
+       ), e AS (
+         SELECT * FROM unnest($4::text[], $5::uuid[], $6::int[], $7::text[], $8::jsonb[], $9::jsonb[], $10::text[])
+           WITH ORDINALITY AS e(stream_id, id, stream_version, type, data, metadata, subject, ord)
+       ), created AS (
+         INSERT INTO streams (stream_id, version)
+         SELECT stream_id, version FROM s WHERE expected = 0 ORDER BY stream_id
+         ON CONFLICT DO NOTHING RETURNING stream_id
+       ), locked AS (
+         SELECT t.stream_id FROM streams t JOIN s USING (stream_id)
+          WHERE s.expected > 0 AND t.version = s.expected ORDER BY t.stream_id FOR UPDATE OF t
+       ), advanced AS (
+         UPDATE streams t SET version = s.version FROM s JOIN locked USING (stream_id)
+          WHERE t.stream_id = s.stream_id AND t.version = s.expected
+         RETURNING t.stream_id
+       ), claimed AS (
+         SELECT stream_id FROM created UNION ALL SELECT stream_id FROM advanced
+       ), inserted AS (
+         INSERT INTO events (id, stream_id, stream_version, type, data, metadata)
+         SELECT e.id, e.stream_id, e.stream_version, e.type, e.data, e.metadata FROM e JOIN claimed USING (stream_id) ORDER BY e.ord
+         RETURNING position, id, stream_id, stream_version, type, data, metadata, recorded_at
+       ), queued AS (
+         INSERT INTO outbox (position, subject) SELECT i.position, e.subject FROM inserted i JOIN e USING (id)
+         RETURNING position
+       ), notified AS (
+         SELECT pg_notify($11, max(position)::text) FROM queued HAVING count(*) > 0
+       )
+       SELECT i.*, (SELECT count(*) FROM notified)::int AS notified FROM inserted i`,
+      [streamIds, expected, versions, ev.stream, ev.id, ev.version, ev.type, ev.data, ev.metadata, ev.subject, this.options.notifyChannel],
+    );
+    return rows.map(toRecorded).sort((a, b) => Number(BigInt(a.position) - BigInt(b.position)));
+  }
+
+  private notifyListeners(committed: RecordedEvent[]): void {
     for (const listener of this.appendListeners) {
       try {
         listener(committed);
@@ -124,7 +246,6 @@ export class PgEventStore {
         // an observer never fails an append that is already committed
       }
     }
-    return committed;
   }
 
   /** Reads the whole log in global order, in pages (for rebuilds and catch-up). */
@@ -141,12 +262,6 @@ export class PgEventStore {
       after = String(rows[rows.length - 1].position);
     }
   }
-}
-
-function rowCount(result: unknown): number {
-  // TypeORM returns [rows, count] for UPDATE/INSERT ... RETURNING on postgres, rows for SELECT.
-  if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number') return result[1];
-  return Array.isArray(result) ? result.length : 0;
 }
 
 export function isUniqueViolation(err: unknown, constraint?: string): boolean {

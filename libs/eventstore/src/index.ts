@@ -5,3 +5,4 @@ export * from './projections/entities';
 export * from './projections/vm-projector';
 export * from './projections/rebuild';
 export * from './migrations';
+export * from './group-commit';

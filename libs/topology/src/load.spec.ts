@@ -1,7 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
-import { defaultTopologyPath, loadTopologyFile, parseTopology, TopologyError } from './load';
+import { parse } from 'yaml';
+import { generateTopology, renderTopologyYaml } from './generate';
+import { defaultTopologyPath, loadTopologyFile, parseInPieces, parseTopology, TopologyError } from './load';
 
 describe('loadTopologyFile', () => {
   let dir: string;
@@ -96,5 +98,53 @@ vms:
   it('given YAML text, when parsed inline, then it is validated the same way', () => {
     const err = thrown(() => parseTopology('name: x\nsites: []\nbogus: 1\n', 'inline.yaml'));
     expect(err.message).toBe('Invalid topology inline.yaml: 1 problem\n  - (topology): unknown key "bogus"');
+  });
+});
+
+describe('parseInPieces (large files without one big YAML Document)', () => {
+  const generated = renderTopologyYaml(generateTopology({ sites: 3, vms: 2500 }).topology, ['generated for a test']);
+
+  it('given a generated 2,500-VM topology or the default lab, then it gives exactly what one Document gives', () => {
+    for (const text of [generated, readFileSync(defaultTopologyPath(), 'utf8')]) {
+      const pieces = parseInPieces(text);
+      expect(pieces).toBeDefined();
+      expect(pieces!.value).toEqual(parse(text));
+    }
+  });
+
+  it('given sequences at column 0, multi-line items, comments and CRLF, then it still gives what one Document gives', () => {
+    const items = Array.from({ length: 2100 }, (_, i) => `- name: vm${i}\n  # a comment\n\n  tags: [a, "b c"]\n  note: |\n    line one\n    - not an item\n`).join('');
+    for (const text of [`name: x\nvms:\n${items}other: {a: 1}\n`, `name: x\r\nvms:\r\n  - {a: 1}\r\n  - b\r\n`]) {
+      expect(parseInPieces(text)?.value).toEqual(parse(text));
+    }
+  });
+
+  it.each([
+    ['an alias to an anchor in another piece', `vms:\n  - &first {a: 1}\n${'  - {b: 2}\n'.repeat(1500)}  - *first\n`],
+    ['a quoted scalar running over a top-level key', 'name: "a\nvms: b"\n'],
+    ['a document marker', 'name: a\n---\nname: b\n'],
+    ['a directive', '%YAML 1.2\n---\nname: a\n'],
+    ['a duplicate top-level key', 'name: a\nname: b\n'],
+    ['a top-level flow mapping', '{ name: a }\n'],
+    ['a YAML error in an item', 'vms:\n  - { a: 1\n  - b\n'],
+    ['a YAML warning (unknown tag)', 'name: !foo a\n'],
+  ])('given %s, then it declines (the whole text is parsed as one Document)', (_, text) => {
+    expect(parseInPieces(text)).toBeUndefined();
+  });
+
+  it('given a large file with a YAML error near the end, then the error has the line and column of the whole file', () => {
+    const lines = generated.split('\n');
+    const at = lines.length - 3; // a VM line near the end
+    lines[at] = lines[at].replace('{ name:', '{ name: [');
+    const err = (() => {
+      try {
+        parseTopology(lines.join('\n'), 'broken.yaml');
+      } catch (e) {
+        return e as TopologyError;
+      }
+      throw new Error('expected a TopologyError');
+    })();
+    expect(err).toBeInstanceOf(TopologyError);
+    expect(err.problems[0]).toMatch(new RegExp(`^yaml line ${at + 1}, column \\d+: `));
   });
 });

@@ -32,6 +32,21 @@ export interface LoadedTopology {
  * problem; `source` names the text in the error (normally the file path).
  */
 export function parseTopology(text: string, source = '<inline>', options: ValidateOptions = {}): LoadedTopology {
+  const { value, yamlWarnings } = parseYaml(text, source);
+  const result = validateTopology(value, options);
+  const warnings = [...yamlWarnings, ...result.warnings];
+  if (!result.ok) throw new TopologyError(source, result.problems, warnings);
+  return { topology: result.topology, index: new TopologyIndex(result.topology), warnings };
+}
+
+/**
+ * The YAML as plain values. A whole `yaml` Document of a 100,000-VM file costs over 1 GiB, so a clean
+ * file is parsed piecewise (parseInPieces); anything else (an error, a warning, a shape the pieces
+ * do not cover) goes through one Document, which gives the line and column of every problem.
+ */
+function parseYaml(text: string, source: string): { value: unknown; yamlWarnings: string[] } {
+  const pieces = parseInPieces(text);
+  if (pieces) return { value: pieces.value, yamlWarnings: [] };
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
   const describe = (e: YAMLError) => {
@@ -40,10 +55,97 @@ export function parseTopology(text: string, source = '<inline>', options: Valida
   };
   const yamlWarnings = doc.warnings.map(describe);
   if (doc.errors.length > 0) throw new TopologyError(source, doc.errors.map(describe), yamlWarnings);
-  const result = validateTopology(doc.toJS(), options);
-  const warnings = [...yamlWarnings, ...result.warnings];
-  if (!result.ok) throw new TopologyError(source, result.problems, warnings);
-  return { topology: result.topology, index: new TopologyIndex(result.topology), warnings };
+  return { value: doc.toJS(), yamlWarnings };
+}
+
+/** Sequence items parsed per Document: small enough to stay cheap, large enough to be fast. */
+const ITEMS_PER_PIECE = 1000;
+const TOP_KEY = /^([A-Za-z_][A-Za-z0-9_-]*):(?=[ \t]|\r?$)/;
+const SKIPPED = /^[ \t]*(#.*)?\r?$/; // blank or comment only
+const SEQUENCE_ITEM = /^( *)-(?=[ \t]|\r?$)/;
+
+/**
+ * Parses a top-level block mapping one key at a time, and a block sequence under a key (the VMs)
+ * `ITEMS_PER_PIECE` items at a time, each piece its own small Document. Every piece is a slice of
+ * whole lines of the text, so it means what it means in the whole file; a split that could change
+ * the meaning (an alias to another piece, a multi-line scalar across items, directives, document
+ * markers) makes a piece fail or not fit, and then the result is undefined: the caller parses the
+ * whole text. Also undefined on any YAML error or warning, which the caller reports with positions.
+ * Exported for its tests; parseTopology is the entry point.
+ */
+export function parseInPieces(text: string): { value: Record<string, unknown> } | undefined {
+  const starts = [0];
+  for (let i = text.indexOf('\n'); i !== -1 && i + 1 < text.length; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+  const lineAt = (n: number) => text.slice(starts[n], n + 1 < starts.length ? starts[n + 1] - 1 : text.length); // without its \n
+  const end = (n: number) => (n < starts.length ? starts[n] : text.length);
+
+  // Top-level keys: a line at column 0 is a key, a comment, or (under a key) a sequence item.
+  const keys: { key: string; line: number }[] = [];
+  for (let n = 0; n < starts.length; n++) {
+    const line = lineAt(n);
+    if (line === '' || SKIPPED.test(line) || line[0] === ' ') continue;
+    const key = TOP_KEY.exec(line)?.[1];
+    if (key) keys.push({ key, line: n });
+    else if (!(keys.length > 0 && SEQUENCE_ITEM.test(line))) return undefined;
+  }
+  if (keys.length === 0) return undefined;
+
+  const value: Record<string, unknown> = {};
+  for (let k = 0; k < keys.length; k++) {
+    const { key, line: first } = keys[k];
+    const last = k + 1 < keys.length ? keys[k + 1].line : starts.length; // exclusive
+    if (key === '__proto__' || Object.prototype.hasOwnProperty.call(value, key)) return undefined;
+    const items = sequenceItems(key, first, last, lineAt);
+    if (!items) {
+      const piece = parsePiece(text.slice(starts[first], end(last)));
+      if (!piece.ok || !isPlainObject(piece.value) || Object.keys(piece.value).length !== 1 || !(key in piece.value)) return undefined;
+      value[key] = piece.value[key];
+      continue;
+    }
+    const list: unknown[] = [];
+    for (let i = 0; i < items.length; i += ITEMS_PER_PIECE) {
+      const count = Math.min(ITEMS_PER_PIECE, items.length - i);
+      const to = i + count < items.length ? items[i + count] : last;
+      const piece = parsePiece(text.slice(starts[items[i]], end(to)));
+      if (!piece.ok || !Array.isArray(piece.value) || piece.value.length !== count) return undefined;
+      for (const item of piece.value) list.push(item);
+    }
+    value[key] = list;
+  }
+  return { value };
+}
+
+/** Line numbers where the items of `key:`'s block sequence start, or undefined when its value is not one. */
+function sequenceItems(key: string, first: number, last: number, lineAt: (n: number) => string): number[] | undefined {
+  if (!SKIPPED.test(lineAt(first).slice(key.length + 1))) return undefined; // a value on the key's own line
+  const items: number[] = [];
+  let indent = -1;
+  for (let n = first + 1; n < last; n++) {
+    const line = lineAt(n);
+    if (SKIPPED.test(line)) continue;
+    const item = SEQUENCE_ITEM.exec(line);
+    if (indent === -1) {
+      if (!item) return undefined;
+      indent = item[1].length;
+    }
+    if (item && item[1].length === indent) items.push(n);
+    else if (line.length - line.trimStart().length <= indent) return undefined;
+  }
+  return items.length > 0 ? items : undefined;
+}
+
+function parsePiece(text: string): { ok: true; value: unknown } | { ok: false } {
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0 || doc.warnings.length > 0) return { ok: false };
+  try {
+    return { ok: true, value: doc.toJS() };
+  } catch {
+    return { ok: false };
+  }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** Reads, validates and indexes a topology file. Throws TopologyError (file path in the first line, one problem per line). */

@@ -1,12 +1,26 @@
 import type { Logger } from 'pino';
 import { LocusError, parseVmEvent, vmStreamId, type EventMetadata, type RecordedEvent, type VmEvent } from '@locus/contracts';
-import { decide, fold, type VmCommand, type VmState } from '@locus/domain';
-import { PgEventStore, VersionConflictError } from '@locus/eventstore';
+import { decide, fold, type Decision, type VmCommand, type VmState } from '@locus/domain';
+import { GroupCommitter, PgEventStore, VersionConflictError, type AppendRequest } from '@locus/eventstore';
 
 export interface CommandContext {
   correlationId: string;
   causationId?: string;
   component: string;
+}
+
+/** One VM's command in an executeMany batch. */
+export interface BatchedCommand {
+  vm: string;
+  command: VmCommand;
+  ctx: CommandContext;
+}
+
+/** What executeMany did for one VM: the appended events (empty when already applied), or the refusal. */
+export interface BatchedOutcome {
+  vm: string;
+  events: RecordedEvent[];
+  error?: LocusError;
 }
 
 /** A VM's decided state at a stream version, as this process last read or wrote it. */
@@ -24,10 +38,12 @@ export interface VmSnapshot {
  * forward with the events this process appends, so a move's steps do not read and fold the VM's
  * whole stream each time. It can only be behind the store, never ahead (it advances on committed
  * appends alone), and the expected-version append catches it being behind: a conflict drops it.
+ * Appends of different VMs that arrive together share one transaction (group commit).
  */
 export class VmCommandService {
   private readonly cache = new Map<string, VmSnapshot>();
   readonly stats = { hits: 0, reads: 0, conflicts: 0 };
+  readonly committer: GroupCommitter;
 
   constructor(
     private readonly store: PgEventStore,
@@ -35,7 +51,9 @@ export class VmCommandService {
     private readonly now: () => Date = () => new Date(),
     private readonly maxAttempts = 5,
     private readonly maxCached = 20_000,
-  ) {}
+  ) {
+    this.committer = new GroupCommitter(store);
+  }
 
   /** The VM's state; `atLeast` says a version the caller knows exists (an event it received): an older cached state is read again. */
   async load(vm: string, atLeast = 0): Promise<VmSnapshot> {
@@ -62,11 +80,11 @@ export class VmCommandService {
     for (let attempt = 1; ; attempt++) {
       const { state, version } = await this.load(vm);
       const decision = decide(command, state);
-      if (!decision.ok) throw new LocusError(decision.code, decision.code === 'UNKNOWN_VM' ? `no VM named ${vm}` : decision.message);
+      if (!decision.ok) throw refusal(vm, decision);
       if (decision.events.length === 0) return { events: [], state };
       const metadata: EventMetadata = { ...ctx, at: this.now().toISOString() };
       try {
-        const events = await this.store.append(
+        const events = await this.committer.append(
           vmStreamId(vm),
           version,
           decision.events.map((e: VmEvent) => ({ type: e.type, data: e.data, metadata })),
@@ -83,9 +101,55 @@ export class VmCommandService {
     }
   }
 
+  /**
+   * Runs one command for each of many VMs as a group commit: one query reads all their streams,
+   * each command is decided as `execute` decides it, and one appendMany transaction appends every
+   * decision at the version read. A VM whose stream moved on meanwhile is run again alone with
+   * `execute`. A refusal is reported in that VM's outcome; the others go on. Outcomes in batch order.
+   */
+  async executeMany(batch: readonly BatchedCommand[]): Promise<BatchedOutcome[]> {
+    if (new Set(batch.map((b) => b.vm)).size !== batch.length) throw new Error('executeMany: one command per VM');
+    const streams = await this.store.readStreams(batch.map((b) => vmStreamId(b.vm)));
+    const at = this.now().toISOString();
+    const outcomes: BatchedOutcome[] = batch.map(({ vm }) => ({ vm, events: [] }));
+    const requests: AppendRequest[] = [];
+    const position = new Map<string, number>();
+    batch.forEach(({ vm, command, ctx }, i) => {
+      const { version, events } = streams.get(vmStreamId(vm))!;
+      const decision = decide(command, fold(events.map((e) => parseVmEvent(e.type, e.data))));
+      if (!decision.ok) outcomes[i].error = refusal(vm, decision);
+      else if (decision.events.length > 0) {
+        const metadata: EventMetadata = { ...ctx, at };
+        requests.push({ streamId: vmStreamId(vm), expectedVersion: version, events: decision.events.map((e: VmEvent) => ({ type: e.type, data: e.data, metadata })) });
+        position.set(vmStreamId(vm), i);
+      }
+    });
+    const conflicted: number[] = [];
+    for (const result of await this.store.appendMany(requests)) {
+      const i = position.get(result.streamId)!;
+      if (result.events) outcomes[i].events = result.events;
+      else conflicted.push(i);
+    }
+    for (const i of conflicted) {
+      const { vm, command, ctx } = batch[i];
+      this.logger.debug({ component: 'vm-commands', vm, command: command.type }, 'version conflict in a batch; deciding again alone');
+      try {
+        outcomes[i].events = (await this.execute(vm, command, ctx)).events;
+      } catch (err) {
+        if (!(err instanceof LocusError)) throw err;
+        outcomes[i].error = err;
+      }
+    }
+    return outcomes;
+  }
+
   private remember(vm: string, snapshot: VmSnapshot): void {
     this.cache.delete(vm);
     this.cache.set(vm, snapshot);
     if (this.cache.size > this.maxCached) this.cache.delete(this.cache.keys().next().value as string);
   }
+}
+
+function refusal(vm: string, decision: Extract<Decision, { ok: false }>): LocusError {
+  return new LocusError(decision.code, decision.code === 'UNKNOWN_VM' ? `no VM named ${vm}` : decision.message);
 }

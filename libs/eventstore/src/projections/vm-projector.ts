@@ -5,7 +5,9 @@ import type { Projector } from '../event-store';
 
 /**
  * Keeps `vm_location` (the authoritative location DB) and `moves` in step with the VM streams.
- * The row logic is the domain's pure reducers; this adapter only loads and saves rows.
+ * The row logic is the domain's pure reducers; this adapter only loads and saves rows, set-based:
+ * one query loads every touched location and move row, one statement saves the changed ones,
+ * whether the events are one append's or a whole appendMany batch's.
  */
 export class VmProjector implements Projector {
   readonly name = 'vm';
@@ -13,28 +15,41 @@ export class VmProjector implements Projector {
   async apply(events: RecordedEvent[], tx: EntityManager): Promise<void> {
     const vmEvents = events.filter((e) => e.streamId.startsWith('vm:'));
     if (vmEvents.length === 0) return;
-    const vm = vmEvents[0].streamId.slice(3);
-    let location = await loadLocation(tx, vm);
-    const moves = new Map<string, MoveRow | undefined>();
+    const moveIdOfEvent = (e: RecordedEvent) => moveIdOf({ type: e.type, data: e.data } as VmEvent);
+    const vms = [...new Set(vmEvents.map((e) => e.streamId.slice(3)))];
+    const moveIds = [...new Set(vmEvents.map(moveIdOfEvent).filter((id): id is string => !!id))];
+    const loaded = await loadRows(tx, vms, moveIds);
+    const locations = new Map<string, LocationRow | undefined>(loaded.locations);
+    const moves = new Map<string, MoveRow | undefined>(loaded.moves);
     for (const event of vmEvents) {
-      location = projectLocation(location, event);
-      const moveId = moveIdOf({ type: event.type, data: event.data } as VmEvent);
-      if (!moveId) continue;
-      if (!moves.has(moveId)) moves.set(moveId, await loadMove(tx, moveId));
-      moves.set(moveId, projectMove(moves.get(moveId), event));
+      const vm = event.streamId.slice(3);
+      locations.set(vm, projectLocation(locations.get(vm), event));
+      const moveId = moveIdOfEvent(event);
+      if (moveId) moves.set(moveId, projectMove(moves.get(moveId), event));
     }
-    if (location) await saveLocations(tx, [location]);
-    await saveMoves(tx, [...moves.values()].filter((m): m is MoveRow => !!m));
+    // The reducers return the same object when nothing changed: such rows need no write.
+    const changedLocations = [...locations].filter(([vm, row]) => row && row !== loaded.locations.get(vm)).map(([, row]) => row!);
+    const changedMoves = [...moves].filter(([id, row]) => row && row !== loaded.moves.get(id)).map(([, row]) => row!);
+    await saveProjections(tx, changedLocations, changedMoves);
   }
 }
 
-async function loadLocation(tx: EntityManager, name: string): Promise<LocationRow | undefined> {
-  const rows = await tx.query(
-    `SELECT name, host(ip) AS ip, mac::text AS mac, l2_domain, site, hypervisor, state, location_version, stream_version, updated_at
-       FROM vm_location WHERE name = $1`,
-    [name],
+/** The location rows of `vms` and the move rows of `moveIds`, in one query. */
+async function loadRows(tx: EntityManager, vms: string[], moveIds: string[]): Promise<{ locations: Map<string, LocationRow>; moves: Map<string, MoveRow> }> {
+  const rows: Record<string, any>[] = await tx.query(
+    `SELECT name, host(ip) AS ip, mac::text AS mac, l2_domain, site, hypervisor, state, location_version, stream_version, updated_at, NULL::jsonb AS view
+       FROM vm_location WHERE name = ANY($1::text[])
+     UNION ALL
+     SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, view FROM moves WHERE move_id = ANY($2::uuid[])`,
+    [vms, moveIds],
   );
-  return rows.length ? locationFromDb(rows[0]) : undefined;
+  const locations = new Map<string, LocationRow>();
+  const moves = new Map<string, MoveRow>();
+  for (const r of rows) {
+    if (r.view) moves.set(r.view.moveId, r.view);
+    else locations.set(r.name, locationFromDb(r));
+  }
+  return { locations, moves };
 }
 
 export function locationFromDb(r: Record<string, any>): LocationRow {
@@ -52,51 +67,51 @@ export function locationFromDb(r: Record<string, any>): LocationRow {
   };
 }
 
-async function loadMove(tx: EntityManager, moveId: string): Promise<MoveRow | undefined> {
-  const rows = await tx.query(`SELECT view FROM moves WHERE move_id = $1`, [moveId]);
-  return rows.length ? rows[0].view : undefined;
-}
-
-export async function saveLocations(tx: EntityManager, rows: LocationRow[]): Promise<void> {
-  for (let i = 0; i < rows.length; i += 1000) {
-    const chunk = rows.slice(i, i + 1000);
-    await tx.query(
-      `INSERT INTO vm_location (name, ip, mac, l2_domain, site, hypervisor, state, location_version, stream_version, updated_at)
+/** Upserts location and move rows in one statement (nothing is sent when both are empty). */
+export async function saveProjections(tx: EntityManager, locations: LocationRow[], moves: MoveRow[]): Promise<void> {
+  if (locations.length === 0 && moves.length === 0) return;
+  await tx.query(
+    `WITH saved_locations AS (
+       INSERT INTO vm_location (name, ip, mac, l2_domain, site, hypervisor, state, location_version, stream_version, updated_at)
        SELECT * FROM unnest($1::text[], $2::inet[], $3::macaddr[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::int[], $10::timestamptz[])
        ON CONFLICT (name) DO UPDATE SET ip = EXCLUDED.ip, mac = EXCLUDED.mac, l2_domain = EXCLUDED.l2_domain, site = EXCLUDED.site,
          hypervisor = EXCLUDED.hypervisor, state = EXCLUDED.state, location_version = EXCLUDED.location_version,
-         stream_version = EXCLUDED.stream_version, updated_at = EXCLUDED.updated_at`,
-      [
-        chunk.map((r) => r.name),
-        chunk.map((r) => r.ip),
-        chunk.map((r) => r.mac),
-        chunk.map((r) => r.l2Domain),
-        chunk.map((r) => r.site),
-        chunk.map((r) => r.hypervisor),
-        chunk.map((r) => r.state),
-        chunk.map((r) => r.locationVersion),
-        chunk.map((r) => r.streamVersion),
-        chunk.map((r) => r.updatedAt),
-      ],
-    );
-  }
+         stream_version = EXCLUDED.stream_version, updated_at = EXCLUDED.updated_at
+       RETURNING 1
+     ), saved_moves AS (
+       INSERT INTO moves (move_id, vm, state, request_id, accepted_at, view)
+       SELECT * FROM unnest($11::uuid[], $12::text[], $13::text[], $14::text[], $15::timestamptz[], $16::jsonb[])
+       ON CONFLICT (move_id) DO UPDATE SET state = EXCLUDED.state, view = EXCLUDED.view
+       RETURNING 1
+     )
+     SELECT (SELECT count(*) FROM saved_locations)::int AS locations, (SELECT count(*) FROM saved_moves)::int AS moves`,
+    [
+      locations.map((r) => r.name),
+      locations.map((r) => r.ip),
+      locations.map((r) => r.mac),
+      locations.map((r) => r.l2Domain),
+      locations.map((r) => r.site),
+      locations.map((r) => r.hypervisor),
+      locations.map((r) => r.state),
+      locations.map((r) => r.locationVersion),
+      locations.map((r) => r.streamVersion),
+      locations.map((r) => r.updatedAt),
+      moves.map((r) => r.moveId),
+      moves.map((r) => r.vm),
+      moves.map((r) => r.state),
+      moves.map((r) => r.requestId),
+      moves.map((r) => r.acceptedAt),
+      moves.map((r) => JSON.stringify(r)),
+    ],
+  );
 }
 
+/** Upserts location rows, 1,000 per statement (rebuilds write every VM). */
+export async function saveLocations(tx: EntityManager, rows: LocationRow[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += 1000) await saveProjections(tx, rows.slice(i, i + 1000), []);
+}
+
+/** Upserts move rows, 1,000 per statement. */
 export async function saveMoves(tx: EntityManager, rows: MoveRow[]): Promise<void> {
-  for (let i = 0; i < rows.length; i += 1000) {
-    const chunk = rows.slice(i, i + 1000);
-    await tx.query(
-      `INSERT INTO moves (move_id, vm, state, request_id, accepted_at, view)
-       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::jsonb[])
-       ON CONFLICT (move_id) DO UPDATE SET state = EXCLUDED.state, view = EXCLUDED.view`,
-      [
-        chunk.map((r) => r.moveId),
-        chunk.map((r) => r.vm),
-        chunk.map((r) => r.state),
-        chunk.map((r) => r.requestId),
-        chunk.map((r) => r.acceptedAt),
-        chunk.map((r) => JSON.stringify(r)),
-      ],
-    );
-  }
+  for (let i = 0; i < rows.length; i += 1000) await saveProjections(tx, [], rows.slice(i, i + 1000));
 }
