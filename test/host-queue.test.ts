@@ -24,13 +24,14 @@ describe('vm.move: bounded outbound queue per source host', () => {
     const second = await lab.req('vm.move', { vm: 'web-05', to: 'dc2-hv1', mode: 'cold' });
     expect(second).toMatchObject({ ok: true, queuePosition: 1 });
 
-    const before = await lab.eventCount();
+    // web-01's move goes on meanwhile: nothing recorded is checked on cache-01's own stream.
+    const before = await lab.vmEventCount('cache-01');
     const started = Date.now();
     const third = await lab.req('vm.move', { vm: 'cache-01', to: 'dc2-hv2', mode: 'cold' });
     expect(third).toMatchObject({ ok: false, error: { code: 'UNAVAILABLE' } });
     expect(third.error.message).toMatch(/dc1-hv1 already has 1 outbound moves running and 1 waiting \(at most 1\)/);
     expect(Date.now() - started).toBeLessThan(5000);
-    expect(await lab.eventCount()).toBe(before);
+    expect(await lab.vmEventCount('cache-01')).toBe(before);
     expect((await lab.req('vm.get', { vm: 'cache-01' })).vm).toMatchObject({ hypervisor: 'dc1-hv1', state: 'running' });
 
     // The queue drains: both accepted moves finish, in order.

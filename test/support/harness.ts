@@ -64,6 +64,8 @@ export interface TestLab {
   /** Every VM of the filter from `vm.list`, walking its pages. */
   vms(filter?: VmListFilter): Promise<VmView[]>;
   eventCount(): Promise<number>;
+  /** Events in one VM's stream: what "nothing recorded for it" is checked against while other moves run. */
+  vmEventCount(vm: string): Promise<number>;
   waitForMove(moveId: string, states?: string[], timeoutMs?: number): Promise<any>;
   stop(options?: { keepData?: boolean }): Promise<void>;
 }
@@ -103,6 +105,7 @@ export async function startTestLab(overrides: Partial<LocusConfig> = {}): Promis
     },
     vms: (filter = {}) => listAllVms(client, config.subjectPrefix, filter, { timeoutMs: 10_000 }),
     eventCount: async () => Number((await manager.dataSource.query('SELECT count(*)::int AS n FROM events'))[0].n),
+    vmEventCount: async (vm) => Number((await manager.dataSource.query('SELECT count(*)::int AS n FROM events WHERE stream_id = $1', [`vm:${vm}`]))[0].n),
     waitForMove: async (moveId, states = ['completed', 'failed', 'cancelled'], timeoutMs = 20_000) => {
       const deadline = Date.now() + timeoutMs;
       for (;;) {

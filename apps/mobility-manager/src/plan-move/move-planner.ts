@@ -64,14 +64,15 @@ export class MovePlanner {
     };
   }
 
-  /** Memory committed on a hypervisor: VMs located there plus active moves heading there. */
+  /** Memory committed on a hypervisor: VMs located there plus active moves heading there (summed in the database). */
   async usedMemoryMb(hypervisor: string, except?: string): Promise<number> {
-    const rows: { name: string }[] = await this.dataSource.query(
-      `SELECT name FROM vm_location WHERE hypervisor = $1 AND name <> $2
-       UNION SELECT vm FROM moves WHERE state IN ('accepted', 'in-progress') AND view->'to'->>'hypervisor' = $1 AND vm <> $2`,
+    const rows: { used: number }[] = await this.dataSource.query(
+      `SELECT (SELECT coalesce(sum(memory_mb), 0) FROM vm_location WHERE hypervisor = $1 AND name <> $2)
+            + (SELECT coalesce(sum(l.memory_mb), 0) FROM moves m JOIN vm_location l ON l.name = m.vm
+                WHERE m.state IN ('accepted', 'in-progress') AND m.view->'to'->>'hypervisor' = $1 AND m.vm <> $2 AND l.hypervisor <> $1) AS used`,
       [hypervisor, except ?? ''],
     );
-    return rows.reduce((sum, r) => sum + (this.topology.vm(r.name)?.memoryMb ?? 0), 0);
+    return Number(rows[0]?.used ?? 0);
   }
 
   buildPlan(vm: string, from: string, to: string, mode: MoveMode, memoryMb: number, options: MoveOptions): MovePlan {

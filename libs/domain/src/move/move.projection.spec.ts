@@ -43,7 +43,7 @@ describe('move projection: convergence', () => {
     expect(done.timeline[done.timeline.length - 1]).toMatchObject({ event: 'MoveConverged', detail: { convergenceMs: 31000, planes: { location: 0, 'host-routes': 31000 } } });
   });
   it('the location row only moves its stream version', () => {
-    const row: LocationRow = { name: 'web-01', ip: '10.1.0.10', mac: 'm', l2Domain: 'web', site: 'dc2', hypervisor: 'dc2-hv1', state: 'running', locationVersion: 2, streamVersion: 4, updatedAt: 'x' };
+    const row: LocationRow = { name: 'web-01', ip: '10.1.0.10', mac: 'm', l2Domain: 'web', site: 'dc2', hypervisor: 'dc2-hv1', memoryMb: 4096, state: 'running', locationVersion: 2, streamVersion: 4, updatedAt: 'x' };
     expect(projectLocation(row, rec(converged))).toMatchObject({ site: 'dc2', state: 'running', locationVersion: 2 });
   });
 });

@@ -9,6 +9,8 @@ export interface LocationRow {
   l2Domain: string;
   site: string;
   hypervisor: string;
+  /** The VM's memory as placed: a host's committed memory is the sum over its rows. */
+  memoryMb: number;
   state: VmRunState;
   locationVersion: number;
   streamVersion: number;
@@ -29,6 +31,7 @@ export function projectLocation(row: LocationRow | undefined, recorded: Recorded
         l2Domain: d.l2Domain,
         site: d.site,
         hypervisor: d.hypervisor,
+        memoryMb: d.memoryMb,
         state: 'running',
         locationVersion: d.locationVersion,
         streamVersion: recorded.streamVersion,

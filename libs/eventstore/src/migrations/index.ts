@@ -1,5 +1,6 @@
 import { InitialSchema1732600000000 } from './1732600000000-InitialSchema';
 import { MoveHostIndexes1732700000000 } from './1732700000000-MoveHostIndexes';
+import { VmMemory1732800000000 } from './1732800000000-VmMemory';
 
 /** Every migration, in order. */
-export const MIGRATIONS = [InitialSchema1732600000000, MoveHostIndexes1732700000000];
+export const MIGRATIONS = [InitialSchema1732600000000, MoveHostIndexes1732700000000, VmMemory1732800000000];

@@ -10,6 +10,7 @@ export class VmLocationEntity {
   @Column({ type: 'text', name: 'l2_domain' }) l2Domain!: string;
   @Column({ type: 'text' }) site!: string;
   @Column({ type: 'text' }) hypervisor!: string;
+  @Column({ type: 'integer', name: 'memory_mb' }) memoryMb!: number;
   @Column({ type: 'text' }) state!: 'running' | 'stopped' | 'moving';
   @Column({ type: 'integer', name: 'location_version' }) locationVersion!: number;
   @Column({ type: 'integer', name: 'stream_version' }) streamVersion!: number;

@@ -37,10 +37,10 @@ export class VmProjector implements Projector {
 /** The location rows of `vms` and the move rows of `moveIds`, in one query. */
 async function loadRows(tx: EntityManager, vms: string[], moveIds: string[]): Promise<{ locations: Map<string, LocationRow>; moves: Map<string, MoveRow> }> {
   const rows: Record<string, any>[] = await tx.query(
-    `SELECT name, host(ip) AS ip, mac::text AS mac, l2_domain, site, hypervisor, state, location_version, stream_version, updated_at, NULL::jsonb AS view
+    `SELECT name, host(ip) AS ip, mac::text AS mac, l2_domain, site, hypervisor, memory_mb, state, location_version, stream_version, updated_at, NULL::jsonb AS view
        FROM vm_location WHERE name = ANY($1::text[])
      UNION ALL
-     SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, view FROM moves WHERE move_id = ANY($2::uuid[])`,
+     SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, view FROM moves WHERE move_id = ANY($2::uuid[])`,
     [vms, moveIds],
   );
   const locations = new Map<string, LocationRow>();
@@ -60,6 +60,7 @@ export function locationFromDb(r: Record<string, any>): LocationRow {
     l2Domain: r.l2_domain,
     site: r.site,
     hypervisor: r.hypervisor,
+    memoryMb: r.memory_mb ?? 0,
     state: r.state,
     locationVersion: r.location_version,
     streamVersion: r.stream_version,
@@ -72,10 +73,10 @@ export async function saveProjections(tx: EntityManager, locations: LocationRow[
   if (locations.length === 0 && moves.length === 0) return;
   await tx.query(
     `WITH saved_locations AS (
-       INSERT INTO vm_location (name, ip, mac, l2_domain, site, hypervisor, state, location_version, stream_version, updated_at)
-       SELECT * FROM unnest($1::text[], $2::inet[], $3::macaddr[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::int[], $10::timestamptz[])
+       INSERT INTO vm_location (name, ip, mac, l2_domain, site, hypervisor, state, location_version, stream_version, updated_at, memory_mb)
+       SELECT * FROM unnest($1::text[], $2::inet[], $3::macaddr[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::int[], $10::timestamptz[], $17::int[])
        ON CONFLICT (name) DO UPDATE SET ip = EXCLUDED.ip, mac = EXCLUDED.mac, l2_domain = EXCLUDED.l2_domain, site = EXCLUDED.site,
-         hypervisor = EXCLUDED.hypervisor, state = EXCLUDED.state, location_version = EXCLUDED.location_version,
+         hypervisor = EXCLUDED.hypervisor, memory_mb = EXCLUDED.memory_mb, state = EXCLUDED.state, location_version = EXCLUDED.location_version,
          stream_version = EXCLUDED.stream_version, updated_at = EXCLUDED.updated_at
        RETURNING 1
      ), saved_moves AS (
@@ -102,6 +103,7 @@ export async function saveProjections(tx: EntityManager, locations: LocationRow[
       moves.map((r) => r.requestId),
       moves.map((r) => r.acceptedAt),
       moves.map((r) => JSON.stringify(r)),
+      locations.map((r) => r.memoryMb),
     ],
   );
 }
