@@ -51,6 +51,9 @@ export class MoveSagaRunner {
       filterSubject: s.vmEvents,
       logger: this.log,
       ackWaitMs: 30_000,
+      // A VM's later events wait (unacked) behind the handler that drives its move: allow thousands
+      // of moves at once (a rack failing over), not the server's default of 1,000 messages.
+      maxAckPending: 20_000,
       handle: (event, msg) => this.onEvent(event, msg),
     });
     await this.consumer.start();
