@@ -24,14 +24,22 @@ export type TrackOutcome = 'applied' | 'duplicate' | 'stale' | 'unknown-vm';
 
 export class RouteTracker {
   private readonly vms = new Map<string, TrackedVm>();
+  /** VM names by IP (a VM keeps its IP when it moves): every prefix the injector touches is looked up by it. */
+  private readonly names = new Map<string, string>();
 
   get(vm: string): TrackedVm | undefined {
     return this.vms.get(vm);
   }
 
   byIp(ip: string): TrackedVm | undefined {
-    for (const v of this.vms.values()) if (v.ip === ip) return v;
-    return undefined;
+    const name = this.names.get(ip);
+    const vm = name === undefined ? undefined : this.vms.get(name);
+    return vm?.ip === ip ? vm : undefined;
+  }
+
+  private set(vm: TrackedVm): void {
+    this.vms.set(vm.vm, vm);
+    this.names.set(vm.ip, vm.vm);
   }
 
   all(): TrackedVm[] {
@@ -46,7 +54,7 @@ export class RouteTracker {
         const up = fact.up ?? true;
         if (current && fact.locationVersion < current.locationVersion) return 'stale';
         if (current && fact.locationVersion === current.locationVersion && current.site === fact.site && current.up === up) return 'duplicate';
-        this.vms.set(fact.vm, { vm: fact.vm, ip: fact.ip, site: fact.site, locationVersion: fact.locationVersion, up });
+        this.set({ vm: fact.vm, ip: fact.ip, site: fact.site, locationVersion: fact.locationVersion, up });
         return 'applied';
       }
       case 'relocated': {
@@ -54,7 +62,7 @@ export class RouteTracker {
         if (current && fact.locationVersion === current.locationVersion) return 'duplicate';
         // A cold move's VM is down between stop and boot, but the route follows the location
         // commit at once: make-before-break needs the new route up before the old one goes.
-        this.vms.set(fact.vm, { vm: fact.vm, ip: fact.ip, site: fact.to, locationVersion: fact.locationVersion, up: true });
+        this.set({ vm: fact.vm, ip: fact.ip, site: fact.to, locationVersion: fact.locationVersion, up: true });
         return 'applied';
       }
       case 'down': {
@@ -77,7 +85,7 @@ export class RouteTracker {
   observe(vm: string, ip: string, site: string, locationVersion: number): TrackOutcome {
     const current = this.vms.get(vm);
     if (current && locationVersion <= current.locationVersion) return current.locationVersion === locationVersion ? 'duplicate' : 'stale';
-    this.vms.set(vm, { vm, ip, site, locationVersion, up: true });
+    this.set({ vm, ip, site, locationVersion, up: true });
     return 'applied';
   }
 }
