@@ -2,6 +2,7 @@ import {
   advance,
   expiresBy,
   isWrong,
+  LINUX_ARP,
   learnt,
   receiveGratuitous,
   type ArpEntry,
@@ -68,13 +69,16 @@ export class LabArpDriver implements ArpDriver {
     this.markWrong(l2Domain, ip);
   }
 
-  /** Every neighbour of the domain talks to the IP once: whoever answers is learnt (the lab's initial traffic). */
+  /**
+   * Every neighbour of the domain talks to the IP once: whoever answers is learnt (the lab's initial
+   * traffic), up to a full table (Linux's gc_thresh3): on a big lab a neighbour knows some VMs, not all.
+   */
   talkTo(l2Domain: string, ip: string): void {
     const answer = this.answerer(l2Domain, ip);
     if (!answer) return;
     for (const n of this.neighboursOf(l2Domain)) {
       const cache = this.caches.get(n.name)!;
-      if (!cache.has(ip)) cache.set(ip, learnt(ip, answer, this.clock.now(), this.random));
+      if (!cache.has(ip) && cache.size < LINUX_ARP.gcThresh3) cache.set(ip, learnt(ip, answer, this.clock.now(), this.random));
     }
   }
 
@@ -127,6 +131,7 @@ export class LabArpDriver implements ArpDriver {
     for (const n of this.neighbours) {
       const cache = this.caches.get(n.name)!;
       for (const [ip, entry] of cache) {
+        if (entry.until > now) continue; // no timer of this entry ran out
         const answer = this.answerer(n.l2Domain, ip);
         const { entry: next, fixed } = advance(entry, now, answer, this.random);
         cache.set(ip, next);
@@ -144,8 +149,9 @@ export class LabArpDriver implements ArpDriver {
   wrongEntries(ip?: string): WrongEntry[] {
     const out: WrongEntry[] = [];
     for (const n of this.neighbours) {
-      for (const [eip, entry] of this.caches.get(n.name)!) {
-        if (ip && eip !== ip) continue;
+      const cache = this.caches.get(n.name)!;
+      const entries: Iterable<[string, ArpEntry]> = ip === undefined ? cache : cache.has(ip) ? [[ip, cache.get(ip)!]] : [];
+      for (const [eip, entry] of entries) {
         const right = this.answerer(n.l2Domain, eip);
         if (isWrong(entry, right)) out.push({ neighbour: n, ip: eip, heldMac: entry.mac!, rightMac: right, expiresBy: expiresBy(entry) });
       }

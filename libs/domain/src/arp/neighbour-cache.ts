@@ -16,6 +16,8 @@ export const LINUX_ARP = {
   retransMs: 1_000,
   ucastSolicit: 3,
   mcastSolicit: 3,
+  /** net.ipv4.neigh.default.gc_thresh3: a neighbour's ARP table holds at most this many entries. */
+  gcThresh3: 1024,
 } as const;
 
 export type NudState = 'REACHABLE' | 'DELAY' | 'PROBE' | 'FAILED';

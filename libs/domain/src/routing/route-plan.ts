@@ -128,15 +128,28 @@ export function reconcileDiff(input: ReconcileInput): PrefixAction[] {
   const sitesByName = new Map(input.sites.map((s) => [s.name, s]));
   const siteByNextHop = new Map(input.sites.map((s) => [s.routerIp, s.name]));
   const prefixes = new Set<string>([...input.own.map((p) => p.prefix), ...desiredRoutes(input.vms, input.site).map((r) => r.prefix)]);
+  // Paths by prefix: a site of a big lab has thousands of prefixes and the core every site's.
+  const ownByPrefix = groupByPrefix(input.own);
+  const coreByPrefix = groupByPrefix(input.core);
   const actions: PrefixAction[] = [];
   for (const prefix of [...prefixes].sort()) {
     const vm = byIp.get(prefix);
     const ownerSite = vm ? sitesByName.get(vm.site) : undefined;
-    const replacement = vm ? replacementInCore(vm, input.core, siteByNextHop) : undefined;
-    const own = input.own.filter((p) => p.prefix === prefix);
+    const replacement = vm ? replacementInCore(vm, coreByPrefix.get(prefix) ?? [], siteByNextHop) : undefined;
+    const own = ownByPrefix.get(prefix) ?? [];
     for (const a of planPrefix({ site: input.site, prefix, vm, ownerSite, own, replacement })) if (a.kind !== 'keep') actions.push(a);
   }
   return actions;
+}
+
+function groupByPrefix(paths: readonly RibPath[]): Map<string, RibPath[]> {
+  const out = new Map<string, RibPath[]>();
+  for (const p of paths) {
+    const list = out.get(p.prefix);
+    if (list) list.push(p);
+    else out.set(p.prefix, [p]);
+  }
+  return out;
 }
 
 /** The VM's route at its current site as the core RIB shows it, if it is there. */
