@@ -21,7 +21,7 @@ import {
   type RouteSite,
 } from '@locus/domain';
 import { fetchLocationSnapshot, type FeedHandler, type LocationFollower, type PlaneEventPublisher } from '@locus/messaging';
-import type { RibDriver, RibView } from '../rib/rib-driver';
+import { pathsOf, type RibDriver, type RibView } from '../rib/rib-driver';
 import { routeFactOf, snapshotFact } from '../follow-locations/route-facts';
 
 export interface SiteInjectorDeps {
@@ -229,11 +229,8 @@ export class SiteRouteInjector implements LocationFollower {
     if (!this.running || this.pending.size === 0) return;
     let core: RibPath[];
     try {
-      // Only the prefixes waiting for confirmation (the core holds every site's /32s), unless most of them are.
-      core =
-        this.pending.size <= 64
-          ? (await Promise.all([...this.pending.keys()].map((prefix) => this.opts.core.list(prefix)))).flat()
-          : await this.opts.core.list();
+      // Only the prefixes waiting for confirmation: the core holds every site's /32s.
+      core = await pathsOf(this.opts.core, [...this.pending.keys()]);
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'core RIB not readable; will retry');
       return;

@@ -12,6 +12,8 @@ export class InMemoryFabric implements BgpFabric {
   private readonly coreTable = new Map<string, Map<string, RibPath>>(); // prefix -> site -> path
   private readonly listeners = new Set<() => void>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Watchers of the core are told once per turn of the event loop, however many paths changed in it. */
+  private notifyScheduled = false;
 
   constructor(
     readonly sites: readonly string[],
@@ -96,6 +98,15 @@ export class InMemoryFabric implements BgpFabric {
     this.listeners.clear();
   }
 
+  private notifyCore(): void {
+    if (this.notifyScheduled) return;
+    this.notifyScheduled = true;
+    setImmediate(() => {
+      this.notifyScheduled = false;
+      this.listeners.forEach((l) => l());
+    });
+  }
+
   private propagate(site: string, prefix: string, path: RibPath | undefined): void {
     const t = setTimeout(() => {
       this.timers.delete(t);
@@ -104,7 +115,7 @@ export class InMemoryFabric implements BgpFabric {
       if (path) bySite.set(site, path);
       else bySite.delete(site);
       if (bySite.size === 0) this.coreTable.delete(prefix);
-      this.listeners.forEach((l) => l());
+      this.notifyCore();
     }, this.propagationMs);
     this.timers.add(t);
   }

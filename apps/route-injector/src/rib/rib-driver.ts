@@ -12,6 +12,16 @@ export interface RibView {
 }
 
 /**
+ * The paths of some prefixes: one lookup each where that is cheap (in memory, or a few prefixes
+ * over gRPC), else one listing of the whole table, filtered.
+ */
+export async function pathsOf(view: RibView, prefixes: readonly string[]): Promise<RibPath[]> {
+  if (view.kind === 'memory' || prefixes.length <= 64) return (await Promise.all(prefixes.map((p) => view.list(p)))).flat();
+  const wanted = new Set(prefixes);
+  return (await view.list()).filter((p) => wanted.has(p.prefix));
+}
+
+/**
  * The network side of one site's route injector: the routes its speaker originates. Effects
  * only; every decision is in @locus/domain. A later Linux driver (netns + a routing daemon)
  * implements the same four calls.
