@@ -195,11 +195,22 @@ export class DriftDetector {
 
   /** The VMs that changed or are due again, the next slice of the sweep and the next page of each site's routes. */
   async checkPeriodic(): Promise<PeriodicDriftCheck> {
-    const t0 = performance.now();
     const changed = this.changed;
     const again = this.again;
     this.changed = new Set();
     this.again = new Set();
+    try {
+      return await this.periodic(changed, again);
+    } catch (err) {
+      // not compared: next time
+      for (const vm of changed) this.changed.add(vm);
+      for (const vm of again) this.dueAgain(vm);
+      throw err;
+    }
+  }
+
+  private async periodic(changed: ReadonlySet<string>, again: ReadonlySet<string>): Promise<PeriodicDriftCheck> {
+    const t0 = performance.now();
     if (!this.sweep) {
       const [{ n }]: { n: number }[] = await this.deps.dataSource.query(`SELECT count(*)::int AS n FROM vm_location`);
       this.sweep = { startedAt: Date.now(), slice: this.options.slice || Math.max(1, Math.ceil(n / this.sweepPeriods)), periods: 0, vms: n, compared: 0 };
@@ -239,7 +250,7 @@ export class DriftDetector {
       const ms = Date.now() - sweep.startedAt;
       this.log.info(
         { vms: sweep.compared, periods: sweep.periods, ms, disagreements: this.known.size },
-        `drift sweep completed: ${sweep.compared} VMs compared with every plane in ${sweep.periods} period(s), ${(ms / 1000).toFixed(1)} s; ${this.known.size} disagreement(s) known`,
+        `drift sweep completed: all ${sweep.compared} VMs in ${sweep.periods} period(s), ${(ms / 1000).toFixed(1)} s; ${this.known.size} disagreement(s) known`,
       );
     } else sweep.after = sliceRows[sliceRows.length - 1].name;
 
