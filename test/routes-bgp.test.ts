@@ -53,6 +53,25 @@ describeBgp('host routes through gobgpd: make-before-break, reconcile, restart, 
     expect(reply.sites[0].routes).toEqual(expect.arrayContaining([expect.objectContaining({ prefix: '10.1.0.10/32', vm: 'web-01', locationVersion: 1, nextHop: DC1 })]));
   });
 
+  it('routes.list filtered by prefixes (one ListPath of those prefixes) and paged by prefix answers what the whole list does', async () => {
+    const whole = await eventually(async () => {
+      const view = (await req('routes.list', { site: 'dc1' })).sites[0];
+      return view.routes.length > 3 && view.routes.every((r: any) => r.state === 'confirmed') ? view : undefined;
+    }, 10_000, "dc1's routes confirmed in the core");
+    const some = (await req('routes.list', { prefixes: ['10.1.0.10/32', '10.11.0.10/32', '10.1.0.99/32'] })).sites;
+    expect(some.find((s: any) => s.site === 'dc1').routes).toEqual(whole.routes.filter((r: any) => ['10.1.0.10/32', '10.11.0.10/32'].includes(r.prefix)));
+    expect(some.filter((s: any) => s.site !== 'dc1').flatMap((s: any) => s.routes)).toEqual([]);
+    const paged: any[] = [];
+    for (let after: string | undefined; ; ) {
+      const [page] = (await req('routes.list', { site: 'dc1', limit: 2, ...(after ? { after } : {}) })).sites;
+      expect(page.total).toBe(whole.routes.length);
+      paged.push(...page.routes);
+      if (!page.next) break;
+      after = page.next;
+    }
+    expect(paged).toEqual(whole.routes);
+  });
+
   it('cold move web-01 dc1 -> dc2: the /32 is in the core via dc2 and gone via dc1, advertised and confirmed before the old one is withdrawn', async () => {
     const accepted = await lab!.req('vm.move', { vm: 'web-01', to: 'dc2-hv1', mode: 'cold' });
     expect(accepted.ok).toBe(true);

@@ -84,7 +84,10 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
     ? new ConvergenceTracker({ js, jsm, commands, dataSource, topology, logger }, { prefix: config.subjectPrefix, stream: config.streamName, deadlineMs: config.convergenceDeadlineMs })
     : undefined;
   const driftEveryMs = config.driftIntervalMs > 0 ? Math.max(1000, config.driftIntervalMs / config.timeScale) : 0;
-  const drift = new DriftDetector({ nc, dataSource, topology, logger, converging: () => convergence?.converging() ?? new Set() }, { prefix: config.subjectPrefix, intervalMs: driftEveryMs });
+  const drift = new DriftDetector(
+    { nc, dataSource, topology, logger, converging: () => convergence?.converging() ?? new Set(), appends: store },
+    { prefix: config.subjectPrefix, intervalMs: driftEveryMs, slice: config.driftSlice },
+  );
 
   const limits = { maxConcurrent: config.maxConcurrentRequests, maxQueued: config.maxQueuedRequests };
   const transport = new NatsServiceTransport({

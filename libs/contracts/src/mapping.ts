@@ -175,10 +175,18 @@ export type SolicitMapRequest = z.infer<typeof SolicitMapRequest>;
 export const MapServerHello = z.strictObject({ type: z.literal('Map-Server-Hello'), epoch: z.string().min(1), at: z.string() });
 export type MapServerHello = z.infer<typeof MapServerHello>;
 
+/** The most EIDs one filtered `map.list` may name. */
+export const MAP_LIST_MAX_EIDS = 1000;
+/** `eids` of `map.list`: only the entries of exactly these EID prefixes (a VM is its /32). */
+export const EidFilter = z
+  .array(EidPrefix)
+  .min(1, 'name at least one EID prefix, or leave eids out')
+  .max(MAP_LIST_MAX_EIDS, `at most ${MAP_LIST_MAX_EIDS} EID prefixes per request; split the list`);
+
 /** What map.resolve / map.list forward to an ITR (`<prefix>.lisp.itr.<itr>`), wherever it runs. */
 export const ItrQuery = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('resolve'), eid: Ipv4, forward: z.boolean().optional() }),
-  z.strictObject({ op: z.literal('list'), limit: z.int().min(1).max(5000).optional() }),
+  z.strictObject({ op: z.literal('list'), limit: z.int().min(1).max(5000).optional(), eids: EidFilter.optional() }),
 ]);
 export type ItrQuery = z.infer<typeof ItrQuery>;
 
@@ -194,8 +202,12 @@ export const MapResolveRequest = z
   .refine((r) => !r.forward || r.itr !== undefined, { message: 'forward needs an itr', path: ['forward'] });
 export type MapResolveRequest = z.infer<typeof MapResolveRequest>;
 
-/** `map.list {"itr"?,"limit"?}`: registrations of the map-server, or the entries of one ITR's cache (by prefix, first `limit`, default 1000). */
-export const MapListRequest = z.strictObject({ itr: Name.optional(), limit: z.int().min(1).max(5000).optional() });
+/**
+ * `map.list {"itr"?,"eids"?,"limit"?}`: registrations of the map-server, or the entries of one ITR's
+ * cache (by prefix, first `limit`, default 1000). `eids` (1..1000 EID prefixes, e.g. `10.1.0.10/32`):
+ * only the entries of exactly those prefixes, and `total` counts those.
+ */
+export const MapListRequest = z.strictObject({ itr: Name.optional(), eids: EidFilter.optional(), limit: z.int().min(1).max(5000).optional() });
 export type MapListRequest = z.infer<typeof MapListRequest>;
 
 export interface MappingView {
@@ -236,6 +248,7 @@ export interface MapResolveReply {
 export interface MapListReply {
   ok: true;
   source: string;
+  /** Entries held (with `eids`: entries of those prefixes held). */
   total: number;
   entries: MappingView[];
   stats?: Record<string, unknown>;

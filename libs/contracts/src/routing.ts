@@ -7,13 +7,48 @@ import { Name } from './names';
  * the types of their replies and the names of the plane events they publish.
  * Never under `<prefix>.evt.>`: the event stream would answer a request with its PubAck.
  */
-export const ListRoutesRequest = z.strictObject({ site: Name.optional() });
+/** A route prefix, `a.b.c.d/len` (a VM's is its /32). */
+const RoutePrefix = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'expected a prefix a.b.c.d/len');
+/** The most prefixes one filtered `routes.list` may name. */
+export const ROUTES_LIST_MAX_PREFIXES = 1000;
+/** The most routes one page of `routes.list` holds per site. */
+export const ROUTES_LIST_MAX_LIMIT = 5000;
+
+/**
+ * `routes.list {"site"?,"prefixes"?,"after"?,"limit"?}`: each site's /32s. `prefixes` (1..1000):
+ * only the routes of exactly those prefixes. `after`/`limit`: one page per site, by prefix
+ * (numeric order), `after` exclusive; each site's view then says its `total` and, when more follow,
+ * `next` (ask again with `"after": next`).
+ */
+export const ListRoutesRequest = z.strictObject({
+  site: Name.optional(),
+  prefixes: z
+    .array(RoutePrefix)
+    .min(1, 'name at least one prefix, or leave prefixes out')
+    .max(ROUTES_LIST_MAX_PREFIXES, `at most ${ROUTES_LIST_MAX_PREFIXES} prefixes per request; split the list`)
+    .optional(),
+  after: RoutePrefix.optional().describe("exclusive cursor: only routes whose prefix sorts after this one (the previous page's `next`)"),
+  limit: z.int().min(1).max(ROUTES_LIST_MAX_LIMIT).optional().describe('routes per site in this page'),
+});
 export type ListRoutesRequest = z.infer<typeof ListRoutesRequest>;
 
 export const ReconcileRoutesRequest = z.strictObject({ site: Name.optional() });
 export type ReconcileRoutesRequest = z.infer<typeof ReconcileRoutesRequest>;
 
-export const ArpStaleRequest = z.strictObject({ vm: Name.optional() });
+/** The most VMs one filtered `arp.stale` may name. */
+export const ARP_STALE_MAX_VMS = 1000;
+
+/** `arp.stale {"vm"?}` or `{"vms"?}` (1..1000 names): neighbours holding a wrong MAC, for that VM or those VMs only. */
+export const ArpStaleRequest = z
+  .strictObject({
+    vm: Name.optional(),
+    vms: z
+      .array(Name)
+      .min(1, 'name at least one VM, or leave vms out')
+      .max(ARP_STALE_MAX_VMS, `at most ${ARP_STALE_MAX_VMS} VMs per request; split the list`)
+      .optional(),
+  })
+  .refine((r) => r.vm === undefined || r.vms === undefined, { message: 'give vm or vms, not both', path: ['vms'] });
 export type ArpStaleRequest = z.infer<typeof ArpStaleRequest>;
 
 export const ArpListRequest = z.strictObject({ site: Name.optional() });
@@ -64,6 +99,10 @@ export interface SiteRoutesView {
   routes: HostRouteView[];
   /** true when no injector answered for the site. */
   unavailable?: boolean;
+  /** Paged requests (`after`/`limit`): routes in the site's RIB (matching `prefixes`, if given). */
+  total?: number;
+  /** Paged requests: the page's last prefix, when more follow. */
+  next?: string;
 }
 
 export interface ListRoutesReply {

@@ -23,6 +23,7 @@ const Env = z.object({
   LOCUS_CONVERGENCE: z.enum(['true', 'false']).default('true'),
   LOCUS_CONVERGENCE_DEADLINE_MS: z.coerce.number().positive().default(30_000),
   LOCUS_DRIFT_INTERVAL_MS: z.coerce.number().nonnegative().default(30_000),
+  LOCUS_DRIFT_SLICE: z.coerce.number().int().nonnegative().default(0),
   LOCUS_MAX_CONCURRENT_REQUESTS: z.coerce.number().int().positive().default(64),
   LOCUS_MAX_QUEUED_REQUESTS: z.coerce.number().int().nonnegative().default(512),
   LOCUS_REQUEST_BUDGET_MS: z.coerce.number().positive().default(30_000),
@@ -57,6 +58,8 @@ export interface LocusConfig {
   convergenceDeadlineMs: number;
   /** Drift check period in simulated ms (0: only on `drift.check` requests). */
   driftIntervalMs: number;
+  /** VMs of the rolling sweep each periodic drift check compares besides those that changed; 0: a tenth of the VMs (a sweep takes ~10 periods). */
+  driftSlice: number;
   /** Handlers of each mutating request endpoint (vm.move, move.cancel, move.plan) running at once in the manager. */
   maxConcurrentRequests: number;
   /** Requests of each such endpoint waiting for a handler; more are answered UNAVAILABLE at once. */
@@ -90,6 +93,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     convergenceTracking: e.LOCUS_CONVERGENCE === 'true',
     convergenceDeadlineMs: e.LOCUS_CONVERGENCE_DEADLINE_MS,
     driftIntervalMs: e.LOCUS_DRIFT_INTERVAL_MS,
+    driftSlice: e.LOCUS_DRIFT_SLICE,
     maxConcurrentRequests: e.LOCUS_MAX_CONCURRENT_REQUESTS,
     maxQueuedRequests: e.LOCUS_MAX_QUEUED_REQUESTS,
     requestBudgetMs: e.LOCUS_REQUEST_BUDGET_MS,

@@ -214,12 +214,14 @@ export class SiteArpProxy implements LocationFollower {
 
   // ---- views ----
 
-  async stale(vmName?: string): Promise<StaleNeighbourView[]> {
+  /** Neighbours holding a wrong MAC, for every VM or only for `vms`. */
+  async stale(vms?: readonly string[]): Promise<StaleNeighbourView[]> {
     await this.tick();
+    const only = vms ? new Set(vms) : undefined;
     const out: StaleNeighbourView[] = [];
     for (const w of this.driver.wrongEntries()) {
       const vm = this.vmByIp.get(w.ip);
-      if (!vm || (vmName && vm.vm !== vmName)) continue;
+      if (!vm || (only && !only.has(vm.vm))) continue;
       out.push({
         vm: vm.vm,
         ip: w.ip,

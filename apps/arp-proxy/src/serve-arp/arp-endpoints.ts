@@ -8,6 +8,7 @@ import type { SiteArpProxy } from '../proxy-arp/site-arp-proxy';
 /**
  * `<prefix>.arp.stale` and `<prefix>.arp.list`, answered by any arp-proxy process (queue group)
  * from every site's proxy (`<prefix>.arp.site.<site>.stale|list`); a site that does not answer is listed as unavailable.
+ * `arp.stale`'s `vm` or `vms` is passed on: each site answers for those VMs only.
  */
 export async function serveArp(nc: NatsConnection, proxies: readonly SiteArpProxy[], siteNames: readonly string[], prefix: string, logger: Logger): Promise<Service> {
   const log = logger.child({ component: 'arp-proxy' });
@@ -64,7 +65,7 @@ export async function serveArp(nc: NatsConnection, proxies: readonly SiteArpProx
       subject: subj.siteArpStale(p.name),
       schema: ArpStaleRequest,
       logger: log,
-      handler: async (body) => ({ ok: true, stale: await p.stale(body.vm) }),
+      handler: async (body) => ({ ok: true, stale: await p.stale(body.vms ?? (body.vm !== undefined ? [body.vm] : undefined)) }),
     });
     addJsonEndpoint(service, {
       name: `arp-${p.name}-list`,

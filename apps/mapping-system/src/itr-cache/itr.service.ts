@@ -119,7 +119,7 @@ export class ItrService {
     const lab = this.deps.clock.lab();
     const source = `itr:${this.name}`;
     if (q.op === 'list') {
-      const all = this.cache.entries().sort((a, b) => comparePrefixText(a.eid, b.eid));
+      const all = (q.eids ? [...new Set(q.eids)].flatMap((eid) => this.cache.entry(eid) ?? []) : this.cache.entries()).sort((a, b) => comparePrefixText(a.eid, b.eid));
       const reply: MapListReply = { ok: true, source, total: all.length, entries: all.slice(0, q.limit ?? 1000).map((e) => cacheView(e, lab)) };
       return reply;
     }

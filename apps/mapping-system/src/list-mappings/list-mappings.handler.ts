@@ -5,7 +5,10 @@ import { requestJson } from '@locus/messaging';
 import type { MapServerService } from '../map-server/map-server.service';
 import { registrationView } from '../shared/views';
 
-/** `map.list {}`: the map-server's registrations (and its counters); `{"itr"}`: that ITR's cache. First `limit` (default 1000) by prefix. */
+/**
+ * `map.list {}`: the map-server's registrations (and its counters); `{"itr"}`: that ITR's cache.
+ * First `limit` (default 1000) by prefix; `eids`: only the entries of those prefixes.
+ */
 export class ListMappingsHandler {
   constructor(
     private readonly mapServer: MapServerService,
@@ -17,9 +20,9 @@ export class ListMappingsHandler {
     if (req.itr) {
       if (!this.deps.policy.has(req.itr))
         throw new LocusError('UNKNOWN_SITE', `no ITR named ${req.itr}; the ITRs are ${this.deps.policy.sites().map((s) => s.name).join(', ')}`);
-      return requestJson(this.deps.nc, mappingSubjects(this.deps.prefix).itr(req.itr), { op: 'list', limit }, 5000);
+      return requestJson(this.deps.nc, mappingSubjects(this.deps.prefix).itr(req.itr), { op: 'list', limit, ...(req.eids ? { eids: req.eids } : {}) }, 5000);
     }
-    const { total, entries } = this.mapServer.server.list(limit);
+    const { total, entries } = this.mapServer.server.list(limit, req.eids);
     const lab = this.deps.clock.lab();
     return { ok: true, source: 'map-server', total, entries: entries.map((e) => registrationView(e, lab)), stats: this.mapServer.server.stats() } satisfies MapListReply;
   }

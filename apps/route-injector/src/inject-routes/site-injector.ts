@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { HostRouteView, LocationEvent, PlaneEvent, ReconcileFix, SiteRoutesView, VmView } from '@locus/contracts';
 import {
   RouteTracker,
+  comparePrefixText,
   confirmedInCore,
   formatCommunity,
   ipOfPrefix,
@@ -302,14 +303,26 @@ export class SiteRouteInjector implements LocationFollower {
 
   // ---- views ----
 
-  async view(): Promise<SiteRoutesView> {
-    const [own, core] = await Promise.all([this.opts.driver.list(), this.opts.core.list().catch(() => [] as RibPath[])]);
+  /**
+   * The site's routes by prefix: all of them, only `prefixes` (one lookup each in the RIB and the
+   * core), and/or one page (`after` exclusive, `limit`; the view then has `total` and `next`).
+   */
+  async view(filter: { prefixes?: readonly string[]; after?: string; limit?: number } = {}): Promise<SiteRoutesView> {
+    const paged = filter.after !== undefined || filter.limit !== undefined;
+    const coreOf = (prefixes?: readonly string[]) => this.opts.core.list(prefixes).catch(() => [] as RibPath[]);
+    const whole = !filter.prefixes && !paged;
+    const [all, wholeCore] = await Promise.all([this.opts.driver.list(filter.prefixes), whole ? coreOf() : undefined]);
+    const listed = all.sort((a, b) => comparePrefixText(a.prefix, b.prefix));
+    const rest = filter.after === undefined ? listed : listed.filter((p) => comparePrefixText(p.prefix, filter.after!) > 0);
+    const own = filter.limit === undefined ? rest : rest.slice(0, filter.limit);
+    // the core only for the prefixes shown, unless the whole table is
+    const core = wholeCore ?? (await coreOf(own.map((p) => p.prefix)));
+    const inCore = new Set(core.map((c) => `${c.prefix}|${c.nextHop}|${c.locationVersion}`));
     const routes: HostRouteView[] = own
-      .sort((a, b) => a.prefix.localeCompare(b.prefix, 'en', { numeric: true }))
       .map((p) => {
         const vm = this.tracker.byIp(ipOfPrefix(p.prefix));
         const want = desiredRoute(vm, this.site).route;
-        const state = want && samePath(want, p) ? (core.some((c) => c.prefix === p.prefix && c.nextHop === p.nextHop && c.locationVersion === p.locationVersion) ? 'confirmed' : 'advertised') : this.held.has(p.prefix) ? 'withdrawing' : 'stale';
+        const state = want && samePath(want, p) ? (inCore.has(`${p.prefix}|${p.nextHop}|${p.locationVersion}`) ? 'confirmed' : 'advertised') : this.held.has(p.prefix) ? 'withdrawing' : 'stale';
         const c = this.confirmed.get(p.prefix);
         return {
           prefix: p.prefix,
@@ -321,7 +334,8 @@ export class SiteRouteInjector implements LocationFollower {
           ...(c && c.version === p.locationVersion ? { confirmMs: c.ms } : {}),
         } satisfies HostRouteView;
       });
-    return { site: this.name, rib: this.opts.driver.kind, routes };
+    if (!paged) return { site: this.name, rib: this.opts.driver.kind, routes };
+    return { site: this.name, rib: this.opts.driver.kind, routes, total: listed.length, ...(own.length < rest.length ? { next: own[own.length - 1].prefix } : {}) };
   }
 
   // ---- helpers ----

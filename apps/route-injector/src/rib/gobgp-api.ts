@@ -100,10 +100,14 @@ export class GoBgpClient {
     await this.unary('DeletePath', { table_type: 'GLOBAL', family: IPV4_UNICAST, path: toApiPath(path, this.asn) });
   }
 
-  /** Every path of the global RIB (all paths per destination, `best` marked). */
-  async listPaths(prefix?: string): Promise<RibPath[]> {
+  /** Every path of the global RIB (all paths per destination, `best` marked), or only those of the given prefixes (exact; an empty list: none). */
+  async listPaths(prefix?: string | readonly string[]): Promise<RibPath[]> {
     const request: any = { table_type: 'GLOBAL', family: IPV4_UNICAST };
-    if (prefix) request.prefixes = [{ prefix, type: 'EXACT' }];
+    if (typeof prefix === 'string') request.prefixes = [{ prefix, type: 'EXACT' }];
+    else if (prefix) {
+      if (prefix.length === 0) return [];
+      request.prefixes = prefix.map((p) => ({ prefix: p, type: 'EXACT' }));
+    }
     const replies = await this.stream<any>('ListPath', request);
     return replies.flatMap((r) => (r.destination?.paths ?? []).map((p: any) => fromApiPath(r.destination.prefix, p, this.asn)));
   }

@@ -22,7 +22,7 @@ export class GoBgpRibDriver implements RibDriver {
     return this.client.deletePath(path);
   }
 
-  async list(prefix?: string): Promise<RibPath[]> {
+  async list(prefix?: string | readonly string[]): Promise<RibPath[]> {
     return (await this.client.listPaths(prefix)).filter((p) => p.neighbour === '');
   }
 
@@ -44,7 +44,7 @@ export class GoBgpRibView implements RibView {
     this.client = new GoBgpClient(apiAddress);
   }
 
-  list(prefix?: string): Promise<RibPath[]> {
+  list(prefix?: string | readonly string[]): Promise<RibPath[]> {
     return this.client.listPaths(prefix);
   }
 

@@ -43,11 +43,8 @@ export class InMemoryFabric implements BgpFabric {
         listeners.forEach((l) => l());
         fabric.propagate(site, path.prefix, undefined);
       },
-      async list(prefix?: string) {
-        if (prefix !== undefined) {
-          const path = table.get(prefix);
-          return path ? [{ ...path }] : [];
-        }
+      async list(prefix?: string | readonly string[]) {
+        if (prefix !== undefined) return (typeof prefix === 'string' ? [prefix] : [...new Set(prefix)]).flatMap((p) => table.get(p) ?? []).map((p) => ({ ...p }));
         return [...table.values()].map((p) => ({ ...p }));
       },
       watch(listener: () => void) {
@@ -64,9 +61,9 @@ export class InMemoryFabric implements BgpFabric {
     const fabric = this;
     return {
       kind: 'memory',
-      async list(prefix?: string) {
+      async list(prefix?: string | readonly string[]) {
         const out: RibPath[] = [];
-        const tables = prefix !== undefined ? [[prefix, fabric.coreTable.get(prefix)] as const] : fabric.coreTable;
+        const tables = prefix !== undefined ? (typeof prefix === 'string' ? [prefix] : [...new Set(prefix)]).map((p) => [p, fabric.coreTable.get(p)] as const) : fabric.coreTable;
         for (const [, bySite] of tables) {
           if (!bySite) continue;
           const paths = [...bySite.values()];

@@ -6,7 +6,8 @@ import type { HostRoute, RibPath } from '@locus/domain';
  */
 export interface RibView {
   readonly kind: 'gobgp' | 'memory';
-  list(prefix?: string): Promise<RibPath[]>;
+  /** Paths of this prefix, or of each of these prefixes (exact matches; an empty list: none); without one, the whole table. */
+  list(prefix?: string | readonly string[]): Promise<RibPath[]>;
   watch(listener: () => void): () => void;
   close(): Promise<void>;
 }
@@ -33,7 +34,7 @@ export interface RibDriver extends RibView {
   /** Stops originating this path. */
   withdraw(path: RibPath): Promise<void>;
   /** Paths this speaker originates (not the ones it learnt). */
-  list(prefix?: string): Promise<RibPath[]>;
+  list(prefix?: string | readonly string[]): Promise<RibPath[]>;
 }
 
 /** Every site's speaker and the core, however they are run (spawned gobgpd, remote gobgpd, in memory). */

@@ -17,6 +17,7 @@ import type { SiteRouteInjector } from '../inject-routes/site-injector';
  * process (one answers, queue group): it asks each site's injector on its own subject
  * (`<prefix>.routes.site.<site>.list|reconcile`, served by whichever process runs that site)
  * and merges the answers; a site whose injector does not answer is marked `unavailable`.
+ * `prefixes`, `after` and `limit` of `routes.list` are passed on: each site filters and pages its own RIB.
  */
 export async function serveRoutes(
   nc: NatsConnection,
@@ -45,10 +46,11 @@ export async function serveRoutes(
     schema: ListRoutesRequest,
     logger: log,
     handler: async (body): Promise<{ ok: true } & ListRoutesReply> => {
+      const { site: only, ...filter } = body; // prefixes, after, limit: each site applies them to its own RIB
       const sites = await Promise.all(
-        targets(body.site).map(async (site): Promise<SiteRoutesView> => {
+        targets(only).map(async (site): Promise<SiteRoutesView> => {
           try {
-            const reply = await requestJson(nc, subj.siteRoutesList(site), {}, 3000);
+            const reply = await requestJson(nc, subj.siteRoutesList(site), filter, 3000);
             if (!reply.ok) throw new Error(reply.error?.message);
             return reply.view;
           } catch {
@@ -85,7 +87,7 @@ export async function serveRoutes(
       subject: subj.siteRoutesList(injector.name),
       schema: ListRoutesRequest,
       logger: log,
-      handler: async () => ({ ok: true, view: await injector.view() }),
+      handler: async ({ prefixes, after, limit }) => ({ ok: true, view: await injector.view({ prefixes, after, limit }) }),
     });
     addJsonEndpoint(service, {
       name: `routes-${injector.name}-reconcile`,

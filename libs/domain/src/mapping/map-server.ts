@@ -225,8 +225,10 @@ export class MapServer {
     return { expired, timedOut: this.tracker.timeouts(this.options.clock.wall()) };
   }
 
-  list(limit: number): { total: number; entries: MappingEntry[] } {
-    const all = this.registry.entries(this.options.clock.lab()).sort((a, b) => comparePrefixText(a.eid, b.eid));
+  /** The first `limit` live registrations by prefix; with `eids`, only those of exactly these prefixes (one lookup each, no scan). */
+  list(limit: number, eids?: readonly string[]): { total: number; entries: MappingEntry[] } {
+    const now = this.options.clock.lab();
+    const all = (eids ? [...new Set(eids)].flatMap((eid) => this.registry.get(eid, now) ?? []) : this.registry.entries(now)).sort((a, b) => comparePrefixText(a.eid, b.eid));
     return { total: all.length, entries: all.slice(0, limit) };
   }
 
