@@ -167,8 +167,9 @@ export async function startLab(x: StartSetup, f: StartupFigures): Promise<void> 
     await until(
       `the route injectors of ${group.join(',')} to originate their /32s`,
       async () => {
-        const r = await requestJson(x.nc, `${x.prefix}.routes.list`, { site: lastSite }, 5000);
-        return r.ok && !r.sites?.[0]?.unavailable && r.sites?.[0]?.routes?.length >= perSiteCount(lastSite) ? true : undefined;
+        // One route is enough to read the site's total (a whole site's list outgrows a NATS message on big labs).
+        const r = await requestJson(x.nc, `${x.prefix}.routes.list`, { site: lastSite, limit: 1 }, 5000);
+        return r.ok && !r.sites?.[0]?.unavailable && r.sites?.[0]?.total >= perSiteCount(lastSite) ? true : undefined;
       },
       planesMs,
       [c],
