@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { Inject, Module, type DynamicModule, type INestApplicationContext, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { NatsConnection, Service } from 'nats';
 import { subjects } from '@locus/contracts';
-import type { RouteSite } from '@locus/domain';
+import { RouteTracker, type RouteSite } from '@locus/domain';
 import { connectNats, ensureEventStream, feedDurableName, LocationFeed, PlaneEventFeed, PlaneEventPublisher } from '@locus/messaging';
 import { NestPinoLogger, type LocusConfig, type Logger } from '@locus/platform';
 import { defaultTopologyPath, loadTopologyFile, type TopologyIndex } from '@locus/topology';
@@ -119,6 +119,7 @@ export async function startRouteInjectors(config: LocusConfig, logger: Logger, o
     const publisher = new PlaneEventPublisher(js, config.subjectPrefix);
     const deps = { nc, prefix: config.subjectPrefix, logger, publisher };
     const feedDeps = { nc, js, jsm, prefix: config.subjectPrefix, stream: config.streamName, logger };
+    const tracker = new RouteTracker();
     const injectors = names.map(
       (name) =>
         new SiteRouteInjector(
@@ -129,6 +130,7 @@ export async function startRouteInjectors(config: LocusConfig, logger: Logger, o
             core: fabric.core(),
             holdMs: opts.holdMs ?? env.holdMs,
             confirmTimeoutMs: opts.confirmTimeoutMs ?? 10_000,
+            tracker,
           },
           deps,
         ),

@@ -41,6 +41,8 @@ export interface SiteInjectorOptions {
   holdMs: number;
   /** How long to wait for a new route to appear in the core before saying so. */
   confirmTimeoutMs: number;
+  /** Shared by the sites of one process (default: the site's own). */
+  tracker?: RouteTracker;
 }
 
 interface PendingConfirm {
@@ -59,7 +61,8 @@ interface PendingConfirm {
  * and `reconcileDiff`; this class only does the I/O.
  */
 export class SiteRouteInjector implements LocationFollower {
-  readonly tracker = new RouteTracker();
+  /** Where every VM is: one tracker for all the sites of the process (it is the same for each of them). */
+  readonly tracker: RouteTracker;
   readonly name: string;
   private readonly log: Logger;
   private readonly component: string;
@@ -80,6 +83,7 @@ export class SiteRouteInjector implements LocationFollower {
   ) {
     this.name = opts.site.name;
     this.component = `route-injector:${this.name}`;
+    this.tracker = opts.tracker ?? new RouteTracker();
     this.log = deps.logger.child({ component: this.component });
     this.confirmations = { name: this.component, handle: (event) => this.onRouteConfirmed(event) };
   }
@@ -123,7 +127,7 @@ export class SiteRouteInjector implements LocationFollower {
   private async onVmEvent(event: LocationEvent): Promise<void> {
     const fact = routeFactOf(event);
     if (!fact) return;
-    const outcome = this.tracker.apply(fact);
+    const outcome = this.tracker.applyEvent(event.id, fact);
     if (outcome === 'stale') {
       this.log.info({ vm: fact.vm, event: event.type, version: 'locationVersion' in fact ? fact.locationVersion : undefined }, 'older location event ignored');
       return;

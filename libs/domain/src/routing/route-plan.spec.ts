@@ -32,6 +32,14 @@ describe('route tracker: version guard and rise/fall', () => {
     expect(t.apply({ type: 'down', vm: 'burst-01', reason: 'x' })).toBe('duplicate');
     expect(t.apply({ type: 'up', vm: 'burst-01', reason: 'y' })).toBe('applied');
   });
+  it('given sites sharing one tracker, when each applies the same event, then each sees it applied; a redelivery is a duplicate', () => {
+    const t = new RouteTracker();
+    t.apply({ type: 'placed', vm: 'web-01', ip: '10.1.0.10', site: 'dc1', locationVersion: 1 });
+    const relocated = { type: 'relocated', vm: 'web-01', ip: '10.1.0.10', from: 'dc1', to: 'dc2', locationVersion: 2, moveId: 'm' } as const;
+    expect(['dc1', 'dc2', 'cloud'].map(() => t.applyEvent('event-7', relocated))).toEqual(['applied', 'applied', 'applied']);
+    expect(t.applyEvent('event-7-redelivered-copy', relocated)).toBe('duplicate');
+    expect(t.byIp('10.1.0.10')).toMatchObject({ vm: 'web-01', site: 'dc2' });
+  });
 });
 
 describe('make-before-break, one prefix', () => {

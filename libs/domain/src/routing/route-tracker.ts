@@ -26,6 +26,8 @@ export class RouteTracker {
   private readonly vms = new Map<string, TrackedVm>();
   /** VM names by IP (a VM keeps its IP when it moves): every prefix the injector touches is looked up by it. */
   private readonly names = new Map<string, string>();
+  /** The last event applied per VM and its outcome, so that the sites sharing this tracker all see it. */
+  private readonly lastEvent = new Map<string, { id: string; outcome: TrackOutcome }>();
 
   get(vm: string): TrackedVm | undefined {
     return this.vms.get(vm);
@@ -44,6 +46,19 @@ export class RouteTracker {
 
   all(): TrackedVm[] {
     return [...this.vms.values()];
+  }
+
+  /**
+   * Applies the fact of one event once, however many sites of a process share this tracker: the
+   * same event again (the next site handling it) gets the first outcome. A VM's events come one at
+   * a time, so remembering the last per VM is enough.
+   */
+  applyEvent(eventId: string, fact: RouteFact): TrackOutcome {
+    const last = this.lastEvent.get(fact.vm);
+    if (last?.id === eventId) return last.outcome;
+    const outcome = this.apply(fact);
+    this.lastEvent.set(fact.vm, { id: eventId, outcome });
+    return outcome;
   }
 
   /** Applies one fact. Location facts are version-guarded; up/down facts apply to the current location. */
