@@ -103,7 +103,7 @@ export interface RunningRouteInjectors {
 /** Starts one route injector per site (those in opts.sites / LOCUS_SITES, else every hostRoutes site). */
 export async function startRouteInjectors(config: LocusConfig, logger: Logger, opts: RouteInjectorOptions = {}): Promise<RunningRouteInjectors> {
   const env = routeInjectorEnv();
-  const { index: topology } = loadTopologyFile(config.topologyPath ?? defaultTopologyPath());
+  const { index: topology } = loadTopologyFile(config.topologyPath ?? defaultTopologyPath(), { withoutVms: true }); // VMs come from the location DB
   const sites = routeSites(topology);
   const names = opts.sites ?? env.sites ?? sites.filter((s) => s.hostRoutes).map((s) => s.name);
   const unknown = names.filter((n) => !sites.some((s) => s.name === n && s.hostRoutes));

@@ -148,3 +148,15 @@ describe('parseInPieces (large files without one big YAML Document)', () => {
     expect(err.problems[0]).toMatch(new RegExp(`^yaml line ${at + 1}, column \\d+: `));
   });
 });
+
+describe('loading a topology without its VMs (processes that learn them from the location DB)', () => {
+  it('given the default lab, when loaded without VMs, then it has the same sites and hypervisors and no VM', () => {
+    const whole = loadTopologyFile(defaultTopologyPath());
+    const lean = loadTopologyFile(defaultTopologyPath(), { withoutVms: true });
+    expect(whole.topology.vms.length).toBeGreaterThan(0);
+    expect(lean.topology.vms).toEqual([]);
+    expect(lean.topology.sites).toEqual(whole.topology.sites);
+    expect(lean.topology.hypervisors).toEqual(whole.topology.hypervisors);
+    expect(lean.topology.l2Domains).toEqual(whole.topology.l2Domains);
+  });
+});

@@ -31,8 +31,8 @@ export interface LoadedTopology {
  * Parses and validates topology YAML text. Throws TopologyError listing every YAML and validation
  * problem; `source` names the text in the error (normally the file path).
  */
-export function parseTopology(text: string, source = '<inline>', options: ValidateOptions = {}): LoadedTopology {
-  const { value, yamlWarnings } = parseYaml(text, source);
+export function parseTopology(text: string, source = '<inline>', options: LoadOptions = {}): LoadedTopology {
+  const { value, yamlWarnings } = parseYaml(text, source, options.withoutVms ? SKIP_VMS : undefined);
   const result = validateTopology(value, options);
   const warnings = [...yamlWarnings, ...result.warnings];
   if (!result.ok) throw new TopologyError(source, result.problems, warnings);
@@ -44,8 +44,8 @@ export function parseTopology(text: string, source = '<inline>', options: Valida
  * file is parsed piecewise (parseInPieces); anything else (an error, a warning, a shape the pieces
  * do not cover) goes through one Document, which gives the line and column of every problem.
  */
-function parseYaml(text: string, source: string): { value: unknown; yamlWarnings: string[] } {
-  const pieces = parseInPieces(text);
+function parseYaml(text: string, source: string, skip?: ReadonlySet<string>): { value: unknown; yamlWarnings: string[] } {
+  const pieces = parseInPieces(text, skip);
   if (pieces) return { value: pieces.value, yamlWarnings: [] };
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
@@ -73,7 +73,7 @@ const SEQUENCE_ITEM = /^( *)-(?=[ \t]|\r?$)/;
  * whole text. Also undefined on any YAML error or warning, which the caller reports with positions.
  * Exported for its tests; parseTopology is the entry point.
  */
-export function parseInPieces(text: string): { value: Record<string, unknown> } | undefined {
+export function parseInPieces(text: string, skip?: ReadonlySet<string>): { value: Record<string, unknown> } | undefined {
   const starts = [0];
   for (let i = text.indexOf('\n'); i !== -1 && i + 1 < text.length; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
   const lineAt = (n: number) => text.slice(starts[n], n + 1 < starts.length ? starts[n + 1] - 1 : text.length); // without its \n
@@ -96,6 +96,10 @@ export function parseInPieces(text: string): { value: Record<string, unknown> } 
     const last = k + 1 < keys.length ? keys[k + 1].line : starts.length; // exclusive
     if (key === '__proto__' || Object.prototype.hasOwnProperty.call(value, key)) return undefined;
     const items = sequenceItems(key, first, last, lineAt);
+    if (items && skip?.has(key)) {
+      value[key] = []; // not wanted by this process: not parsed at all
+      continue;
+    }
     if (!items) {
       const piece = parsePiece(text.slice(starts[first], end(last)));
       if (!piece.ok || !isPlainObject(piece.value) || Object.keys(piece.value).length !== 1 || !(key in piece.value)) return undefined;
@@ -148,8 +152,19 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+export interface LoadOptions extends ValidateOptions {
+  /**
+   * Leave the VMs out (an empty list): for the processes that learn the VMs from the location DB
+   * (route injectors, the mapping system), so that a 100,000-VM file costs them nothing to load.
+   * A file that does not parse piecewise is still read whole.
+   */
+  readonly withoutVms?: boolean;
+}
+
+const SKIP_VMS: ReadonlySet<string> = new Set(['vms']);
+
 /** Reads, validates and indexes a topology file. Throws TopologyError (file path in the first line, one problem per line). */
-export function loadTopologyFile(path: string, options: ValidateOptions = {}): LoadedTopology {
+export function loadTopologyFile(path: string, options: LoadOptions = {}): LoadedTopology {
   const absolute = resolve(path);
   let text: string;
   try {
