@@ -60,7 +60,7 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
   for (const w of topologyFile.warnings) log.warn({ warning: w }, 'topology warning');
   const topology = topologyFile.index;
 
-  const dataSource = await openStore(config.databaseUrl);
+  const dataSource = await openStore(config.databaseUrl, config.pgPoolSize);
   log.info({ database: new URL(config.databaseUrl).pathname.slice(1) }, 'event store ready (migrations applied)');
   const nc = await connectNats(config.natsUrl, 'locus-mobility-manager', logger);
   const js = nc.jetstream();

@@ -20,6 +20,7 @@ const Env = z.object({
   LOCUS_HA: z.enum(['true', 'false']).default('true'),
   LOCUS_MAX_OUTBOUND_PER_HOST: z.coerce.number().int().positive().default(2),
   LOCUS_MAX_QUEUED_PER_HOST: z.coerce.number().int().nonnegative().default(64),
+  LOCUS_PG_POOL_SIZE: z.coerce.number().int().positive().default(20),
   LOCUS_CONVERGENCE: z.enum(['true', 'false']).default('true'),
   LOCUS_CONVERGENCE_DEADLINE_MS: z.coerce.number().positive().default(30_000),
   LOCUS_DRIFT_INTERVAL_MS: z.coerce.number().nonnegative().default(30_000),
@@ -52,6 +53,8 @@ export interface LocusConfig {
   maxOutboundPerHost: number;
   /** Moves that may wait for a source host's outbound slot; `vm.move` answers UNAVAILABLE (nothing recorded) past it. */
   maxQueuedPerHost: number;
+  /** Postgres connections of the mobility manager's pool (the outbox relay has its own session besides). */
+  pgPoolSize: number;
   /** Track every move's network convergence (MoveConverged / MoveConvergenceLate) in the manager. */
   convergenceTracking: boolean;
   /** Real ms after the location commit by which every plane of a move should agree, else it is flagged late. */
@@ -90,6 +93,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     haEnabled: e.LOCUS_HA === 'true',
     maxOutboundPerHost: e.LOCUS_MAX_OUTBOUND_PER_HOST,
     maxQueuedPerHost: e.LOCUS_MAX_QUEUED_PER_HOST,
+    pgPoolSize: e.LOCUS_PG_POOL_SIZE,
     convergenceTracking: e.LOCUS_CONVERGENCE === 'true',
     convergenceDeadlineMs: e.LOCUS_CONVERGENCE_DEADLINE_MS,
     driftIntervalMs: e.LOCUS_DRIFT_INTERVAL_MS,
