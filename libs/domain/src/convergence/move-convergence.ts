@@ -52,6 +52,8 @@ export interface ConvergenceProgress {
   stale: StaleComponent[];
 }
 
+const NO_MOVES: ReadonlySet<never> = new Set();
+
 interface TrackedMove {
   moveId: string;
   vm: string;
@@ -76,6 +78,9 @@ const TRACKED_FACTS = 512;
 
 export class MoveConvergenceBook {
   private readonly moves = new Map<string, TrackedMove>();
+  /** The same moves by VM, and the VM of each relocated address: plane facts name a VM or an address. */
+  private readonly byVm = new Map<string, Set<TrackedMove>>();
+  private readonly vmByIp = new Map<string, string>();
   private readonly facts = new Map<string, Fact[]>();
   private readonly seenFacts = new Map<string, Set<string>>();
   /** Move ids decided for good (converged and recorded, failed, superseded): later inputs about them change nothing. */
@@ -100,10 +105,13 @@ export class MoveConvergenceBook {
       }
       case 'relocated': {
         const m = this.track(input.moveId, input.vm);
-        if (!m.relocated) m.relocated = { seq: input.seq, ip: input.ip, locationVersion: input.locationVersion, at: input.at };
+        if (!m.relocated) {
+          m.relocated = { seq: input.seq, ip: input.ip, locationVersion: input.locationVersion, at: input.at };
+          this.vmByIp.set(input.ip, m.vm);
+        }
         const out: ConvergenceVerdict[] = [];
-        for (const other of [...this.moves.values()])
-          if (other.vm === m.vm && other !== m && (!other.relocated || other.relocated.locationVersion < input.locationVersion)) {
+        for (const other of [...this.movesOf(m.vm)])
+          if (other !== m && (!other.relocated || other.relocated.locationVersion < input.locationVersion)) {
             this.close(other.moveId);
             if (other.info && other.relocated && !other.converged) out.push({ kind: 'superseded', move: this.summary(other), by: m.moveId });
           }
@@ -189,11 +197,28 @@ export class MoveConvergenceBook {
     if (!m) {
       m = { moveId, vm, late: false, converged: false };
       this.moves.set(moveId, m);
+      let ofVm = this.byVm.get(vm);
+      if (!ofVm) this.byVm.set(vm, (ofVm = new Set()));
+      ofVm.add(m);
     }
     return m;
   }
 
+  /** The tracked moves of one VM (every plane fact is about a VM: no scan of every move). */
+  private movesOf(vm: string): ReadonlySet<TrackedMove> {
+    return this.byVm.get(vm) ?? NO_MOVES;
+  }
+
   private close(moveId: string): void {
+    const m = this.moves.get(moveId);
+    if (m) {
+      const ofVm = this.byVm.get(m.vm);
+      ofVm?.delete(m);
+      if (ofVm?.size === 0) {
+        this.byVm.delete(m.vm);
+        if (m.relocated && this.vmByIp.get(m.relocated.ip) === m.vm) this.vmByIp.delete(m.relocated.ip);
+      }
+    }
     this.moves.delete(moveId);
     if (this.closed.has(moveId)) return;
     this.closed.add(moveId);
@@ -210,7 +235,7 @@ export class MoveConvergenceBook {
     seen.add(event.id);
     const list = this.facts.get(vm) ?? [];
     list.push({ seq, at: Date.parse(event.at), event });
-    const tracked = [...this.moves.values()].filter((m) => m.vm === vm);
+    const tracked = [...this.movesOf(vm)];
     const cap = tracked.length ? TRACKED_FACTS : IDLE_FACTS;
     while (list.length > cap) seen.delete(list.shift()!.event.id);
     this.facts.set(vm, list);
@@ -219,9 +244,8 @@ export class MoveConvergenceBook {
 
   private vmOfAddress(eid: string | undefined): string | undefined {
     if (!eid) return undefined;
-    const ip = eid.replace(/\/32$/, '');
-    for (const m of this.moves.values()) if (m.relocated?.ip === ip) return m.vm;
-    return undefined;
+    const vm = this.vmByIp.get(eid.replace(/\/32$/, ''));
+    return vm !== undefined && this.movesOf(vm).size > 0 ? vm : undefined;
   }
 
   private check(m: TrackedMove): ConvergenceVerdict[] {
