@@ -60,7 +60,8 @@ export class EtrClaims {
     const held = this.seen.get(fact.vm);
     if (held !== undefined && !isNewerVersion(fact.locationVersion, held)) return isSameVersion(fact.locationVersion, held) ? 'duplicate' : 'stale';
     this.seen.set(fact.vm, fact.locationVersion);
-    const eid = hostEid(fact.ip);
+    // Every site's ETR hears of every VM: the address is checked only where it is claimed.
+    const eid = fact.site === this.site ? hostEid(fact.ip) : fact.ip.endsWith('/32') ? fact.ip : `${fact.ip}/32`;
     const mine = this.byEid.get(eid);
     if (fact.site === this.site) {
       if (!this.mayClaim(eid)) {
