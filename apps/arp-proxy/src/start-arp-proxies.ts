@@ -8,6 +8,7 @@ import { connectNats, ensureEventStream, feedDurableName, LocationFeed, PlaneEve
 import { NestPinoLogger, ScaledClock, type LocusConfig, type Logger } from '@locus/platform';
 import { defaultTopologyPath, loadTopologyFile, type TopologyIndex } from '@locus/topology';
 import { LabArpDriver } from './arp-driver/lab-arp-driver';
+import { KnownVms } from './proxy-arp/known-vms';
 import { SiteArpProxy } from './proxy-arp/site-arp-proxy';
 import { serveArp } from './serve-arp/arp-endpoints';
 
@@ -75,7 +76,7 @@ export async function startArpProxies(config: LocusConfig, logger: Logger, opts:
   const jsm = await nc.jetstreamManager();
   await ensureEventStream(jsm, config.streamName, subjects(config.subjectPrefix).eventsWildcard);
   const js = nc.jetstream();
-  const deps = { logger, publisher: new PlaneEventPublisher(js, config.subjectPrefix, logger), clock };
+  const deps = { logger, publisher: new PlaneEventPublisher(js, config.subjectPrefix, logger), clock, known: new KnownVms() };
   const proxies = names.map((name) => {
     const site = sites.find((s) => s.name === name)!;
     return new SiteArpProxy(site, sites, domains, new LabArpDriver(name, neighbours.filter((n) => n.site === name), clock, random), deps);

@@ -3,21 +3,16 @@ import type { ArpConvergedData, LocationEvent, PlaneEvent, SiteArpView, StaleNei
 import { decideArpForMove, proxyWanted, type ArpDomain, type ArpSite, type Clock } from '@locus/domain';
 import type { LocationFollower, PlaneEventPublisher } from '@locus/messaging';
 import type { LabArpDriver, Repair } from '../arp-driver/lab-arp-driver';
+import { KnownVms, type KnownVm } from './known-vms';
 
 export interface SiteArpDeps {
   logger: Logger;
+  /** Shared by the sites of one process (default: the site's own). */
+  known?: KnownVms;
   publisher: PlaneEventPublisher;
   clock: Clock;
 }
 
-interface KnownVm {
-  vm: string;
-  ip: string;
-  mac: string;
-  l2Domain: string;
-  site: string;
-  locationVersion: number;
-}
 
 /**
  * One site's ARP proxy. It follows the location events (its process's location feed, after a
@@ -30,9 +25,8 @@ export class SiteArpProxy implements LocationFollower {
   readonly name: string;
   private readonly log: Logger;
   private readonly component: string;
-  private readonly vms = new Map<string, KnownVm>();
-  /** The same VMs by IP (a VM keeps its IP when it moves): neighbours' entries are keyed by IP. */
-  private readonly vmByIp = new Map<string, KnownVm>();
+  /** Where every VM is: one table for all the sites of the process (it is the same for each). */
+  private readonly known: KnownVms;
   private readonly proxies = new Map<string, { vm: string; locationVersion: number; since: number }>();
   private readonly staleMeta = new Map<string, { vm: string; locationVersion: number; moveId?: string }>();
   /** Moves whose neighbours this site has not all repaired yet: ArpConverged is published when none holds a wrong MAC. */
@@ -50,6 +44,7 @@ export class SiteArpProxy implements LocationFollower {
     this.name = site.name;
     this.component = `arp-proxy:${this.name}`;
     this.log = deps.logger.child({ component: this.component });
+    this.known = deps.known ?? new KnownVms();
   }
 
   /** Called by the process once the feed's snapshot is loaded. */
@@ -79,20 +74,26 @@ export class SiteArpProxy implements LocationFollower {
   private async onVmEvent(event: LocationEvent): Promise<void> {
     if (event.type === 'VmPlaced') {
       const d = event.data;
-      if (!this.vms.has(d.vm)) this.learnVm({ vm: d.vm, ip: d.ip, mac: d.mac, l2Domain: d.l2Domain, site: d.site, locationVersion: d.locationVersion });
+      const placed: KnownVm = { vm: d.vm, ip: d.ip, mac: d.mac, l2Domain: d.l2Domain, site: d.site, locationVersion: d.locationVersion };
+      const change = this.known.apply(event.id, d.vm, (before) => !before, () => placed);
+      if (change.applied) this.learnVm(placed);
       return;
     }
     if (event.type !== 'VmRelocated') return;
     const d = event.data;
-    const known = this.vms.get(d.vm);
-    if (known && d.locationVersion <= known.locationVersion) {
-      if (d.locationVersion < known.locationVersion) this.log.info({ vm: d.vm, version: d.locationVersion, known: known.locationVersion }, 'older location event ignored');
+    const change = this.known.apply(
+      event.id,
+      d.vm,
+      (before) => !before || d.locationVersion > before.locationVersion,
+      (before) => ({ vm: d.vm, ip: d.ip, mac: d.mac, l2Domain: before?.l2Domain ?? this.domainOfIp(d.ip)?.name ?? '', site: d.to.site, locationVersion: d.locationVersion }),
+    );
+    if (!change.applied || !change.after) {
+      const known = change.before;
+      if (known && d.locationVersion < known.locationVersion) this.log.info({ vm: d.vm, version: d.locationVersion, known: known.locationVersion }, 'older location event ignored');
       return;
     }
-    const l2Domain = known?.l2Domain ?? this.domainOfIp(d.ip)?.name;
-    const domain = this.domains.find((x) => x.name === l2Domain);
-    const vm: KnownVm = { vm: d.vm, ip: d.ip, mac: d.mac, l2Domain: l2Domain ?? '', site: d.to.site, locationVersion: d.locationVersion };
-    this.remember(vm);
+    const vm = change.after;
+    const domain = this.domains.find((x) => x.name === vm.l2Domain);
     if (!domain || !domain.sites.includes(this.name)) return;
     const mode = d.mode;
     const decision = decideArpForMove({
@@ -166,7 +167,7 @@ export class SiteArpProxy implements LocationFollower {
       const key = `${r.neighbour.name}|${r.ip}`;
       const meta = this.staleMeta.get(key);
       this.staleMeta.delete(key);
-      const vm = meta ? this.vms.get(meta.vm) : this.vmByIp.get(r.ip);
+      const vm = meta ? this.known.get(meta.vm) : this.known.byIp(r.ip);
       if (!vm) continue;
       const staleMs = r.wrongSince !== undefined ? r.at - r.wrongSince : undefined;
       this.log.info({ vm: vm.vm, neighbour: r.neighbour.name, how: r.how, mac: r.mac, staleMs }, `neighbour repaired: ${r.neighbour.name} ${r.mac ? `now has ${r.mac}` : 'dropped its wrong entry'} for ${r.ip}`);
@@ -220,7 +221,7 @@ export class SiteArpProxy implements LocationFollower {
     const only = vms ? new Set(vms) : undefined;
     const out: StaleNeighbourView[] = [];
     for (const w of this.driver.wrongEntries()) {
-      const vm = this.vmByIp.get(w.ip);
+      const vm = this.known.byIp(w.ip);
       if (!vm || (only && !only.has(vm.vm))) continue;
       out.push({
         vm: vm.vm,
@@ -251,13 +252,8 @@ export class SiteArpProxy implements LocationFollower {
 
   // ---- helpers ----
 
-  private remember(vm: KnownVm): void {
-    this.vms.set(vm.vm, vm);
-    this.vmByIp.set(vm.ip, vm);
-  }
-
   private learnVm(vm: KnownVm): void {
-    this.remember(vm);
+    this.known.remember(vm);
     const domain = this.domains.find((x) => x.name === vm.l2Domain);
     if (!domain || !domain.sites.includes(this.name)) return;
     this.driver.setOnLink(domain.name, vm.ip, domain.sites.includes(vm.site) ? vm.mac : null);

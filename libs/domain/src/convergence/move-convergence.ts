@@ -217,6 +217,9 @@ export class MoveConvergenceBook {
       if (ofVm?.size === 0) {
         this.byVm.delete(m.vm);
         if (m.relocated && this.vmByIp.get(m.relocated.ip) === m.vm) this.vmByIp.delete(m.relocated.ip);
+        // Its facts are about versions now decided: keeping them for every VM ever moved grew without end.
+        this.facts.delete(m.vm);
+        this.seenFacts.delete(m.vm);
       }
     }
     this.moves.delete(moveId);
