@@ -24,8 +24,8 @@ describe('overload: admission control and deadlines on addJsonEndpoint', () => {
     await server.close();
   });
 
-  /** A handler that records what ran and waits for the test to open its gate. */
-  function slowEndpoint(name: string, admission: { maxConcurrent: number; maxQueued: number }) {
+  /** A handler that records what ran and waits for the test to open its gate; its subscription is on the server when this resolves. */
+  async function slowEndpoint(name: string, admission: { maxConcurrent: number; maxQueued: number }) {
     const { logger, lines } = capturingLogger('debug');
     let open!: () => void;
     const gate = new Promise<void>((r) => (open = r));
@@ -47,11 +47,12 @@ describe('overload: admission control and deadlines on addJsonEndpoint', () => {
         return { ok: true, i };
       },
     });
+    await server.flush(); // the endpoint's subscription reaches the server before any request (else: no responders)
     return { subject, stats, ran, open, lines, maxRunning: () => maxRunning };
   }
 
   it('with 1 running and 1 waiting, a burst of 6 gets UNAVAILABLE for the 4 surplus at once, and the 2 admitted complete', async () => {
-    const ep = slowEndpoint('burst', { maxConcurrent: 1, maxQueued: 1 });
+    const ep = await slowEndpoint('burst', { maxConcurrent: 1, maxQueued: 1 });
     const replies = [1, 2, 3, 4, 5, 6].map((i) => requestJson(client, ep.subject, { i }, 10_000));
     // The surplus is answered while the first handler still holds its slot: nothing has completed yet.
     const surplus = await Promise.all(replies.slice(2));
@@ -74,7 +75,7 @@ describe('overload: admission control and deadlines on addJsonEndpoint', () => {
   });
 
   it('a waiting request whose deadline passes is dropped at the head of the queue, unanswered, and the next one runs', async () => {
-    const ep = slowEndpoint('expiring', { maxConcurrent: 1, maxQueued: 2 });
+    const ep = await slowEndpoint('expiring', { maxConcurrent: 1, maxQueued: 2 });
     const first = requestJson(client, ep.subject, { i: 1 }, 10_000);
     await eventually(async () => ep.stats().running === 1, 5000, 'the first request running');
     const short = requestJson(client, ep.subject, { i: 2 }, 300); // Locus-Deadline = now + 300 ms
@@ -94,6 +95,7 @@ describe('overload: admission control and deadlines on addJsonEndpoint', () => {
     const ran: number[] = [];
     const subject = `${prefix}.plain`;
     const stats = addJsonEndpoint(service, { name: 'plain', subject, schema: z.strictObject({ i: z.number() }), logger, handler: ({ i }) => (ran.push(i), { ok: true, i }) });
+    await server.flush();
     const h = headers();
     h.set('Locus-Deadline', String(Date.now() - 1));
     await expect(client.request(subject, new TextEncoder().encode('{"i":1}'), { timeout: 500, headers: h })).rejects.toThrow(/timeout/i);
