@@ -158,7 +158,7 @@ describe('commands: refusals, idempotency and bad input', () => {
     const moves = await lab.manager.dataSource.query(`SELECT count(*)::int AS n FROM moves WHERE vm = 'api-01'`);
     expect(moves[0].n).toBe(0);
     expect((await lab.req('vm.get', { vm: 'api-01' })).vm).toEqual(before.vm);
-    expect(lab.manager.requestStats().get('vm.move')).toMatchObject({ limits: { maxConcurrent: 64, maxQueued: 512 }, running: 0, queued: 0 });
+    expect(lab.manager.requestStats().get('vm.move')).toMatchObject({ limits: { maxConcurrent: 64, maxQueued: 128 }, running: 0, queued: 0 });
     expect(lab.manager.requestStats().get('vm.get')!.limits).toBeUndefined();
     // the same move within its deadline runs
     const accepted = await lab.req('vm.move', { vm: 'api-01', to: 'dc2-hv1', mode: 'cold' });

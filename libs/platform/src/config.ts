@@ -26,7 +26,7 @@ const Env = z.object({
   LOCUS_DRIFT_INTERVAL_MS: z.coerce.number().nonnegative().default(30_000),
   LOCUS_DRIFT_SLICE: z.coerce.number().int().nonnegative().default(0),
   LOCUS_MAX_CONCURRENT_REQUESTS: z.coerce.number().int().positive().default(64),
-  LOCUS_MAX_QUEUED_REQUESTS: z.coerce.number().int().nonnegative().default(512),
+  LOCUS_MAX_QUEUED_REQUESTS: z.coerce.number().int().nonnegative().default(128),
   LOCUS_REQUEST_BUDGET_MS: z.coerce.number().positive().default(30_000),
   LOCUS_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),

@@ -48,13 +48,14 @@ export class MoveVmHandler {
       if (existing) return this.replay(existing, req);
     }
     if (!this.topology.hypervisor(req.to)) throw new LocusError('UNKNOWN_TARGET', `no hypervisor named ${req.to}; see locus.topology.get for the hypervisors`);
-    const planning = await this.planner.plan(req);
-    const host = await this.outboundOf(planning.from.hypervisor);
-    if (host.waiting >= this.queue.maxQueuedPerHost)
+    // The source host's queue first: under overload most requests end here, before any planning.
+    const host = await this.outboundOf(req.vm);
+    if (host && host.waiting >= this.queue.maxQueuedPerHost)
       throw new LocusError(
         'UNAVAILABLE',
-        `${planning.from.hypervisor} already has ${host.active} outbound moves running and ${host.waiting} waiting (at most ${this.queue.maxQueuedPerHost}); retry later`,
+        `${host.hypervisor} already has ${host.active} outbound moves running and ${host.waiting} waiting (at most ${this.queue.maxQueuedPerHost}); retry later`,
       );
+    const planning = await this.planner.plan(req);
     const moveId = randomUUID();
     try {
       const { events } = await this.commands.execute(
@@ -80,7 +81,7 @@ export class MoveVmHandler {
         `move accepted: ${d.vm} ${d.mode} ${d.from.hypervisor} -> ${d.to.hypervisor}`,
       );
       for (const warning of d.warnings) this.logger.warn({ component: 'mobility-manager', moveId, vm: d.vm }, warning);
-      const queuePosition = host.active >= this.queue.maxOutboundPerHost ? host.waiting + 1 : undefined;
+      const queuePosition = host && host.active >= this.queue.maxOutboundPerHost ? host.waiting + 1 : undefined;
       return { moveId, vm: d.vm, from: d.from, to: d.to, mode: d.mode, ...(d.warnings.length ? { warnings: d.warnings } : {}), prediction: p, ...(queuePosition ? { queuePosition } : {}) };
     } catch (err) {
       // The same requestId sent twice at once: one append wins, the other finds it here.
@@ -92,14 +93,16 @@ export class MoveVmHandler {
     }
   }
 
-  /** Operator moves running from `hypervisor` and moves waiting for one of its slots (indexed by source host). */
-  private async outboundOf(hypervisor: string): Promise<{ active: number; waiting: number }> {
-    const rows: { active: number; waiting: number }[] = await this.dataSource.query(
-      `SELECT count(*) FILTER (WHERE state = 'in-progress' AND view->>'cause' <> 'ha-restart')::int AS active, count(*) FILTER (WHERE state = 'accepted')::int AS waiting
-         FROM moves WHERE state IN ('accepted', 'in-progress') AND view->'from'->>'hypervisor' = $1`,
-      [hypervisor],
+  /** The VM's host, its operator moves running and the moves waiting for one of its slots (indexed by source host); undefined for an unknown VM. */
+  private async outboundOf(vm: string): Promise<{ hypervisor: string; active: number; waiting: number } | undefined> {
+    const rows: { hypervisor: string; active: number; waiting: number }[] = await this.dataSource.query(
+      `SELECT l.hypervisor,
+              (SELECT count(*) FROM moves m WHERE m.state = 'in-progress' AND m.view->'from'->>'hypervisor' = l.hypervisor AND m.view->>'cause' <> 'ha-restart')::int AS active,
+              (SELECT count(*) FROM moves m WHERE m.state = 'accepted' AND m.view->'from'->>'hypervisor' = l.hypervisor)::int AS waiting
+         FROM vm_location l WHERE l.name = $1`,
+      [vm],
     );
-    return rows[0] ?? { active: 0, waiting: 0 };
+    return rows[0];
   }
 
   private async byRequestId(requestId: string): Promise<MoveRow | undefined> {
