@@ -1,8 +1,9 @@
 import { Client } from 'pg';
 import type { DataSource, Logger as OrmLogger } from 'typeorm';
-import { createDataSource, openStore, rebuildProjections, VersionConflictError, type PgEventStore } from '@locus/eventstore';
+import { createDataSource, rebuildProjections, VersionConflictError, type PgEventStore } from '@locus/eventstore';
 import { OUTBOX_CHANNEL, storeFor } from '../apps/mobility-manager/src/start-mobility-manager';
-import { cleanup, eventually, startTestLab, testConfig } from './support/harness';
+import { eventually, startTestLab } from './support/harness';
+import { useTestStore } from './support/store';
 
 const meta = { correlationId: 'test', component: 'test', at: new Date(0).toISOString() };
 const placed = (vm: string, n: number) => ({
@@ -44,17 +45,9 @@ const snapshot = async (ds: DataSource) => ({
 });
 
 describe('event store: expected-version appends against real Postgres', () => {
-  const config = testConfig();
   let ds: DataSource;
   let store: PgEventStore;
-  beforeAll(async () => {
-    ds = await openStore(config.databaseUrl);
-    store = storeFor(ds, config.subjectPrefix);
-  });
-  afterAll(async () => {
-    await ds.destroy();
-    await cleanup(config).catch(() => undefined);
-  });
+  const config = useTestStore((opened) => ({ ds, store } = opened));
 
   it('of 20 concurrent appends at the same expected version exactly one wins; the rest get a version conflict', async () => {
     await store.append('vm:race-01', 0, [placed('race-01', 1)]);
@@ -95,17 +88,9 @@ describe('event store: expected-version appends against real Postgres', () => {
 });
 
 describe('event store: round trips and group commit (appendMany)', () => {
-  const config = testConfig();
   let ds: DataSource;
   let store: PgEventStore;
-  beforeAll(async () => {
-    ds = await openStore(config.databaseUrl);
-    store = storeFor(ds, config.subjectPrefix);
-  });
-  afterAll(async () => {
-    await ds.destroy();
-    await cleanup(config).catch(() => undefined);
-  });
+  const config = useTestStore((opened) => ({ ds, store } = opened));
 
   it('an append is BEGIN + 3 statements + COMMIT, notifies the relay once, and a failed claim writes nothing', async () => {
     const counting = await countingStore(config.databaseUrl);

@@ -1,7 +1,6 @@
 import type { DataSource } from 'typeorm';
-import { GroupCommitter, openStore, rebuildProjections, VersionConflictError, type PgEventStore } from '@locus/eventstore';
-import { storeFor } from '../apps/mobility-manager/src/start-mobility-manager';
-import { cleanup, testConfig } from './support/harness';
+import { GroupCommitter, rebuildProjections, VersionConflictError, type PgEventStore } from '@locus/eventstore';
+import { useTestStore } from './support/store';
 
 const meta = { correlationId: 'test', component: 'test', at: new Date(0).toISOString() };
 const placed = (vm: string, n: number, ip = `10.8.${Math.floor(n / 250)}.${(n % 250) + 2}`) => ({
@@ -15,17 +14,9 @@ const placed = (vm: string, n: number, ip = `10.8.${Math.floor(n / 250)}.${(n % 
  * and each append keeps its own expected-version check and its own failure.
  */
 describe('group commit: concurrent appends share transactions, failures stay their own', () => {
-  const config = testConfig();
   let ds: DataSource;
   let store: PgEventStore;
-  beforeAll(async () => {
-    ds = await openStore(config.databaseUrl);
-    store = storeFor(ds, config.subjectPrefix);
-  });
-  afterAll(async () => {
-    await ds.destroy();
-    await cleanup(config).catch(() => undefined);
-  });
+  const config = useTestStore((opened) => ({ ds, store } = opened));
 
   it('200 concurrent appends of different streams commit in far fewer transactions, every event once', async () => {
     const committer = new GroupCommitter(store, { maxInFlight: 1 });

@@ -1,24 +1,16 @@
 import type { DataSource } from 'typeorm';
-import { openStore, type PgEventStore } from '@locus/eventstore';
+import type { PgEventStore } from '@locus/eventstore';
 import { parseTopology } from '@locus/topology';
 import { generateTopology, renderTopologyYaml } from '../libs/topology/src/generate';
-import { storeFor } from '../apps/mobility-manager/src/start-mobility-manager';
 import { placeTopologyVms } from '../apps/mobility-manager/src/seed-vms/place-topology-vms';
 import { VmCommandService } from '../apps/mobility-manager/src/vm-commands/vm-command.service';
-import { capturingLogger, cleanup, testConfig } from './support/harness';
+import { capturingLogger } from './support/harness';
+import { useTestStore } from './support/store';
 
 describe('placing the topology at start (group commit)', () => {
-  const config = testConfig();
   let ds: DataSource;
   let store: PgEventStore;
-  beforeAll(async () => {
-    ds = await openStore(config.databaseUrl);
-    store = storeFor(ds, config.subjectPrefix);
-  });
-  afterAll(async () => {
-    await ds.destroy();
-    await cleanup(config).catch(() => undefined);
-  });
+  const config = useTestStore((opened) => ({ ds, store } = opened));
 
   it('places 2,500 VMs in 3 transactions, leaves a VM already in the store where the log says, and places nothing on a second start', async () => {
     const { index } = parseTopology(renderTopologyYaml(generateTopology({ sites: 3, vms: 2500 }).topology), 'generated');
