@@ -1,17 +1,9 @@
-import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
-import type { Logger } from 'pino';
 import type { MappingClock, SiteMac, SitePolicy } from '@locus/domain';
+import type { FeedDeps, PlaneEventPublisher } from '@locus/messaging';
 import type { MappingOptions, MappingTimers } from '../mapping-options';
-import type { PlaneEventPublisher } from '@locus/messaging';
 
-/** What every role of the mapping system gets from the process that hosts it. */
-export interface MappingDeps {
-  nc: NatsConnection;
-  js: JetStreamClient;
-  jsm: JetStreamManager;
-  prefix: string;
-  stream: string;
-  logger: Logger;
+/** What every role of the mapping system gets from the process that hosts it (a feed's connections, and its own). */
+export interface MappingDeps extends FeedDeps {
   /** lab(): scaled lab time for TTLs and refresh; wall(): real time for timestamps and convergence. */
   clock: MappingClock;
   mac: SiteMac;
