@@ -87,7 +87,7 @@ const program = new Command()
   .option('--overload', 'phase 1 offers --rate for --duration (its completed rate is the peak), phase 2 offers twice the peak for as long; prints both and the answers of phase 2 by kind')
   .option('--compare-vms <n>', 'after the main run, the same configuration (ITRs, rate, duration) on a fresh lab of N VMs; prints both convergence p50s and their ratio', num)
   .option('--seed <n>', 'seed of the random choices', num, 1)
-  .option('--sites-per-process <n>', 'sites per mapping-system / route-injector / arp-proxy process; 0: all (one process per service). Default: all when the manager pages vm.list, else fewer on big labs so the unpaginated snapshots load', num)
+  .option('--sites-per-process <n>', 'sites per mapping-system / route-injector / arp-proxy process, started one group after another (default, or 0: all, one process per service, started at once)', num)
   .parse();
 
 const o = program.opts<Opts>();

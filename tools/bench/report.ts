@@ -91,7 +91,6 @@ export interface BenchResult {
     /** Each service: seconds since the lab started when it was spawned and when it was ready. */
     steps?: StartStep[];
     /** The manager answers vm.list by pages. */
-    pagedSnapshots?: boolean;
     /** The plane services started at once, one process each. */
     concurrent?: boolean;
   };
@@ -232,7 +231,7 @@ export function renderReport(r: BenchResult): string {
         : r.startup.concurrent
           ? `one process per service (all sites), the plane services started at once`
           : `${c.sitesPerProcess} site${c.sitesPerProcess === 1 ? '' : 's'} per plane process, one group after another`;
-    L.push(`start-up (seconds since the manager was started; ${how}${r.startup.pagedSnapshots === undefined ? '' : `; vm.list paged: ${r.startup.pagedSnapshots ? 'yes' : 'no'}`})`);
+    L.push(`start-up (seconds since the manager was started; ${how})`);
     L.push(
       renderTable(
         [...r.startup.steps.map((x) => ({ ...x, label: x.service === 'mobility-manager' ? `${x.service} (placed ${c.vms} VMs)` : x.processes > 1 ? `${x.service} (${x.processes} processes)` : x.service })), { label: 'lab ready', startedS: undefined, readyS: r.startup.labReadyS, processes: 0, service: '' }],

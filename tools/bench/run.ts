@@ -299,7 +299,7 @@ export async function runLab(session: Session, cfg: RunConfig, hooks: { beforeLa
         requestTimeoutMs: cfg.requestTimeoutMs,
         sitesPerProcess: startup.sitesPerProcess,
       },
-      startup: { labReadyS, placeS: startup.placeS, cachedEntries, warmS, steps: startup.steps, pagedSnapshots: startup.pagedSnapshots, concurrent: startup.concurrent },
+      startup: { labReadyS, placeS: startup.placeS, cachedEntries, warmS, steps: startup.steps, concurrent: startup.concurrent },
       moves: {
         sent: phase1?.sent ?? 0,
         accepted: answers.accepted.count,

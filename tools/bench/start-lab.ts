@@ -22,7 +22,7 @@ export interface StartSetup {
   hvsBySite: Map<string, string[]>;
   startupTimeoutS: number;
   planesTimeoutS: number;
-  /** Sites per mapping-system / route-injector / arp-proxy process: 0 all; undefined the default (see {@link defaultSitesPerProcess}). */
+  /** Sites per mapping-system / route-injector / arp-proxy process: 0 or undefined all (one process per service, the snapshots page). */
   sitesPerProcess?: number;
   log: (msg: string) => void;
   notes: string[];
@@ -43,31 +43,8 @@ export interface StartupFigures {
   /** Each service's start and ready time, in the order they became ready. */
   steps: StartStep[];
   sitesPerProcess?: number;
-  /** Whether the manager answers `vm.list` by pages (`{limit}` accepted): undefined when the probe got no clear answer. */
-  pagedSnapshots?: boolean;
   /** The plane services were started at once (one process each) rather than one group of sites after another. */
   concurrent?: boolean;
-}
-
-/**
- * Sites per plane process when none is asked for: all of them (one process per service) when the
- * services load their snapshots by pages; otherwise few enough that one process's unpaginated
- * vm.list snapshots stay around 100,000 VMs (started at once, bigger ones time out and retry for ever).
- */
-export function defaultSitesPerProcess(vms: number, sites: number, pagedSnapshots: boolean | undefined): number {
-  if (pagedSnapshots) return sites;
-  return vms * sites > 100_000 ? Math.max(1, Math.floor(100_000 / vms)) : sites;
-}
-
-/** Does the manager answer `vm.list` by pages? `{limit: 1}` is refused (BAD_REQUEST) by a manager that does not. */
-export async function probePagedVmList(nc: NatsConnection, prefix: string): Promise<boolean | undefined> {
-  try {
-    const r = await requestJson(nc, subjects(prefix).request('vm.list'), { limit: 1 }, 10_000);
-    if (r.ok) return Array.isArray(r.vms) && r.vms.length <= 1;
-    return r.error?.code === 'BAD_REQUEST' ? false : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 const appMain = (app: string) => join(__dirname, '..', '..', 'apps', app, 'src', 'main.js');
@@ -106,21 +83,13 @@ export async function startLab(x: StartSetup, f: StartupFigures): Promise<void> 
   f.placeS = placeS;
   x.log(`manager ready, ${V} VMs placed after ${placeS.toFixed(1)} s; starting agents, mapping system, route injectors, ARP proxies`);
 
-  const pagedSnapshots = await probePagedVmList(x.nc, x.prefix);
   const asked = x.sitesPerProcess;
-  const spp = asked === undefined ? defaultSitesPerProcess(V, I, pagedSnapshots) : asked === 0 ? I : Math.max(1, asked);
+  const spp = !asked ? I : Math.max(1, asked);
   const groups: string[][] = [];
   for (let i = 0; i < x.itrSites.length; i += spp) groups.push(x.itrSites.slice(i, i + spp));
   const concurrent = groups.length === 1;
-  Object.assign(f, { pagedSnapshots, sitesPerProcess: spp, concurrent });
-  if (asked === undefined)
-    x.notes.push(
-      pagedSnapshots
-        ? `the plane services ran as one process each (all ${I} sites): the manager answers vm.list by pages`
-        : groups.length > 1
-          ? `the plane services ran as ${groups.length} processes each (${spp} sites per process, started one after another): the manager answers vm.list in one unpaginated reply (${pagedSnapshots === false ? '{limit} refused' : 'paging probe unanswered'}), and ${I * 3} concurrent snapshots of ${V} VMs time out (3 s) and retry without end; --sites-per-process 0 starts one process per service anyway`
-          : `the plane services ran as one process each (all ${I} sites); vm.list is not paged (${pagedSnapshots === false ? '{limit} refused' : 'paging probe unanswered'})`,
-    );
+  Object.assign(f, { sitesPerProcess: spp, concurrent });
+  if (!asked) x.notes.push(`the plane services ran as one process each (all ${I} sites), started at once`);
   else if (groups.length > 1) x.notes.push(`the plane services ran as ${groups.length} processes each (--sites-per-process ${spp}, started one after another)`);
 
   const planesMs = x.planesTimeoutS * 1000;
