@@ -1,0 +1,94 @@
+import { randomUUID } from 'node:crypto';
+import type { LocationEvent, VmView } from '@locus/contracts';
+import { feedDurableName, LocationFeed, type LocationFollower } from '@locus/messaging';
+import { capturingLogger, eventually, startTestLab, type TestLab } from './support/harness';
+import { publishSyntheticVmEvent } from './support/planes';
+
+/** A follower that records what it got and keeps, per VM, the newest location version (a version guard, as every real follower has). */
+function recorder(name: string, failOnce?: (e: LocationEvent) => boolean) {
+  const got: { vm: string; type: string; id: string; version: number }[] = [];
+  const newest = new Map<string, number>();
+  const snapshot: string[] = [];
+  let failed = false;
+  const follower: LocationFollower = {
+    name,
+    loadSnapshot: (vms: readonly VmView[]) => void snapshot.push(...vms.map((v) => v.name)),
+    handle: (e) => {
+      const version = 'locationVersion' in e.data ? e.data.locationVersion : 0;
+      const vm = e.streamId.slice(3);
+      got.push({ vm, type: e.type, id: e.id, version });
+      if (failOnce && !failed && failOnce(e)) {
+        failed = true;
+        throw new Error('follower failed once');
+      }
+      if (version > (newest.get(vm) ?? 0)) newest.set(vm, version);
+    },
+  };
+  return { follower, got, newest, snapshot };
+}
+
+const loc = (site: string) => ({ site, hypervisor: `${site}-hv9` });
+const placed = (vm: string, n: number) => ({ vm, ip: `10.99.0.${n}`, mac: `52:54:00:99:00:${String(n).padStart(2, '0')}`, l2Domain: 'web-stretched', site: 'dc1', hypervisor: 'nowhere', memoryMb: 1024, locationVersion: 1 });
+const relocated = (vm: string, n: number, version: number) => ({ moveId: randomUUID(), vm, ip: `10.99.0.${n}`, mac: `52:54:00:99:00:${String(n).padStart(2, '0')}`, from: loc('dc1'), to: loc('dc2'), locationVersion: version, mode: 'cold' });
+
+/**
+ * One location feed per process against real NATS: every follower gets every location event of the
+ * stream from the point noted before its snapshot, per VM in stream order; a follower that throws
+ * gets the event again, and its version guard keeps it at the newest location.
+ */
+describe('location feed: one consumer per process, every follower, order per VM, redelivery', () => {
+  let lab: TestLab;
+  let feed: LocationFeed | undefined;
+  beforeAll(async () => {
+    lab = await startTestLab();
+  });
+  afterAll(async () => {
+    await feed?.stop();
+    await lab.stop();
+  });
+
+  it('loads the snapshot, skips what was stored before it, and hands each later event to every follower in order per VM', async () => {
+    const p = lab.config.subjectPrefix;
+    const before = await publishSyntheticVmEvent(lab.client, p, 'feed-old', 'VmPlaced', placed('feed-old', 9));
+    const a = recorder('a');
+    const b = recorder('b', (e) => e.type === 'VmRelocated' && e.streamId === 'vm:feed-one' && e.data.locationVersion === 2);
+    const { logger } = capturingLogger();
+    const nc = lab.client;
+    feed = new LocationFeed(
+      { nc, js: nc.jetstream(), jsm: await nc.jetstreamManager(), prefix: p, stream: lab.config.streamName, logger },
+      { durable: feedDurableName('test-feed', ['a', 'b']) },
+    );
+    feed.follow(a.follower);
+    feed.follow(b.follower);
+    await feed.start();
+    // The snapshot is the location DB's (the lab's VMs), given to both followers before any event.
+    expect(a.snapshot).toContain('web-01');
+    expect(b.snapshot).toEqual(a.snapshot);
+
+    const ids = [
+      await publishSyntheticVmEvent(nc, p, 'feed-one', 'VmPlaced', placed('feed-one', 1)),
+      await publishSyntheticVmEvent(nc, p, 'feed-two', 'VmPlaced', placed('feed-two', 2)),
+      await publishSyntheticVmEvent(nc, p, 'feed-one', 'VmRelocated', relocated('feed-one', 1, 2)),
+      await publishSyntheticVmEvent(nc, p, 'feed-two', 'VmRelocated', relocated('feed-two', 2, 2)),
+      await publishSyntheticVmEvent(nc, p, 'feed-one', 'VmRelocated', relocated('feed-one', 1, 3)),
+      // Not a location event: on the step subject, the feed never sees it.
+      await publishSyntheticVmEvent(nc, p, 'feed-one', 'MoveStarted', { moveId: randomUUID(), hypervisor: 'dc1-hv1' }),
+    ];
+    const distinct = (r: ReturnType<typeof recorder>) => new Set(r.got.map((g) => g.id));
+    await eventually(async () => distinct(a).size === 5 && distinct(b).size === 5, 15_000, 'both followers to get the five location events');
+    // b threw once: the event came again, to every follower (handlers are idempotent), and b ends at the newest version.
+    await eventually(async () => b.newest.get('feed-one') === 3 && b.got.filter((g) => g.id === ids[2]).length === 2, 15_000, 'the failed event again');
+
+    for (const r of [a, b]) {
+      expect([...distinct(r)].sort()).toEqual(ids.slice(0, 5).sort());
+      expect(r.got.some((g) => g.id === before)).toBe(false); // stored before the snapshot point
+      expect(r.newest.get('feed-one')).toBe(3);
+      expect(r.newest.get('feed-two')).toBe(2);
+    }
+    // Without a failure, a follower sees one VM's events in stream order.
+    const firstSeen = (vm: string) => [...new Map(a.got.filter((g) => g.vm === vm).map((g) => [g.id, g.version])).values()];
+    expect(firstSeen('feed-one')).toEqual([1, 2, 3]);
+    expect(firstSeen('feed-two')).toEqual([1, 2]);
+    expect(feed.stats.undecodable).toBe(0);
+  });
+});
