@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { NatsConnection, Subscription } from 'nats';
+import type { NatsConnection, Status, Subscription } from 'nats';
 import type { DataSource } from 'typeorm';
 import type { Logger } from 'pino';
 import { LocusError, subjects } from '@locus/contracts';
-import { detectFailures, emptyLiveness, heartbeat, rankRestartTargets, type Clock } from '@locus/domain';
+import { checkHosts, emptyLiveness, heartbeat, lostSight, rankRestartTargets, type Clock } from '@locus/domain';
 import type { PgEventStore } from '@locus/eventstore';
 import type { TopologyIndex } from '@locus/topology';
 import type { HostHealth, MovePlanner } from '../plan-move/move-planner';
@@ -23,12 +23,19 @@ export interface HaOptions {
  * capacity (same site first, then any site the network rules allow) as cold moves with
  * cause `ha-restart`. Every decision is one log line. A host that comes back is fenced by
  * the location versions: its agent drops the VMs now placed elsewhere.
+ *
+ * Silence counts only while this manager watches (see `checkHosts`): each check first makes a
+ * round trip to NATS, which returns after every heartbeat sent to it before has been handled, and
+ * a stall of the manager, a NATS server that does not answer or a lost connection restarts every
+ * host's grace period instead of failing them all.
  */
 export class HaMonitor implements HostHealth {
   private readonly liveness = emptyLiveness();
   private sub?: Subscription;
   private timer?: NodeJS.Timeout;
   private checking = Promise.resolve();
+  private busy = false;
+  private stopped = false;
   private readonly log: Logger;
 
   constructor(
@@ -58,21 +65,64 @@ export class HaMonitor implements HostHealth {
         if (heartbeat(this.liveness, host, this.deps.clock.now()) === 'recovered') void this.onRecovered(host);
       },
     });
+    void this.watchConnection(this.deps.nc.status());
     const periodMs = Math.max(10, this.options.hostTimeoutMs / this.options.timeScale / 5);
-    this.timer = setInterval(() => {
-      this.checking = this.checking.then(() => this.check()).catch((err) => this.log.error({ err: (err as Error).message }, 'HA check failed'));
-    }, periodMs);
-    this.log.info({ hostTimeoutMs: this.options.hostTimeoutMs }, `HA restart armed: a host silent for ${this.options.hostTimeoutMs / 1000} s is declared failed`);
+    this.timer = setInterval(() => this.tick(), periodMs);
+    this.log.info(
+      { hostTimeoutMs: this.options.hostTimeoutMs, maxGapMs: this.maxGapMs },
+      `HA restart armed: a host this manager watches stay silent for ${this.options.hostTimeoutMs / 1000} s is declared failed`,
+    );
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.timer);
     this.sub?.unsubscribe();
     await this.checking;
   }
 
+  /** Checks are spaced by a fifth of the timeout: a gap of half of it means the manager was not watching. */
+  private get maxGapMs(): number {
+    return this.options.hostTimeoutMs / 2;
+  }
+
+  /** A lost connection means the heartbeats sent meanwhile never reach this manager. */
+  private async watchConnection(status: AsyncIterable<Status>): Promise<void> {
+    for await (const s of status) {
+      if (this.stopped) return;
+      if (s.type === 'disconnect' && this.liveness.watchingSince !== undefined) {
+        lostSight(this.liveness);
+        this.log.warn({ server: s.data }, 'HA: cut off from NATS: no host is judged until this manager sees heartbeats again');
+      }
+    }
+  }
+
+  /** One check at a time: a round trip that hangs (NATS stalled) shows as a gap when it finally returns. */
+  private tick(): void {
+    if (this.busy || this.stopped) return;
+    this.busy = true;
+    this.checking = this.check()
+      .catch((err) => this.log.error({ err: (err as Error).message }, 'HA check failed'))
+      .finally(() => (this.busy = false));
+  }
+
   private async check(): Promise<void> {
-    for (const { host, silentMs } of detectFailures(this.liveness, this.deps.clock.now(), this.options.hostTimeoutMs)) await this.onFailure(host, silentMs);
+    try {
+      // Returns after NATS sent everything queued for this manager, heartbeats included (a PING after them).
+      await this.deps.nc.rtt();
+    } catch {
+      lostSight(this.liveness);
+      return;
+    }
+    if (this.stopped) return;
+    const { failed, resumed } = checkHosts(this.liveness, this.deps.clock.now(), { timeoutMs: this.options.hostTimeoutMs, maxGapMs: this.maxGapMs });
+    if (resumed?.gapMs !== undefined)
+      this.log.warn(
+        { gapMs: Math.round(resumed.gapMs), hosts: this.liveness.lastSeen.size },
+        `HA: this manager could not watch heartbeats for ${(resumed.gapMs / 1000).toFixed(1)} s (stalled or cut off from NATS): grace period restarted, nobody declared failed for that silence`,
+      );
+    else if (resumed) this.log.info({ hosts: this.liveness.lastSeen.size }, 'HA: watching heartbeats');
+    for (const { host, silentMs } of failed) await this.onFailure(host, silentMs);
   }
 
   private async onFailure(host: string, silentMs: number): Promise<void> {
