@@ -1,12 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import type { JetStreamManager, NatsConnection } from 'nats';
 import type { DataSource, EntityManager } from 'typeorm';
 import { subjects, type RecordedEvent } from '@locus/contracts';
 import { PgEventStore, type NewEvent, type Projector } from '@locus/eventstore';
 import type { LocusConfig } from '@locus/platform';
 import { OUTBOX_CHANNEL } from '../../apps/mobility-manager/src/start-mobility-manager';
+import { spawnService, type ServiceChild } from './processes';
+
+export { freePort, NatsServerProcess } from './processes';
 
 /** The store `storeFor()` builds (same subjects and notify channel), with the projectors the test chooses. */
 export function bareStore(dataSource: DataSource, prefix: string, projectors: Projector[] = []): PgEventStore {
@@ -95,88 +96,9 @@ export class GateProjector implements Projector {
   }
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** A private nats-server with JetStream, so a test can take the broker away and bring it back. */
-export class NatsServerProcess {
-  private child?: ChildProcess;
-  constructor(
-    readonly port: number,
-    readonly storeDir: string,
-    readonly binary = '/usr/sbin/nats-server',
-  ) {}
-
-  get url(): string {
-    return `nats://127.0.0.1:${this.port}`;
-  }
-
-  /** Starts the server and resolves once it logs that it is ready. */
-  start(timeoutMs = 10_000): Promise<void> {
-    const child = spawn(this.binary, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child = child;
-    return new Promise((resolve, reject) => {
-      let log = '';
-      const timer = setTimeout(() => reject(new Error(`nats-server not ready after ${timeoutMs} ms:\n${log}`)), timeoutMs);
-      const onData = (chunk: Buffer) => {
-        log += String(chunk);
-        if (log.includes('Server is ready')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
-      child.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        reject(new Error(`nats-server exited (${code ?? signal}) before it was ready:\n${log}`));
-      });
-    });
-  }
-
-  /** SIGKILL: no goodbye to clients, no flush; resolves once the process is gone. */
-  async kill(): Promise<void> {
-    const child = this.child;
-    this.child = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
-    await exited;
-  }
-}
-
-export interface RelayChild {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
+export type RelayChild = ServiceChild;
 
 /** Runs `dist/tools/run-outbox-relay.js` against the test's database, NATS and stream. */
 export function spawnRelay(config: LocusConfig, env: Record<string, string> = {}): RelayChild {
-  const child = spawn(process.execPath, ['dist/tools/run-outbox-relay.js'], {
-    cwd: `${__dirname}/../..`,
-    env: {
-      ...process.env,
-      NATS_URL: config.natsUrl,
-      DATABASE_URL: config.databaseUrl,
-      LOCUS_SUBJECT_PREFIX: config.subjectPrefix,
-      LOCUS_STREAM: config.streamName,
-      LOG_LEVEL: 'info',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (c) => (out += String(c)));
-  child.stderr!.on('data', (c) => (out += String(c)));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  return { child, output: () => out, exited };
+  return spawnService('dist/tools/run-outbox-relay.js', config, env);
 }

@@ -62,6 +62,7 @@ export class HaMonitor implements HostHealth {
       callback: (err, msg) => {
         if (err) return;
         const host = msg.subject.slice(msg.subject.lastIndexOf('.') + 1);
+        if (!this.liveness.lastSeen.has(host)) this.log.debug({ host }, `HA: first heartbeat from ${host}`);
         if (heartbeat(this.liveness, host, this.deps.clock.now()) === 'recovered') void this.onRecovered(host);
       },
     });
