@@ -14,7 +14,7 @@ function holders(agents: { agent(name: string): any }[], vm: string, hosts: stri
 
 describe('failures mid-move', () => {
   it('a target agent killed during the boot, restarted: the move completes and the VM runs in one place', async () => {
-    const lab = await startTestLab({ timeScale: 20, hypervisors: ALL_BUT('dc2-hv2'), agentTimeoutMs: 3000 });
+    const lab = await startTestLab({ timeScale: 20, hypervisors: ALL_BUT('dc2-hv2') });
     let target = await startAgents({ ...lab.config, hypervisors: ['dc2-hv2'] }, capturingLogger().logger);
     try {
       const accepted = await lab.req('vm.move', { vm: 'web-02', to: 'dc2-hv2', mode: 'cold' });

@@ -28,7 +28,6 @@ export function testConfig(overrides: Partial<LocusConfig> = {}): LocusConfig {
       subjectPrefix: `lt${id}`,
       streamName: `LT_${id}`,
       timeScale: 1000,
-      agentTimeoutMs: 10_000,
       // HA restarts only where a test asks for them: a loaded CI machine must not look like failed hosts.
       haEnabled: false,
       // Convergence facts are appended to the VM streams after a move: only where a test asks for them.

@@ -110,7 +110,13 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
   await placeTopologyVms(topology, commands, logger);
   const saga = new MoveSagaRunner(
     { nc, js, jsm, commands, dataSource, logger },
-    { prefix: config.subjectPrefix, stream: config.streamName, agentTimeoutMs: config.agentTimeoutMs, maxAgentRetries: config.agentRetries, maxOutboundPerHost: config.maxOutboundPerHost },
+    {
+      prefix: config.subjectPrefix,
+      stream: config.streamName,
+      stepRetry: { firstTimeoutMs: config.agentTimeoutMs, maxTimeoutMs: config.agentMaxTimeoutMs, retries: config.agentRetries, timeScale: config.timeScale },
+      ackWaitMs: config.sagaAckWaitMs,
+      maxOutboundPerHost: config.maxOutboundPerHost,
+    },
   );
   await saga.start();
   await convergence?.start();

@@ -17,6 +17,8 @@ export const AgentStepRequest = z.strictObject({
   throttlePct: z.number().min(0).max(99).optional(),
   dirtyRateBps: z.number().nonnegative().optional(),
   workingSetBytes: z.number().positive().nullable().optional(),
+  /** Pre-copy: which round this is (part of the step's identity: a repeat of round 3 is not round 4). */
+  round: z.number().int().nonnegative().optional(),
   /** Durations fixed by the move's plan (shutdown, boot, resume). */
   durationMs: z.number().nonnegative().optional(),
   diskBps: z.number().positive().optional(),

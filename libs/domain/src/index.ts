@@ -14,3 +14,4 @@ export * from './routing';
 export * from './arp';
 export * from './mapping';
 export * from './convergence';
+export * from './move/step-retry';

@@ -1,4 +1,4 @@
-import { connect, type NatsConnection } from 'nats';
+import { connect, type NatsConnection, type Status } from 'nats';
 import type { Logger } from 'pino';
 
 /** Connects with endless reconnects; every change of connection state is one log line. */
@@ -16,6 +16,36 @@ export async function connectNats(url: string, name: string, logger: Logger): Pr
     }
   })();
   return nc;
+}
+
+/**
+ * Whether a NATS connection stayed up over an interval: take a `mark()` before, ask
+ * `unbrokenSince(mark)` after. A request that timed out over a broken link says nothing about
+ * whoever was meant to answer it.
+ */
+export class LinkWatch {
+  private up = true;
+  private drops = 0;
+
+  constructor(status: AsyncIterable<Status>) {
+    void (async () => {
+      for await (const s of status) {
+        if (s.type === 'disconnect') {
+          this.up = false;
+          this.drops++;
+        } else if (s.type === 'reconnect') this.up = true;
+      }
+    })();
+  }
+
+  /** A token for now: -1 while the link is down. */
+  mark(): number {
+    return this.up ? this.drops : -1;
+  }
+
+  unbrokenSince(mark: number): boolean {
+    return mark >= 0 && this.up && this.drops === mark;
+  }
 }
 
 /** Human hint used by the lab when NATS cannot be reached. */

@@ -13,8 +13,10 @@ const Env = z.object({
   LOCUS_STREAM: z.string().regex(/^[A-Za-z0-9_-]+$/).default(DEFAULT_EVENT_STREAM),
   LOCUS_TIME_SCALE: z.coerce.number().positive().default(1),
   LOCUS_HYPERVISORS: z.string().default('all'),
-  LOCUS_AGENT_TIMEOUT_MS: z.coerce.number().int().positive().default(120_000),
+  LOCUS_AGENT_TIMEOUT_MS: z.coerce.number().positive().default(1000),
+  LOCUS_AGENT_MAX_TIMEOUT_MS: z.coerce.number().positive().default(8000),
   LOCUS_AGENT_RETRIES: z.coerce.number().int().nonnegative().default(10),
+  LOCUS_SAGA_ACK_WAIT_MS: z.coerce.number().int().min(1000).default(3000),
   LOCUS_HEARTBEAT_MS: z.coerce.number().positive().default(1000),
   LOCUS_HOST_TIMEOUT_MS: z.coerce.number().positive().default(15_000),
   LOCUS_HA: z.enum(['true', 'false']).default('true'),
@@ -41,10 +43,13 @@ export interface LocusConfig {
   /** Simulated ms per real ms: 1 is real time, 100 makes a 20 s boot take 200 ms. */
   timeScale: number;
   hypervisors: string[] | 'all';
-  /** Real-time limit for one agent step before the saga retries it. */
+  /** Timeout of the first request of an agent step, in simulated ms; each repeat waits twice as long, up to `agentMaxTimeoutMs`. */
   agentTimeoutMs: number;
-  /** Unanswered agent requests retried before a move that can still go back fails with UNAVAILABLE. */
+  agentMaxTimeoutMs: number;
+  /** Unanswered agent requests (over an unbroken link, past the step's expected duration) before a move that can still go back fails with UNAVAILABLE. */
   agentRetries: number;
+  /** Real ms before a move event the saga left unacknowledged (its manager crashed) is delivered again. */
+  sagaAckWaitMs: number;
   /** Agents' heartbeat period and the silence after which a host is declared failed, both in simulated ms. */
   heartbeatMs: number;
   hostTimeoutMs: number;
@@ -87,7 +92,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     timeScale: e.LOCUS_TIME_SCALE,
     hypervisors: e.LOCUS_HYPERVISORS === 'all' ? 'all' : e.LOCUS_HYPERVISORS.split(',').map((s) => s.trim()).filter(Boolean),
     agentTimeoutMs: e.LOCUS_AGENT_TIMEOUT_MS,
+    agentMaxTimeoutMs: e.LOCUS_AGENT_MAX_TIMEOUT_MS,
     agentRetries: e.LOCUS_AGENT_RETRIES,
+    sagaAckWaitMs: e.LOCUS_SAGA_ACK_WAIT_MS,
     heartbeatMs: e.LOCUS_HEARTBEAT_MS,
     hostTimeoutMs: e.LOCUS_HOST_TIMEOUT_MS,
     haEnabled: e.LOCUS_HA === 'true',

@@ -163,7 +163,7 @@ export class HypervisorAgent {
 
   // ---- hot ----
   /** Sends one pre-copy round while the guest runs, and reports the pages it dirtied meanwhile. */
-  precopyRound(req: AgentStepRequest & { round?: number }): Promise<AgentStepReply> {
+  precopyRound(req: AgentStepRequest): Promise<AgentStepReply> {
     return this.once('precopy-round', req, async () => {
       this.hosted(req, ['running']);
       const bytes = req.bytes ?? 0;
@@ -186,7 +186,7 @@ export class HypervisorAgent {
         req.throttlePct ?? 0,
       );
       return { durationMs, bytes, dirtyBytes };
-    }, `${req.bytes}:${req.throttlePct ?? 0}`);
+    }, `${req.round ?? ''}:${req.bytes}:${req.throttlePct ?? 0}`);
   }
 
   /** The switchover at the source: pause the guest and send what is still dirty. */

@@ -2,25 +2,30 @@ import type { DataSource } from 'typeorm';
 import type { JetStreamClient, JetStreamManager, JsMsg, NatsConnection } from 'nats';
 import type { Logger } from 'pino';
 import { subjects, type AgentStepReply, type ErrorBody, type RecordedEvent, type VmEventOf } from '@locus/contracts';
-import { nextSagaStep, type SagaStep, type VmCommand, type VmState } from '@locus/domain';
-import { ACK, DurableConsumer, requestJson, type Outcome } from '@locus/messaging';
+import { attemptTimeoutMs, countsAgainstAgent, expectedStepMs, nextSagaStep, type SagaStep, type StepRetryPolicy, type VmCommand, type VmState } from '@locus/domain';
+import { ACK, DurableConsumer, LinkWatch, requestJson, type Outcome } from '@locus/messaging';
 import type { VmCommandService } from '../vm-commands/vm-command.service';
 
 export interface MoveSagaOptions {
   prefix: string;
   stream: string;
-  /** Real-time limit of one agent step (a boot at scale 1 takes as long as the profile says). */
-  agentTimeoutMs: number;
-  /** Unanswered agent requests are retried this many times before a move that can still go back fails. */
-  maxAgentRetries?: number;
+  /** How agent step requests are timed out and sent again (simulated ms on the lab's time scale), and when an agent is given up on. */
+  stepRetry: Omit<StepRetryPolicy, 'minRealMs'>;
+  /** Real ms before an event left unacknowledged (its manager crashed) is delivered again; a handler still working keeps it. */
+  ackWaitMs?: number;
   /** Concurrent outbound moves per source hypervisor; more wait in a queue (KubeVirt's default is 2). */
   maxOutboundPerHost?: number;
 }
+
+/** No attempt at an agent step waits less than this (real ms): a round trip through a busy NATS. */
+export const AGENT_MIN_TIMEOUT_REAL_MS = 200;
 
 type AgentStep = Extract<SagaStep, { kind: 'agent' }>;
 type Ctx = { correlationId: string; causationId: string };
 /** What a step did: the outcome for its trigger message, and the events it recorded (none: the move waits). */
 type Stepped = { outcome: Outcome; events: RecordedEvent[] };
+/** What asking an agent came to: its reply, or why there is none. */
+type Answer = { reply: ({ ok: true } & AgentStepReply) | { ok: false; error: ErrorBody } } | { unanswered: string; stopping: boolean };
 const TERMINAL = new Set(['MoveCompleted', 'MoveFailed', 'MoveCancelled', 'VmRestartedAtSource']);
 
 /**
@@ -35,12 +40,19 @@ export class MoveSagaRunner {
   private readonly log: Logger;
   /** Admission is serialised per source host so two moves never take the last slot together. */
   private readonly admissions = new Map<string, Promise<unknown>>();
+  private readonly link: LinkWatch;
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly deps: { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager; commands: VmCommandService; dataSource: DataSource; logger: Logger },
     private readonly options: MoveSagaOptions,
   ) {
     this.log = deps.logger.child({ component: 'move-saga' });
+    this.link = new LinkWatch(deps.nc.status());
+  }
+
+  private get retryPolicy(): StepRetryPolicy {
+    return { ...this.options.stepRetry, minRealMs: AGENT_MIN_TIMEOUT_REAL_MS };
   }
 
   async start(): Promise<void> {
@@ -50,7 +62,7 @@ export class MoveSagaRunner {
       durable: 'mobility-move-saga',
       filterSubject: s.vmEvents,
       logger: this.log,
-      ackWaitMs: 30_000,
+      ackWaitMs: this.options.ackWaitMs ?? 3000,
       // A VM's later events wait (unacked) behind the handler that drives its move: allow thousands
       // of moves at once (a rack failing over), not the server's default of 1,000 messages.
       maxAckPending: 20_000,
@@ -60,6 +72,7 @@ export class MoveSagaRunner {
   }
 
   async stop(): Promise<void> {
+    this.stopping.abort();
     await this.consumer?.stop();
   }
 
@@ -89,7 +102,7 @@ export class MoveSagaRunner {
       const step = nextSagaStep(state);
       if (!step) return ACK;
       const ctx: Ctx = { correlationId: step.moveId, causationId };
-      const { outcome, events } = await this.take(vm, state, step, taken === 0 ? msg.info.redeliveryCount : 0, ctx);
+      const { outcome, events } = await this.take(vm, state, step, ctx);
       if (events.length === 0) return taken === 0 ? outcome : ACK;
       const terminal = events.find((e) => TERMINAL.has(e.type));
       if (terminal && state.status === 'placed' && state.move) void this.admitQueued(state.move.from.hypervisor).catch((err: Error) => this.log.warn({ err: err.message }, 'admission of queued moves failed; the next terminal event retries it'));
@@ -98,8 +111,8 @@ export class MoveSagaRunner {
     }
   }
 
-  /** One step of the saga; `attempts` is how often this step was tried before (redeliveries of its trigger). */
-  private async take(vm: string, state: VmState, step: SagaStep, attempts: number, ctx: Ctx): Promise<Stepped> {
+  /** One step of the saga. */
+  private async take(vm: string, state: VmState, step: SagaStep, ctx: Ctx): Promise<Stepped> {
     switch (step.kind) {
       case 'admit': {
         const isHa = state.status === 'placed' && state.move?.cause === 'ha-restart';
@@ -116,7 +129,7 @@ export class MoveSagaRunner {
       case 'fail':
         return this.fail(vm, step, { code: step.code, message: step.message }, ctx);
       case 'agent':
-        return this.runAgentStep(vm, state, step, attempts, ctx);
+        return this.runAgentStep(vm, state, step, ctx);
       default: {
         const never: never = step;
         throw new Error(`unhandled saga step ${JSON.stringify(never)}`);
@@ -195,23 +208,29 @@ export class MoveSagaRunner {
     return rows[0]?.host;
   }
 
-  private async runAgentStep(vm: string, state: VmState, step: AgentStep, attempts: number, ctx: Ctx): Promise<Stepped> {
+  private async runAgentStep(vm: string, state: VmState, step: AgentStep, ctx: Ctx): Promise<Stepped> {
     const subject = subjects(this.options.prefix).agent(step.hypervisor, step.action);
-    const body = { moveId: step.moveId, vm, locationVersion: step.locationVersion, ...(step.peer ? { peer: step.peer } : {}), ...definedParams(step.params) };
+    const body = {
+      moveId: step.moveId,
+      vm,
+      locationVersion: step.locationVersion,
+      ...(step.peer ? { peer: step.peer } : {}),
+      ...(step.meta ? { round: step.meta.round } : {}),
+      ...definedParams(step.params),
+    };
     const label = step.purpose === 'restart' ? 'restart' : step.action;
     if (step.action !== 'precopy-round') this.log.info({ moveId: step.moveId, vm, step: label, hypervisor: step.hypervisor }, `asking ${step.hypervisor} to ${label} ${vm}`);
-    let reply: ({ ok: true } & AgentStepReply) | { ok: false; error: ErrorBody };
     const canGoBack = state.status === 'placed' && !!state.move && ['started', 'source-stopped', 'suspended', 'precopy'].includes(state.move.phase) && step.purpose !== 'restart';
-    const retries = this.options.maxAgentRetries ?? 10;
-    try {
-      reply = await requestJson(this.deps.nc, subject, body, this.options.agentTimeoutMs);
-    } catch (err) {
-      if (canGoBack && attempts > retries)
-        return this.fail(vm, step, { code: 'UNAVAILABLE', message: `agent ${step.hypervisor} did not answer ${step.action} after ${attempts} attempts: ${(err as Error).message}` }, ctx);
-      if (step.action === 'postcopy-pull' && attempts > retries)
+    const answer = await this.ask(step, subject, body);
+    if ('unanswered' in answer) {
+      const reason = `agent ${step.hypervisor} did not answer ${step.action}: ${answer.unanswered}`;
+      if (!answer.stopping && canGoBack) return this.fail(vm, step, { code: 'UNAVAILABLE', message: reason }, ctx);
+      if (!answer.stopping && step.action === 'postcopy-pull')
         return this.fail(vm, step, { code: 'POSTCOPY_SOURCE_LOST', message: `source ${step.peer} died during postcopy: the pages it still held are lost` }, ctx);
-      return { outcome: { retryInMs: Math.min(5000, 200 * 2 ** Math.min(attempts, 5)), reason: `agent ${step.hypervisor} did not answer ${step.action}: ${(err as Error).message}` }, events: [] };
+      // Past the point of no return nothing can go back: the event comes again and the step is asked again.
+      return { outcome: { retryInMs: attemptTimeoutMs(this.retryPolicy, Infinity), reason }, events: [] };
     }
+    const { reply } = answer;
     if (!reply.ok) {
       if (canGoBack || reply.error.code === 'POSTCOPY_SOURCE_LOST') return this.fail(vm, step, reply.error, ctx);
       // Past the point of no return nothing can go back; keep trying and say why.
@@ -220,6 +239,42 @@ export class MoveSagaRunner {
     const { events } = await this.deps.commands.execute(vm, this.recordOf(step, reply), { ...ctx, component: `agent:${step.hypervisor}` });
     for (const e of events) this.logEvent(vm, e);
     return { outcome: ACK, events };
+  }
+
+  /**
+   * Sends the step until its agent answers, again after each attempt's timeout (short, doubling,
+   * time-scaled: see StepRetryPolicy), or until the agent is given up on: `retries` attempts
+   * unanswered over an unbroken link once the step's expected duration has passed. A repeat is
+   * safe: the agent runs a (move, step, round) once and answers every repeat with its result.
+   * The event that triggered the step stays in progress meanwhile (the consumer's `working()`).
+   */
+  private async ask(step: AgentStep, subject: string, body: object): Promise<Answer> {
+    const policy = this.retryPolicy;
+    const signal = this.stopping.signal;
+    const expectedRealMs = expectedStepMs(step) / policy.timeScale;
+    const started = performance.now();
+    let counted = 0;
+    let lastError = '';
+    for (let attempt = 0; !signal.aborted; attempt++) {
+      const timeoutMs = attemptTimeoutMs(policy, attempt);
+      const mark = this.link.mark();
+      const sentAt = performance.now();
+      try {
+        return { reply: await requestJson(this.deps.nc, subject, body, timeoutMs) };
+      } catch (err) {
+        lastError = (err as Error).message;
+      }
+      // No responders, or a link already down, fail at once: the next attempt still waits its turn.
+      await delay(timeoutMs - (performance.now() - sentAt), signal);
+      if (countsAgainstAgent({ linkUnbroken: this.link.unbrokenSince(mark), elapsedRealMs: performance.now() - started, expectedRealMs })) counted++;
+      if (counted > policy.retries) return { unanswered: `${attempt + 1} attempts in ${((performance.now() - started) / 1000).toFixed(1)} s, the last: ${lastError}`, stopping: false };
+      if (attempt === 0 || (attempt + 1) % 5 === 0)
+        this.log.info(
+          { moveId: step.moveId, step: step.action, hypervisor: step.hypervisor, attempts: attempt + 1, counted, nextTimeoutMs: Math.round(attemptTimeoutMs(policy, attempt + 1)), err: lastError },
+          `${step.hypervisor} has not answered ${step.action} yet; asking again`,
+        );
+    }
+    return { unanswered: 'the mobility manager is stopping', stopping: true };
   }
 
   private recordOf(step: AgentStep, reply: AgentStepReply): VmCommand {
@@ -298,6 +353,20 @@ function definedParams(params: Record<string, number | null>): Record<string, nu
   for (const [k, v] of Object.entries(params)) if (v !== null && v !== undefined) out[k] = v;
   if ('workingSetBytes' in params) out.workingSetBytes = params.workingSetBytes;
   return out;
+}
+
+/** Waits `ms` (nothing when not positive), or less when `signal` aborts. */
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done);
+  });
 }
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
