@@ -40,8 +40,11 @@ export interface AgentStepReply {
   replayed: boolean;
 }
 
+/** What a hypervisor does with a VM it holds: `incoming` is committed here but not booted or resumed yet. */
+export type HostedVmState = 'running' | 'stopped' | 'incoming' | 'suspended' | 'paused';
+
 export const AgentInventoryRequest = z.strictObject({});
 export interface AgentInventoryReply {
   hypervisor: string;
-  vms: { name: string; state: 'running' | 'stopped' | 'incoming' | 'suspended' | 'paused'; locationVersion: number }[];
+  vms: { name: string; state: HostedVmState; locationVersion: number }[];
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Location, MoveMode, Name } from './names';
 import type { RequestEndpoint } from './subjects';
+import type { HostedVmState } from './agent';
 
 /** Per-move overrides of the VM's workload profile and the engine's limits. */
 export const MoveOptions = z.strictObject({
@@ -179,4 +180,10 @@ export interface VmView {
   l2Domain: string;
   state: VmRunState;
   locationVersion: number;
+  /**
+   * While the VM moves: what its hypervisor (the source before the commit, the target after) is
+   * doing with it as recorded, e.g. `stopped` after the shutdown, `incoming` before the boot. An
+   * agent that restarts mid-move takes it from here instead of assuming the VM runs.
+   */
+  hostState?: HostedVmState;
 }

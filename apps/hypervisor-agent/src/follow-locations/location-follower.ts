@@ -27,13 +27,21 @@ export class AgentLocationFollower implements LocationFollower {
     this.name = `agent:${agent.name}`;
   }
 
-  /** Soft state, hard truth: after a restart the agent asks the location DB what it hosts. */
+  /**
+   * Soft state, hard truth: after a restart the agent asks the location DB what it hosts. A VM
+   * mid-move is held as its events say (stopped after the shutdown, incoming before the boot at
+   * the target), never assumed running: the saga's next step then does what is left, the boot included.
+   */
   loadSnapshot(vms: readonly VmView[]): void {
     for (const vm of vms) {
       if (vm.hypervisor !== this.agent.name) continue;
+      // What the agent already holds it knows better than the record (a step may have just finished).
+      const known = this.agent.inventory.vms.has(vm.name);
       this.agent.learn({ type: 'placed', vm: vm.name, hypervisor: vm.hypervisor, locationVersion: vm.locationVersion });
       const hosted = this.agent.inventory.vms.get(vm.name);
-      if (hosted && vm.state === 'stopped') hosted.state = 'stopped';
+      if (!hosted) continue;
+      if (!known && vm.hostState) hosted.state = vm.hostState;
+      else if (vm.state === 'stopped') hosted.state = 'stopped';
     }
   }
 

@@ -1,7 +1,8 @@
 import { MoreThan, type DataSource, type FindOptionsWhere } from 'typeorm';
 import { VM_LIST_DEFAULT_LIMIT, type ListVmsReply, type ListVmsRequest } from '@locus/contracts';
 import { VmLocationEntity } from '@locus/eventstore';
-import { toVmView } from '../get-vm/get-vm.handler';
+import { withHostState } from '../get-vm/get-vm.handler';
+import type { VmCommandService } from '../vm-commands/vm-command.service';
 
 /**
  * A page stops before its JSON would outgrow this, whatever `limit` says, so that it always fits
@@ -15,7 +16,10 @@ export const VM_LIST_MAX_PAGE_BYTES = 768 * 1024;
  * page's last name when more follow.
  */
 export class ListVmsHandler {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly commands: VmCommandService,
+  ) {}
 
   async handle(req: ListVmsRequest): Promise<ListVmsReply> {
     const limit = req.limit ?? VM_LIST_DEFAULT_LIMIT;
@@ -28,7 +32,7 @@ export class ListVmsHandler {
     const vms = [];
     let bytes = 0;
     for (const row of rows.slice(0, limit)) {
-      const view = toVmView(row);
+      const view = await withHostState(row, this.commands);
       bytes += JSON.stringify(view).length + 1;
       if (bytes > VM_LIST_MAX_PAGE_BYTES && vms.length > 0) break;
       vms.push(view);

@@ -3,7 +3,10 @@
  * exactly one place: a host never acts for a location version older than the highest one
  * it has seen for that VM, and forgets a VM (keeping its version) once the VM is relocated away.
  */
-export type HostedState = 'running' | 'stopped' | 'incoming' | 'suspended' | 'paused';
+import type { HostedVmState } from '@locus/contracts';
+import type { VmState } from '../vm/vm.state';
+
+export type HostedState = HostedVmState;
 
 export interface HostedVm {
   state: HostedState;
@@ -55,4 +58,42 @@ export function checkFence(inv: HostInventory, vm: string, locationVersion: numb
 
 export function observeVersion(inv: HostInventory, vm: string, locationVersion: number): void {
   if (locationVersion > (inv.seen.get(vm) ?? 0)) inv.seen.set(vm, locationVersion);
+}
+
+/**
+ * What the hypervisor that holds the VM (`state.location`: the source before the commit, the
+ * target after it) is doing with it, as far as the recorded events say. A step under way but
+ * not recorded counts as not done: an agent restarted from this repeats it rather than skip it.
+ */
+export function recordedHostState(state: VmState): HostedState | undefined {
+  if (state.status !== 'placed') return undefined;
+  const move = state.move;
+  if (!move) return state.run;
+  switch (move.phase) {
+    case 'queued':
+    case 'started':
+    case 'precopy':
+    case 'switching':
+      return 'running';
+    case 'source-stopped':
+    case 'config-transferred':
+      return 'stopped';
+    case 'suspended':
+    case 'state-transferred':
+      return 'suspended';
+    case 'switched':
+      return 'paused';
+    case 'relocated':
+      return 'incoming';
+    case 'resumed':
+    case 'announced':
+      return 'running';
+    case 'restarting-at-source':
+      if (state.run === 'running') return 'running';
+      return move.mode === 'warm' ? 'suspended' : move.mode === 'hot' ? 'paused' : 'stopped';
+    default: {
+      const never: never = move.phase;
+      throw new Error(`unhandled phase ${never}`);
+    }
+  }
 }
