@@ -19,14 +19,19 @@ describe('failures mid-move', () => {
     try {
       const accepted = await lab.req('vm.move', { vm: 'web-02', to: 'dc2-hv2', mode: 'cold' });
       await eventually(async () => (await lab.req('move.get', { moveId: accepted.moveId })).move.timeline.some((t: any) => t.event === 'VmRelocated'), 10_000, 'the commit');
+      const killedAt = performance.now();
       await target.stop(); // killed while booting web-02 (20 s simulated = 1 s here)
       const restarted = capturingLogger();
       target = await startAgents({ ...lab.config, hypervisors: ['dc2-hv2'] }, restarted.logger);
+      const downForMs = (performance.now() - killedAt) * lab.config.timeScale;
       const move = await lab.waitForMove(accepted.moveId, undefined, 30_000);
       expect(move.state).toBe('completed');
       // The restarted agent does not take the VM for running: it boots it, the whole 20 s.
       expect(restarted.lines().find((l) => l.msg === 'VM start' && l.vm === 'web-02')).toMatchObject({ from: 'incoming', bootMs: 20_000 });
       expect(move.phases.boot).toBe(20_000);
+      // The downtime recorded is what the agents saw: the model's 28 s, and the target's restart besides.
+      expect(move.modelDowntimeMs).toBeCloseTo(28_000, -2);
+      expect(move.downtimeMs).toBeGreaterThan(move.modelDowntimeMs + downForMs);
       expect((await lab.req('vm.get', { vm: 'web-02' })).vm).toMatchObject({ hypervisor: 'dc2-hv2', locationVersion: 2, state: 'running' });
       expect(holders([lab.agents.host, target.host], 'web-02', ['dc1-hv2', 'dc2-hv2'])).toEqual(['dc2-hv2']);
     } finally {

@@ -2,8 +2,10 @@ import { eventually, startTestLab, type TestLab } from './support/harness';
 
 /**
  * Hot, warm and cold moves end to end against the real NATS and Postgres: each completes
- * with its phases, downtime and timeline, and what `move.plan` predicted is what the move
- * reports. Time scale 50: a 20 s boot takes 0.4 s.
+ * with its phases, downtime and timeline, and what `move.plan` predicted is what the model of
+ * the move reports (`modelDowntimeMs`). The downtime recorded is what the agents measured,
+ * never less than the model: it also holds the manager's round trips between the steps (at
+ * time scale 50 every real ms is 50 simulated ones). Time scale 50: a 20 s boot takes 0.4 s.
  */
 describe('move engines', () => {
   let lab: TestLab;
@@ -26,9 +28,10 @@ describe('move engines', () => {
     const move = await lab.waitForMove(accepted.moveId);
     expect(move.state).toBe('completed');
     expect(move.rounds.length).toBe(plan.prediction.rounds.length);
-    expect(move.downtimeMs).toBeCloseTo(plan.prediction.downtimeMs, 2);
+    expect(move.modelDowntimeMs).toBeCloseTo(plan.prediction.downtimeMs, 2);
     expect(move.totalMs).toBeCloseTo(plan.prediction.totalMs, 2);
-    expect(move.downtimeMs).toBeLessThanOrEqual(300 + 20);
+    expect(move.modelDowntimeMs).toBeLessThanOrEqual(300 + 20);
+    expect(move.downtimeMs).toBeGreaterThanOrEqual(move.modelDowntimeMs);
     expect(Object.keys(move.phases)).toEqual(expect.arrayContaining(['precopy', 'stop-and-copy', 'resume']));
     const events = move.timeline.map((t: any) => t.event);
     expect(events).toEqual(expect.arrayContaining(['PreCopyRoundCompleted', 'SwitchoverStarted', 'VmPausedAndCopied', 'VmRelocated', 'VmResumedAtTarget', 'RarpAnnounced', 'MoveCompleted']));
@@ -45,7 +48,8 @@ describe('move engines', () => {
     const move = await lab.waitForMove((await lab.req('vm.move', body)).moveId, undefined, 30_000);
     expect(move.state).toBe('completed');
     expect(move.rounds.map((r: any) => r.throttlePct)).toEqual(plan.prediction.rounds.map((r: any) => r.throttlePct));
-    expect(move.downtimeMs).toBeCloseTo(plan.prediction.downtimeMs, 2);
+    expect(move.modelDowntimeMs).toBeCloseTo(plan.prediction.downtimeMs, 2);
+    expect(move.downtimeMs).toBeGreaterThanOrEqual(move.modelDowntimeMs);
   });
 
   it('hot that cannot converge with policy abort: failed NOT_CONVERGING, the VM still runs at the source', async () => {
@@ -62,7 +66,8 @@ describe('move engines', () => {
     expect(plan.prediction.outcome).toBe('postcopy');
     const move = await lab.waitForMove((await lab.req('vm.move', body)).moveId, undefined, 30_000);
     expect(move.state).toBe('completed');
-    expect(move.downtimeMs).toBe(20);
+    expect(move.modelDowntimeMs).toBe(20);
+    expect(move.downtimeMs).toBeGreaterThanOrEqual(20);
     expect(move.phases.postcopy).toBeGreaterThan(0);
     expect(move.totalMs).toBeCloseTo(plan.prediction.totalMs, 2);
   });
@@ -73,8 +78,9 @@ describe('move engines', () => {
     const move = await lab.waitForMove((await lab.req('vm.move', body)).moveId);
     expect(move.state).toBe('completed');
     expect(Object.keys(move.phases).sort()).toEqual(['resume', 'state-transfer', 'suspend']);
-    expect(move.downtimeMs).toBeCloseTo(plan.prediction.downtimeMs, 2);
-    expect(move.downtimeMs).toBe(move.totalMs);
+    expect(move.modelDowntimeMs).toBeCloseTo(plan.prediction.downtimeMs, 2);
+    expect(move.modelDowntimeMs).toBe(move.totalMs);
+    expect(move.downtimeMs).toBeGreaterThanOrEqual(move.modelDowntimeMs);
   });
 
   it('cold out of the subnet to the cloud, which carries the gateway: shutdown, transfer, boot', async () => {
@@ -83,7 +89,8 @@ describe('move engines', () => {
     expect(plan.planes).toEqual(['location', 'mapping', 'host-routes', 'arp-proxy']);
     const move = await lab.waitForMove((await lab.req('vm.move', body)).moveId);
     expect(Object.keys(move.phases).sort()).toEqual(['boot', 'shutdown', 'transfer']);
-    expect(move.downtimeMs).toBeCloseTo(plan.prediction.downtimeMs, 2);
+    expect(move.modelDowntimeMs).toBeCloseTo(plan.prediction.downtimeMs, 2);
+    expect(move.downtimeMs).toBeGreaterThanOrEqual(move.modelDowntimeMs);
   });
 
   it('hot to an L3-capable cloud is allowed with a warning that says why', async () => {

@@ -31,6 +31,9 @@ export interface AgentStepReply {
   hypervisor: string;
   /** Simulated duration of the step in ms (the agent's clock, scaled for labs and tests). */
   durationMs: number;
+  /** Wall-clock epoch ms (sub-ms precision) at which the agent began and finished the step's work: a stop's start is when the VM stops serving, a boot's end when it serves again. */
+  startedAt?: number;
+  endedAt?: number;
   bytes?: number;
   /** Pre-copy round: unique bytes the guest dirtied while the round was sent. */
   dirtyBytes?: number;

@@ -87,6 +87,10 @@ export const SwitchoverStarted = z.object({
   remainingBytes: z.number().nonnegative(),
   expectedDowntimeMs: z.number().nonnegative(),
 });
+/** Wall-clock epoch ms at which the source agent saw the VM stop serving (absent in events recorded before it was measured). */
+const DownAt = z.number().nonnegative().optional();
+/** Wall-clock epoch ms at which the target agent saw the VM serve again, and the downtime from `downAt` to it in simulated ms. */
+const UpAt = { upAt: z.number().nonnegative().optional(), observedDowntimeMs: z.number().nonnegative().optional() };
 /** Hot move switchover at the source: the VM is paused and the remaining dirty pages copied (postcopy: device state only). */
 export const VmPausedAndCopied = z.object({
   ...MoveRef,
@@ -94,21 +98,23 @@ export const VmPausedAndCopied = z.object({
   bytes: z.number().nonnegative(),
   durationMs: z.number().nonnegative(),
   reason: z.enum(['converged', 'max-rounds', 'max-data', 'postcopy']),
+  downAt: DownAt,
 });
-export const VmSuspendedAtSource = z.object({ ...MoveRef, hypervisor: Name, bytes: z.number().nonnegative(), durationMs: z.number().nonnegative() });
+export const VmSuspendedAtSource = z.object({ ...MoveRef, hypervisor: Name, bytes: z.number().nonnegative(), durationMs: z.number().nonnegative(), downAt: DownAt });
 export const VmStateTransferred = z.object({ ...MoveRef, from: Name, to: Name, bytes: z.number().nonnegative(), durationMs: z.number().nonnegative() });
 export const VmResumedAtTarget = z.object({
   ...MoveRef,
   hypervisor: Name,
   locationVersion: z.number().int().positive(),
   durationMs: z.number().nonnegative(),
+  ...UpAt,
 });
 /** The target announced the VM (RARP, as QEMU: 5 rounds at 50/150/250/350/450 ms after resume). */
 export const RarpAnnounced = z.object({ ...MoveRef, hypervisor: Name, offsetsMs: z.array(z.number()) });
 export const PostcopyCompleted = z.object({ ...MoveRef, bytes: z.number().nonnegative(), durationMs: z.number().nonnegative() });
 export const MoveCancelled = z.object({ ...MoveRef, phase: z.string(), restartAtSource: z.boolean() });
 
-export const VmStoppedAtSource = z.object({ ...MoveRef, hypervisor: Name, durationMs: z.number().nonnegative() });
+export const VmStoppedAtSource = z.object({ ...MoveRef, hypervisor: Name, durationMs: z.number().nonnegative(), downAt: DownAt });
 export const VmConfigTransferred = z.object({
   ...MoveRef,
   from: Name,
@@ -133,11 +139,15 @@ export const VmStartedAtTarget = z.object({
   hypervisor: Name,
   locationVersion: z.number().int().positive(),
   durationMs: z.number().nonnegative(),
+  ...UpAt,
 });
 export const MoveCompleted = z.object({
   ...MoveRef,
   locationVersion: z.number().int().positive(),
+  /** VM stopped to VM running, simulated ms: as the agents measured it when they said (`modelDowntimeMs` otherwise). */
   downtimeMs: z.number().nonnegative(),
+  /** The sum of the down phases' modelled durations (what the plan predicts); absent in events recorded before it was added. */
+  modelDowntimeMs: z.number().nonnegative().optional(),
   totalMs: z.number().nonnegative(),
   rounds: z.number().int().nonnegative().default(0),
   dataSentBytes: z.number().nonnegative().default(0),

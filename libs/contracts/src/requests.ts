@@ -115,8 +115,10 @@ export interface MoveView {
   queuePosition?: number;
   acceptedAt: string;
   finishedAt?: string;
-  /** VM stopped to VM running, in simulated ms. */
+  /** VM stopped to VM running, in simulated ms, as the agents measured it (the source's stop or pause to the target's boot or resume). */
   downtimeMs?: number;
+  /** The same by the model: the sum of the down phases' durations, what `move.plan` predicts. */
+  modelDowntimeMs?: number;
   /** First step to VM running at the target (postcopy: to the last page), in simulated ms. */
   totalMs?: number;
   /** Simulated ms of each phase, e.g. {"precopy": 3436, "stop-and-copy": 96, "resume": 20}. */

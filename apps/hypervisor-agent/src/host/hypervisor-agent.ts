@@ -13,6 +13,7 @@ import {
   type HostInventory,
   type LocationFact,
 } from '@locus/domain';
+import { wallClockMs } from '@locus/platform';
 import type { TopologyIndex } from '@locus/topology';
 
 type Step = 'stop' | 'transfer' | 'start' | 'suspend' | 'receive-state' | 'resume' | 'precopy-round' | 'pause-and-copy' | 'announce' | 'postcopy-pull';
@@ -41,6 +42,8 @@ export class HypervisorAgent {
     private readonly topology: TopologyIndex,
     private readonly clock: Clock,
     logger: Logger,
+    /** Stamps each step's start and end (wall clock): the downtime recorded is the one these measure. */
+    private readonly wallNow: () => number = wallClockMs,
   ) {
     this.inventory = emptyInventory(name);
     this.log = logger.child({ component: `agent:${name}` });
@@ -266,15 +269,21 @@ export class HypervisorAgent {
     const inFlight = this.running.get(key);
     if (inFlight) return inFlight.then((r) => ({ ...r, replayed: true }));
     const previous = this.perVm.get(req.vm) ?? Promise.resolve();
+    let startedAt = 0;
     const promise = previous
       .catch(() => undefined)
-      .then(work)
+      .then(() => {
+        startedAt = this.wallNow();
+        return work();
+      })
       .then((r) => {
         const reply: AgentStepReply = {
           moveId: req.moveId,
           vm: req.vm,
           hypervisor: this.name,
           durationMs: round(r.durationMs),
+          startedAt,
+          endedAt: this.wallNow(),
           replayed: false,
           ...(r.bytes !== undefined ? { bytes: r.bytes } : {}),
           ...(r.dirtyBytes !== undefined ? { dirtyBytes: r.dirtyBytes } : {}),

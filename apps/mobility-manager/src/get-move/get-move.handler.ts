@@ -30,6 +30,7 @@ export class GetMoveHandler {
       ...(v.requestId ? { requestId: v.requestId } : {}),
       ...(v.finishedAt ? { finishedAt: v.finishedAt } : {}),
       ...(v.downtimeMs !== null ? { downtimeMs: v.downtimeMs } : {}),
+      ...(typeof v.modelDowntimeMs === 'number' ? { modelDowntimeMs: v.modelDowntimeMs } : {}),
       ...(v.totalMs !== null ? { totalMs: v.totalMs } : {}),
       ...(v.error ? { error: v.error } : {}),
       ...(typeof v.convergenceMs === 'number' ? { convergenceMs: v.convergenceMs } : {}),

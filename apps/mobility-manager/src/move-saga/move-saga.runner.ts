@@ -277,23 +277,26 @@ export class MoveSagaRunner {
     return { unanswered: 'the mobility manager is stopping', stopping: true };
   }
 
+  /** The command that records an agent's answer; the moments it saw the VM stop and serve again go with it (the downtime is theirs). */
   private recordOf(step: AgentStep, reply: AgentStepReply): VmCommand {
     const { moveId, hypervisor, locationVersion } = step;
     const durationMs = reply.durationMs;
+    const downAt = reply.startedAt;
+    const up = { upAt: reply.endedAt, timeScale: this.options.stepRetry.timeScale };
     if (step.purpose === 'restart') return { type: 'RecordRestartedAtSource', moveId, hypervisor, durationMs };
     switch (step.action) {
       case 'stop':
-        return { type: 'RecordSourceStopped', moveId, hypervisor, durationMs };
+        return { type: 'RecordSourceStopped', moveId, hypervisor, durationMs, downAt };
       case 'transfer':
         return { type: 'RecordConfigTransferred', moveId, bytes: reply.bytes ?? 0, durationMs };
       case 'start':
-        return { type: 'RecordTargetStarted', moveId, hypervisor, locationVersion, durationMs };
+        return { type: 'RecordTargetStarted', moveId, hypervisor, locationVersion, durationMs, ...up };
       case 'suspend':
-        return { type: 'RecordSuspended', moveId, hypervisor, bytes: reply.bytes ?? 0, durationMs };
+        return { type: 'RecordSuspended', moveId, hypervisor, bytes: reply.bytes ?? 0, durationMs, downAt };
       case 'receive-state':
         return { type: 'RecordStateTransferred', moveId, bytes: reply.bytes ?? 0, durationMs };
       case 'resume':
-        return { type: 'RecordResumed', moveId, hypervisor, locationVersion, durationMs };
+        return { type: 'RecordResumed', moveId, hypervisor, locationVersion, durationMs, ...up };
       case 'precopy-round': {
         const p = step.params;
         const bandwidthBps = p.bandwidthBps as number;
@@ -312,7 +315,7 @@ export class MoveSagaRunner {
         };
       }
       case 'pause-and-copy':
-        return { type: 'RecordPausedAndCopied', moveId, hypervisor, bytes: reply.bytes ?? 0, durationMs };
+        return { type: 'RecordPausedAndCopied', moveId, hypervisor, bytes: reply.bytes ?? 0, durationMs, downAt };
       case 'announce':
         return { type: 'RecordAnnounced', moveId, hypervisor, offsetsMs: reply.offsetsMs ?? [] };
       case 'postcopy-pull':
@@ -335,8 +338,8 @@ export class MoveSagaRunner {
       );
     else if (e.type === 'MoveCompleted')
       this.log.info(
-        { moveId, vm, downtimeMs: d.downtimeMs, totalMs: d.totalMs, rounds: d.rounds, dataSentBytes: d.dataSentBytes, locationVersion: d.locationVersion },
-        `move ${moveId.slice(0, 8)} ${vm} completed: downtime ${fmt(d.downtimeMs)}, total ${fmt(d.totalMs)}${d.rounds ? `, ${d.rounds} pre-copy rounds` : ''}`,
+        { moveId, vm, downtimeMs: d.downtimeMs, modelDowntimeMs: d.modelDowntimeMs, totalMs: d.totalMs, rounds: d.rounds, dataSentBytes: d.dataSentBytes, locationVersion: d.locationVersion },
+        `move ${moveId.slice(0, 8)} ${vm} completed: downtime ${fmt(d.downtimeMs)} (model ${fmt(d.modelDowntimeMs ?? d.downtimeMs)}), total ${fmt(d.totalMs)}${d.rounds ? `, ${d.rounds} pre-copy rounds` : ''}`,
       );
     else if (e.type === 'VmRestartedAtSource') this.log.info({ moveId, vm, hypervisor: d.hypervisor }, `${vm} running again at ${d.hypervisor}`);
   }

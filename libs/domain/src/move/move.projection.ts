@@ -15,6 +15,8 @@ export interface MoveRow {
   acceptedAt: string;
   finishedAt: string | null;
   downtimeMs: number | null;
+  /** What the model says the downtime was (the down phases' durations); absent in rows projected before it was recorded. */
+  modelDowntimeMs?: number | null;
   totalMs: number | null;
   phases: Record<string, number>;
   rounds: PrecopyRoundView[];
@@ -122,8 +124,15 @@ export function projectMove(row: MoveRow | undefined, recorded: RecordedEvent): 
       return step({}, { offsetsMs: event.data.offsetsMs });
     case 'MoveCompleted':
       return step(
-        { state: 'completed', finishedAt: recorded.metadata.at, downtimeMs: event.data.downtimeMs, totalMs: event.data.totalMs, dataSentBytes: event.data.dataSentBytes },
-        { downtimeMs: event.data.downtimeMs, totalMs: event.data.totalMs },
+        {
+          state: 'completed',
+          finishedAt: recorded.metadata.at,
+          downtimeMs: event.data.downtimeMs,
+          modelDowntimeMs: event.data.modelDowntimeMs ?? null,
+          totalMs: event.data.totalMs,
+          dataSentBytes: event.data.dataSentBytes,
+        },
+        { downtimeMs: event.data.downtimeMs, modelDowntimeMs: event.data.modelDowntimeMs, totalMs: event.data.totalMs },
       );
     case 'MoveFailed':
       return step(

@@ -171,8 +171,23 @@ describe('VM decider: the cold move steps', () => {
       .when({ type: 'RecordTargetStarted', moveId: MOVE, hypervisor: 'dc2-hv1', locationVersion: 2, durationMs: 20000 })
       .then(
         { type: 'VmStartedAtTarget', data: { moveId: MOVE, hypervisor: 'dc2-hv1', locationVersion: 2, durationMs: 20000 } },
-        { type: 'MoveCompleted', data: { moveId: MOVE, locationVersion: 2, downtimeMs: 28005, totalMs: 28005, rounds: 0, dataSentBytes: 65536 } },
+        { type: 'MoveCompleted', data: { moveId: MOVE, locationVersion: 2, downtimeMs: 28005, modelDowntimeMs: 28005, totalMs: 28005, rounds: 0, dataSentBytes: 65536 } },
       );
+  });
+  it('given the source saw the VM stop at T, when the target saw it running again 3.5 s later at scale 10, then the downtime is the 35 s the agents measured, the model beside it', () => {
+    const T = 1_700_000_000_000;
+    const stoppedAt: VmEvent = { type: 'VmStoppedAtSource', data: { moveId: MOVE, hypervisor: 'dc1-hv1', durationMs: 8000, downAt: T } };
+    given(placed, accepted(), started, stoppedAt, transferred, relocated)
+      .when({ type: 'RecordTargetStarted', moveId: MOVE, hypervisor: 'dc2-hv1', locationVersion: 2, durationMs: 20000, upAt: T + 3500, timeScale: 10 })
+      .then(
+        { type: 'VmStartedAtTarget', data: { moveId: MOVE, hypervisor: 'dc2-hv1', locationVersion: 2, durationMs: 20000, upAt: T + 3500, observedDowntimeMs: 35_000 } },
+        { type: 'MoveCompleted', data: { moveId: MOVE, locationVersion: 2, downtimeMs: 35_000, modelDowntimeMs: 28005, totalMs: 28005, rounds: 0, dataSentBytes: 65536 } },
+      );
+  });
+  it('given the source stop is recorded with its moment, when the stop is recorded, then VmStoppedAtSource carries downAt', () => {
+    given(placed, accepted(), started)
+      .when({ type: 'RecordSourceStopped', moveId: MOVE, hypervisor: 'dc1-hv1', durationMs: 8000, downAt: 1234.5 })
+      .then({ type: 'VmStoppedAtSource', data: { moveId: MOVE, hypervisor: 'dc1-hv1', durationMs: 8000, downAt: 1234.5 } });
   });
   it('given relocated, when a start for an older location version is reported, then FENCED', () => {
     given(placed, accepted(), started, stopped, transferred, relocated)
@@ -217,6 +232,21 @@ describe('VM decider: warm and hot moves, driven by the saga, match the predicti
     const done = events[events.length - 1].data as { downtimeMs: number; totalMs: number };
     expect(done.downtimeMs).toBeCloseTo(20, 3);
     expect(done.totalMs).toBeCloseTo(predictMove(plan).totalMs, 2);
+  });
+  it('hot: the downtime measured from the pause to the resume is kept through the announce', () => {
+    const T = 1_700_000_000_000;
+    const history: VmEvent[] = [
+      placed,
+      accepted(hotPlan()),
+      started,
+      { type: 'SwitchoverStarted', data: { moveId: MOVE, reason: 'converged', remainingBytes: 1, expectedDowntimeMs: 21 } },
+      { type: 'VmPausedAndCopied', data: { moveId: MOVE, hypervisor: 'dc1-hv1', bytes: 1, durationMs: 1, reason: 'converged', downAt: T } },
+      { ...relocated, data: { ...relocated.data, mode: 'hot' } } as VmEvent,
+    ];
+    const resumed = given(...history).when({ type: 'RecordResumed', moveId: MOVE, hypervisor: 'dc2-hv1', locationVersion: 2, durationMs: 20, upAt: T + 0.5, timeScale: 100 }).events();
+    expect(resumed).toEqual([{ type: 'VmResumedAtTarget', data: { moveId: MOVE, hypervisor: 'dc2-hv1', locationVersion: 2, durationMs: 20, upAt: T + 0.5, observedDowntimeMs: 50 } }]);
+    const done = given(...history, ...resumed).when({ type: 'RecordAnnounced', moveId: MOVE, hypervisor: 'dc2-hv1', offsetsMs: [50] }).events()[1];
+    expect(done).toMatchObject({ type: 'MoveCompleted', data: { downtimeMs: 50, modelDowntimeMs: 21 } });
   });
   it('hot abort: NOT_CONVERGING, the VM keeps running at the source', () => {
     const plan = hotPlan({ memoryBytes: 64 * GiB, workingSetBytes: 12 * GiB, dirtyRateBps: 2 * GiB, maxDataBytes: 192 * GiB, policy: 'abort' });
@@ -291,7 +321,7 @@ describe('cold-move saga: next step from state', () => {
 
 describe('VM decider: network convergence of a committed move', () => {
   const booted: VmEvent = { type: 'VmStartedAtTarget', data: { moveId: MOVE, hypervisor: 'dc2-hv1', locationVersion: 2, durationMs: 20000 } };
-  const done: VmEvent = { type: 'MoveCompleted', data: { moveId: MOVE, locationVersion: 2, downtimeMs: 28005, totalMs: 28005, rounds: 0, dataSentBytes: 65536 } };
+  const done: VmEvent = { type: 'MoveCompleted', data: { moveId: MOVE, locationVersion: 2, downtimeMs: 28005, modelDowntimeMs: 28005, totalMs: 28005, rounds: 0, dataSentBytes: 65536 } };
   const moved = [placed, accepted(), started, stopped, transferred, relocated, booted, done];
   const planes = { location: { ms: 0 }, 'host-routes': { ms: 2.7, advertised: 'dc2', withdrawn: 'dc1' } };
   const record = { type: 'RecordConverged', moveId: MOVE, locationVersion: 2, convergenceMs: 2.7, planes } as const;

@@ -31,7 +31,7 @@ export function decide(command: VmCommand, state: VmState): Decision {
     case 'RecordSourceStopped': {
       const move = activeMove(state, command.moveId, 'started');
       if (!move) return nothing;
-      return accept({ type: 'VmStoppedAtSource', data: { moveId: move.moveId, hypervisor: command.hypervisor, durationMs: command.durationMs } });
+      return accept({ type: 'VmStoppedAtSource', data: { moveId: move.moveId, hypervisor: command.hypervisor, durationMs: command.durationMs, ...downAtOf(command) } });
     }
     case 'RecordConfigTransferred': {
       const move = activeMove(state, command.moveId, 'source-stopped');
@@ -43,7 +43,7 @@ export function decide(command: VmCommand, state: VmState): Decision {
       const move = activeMove(state, command.moveId, 'started');
       if (!move) return nothing;
       const { hypervisor, bytes, durationMs } = command;
-      return accept({ type: 'VmSuspendedAtSource', data: { moveId: move.moveId, hypervisor, bytes, durationMs } });
+      return accept({ type: 'VmSuspendedAtSource', data: { moveId: move.moveId, hypervisor, bytes, durationMs, ...downAtOf(command) } });
     }
     case 'RecordStateTransferred': {
       const move = activeMove(state, command.moveId, 'suspended');
@@ -67,7 +67,7 @@ export function decide(command: VmCommand, state: VmState): Decision {
       const move = activeMove(state, command.moveId, 'switching');
       if (!move) return nothing;
       const { hypervisor, bytes, durationMs } = command;
-      return accept({ type: 'VmPausedAndCopied', data: { moveId: move.moveId, hypervisor, bytes, durationMs, reason: move.switchoverReason ?? 'converged' } });
+      return accept({ type: 'VmPausedAndCopied', data: { moveId: move.moveId, hypervisor, bytes, durationMs, reason: move.switchoverReason ?? 'converged', ...downAtOf(command) } });
     }
     case 'CommitLocation': {
       const move = state.move;
@@ -84,10 +84,11 @@ export function decide(command: VmCommand, state: VmState): Decision {
       if (!move || move.mode !== 'cold') return nothing;
       if (command.locationVersion !== state.locationVersion)
         return refuse('FENCED', `target started the VM for location version ${command.locationVersion}, current is ${state.locationVersion}`);
-      const downtimeMs = move.downMs + command.durationMs;
+      const modelMs = move.downMs + command.durationMs;
+      const up = upAtOf(move, command);
       return accept(
-        { type: 'VmStartedAtTarget', data: { moveId: move.moveId, hypervisor: command.hypervisor, locationVersion: state.locationVersion, durationMs: command.durationMs } },
-        completed(move, state.locationVersion, downtimeMs, move.liveMs + downtimeMs),
+        { type: 'VmStartedAtTarget', data: { moveId: move.moveId, hypervisor: command.hypervisor, locationVersion: state.locationVersion, durationMs: command.durationMs, ...up } },
+        completed(move, state.locationVersion, { modelMs, observedMs: up.observedDowntimeMs }, move.liveMs + modelMs),
       );
     }
     case 'RecordResumed': {
@@ -95,27 +96,33 @@ export function decide(command: VmCommand, state: VmState): Decision {
       if (!move || move.mode === 'cold') return nothing;
       if (command.locationVersion !== state.locationVersion)
         return refuse('FENCED', `target resumed the VM for location version ${command.locationVersion}, current is ${state.locationVersion}`);
+      const up = upAtOf(move, command);
       const resumed: VmEvent = {
         type: 'VmResumedAtTarget',
-        data: { moveId: move.moveId, hypervisor: command.hypervisor, locationVersion: state.locationVersion, durationMs: command.durationMs },
+        data: { moveId: move.moveId, hypervisor: command.hypervisor, locationVersion: state.locationVersion, durationMs: command.durationMs, ...up },
       };
       if (move.mode === 'hot') return accept(resumed); // the announce follows
-      const downtimeMs = move.downMs + command.durationMs;
-      return accept(resumed, completed(move, state.locationVersion, downtimeMs, move.liveMs + downtimeMs));
+      const modelMs = move.downMs + command.durationMs;
+      return accept(resumed, completed(move, state.locationVersion, { modelMs, observedMs: up.observedDowntimeMs }, move.liveMs + modelMs));
     }
     case 'RecordAnnounced': {
       const move = activeMove(state, command.moveId, 'resumed');
       if (!move) return nothing;
       const announced: VmEvent = { type: 'RarpAnnounced', data: { moveId: move.moveId, hypervisor: command.hypervisor, offsetsMs: command.offsetsMs } };
       if (move.postcopy) return accept(announced); // pages are still pulled from the source
-      return accept(announced, completed(move, state.locationVersion, move.downMs, move.liveMs + move.downMs));
+      return accept(announced, completed(move, state.locationVersion, { modelMs: move.downMs, observedMs: move.observedDowntimeMs }, move.liveMs + move.downMs));
     }
     case 'RecordPostcopyPulled': {
       const move = activeMove(state, command.moveId, 'announced');
       if (!move) return nothing;
       return accept(
         { type: 'PostcopyCompleted', data: { moveId: move.moveId, bytes: command.bytes, durationMs: command.durationMs } },
-        completed({ ...move, dataSentBytes: move.dataSentBytes + command.bytes }, state.locationVersion, move.downMs, move.liveMs + move.downMs + command.durationMs),
+        completed(
+          { ...move, dataSentBytes: move.dataSentBytes + command.bytes },
+          state.locationVersion,
+          { modelMs: move.downMs, observedMs: move.observedDowntimeMs },
+          move.liveMs + move.downMs + command.durationMs,
+        ),
       );
     }
     case 'FailMove': {
@@ -199,11 +206,38 @@ function mayBeStopped(state: PlacedVm, move: ActiveMove): boolean {
   return true;
 }
 
-function completed(move: ActiveMove, locationVersion: number, downtimeMs: number, totalMs: number): VmEvent {
+/**
+ * The move's end. Its downtime is the one the agents measured (the VM stopped at the source to
+ * it running at the target) when they did, else the model's (the down phases' durations, e.g. an
+ * HA restart, whose VM went down with its host); the model's is kept beside it. `totalMs` is modelled.
+ */
+function completed(move: ActiveMove, locationVersion: number, downtime: { modelMs: number; observedMs?: number }, totalMs: number): VmEvent {
   return {
     type: 'MoveCompleted',
-    data: { moveId: move.moveId, locationVersion, downtimeMs: round3(downtimeMs), totalMs: round3(totalMs), rounds: move.rounds.length, dataSentBytes: Math.round(move.dataSentBytes) },
+    data: {
+      moveId: move.moveId,
+      locationVersion,
+      downtimeMs: round3(downtime.observedMs ?? downtime.modelMs),
+      modelDowntimeMs: round3(downtime.modelMs),
+      totalMs: round3(totalMs),
+      rounds: move.rounds.length,
+      dataSentBytes: Math.round(move.dataSentBytes),
+    },
   };
+}
+
+const downAtOf = (command: { downAt?: number }) => (command.downAt !== undefined ? { downAt: command.downAt } : {});
+
+/** Downtime as the agents measured it: wall-clock ms from the VM stopping at the source to it serving at the target, in simulated ms. */
+export function observedDowntimeMs(downAt: number | undefined, upAt: number | undefined, timeScale: number | undefined): number | undefined {
+  if (downAt === undefined || upAt === undefined || timeScale === undefined) return undefined;
+  return round3(Math.max(0, upAt - downAt) * timeScale);
+}
+
+function upAtOf(move: ActiveMove, command: { upAt?: number; timeScale?: number }): { upAt?: number; observedDowntimeMs?: number } {
+  if (command.upAt === undefined) return {};
+  const observed = observedDowntimeMs(move.downAt, command.upAt, command.timeScale);
+  return observed === undefined ? { upAt: command.upAt } : { upAt: command.upAt, observedDowntimeMs: observed };
 }
 
 const round3 = (ms: number) => Math.round(ms * 1000) / 1000;
@@ -254,11 +288,11 @@ export function evolve(state: VmState, event: VmEvent): VmState {
     case 'MoveStarted':
       return withMove(state, () => ({ phase: 'started' }));
     case 'VmStoppedAtSource':
-      return withMove({ ...state, run: 'stopped' }, (m) => down(m, 'shutdown', event.data.durationMs, { phase: 'source-stopped' }));
+      return withMove({ ...state, run: 'stopped' }, (m) => down(m, 'shutdown', event.data.durationMs, { phase: 'source-stopped', downAt: event.data.downAt }));
     case 'VmConfigTransferred':
       return withMove(state, (m) => down(m, 'transfer', event.data.durationMs, { phase: 'config-transferred', dataSentBytes: m.dataSentBytes + event.data.bytes }));
     case 'VmSuspendedAtSource':
-      return withMove({ ...state, run: 'stopped' }, (m) => down(m, 'suspend', event.data.durationMs, { phase: 'suspended' }));
+      return withMove({ ...state, run: 'stopped' }, (m) => down(m, 'suspend', event.data.durationMs, { phase: 'suspended', downAt: event.data.downAt }));
     case 'VmStateTransferred':
       return withMove(state, (m) => down(m, 'state-transfer', event.data.durationMs, { phase: 'state-transferred', dataSentBytes: m.dataSentBytes + event.data.bytes }));
     case 'PreCopyRoundCompleted': {
@@ -275,7 +309,7 @@ export function evolve(state: VmState, event: VmEvent): VmState {
       return withMove(state, () => ({ phase: 'switching', postcopy: event.data.reason === 'postcopy', switchoverReason: event.data.reason }));
     case 'VmPausedAndCopied':
       return withMove({ ...state, run: 'stopped' }, (m) =>
-        down(m, 'stop-and-copy', event.data.durationMs, { phase: 'switched', dataSentBytes: m.dataSentBytes + event.data.bytes }),
+        down(m, 'stop-and-copy', event.data.durationMs, { phase: 'switched', dataSentBytes: m.dataSentBytes + event.data.bytes, downAt: event.data.downAt }),
       );
     case 'VmRelocated': {
       const convergence = { moveId: event.data.moveId, locationVersion: event.data.locationVersion, converged: false, late: false };
@@ -284,7 +318,7 @@ export function evolve(state: VmState, event: VmEvent): VmState {
     case 'VmStartedAtTarget':
       return withMove({ ...state, run: 'running' }, (m) => down(m, 'boot', event.data.durationMs, {}));
     case 'VmResumedAtTarget':
-      return withMove({ ...state, run: 'running' }, (m) => down(m, 'resume', event.data.durationMs, { phase: 'resumed' }));
+      return withMove({ ...state, run: 'running' }, (m) => down(m, 'resume', event.data.durationMs, { phase: 'resumed', observedDowntimeMs: event.data.observedDowntimeMs }));
     case 'RarpAnnounced':
       return withMove(state, () => ({ phase: 'announced' }));
     case 'PostcopyCompleted':

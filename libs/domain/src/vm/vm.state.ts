@@ -32,6 +32,10 @@ export interface ActiveMove {
   /** Simulated ms with the VM running (pre-copy, postcopy pull) and stopped (everything else). */
   liveMs: number;
   downMs: number;
+  /** Wall-clock epoch ms at which the source agent saw the VM stop serving (stop, suspend or pause). */
+  downAt?: number;
+  /** Hot: the downtime the agents measured up to the resume, simulated ms (the move completes after the announce). */
+  observedDowntimeMs?: number;
   dataSentBytes: number;
   postcopy: boolean;
   switchoverReason?: 'converged' | 'max-rounds' | 'max-data' | 'postcopy';
