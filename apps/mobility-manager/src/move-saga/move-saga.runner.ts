@@ -256,6 +256,7 @@ export class MoveSagaRunner {
     const expectedRealMs = expectedStepMs(step) / policy.timeScale;
     const started = performance.now();
     let counted = 0;
+    let late = 0;
     let lastError = '';
     for (let attempt = 0; !signal.aborted; attempt++) {
       const timeoutMs = attemptTimeoutMs(policy, attempt);
@@ -268,12 +269,14 @@ export class MoveSagaRunner {
       }
       // No responders, or a link already down, fail at once: the next attempt still waits its turn.
       await delay(timeoutMs - (performance.now() - sentAt), signal);
-      if (countsAgainstAgent({ linkUnbroken: this.link.unbrokenSince(mark), elapsedRealMs: performance.now() - started, expectedRealMs })) counted++;
-      if (counted > policy.retries) return { unanswered: `${attempt + 1} attempts in ${((performance.now() - started) / 1000).toFixed(1)} s, the last: ${lastError}`, stopping: false };
-      if (attempt === 0 || (attempt + 1) % 5 === 0)
+      const elapsedRealMs = performance.now() - started;
+      if (countsAgainstAgent({ linkUnbroken: this.link.unbrokenSince(mark), elapsedRealMs, expectedRealMs })) counted++;
+      if (counted > policy.retries) return { unanswered: `${attempt + 1} attempts in ${(elapsedRealMs / 1000).toFixed(1)} s, the last: ${lastError}`, stopping: false };
+      // Within its expected duration a step is just running: say so only once it is late, then every fifth attempt.
+      if (elapsedRealMs > expectedRealMs && late++ % 5 === 0)
         this.log.info(
           { moveId: step.moveId, step: step.action, hypervisor: step.hypervisor, attempts: attempt + 1, counted, nextTimeoutMs: Math.round(attemptTimeoutMs(policy, attempt + 1)), err: lastError },
-          `${step.hypervisor} has not answered ${step.action} yet; asking again`,
+          `${step.hypervisor} has not answered ${step.action} past its expected ${fmt(expectedRealMs * policy.timeScale)}; asking again`,
         );
     }
     return { unanswered: 'the mobility manager is stopping', stopping: true };
