@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { openStore, type PgEventStore } from '@locus/eventstore';
+import { createDataSource, openStore, type PgEventStore } from '@locus/eventstore';
 import type { LocusConfig } from '@locus/platform';
 import { storeFor } from '../../apps/mobility-manager/src/start-mobility-manager';
 import { cleanup, testConfig } from './harness';
@@ -20,4 +20,18 @@ export function useTestStore(opened: (s: { ds: DataSource; store: PgEventStore }
     await cleanup(config).catch(() => undefined);
   });
   return config;
+}
+
+/**
+ * Runs `work` on a pool of the owner (migration) role of the test's database, for maintenance the
+ * services' role may not do (a projection rebuild truncates the projections), then closes it.
+ */
+export async function asOwner<T>(config: Pick<LocusConfig, 'databaseUrl'>, work: (ds: DataSource) => Promise<T>): Promise<T> {
+  const ds = createDataSource(config.databaseUrl, 2);
+  await ds.initialize();
+  try {
+    return await work(ds);
+  } finally {
+    await ds.destroy();
+  }
 }

@@ -89,6 +89,9 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
     { prefix: config.subjectPrefix, intervalMs: driftEveryMs, slice: config.driftSlice },
   );
 
+  // Ready means ready: until the topology's VMs are placed and the saga runs, every request
+  // subject answers UNAVAILABLE saying so, never UNKNOWN_VM for a VM not placed yet.
+  let starting: string | undefined = 'the mobility manager is starting';
   const limits = { maxConcurrent: config.maxConcurrentRequests, maxQueued: config.maxQueuedRequests };
   const transport = new NatsServiceTransport({
     connection: () => nc,
@@ -99,6 +102,7 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
     logger: log,
     admission: Object.fromEntries(ADMISSION_CONTROLLED.map((endpoint) => [endpoint, limits])),
     defaultBudgetMs: config.requestBudgetMs,
+    notReady: () => starting,
   });
   const app = await NestFactory.createMicroservice(MobilityManagerModule.register({ dataSource, topology, commands, planner, logger, drift, queue: { maxOutboundPerHost: config.maxOutboundPerHost, maxQueuedPerHost: config.maxQueuedPerHost } }), {
     strategy: transport,
@@ -107,7 +111,9 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
   app.useGlobalFilters(new LocusReplyFilter(log));
   await app.listen();
 
+  starting = `the mobility manager is starting: placing the topology's ${topology.topology.vms.length} VMs`;
   await placeTopologyVms(topology, commands, logger);
+  starting = 'the mobility manager is starting: resuming the moves in progress';
   const saga = new MoveSagaRunner(
     { nc, js, jsm, commands, dataSource, logger },
     { prefix: config.subjectPrefix, stream: config.streamName, agentTimeoutMs: config.agentTimeoutMs, maxAgentRetries: config.agentRetries, maxOutboundPerHost: config.maxOutboundPerHost },
@@ -116,6 +122,7 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
   await convergence?.start();
   drift.start();
   ha.start();
+  starting = undefined;
   log.info({ prefix: config.subjectPrefix, stream: config.streamName, vms: topology.topology.vms.length }, `mobility manager ready: try ${s.request('vm.move')}`);
 
   let stopped = false;
