@@ -1,18 +1,19 @@
 import type { DataSource } from 'typeorm';
 import { createDataSource, openStore, type PgEventStore } from '@locus/eventstore';
-import type { LocusConfig } from '@locus/platform';
+import { serviceDatabaseUrl, type LocusConfig } from '@locus/platform';
 import { storeFor } from '../../apps/mobility-manager/src/start-mobility-manager';
 import { cleanup, testConfig } from './harness';
 
 /**
- * A database of its own with the manager's event store, for one describe block: opened (and
- * migrated) before its tests, handed to `opened`, closed and dropped after them.
+ * A database of its own with the manager's event store, for one describe block: migrated by the
+ * owner and opened as the services' role (like the manager's) before its tests, handed to
+ * `opened`, closed and dropped after them.
  */
 export function useTestStore(opened: (s: { ds: DataSource; store: PgEventStore }) => void): LocusConfig {
   const config = testConfig();
   let ds: DataSource | undefined;
   beforeAll(async () => {
-    ds = await openStore(config.databaseUrl);
+    ds = await openStore(config.databaseUrl, 10, { serviceUrl: serviceDatabaseUrl(config) });
     opened({ ds, store: storeFor(ds, config.subjectPrefix) });
   });
   afterAll(async () => {

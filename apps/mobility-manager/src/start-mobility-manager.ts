@@ -6,7 +6,7 @@ import type { DataSource } from 'typeorm';
 import { subjects } from '@locus/contracts';
 import { OutboxRelay, openStore, PgEventStore, VmProjector } from '@locus/eventstore';
 import { connectNats, ensureEventStream, JetStreamOutboxPublisher, LocusReplyFilter, NatsServiceTransport, type EndpointStats } from '@locus/messaging';
-import { NestPinoLogger, ScaledClock, type LocusConfig, type Logger } from '@locus/platform';
+import { NestPinoLogger, ScaledClock, serviceDatabaseUrl, type LocusConfig, type Logger } from '@locus/platform';
 import { defaultTopologyPath, loadTopologyFile, type TopologyIndex } from '@locus/topology';
 import { MobilityManagerModule } from './mobility-manager.module';
 import { VmCommandService } from './vm-commands/vm-command.service';
@@ -60,8 +60,10 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
   for (const w of topologyFile.warnings) log.warn({ warning: w }, 'topology warning');
   const topology = topologyFile.index;
 
-  const dataSource = await openStore(config.databaseUrl, config.pgPoolSize);
-  log.info({ database: new URL(config.databaseUrl).pathname.slice(1) }, 'event store ready (migrations applied)');
+  // Migrated as the owner of DATABASE_URL; the pool and the relay log in as the service role, which can only append and read.
+  const serviceUrl = serviceDatabaseUrl(config);
+  const dataSource = await openStore(config.databaseUrl, config.pgPoolSize, { serviceUrl, logger });
+  log.info({ database: new URL(config.databaseUrl).pathname.slice(1), role: config.databaseServiceUser }, 'event store ready (migrations applied)');
   const nc = await connectNats(config.natsUrl, 'locus-mobility-manager', logger);
   const js = nc.jetstream();
   const jsm = await nc.jetstreamManager();
@@ -70,7 +72,7 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
 
   const store = storeFor(dataSource, config.subjectPrefix);
   const commands = new VmCommandService(store, logger);
-  const relay = new OutboxRelay(new JetStreamOutboxPublisher(js), { databaseUrl: config.databaseUrl, notifyChannel: OUTBOX_CHANNEL, logger });
+  const relay = new OutboxRelay(new JetStreamOutboxPublisher(js), { databaseUrl: serviceUrl, notifyChannel: OUTBOX_CHANNEL, logger });
   await relay.start();
 
   const clock = new ScaledClock(config.timeScale);
