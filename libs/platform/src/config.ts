@@ -5,6 +5,11 @@ import { DEFAULT_EVENT_STREAM, DEFAULT_SUBJECT_PREFIX } from '@locus/contracts';
 const Env = z.object({
   NATS_URL: z.string().default('nats://127.0.0.1:4222'),
   DATABASE_URL: z.string().default('postgres://postgres@127.0.0.1:5432/locus'),
+  LOCUS_DATABASE_SERVICE_USER: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a Postgres role name: lower-case letters, digits and underscores')
+    .default('locus_service'),
+  LOCUS_DATABASE_SERVICE_PASSWORD: z.string().optional(),
   LOCUS_TOPOLOGY: z.string().optional(),
   LOCUS_SUBJECT_PREFIX: z
     .string()
@@ -34,7 +39,12 @@ const Env = z.object({
 
 export interface LocusConfig {
   natsUrl: string;
+  /** The owner (migration) role's URL: it creates the database, migrates it, owns the tables and grants the service role. */
   databaseUrl: string;
+  /** The role the services' pool logs in as (same cluster and database): it may only append to and read the log. */
+  databaseServiceUser: string;
+  /** Its password, when the cluster asks for one (also set when the owner creates the role). */
+  databaseServicePassword?: string;
   topologyPath?: string;
   subjectPrefix: string;
   streamName: string;
@@ -81,6 +91,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   return {
     natsUrl: e.NATS_URL,
     databaseUrl: e.DATABASE_URL,
+    databaseServiceUser: e.LOCUS_DATABASE_SERVICE_USER,
+    databaseServicePassword: e.LOCUS_DATABASE_SERVICE_PASSWORD || undefined,
     topologyPath: e.LOCUS_TOPOLOGY,
     subjectPrefix: e.LOCUS_SUBJECT_PREFIX,
     streamName: e.LOCUS_STREAM,
@@ -105,4 +117,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     logLevel: e.LOG_LEVEL,
     ...overrides,
   };
+}
+
+/**
+ * The services' database URL: DATABASE_URL's host, database and parameters, logged in as the
+ * service role (LOCUS_DATABASE_SERVICE_USER, with LOCUS_DATABASE_SERVICE_PASSWORD if set).
+ */
+export function serviceDatabaseUrl(config: Pick<LocusConfig, 'databaseUrl' | 'databaseServiceUser' | 'databaseServicePassword'>): string {
+  const url = new URL(config.databaseUrl);
+  url.username = encodeURIComponent(config.databaseServiceUser);
+  url.password = config.databaseServicePassword ? encodeURIComponent(config.databaseServicePassword) : '';
+  return url.toString();
 }
