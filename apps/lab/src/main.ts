@@ -10,6 +10,7 @@ import { createLogger, loadConfig, type Logger } from '@locus/platform';
 import { startMobilityManager } from '../../mobility-manager/src/start-mobility-manager';
 import { startAgents } from '../../hypervisor-agent/src/start-agents';
 import { startMappingSystem } from '../../mapping-system/src/start-mapping-system';
+import { keyMaterialOrGenerated } from '../../mapping-system/src/shared/site-keys';
 import { startRouteInjectors } from '../../route-injector/src/start-route-injectors';
 import { startArpProxies } from '../../arp-proxy/src/start-arp-proxies';
 import { startLabObservability } from './lab-observability';
@@ -19,7 +20,8 @@ import { startLabObservability } from './lab-observability';
  * agent per hypervisor, the mapping system with an xTR per site, a host-route injector per
  * site on a GoBGP fabric (one gobgpd per site and a core, on loopback; an in-memory RIB when
  * gobgpd is missing, said at start), and an ARP proxy per site, against NATS and Postgres
- * from the environment.
+ * from the environment. The mapping system's key seed is generated at start (nothing is written
+ * or logged) unless LOCUS_MAPPING_KEY_SEED or LOCUS_MAPPING_KEY_FILE gives one.
  */
 const program = new Command()
   .name('npm run lab --')
@@ -47,9 +49,10 @@ async function main() {
     await nc.close();
     log.info({ database: new URL(config.databaseUrl).pathname.slice(1), stream: config.streamName, streamDeleted: deleted }, 'clean slate: database dropped and event stream deleted');
   }
+  const mappingKey = keyMaterialOrGenerated(process.env); // before anything starts: a bad key file stops the lab at once
   const manager = await startMobilityManager(config, logger);
   const agents = await startAgents(config, logger);
-  const mapping = await startMappingSystem(config, logger);
+  const mapping = await startMappingSystem(config, logger, { keySeed: mappingKey.seed, keySource: mappingKey.source });
   const routes = await startRouteInjectors(config, logger);
   const arp = await startArpProxies(config, logger);
   const observability = await startLabObservability(config, logger, { manager, agents, mapping, routes, arp });
