@@ -80,9 +80,10 @@ failed=0
 for dir in "${targets[@]}"; do
   dir=${dir%/}
   name=$(basename "$dir")
-  flags=()
+  # The mapping key Secret is created by a command at install time (deploy/README.md), never rendered.
+  flags=(--external locus-mapping-key)
   # CloudNativePG: its Cluster CRD has no schema offline, and the operator creates the app secret.
-  [[ $name == cnpg ]] && flags=(--crd postgresql.cnpg.io/v1/Cluster --external locus-pg-app)
+  [[ $name == cnpg ]] && flags+=(--crd postgresql.cnpg.io/v1/Cluster --external locus-pg-app)
   rendered="$out/$name.yaml"
   if ! "$kubectl" kustomize "$dir" >"$rendered" 2>"$out/$name.err"; then
     echo "validate-deploy: $dir does not render:" >&2

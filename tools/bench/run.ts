@@ -13,6 +13,7 @@ import { LoadDriver, type PhaseFigures } from './load';
 import type { AnswerFigures } from './open-loop';
 import type { BenchResult, PhaseSummary } from './report';
 import { startLab, type ProcessLayout, type StartupFigures } from './start-lab';
+import { generateKeySeed } from '../../apps/mapping-system/src/shared/site-keys';
 
 /**
  * One lab run: fresh names and database, generated topology, the services started (or a running lab
@@ -151,6 +152,8 @@ export async function runLab(session: Session, cfg: RunConfig, hooks: { beforeLa
         LOCUS_TOPOLOGY: topologyFile,
         LOCUS_SUBJECT_PREFIX: prefix,
         LOCUS_STREAM: stream,
+        // every mapping-system process of the run shares this seed; a new one per run, never written to the logs
+        LOCUS_MAPPING_KEY_SEED: generateKeySeed(),
         LOCUS_TIME_SCALE: '1',
         LOCUS_HA: 'false',
         LOCUS_BGP: 'memory',

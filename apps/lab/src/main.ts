@@ -10,6 +10,7 @@ import { createLogger, loadConfig, type Logger } from '@locus/platform';
 import { startMobilityManager } from '../../mobility-manager/src/start-mobility-manager';
 import { startAgents } from '../../hypervisor-agent/src/start-agents';
 import { startMappingSystem } from '../../mapping-system/src/start-mapping-system';
+import { keyMaterialOrGenerated } from '../../mapping-system/src/shared/site-keys';
 import { startRouteInjectors } from '../../route-injector/src/start-route-injectors';
 import { startArpProxies } from '../../arp-proxy/src/start-arp-proxies';
 import { startLabObservability } from './lab-observability';
@@ -31,7 +32,8 @@ function chosenServices(list: string | undefined): Set<LabService> {
  * agent per hypervisor, the mapping system with an xTR per site, a host-route injector per
  * site on a GoBGP fabric (one gobgpd per site and a core, on loopback; an in-memory RIB when
  * gobgpd is missing, said at start), and an ARP proxy per site, against NATS and Postgres
- * from the environment.
+ * from the environment. The mapping system's key seed is generated at start (nothing is written
+ * or logged) unless LOCUS_MAPPING_KEY_SEED or LOCUS_MAPPING_KEY_FILE gives one.
  */
 const program = new Command()
   .name('npm run lab --')
@@ -61,10 +63,11 @@ async function main() {
     await nc.close();
     log.info({ database: new URL(config.databaseUrl).pathname.slice(1), stream: config.streamName, streamDeleted: deleted }, 'clean slate: database dropped and event stream deleted');
   }
+  const mappingKey = keyMaterialOrGenerated(process.env); // before anything starts: a bad key file stops the lab at once
   // The manager first: it places the VMs the others load.
   const manager = only.has('manager') ? await startMobilityManager(config, logger) : undefined;
   const agents = only.has('agents') ? await startAgents(config, logger) : undefined;
-  const mapping = only.has('mapping') ? await startMappingSystem(config, logger) : undefined;
+  const mapping = only.has('mapping') ? await startMappingSystem(config, logger, { keySeed: mappingKey.seed, keySource: mappingKey.source }) : undefined;
   const routes = only.has('routes') ? await startRouteInjectors(config, logger) : undefined;
   const arp = only.has('arp') ? await startArpProxies(config, logger) : undefined;
   const observability = await startLabObservability(config, logger, { manager, agents, mapping, routes, arp });

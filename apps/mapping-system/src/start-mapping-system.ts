@@ -53,7 +53,7 @@ export interface RunningMappingSystem {
  * `overrides` replace environment settings (tests run the map-server and the xTRs apart).
  */
 export async function startMappingSystem(config: LocusConfig, logger: Logger, overrides: Partial<MappingOptions> = {}): Promise<RunningMappingSystem> {
-  const options: MappingOptions = { ...loadMappingOptions(process.env), ...overrides };
+  const options: MappingOptions = loadMappingOptions(process.env, overrides);
   const topologyFile = loadTopologyFile(config.topologyPath ?? defaultTopologyPath(), { withoutVms: true }); // VMs come from the location DB
   const policy = new SitePolicy(mappingSitesOf(topologyFile.index));
   const siteNames = policy.sites().map((s) => s.name);

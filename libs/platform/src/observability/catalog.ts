@@ -74,6 +74,11 @@ export const LOCUS_METRICS = {
     help: 'Map-Registers the map-server refused, by reason (AUTH_FAILED, REPLAYED, UNKNOWN_SITE, EID_NOT_ALLOWED, BAD_REQUEST)',
     labelNames: ['reason'],
   },
+  mapControlRefusalsTotal: {
+    name: 'locus_map_control_refusals_total',
+    help: "Control messages from the map-server an xTR refused (Map-Notify, Map-Publish, SMR, Map-Reply not signed with the site's key, or replayed), by site, message and reason (AUTH_FAILED, REPLAYED)",
+    labelNames: ['site', 'message', 'reason'],
+  },
   // route injector
   routes: {
     name: 'locus_routes',
