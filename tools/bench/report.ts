@@ -146,6 +146,8 @@ export interface BenchResult {
     used: 'tracker' | 'observed' | 'none';
     tracker?: Summary;
     observed?: Summary;
+    /** The tracker's time of each plane, from the location commit to that plane agreeing. */
+    byPlane?: Record<string, Summary>;
     late: number;
     how: string;
   };
@@ -291,6 +293,11 @@ export function renderReport(r: BenchResult): string {
         : `  ${name.padEnd(9)} none`;
     L.push(row('tracker', r.convergence.tracker));
     L.push(row('observed', r.convergence.observed));
+    const planes = Object.entries(r.convergence.byPlane ?? {}).sort(([, a], [, b]) => (b.p50 ?? 0) - (a.p50 ?? 0));
+    if (planes.length) {
+      L.push('  each plane (tracker: location commit -> that plane agrees), slowest p50 first:');
+      for (const [plane, x] of planes) L.push(`  ${row(`  ${plane}`, x)}`);
+    }
     if (r.convergence.late) L.push(`  MoveConvergenceLate: ${r.convergence.late}`);
     L.push(`  how: ${r.convergence.how}`);
     if (s?.count) {

@@ -86,11 +86,16 @@ function phaseSummary(p: PhaseFigures): PhaseSummary {
 }
 
 /** Convergence of moves: the tracker's when it publishes, else the bench's observed figure. */
-export function convergenceOf(moves: MoveTrack[], trackerSeen: boolean): { used: 'tracker' | 'observed' | 'none'; tracker?: Summary; observed?: Summary } {
+export function convergenceOf(moves: MoveTrack[], trackerSeen: boolean): { used: 'tracker' | 'observed' | 'none'; tracker?: Summary; observed?: Summary; byPlane?: Record<string, Summary> } {
   const trackerMs = moves.map((m) => m.tracker?.ms).filter((x): x is number => x !== undefined);
   const observedMs = moves.map((m) => m.observed?.ms).filter((x): x is number => x !== undefined);
   const used = trackerSeen && trackerMs.length ? 'tracker' : observedMs.length ? 'observed' : 'none';
-  return { used, tracker: trackerMs.length ? summarize(trackerMs) : undefined, observed: observedMs.length ? summarize(observedMs) : undefined };
+  // The tracker's time of each plane (from the location commit): which plane is the last one, and by how much.
+  const perPlane = new Map<string, number[]>();
+  for (const m of moves)
+    for (const [plane, timing] of Object.entries(m.tracker?.planes ?? {})) if (typeof timing?.ms === 'number') perPlane.set(plane, [...(perPlane.get(plane) ?? []), timing.ms]);
+  const byPlane = perPlane.size ? Object.fromEntries([...perPlane].map(([plane, ms]) => [plane, summarize(ms)])) : undefined;
+  return { used, tracker: trackerMs.length ? summarize(trackerMs) : undefined, observed: observedMs.length ? summarize(observedMs) : undefined, ...(byPlane ? { byPlane } : {}) };
 }
 
 export async function runLab(session: Session, cfg: RunConfig, hooks: { beforeLab?: (databaseUrl: string) => Promise<void> } = {}): Promise<LabRun> {
@@ -337,6 +342,7 @@ export async function runLab(session: Session, cfg: RunConfig, hooks: { beforeLa
         used: conv.used,
         tracker: conv.tracker,
         observed: conv.observed,
+        byPlane: conv.byPlane,
         late: mine.filter((m) => m.late).length,
         how:
           conv.used === 'tracker'
