@@ -133,6 +133,10 @@ export async function startRouteInjectors(config: LocusConfig, logger: Logger, o
             confirmTimeoutMs: opts.confirmTimeoutMs ?? 10_000,
             tracker,
             replacements,
+            confirmedLocally: (event) => {
+              // Each site ignores its own confirmation; a failure here is retried when the stream's copy arrives.
+              for (const other of injectors) Promise.resolve(other.confirmations.handle(event)).catch(() => undefined);
+            },
           },
           deps,
         ),
