@@ -1,4 +1,4 @@
-import { LOCUS_METRICS, natsCheck, type LocusMetrics, type Observed } from '@locus/platform';
+import { droppedEvents, LOCUS_METRICS, natsCheck, type LocusMetrics, type Observed } from '@locus/platform';
 import type { RunningMappingSystem } from '../start-mapping-system';
 
 /** The map-server's registrations and refused Map-Registers, each ITR's map-cache; ready while NATS is. */
@@ -7,6 +7,7 @@ export function observeMappingSystem(metrics: LocusMetrics, mapping: RunningMapp
     metrics.gaugeFrom(LOCUS_METRICS.mapCacheEntries, (emit) => {
       for (const [itr, service] of mapping.host.itrs) emit({ itr }, service.cache.size);
     }),
+    metrics.counterFrom(LOCUS_METRICS.eventsDroppedTotal, droppedEvents(() => [mapping.host.feedDrops()])),
   ];
   const ms = mapping.mapServer;
   if (ms) {
