@@ -39,6 +39,21 @@ function permissionOf(status: unknown): { operation?: string; subject?: string }
   return ctx ? { operation: ctx.operation, subject: ctx.subject } : {};
 }
 
+/**
+ * What a NATS server says to a client without credentials: `open` (it accepts anyone), `auth-required`
+ * (it wants a user) or `down` (nothing answers).
+ */
+export async function probeNats(url: string, timeoutMs = 1000): Promise<'open' | 'auth-required' | 'down'> {
+  try {
+    const nc = await connect({ servers: url, timeout: timeoutMs, maxReconnectAttempts: 0 });
+    await nc.close();
+    return 'open';
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    return code === 'AUTHORIZATION_VIOLATION' || /authorization violation/i.test((err as Error).message) ? 'auth-required' : 'down';
+  }
+}
+
 /** Human hint used by the lab when NATS cannot be reached. */
 export const NATS_START_HINT =
   'start it with: nats-server -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server (or set NATS_URL)';

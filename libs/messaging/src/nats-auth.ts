@@ -3,6 +3,9 @@ import { join } from 'node:path';
 import { nkeyAuthenticator, nkeys, type ConnectionOptions } from 'nats';
 import { NATS_ROLES, natsInboxPrefix, natsPermissions, natsSeedFileName, type NatsCredentials, type NatsRole, type RolePermissions } from '@locus/contracts';
 
+/** Where `nats-auth` writes and the lab looks by default: under `.lab-data/`, which git ignores. */
+export const DEFAULT_NATS_AUTH_DIR = '.lab-data/nats-auth';
+
 /** The nats-server configuration (an `authorization` block, include it or pass it with `-c`). */
 export const NATS_AUTH_CONFIG_FILE = 'auth.conf';
 /** What was generated, without secrets: prefix, stream and each role's public key. */
@@ -92,6 +95,11 @@ export function writeNatsAuth(dir: string, options: { prefix: string; stream: st
   chmodSync(configFile, 0o600);
   writeFileSync(join(dir, NATS_AUTH_MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
   return { dir, configFile, manifest, created, credentials: (role) => ({ role, seedFile: join(dir, natsSeedFileName(role)) }) };
+}
+
+/** Whether `dir` holds a seed for every role (what the lab needs to run each service as its own). */
+export function hasNatsAuth(dir: string): boolean {
+  return NATS_ROLES.every((role) => existsSync(join(dir, natsSeedFileName(role)))) && existsSync(join(dir, NATS_AUTH_CONFIG_FILE));
 }
 
 /** Reads a user seed file (`SU…`); says which file is wrong and why. */
