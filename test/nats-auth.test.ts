@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, headers, type NatsConnection } from 'nats';
 import { HEADERS, planeSubject, SERVICE_ROLES, subjects, type NatsRole, type PlaneEvent } from '@locus/contracts';
-import { writeNatsAuth } from '@locus/messaging';
+import { probeNats, writeNatsAuth } from '@locus/messaging';
 import { createMetrics } from '@locus/platform';
-import { capturingLogger, connectAs, eventually, readStream, startTestLab, testConfig, type TestLab } from './support/harness';
-import { startPrivateNatsServer, type PrivateNatsServer } from './support/nats-server';
+import { capturingLogger, connectAs, eventually, NATS_URL, readStream, startTestLab, testConfig, type TestLab } from './support/harness';
+import { freePort, startPrivateNatsServer, type PrivateNatsServer } from './support/nats-server';
 import { startMappingSystem, type RunningMappingSystem } from '../apps/mapping-system/src/start-mapping-system';
 import { startRouteInjectors, type RunningRouteInjectors } from '../apps/route-injector/src/start-route-injectors';
 import { InMemoryFabric } from '../apps/route-injector/src/rib/in-memory-rib';
@@ -98,6 +98,23 @@ describe('NATS users per role (nkeys, least-privilege permissions)', () => {
     expect(statSync(join(dir, 'auth.conf')).mode & 0o777).toBe(0o600);
     expect(statSync(dir).mode & 0o777).toBe(0o700);
     await expect(connect({ servers: server.url, maxReconnectAttempts: 0 })).rejects.toThrow(/Authorization Violation/);
+  });
+
+  it('keeps every seed when written again, rotates them with force, and tells the lab which server wants users', async () => {
+    const again = writeNatsAuth(dir, { prefix: lab.config.subjectPrefix, stream: lab.config.streamName });
+    expect(again.created).toEqual([]);
+    const other = mkdtempSync(join(tmpdir(), 'locus-nats-auth-'));
+    try {
+      const first = writeNatsAuth(other, { prefix: 'lx', stream: 'LX' });
+      const rotated = writeNatsAuth(other, { prefix: 'lx', stream: 'LX', force: true });
+      expect(rotated.created).toHaveLength(first.created.length);
+      expect(rotated.manifest.users.manager).not.toBe(first.manifest.users.manager);
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+    expect(await probeNats(server.url)).toBe('auth-required');
+    expect(await probeNats(NATS_URL)).toBe('open');
+    expect(await probeNats(`nats://127.0.0.1:${await freePort()}`)).toBe('down');
   });
 
   it('moves a VM end to end, converged on every plane, with every service on its own role and nothing refused', async () => {
