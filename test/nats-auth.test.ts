@@ -123,6 +123,21 @@ describe('NATS users per role (nkeys, least-privilege permissions)', () => {
     const move = await lab.waitForMove(accepted.moveId, ['converged'], 30_000);
     expect(move).toMatchObject({ state: 'converged', locationVersion: 2, planes: expect.arrayContaining(['location', 'mapping', 'host-routes']) });
 
+    // The manager asks every plane what it holds (drift) and hears every agent's heartbeat.
+    const drift = await lab.req('drift.check', {});
+    expect(drift).toMatchObject({ ok: true, disagreements: [] });
+    const heard = new Set<string>();
+    const hypervisors = lab.agents.host.agents.map((a) => a.name);
+    const manager = await as('manager');
+    await new Promise<void>((resolve) => {
+      manager.subscribe(s().heartbeat('*'), {
+        callback: (_err, msg) => {
+          heard.add(msg.subject.slice(msg.subject.lastIndexOf('.') + 1));
+          if (hypervisors.every((h) => heard.has(h))) resolve();
+        },
+      });
+    });
+
     const logs = [...lab.logs(), ...planes.lines()];
     const roles = new Set(logs.filter((l) => l.component === 'nats' && /^connected to NATS as /.test(l.msg)).map((l) => l.role));
     expect([...roles].sort()).toEqual([...SERVICE_ROLES].sort());
