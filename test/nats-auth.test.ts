@@ -32,13 +32,13 @@ describe('NATS users per role (nkeys, least-privilege permissions)', () => {
   let arp: RunningArpProxies;
   const fabric = new InMemoryFabric(['dc1', 'dc2', 'cloud']);
   const planes = capturingLogger();
-  const connections: NatsConnection[] = [];
+  const connections = new Map<NatsRole, Promise<NatsConnection>>();
   let relocated: { subject: string; event: any };
 
-  const as = async (role: NatsRole) => {
-    const nc = await connectAs(lab.config, role, { name: `test-as-${role}`, maxReconnectAttempts: 0 });
-    connections.push(nc);
-    return nc;
+  /** One connection per role (a refused publish or subscribe does not close it). */
+  const as = (role: NatsRole): Promise<NatsConnection> => {
+    if (!connections.has(role)) connections.set(role, connectAs(lab.config, role, { name: `test-as-${role}`, maxReconnectAttempts: 0 }));
+    return connections.get(role)!;
   };
   const s = () => subjects(lab.config.subjectPrefix);
 
@@ -70,7 +70,10 @@ describe('NATS users per role (nkeys, least-privilege permissions)', () => {
     h.set(HEADERS.type, event.type);
     return { msgID: event.id, headers: h };
   };
-  const messagesOn = async (subject: string) => (await readStream(lab.client, lab.config.streamName)).filter((m) => m.subject === subject).length;
+  const messagesOn = async (subject: string) => {
+    const info = await (await lab.client.jetstreamManager()).streams.info(lab.config.streamName, { subjects_filter: subject });
+    return info.state.subjects?.[subject] ?? 0;
+  };
 
   beforeAll(async () => {
     const base = testConfig();
@@ -83,7 +86,7 @@ describe('NATS users per role (nkeys, least-privilege permissions)', () => {
   });
 
   afterAll(async () => {
-    await Promise.all(connections.map((c) => c.close().catch(() => undefined)));
+    await Promise.all([...connections.values()].map((c) => c.then((nc) => nc.close()).catch(() => undefined)));
     await arp?.stop();
     await routes?.stop();
     await mapping?.stop();
@@ -150,6 +153,7 @@ describe('NATS users per role (nkeys, least-privilege permissions)', () => {
   it('refuses a forged location event from every role but the manager, and nothing changes', async () => {
     const subject = relocated.subject;
     const before = await messagesOn(subject);
+    expect(before).toBe(1);
     for (const role of ['agent', 'mapping', 'route-injector', 'arp-proxy', 'operator'] as const) {
       const nc = await as(role);
       const forged = forgedRelocation();
