@@ -94,6 +94,17 @@ export function reachedAny(state: string, wanted: readonly string[]): boolean {
   return at >= 0 && wanted.some((w) => PROGRESS.includes(w) && PROGRESS.indexOf(w) <= at);
 }
 
+/** Polls `move.get` until the move has reached one of `states`, or a later one (`reachedAny`). */
+export async function waitForMove(req: (endpoint: 'move.get', body: unknown) => Promise<any>, moveId: string, states: string[] = ['completed', 'failed', 'cancelled'], timeoutMs = 20_000): Promise<any> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const reply = await req('move.get', { moveId });
+    if (reply.ok && reachedAny(reply.move.state, states)) return reply.move;
+    if (Date.now() > deadline) throw new Error(`move ${moveId} did not reach ${states.join('/')}: ${JSON.stringify(reply)}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
 /** Starts the manager and every agent of the default topology against the real NATS and Postgres. */
 export async function startTestLab(overrides: Partial<LocusConfig> = {}): Promise<TestLab> {
   const config = testConfig(overrides);
@@ -116,15 +127,7 @@ export async function startTestLab(overrides: Partial<LocusConfig> = {}): Promis
     vms: (filter = {}) => listAllVms(client, config.subjectPrefix, filter, { timeoutMs: 10_000 }),
     eventCount: async () => Number((await manager.dataSource.query('SELECT count(*)::int AS n FROM events'))[0].n),
     vmEventCount: async (vm) => Number((await manager.dataSource.query('SELECT count(*)::int AS n FROM events WHERE stream_id = $1', [`vm:${vm}`]))[0].n),
-    waitForMove: async (moveId, states = ['completed', 'failed', 'cancelled'], timeoutMs = 20_000) => {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const reply = await lab.req('move.get', { moveId });
-        if (reply.ok && reachedAny(reply.move.state, states)) return reply.move;
-        if (Date.now() > deadline) throw new Error(`move ${moveId} did not reach ${states.join('/')}: ${JSON.stringify(reply)}`);
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    },
+    waitForMove: (moveId, states, timeoutMs) => waitForMove(lab.req, moveId, states, timeoutMs),
     stop: async ({ keepData = false } = {}) => {
       await client.close();
       await lab.agents.stop();

@@ -82,6 +82,8 @@ export interface BenchResult {
     requestTimeoutMs?: number;
     /** Sites per plane-service process the lab ran with. */
     sitesPerProcess?: number;
+    /** How the services were grouped into processes (start-lab's ProcessLayout). */
+    processes?: string;
   };
   startup: {
     labReadyS?: number;
@@ -228,7 +230,11 @@ export function renderReport(r: BenchResult): string {
     const how =
       r.startup.concurrent === undefined
         ? ''
-        : r.startup.concurrent
+        : c.processes === 'one'
+          ? 'the whole lab in one process'
+          : c.processes === 'planes'
+            ? 'two processes: the manager, and the four plane services together'
+            : r.startup.concurrent
           ? `one process per service (all sites), the plane services started at once`
           : `${c.sitesPerProcess} site${c.sitesPerProcess === 1 ? '' : 's'} per plane process, one group after another`;
     L.push(`start-up (seconds since the manager was started; ${how})`);

@@ -12,7 +12,7 @@ import { attachedLayout, generatedLayout, warmItrCaches, type LabLayout } from '
 import { LoadDriver, type PhaseFigures } from './load';
 import type { AnswerFigures } from './open-loop';
 import type { BenchResult, PhaseSummary } from './report';
-import { startLab, type StartupFigures } from './start-lab';
+import { startLab, type ProcessLayout, type StartupFigures } from './start-lab';
 
 /**
  * One lab run: fresh names and database, generated topology, the services started (or a running lab
@@ -41,6 +41,7 @@ export interface RunConfig {
   startupTimeoutS: number;
   planesTimeoutS: number;
   sitesPerProcess?: number;
+  processes?: ProcessLayout;
   maxInFlight?: number;
   requestTimeoutMs: number;
   seed: number;
@@ -159,7 +160,7 @@ export async function runLab(session: Session, cfg: RunConfig, hooks: { beforeLa
       log(`${cfg.label} lab: ${cfg.vms} VMs, ${cfg.itrs} sites, ${cfg.itrs * cfg.hypervisorsPerSite} hypervisors (logs in ${dir})`);
       try {
         await startLab(
-          { children: session.children, services, env, dir, nc, prefix, ...layout, startupTimeoutS: cfg.startupTimeoutS, planesTimeoutS: cfg.planesTimeoutS, sitesPerProcess: cfg.sitesPerProcess, log, notes },
+          { children: session.children, services, env, dir, nc, prefix, ...layout, startupTimeoutS: cfg.startupTimeoutS, planesTimeoutS: cfg.planesTimeoutS, sitesPerProcess: cfg.sitesPerProcess, processes: cfg.processes, log, notes },
           startup,
         );
       } catch (err) {
@@ -298,6 +299,7 @@ export async function runLab(session: Session, cfg: RunConfig, hooks: { beforeLa
         overload: cfg.overload,
         requestTimeoutMs: cfg.requestTimeoutMs,
         sitesPerProcess: startup.sitesPerProcess,
+        processes: cfg.processes,
       },
       startup: { labReadyS, placeS: startup.placeS, cachedEntries, warmS, steps: startup.steps, concurrent: startup.concurrent },
       moves: {

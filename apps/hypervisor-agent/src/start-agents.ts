@@ -34,8 +34,11 @@ export interface RunningAgents {
   stop(): Promise<void>;
 }
 
-/** Starts the hypervisor agents named in the config (or every hypervisor of the topology). */
-export async function startAgents(config: LocusConfig, logger: Logger): Promise<RunningAgents> {
+/**
+ * The agents named in the config (or every hypervisor of the topology) with their NATS
+ * connection, not started yet (`startAgents` starts them; a test may serve before loading).
+ */
+export async function prepareAgents(config: LocusConfig, logger: Logger): Promise<{ host: AgentHost; nc: NatsConnection }> {
   const { index: topology } = loadTopologyFile(config.topologyPath ?? defaultTopologyPath());
   const names = config.hypervisors === 'all' ? topology.hypervisors.map((h) => h.name) : config.hypervisors;
   const unknown = names.filter((n) => !topology.hypervisor(n));
@@ -55,7 +58,12 @@ export async function startAgents(config: LocusConfig, logger: Logger): Promise<
     heartbeatMs: config.heartbeatMs,
     timeScale: config.timeScale,
   };
-  const host = new AgentHost(names, deps);
+  return { host: new AgentHost(names, deps), nc };
+}
+
+/** Starts the hypervisor agents named in the config (or every hypervisor of the topology). */
+export async function startAgents(config: LocusConfig, logger: Logger): Promise<RunningAgents> {
+  const { host, nc } = await prepareAgents(config, logger);
   const app = await NestFactory.createApplicationContext(HypervisorAgentModule.register(host), { logger: new NestPinoLogger(logger) });
   await app.init();
   return {

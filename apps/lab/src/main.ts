@@ -14,6 +14,18 @@ import { startRouteInjectors } from '../../route-injector/src/start-route-inject
 import { startArpProxies } from '../../arp-proxy/src/start-arp-proxies';
 import { startLabObservability } from './lab-observability';
 
+const LAB_SERVICES = ['manager', 'agents', 'mapping', 'routes', 'arp'] as const;
+type LabService = (typeof LAB_SERVICES)[number];
+
+/** The services this process runs: every one unless `--services` names some (an unknown name is an error). */
+function chosenServices(list: string | undefined): Set<LabService> {
+  if (!list) return new Set(LAB_SERVICES);
+  const names = list.split(',').map((x) => x.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !(LAB_SERVICES as readonly string[]).includes(n));
+  if (unknown.length || !names.length) throw new Error(`--services ${list}: expected some of ${LAB_SERVICES.join(', ')}${unknown.length ? `; unknown: ${unknown.join(', ')}` : ''}`);
+  return new Set(names as LabService[]);
+}
+
 /**
  * `npm run lab`: the whole default lab in one process, no Docker: the mobility manager, one
  * agent per hypervisor, the mapping system with an xTR per site, a host-route injector per
@@ -27,9 +39,10 @@ const program = new Command()
   .option('--fresh', 'start from a clean slate: drop the lab database and delete the event stream first')
   .option('--time-scale <n>', 'simulated ms per real ms for the agents (1 = real time)')
   .option('--topology <file>', 'lab topology YAML (default lab/default.yaml)')
+  .option('--services <list>', `only these services, comma-separated (${LAB_SERVICES.join(', ')}): one process of a layout of several (default: all of them)`)
   .parse();
 
-const opts = program.opts<{ fresh?: boolean; timeScale?: string; topology?: string }>();
+const opts = program.opts<{ fresh?: boolean; timeScale?: string; topology?: string; services?: string }>();
 
 async function main() {
   const config = loadConfig(process.env, {
@@ -38,6 +51,7 @@ async function main() {
   });
   const logger = createLogger(config.logLevel);
   const log = logger.child({ component: 'lab' });
+  const only = chosenServices(opts.services);
   Object.assign(config, await ensureNats(config, log));
   await ensurePostgres(config.databaseUrl, log);
   if (opts.fresh) {
@@ -47,25 +61,29 @@ async function main() {
     await nc.close();
     log.info({ database: new URL(config.databaseUrl).pathname.slice(1), stream: config.streamName, streamDeleted: deleted }, 'clean slate: database dropped and event stream deleted');
   }
-  const manager = await startMobilityManager(config, logger);
-  const agents = await startAgents(config, logger);
-  const mapping = await startMappingSystem(config, logger);
-  const routes = await startRouteInjectors(config, logger);
-  const arp = await startArpProxies(config, logger);
+  // The manager first: it places the VMs the others load.
+  const manager = only.has('manager') ? await startMobilityManager(config, logger) : undefined;
+  const agents = only.has('agents') ? await startAgents(config, logger) : undefined;
+  const mapping = only.has('mapping') ? await startMappingSystem(config, logger) : undefined;
+  const routes = only.has('routes') ? await startRouteInjectors(config, logger) : undefined;
+  const arp = only.has('arp') ? await startArpProxies(config, logger) : undefined;
   const observability = await startLabObservability(config, logger, { manager, agents, mapping, routes, arp });
+  const services = [...only].join(', ');
   const operator = natsCredentials(config, 'operator');
   log.info(
-    { timeScale: config.timeScale, hypervisors: agents.host.agents.length, vms: manager.topology.topology.vms.length },
-    `lab ready. Try: nats ${operator ? `--nkey ${operator.seedFile} ` : ''}req ${config.subjectPrefix}.vm.move '{"vm":"web-01","to":"dc2-hv1","mode":"cold"}'  (or: npm run -s req -- ${config.subjectPrefix}.vm.move '...')`,
+    { timeScale: config.timeScale, services, hypervisors: agents?.host.agents.length, vms: manager?.topology.topology.vms.length },
+    only.size === LAB_SERVICES.length
+      ? `lab ready. Try: nats ${operator ? `--nkey ${operator.seedFile} ` : ''}req ${config.subjectPrefix}.vm.move '{"vm":"web-01","to":"dc2-hv1","mode":"cold"}'  (or: npm run -s req -- ${config.subjectPrefix}.vm.move '...')`
+      : `lab services ready: ${services}`,
   );
   const shutdown = async (signal: string) => {
     log.info({ signal }, 'stopping the lab');
     await observability.stop();
-    await arp.stop();
-    await routes.stop();
-    await mapping.stop();
-    await agents.stop();
-    await manager.stop();
+    await arp?.stop();
+    await routes?.stop();
+    await mapping?.stop();
+    await agents?.stop();
+    await manager?.stop();
     process.exit(0);
   };
   process.once('SIGINT', () => void shutdown('SIGINT'));

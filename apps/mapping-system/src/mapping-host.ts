@@ -7,6 +7,7 @@ import { MapServerService } from './map-server/map-server.service';
 import { EtrService } from './register-eid/etr.service';
 import { ItrService } from './itr-cache/itr.service';
 import { ResolveEidHandler } from './resolve-eid/resolve-eid.handler';
+import type { LocationVersions } from '@locus/domain';
 import type { MappingDeps } from './shared/deps';
 
 export interface MappingRoles {
@@ -29,9 +30,11 @@ export class MappingHost {
     readonly roles: MappingRoles,
   ) {
     if (roles.mapServer) this.mapServer = new MapServerService(deps);
+    // One table of location versions for all the ETRs here, not one per site.
+    const versions: LocationVersions = new Map();
     for (const site of roles.xtrSites) {
       this.itrs.set(site, new ItrService(site, !roles.smrOnlyItrs.includes(site), deps));
-      if (deps.policy.hasEtr(site)) this.etrs.set(site, new EtrService(site, deps));
+      if (deps.policy.hasEtr(site)) this.etrs.set(site, new EtrService(site, deps, versions));
     }
   }
 

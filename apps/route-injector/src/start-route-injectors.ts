@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { Inject, Module, type DynamicModule, type INestApplicationContext, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { NatsConnection, Service } from 'nats';
 import { subjects } from '@locus/contracts';
-import { RouteTracker, type RouteSite } from '@locus/domain';
+import { RouteTracker, type Replacement, type RouteSite } from '@locus/domain';
 import { connectNats, ensureEventStream, feedDurableName, LocationFeed, PlaneEventFeed, PlaneEventPublisher } from '@locus/messaging';
 import { NestPinoLogger, natsCredentials, type LocusConfig, type Logger } from '@locus/platform';
 import { defaultTopologyPath, loadTopologyFile, type TopologyIndex } from '@locus/topology';
@@ -122,6 +122,7 @@ export async function startRouteInjectors(config: LocusConfig, logger: Logger, o
     const deps = { nc, prefix: config.subjectPrefix, logger, publisher };
     const feedDeps = { nc, js, jsm, prefix: config.subjectPrefix, stream: config.streamName, logger };
     const tracker = new RouteTracker();
+    const replacements = new Map<string, Replacement>();
     const injectors = names.map(
       (name) =>
         new SiteRouteInjector(
@@ -133,6 +134,7 @@ export async function startRouteInjectors(config: LocusConfig, logger: Logger, o
             holdMs: opts.holdMs ?? env.holdMs,
             confirmTimeoutMs: opts.confirmTimeoutMs ?? 10_000,
             tracker,
+            replacements,
           },
           deps,
         ),

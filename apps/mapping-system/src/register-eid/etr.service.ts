@@ -10,7 +10,7 @@ import {
   type MapRegister,
   type RegisterRecord,
 } from '@locus/contracts';
-import { EtrClaims, hostEid, signMessage, verifyMessage, type ClaimOutcome, type EidClaim, type EtrLocationFact } from '@locus/domain';
+import { EtrClaims, hostEid, signMessage, verifyMessage, type ClaimOutcome, type EidClaim, type EtrLocationFact, type LocationVersions } from '@locus/domain';
 import { addJsonEndpoint, requestJson } from '@locus/messaging';
 import { isNoResponders, type MappingDeps } from '../shared/deps';
 import { PeriodicTask } from '../shared/periodic';
@@ -41,10 +41,12 @@ export class EtrService {
   constructor(
     readonly site: string,
     private readonly deps: MappingDeps,
+    /** Shared by the ETRs of one process (see EtrClaims). */
+    versions?: LocationVersions,
   ) {
     this.log = deps.logger.child({ component: `etr:${site}` });
     this.subjects = mappingSubjects(deps.prefix);
-    this.claims = new EtrClaims(site, (eid) => deps.policy.mayClaim(site, eid));
+    this.claims = new EtrClaims(site, (eid) => deps.policy.mayClaim(site, eid), versions);
     const rloc = deps.policy.site(site)?.rloc;
     if (!rloc) throw new Error(`site ${site} is not part of the mapping system`);
     this.locator = { rloc, priority: 1, weight: 100 };

@@ -210,15 +210,21 @@ export class MoveSagaRunner {
     let reply: ({ ok: true } & AgentStepReply) | { ok: false; error: ErrorBody };
     const canGoBack = state.status === 'placed' && !!state.move && ['started', 'source-stopped', 'suspended', 'precopy'].includes(state.move.phase) && step.purpose !== 'restart';
     const retries = this.options.maxAgentRetries ?? 10;
+    const unanswered = (why: string): Promise<Stepped> | Stepped => {
+      if (canGoBack && attempts > retries)
+        return this.fail(vm, step, { code: 'UNAVAILABLE', message: `agent ${step.hypervisor} did not answer ${step.action} after ${attempts} attempts: ${why}` }, ctx);
+      if (step.action === 'postcopy-pull' && attempts > retries)
+        return this.fail(vm, step, { code: 'POSTCOPY_SOURCE_LOST', message: `source ${step.peer} died during postcopy: the pages it still held are lost` }, ctx);
+      return { outcome: { retryInMs: Math.min(5000, 200 * 2 ** Math.min(attempts, 5)), reason: `agent ${step.hypervisor} did not answer ${step.action}: ${why}` }, events: [] };
+    };
     try {
       reply = await requestJson(this.deps.nc, subject, body, this.options.agentTimeoutMs);
     } catch (err) {
-      if (canGoBack && attempts > retries)
-        return this.fail(vm, step, { code: 'UNAVAILABLE', message: `agent ${step.hypervisor} did not answer ${step.action} after ${attempts} attempts: ${(err as Error).message}` }, ctx);
-      if (step.action === 'postcopy-pull' && attempts > retries)
-        return this.fail(vm, step, { code: 'POSTCOPY_SOURCE_LOST', message: `source ${step.peer} died during postcopy: the pages it still held are lost` }, ctx);
-      return { outcome: { retryInMs: Math.min(5000, 200 * 2 ** Math.min(attempts, 5)), reason: `agent ${step.hypervisor} did not answer ${step.action}: ${(err as Error).message}` }, events: [] };
+      return unanswered((err as Error).message);
     }
+    // An agent still loading its inventory (or down) says UNAVAILABLE: not a refusal of the step,
+    // so it is asked again like one that did not answer, never failed for a VM it cannot see yet.
+    if (!reply.ok && reply.error.code === 'UNAVAILABLE') return unanswered(`UNAVAILABLE ${reply.error.message}`);
     if (!reply.ok) {
       if (canGoBack || reply.error.code === 'POSTCOPY_SOURCE_LOST') return this.fail(vm, step, reply.error, ctx);
       // Past the point of no return nothing can go back; keep trying and say why.

@@ -43,6 +43,12 @@ export interface SiteInjectorOptions {
   confirmTimeoutMs: number;
   /** Shared by the sites of one process (default: the site's own). */
   tracker?: RouteTracker;
+  /**
+   * The newest RouteConfirmed of each VM, shared by the sites of one process (default: the site's
+   * own). One table per process, not per site: every site hears every confirmation, and
+   * `planPrefix` only heeds one from the VM's current site, so a shared table decides alike.
+   */
+  replacements?: Map<string, Replacement>;
 }
 
 interface PendingConfirm {
@@ -66,7 +72,7 @@ export class SiteRouteInjector implements LocationFollower {
   readonly name: string;
   private readonly log: Logger;
   private readonly component: string;
-  private readonly replacements = new Map<string, Replacement>();
+  private readonly replacements: Map<string, Replacement>;
   private readonly held = new Map<string, { since: number; vm: string }>();
   private readonly pending = new Map<string, PendingConfirm>();
   private readonly confirmed = new Map<string, { version: number; ms: number }>();
@@ -84,6 +90,7 @@ export class SiteRouteInjector implements LocationFollower {
     this.name = opts.site.name;
     this.component = `route-injector:${this.name}`;
     this.tracker = opts.tracker ?? new RouteTracker();
+    this.replacements = opts.replacements ?? new Map();
     this.log = deps.logger.child({ component: this.component });
     this.confirmations = { name: this.component, handle: (event) => this.onRouteConfirmed(event) };
   }
