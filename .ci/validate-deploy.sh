@@ -80,8 +80,9 @@ failed=0
 for dir in "${targets[@]}"; do
   dir=${dir%/}
   name=$(basename "$dir")
-  # The mapping key Secret is created by a command at install time (deploy/README.md), never rendered.
-  flags=(--external locus-mapping-key)
+  # Created at install time by commands in deploy/README.md, never rendered: the mapping key and the NATS users.
+  flags=(--external locus-mapping-key --external nats-auth)
+  for role in manager agent mapping route-injector arp-proxy operator admin; do flags+=(--external "locus-nats-$role"); done
   # CloudNativePG: its Cluster CRD has no schema offline, and the operator creates the app secret.
   [[ $name == cnpg ]] && flags+=(--crd postgresql.cnpg.io/v1/Cluster --external locus-pg-app)
   rendered="$out/$name.yaml"

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { subjects } from '@locus/contracts';
 import { openStore, OutboxRelay } from '@locus/eventstore';
 import { connectNats, ensureEventStream, JetStreamOutboxPublisher } from '@locus/messaging';
-import { createLogger, loadConfig, serviceDatabaseUrl } from '@locus/platform';
+import { createLogger, loadConfig, natsCredentials, serviceDatabaseUrl } from '@locus/platform';
 import { OUTBOX_CHANNEL } from '../apps/mobility-manager/src/start-mobility-manager';
 
 /**
@@ -21,7 +21,7 @@ async function main() {
   const log = logger.child({ component: 'run-outbox-relay' });
   const serviceUrl = serviceDatabaseUrl(config);
   const dataSource = await openStore(config.databaseUrl, 2, { serviceUrl, logger });
-  const nc = await connectNats(config.natsUrl, 'locus-outbox-relay', logger);
+  const nc = await connectNats(config.natsUrl, 'locus-outbox-relay', logger, natsCredentials(config, 'manager'));
   await ensureEventStream(await nc.jetstreamManager(), config.streamName, subjects(config.subjectPrefix).eventsWildcard);
   const relay = new OutboxRelay(new JetStreamOutboxPublisher(nc.jetstream()), {
     databaseUrl: serviceUrl,

@@ -3,10 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { connect, type NatsConnection } from 'nats';
-import { subjects, type RequestEndpoint, type VmView } from '@locus/contracts';
+import { subjects, type NatsRole, type RequestEndpoint, type VmView } from '@locus/contracts';
 import { dropDatabase } from '@locus/eventstore';
-import { deleteStreamIfExists, listAllVms, requestJson, type VmListFilter } from '@locus/messaging';
-import { loadConfig, type LocusConfig, type Logger } from '@locus/platform';
+import { deleteStreamIfExists, listAllVms, natsAuthOptions, requestJson, type VmListFilter } from '@locus/messaging';
+import { loadConfig, natsCredentials, type LocusConfig, type Logger } from '@locus/platform';
 import { startMobilityManager, type MobilityManager } from '../../apps/mobility-manager/src/start-mobility-manager';
 import { startAgents, type RunningAgents } from '../../apps/hypervisor-agent/src/start-agents';
 
@@ -38,6 +38,16 @@ export function testConfig(overrides: Partial<LocusConfig> = {}): LocusConfig {
       ...overrides,
     },
   );
+}
+
+/**
+ * A plain client connection as `role` when the config names NATS credentials (LOCUS_NATS_AUTH_DIR),
+ * else an anonymous one: tests talk as the operator and clean up as the admin.
+ */
+export async function connectAs(config: Pick<LocusConfig, 'natsUrl' | 'natsAuthDir' | 'natsSeedFile'>, role: NatsRole, options: { name?: string; maxReconnectAttempts?: number } = {}): Promise<NatsConnection> {
+  const credentials = natsCredentials(config, role);
+  const auth = credentials ? natsAuthOptions(credentials) : undefined;
+  return connect({ servers: config.natsUrl, ...options, ...(auth ? { authenticator: auth.authenticator, inboxPrefix: auth.inboxPrefix } : {}) });
 }
 
 /** A logger whose lines the test can read back (and that prints nothing). */
@@ -101,7 +111,7 @@ export async function startTestLab(overrides: Partial<LocusConfig> = {}): Promis
   const { logger, lines } = capturingLogger();
   const manager = await startMobilityManager(config, logger);
   const agents = await startAgents(config, logger);
-  const client = await connect({ servers: config.natsUrl });
+  const client = await connectAs(config, 'operator');
   const s = subjects(config.subjectPrefix);
   const lab: TestLab = {
     config,
@@ -130,7 +140,7 @@ export async function startTestLab(overrides: Partial<LocusConfig> = {}): Promis
 
 export async function cleanup(config: LocusConfig): Promise<void> {
   await dropDatabase(config.databaseUrl);
-  const nc = await connect({ servers: config.natsUrl });
+  const nc = await connectAs(config, 'admin');
   try {
     await deleteStreamIfExists(await nc.jetstreamManager(), config.streamName);
   } finally {

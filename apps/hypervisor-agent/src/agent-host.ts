@@ -41,6 +41,11 @@ export class AgentHost {
     return feedDurableName('agents', this.agents.map((a) => a.name));
   }
 
+  /** What the location feed dropped before dispatch (undecodable, wrong source). */
+  feedDrops(): ReturnType<LocationFeed['drops']> {
+    return this.feed?.drops();
+  }
+
   agent(name: string): HypervisorAgent | undefined {
     return this.agents.find((a) => a.name === name);
   }

@@ -4,7 +4,7 @@ import { Module, type DynamicModule, type INestApplicationContext, type OnApplic
 import type { NatsConnection } from 'nats';
 import { subjects } from '@locus/contracts';
 import { connectNats, ensureEventStream } from '@locus/messaging';
-import { NestPinoLogger, ScaledClock, type LocusConfig, type Logger } from '@locus/platform';
+import { NestPinoLogger, natsCredentials, ScaledClock, type LocusConfig, type Logger } from '@locus/platform';
 import { defaultTopologyPath, loadTopologyFile } from '@locus/topology';
 import { AgentHost, type AgentHostDeps } from './agent-host';
 
@@ -43,7 +43,7 @@ export async function prepareAgents(config: LocusConfig, logger: Logger): Promis
   const names = config.hypervisors === 'all' ? topology.hypervisors.map((h) => h.name) : config.hypervisors;
   const unknown = names.filter((n) => !topology.hypervisor(n));
   if (unknown.length) throw new Error(`LOCUS_HYPERVISORS names hypervisors the topology does not have: ${unknown.join(', ')}`);
-  const nc = await connectNats(config.natsUrl, `locus-agents-${names.join('-').slice(0, 40)}`, logger);
+  const nc = await connectNats(config.natsUrl, `locus-agents-${names.join('-').slice(0, 40)}`, logger, natsCredentials(config, 'agent'));
   const jsm = await nc.jetstreamManager();
   await ensureEventStream(jsm, config.streamName, subjects(config.subjectPrefix).eventsWildcard);
   const deps: AgentHostDeps = {

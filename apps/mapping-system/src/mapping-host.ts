@@ -48,6 +48,11 @@ export class MappingHost {
     return feedDurableName('mapping-etrs', [...this.etrs.keys()]);
   }
 
+  /** What the location feed dropped before dispatch (undecodable, wrong source); none without ETRs. */
+  feedDrops(): ReturnType<LocationFeed['drops']> {
+    return this.feed?.drops();
+  }
+
   async start(): Promise<void> {
     const d = this.deps;
     this.service = await d.nc.services.add({

@@ -6,7 +6,7 @@ import type { DataSource } from 'typeorm';
 import { subjects } from '@locus/contracts';
 import { OutboxRelay, openStore, PgEventStore, VmProjector } from '@locus/eventstore';
 import { connectNats, ensureEventStream, JetStreamOutboxPublisher, LocusReplyFilter, NatsServiceTransport, type EndpointStats } from '@locus/messaging';
-import { NestPinoLogger, ScaledClock, serviceDatabaseUrl, type LocusConfig, type Logger } from '@locus/platform';
+import { NestPinoLogger, natsCredentials, ScaledClock, serviceDatabaseUrl, type LocusConfig, type Logger } from '@locus/platform';
 import { defaultTopologyPath, loadTopologyFile, type TopologyIndex } from '@locus/topology';
 import { MobilityManagerModule } from './mobility-manager.module';
 import { VmCommandService } from './vm-commands/vm-command.service';
@@ -64,7 +64,7 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
   const serviceUrl = serviceDatabaseUrl(config);
   const dataSource = await openStore(config.databaseUrl, config.pgPoolSize, { serviceUrl, logger });
   log.info({ database: new URL(config.databaseUrl).pathname.slice(1), role: config.databaseServiceUser }, 'event store ready (migrations applied)');
-  const nc = await connectNats(config.natsUrl, 'locus-mobility-manager', logger);
+  const nc = await connectNats(config.natsUrl, 'locus-mobility-manager', logger, natsCredentials(config, 'manager'));
   const js = nc.jetstream();
   const jsm = await nc.jetstreamManager();
   const s = subjects(config.subjectPrefix);

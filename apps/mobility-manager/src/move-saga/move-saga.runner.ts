@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { JetStreamClient, JetStreamManager, JsMsg, NatsConnection } from 'nats';
 import type { Logger } from 'pino';
-import { subjects, type AgentStepReply, type ErrorBody, type RecordedEvent, type VmEventOf } from '@locus/contracts';
+import { decodeVmEventFrom, MANAGER_DURABLES, subjects, type AgentStepReply, type ErrorBody, type RecordedEvent, type VmEventOf } from '@locus/contracts';
 import { nextSagaStep, type SagaStep, type VmCommand, type VmState } from '@locus/domain';
 import { ACK, DurableConsumer, requestJson, type Outcome } from '@locus/messaging';
 import type { VmCommandService } from '../vm-commands/vm-command.service';
@@ -47,16 +47,23 @@ export class MoveSagaRunner {
     const s = subjects(this.options.prefix);
     this.consumer = new DurableConsumer(this.deps.js, this.deps.jsm, {
       stream: this.options.stream,
-      durable: 'mobility-move-saga',
+      durable: MANAGER_DURABLES.saga,
       filterSubject: s.vmEvents,
       logger: this.log,
       ackWaitMs: 30_000,
       // A VM's later events wait (unacked) behind the handler that drives its move: allow thousands
       // of moves at once (a rack failing over), not the server's default of 1,000 messages.
       maxAckPending: 20_000,
+      // Only VM events on their own VM's subject drive a move (schema and source checked once here).
+      decode: (msg): RecordedEvent => decodeVmEventFrom(this.options.prefix, msg.subject, msg.json<unknown>()),
       handle: (event, msg) => this.onEvent(event, msg),
     });
     await this.consumer.start();
+  }
+
+  /** What its consumer dropped before handling, by reason (for `locus_events_dropped_total`). */
+  drops(): ReturnType<DurableConsumer['drops']> | undefined {
+    return this.consumer?.drops();
   }
 
   async stop(): Promise<void> {
