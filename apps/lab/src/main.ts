@@ -15,6 +15,7 @@ import { startRouteInjectors } from '../../route-injector/src/start-route-inject
 import { startArpProxies } from '../../arp-proxy/src/start-arp-proxies';
 import { startLabObservability } from './lab-observability';
 
+const SHUTDOWN_LIMIT_MS = 15_000;
 const LAB_SERVICES = ['manager', 'agents', 'mapping', 'routes', 'arp'] as const;
 type LabService = (typeof LAB_SERVICES)[number];
 
@@ -81,12 +82,19 @@ async function main() {
   );
   const shutdown = async (signal: string) => {
     log.info({ signal }, 'stopping the lab');
+    // A stop that hangs (a peer gone, a drain that never ends) must not leave the lab running.
+    setTimeout(() => {
+      log.error({ signal, afterMs: SHUTDOWN_LIMIT_MS }, 'the lab did not stop in time; exiting anyway');
+      process.exit(1);
+    }, SHUTDOWN_LIMIT_MS).unref();
     await observability.stop();
+    // The manager first: stopped after the agents, its HA monitor would take their silence for
+    // failed hosts and restart their VMs on the way out.
+    await manager?.stop();
     await arp?.stop();
     await routes?.stop();
     await mapping?.stop();
     await agents?.stop();
-    await manager?.stop();
     process.exit(0);
   };
   process.once('SIGINT', () => void shutdown('SIGINT'));
