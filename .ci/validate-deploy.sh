@@ -80,9 +80,11 @@ failed=0
 for dir in "${targets[@]}"; do
   dir=${dir%/}
   name=$(basename "$dir")
-  flags=()
+  # Created at install time by commands in deploy/README.md, never rendered: the mapping key and the NATS users.
+  flags=(--external locus-mapping-key --external nats-auth)
+  for role in manager agent mapping route-injector arp-proxy operator admin; do flags+=(--external "locus-nats-$role"); done
   # CloudNativePG: its Cluster CRD has no schema offline, and the operator creates the app secret.
-  [[ $name == cnpg ]] && flags=(--crd postgresql.cnpg.io/v1/Cluster --external locus-pg-app)
+  [[ $name == cnpg ]] && flags+=(--crd postgresql.cnpg.io/v1/Cluster --external locus-pg-app)
   rendered="$out/$name.yaml"
   if ! "$kubectl" kustomize "$dir" >"$rendered" 2>"$out/$name.err"; then
     echo "validate-deploy: $dir does not render:" >&2

@@ -3,6 +3,7 @@ import { rebuildProjections } from '@locus/eventstore';
 import { traceIdOf, traceIdOfHeader } from '@locus/messaging';
 import { capturingLogger, eventually, startTestLab, type TestLab } from './support/harness';
 import { mappingClient, registered, startMapping, type RunningMappingSystem } from './support/mapping';
+import { asOwner } from './support/store';
 import { startMobilityManager } from '../apps/mobility-manager/src/start-mobility-manager';
 import { startRouteInjectors, type RunningRouteInjectors } from '../apps/route-injector/src/start-route-injectors';
 import { InMemoryFabric } from '../apps/route-injector/src/rib/in-memory-rib';
@@ -157,7 +158,7 @@ describe('convergence tracker', () => {
     await lab.manager.relay.drained();
     const snapshot = () => lab.manager.dataSource.query(`SELECT * FROM moves ORDER BY move_id`);
     const live = await snapshot();
-    await rebuildProjections(lab.manager.dataSource);
+    await asOwner(lab.config, rebuildProjections);
     expect(await snapshot()).toEqual(live);
     expect(live.filter((m: any) => m.state === 'converged')).toHaveLength(3);
   });

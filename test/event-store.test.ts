@@ -3,7 +3,7 @@ import type { DataSource, Logger as OrmLogger } from 'typeorm';
 import { createDataSource, rebuildProjections, VersionConflictError, type PgEventStore } from '@locus/eventstore';
 import { OUTBOX_CHANNEL, storeFor } from '../apps/mobility-manager/src/start-mobility-manager';
 import { eventually, startTestLab } from './support/harness';
-import { useTestStore } from './support/store';
+import { asOwner, useTestStore } from './support/store';
 
 const meta = { correlationId: 'test', component: 'test', at: new Date(0).toISOString() };
 const placed = (vm: string, n: number) => ({
@@ -73,9 +73,13 @@ describe('event store: expected-version appends against real Postgres', () => {
     await expect(store.append('vm:race-02', 0, [placed('race-02', 2)])).rejects.toBeInstanceOf(VersionConflictError);
   });
 
-  it('keeps events append-only: UPDATE and DELETE are refused by the database', async () => {
-    await expect(ds.query(`UPDATE events SET type = 'Tampered' WHERE stream_id = 'vm:race-02'`)).rejects.toThrow(/append-only/);
-    await expect(ds.query(`DELETE FROM events WHERE stream_id = 'vm:race-02'`)).rejects.toThrow(/append-only/);
+  it('keeps events append-only: the owner meets the trigger on UPDATE and DELETE, and the services never get that far', async () => {
+    const tamper = [`UPDATE events SET type = 'Tampered' WHERE stream_id = 'vm:race-02'`, `DELETE FROM events WHERE stream_id = 'vm:race-02'`];
+    await asOwner(config, async (owner) => {
+      for (const sql of tamper) await expect(owner.query(sql)).rejects.toThrow(/append-only/);
+    });
+    for (const sql of tamper) await expect(ds.query(sql)).rejects.toMatchObject({ code: '42501', message: expect.stringMatching(/permission denied/) });
+    expect((await store.readStream('vm:race-02')).events.map((e) => e.type)).toEqual(['VmPlaced']);
   });
 
   it('refuses a second VM with the same IP in the location DB (one authoritative location per address)', async () => {
@@ -226,7 +230,7 @@ describe('event store: round trips and group commit (appendMany)', () => {
   it('after single and batched appends, a rebuild gives identical vm_location and moves', async () => {
     const live = await snapshot(ds);
     expect(live.locations.length).toBeGreaterThan(1000);
-    const report = await rebuildProjections(ds);
+    const report = await asOwner(config, rebuildProjections);
     expect(report.vms).toBe(live.locations.length);
     expect(await snapshot(ds)).toEqual(live);
   });
@@ -255,7 +259,7 @@ describe('projections rebuilt from the log equal the live ones', () => {
       // The failed move's compensation (restart at the source) ends with the VM running again.
       await eventually(async () => (await lab.req('vm.get', { vm: toCloud2 })).vm.state === 'running', 15_000, 'restart at source');
       const live = await snapshot();
-      const report = await rebuildProjections(lab.manager.dataSource);
+      const report = await asOwner(lab.config, rebuildProjections);
       const rebuilt = await snapshot();
       expect(report.vms).toBe(live.locations.length);
       expect(report.moves).toBe(5);

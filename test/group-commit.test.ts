@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { GroupCommitter, rebuildProjections, VersionConflictError, type PgEventStore } from '@locus/eventstore';
-import { useTestStore } from './support/store';
+import { asOwner, useTestStore } from './support/store';
 
 const meta = { correlationId: 'test', component: 'test', at: new Date(0).toISOString() };
 const placed = (vm: string, n: number, ip = `10.8.${Math.floor(n / 250)}.${(n % 250) + 2}`) => ({
@@ -63,7 +63,7 @@ describe('group commit: concurrent appends share transactions, failures stay the
     expect((await store.readStream('vm:gc-ok-2')).version).toBe(1);
     // The projections are exactly what the log says.
     const live = await ds.query(`SELECT name, host(ip) AS ip FROM vm_location ORDER BY name`);
-    await rebuildProjections(ds);
+    await asOwner(config, rebuildProjections);
     expect(await ds.query(`SELECT name, host(ip) AS ip FROM vm_location ORDER BY name`)).toEqual(live);
   });
 });

@@ -1,7 +1,7 @@
 import { headers } from 'nats';
 import { HEADERS } from '@locus/contracts';
 import { eventually, readStream, startTestLab, type TestLab } from './support/harness';
-import { itrHolds, mappingClient, record, registered, RLOC, signedRegister, startMapping, type RunningMappingSystem } from './support/mapping';
+import { itrHolds, mappingClient, record, registered, RLOC, signedAs, signedRegister, startMapping, type RunningMappingSystem } from './support/mapping';
 
 /**
  * The map-server refuses a Map-Register with a missing or wrong HMAC, a replayed nonce, an unknown
@@ -50,8 +50,9 @@ describe('mapping system: refused registrations and versions that never go back'
     await expectRefused(unsigned, 'AUTH_FAILED', 'dc2');
   });
 
-  it('refuses a Map-Register signed with a key derived from another seed', async () => {
+  it('refuses a Map-Register signed with a key derived from another seed (also the one earlier versions committed)', async () => {
     await expectRefused(signedRegister('dc2', [record('10.1.0.10/32', 9, RLOC.dc2, 'web-01')], { seed: 'not-the-lab-seed' }), 'AUTH_FAILED', 'dc2');
+    await expectRefused(signedRegister('dc2', [record('10.1.0.10/32', 9, RLOC.dc2, 'web-01')], { seed: 'locus-lab-mapping-key-seed' }), 'AUTH_FAILED', 'dc2');
   });
 
   it('refuses a replayed Map-Register (same nonce) and one whose timestamp is outside the window', async () => {
@@ -143,7 +144,8 @@ describe('mapping system: refused registrations and versions that never go back'
 
     it('an ITR refuses a publication and a Map-Reply older than what it holds', async () => {
       const stale = { eid: '10.1.0.10/32', vm: 'web-01', site: 'dc1', locators: [{ rloc: RLOC.dc1, priority: 1, weight: 100 }], ttl: 1440, version: 1 };
-      expect(await c().req(c().subjects.publish('branch'), { type: 'Map-Publish', itr: 'branch', record: stale })).toEqual({ ok: true, itr: 'branch', eid: '10.1.0.10/32', outcome: 'stale', holds: 2 });
+      const publication = signedAs('branch', { type: 'Map-Publish' as const, itr: 'branch', record: stale });
+      expect(await c().req(c().subjects.publish('branch'), publication)).toEqual({ ok: true, itr: 'branch', eid: '10.1.0.10/32', outcome: 'stale', holds: 2 });
       const installed = mapping.itr('branch')!.cache.installReply({ type: 'Map-Reply', nonce: '00000000000000aa', eid: '10.1.0.10', prefix: '10.1.0.10/32', negative: false, record: stale, ttl: 1440, subscribed: true });
       expect(installed.outcome).toBe('stale');
       expect((await c().resolve('10.1.0.10', 'branch')).mapping).toMatchObject({ site: 'dc2', version: 2, rloc: RLOC.dc2 });

@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { capturingLogger, eventually, startTestLab, type TestLab } from './support/harness';
-import { mappingClient, record, registered, RLOC, signedRegister } from './support/mapping';
+import { mappingClient, mappingOptions, record, registered, RLOC, signedRegister } from './support/mapping';
 import { startMappingSystem, type RunningMappingSystem } from '../apps/mapping-system/src/start-mapping-system';
 import { routeSites, startRouteInjectors, type RunningRouteInjectors } from '../apps/route-injector/src/start-route-injectors';
 import { InMemoryFabric } from '../apps/route-injector/src/rib/in-memory-rib';
@@ -44,7 +44,7 @@ describe('metrics and health endpoints', () => {
   beforeAll(async () => {
     // with the convergence tracker (the harness turns it off by default): MoveConverged feeds locus_convergence_seconds
     lab = await startTestLab({ convergenceTracking: true });
-    mapping = await startMappingSystem(lab.config, logger);
+    mapping = await startMappingSystem(lab.config, logger, mappingOptions());
     const hostRouteSites = routeSites(lab.manager.topology).filter((s) => s.hostRoutes).map((s) => s.name);
     routes = await startRouteInjectors(lab.config, logger, { fabric: new InMemoryFabric(hostRouteSites), holdMs: 50 });
     arp = await startArpProxies(lab.config, logger);
@@ -86,7 +86,7 @@ describe('metrics and health endpoints', () => {
     expect((await get('/nope')).status).toBe(404);
   });
 
-  it('counts a completed move, a refused move and a refused Map-Register, without naming a VM', async () => {
+  it('counts a completed move, a refused move, a refused Map-Register and a refused Map-Publish, without naming a VM', async () => {
     const moved = await lab.req('vm.move', { vm: 'web-01', to: 'dc2-hv1', mode: 'cold' });
     expect(moved.ok).toBe(true);
     const refused = await lab.req('vm.move', { vm: 'db-01', to: 'dc2-hv1', mode: 'hot' });
@@ -96,6 +96,8 @@ describe('metrics and health endpoints', () => {
     const c = mappingClient(lab);
     const forged = { ...signedRegister('dc2', [record('10.1.0.10/32', 9, RLOC.dc2, 'web-01')]), authData: 'ab'.repeat(32) };
     expect(await c.req(c.subjects.register, forged)).toMatchObject({ ok: false, error: { code: 'AUTH_FAILED' } });
+    const unsignedPublish = { type: 'Map-Publish', itr: 'branch', record: { eid: '10.1.0.10/32', site: 'dc2', locators: [{ rloc: '203.0.113.66', priority: 1, weight: 100 }], ttl: 1440, version: 9 } };
+    expect(await c.req(c.subjects.publish('branch'), unsignedPublish)).toMatchObject({ ok: false, error: { code: 'AUTH_FAILED' } });
     await registered(lab, '10.1.0.10', 2, 'dc2');
 
     const text = await eventually(async () => {
@@ -133,6 +135,7 @@ describe('metrics and health endpoints', () => {
     expect(sample(text, 'locus_map_registry_entries')).toBe(atMappingSites);
     expect(sample(text, 'locus_map_cache_entries{itr="branch"}')).toBeGreaterThanOrEqual(0);
     expect(sample(text, 'locus_map_register_refusals_total{reason="AUTH_FAILED"}')).toBe(1);
+    expect(sample(text, 'locus_map_control_refusals_total{site="branch",message="Map-Publish",reason="AUTH_FAILED"}')).toBe(1);
     // route injectors and ARP proxies
     expect(sample(text, 'locus_routes{site="dc2",state="confirmed"}')).toBeGreaterThanOrEqual(1);
     expect(sample(text, 'locus_routes{site="dc1",state="stale"}')).toBeGreaterThanOrEqual(0);

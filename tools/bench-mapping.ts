@@ -3,7 +3,7 @@ import { seededRandom as rng } from '../libs/platform/src/stats';
 import { formatIpv4, MapCache, MapServer, signMessage, SitePolicy, type SiteMac } from '@locus/domain';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { siteMac } from '../apps/mapping-system/src/shared/site-keys';
+import { generateKeySeed, siteMac } from '../apps/mapping-system/src/shared/site-keys';
 
 // A full garbage collection before each timed row, so one row's garbage is not collected in the next row's timing.
 setFlagsFromString('--expose_gc');
@@ -47,7 +47,7 @@ interface Row {
 
 function run(eids: number, itrCount: number, moves: number): Row {
   const random = rng(eids * 1000 + itrCount);
-  const mac: SiteMac = siteMac('bench-seed');
+  const mac: SiteMac = siteMac(generateKeySeed());
   let lab = 0;
   const clock = { lab: () => lab, wall: () => performance.timeOrigin + performance.now() };
   const rlocOf = (site: number) => `192.0.2.${site + 1}`;

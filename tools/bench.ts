@@ -11,6 +11,7 @@ import { gobgpPropagation, natsRoundTripFloor, postgresCommitFloor, type FloorRe
 import { ChildSet, startPrivateNats } from './bench/lab';
 import { renderReport, usedSummary, type BenchResult, type CompareFigures } from './bench/report';
 import { runLab, type LabRun, type RunConfig, type Session } from './bench/run';
+import { PROCESS_LAYOUTS, type ProcessLayout } from './bench/start-lab';
 
 /**
  * `npm run bench` (node dist/tools/bench.js): drives cold moves against a lab at a given rate and
@@ -46,6 +47,7 @@ interface Opts {
   maxInFlight?: number;
   seed: number;
   sitesPerProcess?: number;
+  processes: ProcessLayout;
   planesTimeout?: number;
   overload?: boolean;
   compareVms?: number;
@@ -87,6 +89,7 @@ const program = new Command()
   .option('--overload', 'phase 1 offers --rate for --duration (its completed rate is the peak), phase 2 offers twice the peak for as long; prints both and the answers of phase 2 by kind')
   .option('--compare-vms <n>', 'after the main run, the same configuration (ITRs, rate, duration) on a fresh lab of N VMs; prints both convergence p50s and their ratio', num)
   .option('--seed <n>', 'seed of the random choices', num, 1)
+  .addOption(new Option('--processes <layout>', 'how the services are grouped into processes: per-service (five), planes (the manager, and the four plane services in one), one (the whole lab, as `npm run lab`)').choices([...PROCESS_LAYOUTS]).default('per-service'))
   .option('--sites-per-process <n>', 'sites per mapping-system / route-injector / arp-proxy process, started one group after another (default, or 0: all, one process per service, started at once)', num)
   .parse();
 
@@ -213,6 +216,7 @@ async function main(): Promise<void> {
     startupTimeoutS: o.startupTimeout,
     planesTimeoutS: o.planesTimeout ?? o.startupTimeout,
     sitesPerProcess: o.sitesPerProcess,
+    processes: o.processes,
     maxInFlight: o.maxInFlight,
     requestTimeoutMs: o.requestTimeout,
     seed: o.seed,

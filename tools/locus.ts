@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import { connect, type NatsConnection } from 'nats';
-import { mappingSubjects, routingSubjects, subjects, type RequestEndpoint } from '@locus/contracts';
+import { mappingSubjects, NATS_ROLES, natsPermissions, routingSubjects, subjects, type RequestEndpoint } from '@locus/contracts';
+import { DEFAULT_NATS_AUTH_DIR, writeNatsAuth } from '@locus/messaging';
+import { operatorConnectOptions } from './cli/credentials';
 import { clockTime } from './cli/format';
 import { MoveBoard } from './cli/moves';
 import * as views from './cli/views';
@@ -18,6 +20,7 @@ import { watch } from './cli/watch';
  */
 interface Globals {
   nats: string;
+  nkey?: string;
   prefix: string;
   stream: string;
   json?: boolean;
@@ -27,7 +30,7 @@ interface Globals {
 
 let connection: NatsConnection | undefined;
 async function nc(g: Globals): Promise<NatsConnection> {
-  connection ??= await connect({ servers: g.nats, name: 'locus-cli', maxReconnectAttempts: 2 }).catch((err: Error) => {
+  connection ??= await connect({ servers: g.nats, name: 'locus-cli', maxReconnectAttempts: 2, ...operatorConnectOptions(g.nkey) }).catch((err: Error) => {
     throw new Error(`cannot reach NATS at ${g.nats}: ${err.message}`);
   });
   return connection;
@@ -92,6 +95,7 @@ const program = new Command()
   .name('locus')
   .description('Locus control plane CLI: the same JSON on the same NATS subjects as `nats req`.')
   .addOption(new Option('--nats <url>', 'NATS server').env('NATS_URL').default('nats://127.0.0.1:4222'))
+  .addOption(new Option('--nkey <file>', 'connect as this NATS user: its nkey seed (default: LOCUS_NATS_AUTH_DIR or .lab-data/nats-auth operator.nk when present)').env('NATS_NKEY_SEED_FILE'))
   .addOption(new Option('--prefix <prefix>', 'subject prefix of the lab').env('LOCUS_SUBJECT_PREFIX').default('locus'))
   .addOption(new Option('--stream <name>', 'event stream (watch --since)').env('LOCUS_STREAM').default('LOCUS_EVENTS'))
   .option('--json', 'print each reply exactly as it came (what `nats req` prints)')
@@ -263,6 +267,26 @@ arp
   .action(async (o: { site?: string }, cmd: Command) => {
     const g = globals(cmd);
     await call(g, routingSubjects(g.prefix).arpList, o.site ? { site: o.site } : {}, views.arpListView);
+  });
+
+program
+  .command('nats-auth')
+  .description('NATS users per role: one nkey seed per role (mode 0600) and the nats-server authorization config (auth.conf), in a directory that must never be committed')
+  .addOption(new Option('--out <dir>', 'where to write them').env('LOCUS_NATS_AUTH_DIR').default(DEFAULT_NATS_AUTH_DIR))
+  .option('--force', 'new keys for every role (rotation: restart or reload nats-server and every service after)')
+  .option('--print', 'also print each role\'s allow lists')
+  .action((o: { out: string; force?: boolean; print?: boolean }, cmd: Command) => {
+    const g = globals(cmd);
+    const auth = writeNatsAuth(o.out, { prefix: g.prefix, stream: g.stream, force: o.force });
+    const permissions = natsPermissions(g.prefix, g.stream);
+    console.log(`NATS users for prefix "${g.prefix}" and stream "${g.stream}" in ${auth.dir} (never commit it):`);
+    for (const role of NATS_ROLES) {
+      console.log(`  ${role.padEnd(15)} ${auth.manifest.users[role]}  ${auth.credentials(role).seedFile}${auth.created.includes(role) ? '  (new)' : ''}`);
+      if (o.print) console.log(`    publish:   ${permissions[role].publish.join(' ')}\n    subscribe: ${permissions[role].subscribe.join(' ')}`);
+    }
+    console.log(`server:   nats-server -js -c ${auth.configFile}    (or include it from the server's config)`);
+    console.log(`services: LOCUS_NATS_AUTH_DIR=${auth.dir} (the one-process lab) or NATS_NKEY_SEED_FILE=${auth.credentials('manager').seedFile} (one service)`);
+    console.log(`operator: nats --nkey ${auth.credentials('operator').seedFile} req ${subjects(g.prefix).request('vm.get')} '{"vm":"web-01"}'`);
   });
 
 /** `move --wait`: subscribe to the events first, send the move, print each step until the move ends and its planes converge. */

@@ -4,7 +4,9 @@ import { loadConfig } from '@locus/platform';
 /**
  * `npm run rebuild`: replays the whole event log into fresh projections (vm_location, moves)
  * in one transaction. The live projections are updated in the append transaction already;
- * this is for a changed projection or a suspicion of drift.
+ * this is for a changed projection or a suspicion of drift. It connects as the owner role of
+ * DATABASE_URL, not as the services' role: emptying the projections (TRUNCATE) and locking the
+ * streams table are maintenance, like a migration.
  */
 async function main() {
   const config = loadConfig();

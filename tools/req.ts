@@ -1,8 +1,10 @@
 import { connect } from 'nats';
+import { operatorConnectOptions } from './cli/credentials';
 
 /**
  * `npm run -s req -- SUBJECT 'JSON'`: what `nats req SUBJECT 'JSON'` does, for machines
- * without the NATS CLI. Prints the reply as it came and exits 1 on `"ok":false`.
+ * without the NATS CLI. Prints the reply as it came and exits 1 on `"ok":false`. Connects as the
+ * operator when NATS_NKEY_SEED_FILE, LOCUS_NATS_AUTH_DIR or the lab's .lab-data/nats-auth names one.
  */
 async function main() {
   const [subject, body = '{}'] = process.argv.slice(2);
@@ -10,7 +12,7 @@ async function main() {
     console.error("usage: npm run -s req -- SUBJECT 'JSON'   e.g. npm run -s req -- locus.vm.get '{\"vm\":\"web-01\"}'");
     process.exit(2);
   }
-  const nc = await connect({ servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222' });
+  const nc = await connect({ servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', ...operatorConnectOptions() });
   try {
     const msg = await nc.request(subject, new TextEncoder().encode(body), { timeout: Number(process.env.REQ_TIMEOUT_MS ?? 10000) });
     const text = new TextDecoder().decode(msg.data);

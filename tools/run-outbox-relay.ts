@@ -2,13 +2,13 @@ import 'reflect-metadata';
 import { subjects } from '@locus/contracts';
 import { openStore, OutboxRelay } from '@locus/eventstore';
 import { connectNats, ensureEventStream, JetStreamOutboxPublisher } from '@locus/messaging';
-import { createLogger, loadConfig } from '@locus/platform';
+import { createLogger, loadConfig, natsCredentials, serviceDatabaseUrl } from '@locus/platform';
 import { OUTBOX_CHANNEL } from '../apps/mobility-manager/src/start-mobility-manager';
 
 /**
  * `node dist/tools/run-outbox-relay.js`: the outbox relay on its own, with the services'
- * environment (NATS_URL, DATABASE_URL, LOCUS_SUBJECT_PREFIX, LOCUS_STREAM) and an optional
- * LOCUS_RELAY_BATCH. Safe beside a running mobility manager: one relay per database holds
+ * environment (NATS_URL, DATABASE_URL, LOCUS_DATABASE_SERVICE_USER, LOCUS_SUBJECT_PREFIX,
+ * LOCUS_STREAM) and an optional LOCUS_RELAY_BATCH; like the manager it relays as the service role. Safe beside a running mobility manager: one relay per database holds
  * the leader lock, the others wait for it.
  */
 async function main() {
@@ -19,11 +19,12 @@ async function main() {
 
   const logger = createLogger(config.logLevel);
   const log = logger.child({ component: 'run-outbox-relay' });
-  const dataSource = await openStore(config.databaseUrl, 2);
-  const nc = await connectNats(config.natsUrl, 'locus-outbox-relay', logger);
+  const serviceUrl = serviceDatabaseUrl(config);
+  const dataSource = await openStore(config.databaseUrl, 2, { serviceUrl, logger });
+  const nc = await connectNats(config.natsUrl, 'locus-outbox-relay', logger, natsCredentials(config, 'manager'));
   await ensureEventStream(await nc.jetstreamManager(), config.streamName, subjects(config.subjectPrefix).eventsWildcard);
   const relay = new OutboxRelay(new JetStreamOutboxPublisher(nc.jetstream()), {
-    databaseUrl: config.databaseUrl,
+    databaseUrl: serviceUrl,
     notifyChannel: OUTBOX_CHANNEL,
     batchSize,
     logger,

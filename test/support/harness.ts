@@ -3,10 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { connect, type NatsConnection } from 'nats';
-import { subjects, type RequestEndpoint, type VmView } from '@locus/contracts';
+import { subjects, type NatsRole, type RequestEndpoint, type VmView } from '@locus/contracts';
 import { dropDatabase } from '@locus/eventstore';
-import { deleteStreamIfExists, listAllVms, requestJson, type VmListFilter } from '@locus/messaging';
-import { loadConfig, type LocusConfig, type Logger } from '@locus/platform';
+import { deleteStreamIfExists, listAllVms, natsAuthOptions, requestJson, type VmListFilter } from '@locus/messaging';
+import { loadConfig, natsCredentials, type LocusConfig, type Logger } from '@locus/platform';
 import { startMobilityManager, type MobilityManager } from '../../apps/mobility-manager/src/start-mobility-manager';
 import { startAgents, type RunningAgents } from '../../apps/hypervisor-agent/src/start-agents';
 
@@ -37,6 +37,16 @@ export function testConfig(overrides: Partial<LocusConfig> = {}): LocusConfig {
       ...overrides,
     },
   );
+}
+
+/**
+ * A plain client connection as `role` when the config names NATS credentials (LOCUS_NATS_AUTH_DIR),
+ * else an anonymous one: tests talk as the operator and clean up as the admin.
+ */
+export async function connectAs(config: Pick<LocusConfig, 'natsUrl' | 'natsAuthDir' | 'natsSeedFile'>, role: NatsRole, options: { name?: string; maxReconnectAttempts?: number } = {}): Promise<NatsConnection> {
+  const credentials = natsCredentials(config, role);
+  const auth = credentials ? natsAuthOptions(credentials) : undefined;
+  return connect({ servers: config.natsUrl, ...options, ...(auth ? { authenticator: auth.authenticator, inboxPrefix: auth.inboxPrefix } : {}) });
 }
 
 /** A logger whose lines the test can read back (and that prints nothing). */
@@ -83,13 +93,24 @@ export function reachedAny(state: string, wanted: readonly string[]): boolean {
   return at >= 0 && wanted.some((w) => PROGRESS.includes(w) && PROGRESS.indexOf(w) <= at);
 }
 
+/** Polls `move.get` until the move has reached one of `states`, or a later one (`reachedAny`). */
+export async function waitForMove(req: (endpoint: 'move.get', body: unknown) => Promise<any>, moveId: string, states: string[] = ['completed', 'failed', 'cancelled'], timeoutMs = 20_000): Promise<any> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const reply = await req('move.get', { moveId });
+    if (reply.ok && reachedAny(reply.move.state, states)) return reply.move;
+    if (Date.now() > deadline) throw new Error(`move ${moveId} did not reach ${states.join('/')}: ${JSON.stringify(reply)}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
 /** Starts the manager and every agent of the default topology against the real NATS and Postgres. */
 export async function startTestLab(overrides: Partial<LocusConfig> = {}): Promise<TestLab> {
   const config = testConfig(overrides);
   const { logger, lines } = capturingLogger();
   const manager = await startMobilityManager(config, logger);
   const agents = await startAgents(config, logger);
-  const client = await connect({ servers: config.natsUrl });
+  const client = await connectAs(config, 'operator');
   const s = subjects(config.subjectPrefix);
   const lab: TestLab = {
     config,
@@ -105,15 +126,7 @@ export async function startTestLab(overrides: Partial<LocusConfig> = {}): Promis
     vms: (filter = {}) => listAllVms(client, config.subjectPrefix, filter, { timeoutMs: 10_000 }),
     eventCount: async () => Number((await manager.dataSource.query('SELECT count(*)::int AS n FROM events'))[0].n),
     vmEventCount: async (vm) => Number((await manager.dataSource.query('SELECT count(*)::int AS n FROM events WHERE stream_id = $1', [`vm:${vm}`]))[0].n),
-    waitForMove: async (moveId, states = ['completed', 'failed', 'cancelled'], timeoutMs = 20_000) => {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const reply = await lab.req('move.get', { moveId });
-        if (reply.ok && reachedAny(reply.move.state, states)) return reply.move;
-        if (Date.now() > deadline) throw new Error(`move ${moveId} did not reach ${states.join('/')}: ${JSON.stringify(reply)}`);
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    },
+    waitForMove: (moveId, states, timeoutMs) => waitForMove(lab.req, moveId, states, timeoutMs),
     stop: async ({ keepData = false } = {}) => {
       await client.close();
       await lab.agents.stop();
@@ -126,7 +139,7 @@ export async function startTestLab(overrides: Partial<LocusConfig> = {}): Promis
 
 export async function cleanup(config: LocusConfig): Promise<void> {
   await dropDatabase(config.databaseUrl);
-  const nc = await connect({ servers: config.natsUrl });
+  const nc = await connectAs(config, 'admin');
   try {
     await deleteStreamIfExists(await nc.jetstreamManager(), config.streamName);
   } finally {

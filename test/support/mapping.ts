@@ -1,17 +1,25 @@
-import { MAPPING_DEFAULTS, mappingSubjects, type MapRegister, type RegisterRecord } from '@locus/contracts';
-import { signMessage } from '@locus/domain';
+import { mappingSubjects, type MapRegister, type RegisterRecord } from '@locus/contracts';
 import { requestJson } from '@locus/messaging';
 import { capturingLogger, eventually, readStream, type TestLab } from './harness';
-import { newNonce, siteMac } from '../../apps/mapping-system/src/shared/site-keys';
+import { generateKeySeed, siteMac, signedFor } from '../../apps/mapping-system/src/shared/site-keys';
 import { startMappingSystem, type RunningMappingSystem } from '../../apps/mapping-system/src/start-mapping-system';
 import type { MappingOptions } from '../../apps/mapping-system/src/mapping-options';
 
 export const RLOC = { dc1: '192.0.2.11', dc2: '192.0.2.12', cloud: '192.0.2.21', branch: '192.0.2.31' } as const;
 
+/**
+ * The key seed of this test file's mapping systems: generated per run, like the lab's (there is no
+ * default). Every mapping process a test starts shares it; the helpers below sign with it.
+ */
+export const TEST_KEY_SEED = generateKeySeed();
+
+/** The options a test's mapping system starts with: the run's seed, then the test's overrides. */
+export const mappingOptions = (overrides: Partial<MappingOptions> = {}): Partial<MappingOptions> => ({ keySeed: TEST_KEY_SEED, keySource: 'the test run', ...overrides });
+
 /** The mapping system of a test lab, with its own log lines, and helpers for its subjects. */
 export async function startMapping(lab: TestLab, overrides: Partial<MappingOptions> = {}) {
   const { logger, lines } = capturingLogger();
-  const system = await startMappingSystem(lab.config, logger, overrides);
+  const system = await startMappingSystem(lab.config, logger, mappingOptions(overrides));
   return { system, logs: lines };
 }
 
@@ -57,14 +65,24 @@ export function itrHolds(lab: TestLab, itr: string, eid: string, version: number
   );
 }
 
-/** A Map-Register signed with the key the site shares with the map-server (the lab's default seed). */
-export function signedRegister(site: string, records: RegisterRecord[], opts: { seed?: string; timestamp?: number; nonce?: string } = {}): MapRegister {
-  const mac = siteMac(opts.seed ?? MAPPING_DEFAULTS.keySeed);
-  return signMessage(
-    { type: 'Map-Register' as const, site, nonce: opts.nonce ?? newNonce(), timestamp: opts.timestamp ?? Date.now(), wantMapNotify: true, keyId: 'hmac-sha-256' as const, records },
-    site,
-    mac,
-  );
+export interface SigningOptions {
+  /** Another seed than the run's (a forger's guess, the committed seed of earlier versions). */
+  seed?: string;
+  timestamp?: number;
+  nonce?: string;
+}
+
+/**
+ * A control message to or from `site`, signed as the mapping system signs it: a nonce, the
+ * timestamp and the HMAC under the site's key (derived from the run's seed unless `opts.seed`).
+ */
+export function signedAs<T extends object>(site: string, body: T, opts: SigningOptions = {}) {
+  return signedFor(site, body, siteMac(opts.seed ?? TEST_KEY_SEED), opts.timestamp ?? Date.now(), opts.nonce);
+}
+
+/** A Map-Register signed with the key the site shares with the map-server. */
+export function signedRegister(site: string, records: RegisterRecord[], opts: SigningOptions = {}): MapRegister {
+  return signedAs(site, { type: 'Map-Register' as const, site, wantMapNotify: true, records }, opts);
 }
 
 export const record = (eid: string, version: number, rloc: string, vm?: string): RegisterRecord => ({ eid, ...(vm ? { vm } : {}), locators: [{ rloc, priority: 1, weight: 100 }], ttl: 1440, version });

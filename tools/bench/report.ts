@@ -82,6 +82,8 @@ export interface BenchResult {
     requestTimeoutMs?: number;
     /** Sites per plane-service process the lab ran with. */
     sitesPerProcess?: number;
+    /** How the services were grouped into processes (start-lab's ProcessLayout). */
+    processes?: string;
   };
   startup: {
     labReadyS?: number;
@@ -144,6 +146,8 @@ export interface BenchResult {
     used: 'tracker' | 'observed' | 'none';
     tracker?: Summary;
     observed?: Summary;
+    /** The tracker's time of each plane, from the location commit to that plane agreeing. */
+    byPlane?: Record<string, Summary>;
     late: number;
     how: string;
   };
@@ -228,7 +232,11 @@ export function renderReport(r: BenchResult): string {
     const how =
       r.startup.concurrent === undefined
         ? ''
-        : r.startup.concurrent
+        : c.processes === 'one'
+          ? 'the whole lab in one process'
+          : c.processes === 'planes'
+            ? 'two processes: the manager, and the four plane services together'
+            : r.startup.concurrent
           ? `one process per service (all sites), the plane services started at once`
           : `${c.sitesPerProcess} site${c.sitesPerProcess === 1 ? '' : 's'} per plane process, one group after another`;
     L.push(`start-up (seconds since the manager was started; ${how})`);
@@ -285,6 +293,11 @@ export function renderReport(r: BenchResult): string {
         : `  ${name.padEnd(9)} none`;
     L.push(row('tracker', r.convergence.tracker));
     L.push(row('observed', r.convergence.observed));
+    const planes = Object.entries(r.convergence.byPlane ?? {}).sort(([, a], [, b]) => (b.p50 ?? 0) - (a.p50 ?? 0));
+    if (planes.length) {
+      L.push('  each plane (tracker: location commit -> that plane agrees), slowest p50 first:');
+      for (const [plane, x] of planes) L.push(`  ${row(`  ${plane}`, x)}`);
+    }
     if (r.convergence.late) L.push(`  MoveConvergenceLate: ${r.convergence.late}`);
     L.push(`  how: ${r.convergence.how}`);
     if (s?.count) {

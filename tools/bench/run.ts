@@ -12,7 +12,8 @@ import { attachedLayout, generatedLayout, warmItrCaches, type LabLayout } from '
 import { LoadDriver, type PhaseFigures } from './load';
 import type { AnswerFigures } from './open-loop';
 import type { BenchResult, PhaseSummary } from './report';
-import { startLab, type StartupFigures } from './start-lab';
+import { startLab, type ProcessLayout, type StartupFigures } from './start-lab';
+import { generateKeySeed } from '../../apps/mapping-system/src/shared/site-keys';
 
 /**
  * One lab run: fresh names and database, generated topology, the services started (or a running lab
@@ -41,6 +42,7 @@ export interface RunConfig {
   startupTimeoutS: number;
   planesTimeoutS: number;
   sitesPerProcess?: number;
+  processes?: ProcessLayout;
   maxInFlight?: number;
   requestTimeoutMs: number;
   seed: number;
@@ -84,11 +86,16 @@ function phaseSummary(p: PhaseFigures): PhaseSummary {
 }
 
 /** Convergence of moves: the tracker's when it publishes, else the bench's observed figure. */
-export function convergenceOf(moves: MoveTrack[], trackerSeen: boolean): { used: 'tracker' | 'observed' | 'none'; tracker?: Summary; observed?: Summary } {
+export function convergenceOf(moves: MoveTrack[], trackerSeen: boolean): { used: 'tracker' | 'observed' | 'none'; tracker?: Summary; observed?: Summary; byPlane?: Record<string, Summary> } {
   const trackerMs = moves.map((m) => m.tracker?.ms).filter((x): x is number => x !== undefined);
   const observedMs = moves.map((m) => m.observed?.ms).filter((x): x is number => x !== undefined);
   const used = trackerSeen && trackerMs.length ? 'tracker' : observedMs.length ? 'observed' : 'none';
-  return { used, tracker: trackerMs.length ? summarize(trackerMs) : undefined, observed: observedMs.length ? summarize(observedMs) : undefined };
+  // The tracker's time of each plane (from the location commit): which plane is the last one, and by how much.
+  const perPlane = new Map<string, number[]>();
+  for (const m of moves)
+    for (const [plane, timing] of Object.entries(m.tracker?.planes ?? {})) if (typeof timing?.ms === 'number') perPlane.set(plane, [...(perPlane.get(plane) ?? []), timing.ms]);
+  const byPlane = perPlane.size ? Object.fromEntries([...perPlane].map(([plane, ms]) => [plane, summarize(ms)])) : undefined;
+  return { used, tracker: trackerMs.length ? summarize(trackerMs) : undefined, observed: observedMs.length ? summarize(observedMs) : undefined, ...(byPlane ? { byPlane } : {}) };
 }
 
 export async function runLab(session: Session, cfg: RunConfig, hooks: { beforeLab?: (databaseUrl: string) => Promise<void> } = {}): Promise<LabRun> {
@@ -150,6 +157,8 @@ export async function runLab(session: Session, cfg: RunConfig, hooks: { beforeLa
         LOCUS_TOPOLOGY: topologyFile,
         LOCUS_SUBJECT_PREFIX: prefix,
         LOCUS_STREAM: stream,
+        // every mapping-system process of the run shares this seed; a new one per run, never written to the logs
+        LOCUS_MAPPING_KEY_SEED: generateKeySeed(),
         LOCUS_TIME_SCALE: '1',
         LOCUS_HA: 'false',
         LOCUS_BGP: 'memory',
@@ -159,7 +168,7 @@ export async function runLab(session: Session, cfg: RunConfig, hooks: { beforeLa
       log(`${cfg.label} lab: ${cfg.vms} VMs, ${cfg.itrs} sites, ${cfg.itrs * cfg.hypervisorsPerSite} hypervisors (logs in ${dir})`);
       try {
         await startLab(
-          { children: session.children, services, env, dir, nc, prefix, ...layout, startupTimeoutS: cfg.startupTimeoutS, planesTimeoutS: cfg.planesTimeoutS, sitesPerProcess: cfg.sitesPerProcess, log, notes },
+          { children: session.children, services, env, dir, nc, prefix, ...layout, startupTimeoutS: cfg.startupTimeoutS, planesTimeoutS: cfg.planesTimeoutS, sitesPerProcess: cfg.sitesPerProcess, processes: cfg.processes, log, notes },
           startup,
         );
       } catch (err) {
@@ -298,6 +307,7 @@ export async function runLab(session: Session, cfg: RunConfig, hooks: { beforeLa
         overload: cfg.overload,
         requestTimeoutMs: cfg.requestTimeoutMs,
         sitesPerProcess: startup.sitesPerProcess,
+        processes: cfg.processes,
       },
       startup: { labReadyS, placeS: startup.placeS, cachedEntries, warmS, steps: startup.steps, concurrent: startup.concurrent },
       moves: {
@@ -332,6 +342,7 @@ export async function runLab(session: Session, cfg: RunConfig, hooks: { beforeLa
         used: conv.used,
         tracker: conv.tracker,
         observed: conv.observed,
+        byPlane: conv.byPlane,
         late: mine.filter((m) => m.late).length,
         how:
           conv.used === 'tracker'

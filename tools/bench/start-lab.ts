@@ -24,6 +24,8 @@ export interface StartSetup {
   planesTimeoutS: number;
   /** Sites per mapping-system / route-injector / arp-proxy process: 0 or undefined all (one process per service, the snapshots page). */
   sitesPerProcess?: number;
+  /** How the services are grouped into processes (default: one process per service). */
+  processes?: ProcessLayout;
   log: (msg: string) => void;
   notes: string[];
 }
@@ -47,6 +49,14 @@ export interface StartupFigures {
   concurrent?: boolean;
 }
 
+/**
+ * `per-service`: five processes (the manager, the agents, the mapping system, the route injectors,
+ * the ARP proxies); `planes`: two (the manager, and the four plane services in one `apps/lab`
+ * process); `one`: the whole lab in one process, as `npm run lab` runs it.
+ */
+export const PROCESS_LAYOUTS = ['per-service', 'planes', 'one'] as const;
+export type ProcessLayout = (typeof PROCESS_LAYOUTS)[number];
+
 const appMain = (app: string) => join(__dirname, '..', '..', 'apps', app, 'src', 'main.js');
 
 /**
@@ -66,6 +76,14 @@ export async function startLab(x: StartSetup, f: StartupFigures): Promise<void> 
     x.services.push(c);
     return c;
   };
+  const layout = x.processes ?? 'per-service';
+  const labMain = appMain('lab');
+  const spawnLab = (name: string, services?: string) => {
+    const c = x.children.spawn(name, process.execPath, [...nodeArgs, labMain, ...(services ? ['--services', services] : [])], x.env, x.dir);
+    x.services.push(c);
+    return c;
+  };
+  if (layout !== 'per-service' && x.sitesPerProcess) throw new Error(`--sites-per-process goes with one process per service, not --processes ${layout}`);
   const steps = f.steps;
   const step = (service: string) => {
     const st: StartStep = { service, processes: 0, startedS: since() };
@@ -73,7 +91,7 @@ export async function startLab(x: StartSetup, f: StartupFigures): Promise<void> 
     return st;
   };
 
-  const manager = spawn('mobility-manager', 'mobility-manager');
+  const manager = layout === 'one' ? spawnLab('lab') : spawn('mobility-manager', 'mobility-manager');
   const mgr = step('mobility-manager');
   mgr.processes = 1;
   const last = x.vmNames[x.vmNames.length - 1];
@@ -89,10 +107,15 @@ export async function startLab(x: StartSetup, f: StartupFigures): Promise<void> 
   for (let i = 0; i < x.itrSites.length; i += spp) groups.push(x.itrSites.slice(i, i + spp));
   const concurrent = groups.length === 1;
   Object.assign(f, { sitesPerProcess: spp, concurrent });
-  if (!asked) x.notes.push(`the plane services ran as one process each (all ${I} sites), started at once`);
+  if (layout === 'one') x.notes.push(`the whole lab ran in one process (apps/lab), as \`npm run lab\` runs it`);
+  else if (layout === 'planes') x.notes.push(`two processes: the mobility manager, and the agents, mapping system, route injectors and ARP proxies together (apps/lab --services agents,mapping,routes,arp)`);
+  else if (!asked) x.notes.push(`the plane services ran as one process each (all ${I} sites), started at once`);
   else if (groups.length > 1) x.notes.push(`the plane services ran as ${groups.length} processes each (--sites-per-process ${spp}, started one after another)`);
 
   const planesMs = x.planesTimeoutS * 1000;
+  // In the combined layouts every plane service lives in a process already started: probe it, spawn nothing.
+  const planes = layout === 'planes' ? spawnLab('planes', 'agents,mapping,routes,arp') : layout === 'one' ? manager : undefined;
+  const spawnPlane = (name: string, app: string, env: NodeJS.ProcessEnv = {}) => planes ?? spawn(name, app, env);
   const ms = mappingSubjects(x.prefix);
   const perSite = new Map<string, number>();
   for (const v of x.vmNames) perSite.set(x.vmSite.get(v)!, (perSite.get(x.vmSite.get(v)!) ?? 0) + 1);
@@ -101,7 +124,7 @@ export async function startLab(x: StartSetup, f: StartupFigures): Promise<void> 
 
   const agentsStep = step('hypervisor-agent');
   agentsStep.processes = 1;
-  const agents = spawn('hypervisor-agent', 'hypervisor-agent');
+  const agents = spawnPlane('hypervisor-agent', 'hypervisor-agent');
   const agentsReady = until(
     'the agents',
     async () => {
@@ -117,7 +140,7 @@ export async function startLab(x: StartSetup, f: StartupFigures): Promise<void> 
   agentsReady.catch(() => undefined); // awaited below
 
   const mapping = async (g: number, group: string[], registered: number, st: StartStep) => {
-    const c = spawn(`mapping-system${tag(g)}`, 'mapping-system', { LOCUS_MAP_SERVER: g === 0 ? 'true' : 'false', LOCUS_XTR_SITES: group.join(',') });
+    const c = spawnPlane(`mapping-system${tag(g)}`, 'mapping-system', { LOCUS_MAP_SERVER: g === 0 ? 'true' : 'false', LOCUS_XTR_SITES: group.join(',') });
     st.processes++;
     await until(
       `the mapping system to hold the registrations of ${group.length} more sites`,
@@ -130,7 +153,7 @@ export async function startLab(x: StartSetup, f: StartupFigures): Promise<void> 
     );
   };
   const routes = async (g: number, group: string[], st: StartStep) => {
-    const c = spawn(`route-injector${tag(g)}`, 'route-injector', { LOCUS_SITES: group.join(',') });
+    const c = spawnPlane(`route-injector${tag(g)}`, 'route-injector', { LOCUS_SITES: group.join(',') });
     st.processes++;
     const lastSite = group[group.length - 1];
     await until(
@@ -145,7 +168,7 @@ export async function startLab(x: StartSetup, f: StartupFigures): Promise<void> 
     );
   };
   const arp = async (g: number, group: string[], st: StartStep) => {
-    const c = spawn(`arp-proxy${tag(g)}`, 'arp-proxy', { LOCUS_SITES: group.join(',') });
+    const c = spawnPlane(`arp-proxy${tag(g)}`, 'arp-proxy', { LOCUS_SITES: group.join(',') });
     st.processes++;
     const lastSite = group[group.length - 1];
     await until(

@@ -5,7 +5,7 @@ import type { NatsConnection, Service } from 'nats';
 import { subjects } from '@locus/contracts';
 import { DEFAULT_NEIGHBOURS_PER_SITE, labNeighbours, type ArpDomain, type ArpSite, type Clock, type Random } from '@locus/domain';
 import { connectNats, ensureEventStream, feedDurableName, LocationFeed, PlaneEventPublisher } from '@locus/messaging';
-import { NestPinoLogger, ScaledClock, type LocusConfig, type Logger } from '@locus/platform';
+import { NestPinoLogger, natsCredentials, ScaledClock, type LocusConfig, type Logger } from '@locus/platform';
 import { defaultTopologyPath, loadTopologyFile, type TopologyIndex } from '@locus/topology';
 import { LabArpDriver } from './arp-driver/lab-arp-driver';
 import { KnownVms } from './proxy-arp/known-vms';
@@ -54,6 +54,8 @@ export interface RunningArpProxies {
   proxies: SiteArpProxy[];
   nc: NatsConnection;
   proxy(site: string): SiteArpProxy | undefined;
+  /** The process's location feed (what it dropped before dispatch). */
+  feed: LocationFeed;
   stop(): Promise<void>;
 }
 
@@ -72,7 +74,7 @@ export async function startArpProxies(config: LocusConfig, logger: Logger, opts:
   const perSite = opts.neighboursPerSite ?? Number(process.env.LOCUS_ARP_NEIGHBOURS ?? DEFAULT_NEIGHBOURS_PER_SITE);
   const used = new Set<string>([...topology.vms.map((v) => v.ip), ...topology.l2Domains.map((d) => d.gateway)]);
   const neighbours = labNeighbours(domains, used, perSite);
-  const nc = await connectNats(config.natsUrl, `locus-arp-proxy-${names.join('-').slice(0, 40)}`, logger);
+  const nc = await connectNats(config.natsUrl, `locus-arp-proxy-${names.join('-').slice(0, 40)}`, logger, natsCredentials(config, 'arp-proxy'));
   const jsm = await nc.jetstreamManager();
   await ensureEventStream(jsm, config.streamName, subjects(config.subjectPrefix).eventsWildcard);
   const js = nc.jetstream();
@@ -104,6 +106,7 @@ export async function startArpProxies(config: LocusConfig, logger: Logger, opts:
     proxies,
     nc,
     proxy: (site) => proxies.find((p) => p.name === site),
+    feed,
     async stop() {
       await app.close();
       await nc.drain().catch(() => undefined);

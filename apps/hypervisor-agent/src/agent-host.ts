@@ -41,18 +41,36 @@ export class AgentHost {
     return feedDurableName('agents', this.agents.map((a) => a.name));
   }
 
+  /** What the location feed dropped before dispatch (undecodable, wrong source). */
+  feedDrops(): ReturnType<LocationFeed['drops']> {
+    return this.feed?.drops();
+  }
+
   agent(name: string): HypervisorAgent | undefined {
     return this.agents.find((a) => a.name === name);
   }
 
   async start(): Promise<void> {
-    this.service = await serveAgentSteps(this.deps.nc, this.agents, this.deps.prefix, this.deps.logger);
+    await this.serve();
+    await this.loadInventory();
+  }
+
+  /** Serves the step subjects at once, so that callers hear UNAVAILABLE (retry) until `loadInventory` is done, not silence. */
+  async serve(): Promise<void> {
+    this.service ??= await serveAgentSteps(this.deps.nc, this.agents, this.deps.prefix, this.deps.logger);
+  }
+
+  /** Loads what each agent hosts from the location DB, follows the location events, then acts on steps and heartbeats. */
+  async loadInventory(): Promise<void> {
     // One consumer for the process: each event is delivered once and handed to every agent here.
     const names = this.agents.map((a) => a.name);
     this.feed = new LocationFeed(this.deps, { durable: this.feedDurable, snapshot: names.length === 1 ? { hypervisor: names[0] } : {} });
     for (const a of this.agents) this.feed.follow(new AgentLocationFollower(a));
     await this.feed.start();
-    for (const a of this.agents) this.deps.logger.info({ component: `agent:${a.name}`, vms: a.inventory.vms.size }, 'inventory loaded from the location DB');
+    for (const a of this.agents) {
+      a.markInventoryLoaded();
+      this.deps.logger.info({ component: `agent:${a.name}`, vms: a.inventory.vms.size }, 'inventory loaded from the location DB');
+    }
     const s = subjects(this.deps.prefix);
     const beat = () => {
       for (const a of this.agents) if (!a.silent) this.deps.nc.publish(s.heartbeat(a.name), JSON.stringify({ hypervisor: a.name, vms: a.inventory.vms.size }));

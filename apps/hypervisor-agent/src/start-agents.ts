@@ -4,7 +4,7 @@ import { Module, type DynamicModule, type INestApplicationContext, type OnApplic
 import type { NatsConnection } from 'nats';
 import { subjects } from '@locus/contracts';
 import { connectNats, ensureEventStream } from '@locus/messaging';
-import { NestPinoLogger, ScaledClock, type LocusConfig, type Logger } from '@locus/platform';
+import { NestPinoLogger, natsCredentials, ScaledClock, type LocusConfig, type Logger } from '@locus/platform';
 import { defaultTopologyPath, loadTopologyFile } from '@locus/topology';
 import { AgentHost, type AgentHostDeps } from './agent-host';
 
@@ -34,13 +34,16 @@ export interface RunningAgents {
   stop(): Promise<void>;
 }
 
-/** Starts the hypervisor agents named in the config (or every hypervisor of the topology). */
-export async function startAgents(config: LocusConfig, logger: Logger): Promise<RunningAgents> {
+/**
+ * The agents named in the config (or every hypervisor of the topology) with their NATS
+ * connection, not started yet (`startAgents` starts them; a test may serve before loading).
+ */
+export async function prepareAgents(config: LocusConfig, logger: Logger): Promise<{ host: AgentHost; nc: NatsConnection }> {
   const { index: topology } = loadTopologyFile(config.topologyPath ?? defaultTopologyPath());
   const names = config.hypervisors === 'all' ? topology.hypervisors.map((h) => h.name) : config.hypervisors;
   const unknown = names.filter((n) => !topology.hypervisor(n));
   if (unknown.length) throw new Error(`LOCUS_HYPERVISORS names hypervisors the topology does not have: ${unknown.join(', ')}`);
-  const nc = await connectNats(config.natsUrl, `locus-agents-${names.join('-').slice(0, 40)}`, logger);
+  const nc = await connectNats(config.natsUrl, `locus-agents-${names.join('-').slice(0, 40)}`, logger, natsCredentials(config, 'agent'));
   const jsm = await nc.jetstreamManager();
   await ensureEventStream(jsm, config.streamName, subjects(config.subjectPrefix).eventsWildcard);
   const deps: AgentHostDeps = {
@@ -55,7 +58,12 @@ export async function startAgents(config: LocusConfig, logger: Logger): Promise<
     heartbeatMs: config.heartbeatMs,
     timeScale: config.timeScale,
   };
-  const host = new AgentHost(names, deps);
+  return { host: new AgentHost(names, deps), nc };
+}
+
+/** Starts the hypervisor agents named in the config (or every hypervisor of the topology). */
+export async function startAgents(config: LocusConfig, logger: Logger): Promise<RunningAgents> {
+  const { host, nc } = await prepareAgents(config, logger);
   const app = await NestFactory.createApplicationContext(HypervisorAgentModule.register(host), { logger: new NestPinoLogger(logger) });
   await app.init();
   return {

@@ -10,12 +10,13 @@ import { observeMappingSystem } from '../../mapping-system/src/observability/map
 import { observeRouteInjectors } from '../../route-injector/src/observability/route-metrics';
 import { observeArpProxies } from '../../arp-proxy/src/observability/arp-metrics';
 
+/** The services this process runs (all of them in the one-process lab). */
 export interface LabServices {
-  manager: MobilityManager;
-  agents: RunningAgents;
-  mapping: RunningMappingSystem;
-  routes: RunningRouteInjectors;
-  arp: RunningArpProxies;
+  manager?: MobilityManager;
+  agents?: RunningAgents;
+  mapping?: RunningMappingSystem;
+  routes?: RunningRouteInjectors;
+  arp?: RunningArpProxies;
 }
 
 /**
@@ -27,24 +28,17 @@ export async function startLabObservability(config: LocusConfig, logger: Logger,
   if (config.metricsPort <= 0) return { stop: async () => undefined };
   const metrics = createMetrics();
   const observed = [
-    observeMobilityManager(metrics, lab.manager),
-    observeAgents(metrics, lab.agents),
-    observeMappingSystem(metrics, lab.mapping),
-    observeRouteInjectors(metrics, lab.routes),
-    observeArpProxies(metrics, lab.arp),
-  ];
-  const named = (prefix: string, o: (typeof observed)[number]) => o.checks.map((c) => ({ ...c, name: `${prefix}:${c.name}` }));
+    lab.manager && { name: 'mobility-manager', ...observeMobilityManager(metrics, lab.manager) },
+    lab.agents && { name: 'agents', ...observeAgents(metrics, lab.agents) },
+    lab.mapping && { name: 'mapping-system', ...observeMappingSystem(metrics, lab.mapping) },
+    lab.routes && { name: 'route-injector', ...observeRouteInjectors(metrics, lab.routes) },
+    lab.arp && { name: 'arp-proxy', ...observeArpProxies(metrics, lab.arp) },
+  ].filter((o) => !!o);
   const server = await startObservabilityServer({
     port: config.metricsPort,
     registry: metrics.registry,
     logger,
-    checks: [
-      ...named('mobility-manager', observed[0]),
-      ...named('agents', observed[1]),
-      ...named('mapping-system', observed[2]),
-      ...named('route-injector', observed[3]),
-      ...named('arp-proxy', observed[4]),
-    ],
+    checks: observed.flatMap((o) => o.checks.map((c) => ({ ...c, name: `${o.name}:${c.name}` }))),
   });
   return {
     server,

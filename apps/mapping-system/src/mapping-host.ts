@@ -7,7 +7,9 @@ import { MapServerService } from './map-server/map-server.service';
 import { EtrService } from './register-eid/etr.service';
 import { ItrService } from './itr-cache/itr.service';
 import { ResolveEidHandler } from './resolve-eid/resolve-eid.handler';
+import type { LocationVersions } from '@locus/domain';
 import type { MappingDeps } from './shared/deps';
+import { SiteInbox } from './shared/site-inbox';
 
 export interface MappingRoles {
   mapServer: boolean;
@@ -21,6 +23,8 @@ export class MappingHost {
   readonly mapServer?: MapServerService;
   readonly etrs = new Map<string, EtrService>();
   readonly itrs = new Map<string, ItrService>();
+  /** Per xTR site: the check of what the map-server sends its ETR and ITR, and the refusals counted. */
+  readonly inboxes = new Map<string, SiteInbox>();
   private feed?: LocationFeed;
   private service?: Service;
 
@@ -29,15 +33,24 @@ export class MappingHost {
     readonly roles: MappingRoles,
   ) {
     if (roles.mapServer) this.mapServer = new MapServerService(deps);
+    // One table of location versions for all the ETRs here, not one per site.
+    const versions: LocationVersions = new Map();
     for (const site of roles.xtrSites) {
-      this.itrs.set(site, new ItrService(site, !roles.smrOnlyItrs.includes(site), deps));
-      if (deps.policy.hasEtr(site)) this.etrs.set(site, new EtrService(site, deps));
+      const inbox = new SiteInbox(site, { mac: deps.mac, clock: deps.clock, logger: deps.logger, replayWindowMs: deps.options.replayWindowMs });
+      this.inboxes.set(site, inbox);
+      this.itrs.set(site, new ItrService(site, !roles.smrOnlyItrs.includes(site), deps, inbox));
+      if (deps.policy.hasEtr(site)) this.etrs.set(site, new EtrService(site, deps, inbox, versions));
     }
   }
 
   /** The durable consumer this process follows the location events with (one for all its ETRs). */
   get feedDurable(): string {
     return feedDurableName('mapping-etrs', [...this.etrs.keys()]);
+  }
+
+  /** What the location feed dropped before dispatch (undecodable, wrong source); none without ETRs. */
+  feedDrops(): ReturnType<LocationFeed['drops']> {
+    return this.feed?.drops();
   }
 
   async start(): Promise<void> {
@@ -67,8 +80,8 @@ export class MappingHost {
         d.logger.info({ component: `etr:${etr.site}`, claims: etr.claims.size }, `location snapshot loaded: ${etr.claims.size} EIDs to register`);
     }
     d.logger.info(
-      { component: 'mapping-system', mapServer: !!this.mapServer, etrs: [...this.etrs.keys()], itrs: [...this.itrs.keys()], smrOnly: this.roles.smrOnlyItrs },
-      `mapping system ready: ${this.mapServer ? 'map-server, ' : ''}ETRs ${[...this.etrs.keys()].join(', ') || 'none'}, ITRs ${[...this.itrs.keys()].join(', ') || 'none'}`,
+      { component: 'mapping-system', mapServer: !!this.mapServer, etrs: [...this.etrs.keys()], itrs: [...this.itrs.keys()], smrOnly: this.roles.smrOnlyItrs, keySource: d.options.keySource },
+      `mapping system ready: ${this.mapServer ? 'map-server, ' : ''}ETRs ${[...this.etrs.keys()].join(', ') || 'none'}, ITRs ${[...this.itrs.keys()].join(', ') || 'none'}; site keys from ${d.options.keySource}`,
     );
   }
 

@@ -1,12 +1,14 @@
 import { z } from 'zod';
 import { MAPPING_DEFAULTS } from '@locus/contracts';
+import { checkedKeyMaterial, requireKeyMaterial } from './shared/site-keys';
 
 /**
  * Settings of the mapping system, read from the environment (on top of the common LocusConfig):
  *
  * | variable | default | meaning |
  * |---|---|---|
- * | LOCUS_MAPPING_KEY_SEED | lab constant | seed of the site keys: key(site) = HMAC-SHA-256(seed, site) |
+ * | LOCUS_MAPPING_KEY_SEED | (none: required, or the file) | seed of the site keys: key(site) = HMAC-SHA-256(seed, site); at least 32 characters |
+ * | LOCUS_MAPPING_KEY_FILE | (none) | a file holding the seed instead (`node dist/tools/mapping-key.js FILE` makes one) |
  * | LOCUS_MAP_SERVER | true | run the map-server / map-resolver (and map.resolve, map.list) in this process |
  * | LOCUS_XTR_SITES | all | xTRs (ETR + ITR) this process runs: `all`, `none` or a comma list of sites |
  * | LOCUS_ITR_SMR_ONLY | (none) | ITRs that do not subscribe and are kept current by Solicit-Map-Requests |
@@ -19,12 +21,15 @@ export interface MappingOptions {
   mapServer: boolean;
   xtrSites: string[] | 'all';
   smrOnlyItrs: string[];
+  /** The secret seed of the site keys; never logged. */
   keySeed: string;
+  /** Where the seed came from (LOCUS_MAPPING_KEY_SEED, the key file, generated): what the logs say instead of the seed. */
+  keySource: string;
   registerIntervalS: number;
   registrationTtlS: number;
   mapCacheTtlMin: number;
   negativeTtlMin: number;
-  /** Map-Register timestamp window, wall-clock ms. */
+  /** Timestamp window of authenticated control messages (Map-Register, Map-Notify, Map-Publish, SMR), wall-clock ms. */
   replayWindowMs: number;
   /** A move whose ITRs have not all converged after this many wall-clock ms is logged as not converged. */
   convergenceTimeoutMs: number;
@@ -35,7 +40,6 @@ export interface MappingOptions {
 const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
 
 const Env = z.object({
-  LOCUS_MAPPING_KEY_SEED: z.string().min(1).default(MAPPING_DEFAULTS.keySeed),
   LOCUS_MAP_SERVER: z.enum(['true', 'false', '1', '0']).default('true'),
   LOCUS_XTR_SITES: z.string().default('all'),
   LOCUS_ITR_SMR_ONLY: z.string().default(''),
@@ -45,22 +49,31 @@ const Env = z.object({
   LOCUS_MAP_NEGATIVE_TTL_MIN: z.coerce.number().int().positive().default(MAPPING_DEFAULTS.negativeTtlMin),
 });
 
-export function loadMappingOptions(env: NodeJS.ProcessEnv = process.env): MappingOptions {
+/**
+ * The options from the environment, with `overrides` on top. Key material is required: from
+ * `overrides.keySeed` (the lab's generated seed, a test's), else from the environment; without
+ * any this throws, so that a mapping system never runs on a default key.
+ */
+export function loadMappingOptions(env: NodeJS.ProcessEnv = process.env, overrides: Partial<MappingOptions> = {}): MappingOptions {
   const parsed = Env.safeParse(env);
   if (!parsed.success) throw new Error(`invalid mapping-system configuration:\n${z.prettifyError(parsed.error)}`);
   const e = parsed.data;
   const sites = e.LOCUS_XTR_SITES.trim();
+  const { keySeed, keySource, ...rest } = overrides;
+  const key = keySeed !== undefined ? checkedKeyMaterial({ seed: keySeed, source: keySource ?? 'a seed given by the starter' }) : requireKeyMaterial(env);
   return {
     mapServer: e.LOCUS_MAP_SERVER === 'true' || e.LOCUS_MAP_SERVER === '1',
     xtrSites: sites === 'all' ? 'all' : sites === 'none' ? [] : list(sites),
     smrOnlyItrs: list(e.LOCUS_ITR_SMR_ONLY),
-    keySeed: e.LOCUS_MAPPING_KEY_SEED,
+    keySeed: key.seed,
+    keySource: key.source,
     registerIntervalS: e.LOCUS_MAP_REGISTER_INTERVAL_S,
     registrationTtlS: e.LOCUS_MAP_REGISTER_TTL_S,
     mapCacheTtlMin: e.LOCUS_MAP_CACHE_TTL_MIN,
     negativeTtlMin: e.LOCUS_MAP_NEGATIVE_TTL_MIN,
     replayWindowMs: MAPPING_DEFAULTS.replayWindowMs,
     convergenceTimeoutMs: 30_000,
+    ...rest,
   };
 }
 

@@ -5,7 +5,7 @@ import type { NatsConnection } from 'nats';
 import { subjects } from '@locus/contracts';
 import { SitePolicy } from '@locus/domain';
 import { connectNats, ensureEventStream, PlaneEventPublisher } from '@locus/messaging';
-import { NestPinoLogger, ScaledClock, type LocusConfig, type Logger } from '@locus/platform';
+import { NestPinoLogger, natsCredentials, ScaledClock, type LocusConfig, type Logger } from '@locus/platform';
 import { defaultTopologyPath, loadTopologyFile } from '@locus/topology';
 import { loadMappingOptions, mappingTimers, type MappingOptions } from './mapping-options';
 import { MappingHost } from './mapping-host';
@@ -53,7 +53,7 @@ export interface RunningMappingSystem {
  * `overrides` replace environment settings (tests run the map-server and the xTRs apart).
  */
 export async function startMappingSystem(config: LocusConfig, logger: Logger, overrides: Partial<MappingOptions> = {}): Promise<RunningMappingSystem> {
-  const options: MappingOptions = { ...loadMappingOptions(process.env), ...overrides };
+  const options: MappingOptions = loadMappingOptions(process.env, overrides);
   const topologyFile = loadTopologyFile(config.topologyPath ?? defaultTopologyPath(), { withoutVms: true }); // VMs come from the location DB
   const policy = new SitePolicy(mappingSitesOf(topologyFile.index));
   const siteNames = policy.sites().map((s) => s.name);
@@ -63,7 +63,7 @@ export async function startMappingSystem(config: LocusConfig, logger: Logger, ov
 
   const timeScale = options.timeScale ?? config.timeScale;
   const lab = new ScaledClock(timeScale);
-  const nc = await connectNats(config.natsUrl, `locus-mapping-system${options.mapServer ? '-ms' : ''}${xtrSites.length ? `-${xtrSites.join('-')}` : ''}`.slice(0, 60), logger);
+  const nc = await connectNats(config.natsUrl, `locus-mapping-system${options.mapServer ? '-ms' : ''}${xtrSites.length ? `-${xtrSites.join('-')}` : ''}`.slice(0, 60), logger, natsCredentials(config, 'mapping'));
   const jsm = await nc.jetstreamManager();
   await ensureEventStream(jsm, config.streamName, subjects(config.subjectPrefix).eventsWildcard);
   const js = nc.jetstream();

@@ -6,7 +6,7 @@ import type { DataSource } from 'typeorm';
 import { subjects } from '@locus/contracts';
 import { OutboxRelay, openStore, PgEventStore, VmProjector } from '@locus/eventstore';
 import { connectNats, ensureEventStream, JetStreamOutboxPublisher, LocusReplyFilter, NatsServiceTransport, type EndpointStats } from '@locus/messaging';
-import { NestPinoLogger, ScaledClock, type LocusConfig, type Logger } from '@locus/platform';
+import { NestPinoLogger, natsCredentials, ScaledClock, serviceDatabaseUrl, type LocusConfig, type Logger } from '@locus/platform';
 import { defaultTopologyPath, loadTopologyFile, type TopologyIndex } from '@locus/topology';
 import { MobilityManagerModule } from './mobility-manager.module';
 import { VmCommandService } from './vm-commands/vm-command.service';
@@ -60,9 +60,11 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
   for (const w of topologyFile.warnings) log.warn({ warning: w }, 'topology warning');
   const topology = topologyFile.index;
 
-  const dataSource = await openStore(config.databaseUrl, config.pgPoolSize);
-  log.info({ database: new URL(config.databaseUrl).pathname.slice(1) }, 'event store ready (migrations applied)');
-  const nc = await connectNats(config.natsUrl, 'locus-mobility-manager', logger);
+  // Migrated as the owner of DATABASE_URL; the pool and the relay log in as the service role, which can only append and read.
+  const serviceUrl = serviceDatabaseUrl(config);
+  const dataSource = await openStore(config.databaseUrl, config.pgPoolSize, { serviceUrl, logger });
+  log.info({ database: new URL(config.databaseUrl).pathname.slice(1), role: config.databaseServiceUser }, 'event store ready (migrations applied)');
+  const nc = await connectNats(config.natsUrl, 'locus-mobility-manager', logger, natsCredentials(config, 'manager'));
   const js = nc.jetstream();
   const jsm = await nc.jetstreamManager();
   const s = subjects(config.subjectPrefix);
@@ -70,7 +72,7 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
 
   const store = storeFor(dataSource, config.subjectPrefix);
   const commands = new VmCommandService(store, logger);
-  const relay = new OutboxRelay(new JetStreamOutboxPublisher(js), { databaseUrl: config.databaseUrl, notifyChannel: OUTBOX_CHANNEL, logger });
+  const relay = new OutboxRelay(new JetStreamOutboxPublisher(js), { databaseUrl: serviceUrl, notifyChannel: OUTBOX_CHANNEL, logger });
   await relay.start();
 
   const clock = new ScaledClock(config.timeScale);
@@ -89,6 +91,9 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
     { prefix: config.subjectPrefix, intervalMs: driftEveryMs, slice: config.driftSlice },
   );
 
+  // Ready means ready: until the topology's VMs are placed and the saga runs, every request
+  // subject answers UNAVAILABLE saying so, never UNKNOWN_VM for a VM not placed yet.
+  let starting: string | undefined = 'the mobility manager is starting';
   const limits = { maxConcurrent: config.maxConcurrentRequests, maxQueued: config.maxQueuedRequests };
   const transport = new NatsServiceTransport({
     connection: () => nc,
@@ -99,6 +104,7 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
     logger: log,
     admission: Object.fromEntries(ADMISSION_CONTROLLED.map((endpoint) => [endpoint, limits])),
     defaultBudgetMs: config.requestBudgetMs,
+    notReady: () => starting,
   });
   const app = await NestFactory.createMicroservice(MobilityManagerModule.register({ dataSource, topology, commands, planner, logger, drift, queue: { maxOutboundPerHost: config.maxOutboundPerHost, maxQueuedPerHost: config.maxQueuedPerHost } }), {
     strategy: transport,
@@ -107,7 +113,9 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
   app.useGlobalFilters(new LocusReplyFilter(log));
   await app.listen();
 
+  starting = `the mobility manager is starting: placing the topology's ${topology.topology.vms.length} VMs`;
   await placeTopologyVms(topology, commands, logger);
+  starting = 'the mobility manager is starting: resuming the moves in progress';
   const saga = new MoveSagaRunner(
     { nc, js, jsm, commands, dataSource, logger },
     {
@@ -122,6 +130,7 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
   await convergence?.start();
   drift.start();
   ha.start();
+  starting = undefined;
   log.info({ prefix: config.subjectPrefix, stream: config.streamName, vms: topology.topology.vms.length }, `mobility manager ready: try ${s.request('vm.move')}`);
 
   let stopped = false;

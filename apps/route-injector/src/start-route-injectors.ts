@@ -3,9 +3,9 @@ import { NestFactory } from '@nestjs/core';
 import { Inject, Module, type DynamicModule, type INestApplicationContext, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { NatsConnection, Service } from 'nats';
 import { subjects } from '@locus/contracts';
-import { RouteTracker, type RouteSite } from '@locus/domain';
+import { RouteTracker, type Replacement, type RouteSite } from '@locus/domain';
 import { connectNats, ensureEventStream, feedDurableName, LocationFeed, PlaneEventFeed, PlaneEventPublisher } from '@locus/messaging';
-import { NestPinoLogger, type LocusConfig, type Logger } from '@locus/platform';
+import { NestPinoLogger, natsCredentials, type LocusConfig, type Logger } from '@locus/platform';
 import { defaultTopologyPath, loadTopologyFile, type TopologyIndex } from '@locus/topology';
 import { SiteRouteInjector } from './inject-routes/site-injector';
 import { serveRoutes } from './serve-routes/route-endpoints';
@@ -97,6 +97,8 @@ export interface RunningRouteInjectors {
   fabric: BgpFabric;
   nc: NatsConnection;
   injector(site: string): SiteRouteInjector | undefined;
+  /** The process's feeds (location events, RouteConfirmed): what each dropped before dispatch. */
+  feeds: readonly (LocationFeed | PlaneEventFeed)[];
   stop(): Promise<void>;
 }
 
@@ -112,7 +114,7 @@ export async function startRouteInjectors(config: LocusConfig, logger: Logger, o
   const fabric = chosen.fabric;
   let nc: NatsConnection | undefined;
   try {
-    nc = await connectNats(config.natsUrl, `locus-route-injector-${names.join('-').slice(0, 40)}`, logger);
+    nc = await connectNats(config.natsUrl, `locus-route-injector-${names.join('-').slice(0, 40)}`, logger, natsCredentials(config, 'route-injector'));
     const jsm = await nc.jetstreamManager();
     await ensureEventStream(jsm, config.streamName, subjects(config.subjectPrefix).eventsWildcard);
     const js = nc.jetstream();
@@ -120,6 +122,7 @@ export async function startRouteInjectors(config: LocusConfig, logger: Logger, o
     const deps = { nc, prefix: config.subjectPrefix, logger, publisher };
     const feedDeps = { nc, js, jsm, prefix: config.subjectPrefix, stream: config.streamName, logger };
     const tracker = new RouteTracker();
+    const replacements = new Map<string, Replacement>();
     const injectors = names.map(
       (name) =>
         new SiteRouteInjector(
@@ -131,6 +134,11 @@ export async function startRouteInjectors(config: LocusConfig, logger: Logger, o
             holdMs: opts.holdMs ?? env.holdMs,
             confirmTimeoutMs: opts.confirmTimeoutMs ?? 10_000,
             tracker,
+            replacements,
+            confirmedLocally: (event) => {
+              // Each site ignores its own confirmation; a failure here is retried when the stream's copy arrives.
+              for (const other of injectors) Promise.resolve(other.confirmations.handle(event)).catch(() => undefined);
+            },
           },
           deps,
         ),
@@ -166,6 +174,7 @@ export async function startRouteInjectors(config: LocusConfig, logger: Logger, o
       fabric,
       nc,
       injector: (site) => injectors.find((i) => i.name === site),
+      feeds: [locations, confirmations],
       async stop() {
         await app.close();
         await conn.drain().catch(() => undefined);

@@ -7,3 +7,5 @@ export * from './agent';
 export * from './planes';
 export * from './routing';
 export * from './mapping';
+export * from './nats-permissions';
+export * from './wire-events';

@@ -21,10 +21,8 @@ export const MAPPING_DEFAULTS = {
   mapCacheTtlMin: 1440,
   /** TTL of a negative Map-Reply for an unknown EID (minutes, lab time). */
   negativeTtlMin: 15,
-  /** A Map-Register's timestamp must be within this many wall-clock ms of the map-server's clock. */
+  /** An authenticated control message's timestamp must be within this many wall-clock ms of the receiver's clock. */
   replayWindowMs: 60_000,
-  /** The seed every process derives the site keys from: key(site) = HMAC-SHA-256(seed, site). Lab only. */
-  keySeed: 'locus-lab-mapping-key-seed',
 } as const;
 
 /** Records per Map-Register: a refresh of many EIDs is split so that each message stays well under 64 KiB. */
@@ -39,6 +37,22 @@ const Nonce = z.string().regex(/^[0-9a-f]{16}$/, 'expected 16 hex digits');
 const Version = z.int().positive();
 const TtlMinutes = z.int().positive();
 const AuthData = z.string().max(128);
+
+/**
+ * What every authenticated control message carries (Map-Register, Map-Notify, Map-Publish, SMR):
+ * a nonce and the sender's wall-clock timestamp (the receiver's replay window), and `authData`,
+ * the hex HMAC-SHA-256 of the canonical JSON of the message without `authData` (keys sorted, no
+ * whitespace) under the key the site at the other end shares with the map-server.
+ * `authData` is optional in the schema so that a missing HMAC is refused as AUTH_FAILED, counted
+ * and logged, rather than as a malformed request.
+ */
+const Authenticated = {
+  nonce: Nonce,
+  /** Wall-clock epoch ms when the sender sent it. */
+  timestamp: z.int().nonnegative(),
+  keyId: z.literal(MAPPING_KEY_ID),
+  authData: AuthData.optional(),
+};
 
 export const Locator = z.strictObject({
   rloc: Ipv4,
@@ -67,22 +81,15 @@ export const MappingRecord = RegisterRecord.extend({ site: Name });
 export type MappingRecord = z.infer<typeof MappingRecord>;
 
 /**
- * Map-Register (ETR -> map-server, request/reply on `<prefix>.lisp.register`). `authData` is the
- * hex HMAC-SHA-256, under the key shared by the site and the map-server, of the canonical JSON of
- * the message without `authData` (keys sorted, no whitespace). The reply is `{ok:true,notify}`
- * (a Map-Notify ack) or `{ok:false,error}`.
+ * Map-Register (ETR -> map-server, request/reply on `<prefix>.lisp.register`), signed with the
+ * key of `site`. The reply is `{ok:true,notify}` (a Map-Notify ack) or `{ok:false,error}`.
  */
 export const MapRegister = z.strictObject({
   type: z.literal('Map-Register'),
   site: Name,
-  nonce: Nonce,
-  /** Wall-clock epoch ms when the ETR sent it. */
-  timestamp: z.int().nonnegative(),
+  ...Authenticated,
   wantMapNotify: z.boolean(),
-  keyId: z.literal(MAPPING_KEY_ID),
   records: z.array(RegisterRecord).min(1).max(MAX_RECORDS_PER_REGISTER),
-  /** Optional in the schema so that a missing HMAC is refused as AUTH_FAILED, counted and logged. */
-  authData: AuthData.optional(),
 });
 export type MapRegister = z.infer<typeof MapRegister>;
 
@@ -99,18 +106,16 @@ export type RefusedRecord = z.infer<typeof RefusedRecord>;
 /**
  * Map-Notify (map-server -> ETR), signed with the addressee site's key.
  * `ack`: reply to a Map-Register (echoes its nonce). `away`: sent on `<prefix>.lisp.notify.<site>`
- * to the site that registered the EID before: the EID now lives at `records[].site`; stop claiming it.
+ * to the site that registered the EID before: the EID now lives at `records[].site`; stop claiming
+ * it. The ETR takes an `away` only with a valid HMAC, a fresh timestamp and an unused nonce.
  */
 export const MapNotify = z.strictObject({
   type: z.literal('Map-Notify'),
   kind: z.enum(['ack', 'away']),
   site: Name,
-  nonce: Nonce,
-  timestamp: z.int().nonnegative(),
-  keyId: z.literal(MAPPING_KEY_ID),
+  ...Authenticated,
   records: z.array(MappingRecord),
   refused: z.array(RefusedRecord).optional(),
-  authData: AuthData,
 });
 export type MapNotify = z.infer<typeof MapNotify>;
 
@@ -130,7 +135,11 @@ export const MapRequest = z.strictObject({
 });
 export type MapRequest = z.infer<typeof MapRequest>;
 
-/** Map-Reply: the record covering the EID (longest match), or negative for `prefix` with a short TTL. */
+/**
+ * Map-Reply: the record covering the EID (longest match), or negative for `prefix` with a short
+ * TTL. To an ITR's Map-Request (`itr` set) it is signed with that ITR's key (`authData`); the
+ * echoed nonce, fresh for each request, is its replay protection.
+ */
 export const MapReply = z.strictObject({
   type: z.literal('Map-Reply'),
   nonce: Nonce,
@@ -141,13 +150,19 @@ export const MapReply = z.strictObject({
   record: MappingRecord.optional(),
   ttl: TtlMinutes,
   subscribed: z.boolean(),
+  authData: AuthData.optional(),
 });
 export type MapReply = z.infer<typeof MapReply>;
 
-/** Publication to a subscribed ITR (RFC 9437), request/reply on `<prefix>.lisp.publish.<itr>`; the reply is a PublishAck. */
+/**
+ * Publication to a subscribed ITR (RFC 9437), request/reply on `<prefix>.lisp.publish.<itr>`,
+ * signed with the ITR's key; the reply is a PublishAck, or `{ok:false,error}` (AUTH_FAILED,
+ * REPLAYED) when the ITR refuses it.
+ */
 export const MapPublish = z.strictObject({
   type: z.literal('Map-Publish'),
   itr: Name,
+  ...Authenticated,
   record: MappingRecord,
 });
 export type MapPublish = z.infer<typeof MapPublish>;
@@ -162,10 +177,14 @@ export interface PublishAck {
   holds?: number;
 }
 
-/** Solicit-Map-Request (map-server -> ITR, on `<prefix>.lisp.smr.<itr>`): re-request `eid` if you hold a version older than `version`. */
+/**
+ * Solicit-Map-Request (map-server -> ITR, on `<prefix>.lisp.smr.<itr>`), signed with the ITR's
+ * key: re-request `eid` if you hold a version older than `version`.
+ */
 export const SolicitMapRequest = z.strictObject({
   type: z.literal('SMR'),
   itr: Name,
+  ...Authenticated,
   eid: EidPrefix,
   version: Version,
 });

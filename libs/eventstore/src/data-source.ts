@@ -1,5 +1,7 @@
 import { Client } from 'pg';
+import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
+import { provisionServiceRole } from './service-role';
 import { MIGRATIONS } from './migrations';
 import { MoveEntity, VmLocationEntity } from './projections/entities';
 
@@ -52,11 +54,34 @@ export async function dropDatabase(databaseUrl: string): Promise<void> {
   }
 }
 
-/** Connects, creating and migrating the database as needed. */
-export async function openStore(databaseUrl: string, poolSize = 10): Promise<DataSource> {
+export interface OpenStoreOptions {
+  /**
+   * The services' login (same cluster and database as `databaseUrl`): the returned pool connects
+   * as it, after the owner in `databaseUrl` has migrated and granted it exactly what it needs
+   * (`provisionServiceRole`). Without it the pool is the owner's (tools, tests of the store itself).
+   */
+  serviceUrl?: string;
+  logger?: Logger;
+}
+
+/**
+ * Creates and migrates the database as needed, as the owner (migration) role of `databaseUrl`,
+ * then opens the pool: the service role's when `serviceUrl` is given, else the owner's.
+ */
+export async function openStore(databaseUrl: string, poolSize = 10, options: OpenStoreOptions = {}): Promise<DataSource> {
   await ensureDatabase(databaseUrl);
-  const ds = createDataSource(databaseUrl, poolSize);
+  const owner = createDataSource(databaseUrl, options.serviceUrl ? 1 : poolSize);
+  await owner.initialize();
+  try {
+    await owner.runMigrations({ transaction: 'each' });
+  } catch (err) {
+    await owner.destroy();
+    throw err;
+  }
+  if (!options.serviceUrl) return owner;
+  await owner.destroy();
+  await provisionServiceRole(databaseUrl, options.serviceUrl, options.logger);
+  const ds = createDataSource(options.serviceUrl, poolSize);
   await ds.initialize();
-  await ds.runMigrations({ transaction: 'each' });
   return ds;
 }

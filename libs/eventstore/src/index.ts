@@ -1,5 +1,6 @@
 export * from './event-store';
 export * from './data-source';
+export * from './service-role';
 export * from './outbox/outbox-relay';
 export * from './projections/entities';
 export * from './projections/vm-projector';

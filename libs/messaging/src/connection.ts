@@ -1,21 +1,57 @@
 import { connect, type NatsConnection, type Status } from 'nats';
 import type { Logger } from 'pino';
+import type { NatsCredentials } from '@locus/contracts';
+import { natsAuthOptions } from './nats-auth';
 
-/** Connects with endless reconnects; every change of connection state is one log line. */
-export async function connectNats(url: string, name: string, logger: Logger): Promise<NatsConnection> {
+/**
+ * Connects with endless reconnects; every change of connection state is one log line. With
+ * `credentials` the connection authenticates as that role (its nkey) and takes its replies on the
+ * role's own inbox; a refused publish or subscribe is logged with its subject.
+ */
+export async function connectNats(url: string, name: string, logger: Logger, credentials?: NatsCredentials): Promise<NatsConnection> {
   const log = logger.child({ component: 'nats' });
+  const auth = credentials ? natsAuthOptions(credentials) : undefined;
   // noAsyncTraces: no stack captured per request and per JetStream publish (a profile put it at 3-8 %
   // of a busy service's CPU); a timeout still says which subject timed out.
-  const nc = await connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: false, noAsyncTraces: true });
-  log.info({ server: nc.getServer(), client: name }, 'connected to NATS');
+  const nc = await connect({
+    servers: url,
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    waitOnFirstConnect: false,
+    noAsyncTraces: true,
+    ...(auth ? { authenticator: auth.authenticator, inboxPrefix: auth.inboxPrefix } : {}),
+  });
+  log.info({ server: nc.getServer(), client: name, ...(credentials ? { role: credentials.role, nkey: auth!.publicKey } : {}) }, credentials ? `connected to NATS as ${credentials.role}` : 'connected to NATS');
   void (async () => {
     for await (const s of nc.status()) {
       if (s.type === 'disconnect') log.warn({ server: s.data }, 'NATS connection lost; reconnecting');
       else if (s.type === 'reconnect') log.info({ server: s.data }, 'NATS reconnected');
-      else if (s.type === 'error') log.warn({ err: String(s.data) }, 'NATS error');
+      else if (s.type === 'error') log.warn({ err: String(s.data), ...permissionOf(s) }, 'NATS error');
     }
   })();
   return nc;
+}
+
+/** The operation and subject of a permissions violation, when the status carries them. */
+function permissionOf(status: unknown): { operation?: string; subject?: string } {
+  const ctx = (status as { permissionContext?: { operation: string; subject: string } }).permissionContext;
+  return ctx ? { operation: ctx.operation, subject: ctx.subject } : {};
+}
+
+/**
+ * What a NATS server says to a client without credentials: `open` (it accepts anyone), `auth-required`
+ * (it wants a user) or `down` (nothing answers).
+ */
+export async function probeNats(url: string, timeoutMs = 1000): Promise<'open' | 'auth-required' | 'down'> {
+  try {
+    const nc = await connect({ servers: url, timeout: timeoutMs, maxReconnectAttempts: 0 });
+    await nc.close();
+    return 'open';
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    return code === 'AUTHORIZATION_VIOLATION' || /authorization violation/i.test((err as Error).message) ? 'auth-required' : 'down';
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import { AckPolicy, DeliverPolicy, nanos, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from 'nats';
 import type { Logger } from 'pino';
-import { HEADERS, type RecordedEvent } from '@locus/contracts';
+import { EventRejected, HEADERS, type EventRejectReason, type RecordedEvent } from '@locus/contracts';
 
 export type Outcome = { ack: true } | { retryInMs: number; reason: string } | { drop: string };
 export const ACK: Outcome = { ack: true };
@@ -12,7 +12,11 @@ export interface DurableConsumerOptions<E = RecordedEvent> {
   filterSubject: string;
   /** Handles one event; events of one key (the event's stream id) are handled one at a time, in order. */
   handle: (event: E, msg: JsMsg) => Promise<Outcome>;
-  /** Decodes and validates a message once (default: its JSON, unchecked); a message that does not decode is dropped. */
+  /**
+   * Decodes and validates a message once (default: its JSON, unchecked). A message it throws for
+   * is dropped (terminated) and counted: by the reason of an `EventRejected` (the schema, or a
+   * subject that is not the event's own), else as undecodable.
+   */
   decode?: (msg: JsMsg) => E;
   logger: Logger;
   ackWaitMs?: number;
@@ -29,11 +33,14 @@ export interface DurableConsumerOptions<E = RecordedEvent> {
  * `working()`, and a handler that throws gets the message redelivered later.
  */
 export class DurableConsumer<E = RecordedEvent> {
+  readonly durable: string;
   private messages?: ConsumerMessages;
   private readonly chains = new Map<string, Promise<void>>();
   private loop?: Promise<void>;
   private readonly log: Logger;
   inFlight = 0;
+  /** Messages handled, and dropped before any handler saw them, by reason. */
+  readonly stats: { handled: number; dropped: Record<EventRejectReason, number> } = { handled: 0, dropped: { undecodable: 0, 'wrong-source': 0 } };
 
   constructor(
     private readonly js: JetStreamClient,
@@ -41,6 +48,7 @@ export class DurableConsumer<E = RecordedEvent> {
     private readonly options: DurableConsumerOptions<E>,
   ) {
     this.log = options.logger;
+    this.durable = options.durable;
   }
 
   async start(): Promise<void> {
@@ -81,6 +89,11 @@ export class DurableConsumer<E = RecordedEvent> {
     })();
   }
 
+  /** What this consumer dropped before any handler saw it, by reason (for `locus_events_dropped_total`). */
+  drops(): { durable: string; dropped: Readonly<Record<EventRejectReason, number>> } {
+    return { durable: this.durable, dropped: this.stats.dropped };
+  }
+
   async stop(): Promise<void> {
     await this.messages?.close();
     await this.loop?.catch(() => undefined);
@@ -95,10 +108,13 @@ export class DurableConsumer<E = RecordedEvent> {
       try {
         event = this.options.decode ? this.options.decode(msg) : msg.json<E>();
       } catch (err) {
-        this.log.error({ subject: msg.subject, seq: msg.seq, err: (err as Error).message }, 'undecodable message dropped');
+        const reason: EventRejectReason = err instanceof EventRejected ? err.reason : 'undecodable';
+        this.stats.dropped[reason]++;
+        this.log.error({ subject: msg.subject, seq: msg.seq, reason, err: (err as Error).message }, reason === 'undecodable' ? 'undecodable message dropped' : 'message dropped: not from where it claims to be');
         msg.term();
         return;
       }
+      this.stats.handled++;
       const outcome = await this.options.handle(event, msg);
       if ('ack' in outcome) msg.ack();
       else if ('drop' in outcome) {

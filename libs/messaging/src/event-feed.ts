@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { JetStreamClient, JetStreamManager, JsMsg, NatsConnection } from 'nats';
 import type { Logger } from 'pino';
-import { parsePlaneEvent, parseRecordedVmEvent, subjects, type ListVmsRequest, type LocationEvent, type PlaneEvent, type VmView } from '@locus/contracts';
+import { decodeLocationEventFrom, decodePlaneEventFrom, subjects, type ListVmsRequest, type LocationEvent, type PlaneEvent, type VmView } from '@locus/contracts';
 import { ACK, DurableConsumer, type Outcome } from './durable-consumer';
 import { fetchLocationSnapshot } from './location-snapshot';
 
@@ -31,13 +31,23 @@ export interface FeedHandler<E> {
 export class EventFeed<E> {
   private readonly handlers: FeedHandler<E>[] = [];
   private consumer?: DurableConsumer<E>;
-  /** Messages dispatched and dropped, for metrics and the bench. */
-  readonly stats = { delivered: 0, undecodable: 0 };
+  private delivered = 0;
 
   constructor(
     protected readonly deps: FeedDeps,
-    protected readonly options: { durable: string; filterSubject: string; decode: (raw: unknown) => E; describe: string },
+    /** `decode` validates a message's JSON against its schema and the subject it came on; what it throws for is dropped and counted. */
+    protected readonly options: { durable: string; filterSubject: string; decode: (prefix: string, subject: string, raw: unknown) => E; describe: string },
   ) {}
+
+  get durable(): string {
+    return this.options.durable;
+  }
+
+  /** Messages dispatched, and dropped before dispatch: undecodable (JSON or schema) or from the wrong source (not the subject's VM, plane or type). */
+  get stats(): { delivered: number; undecodable: number; wrongSource: number } {
+    const dropped = this.consumer?.stats.dropped;
+    return { delivered: this.delivered, undecodable: dropped?.undecodable ?? 0, wrongSource: dropped?.['wrong-source'] ?? 0 };
+  }
 
   subscribe(handler: FeedHandler<E>): void {
     if (this.consumer) throw new Error(`${this.options.durable}: subscribe before start`);
@@ -60,14 +70,7 @@ export class EventFeed<E> {
       durable: this.options.durable,
       filterSubject: this.options.filterSubject,
       logger: this.deps.logger.child({ component: `feed:${this.options.durable}` }),
-      decode: (msg: JsMsg) => {
-        try {
-          return this.options.decode(msg.json<unknown>());
-        } catch (err) {
-          this.stats.undecodable++;
-          throw err;
-        }
-      },
+      decode: (msg: JsMsg) => this.options.decode(this.deps.prefix, msg.subject, msg.json<unknown>()),
       handle: (event) => this.dispatch(event),
       ...(startSeq !== undefined ? { startSeq } : {}),
     });
@@ -82,8 +85,13 @@ export class EventFeed<E> {
     await this.consumer?.stop();
   }
 
+  /** What the feed dropped before dispatch, by reason (undefined before it started). */
+  drops(): ReturnType<DurableConsumer<E>['drops']> | undefined {
+    return this.consumer?.drops();
+  }
+
   private async dispatch(event: E): Promise<Outcome> {
-    this.stats.delivered++;
+    this.delivered++;
     for (const h of this.handlers) await h.handle(event);
     return ACK;
   }
@@ -110,7 +118,7 @@ export class LocationFeed extends EventFeed<LocationEvent> {
     /** `durable` names this process's consumer: derive it with `feedDurableName`. `snapshot` filters the vm.list. */
     private readonly feed: { durable: string; snapshot?: ListVmsRequest },
   ) {
-    super(deps, { durable: feed.durable, filterSubject: subjects(deps.prefix).locationEvents, decode: decodeLocationEvent, describe: 'the location events' });
+    super(deps, { durable: feed.durable, filterSubject: subjects(deps.prefix).locationEvents, decode: decodeLocationEventFrom, describe: 'the location events' });
   }
 
   follow(follower: LocationFollower): void {
@@ -137,12 +145,8 @@ export class LocationFeed extends EventFeed<LocationEvent> {
 /** Plane events of one type (e.g. every site's `RouteConfirmed`), validated once per process. */
 export class PlaneEventFeed extends EventFeed<PlaneEvent> {
   constructor(deps: FeedDeps, feed: { durable: string; filterSubject: string }) {
-    super(deps, { durable: feed.durable, filterSubject: feed.filterSubject, decode: parsePlaneEvent, describe: feed.filterSubject });
+    super(deps, { durable: feed.durable, filterSubject: feed.filterSubject, decode: decodePlaneEventFrom, describe: feed.filterSubject });
   }
-}
-
-function decodeLocationEvent(raw: unknown): LocationEvent {
-  return parseRecordedVmEvent(raw) as LocationEvent;
 }
 
 /**

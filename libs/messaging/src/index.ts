@@ -9,3 +9,4 @@ export * from './trace';
 export * from './location-snapshot';
 export * from './event-feed';
 export * from './admission';
+export * from './nats-auth';

@@ -71,6 +71,12 @@ export interface JsonEndpointOptions<T> {
   admission?: AdmissionLimits;
   /** Longest a request without a `Locus-Deadline` header may wait for its handler (default 30 s). */
   defaultBudgetMs?: number;
+  /**
+   * Why the service cannot answer yet (e.g. still loading what its answers depend on), or undefined
+   * once it can: meanwhile every valid request is answered UNAVAILABLE with that reason, and its
+   * handler does not run, so nothing answers from state that is not there yet.
+   */
+  notReady?: () => string | undefined;
 }
 
 /** What one endpoint did with its requests since it was added (see `AdmissionStats`). */
@@ -127,6 +133,11 @@ export function addJsonEndpoint<T>(service: Service, options: JsonEndpointOption
     if (deadline !== undefined && now >= deadline) return dropped(queue.offer({ msg }, now, deadline).dropped);
     const parsed = parseRequest(msg.data, options.schema);
     if (!parsed.ok) return send(msg, parsed.reply);
+    const starting = options.notReady?.();
+    if (starting !== undefined) {
+      log.debug({ subject, reason: starting }, 'request refused: not ready yet');
+      return send(msg, errorReply('UNAVAILABLE', `${starting}; retry shortly`));
+    }
     const admission = queue.offer({ msg, body: parsed.body }, now, deadline);
     dropped(admission.dropped);
     if (admission.kind === 'start') void run({ msg, body: parsed.body });

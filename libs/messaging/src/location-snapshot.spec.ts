@@ -14,8 +14,8 @@ const vm = (i: number): VmView => ({
   locationVersion: 1,
 });
 
-/** A fake manager answering vm.list pages over `count` VMs, failing the calls listed in `failCalls` (1-based) with a timeout. */
-function fakeManager(count: number, failCalls: number[] = []) {
+/** A fake manager answering vm.list pages over `count` VMs, failing the calls listed in `failCalls` (1-based) with a timeout, and answering UNAVAILABLE (still starting) to those in `startingCalls`. */
+function fakeManager(count: number, failCalls: number[] = [], startingCalls: number[] = []) {
   const vms = Array.from({ length: count }, (_, i) => vm(i + 1));
   const calls: { body: any; timeout: number; deadline?: string }[] = [];
   const nc = {
@@ -23,6 +23,8 @@ function fakeManager(count: number, failCalls: number[] = []) {
       const body = JSON.parse(new TextDecoder().decode(data));
       calls.push({ body, timeout: opts.timeout, deadline: opts.headers?.get('Locus-Deadline') });
       if (failCalls.includes(calls.length)) throw Object.assign(new Error('TIMEOUT'), { code: 'TIMEOUT' });
+      if (startingCalls.includes(calls.length))
+        return { data: new TextEncoder().encode(JSON.stringify({ ok: false, error: { code: 'UNAVAILABLE', message: 'the mobility manager is starting; retry shortly' } })) };
       const from = body.after ? vms.findIndex((v) => v.name > body.after) : 0;
       const rest = from < 0 ? [] : vms.slice(from);
       const page = rest.slice(0, body.limit ?? 1000);
@@ -75,6 +77,15 @@ describe('location snapshot, page by page', () => {
     // each request carries its deadline: now + its timeout
     for (const c of m.calls) expect(Number(c.deadline) - started).toBeGreaterThanOrEqual(c.timeout - 5);
     expect(lines.filter((l) => l.level === 40)).toEqual([expect.objectContaining({ attempt: 1, after: 'vm-010', timeoutMs: 3000 })]);
+  });
+
+  it('given a manager still starting (UNAVAILABLE twice), when the page is asked again, then the timeout stays and every VM comes once it is ready', async () => {
+    const m = fakeManager(5, [], [1, 2]);
+    const { log, lines } = capture();
+    const got = await fetchLocationSnapshot(m.nc, 'locus', {}, log);
+    expect(got).toEqual(m.vms);
+    expect(m.calls.map((c) => c.timeout)).toEqual([3000, 3000, 3000]);
+    expect(lines.filter((l) => l.level === 40)).toEqual([expect.objectContaining({ attempt: 1, err: expect.stringMatching(/UNAVAILABLE/) })]);
   });
 
   it('given a timeout that keeps failing, when it grows, then it stops at 30 s', async () => {

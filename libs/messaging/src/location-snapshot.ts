@@ -27,10 +27,13 @@ export async function walkVmPages(filter: VmListFilter, fetchPage: (body: ListVm
   }
 }
 
+/** The manager answered, but UNAVAILABLE (still starting, or at capacity): ask again, no need to wait longer for the answer. */
+class VmListUnavailable extends Error {}
+
 /** One `vm.list` page, or an error for an `ok:false` reply. */
 async function vmListPage(nc: Requester, subject: string, body: ListVmsRequest, timeoutMs: number): Promise<ListVmsReply> {
-  const reply = await requestJson<{ ok: true } & ListVmsReply>(nc, subject, body, timeoutMs);
-  if (!reply.ok) throw new Error(`vm.list: ${JSON.stringify(reply)}`);
+  const reply = await requestJson<({ ok: true } & ListVmsReply) | { ok: false; error?: { code?: string } }>(nc, subject, body, timeoutMs);
+  if (!reply.ok) throw new (reply.error?.code === 'UNAVAILABLE' ? VmListUnavailable : Error)(`vm.list: ${JSON.stringify(reply)}`);
   return reply;
 }
 
@@ -49,7 +52,8 @@ export async function listAllVms(nc: Requester, prefix: string, filter: VmListFi
  * (both carry location versions, so their order does not matter). Walks every page of the
  * filter; a page that does not come is asked again, backing off, with a timeout that doubles
  * from `timeoutMs` (3 s) up to 30 s and stays there for the next pages (a busy manager answers
- * slowly; a request whose deadline passed is not even run), and a warning on a page's first and
+ * slowly; a request whose deadline passed is not even run; an UNAVAILABLE answer, from a manager
+ * still placing its VMs, is asked again without a longer timeout), and a warning on a page's first and
  * every tenth failure. `maxAttempts` bounds the tries of each page. Logs pages, VMs and ms once done.
  */
 export async function fetchLocationSnapshot(
@@ -72,7 +76,7 @@ export async function fetchLocationSnapshot(
         if (attempt >= (options.maxAttempts ?? Infinity)) throw err;
         if (attempt === 1 || attempt % 10 === 0)
           log.warn({ err: (err as Error).message, attempt, after: body.after, timeoutMs }, 'mobility manager not answering vm.list yet; retrying');
-        timeoutMs = Math.min(maxTimeoutMs, timeoutMs * 2);
+        if (!(err instanceof VmListUnavailable)) timeoutMs = Math.min(maxTimeoutMs, timeoutMs * 2);
         await new Promise((r) => setTimeout(r, Math.min(2000, 100 * attempt)));
       }
     }

@@ -22,6 +22,8 @@ export interface NatsServiceTransportOptions {
   admission?: Partial<Record<string, AdmissionLimits>>;
   /** Longest a request without a `Locus-Deadline` header waits for its handler (default 30 s). */
   defaultBudgetMs?: number;
+  /** Why the service cannot answer yet, or undefined once it can: every endpoint answers UNAVAILABLE with it meanwhile. */
+  notReady?: () => string | undefined;
 }
 
 /**
@@ -58,6 +60,7 @@ export class NatsServiceTransport extends Server implements CustomTransportStrat
         logger: log,
         admission: this.options.admission?.[pattern],
         defaultBudgetMs: this.options.defaultBudgetMs,
+        notReady: this.options.notReady,
         handler: async (body) => {
           const result = await lastValueFrom(this.transformToObservable(await handler(body)) as Observable<object>);
           return result;

@@ -2,7 +2,8 @@ import { DiscardPolicy, RetentionPolicy, StorageType, type JetStreamManager } fr
 
 /**
  * The event stream: every committed event, under `<prefix>.evt.>`. The 2-minute duplicate
- * window is what turns the outbox's at-least-once publishing into exactly-once storage.
+ * window is what turns the outbox's at-least-once publishing into exactly-once storage. Creates
+ * it when missing, which on a NATS with users only the manager's user may.
  */
 export async function ensureEventStream(jsm: JetStreamManager, name: string, subject: string): Promise<void> {
   const config = {
@@ -19,7 +20,11 @@ export async function ensureEventStream(jsm: JetStreamManager, name: string, sub
     if (!info.config.subjects?.includes(subject)) await jsm.streams.update(name, { ...info.config, subjects: [subject] });
   } catch (err) {
     if (!/stream not found/i.test((err as Error).message)) throw err;
-    await jsm.streams.add(config);
+    await jsm.streams.add(config).catch((e: Error) => {
+      // Only the mobility manager's NATS user may create the stream (README, "Security").
+      if (/permissions violation/i.test(e.message)) throw new Error(`the event stream ${name} does not exist and this NATS user may not create it: start the mobility manager first (${e.message})`);
+      throw e;
+    });
   }
 }
 

@@ -1,10 +1,18 @@
 import { z } from 'zod';
-import { DEFAULT_EVENT_STREAM, DEFAULT_SUBJECT_PREFIX } from '@locus/contracts';
+import { join } from 'node:path';
+import { DEFAULT_EVENT_STREAM, DEFAULT_SUBJECT_PREFIX, natsSeedFileName, type NatsCredentials, type NatsRole } from '@locus/contracts';
 
 /** Every setting a Locus service reads, from the environment, validated once at start. */
 const Env = z.object({
   NATS_URL: z.string().default('nats://127.0.0.1:4222'),
+  NATS_NKEY_SEED_FILE: z.string().min(1).optional(),
+  LOCUS_NATS_AUTH_DIR: z.string().min(1).optional(),
   DATABASE_URL: z.string().default('postgres://postgres@127.0.0.1:5432/locus'),
+  LOCUS_DATABASE_SERVICE_USER: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a Postgres role name: lower-case letters, digits and underscores')
+    .default('locus_service'),
+  LOCUS_DATABASE_SERVICE_PASSWORD: z.string().optional(),
   LOCUS_TOPOLOGY: z.string().optional(),
   LOCUS_SUBJECT_PREFIX: z
     .string()
@@ -36,7 +44,16 @@ const Env = z.object({
 
 export interface LocusConfig {
   natsUrl: string;
+  /** This process's NATS user: a file holding its nkey seed (NATS_NKEY_SEED_FILE; compose and Kubernetes mount one per service). */
+  natsSeedFile?: string;
+  /** A directory of every role's seed, `<role>.nk` (LOCUS_NATS_AUTH_DIR; the one-process lab and tests, where each service picks its own). */
+  natsAuthDir?: string;
+  /** The owner (migration) role's URL: it creates the database, migrates it, owns the tables and grants the service role. */
   databaseUrl: string;
+  /** The role the services' pool logs in as (same cluster and database): it may only append to and read the log. */
+  databaseServiceUser: string;
+  /** Its password, when the cluster asks for one (also set when the owner creates the role). */
+  databaseServicePassword?: string;
   topologyPath?: string;
   subjectPrefix: string;
   streamName: string;
@@ -85,7 +102,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const e = parsed.data;
   return {
     natsUrl: e.NATS_URL,
+    ...(e.NATS_NKEY_SEED_FILE ? { natsSeedFile: e.NATS_NKEY_SEED_FILE } : {}),
+    ...(e.LOCUS_NATS_AUTH_DIR ? { natsAuthDir: e.LOCUS_NATS_AUTH_DIR } : {}),
     databaseUrl: e.DATABASE_URL,
+    databaseServiceUser: e.LOCUS_DATABASE_SERVICE_USER,
+    databaseServicePassword: e.LOCUS_DATABASE_SERVICE_PASSWORD || undefined,
     topologyPath: e.LOCUS_TOPOLOGY,
     subjectPrefix: e.LOCUS_SUBJECT_PREFIX,
     streamName: e.LOCUS_STREAM,
@@ -112,4 +133,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     logLevel: e.LOG_LEVEL,
     ...overrides,
   };
+}
+
+/**
+ * What a service of `role` connects to NATS with: NATS_NKEY_SEED_FILE when set (one service per
+ * process), else `<LOCUS_NATS_AUTH_DIR>/<role>.nk`, else nothing (a server without authentication).
+ */
+export function natsCredentials(config: Pick<LocusConfig, 'natsSeedFile' | 'natsAuthDir'>, role: NatsRole): NatsCredentials | undefined {
+  if (config.natsSeedFile) return { role, seedFile: config.natsSeedFile };
+  if (config.natsAuthDir) return { role, seedFile: join(config.natsAuthDir, natsSeedFileName(role)) };
+  return undefined;
+}
+
+/**
+ * The services' database URL: DATABASE_URL's host, database and parameters, logged in as the
+ * service role (LOCUS_DATABASE_SERVICE_USER, with LOCUS_DATABASE_SERVICE_PASSWORD if set).
+ */
+export function serviceDatabaseUrl(config: Pick<LocusConfig, 'databaseUrl' | 'databaseServiceUser' | 'databaseServicePassword'>): string {
+  const url = new URL(config.databaseUrl);
+  url.username = encodeURIComponent(config.databaseServiceUser);
+  url.password = config.databaseServicePassword ? encodeURIComponent(config.databaseServicePassword) : '';
+  return url.toString();
 }

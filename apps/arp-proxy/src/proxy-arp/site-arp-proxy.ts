@@ -33,6 +33,7 @@ export class SiteArpProxy implements LocationFollower {
   private readonly converging = new Map<string, { vm: KnownVm; moveId: string; rule: string; proxy: string; stale: number; startedAt: number }>();
   private timer?: NodeJS.Timeout;
   private chain: Promise<unknown> = Promise.resolve();
+  private readonly unacked: Promise<unknown>[] = [];
 
   constructor(
     readonly site: ArpSite,
@@ -66,7 +67,13 @@ export class SiteArpProxy implements LocationFollower {
   }
 
   handle(event: LocationEvent): Promise<void> {
-    return this.serial(() => this.onVmEvent(event));
+    return this.serial(async () => {
+      try {
+        await this.onVmEvent(event);
+      } finally {
+        await this.acked();
+      }
+    });
   }
 
   // ---- events ----
@@ -125,7 +132,7 @@ export class SiteArpProxy implements LocationFollower {
     await this.driver.installProxy(domain.name, vm.ip, this.site.routerMac);
     this.proxies.set(vm.ip, { vm: vm.vm, locationVersion: vm.locationVersion, since: this.deps.clock.now() });
     this.log.info({ vm: vm.vm, ip: vm.ip, mac: this.site.routerMac }, `proxy entry installed: ${this.name} answers ARP for ${vm.ip}`);
-    await this.emit('ProxyInstalled', vm, ctx, { site: this.name, ip: vm.ip, mac: this.site.routerMac, l2Domain: domain.name });
+    this.emit('ProxyInstalled', vm, ctx, { site: this.name, ip: vm.ip, mac: this.site.routerMac, l2Domain: domain.name });
   }
 
   private async remove(vm: KnownVm, domain: ArpDomain, ctx: { moveId?: string; version: number; trigger: string }): Promise<void> {
@@ -133,14 +140,14 @@ export class SiteArpProxy implements LocationFollower {
     const had = this.proxies.delete(vm.ip);
     if (!had) return;
     this.log.info({ vm: vm.vm, ip: vm.ip }, `proxy entry removed for ${vm.ip}`);
-    await this.emit('ProxyRemoved', vm, ctx, { site: this.name, ip: vm.ip, l2Domain: domain.name });
+    this.emit('ProxyRemoved', vm, ctx, { site: this.name, ip: vm.ip, l2Domain: domain.name });
   }
 
   private async garp(vm: KnownVm, domain: ArpDomain, mac: string, how: 'garp' | 'announce', ctx: { moveId?: string; version: number; trigger: string }): Promise<void> {
     const changed = how === 'announce' ? await this.driver.announce(domain.name, vm.ip, mac) : await this.driver.gratuitousArp(domain.name, vm.ip, mac);
     const repairs = this.driver.lastRepairs;
     this.log.info({ vm: vm.vm, ip: vm.ip, mac, neighboursUpdated: changed.length, repaired: repairs.length }, `gratuitous ARP sent: ${vm.ip} is-at ${mac}`);
-    await this.emit('GratuitousArpSent', vm, { ...ctx, trigger: `${ctx.trigger}:${how}` }, { site: this.name, ip: vm.ip, mac, l2Domain: domain.name, announce: how === 'announce', neighboursUpdated: changed });
+    this.emit('GratuitousArpSent', vm, { ...ctx, trigger: `${ctx.trigger}:${how}` }, { site: this.name, ip: vm.ip, mac, l2Domain: domain.name, announce: how === 'announce', neighboursUpdated: changed });
     await this.publishRepairs(repairs);
   }
 
@@ -149,7 +156,7 @@ export class SiteArpProxy implements LocationFollower {
       const key = `${w.neighbour.name}|${w.ip}`;
       if (this.staleMeta.has(key)) continue;
       this.staleMeta.set(key, { vm: vm.vm, locationVersion: vm.locationVersion, moveId: ctx.moveId });
-      await this.emit('NeighbourStale', vm, { ...ctx, trigger: `${ctx.trigger}:${w.neighbour.name}` }, {
+      this.emit('NeighbourStale', vm, { ...ctx, trigger: `${ctx.trigger}:${w.neighbour.name}` }, {
         site: this.name,
         neighbour: w.neighbour.name,
         neighbourIp: w.neighbour.ip,
@@ -171,7 +178,7 @@ export class SiteArpProxy implements LocationFollower {
       if (!vm) continue;
       const staleMs = r.wrongSince !== undefined ? r.at - r.wrongSince : undefined;
       this.log.info({ vm: vm.vm, neighbour: r.neighbour.name, how: r.how, mac: r.mac, staleMs }, `neighbour repaired: ${r.neighbour.name} ${r.mac ? `now has ${r.mac}` : 'dropped its wrong entry'} for ${r.ip}`);
-      await this.emit('NeighbourRepaired', vm, { moveId: meta?.moveId, version: meta?.locationVersion ?? vm.locationVersion, trigger: `${r.neighbour.name}:${r.at}` }, {
+      this.emit('NeighbourRepaired', vm, { moveId: meta?.moveId, version: meta?.locationVersion ?? vm.locationVersion, trigger: `${r.neighbour.name}:${r.at}` }, {
         site: this.name,
         neighbour: r.neighbour.name,
         neighbourIp: r.neighbour.ip,
@@ -197,8 +204,12 @@ export class SiteArpProxy implements LocationFollower {
   /** Runs the neighbours' ARP timers up to now and publishes what they repaired on their own. */
   tick(): Promise<void> {
     return this.serial(async () => {
-      await this.publishRepairs(this.driver.tick());
-      await this.reportConverged();
+      try {
+        await this.publishRepairs(this.driver.tick());
+        await this.reportConverged();
+      } finally {
+        await this.acked();
+      }
     });
   }
 
@@ -209,7 +220,7 @@ export class SiteArpProxy implements LocationFollower {
       this.converging.delete(name);
       const now = Date.now();
       const data: ArpConvergedData = { site: this.name, rule: c.rule, proxy: c.proxy, stale: c.stale, repaired: c.stale, ms: now - c.startedAt };
-      await this.emit('ArpConverged', c.vm, { moveId: c.moveId, version: c.vm.locationVersion, trigger: 'converged' }, data, now);
+      this.emit('ArpConverged', c.vm, { moveId: c.moveId, version: c.vm.locationVersion, trigger: 'converged' }, data, now);
     }
   }
 
@@ -280,7 +291,13 @@ export class SiteArpProxy implements LocationFollower {
     return next;
   }
 
-  private async emit(type: string, vm: KnownVm, ctx: { moveId?: string; version: number; trigger: string }, data: Record<string, unknown>, wallAt?: number): Promise<void> {
+  /**
+   * Sends a plane event without waiting for its ack: the events of one step go out back to back
+   * (one connection keeps them in order) and `acked()` waits for all of them at the end of the
+   * step, so a step costs one stream round trip, not one per event; a failed publish still fails
+   * the step (the location event is redelivered, the ids make the repeats no-ops).
+   */
+  private emit(type: string, vm: KnownVm, ctx: { moveId?: string; version: number; trigger: string }, data: Record<string, unknown>, wallAt?: number): void {
     const event: PlaneEvent = {
       id: `${type}:${this.name}:${vm.vm}:v${ctx.version}:${ctx.trigger}`,
       plane: 'arp',
@@ -293,7 +310,15 @@ export class SiteArpProxy implements LocationFollower {
       at: iso(wallAt ?? this.deps.clock.now()),
       data,
     };
-    await this.deps.publisher.publish(event, vm.vm);
+    const sent = this.deps.publisher.publish(event, vm.vm);
+    sent.catch(() => undefined); // awaited (and its failure thrown) in acked(); not an unhandled rejection meanwhile
+    this.unacked.push(sent);
+  }
+
+  /** Waits for the stream's ack of every event sent since the last call; throws if one failed. */
+  private async acked(): Promise<void> {
+    const sent = this.unacked.splice(0);
+    if (sent.length) await Promise.all(sent);
   }
 }
 

@@ -36,6 +36,8 @@ export class HypervisorAgent {
   silent = false;
   /** Steps carried out so far (replays not counted), by step (read by the metrics). */
   readonly stepsDone = new Map<string, number>();
+  /** Until the location DB's snapshot is applied the agent cannot tell which VMs it hosts. */
+  private inventoryLoaded = false;
 
   constructor(
     readonly name: string,
@@ -47,6 +49,16 @@ export class HypervisorAgent {
   ) {
     this.inventory = emptyInventory(name);
     this.log = logger.child({ component: `agent:${name}` });
+  }
+
+  /** The start-up snapshot is applied: from now on the agent acts on steps and answers for its VMs. */
+  markInventoryLoaded(): void {
+    this.inventoryLoaded = true;
+  }
+
+  /** Why this agent cannot act yet (its inventory is not loaded), or undefined once it can. */
+  notReady(): string | undefined {
+    return this.inventoryLoaded ? undefined : `${this.name} is starting: its inventory is not loaded from the location DB yet`;
   }
 
   /** Applies a location fact from the event stream (or the start-up snapshot). */

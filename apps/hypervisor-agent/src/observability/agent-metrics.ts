@@ -1,4 +1,4 @@
-import { LOCUS_METRICS, natsCheck, type LocusMetrics, type Observed } from '@locus/platform';
+import { droppedEvents, LOCUS_METRICS, natsCheck, type LocusMetrics, type Observed } from '@locus/platform';
 import type { RunningAgents } from '../start-agents';
 
 /** VMs per hypervisor and run state, and the steps each agent carried out; ready while NATS is. */
@@ -14,6 +14,7 @@ export function observeAgents(metrics: LocusMetrics, agents: RunningAgents): Obs
     metrics.counterFrom(LOCUS_METRICS.agentStepsTotal, (emit) => {
       for (const agent of agents.host.agents) for (const [action, n] of agent.stepsDone) emit({ hypervisor: agent.name, action }, n);
     }),
+    metrics.counterFrom(LOCUS_METRICS.eventsDroppedTotal, droppedEvents(() => [agents.host.feedDrops()])),
   ];
   return { checks: [natsCheck(agents.nc)], stop: () => stops.forEach((s) => s()) };
 }

@@ -4,7 +4,11 @@ import { AgentInventoryRequest, AgentStepRequest, LocusError, subjects, type Age
 import { addJsonEndpoint, requestJson } from '@locus/messaging';
 import type { HypervisorAgent } from '../host/hypervisor-agent';
 
-/** One NATS service per agent process; each hosted hypervisor gets its step endpoints. */
+/**
+ * One NATS service per agent process; each hosted hypervisor gets its step endpoints. An agent
+ * whose inventory is not loaded yet answers UNAVAILABLE (the saga asks again), never "not on
+ * this host" for a VM it simply has not learnt about yet.
+ */
 export async function serveAgentSteps(nc: NatsConnection, agents: HypervisorAgent[], prefix: string, logger: Logger): Promise<Service> {
   const service = await nc.services.add({
     name: 'locus-hypervisor-agent',
@@ -37,6 +41,7 @@ export async function serveAgentSteps(nc: NatsConnection, agents: HypervisorAgen
         subject: s.agent(agent.name, action as AgentAction),
         schema: AgentStepRequest,
         logger: log,
+        notReady: () => agent.notReady(),
         handler: (req) => {
           // A silent host is down as far as anyone can tell: it does nothing it is asked.
           if (agent.silent) throw new LocusError('UNAVAILABLE', `${agent.name} is down`);
@@ -48,6 +53,7 @@ export async function serveAgentSteps(nc: NatsConnection, agents: HypervisorAgen
       subject: s.agent(agent.name, 'inventory'),
       schema: AgentInventoryRequest,
       logger: log,
+      notReady: () => agent.notReady(),
       handler: () => {
         if (agent.silent) throw new LocusError('UNAVAILABLE', `${agent.name} is down`);
         return ok(agent.inventoryReply());

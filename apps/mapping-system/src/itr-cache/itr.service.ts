@@ -20,13 +20,16 @@ import { comparePrefixText, MapCache, type CacheEntry, type CacheSource } from '
 import { addJsonEndpoint, requestJson } from '@locus/messaging';
 import { iso, type MappingDeps } from '../shared/deps';
 import { PeriodicTask } from '../shared/periodic';
+import type { SiteInbox } from '../shared/site-inbox';
 import { newNonce } from '../shared/site-keys';
 import { cacheView, flatten } from '../shared/views';
 
 /**
  * The ITR of one site: a map cache filled on misses by Map-Requests to the map-resolver, kept
  * current by publications (when subscribed, RFC 9437) or by Solicit-Map-Requests, and never
- * taking an older version than it holds. Every install of a new version is a CacheUpdated plane event.
+ * taking an older version than it holds. Every install of a new version is a CacheUpdated plane
+ * event. Map-Replies, publications and SMRs count only when signed with the site's key (SiteInbox);
+ * anything else leaves the cache as it is.
  */
 export class ItrService {
   readonly cache: MapCache;
@@ -41,6 +44,8 @@ export class ItrService {
     /** false: the ITR does not subscribe and relies on SMRs. */
     readonly subscribe: boolean,
     private readonly deps: MappingDeps,
+    /** Checks what the map-server sends this site. */
+    readonly inbox: SiteInbox,
   ) {
     this.log = deps.logger.child({ component: `itr:${name}` });
     this.subjects = mappingSubjects(deps.prefix);
@@ -48,8 +53,24 @@ export class ItrService {
   }
 
   async start(service: Service): Promise<void> {
-    addJsonEndpoint(service, { name: `lisp-publish-${this.name}`, subject: this.subjects.publish(this.name), schema: MapPublish, logger: this.log, handler: (m) => this.onPublish(m) });
-    addJsonEndpoint(service, { name: `lisp-smr-${this.name}`, subject: this.subjects.smr(this.name), schema: SolicitMapRequest, logger: this.log, handler: (m) => this.onSmr(m) });
+    this.inbox.serve(service, {
+      type: 'Map-Publish',
+      name: `lisp-publish-${this.name}`,
+      subject: this.subjects.publish(this.name),
+      schema: MapPublish,
+      addressee: (m) => m.itr,
+      detail: (m) => ({ eid: field(m.record, 'eid'), version: field(m.record, 'version'), site: field(m.record, 'site') }),
+      handler: (m) => this.onPublish(m),
+    });
+    this.inbox.serve(service, {
+      type: 'SMR',
+      name: `lisp-smr-${this.name}`,
+      subject: this.subjects.smr(this.name),
+      schema: SolicitMapRequest,
+      addressee: (m) => m.itr,
+      detail: (m) => ({ eid: m.eid, version: m.version }),
+      handler: (m) => this.onSmr(m),
+    });
     addJsonEndpoint(service, { name: `lisp-itr-${this.name}`, subject: this.subjects.itr(this.name), schema: ItrQuery, logger: this.log, handler: (q) => this.onQuery(q) });
     this.hello = this.deps.nc.subscribe(this.subjects.hello, { callback: () => void this.requestAllAgain() });
     this.sweeper = new PeriodicTask(this.deps.timers.sweepRealMs, () => void this.cache.expire(), (err) => this.log.warn({ err: err.message }, 'sweep failed'));
@@ -91,6 +112,8 @@ export class ItrService {
     });
     if (!res.ok) throw new LocusError(res.error.code, res.error.message);
     if (res.reply.nonce !== req.nonce) throw new LocusError('INTERNAL', 'Map-Reply nonce does not match the Map-Request');
+    const refused = this.inbox.checkReply(res.reply, { eid: address, nonce: req.nonce });
+    if (refused) throw new LocusError(refused.code, `Map-Reply for ${address} not taken: ${refused.reason}`);
     const { outcome, entry } = this.cache.installReply(res.reply, via);
     if (outcome === 'installed' && entry && !entry.negative) this.installed(entry, via);
     else if (outcome === 'installed' && entry?.negative)
@@ -120,7 +143,13 @@ export class ItrService {
     const source = `itr:${this.name}`;
     if (q.op === 'list') {
       const all = (q.eids ? [...new Set(q.eids)].flatMap((eid) => this.cache.entry(eid) ?? []) : this.cache.entries()).sort((a, b) => comparePrefixText(a.eid, b.eid));
-      const reply: MapListReply = { ok: true, source, total: all.length, entries: all.slice(0, q.limit ?? 1000).map((e) => cacheView(e, lab)) };
+      const reply: MapListReply = {
+        ok: true,
+        source,
+        total: all.length,
+        entries: all.slice(0, q.limit ?? 1000).map((e) => cacheView(e, lab)),
+        stats: { refused: this.inbox.refused },
+      };
       return reply;
     }
     let lookup: 'hit' | 'miss' | undefined;
@@ -177,3 +206,6 @@ export class ItrService {
 
 /** The address a Map-Request asks for to reach an EID prefix (its network address). */
 const addressOf = (eid: string) => eid.split('/')[0];
+
+/** A field of an object of a message not yet validated (for the log line of a refusal). */
+const field = (obj: unknown, key: string): unknown => (obj !== null && typeof obj === 'object' ? (obj as Record<string, unknown>)[key] : undefined);

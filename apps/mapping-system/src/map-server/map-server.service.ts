@@ -3,7 +3,6 @@ import type { Service } from 'nats';
 import type { Logger } from 'pino';
 import {
   errorReply,
-  MAPPING_KEY_ID,
   MapPublish,
   MapRegister,
   MapRequest,
@@ -20,14 +19,14 @@ import { MapServer, signMessage, toMappingRecord, type ConvergenceReport, type M
 import { addJsonEndpoint, requestJson } from '@locus/messaging';
 import { iso, isNoResponders, type MappingDeps } from '../shared/deps';
 import { PeriodicTask } from '../shared/periodic';
-import { newNonce } from '../shared/site-keys';
+import { signedFor } from '../shared/site-keys';
 
 /**
  * The map-server and map-resolver on NATS. The decisions are the pure MapServer's; this class
  * serves `<prefix>.lisp.register` and `<prefix>.lisp.request`, signs Map-Notify acks, tells the
  * previous site that an EID moved away, publishes changes to subscribed ITRs, solicits the others
  * (SMR), expires registrations, and logs one line per move when every ITR that held the EID holds
- * the new version.
+ * the new version. Everything it sends a site is signed with that site's key.
  */
 export class MapServerService {
   readonly server: MapServer;
@@ -89,19 +88,12 @@ export class MapServerService {
       return errorReply(decision.code, decision.reason);
     }
     const wall = this.deps.clock.wall();
-    const ack = signMessage(
-      {
-        type: 'Map-Notify' as const,
-        kind: 'ack' as const,
-        site: msg.site,
-        nonce: msg.nonce,
-        timestamp: Math.round(wall),
-        keyId: MAPPING_KEY_ID,
-        records: decision.accepted,
-        ...(decision.refused.length ? { refused: decision.refused } : {}),
-      },
+    const ack: MapNotify = signedFor(
       msg.site,
+      { type: 'Map-Notify' as const, kind: 'ack' as const, site: msg.site, records: decision.accepted, ...(decision.refused.length ? { refused: decision.refused } : {}) },
       this.deps.mac,
+      wall,
+      msg.nonce,
     );
     for (const change of decision.changes) this.carryOut(change, msg.site, wall);
     this.tellRefused(decision);
@@ -146,7 +138,10 @@ export class MapServerService {
   }
 
   private onRequest(req: MapRequest): object {
-    const { reply, report } = this.server.request(req);
+    const answer = this.server.request(req);
+    const { report } = answer;
+    // To an ITR, signed with its key: a responder that is not the map-resolver cannot fill its cache.
+    const reply = req.itr ? signMessage(answer.reply, req.itr, this.deps.mac) : answer.reply;
     this.log.debug({ itr: req.itr, eid: req.eid, negative: reply.negative, version: reply.record?.version, subscribe: req.subscribe, smrInvoked: req.smrInvoked }, 'Map-Request answered');
     if (report) this.report(report);
     return { ok: true, reply };
@@ -154,13 +149,8 @@ export class MapServerService {
 
   /** Map-Notify to the site that held the EID before: it is registered elsewhere now. */
   private async notifyAway(site: string, entry: MappingEntry): Promise<void> {
-    const wall = this.deps.clock.wall();
     const record: MappingRecord = toMappingRecord(entry);
-    const notify: MapNotify = signMessage(
-      { type: 'Map-Notify' as const, kind: 'away' as const, site, nonce: newNonce(), timestamp: Math.round(wall), keyId: MAPPING_KEY_ID, records: [record] },
-      site,
-      this.deps.mac,
-    );
+    const notify: MapNotify = this.signedFor(site, { type: 'Map-Notify' as const, kind: 'away' as const, site, records: [record] });
     let acked = false;
     try {
       const reply = await requestJson<{ ok: boolean }>(this.deps.nc, this.subjects.notify(site), notify, 3000);
@@ -174,11 +164,11 @@ export class MapServerService {
 
   /** RFC 9437: the new mapping to an ITR that subscribed to the EID; its answer says which version it holds now. */
   private async publish(itr: string, entry: MappingEntry): Promise<void> {
-    const msg: MapPublish = { type: 'Map-Publish', itr, record: toMappingRecord(entry) };
+    const msg: MapPublish = this.signedFor(itr, { type: 'Map-Publish' as const, itr, record: toMappingRecord(entry) });
     try {
       const ack = await requestJson<PublishAck | { ok: false }>(this.deps.nc, this.subjects.publish(itr), msg, 3000);
       if (!ack.ok) {
-        this.log.warn({ itr, eid: entry.eid, reply: ack }, 'publication refused');
+        this.log.warn({ itr, eid: entry.eid, reply: ack }, `ITR ${itr} refused the publication of ${entry.eid}`);
         return;
       }
       const r = this.server.published(itr, entry.eid, ack);
@@ -195,7 +185,7 @@ export class MapServerService {
 
   /** Solicit-Map-Request: the ITR holds an older copy and asks again (the answer counts as its convergence). */
   private solicit(itr: string, entry: MappingEntry): void {
-    const smr: SolicitMapRequest = { type: 'SMR', itr, eid: entry.eid, version: entry.version };
+    const smr: SolicitMapRequest = this.signedFor(itr, { type: 'SMR' as const, itr, eid: entry.eid, version: entry.version });
     this.deps.nc.publish(this.subjects.smr(itr), JSON.stringify(smr));
     this.log.debug({ itr, eid: entry.eid, version: entry.version }, 'SMR sent');
   }
@@ -248,6 +238,11 @@ export class MapServerService {
       data,
     };
     this.deps.planes.emit(event);
+  }
+
+  /** A control message to `site` (its ETR or ITR), signed with the site's key. */
+  private signedFor<T extends object>(site: string, body: T) {
+    return signedFor(site, body, this.deps.mac, this.deps.clock.wall());
   }
 
   private track(p: Promise<unknown>): void {

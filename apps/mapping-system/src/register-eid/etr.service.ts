@@ -1,8 +1,6 @@
 import type { Service, Subscription } from 'nats';
 import type { Logger } from 'pino';
 import {
-  errorReply,
-  MAPPING_KEY_ID,
   MapNotify,
   mappingSubjects,
   MAX_RECORDS_PER_REGISTER,
@@ -10,11 +8,12 @@ import {
   type MapRegister,
   type RegisterRecord,
 } from '@locus/contracts';
-import { EtrClaims, hostEid, signMessage, verifyMessage, type ClaimOutcome, type EidClaim, type EtrLocationFact } from '@locus/domain';
-import { addJsonEndpoint, requestJson } from '@locus/messaging';
+import { EtrClaims, hostEid, verifyMessage, type ClaimOutcome, type EidClaim, type EtrLocationFact, type LocationVersions } from '@locus/domain';
+import { requestJson } from '@locus/messaging';
 import { isNoResponders, type MappingDeps } from '../shared/deps';
 import { PeriodicTask } from '../shared/periodic';
-import { newNonce } from '../shared/site-keys';
+import type { SiteInbox } from '../shared/site-inbox';
+import { signedFor } from '../shared/site-keys';
 
 type RegisterReply = { ok: true; notify: MapNotify } | { ok: false; error: ErrorBody };
 
@@ -41,17 +40,29 @@ export class EtrService {
   constructor(
     readonly site: string,
     private readonly deps: MappingDeps,
+    /** Checks what the map-server sends this site. */
+    private readonly inbox: SiteInbox,
+    /** Shared by the ETRs of one process (see EtrClaims). */
+    versions?: LocationVersions,
   ) {
     this.log = deps.logger.child({ component: `etr:${site}` });
     this.subjects = mappingSubjects(deps.prefix);
-    this.claims = new EtrClaims(site, (eid) => deps.policy.mayClaim(site, eid));
+    this.claims = new EtrClaims(site, (eid) => deps.policy.mayClaim(site, eid), versions);
     const rloc = deps.policy.site(site)?.rloc;
     if (!rloc) throw new Error(`site ${site} is not part of the mapping system`);
     this.locator = { rloc, priority: 1, weight: 100 };
   }
 
   async start(service: Service): Promise<void> {
-    addJsonEndpoint(service, { name: `lisp-notify-${this.site}`, subject: this.subjects.notify(this.site), schema: MapNotify, logger: this.log, handler: (n) => this.onNotify(n) });
+    this.inbox.serve(service, {
+      type: 'Map-Notify',
+      name: `lisp-notify-${this.site}`,
+      subject: this.subjects.notify(this.site),
+      schema: MapNotify,
+      addressee: (n) => n.site,
+      detail: (n) => ({ kind: n.kind, eids: Array.isArray(n.records) ? n.records.map((r) => (r as { eid?: unknown })?.eid) : undefined }),
+      handler: (n) => this.onNotify(n),
+    });
     this.hello = this.deps.nc.subscribe(this.subjects.hello, {
       callback: () => {
         this.log.info({ claims: this.claims.size }, 'map-server (re)started: registering every claimed EID again');
@@ -119,11 +130,7 @@ export class EtrService {
       version: c.version,
       ...(c.moveId ? { moveId: c.moveId } : {}),
     }));
-    const msg: MapRegister = signMessage(
-      { type: 'Map-Register' as const, site: this.site, nonce: newNonce(), timestamp: Math.round(this.deps.clock.wall()), wantMapNotify: true, keyId: MAPPING_KEY_ID, records },
-      this.site,
-      this.deps.mac,
-    );
+    const msg: MapRegister = signedFor(this.site, { type: 'Map-Register' as const, site: this.site, wantMapNotify: true, records }, this.deps.mac, this.deps.clock.wall());
     let reply: RegisterReply;
     try {
       reply = await requestJson<RegisterReply>(this.deps.nc, this.subjects.register, msg, 3000);
@@ -166,11 +173,6 @@ export class EtrService {
 
   /** Map-Notify from the map-server: an EID this site registered now lives elsewhere. */
   private onNotify(n: MapNotify): object {
-    const auth = verifyMessage(n, this.site, this.deps.mac);
-    if (!auth.ok || n.site !== this.site) {
-      this.log.warn({ reason: auth.ok ? `addressed to ${n.site}` : auth.reason }, 'Map-Notify refused');
-      return errorReply('AUTH_FAILED', auth.ok ? `Map-Notify for ${n.site} sent to ${this.site}` : auth.reason);
-    }
     if (n.kind !== 'away') return { ok: true, released: 0 };
     let released = 0;
     for (const r of n.records) {

@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { JetStreamClient, JetStreamManager, JsMsg, NatsConnection } from 'nats';
 import type { Logger } from 'pino';
-import { subjects, type AgentStepReply, type ErrorBody, type RecordedEvent, type VmEventOf } from '@locus/contracts';
+import { decodeVmEventFrom, MANAGER_DURABLES, subjects, type AgentStepReply, type ErrorBody, type RecordedEvent, type VmEventOf } from '@locus/contracts';
 import { attemptTimeoutMs, countsAgainstAgent, expectedStepMs, nextSagaStep, type SagaStep, type StepRetryPolicy, type VmCommand, type VmState } from '@locus/domain';
 import { ACK, DurableConsumer, LinkWatch, requestJson, type Outcome } from '@locus/messaging';
 import type { VmCommandService } from '../vm-commands/vm-command.service';
@@ -59,16 +59,23 @@ export class MoveSagaRunner {
     const s = subjects(this.options.prefix);
     this.consumer = new DurableConsumer(this.deps.js, this.deps.jsm, {
       stream: this.options.stream,
-      durable: 'mobility-move-saga',
+      durable: MANAGER_DURABLES.saga,
       filterSubject: s.vmEvents,
       logger: this.log,
       ackWaitMs: this.options.ackWaitMs ?? 3000,
       // A VM's later events wait (unacked) behind the handler that drives its move: allow thousands
       // of moves at once (a rack failing over), not the server's default of 1,000 messages.
       maxAckPending: 20_000,
+      // Only VM events on their own VM's subject drive a move (schema and source checked once here).
+      decode: (msg): RecordedEvent => decodeVmEventFrom(this.options.prefix, msg.subject, msg.json<unknown>()),
       handle: (event, msg) => this.onEvent(event, msg),
     });
     await this.consumer.start();
+  }
+
+  /** What its consumer dropped before handling, by reason (for `locus_events_dropped_total`). */
+  drops(): ReturnType<DurableConsumer['drops']> | undefined {
+    return this.consumer?.drops();
   }
 
   async stop(): Promise<void> {
@@ -263,7 +270,11 @@ export class MoveSagaRunner {
       const mark = this.link.mark();
       const sentAt = performance.now();
       try {
-        return { reply: await requestJson(this.deps.nc, subject, body, timeoutMs) };
+        const reply = await requestJson<Extract<Answer, { reply: unknown }>['reply']>(this.deps.nc, subject, body, timeoutMs);
+        // An agent still loading its inventory (or down) says UNAVAILABLE: not a refusal of the step,
+        // so it is asked again like one that did not answer, never failed for a VM it cannot see yet.
+        if (reply.ok || reply.error.code !== 'UNAVAILABLE') return { reply };
+        lastError = `UNAVAILABLE ${reply.error.message}`;
       } catch (err) {
         lastError = (err as Error).message;
       }

@@ -1,4 +1,4 @@
-import { LOCUS_METRICS, natsCheck, postgresCheck, type LocusMetrics, type Observed } from '@locus/platform';
+import { droppedEvents, LOCUS_METRICS, natsCheck, postgresCheck, type LocusMetrics, type Observed } from '@locus/platform';
 import type { MobilityManager } from '../start-mobility-manager';
 import { MoveVmHandler } from '../move-vm/move-vm.handler';
 
@@ -101,6 +101,7 @@ export function observeMobilityManager(metrics: LocusMetrics, manager: MobilityM
         emit({ endpoint, reason: 'rejected' }, s.rejected);
       }
     }),
+    metrics.counterFrom(LOCUS_METRICS.eventsDroppedTotal, droppedEvents(() => [manager.saga.drops(), manager.convergence?.drops()])),
     metrics.gaugeFrom(LOCUS_METRICS.outboxPending, async (emit) => {
       const rows: { n: number }[] = await manager.dataSource.query('SELECT count(*)::int AS n FROM outbox');
       emit({}, rows[0]?.n ?? 0);

@@ -1,7 +1,7 @@
 import type { JetStreamClient, JetStreamManager, JsMsg } from 'nats';
 import type { DataSource } from 'typeorm';
 import type { Logger } from 'pino';
-import { subjects, type MoveMode, type PlaneEvent, type RecordedEvent, type VmEventOf } from '@locus/contracts';
+import { decodeStreamEventFrom, MANAGER_DURABLES, subjects, type MoveMode, type PlaneEvent, type RecordedEvent, type VmEventOf } from '@locus/contracts';
 import { MoveConvergenceBook, convergedLine, lateLine, type ConvergenceInput, type ConvergenceTopology, type ConvergenceVerdict, type MoveRow } from '@locus/domain';
 import { ACK, DurableConsumer, type Outcome } from '@locus/messaging';
 import type { TopologyIndex } from '@locus/topology';
@@ -16,7 +16,7 @@ export interface ConvergenceTrackerOptions {
   lookbackMs?: number;
 }
 
-export const CONVERGENCE_DURABLE = 'mobility-convergence';
+export const CONVERGENCE_DURABLE = MANAGER_DURABLES.convergence;
 const COMPONENT = 'convergence-tracker';
 
 /**
@@ -71,12 +71,19 @@ export class ConvergenceTracker {
       filterSubject: subjects(this.options.prefix).eventsWildcard,
       startTime: since,
       logger: this.log,
+      // VM, host and plane events alike: schema and source checked (a plane event on another plane's subject is dropped).
+      decode: (msg) => decodeStreamEventFrom(this.options.prefix, msg.subject, msg.json<unknown>()) as RecordedEvent,
       handle: (event, msg) => this.onMessage(event, msg),
     });
     await this.consumer.start();
     const tickMs = Math.min(1000, Math.max(20, this.options.deadlineMs / 4));
     this.timer = setInterval(() => this.handle(this.book.due(this.now())), tickMs);
     this.log.info({ deadlineMs: this.options.deadlineMs, since: since.toISOString() }, `convergence tracker ready: a move whose planes do not all agree ${fmtS(this.options.deadlineMs)} after its commit is flagged late`);
+  }
+
+  /** What its consumer dropped before handling, by reason (for `locus_events_dropped_total`). */
+  drops(): ReturnType<DurableConsumer['drops']> | undefined {
+    return this.consumer?.drops();
   }
 
   async stop(): Promise<void> {

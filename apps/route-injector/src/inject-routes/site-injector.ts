@@ -43,6 +43,18 @@ export interface SiteInjectorOptions {
   confirmTimeoutMs: number;
   /** Shared by the sites of one process (default: the site's own). */
   tracker?: RouteTracker;
+  /**
+   * The newest RouteConfirmed of each VM, shared by the sites of one process (default: the site's
+   * own). One table per process, not per site: every site hears every confirmation, and
+   * `planPrefix` only heeds one from the VM's current site, so a shared table decides alike.
+   */
+  replacements?: Map<string, Replacement>;
+  /**
+   * Hands a RouteConfirmed this site published (once the stream has it) straight to the other sites
+   * of the process: the old site withdraws without waiting for the stream to deliver it back. The
+   * stream's copy arrives later and changes nothing (the replacement is already recorded).
+   */
+  confirmedLocally?: (event: PlaneEvent) => void;
 }
 
 interface PendingConfirm {
@@ -66,7 +78,7 @@ export class SiteRouteInjector implements LocationFollower {
   readonly name: string;
   private readonly log: Logger;
   private readonly component: string;
-  private readonly replacements = new Map<string, Replacement>();
+  private readonly replacements: Map<string, Replacement>;
   private readonly held = new Map<string, { since: number; vm: string }>();
   private readonly pending = new Map<string, PendingConfirm>();
   private readonly confirmed = new Map<string, { version: number; ms: number }>();
@@ -84,6 +96,7 @@ export class SiteRouteInjector implements LocationFollower {
     this.name = opts.site.name;
     this.component = `route-injector:${this.name}`;
     this.tracker = opts.tracker ?? new RouteTracker();
+    this.replacements = opts.replacements ?? new Map();
     this.log = deps.logger.child({ component: this.component });
     this.confirmations = { name: this.component, handle: (event) => this.onRouteConfirmed(event) };
   }
@@ -253,7 +266,10 @@ export class SiteRouteInjector implements LocationFollower {
           nextHop: p.route.nextHop,
           ms,
           via: 'core-rib',
-        }).catch((err) => this.log.warn({ err: (err as Error).message }, 'could not publish RouteConfirmed'));
+        }).then(
+          (event) => this.opts.confirmedLocally?.(event),
+          (err) => this.log.warn({ err: (err as Error).message }, 'could not publish RouteConfirmed'),
+        );
       } else if (Date.now() - p.startedAt > this.opts.confirmTimeoutMs && !(p as any).warned) {
         (p as any).warned = true;
         this.log.warn({ prefix, version: p.route.locationVersion, waitedMs: Date.now() - p.startedAt }, 'route not in the core RIB yet');
@@ -350,7 +366,7 @@ export class SiteRouteInjector implements LocationFollower {
     return next;
   }
 
-  private async emit(type: string, vm: string | undefined, prefix: string, locationVersion: number, trigger: { id: string; cause: string; moveId?: string }, data: Record<string, unknown>): Promise<void> {
+  private async emit(type: string, vm: string | undefined, prefix: string, locationVersion: number, trigger: { id: string; cause: string; moveId?: string }, data: Record<string, unknown>): Promise<PlaneEvent> {
     const event: PlaneEvent = {
       id: `${type}:${this.name}:${prefix}:v${locationVersion}:${trigger.id}`,
       plane: 'route',
@@ -364,6 +380,7 @@ export class SiteRouteInjector implements LocationFollower {
       data,
     };
     await this.deps.publisher.publish(event, vm ?? prefixToken(prefix));
+    return event;
   }
 }
 

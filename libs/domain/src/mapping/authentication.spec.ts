@@ -1,4 +1,4 @@
-import { canonicalJson, constantTimeEqual, signedText, signMessage, verifyMessage, type SiteMac } from './authentication';
+import { canonicalJson, constantTimeEqual, MessageAuthenticator, signedText, signMessage, verifyMessage, type SiteMac } from './authentication';
 
 /** A stand-in for HMAC in the specs: deterministic, depends on key and text (the adapter uses HMAC-SHA-256). */
 const fakeMac: SiteMac = (site, text) => `${site}:${text.length}:${[...text].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7).toString(16)}`;
@@ -34,5 +34,37 @@ describe('HMAC verification decisions', () => {
     expect(constantTimeEqual('abc', 'abd')).toBe(false);
     expect(constantTimeEqual('abc', 'ab')).toBe(false);
     expect(constantTimeEqual('', '')).toBe(true);
+  });
+});
+
+describe('admitting an authenticated control message (HMAC, then timestamp window and nonce)', () => {
+  const now = 1_700_000_000_000;
+  const publish = (nonce: string, timestamp = now, version = 2) =>
+    signMessage({ type: 'Map-Publish', itr: 'branch', nonce, timestamp, keyId: 'hmac-sha-256', record: { eid: '10.1.0.10/32', version } }, 'branch', fakeMac);
+
+  it('given a message signed with the key of the other end, fresh, when admitted, then it is let in once', () => {
+    const gate = new MessageAuthenticator(fakeMac, 60_000);
+    expect(gate.admit(publish('00000000000000a1'), 'branch', now + 5)).toEqual({ ok: true });
+    expect(gate.admit(publish('00000000000000a1'), 'branch', now + 10)).toEqual({ ok: false, code: 'REPLAYED', reason: expect.stringMatching(/already used/) });
+  });
+  it('given no HMAC, a wrong one, another site key or an altered message, when admitted, then AUTH_FAILED and the nonce stays unused', () => {
+    const gate = new MessageAuthenticator(fakeMac, 60_000);
+    const genuine = publish('00000000000000b1');
+    const { authData: _none, ...unsigned } = genuine;
+    for (const forged of [unsigned, { ...genuine, authData: 'ab'.repeat(32) }, signMessage({ ...unsigned }, 'dc1', fakeMac), { ...genuine, record: { eid: '10.1.0.10/32', version: 9 } }])
+      expect(gate.admit(forged, 'branch', now)).toMatchObject({ ok: false, code: 'AUTH_FAILED' });
+    expect(gate.remembered).toBe(0);
+    // the genuine message is still taken: a forged copy sent first did not use up its nonce
+    expect(gate.admit(genuine, 'branch', now)).toEqual({ ok: true });
+  });
+  it('given a genuine message whose timestamp is outside the window, when admitted, then REPLAYED', () => {
+    const gate = new MessageAuthenticator(fakeMac, 60_000);
+    expect(gate.admit(publish('00000000000000c1', now - 60_001), 'branch', now)).toMatchObject({ ok: false, code: 'REPLAYED', reason: expect.stringMatching(/old/) });
+    expect(gate.admit(publish('00000000000000c2', now + 60_001), 'branch', now)).toMatchObject({ ok: false, code: 'REPLAYED', reason: expect.stringMatching(/future/) });
+  });
+  it('checks the HMAC before freshness: a forged message with a used nonce is AUTH_FAILED, not REPLAYED', () => {
+    const gate = new MessageAuthenticator(fakeMac, 60_000);
+    gate.admit(publish('00000000000000d1'), 'branch', now);
+    expect(gate.admit({ ...publish('00000000000000d1'), authData: 'ab'.repeat(32) }, 'branch', now)).toMatchObject({ code: 'AUTH_FAILED' });
   });
 });

@@ -1,8 +1,15 @@
+import { ReplayWindow } from './replay-window';
+
 /**
  * Authentication of control messages, RFC 9301 style: the sender puts an HMAC-SHA-256 of the
  * message (with the auth field left out) under the key it shares with the receiver into
  * `authData`. The domain decides; the HMAC itself is computed by an adapter (node:crypto) and
  * injected as `SiteMac`, so this module stays free of I/O and platform APIs.
+ *
+ * Each site shares one key with the map-server, and every message between them carries an HMAC
+ * under it, whichever way it goes: the site's Map-Registers, and the map-server's Map-Notify,
+ * Map-Publish, Solicit-Map-Request and Map-Reply to that site. A site's key therefore signs only
+ * what concerns that site: knowing it lets no one speak to another site or for it.
  */
 export type SiteMac = (site: string, text: string) => string;
 
@@ -46,4 +53,44 @@ export function constantTimeEqual(a: string, b: string): boolean {
   let diff = a.length ^ b.length;
   for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ (i < b.length ? b.charCodeAt(i) : 0);
   return diff === 0;
+}
+
+/** The fields that make a message fresh: a 64-bit nonce and the sender's wall-clock timestamp (epoch ms). */
+export interface FreshMessage {
+  nonce: string;
+  timestamp: number;
+  authData?: string;
+}
+
+export type AdmitVerdict = { ok: true } | { ok: false; code: 'AUTH_FAILED' | 'REPLAYED'; reason: string };
+
+/**
+ * The one check every receiver of an authenticated control message makes (the map-server for
+ * Map-Registers, an xTR for what the map-server sends it): the HMAC under the key of `site` (the
+ * other end), then the timestamp within ±window of the receiver's clock and a nonce not used before.
+ * A refused message is not remembered, so a forged copy cannot burn a genuine message's nonce.
+ */
+export class MessageAuthenticator {
+  private readonly replay: ReplayWindow;
+
+  constructor(
+    private readonly mac: SiteMac,
+    replayWindowMs: number,
+  ) {
+    this.replay = new ReplayWindow(replayWindowMs);
+  }
+
+  /** Nonces remembered (for twice the window). */
+  get remembered(): number {
+    return this.replay.size;
+  }
+
+  admit(message: FreshMessage, site: string, now: number): AdmitVerdict {
+    const auth = verifyMessage(message, site, this.mac);
+    if (!auth.ok) return { ok: false, code: 'AUTH_FAILED', reason: auth.reason };
+    const fresh = this.replay.check(site, message.nonce, message.timestamp, now);
+    if (!fresh.ok) return { ok: false, code: 'REPLAYED', reason: fresh.reason };
+    this.replay.remember(site, message.nonce, now);
+    return { ok: true };
+  }
 }

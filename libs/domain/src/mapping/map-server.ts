@@ -1,9 +1,8 @@
 import type { MapRegister, MapReply, MapRequest, MappingRecord, RefusedRecord } from '@locus/contracts';
-import { verifyMessage, type SiteMac } from './authentication';
+import { MessageAuthenticator, type SiteMac } from './authentication';
 import { ConvergenceTracker, type ConvergenceReport } from './convergence';
 import { comparePrefixText, hostEid } from './eid-prefix';
 import { MappingRegistry, toMappingRecord, type HeldVersion, type MappingEntry } from './registry';
-import { ReplayWindow } from './replay-window';
 import type { SitePolicy } from './site-policy';
 import { RequesterIndex, SubscriptionIndex } from './subscriptions';
 
@@ -81,13 +80,13 @@ export class MapServer {
   readonly subscriptions = new SubscriptionIndex();
   readonly requesters = new RequesterIndex();
   readonly tracker: ConvergenceTracker;
-  private readonly replay: ReplayWindow;
+  private readonly authenticator: MessageAuthenticator;
   readonly counters: MapServerCounters = { registers: 0, refused: {}, changes: 0, refreshes: 0, staleRecords: 0, requests: 0, negativeReplies: 0, publishes: 0, smrs: 0, expired: 0 };
 
   constructor(private readonly options: MapServerOptions) {
     this.registry = new MappingRegistry(options.registrationTtlMs);
     this.tracker = new ConvergenceTracker(options.convergenceTimeoutMs);
-    this.replay = new ReplayWindow(options.replayWindowMs);
+    this.authenticator = new MessageAuthenticator(options.mac, options.replayWindowMs);
   }
 
   get policy(): SitePolicy {
@@ -101,14 +100,10 @@ export class MapServer {
    */
   register(msg: MapRegister): RegisterDecision {
     this.counters.registers++;
-    const { policy, mac, clock } = this.options;
+    const { policy, clock } = this.options;
     if (!policy.has(msg.site)) return this.refuse('UNKNOWN_SITE', `site ${msg.site} is not part of the mapping system`);
-    const auth = verifyMessage(msg, msg.site, mac);
-    if (!auth.ok) return this.refuse('AUTH_FAILED', auth.reason);
-    const wall = clock.wall();
-    const fresh = this.replay.check(msg.site, msg.nonce, msg.timestamp, wall);
-    if (!fresh.ok) return this.refuse('REPLAYED', fresh.reason);
-    this.replay.remember(msg.site, msg.nonce, wall);
+    const admitted = this.authenticator.admit(msg, msg.site, clock.wall());
+    if (!admitted.ok) return this.refuse(admitted.code, admitted.reason);
     const seen = new Set<string>();
     for (const record of msg.records) {
       const verdict = policy.checkRecord(msg.site, record);

@@ -1,9 +1,10 @@
 /**
- * Replay protection for Map-Registers: a message carries a nonce and the sender's wall-clock
- * timestamp. It is taken only if the timestamp lies within ±window of the receiver's clock and
- * the (site, nonce) pair was not seen before. A nonce is remembered for 2 × window after it was
- * received: later, its timestamp alone already refuses it. Receipt times only grow, so the oldest
- * nonces are always at the front of the insertion-ordered map and pruning never scans.
+ * Replay protection for authenticated control messages: a message carries a nonce and the
+ * sender's wall-clock timestamp. It is taken only if the timestamp lies within ±window of the
+ * receiver's clock and the (site, nonce) pair was not seen before. A nonce is remembered for
+ * 2 × window after it was received: later, its timestamp alone already refuses it. Receipt times
+ * only grow, so the oldest nonces are always at the front of the insertion-ordered map and
+ * pruning never scans.
  */
 export type ReplayVerdict = { ok: true } | { ok: false; reason: string };
 

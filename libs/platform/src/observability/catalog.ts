@@ -58,6 +58,12 @@ export const LOCUS_METRICS = {
     help: 'Requests whose handler never ran, by endpoint (vm.move, move.cancel, ...) and reason: expired (its Locus-Deadline, or the wait budget without one, passed before it started; nothing replied) or rejected (the endpoint queue was full; answered UNAVAILABLE)',
     labelNames: ['endpoint', 'reason'],
   },
+  // every consumer of the event stream
+  eventsDroppedTotal: {
+    name: 'locus_events_dropped_total',
+    help: 'Events a consumer of the stream dropped before handling them, by consumer (its durable) and reason: undecodable (not JSON, or not its type\'s schema) or wrong-source (not on the subject of its own VM, host, plane or type)',
+    labelNames: ['consumer', 'reason'],
+  },
   // mapping system
   mapRegistryEntries: {
     name: 'locus_map_registry_entries',
@@ -73,6 +79,11 @@ export const LOCUS_METRICS = {
     name: 'locus_map_register_refusals_total',
     help: 'Map-Registers the map-server refused, by reason (AUTH_FAILED, REPLAYED, UNKNOWN_SITE, EID_NOT_ALLOWED, BAD_REQUEST)',
     labelNames: ['reason'],
+  },
+  mapControlRefusalsTotal: {
+    name: 'locus_map_control_refusals_total',
+    help: "Control messages from the map-server an xTR refused (Map-Notify, Map-Publish, SMR, Map-Reply not signed with the site's key, or replayed), by site, message and reason (AUTH_FAILED, REPLAYED)",
+    labelNames: ['site', 'message', 'reason'],
   },
   // route injector
   routes: {

@@ -140,3 +140,16 @@ async function readAll(readers: Set<Reader>): Promise<{ labels: Labels; value: n
   );
   return [...sums.values()];
 }
+
+/** What a consumer of the stream dropped before its handlers saw it, by reason (a DurableConsumer's or an EventFeed's `drops()`). */
+export interface ConsumerDrops {
+  durable: string;
+  dropped: Readonly<Record<string, number>>;
+}
+
+/** Reads `locus_events_dropped_total` from the consumers a service runs (every reason of each, 0 included). */
+export function droppedEvents(consumers: () => readonly (ConsumerDrops | undefined)[]): Reader {
+  return (emit) => {
+    for (const c of consumers()) if (c) for (const [reason, n] of Object.entries(c.dropped)) emit({ consumer: c.durable, reason }, n);
+  };
+}

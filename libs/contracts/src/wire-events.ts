@@ -1,0 +1,100 @@
+import { HostDeclaredFailed, HostRecovered, parseRecordedVmEvent, type LocationEvent, type RecordedEvent, type RecordedVmEvent } from './events';
+import { parsePlaneEvent, PLANES, type PlaneEvent } from './planes';
+import { isLocationEventType, subjects } from './subjects';
+
+/**
+ * Checks on every event a consumer takes off the stream, before any handler sees it. NATS
+ * permissions say who may publish on a subject; these say that what came on a subject is what
+ * that subject carries: the schema of its type, and the VM (or host, or plane) and type the
+ * subject names. What fails is dropped and counted by its reason.
+ */
+export type EventRejectReason = 'undecodable' | 'wrong-source';
+
+export class EventRejected extends Error {
+  constructor(
+    readonly reason: EventRejectReason,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'EventRejected';
+  }
+}
+
+function decoded<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    throw new EventRejected('undecodable', (err as Error).message);
+  }
+}
+
+function wrongSource(message: string): never {
+  throw new EventRejected('wrong-source', message);
+}
+
+/** The stream's subject for this recorded event must be the one it came on: same VM or host, same type. */
+function checkSubject(prefix: string, subject: string, e: { streamId: string; type: string }): void {
+  const expected = subjects(prefix).streamEvent(e.streamId, e.type);
+  if (subject !== expected) wrongSource(`${e.type} of ${e.streamId} came on ${subject}; it belongs on ${expected}`);
+}
+
+/** A VM event (`<prefix>.evt.vm.<vm>[.loc].<type>`): its schema, its VM stream and type match the subject, and so does a `vm` its data names. */
+export function decodeVmEventFrom(prefix: string, subject: string, raw: unknown): RecordedVmEvent {
+  const e = decoded(() => parseRecordedVmEvent(raw));
+  if (!e.streamId.startsWith('vm:')) wrongSource(`${e.type} of ${e.streamId} is not a VM event`);
+  checkSubject(prefix, subject, e);
+  const named = (e.data as { vm?: unknown }).vm;
+  if (typeof named === 'string' && `vm:${named}` !== e.streamId) wrongSource(`${e.type} in ${e.streamId} names VM ${named}`);
+  return e;
+}
+
+/** A location event (what agents and planes follow): a VM event of one of the location types. */
+export function decodeLocationEventFrom(prefix: string, subject: string, raw: unknown): LocationEvent {
+  const e = decodeVmEventFrom(prefix, subject, raw);
+  if (!isLocationEventType(e.type)) wrongSource(`${e.type} is not a location event`);
+  return e as LocationEvent;
+}
+
+const HOST_EVENT_SCHEMAS = { HostDeclaredFailed, HostRecovered } as const;
+
+/** A host event (`<prefix>.evt.host.<hypervisor>.<type>`): its schema, and the hypervisor of its stream and data match the subject. */
+export function decodeHostEventFrom(prefix: string, subject: string, raw: unknown): RecordedEvent<{ type: string; data: { hypervisor: string } }> {
+  const e = decoded(() => {
+    const r = raw as Partial<RecordedEvent<{ type: string; data: unknown }>>;
+    if (!r || typeof r !== 'object' || typeof r.type !== 'string' || typeof r.streamId !== 'string' || typeof r.streamVersion !== 'number' || typeof r.id !== 'string')
+      throw new Error('not a recorded event (id, streamId, streamVersion and type are required)');
+    const schema = HOST_EVENT_SCHEMAS[r.type as keyof typeof HOST_EVENT_SCHEMAS];
+    if (!schema) throw new Error(`unknown host event type ${r.type}`);
+    return { ...(r as RecordedEvent<{ type: string; data: unknown }>), data: schema.parse(r.data) };
+  });
+  if (e.streamId !== `host:${e.data.hypervisor}`) wrongSource(`${e.type} in ${e.streamId} names host ${e.data.hypervisor}`);
+  checkSubject(prefix, subject, e);
+  return e;
+}
+
+/**
+ * A plane event (`<prefix>.evt.<plane>.<entity>.<type>`): its envelope, the plane and type it
+ * declares are the subject's, and a VM it names is the subject's entity (planes publish under the
+ * VM when they know it).
+ */
+export function decodePlaneEventFrom(prefix: string, subject: string, raw: unknown): PlaneEvent {
+  const e = decoded(() => parsePlaneEvent(raw));
+  const head = `${prefix}.evt.`;
+  const tokens = subject.startsWith(head) ? subject.slice(head.length).split('.') : [];
+  if (tokens.length !== 3) wrongSource(`a ${e.plane} event came on ${subject}, which is not a plane event subject`);
+  const [plane, entity, type] = tokens;
+  if (plane !== e.plane) wrongSource(`a ${e.plane} event (${e.type}) came on ${subject}, the ${plane} plane's subject`);
+  if (type !== e.type) wrongSource(`a ${e.type} came on ${subject}`);
+  if (e.vm !== undefined && entity !== e.vm) wrongSource(`a ${e.type} about ${e.vm} came on ${subject}`);
+  return e;
+}
+
+/** Any event of the stream, by the subject's category: VM, host or one of the planes. */
+export function decodeStreamEventFrom(prefix: string, subject: string, raw: unknown): RecordedEvent<{ type: string; data: unknown }> | PlaneEvent {
+  const head = `${prefix}.evt.`;
+  const category = subject.startsWith(head) ? subject.slice(head.length).split('.')[0] : '';
+  if (category === 'vm') return decodeVmEventFrom(prefix, subject, raw);
+  if (category === 'host') return decodeHostEventFrom(prefix, subject, raw);
+  if ((PLANES as readonly string[]).includes(category)) return decodePlaneEventFrom(prefix, subject, raw);
+  return wrongSource(`${subject} is no event subject of ${prefix}`);
+}
