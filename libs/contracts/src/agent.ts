@@ -38,8 +38,14 @@ export interface AgentStepReply {
   replayed: boolean;
 }
 
-export const AgentInventoryRequest = z.strictObject({});
+/** `{}`: every VM the host holds. `vms`: only these (held or not), with the newest location version the host has seen of each. */
+export const AgentInventoryRequest = z.strictObject({
+  vms: z.array(Name).min(1).max(1000, 'at most 1000 VMs per request; split the list').optional(),
+});
+export type AgentInventoryRequest = z.infer<typeof AgentInventoryRequest>;
 export interface AgentInventoryReply {
   hypervisor: string;
   vms: { name: string; state: 'running' | 'stopped' | 'incoming' | 'suspended' | 'paused'; locationVersion: number }[];
+  /** With `vms`: each named VM this host has seen (held or left), at the newest location version it saw (its fence). */
+  seen?: { name: string; locationVersion: number }[];
 }

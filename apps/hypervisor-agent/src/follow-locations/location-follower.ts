@@ -10,6 +10,8 @@ export function locationFactOf(event: LocationEvent): LocationFact | undefined {
       return { type: 'placed', vm: event.data.vm, hypervisor: event.data.hypervisor, locationVersion: event.data.locationVersion };
     case 'VmRelocated':
       return { type: 'relocated', vm: event.data.vm, from: event.data.from.hypervisor, to: event.data.to.hypervisor, locationVersion: event.data.locationVersion };
+    case 'VmLocationReasserted':
+      return { type: 'reasserted', vm: event.data.vm, hypervisor: event.data.hypervisor, locationVersion: event.data.locationVersion };
     default:
       return undefined;
   }
