@@ -188,6 +188,8 @@ export interface DriftReply {
   disagreements: DriftView[];
   /** What this check repaired (only when something was). */
   repairs?: DriftRepairView[];
+  /** With `vms`: the names the location DB does not have. */
+  unknown?: string[];
 }
 
 export interface MovePrediction {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { LocusError, type AgentInventoryReply, type AgentStepReply, type AgentStepRequest } from '@locus/contracts';
+import { LocusError, type AgentInventoryReply, type AgentInventoryRequest, type AgentStepReply, type AgentStepRequest } from '@locus/contracts';
 import {
   applyLocationFact,
   checkFence,
@@ -83,11 +83,17 @@ export class HypervisorAgent {
     return fenced;
   }
 
-  inventoryReply(): AgentInventoryReply {
-    return {
-      hypervisor: this.name,
-      vms: [...this.inventory.vms].map(([name, v]) => ({ name, state: v.state, locationVersion: v.locationVersion })),
-    };
+  /** What it holds (all, or of the VMs the filter names), and with a filter the newest version it has seen of each (what a drift check compares). */
+  inventoryReply(filter: AgentInventoryRequest = {}): AgentInventoryReply {
+    const named = new Set(filter.vms ?? []);
+    const ranged = filter.from !== undefined || filter.through !== undefined;
+    if (named.size === 0 && !ranged) return { hypervisor: this.name, vms: [...this.inventory.vms].map(([name, v]) => ({ name, state: v.state, locationVersion: v.locationVersion })) };
+    const wanted = (name: string) => named.has(name) || (ranged && (filter.from === undefined || name >= filter.from) && (filter.through === undefined || name <= filter.through));
+    const vms: AgentInventoryReply['vms'] = [];
+    for (const [name, v] of this.inventory.vms) if (wanted(name)) vms.push({ name, state: v.state, locationVersion: v.locationVersion });
+    const seen: NonNullable<AgentInventoryReply['seen']> = [];
+    for (const [name, locationVersion] of this.inventory.seen) if (wanted(name)) seen.push({ name, locationVersion });
+    return { hypervisor: this.name, vms, seen };
   }
 
   // ---- cold ----
