@@ -405,9 +405,7 @@ export class DriftDetector {
       const names = chunk.map((l) => l.vm);
       const filter: AgentInventoryRequest =
         names.length <= AGENT_NAMES_PER_REQUEST ? { vms: names } : { from: names.reduce((a, b) => (b < a ? b : a)), through: names.reduce((a, b) => (b > a ? b : a)) };
-      const views = new Map<string, HostView[]>();
-      const answered = new Set<string>();
-      await Promise.all(
+      const replies = await Promise.all(
         hosts.map(async (h) => {
           const component = `agent:${h}`;
           const first = !memo.has(component);
@@ -415,18 +413,26 @@ export class DriftDetector {
           if ('unavailable' in r) {
             pass.silent.add(component);
             if (first) pass.found.push({ plane: 'hypervisors', component, detail: `not answering: ${r.unavailable}` });
-            return;
+            return undefined;
           }
-          answered.add(h);
-          const held = new Map(r.vms.map((v) => [v.name, v]));
-          const seen = new Map((r.seen ?? []).map((v) => [v.name, v.locationVersion]));
-          for (const name of new Set([...held.keys(), ...seen.keys()])) {
-            const v = held.get(name);
-            const view: HostView = { hypervisor: h, seen: seen.get(name) ?? 0, ...(v ? { held: { state: v.state, locationVersion: v.locationVersion } } : {}) };
-            views.set(name, [...(views.get(name) ?? []), view]);
-          }
+          return r;
         }),
       );
+      // In the topology's order of hosts, whichever answered first: the same facts give the same findings.
+      const views = new Map<string, HostView[]>();
+      const answered = new Set<string>();
+      hosts.forEach((h, i) => {
+        const r = replies[i];
+        if (!r) return;
+        answered.add(h);
+        const held = new Map(r.vms.map((v) => [v.name, v]));
+        const seen = new Map((r.seen ?? []).map((v) => [v.name, v.locationVersion]));
+        for (const name of new Set([...held.keys(), ...seen.keys()])) {
+          const v = held.get(name);
+          const view: HostView = { hypervisor: h, seen: seen.get(name) ?? 0, ...(v ? { held: { state: v.state, locationVersion: v.locationVersion } } : {}) };
+          views.set(name, [...(views.get(name) ?? []), view]);
+        }
+      });
       for (const l of chunk) {
         const hypervisor = l.hypervisor ?? '';
         const locationHostAnswered = answered.has(hypervisor) && !down.has(hypervisor);

@@ -93,7 +93,7 @@ describe('drift on the hypervisors: where a VM runs, against the location DB', (
     expect(given(moving, runs('dc1-hv1'), { hypervisor: 'dc2-hv1', held: { state: 'incoming', locationVersion: 1 }, seen: 1 }).when()).toEqual({ disagreements: [] });
     const fenced = given(moving, { hypervisor: 'dc1-hv1', seen: 2 }, { hypervisor: 'dc2-hv1', held: { state: 'incoming', locationVersion: 2 }, seen: 2 }).when();
     expect(fenced.disagreements.map((d) => d.kind)).toEqual(['version-ahead', 'version-ahead']);
-    expect(fenced.repair).toEqual({ vm: 'web-01', hypervisor: 'dc1-hv1', findings: expect.any(Array), reassert: { expectedLocationVersion: 1, locationVersion: 3, evict: [] } });
+    expect(fenced.repair).toEqual({ vm: 'web-01', hypervisor: 'dc1-hv1', findings: expect.any(Array), reassert: { expectedLocationVersion: 1, locationVersion: 3, evict: ['dc2-hv1'] } });
   });
 
   it('given the DB host did not answer, then nothing is decided (a down host is the HA monitor’s)', () => {

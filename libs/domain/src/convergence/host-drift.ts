@@ -35,7 +35,7 @@ export interface HostRepairPlan {
   findings: HostDriftFinding[];
   /**
    * Record the DB's location again (VmLocationReasserted) at `locationVersion`, above every version
-   * any host has seen: the hosts in `evict` drop their copies on it, and the fence is the DB's again.
+   * any host has seen: every other host drops its copy on it (`evict`: those the check saw), and the fence is the DB's again.
    * Appended only if the VM is still at `expectedLocationVersion`.
    */
   reassert?: { expectedLocationVersion: number; locationVersion: number; evict: string[] };
@@ -58,7 +58,9 @@ export function decideHostDrift(input: HostDriftInput): HostDriftDecision {
   if (!input.locationHostAnswered) return { disagreements: [] };
   const where = `the DB places ${l.vm} on ${l.hypervisor} (${l.site}) v${l.locationVersion}`;
   const atHost = input.hosts.find((h) => h.hypervisor === l.hypervisor)?.held;
-  const copies = l.state === 'moving' ? [] : input.hosts.filter((h) => h.hypervisor !== l.hypervisor && h.held);
+  const elsewhere = input.hosts.filter((h) => h.hypervisor !== l.hypervisor && h.held);
+  // While a VM moves its target may hold it: a copy only once nothing moves.
+  const copies = l.state === 'moving' ? [] : elsewhere;
   const newest = (h: HostView) => Math.max(h.seen, h.held?.locationVersion ?? 0);
   const ahead = input.hosts.filter((h) => newest(h) > l.locationVersion);
   const mustRun = l.state === 'running';
@@ -87,7 +89,8 @@ export function decideHostDrift(input: HostDriftInput): HostDriftDecision {
     vm: l.vm,
     hypervisor: l.hypervisor,
     findings,
-    ...(reassert ? { reassert: { expectedLocationVersion: l.locationVersion, locationVersion: version, evict: copies.map((c) => c.hypervisor) } } : {}),
+    // Every host but the DB's drops its copy on the reassert (a repair of a moving VM ends its move's copies too).
+    ...(reassert ? { reassert: { expectedLocationVersion: l.locationVersion, locationVersion: version, evict: elsewhere.map((c) => c.hypervisor) } } : {}),
     ...(start ? { start: { locationVersion: version } } : {}),
   };
   return { disagreements, repair };
