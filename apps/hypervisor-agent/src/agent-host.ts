@@ -1,8 +1,8 @@
 import type { JetStreamClient, JetStreamManager, NatsConnection, Service } from 'nats';
 import type { Logger } from 'pino';
-import { subjects } from '@locus/contracts';
-import type { Clock } from '@locus/domain';
-import { feedDurableName, listAllVms, LocationFeed } from '@locus/messaging';
+import { DRIFT_CHECK_MAX_VMS, subjects, type DriftReply, type ErrorBody } from '@locus/contracts';
+import { compareInventory, type Clock, type HostInventory } from '@locus/domain';
+import { feedDurableName, fetchLocationSnapshot, listAllVms, LocationFeed, requestJson } from '@locus/messaging';
 import type { TopologyIndex } from '@locus/topology';
 import { HypervisorAgent } from './host/hypervisor-agent';
 import { serveAgentSteps } from './serve-steps/agent-endpoints';
@@ -29,11 +29,17 @@ export class AgentHost {
   private feed?: LocationFeed;
   private heartbeat?: NodeJS.Timeout;
 
+  private reconciling?: Promise<void>;
+  private reconcileAgain = false;
+  private stopped = false;
+
   constructor(
     hypervisors: string[],
     private readonly deps: AgentHostDeps,
+    /** What each hypervisor still runs as its agent starts (a real agent reads it from its hypervisor); absent: the DB's word. */
+    held?: ReadonlyMap<string, HostInventory>,
   ) {
-    this.agents = hypervisors.map((h) => new HypervisorAgent(h, deps.topology, deps.clock, deps.logger));
+    this.agents = hypervisors.map((h) => new HypervisorAgent(h, deps.topology, deps.clock, deps.logger, held?.get(h)));
   }
 
   /** The durable consumer this process follows the location events with (one for all its agents). */
@@ -78,6 +84,82 @@ export class AgentHost {
     beat();
     this.heartbeat = setInterval(beat, Math.max(10, this.deps.heartbeatMs / this.deps.timeScale));
     this.deps.logger.info({ component: 'agents', hypervisors: this.agents.map((a) => a.name) }, 'hypervisor agents ready');
+    // An agent that started from what its hypervisor runs compares it with the DB now; every agent does after a reconnect.
+    if (this.agents.some((a) => a.knowsWhatItRuns)) void this.reconcile('start', this.agents.filter((a) => a.knowsWhatItRuns));
+    void this.reconcileOnReconnect();
+  }
+
+  /**
+   * Each agent's inventory against the location DB's rows for its host (`vm.list {hypervisor}`,
+   * paged): a VM held here that the DB places elsewhere, or one the DB says runs here that is not
+   * held, is logged and named to the manager's `drift.check {vms}`, which compares it with every
+   * agent and repairs it through the recorded paths. Nothing is changed here on the agent's own
+   * word. One reconcile at a time; one asked for meanwhile runs after it.
+   */
+  reconcile(reason: 'start' | 'reconnect', agents: readonly HypervisorAgent[] = this.agents): Promise<void> {
+    if (this.reconciling) {
+      this.reconcileAgain = true;
+      return this.reconciling;
+    }
+    this.reconciling = (async () => {
+      try {
+        for (const a of agents) if (!a.silent && !this.stopped) await this.reconcileAgent(a, reason);
+      } finally {
+        this.reconciling = undefined;
+      }
+      if (this.reconcileAgain && !this.stopped) {
+        this.reconcileAgain = false;
+        await this.reconcile(reason);
+      }
+    })();
+    return this.reconciling;
+  }
+
+  private async reconcileAgent(agent: HypervisorAgent, reason: 'start' | 'reconnect'): Promise<void> {
+    const log = this.deps.logger.child({ component: `agent:${agent.name}` });
+    try {
+      const placed = await fetchLocationSnapshot(this.deps.nc, this.deps.prefix, { hypervisor: agent.name }, log, { maxAttempts: 5 });
+      const diff = compareInventory(
+        agent.inventory,
+        placed.map((v) => ({ vm: v.name, state: v.state, locationVersion: v.locationVersion })),
+      );
+      const named = [...diff.extra.map((x) => x.vm), ...diff.missing.map((x) => x.vm)];
+      if (named.length === 0) {
+        log.info({ reason, vms: agent.inventory.vms.size }, `inventory agrees with the location DB (${reason})`);
+        return;
+      }
+      log.warn(
+        { reason, extra: diff.extra, missing: diff.missing },
+        `inventory differs from the location DB (${reason}): ${[
+          diff.extra.length ? `holds ${diff.extra.map((x) => `${x.vm} (${x.state} v${x.locationVersion})`).join(', ')}, which the DB does not place here` : '',
+          diff.missing.length ? `lacks ${diff.missing.map((x) => `${x.vm} (v${x.locationVersion}${x.seen && x.seen > x.locationVersion ? `, seen v${x.seen}` : ''})`).join(', ')}, which the DB says run here` : '',
+        ]
+          .filter(Boolean)
+          .join('; ')}; asking the manager's drift check`,
+      );
+      for (let i = 0; i < named.length; i += DRIFT_CHECK_MAX_VMS) {
+        const reply = await requestJson<({ ok: true } & DriftReply) | { ok: false; error: ErrorBody }>(this.deps.nc, subjects(this.deps.prefix).request('drift.check'), { vms: named.slice(i, i + DRIFT_CHECK_MAX_VMS) }, 60_000);
+        if (!reply.ok) {
+          log.warn({ reason, code: reply.error.code, err: reply.error.message }, `drift check of this inventory refused: ${reply.error.code} ${reply.error.message}`);
+          continue;
+        }
+        const repairs = reply.repairs ?? [];
+        log.info(
+          { reason, disagreements: reply.disagreements.filter((d) => d.plane === 'hypervisors').length, repairs: repairs.map((r) => `${r.vm}: ${r.outcome}`), unknown: reply.unknown },
+          `drift check of this inventory: ${repairs.length ? repairs.map((r) => `${r.vm} ${r.outcome}`).join(', ') : 'nothing to repair'}`,
+        );
+      }
+    } catch (err) {
+      log.warn({ reason, err: (err as Error).message }, `inventory not reconciled (${reason}): ${(err as Error).message}; the manager's periodic drift check still compares it`);
+    }
+  }
+
+  /** After NATS comes back the agent may have missed what happened meanwhile: reconcile. */
+  private async reconcileOnReconnect(): Promise<void> {
+    for await (const st of this.deps.nc.status()) {
+      if (this.stopped) return;
+      if (st.type === 'reconnect') void this.reconcile('reconnect');
+    }
   }
 
   /** The lab's failure switch: a silent host stops heartbeating and answering (a crash or a partition). */
@@ -100,7 +182,9 @@ export class AgentHost {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.heartbeat);
+    await this.reconciling;
     await this.feed?.stop();
     await this.service?.stop().catch(() => undefined);
   }

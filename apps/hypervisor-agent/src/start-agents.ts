@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { Module, type DynamicModule, type INestApplicationContext, type OnApplicationBootstrap, type OnApplicationShutdown, Inject } from '@nestjs/common';
 import type { NatsConnection } from 'nats';
 import { subjects } from '@locus/contracts';
+import type { HostInventory } from '@locus/domain';
 import { connectNats, ensureEventStream } from '@locus/messaging';
 import { NestPinoLogger, natsCredentials, ScaledClock, type LocusConfig, type Logger } from '@locus/platform';
 import { defaultTopologyPath, loadTopologyFile } from '@locus/topology';
@@ -38,7 +39,7 @@ export interface RunningAgents {
  * The agents named in the config (or every hypervisor of the topology) with their NATS
  * connection, not started yet (`startAgents` starts them; a test may serve before loading).
  */
-export async function prepareAgents(config: LocusConfig, logger: Logger): Promise<{ host: AgentHost; nc: NatsConnection }> {
+export async function prepareAgents(config: LocusConfig, logger: Logger, options: AgentStartOptions = {}): Promise<{ host: AgentHost; nc: NatsConnection }> {
   const { index: topology } = loadTopologyFile(config.topologyPath ?? defaultTopologyPath());
   const names = config.hypervisors === 'all' ? topology.hypervisors.map((h) => h.name) : config.hypervisors;
   const unknown = names.filter((n) => !topology.hypervisor(n));
@@ -58,12 +59,17 @@ export async function prepareAgents(config: LocusConfig, logger: Logger): Promis
     heartbeatMs: config.heartbeatMs,
     timeScale: config.timeScale,
   };
-  return { host: new AgentHost(names, deps), nc };
+  return { host: new AgentHost(names, deps, options.held), nc };
+}
+
+export interface AgentStartOptions {
+  /** What each hypervisor still runs as its agent starts (the lab's hypervisors are simulated: a test says it). */
+  held?: ReadonlyMap<string, HostInventory>;
 }
 
 /** Starts the hypervisor agents named in the config (or every hypervisor of the topology). */
-export async function startAgents(config: LocusConfig, logger: Logger): Promise<RunningAgents> {
-  const { host, nc } = await prepareAgents(config, logger);
+export async function startAgents(config: LocusConfig, logger: Logger, options: AgentStartOptions = {}): Promise<RunningAgents> {
+  const { host, nc } = await prepareAgents(config, logger, options);
   const app = await NestFactory.createApplicationContext(HypervisorAgentModule.register(host), { logger: new NestPinoLogger(logger) });
   await app.init();
   return {

@@ -87,7 +87,7 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
     : undefined;
   const driftEveryMs = config.driftIntervalMs > 0 ? Math.max(1000, config.driftIntervalMs / config.timeScale) : 0;
   const drift = new DriftDetector(
-    { nc, dataSource, topology, logger, converging: () => convergence?.converging() ?? new Set(), appends: store },
+    { nc, dataSource, topology, logger, converging: () => convergence?.converging() ?? new Set(), appends: store, commands, down: () => ha.down() },
     { prefix: config.subjectPrefix, intervalMs: driftEveryMs, slice: config.driftSlice },
   );
 

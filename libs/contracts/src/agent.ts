@@ -46,8 +46,20 @@ export interface AgentStepReply {
 /** What a hypervisor does with a VM it holds: `incoming` is committed here but not booted or resumed yet. */
 export type HostedVmState = 'running' | 'stopped' | 'incoming' | 'suspended' | 'paused';
 
-export const AgentInventoryRequest = z.strictObject({});
+/**
+ * `{}`: every VM the host holds. With a filter (what a drift check asks): only the VMs named in
+ * `vms` and those whose name is within `from`..`through` (both inclusive, by code point), held or
+ * not, with the newest location version the host has seen of each.
+ */
+export const AgentInventoryRequest = z.strictObject({
+  vms: z.array(Name).min(1).max(1000, 'at most 1000 VMs per request; split the list').optional(),
+  from: Name.optional(),
+  through: Name.optional(),
+});
+export type AgentInventoryRequest = z.infer<typeof AgentInventoryRequest>;
 export interface AgentInventoryReply {
   hypervisor: string;
   vms: { name: string; state: HostedVmState; locationVersion: number }[];
+  /** With a filter: each VM of it this host has seen (held or left), at the newest location version it saw (its fence). */
+  seen?: { name: string; locationVersion: number }[];
 }

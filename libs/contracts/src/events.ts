@@ -163,6 +163,56 @@ export const MoveFailed = z.object({
 /** Compensation after a failed move: the VM runs again where it was. */
 export const VmRestartedAtSource = z.object({ ...MoveRef, hypervisor: Name, durationMs: z.number().nonnegative() });
 
+/**
+ * What a drift check found about where a VM runs, comparing the location DB with the agents'
+ * inventories (the `hypervisors` plane):
+ * - `missing`: the DB's host does not hold a VM the DB says runs there;
+ * - `not-running`: the DB's host holds it, but not running (stopped, incoming, paused, suspended);
+ * - `extra-copy`: a host the DB does not name holds a copy;
+ * - `version-ahead`: a host has seen a location version the DB does not have (an event not from
+ *   the location DB, e.g. a forged `VmRelocated`): the DB's own steps would be fenced there.
+ */
+export const HOST_DRIFT_KINDS = ['missing', 'not-running', 'extra-copy', 'version-ahead'] as const;
+export const HostDriftKind = z.enum(HOST_DRIFT_KINDS);
+export type HostDriftKind = z.infer<typeof HostDriftKind>;
+export const HostDriftFinding = z.object({ kind: HostDriftKind, hosts: z.array(Name).min(1), detail: z.string() });
+export type HostDriftFinding = z.infer<typeof HostDriftFinding>;
+const RepairRef = { repairId: z.uuid() };
+
+/**
+ * Drift repair: the location DB's location of the VM asserted again, at a location version above
+ * every one any agent has seen, so that every agent and plane tells it from what came before:
+ * the named host keeps the VM (or holds it to be booted), every other host drops its copy, the
+ * planes follow it as a placement. A location event.
+ */
+export const VmLocationReasserted = z.object({
+  ...RepairRef,
+  vm: Name,
+  ip: z.string(),
+  mac: z.string(),
+  site: Name,
+  hypervisor: Name,
+  locationVersion: z.number().int().positive(),
+  /** The DB's location version before the repair. */
+  previousVersion: z.number().int().positive(),
+  findings: z.array(HostDriftFinding).min(1),
+  /** Hosts holding a copy the DB does not place there: each drops it on this event. */
+  evict: z.array(Name).default([]),
+  /** The named host does not run the VM: the manager boots it there next. */
+  start: z.boolean(),
+});
+/** Drift repair: the DB's host booted the VM again (for `locationVersion`). */
+export const VmRestartedByRepair = z.object({ ...RepairRef, hypervisor: Name, locationVersion: z.number().int().positive(), durationMs: z.number().nonnegative() });
+/** Drift repair that could not be done: the VM does not run where the DB says; `action` is what a human must do. */
+export const VmRepairStuck = z.object({
+  ...RepairRef,
+  hypervisor: Name,
+  locationVersion: z.number().int().positive(),
+  findings: z.array(HostDriftFinding).min(1),
+  reason: z.string(),
+  action: z.string(),
+});
+
 /** One network plane of a move as the convergence tracker saw it: real ms after the location commit, and what it did. */
 export const PlaneTiming = z.looseObject({ ms: z.number().nonnegative() });
 export type PlaneTiming = z.infer<typeof PlaneTiming>;
@@ -213,6 +263,9 @@ export const VM_EVENT_SCHEMAS = {
   VmRestartedAtSource,
   MoveConverged,
   MoveConvergenceLate,
+  VmLocationReasserted,
+  VmRestartedByRepair,
+  VmRepairStuck,
 } as const;
 
 type Schemas = typeof VM_EVENT_SCHEMAS;

@@ -85,7 +85,8 @@ function merge(base: RolePermissions, extra: { publish?: string[]; subscribe?: s
  *   endpoints, hears heartbeats, asks the planes what they hold (drift), owns the stream and its
  *   two durables;
  * - agent: serves its steps (and `inventory`, which a postcopy target also asks of its source),
- *   heartbeats, reads `vm.list` and follows the location events;
+ *   heartbeats, reads `vm.list`, asks `drift.check` about VMs its host holds differently from the
+ *   location DB, and follows the location events;
  * - mapping, route-injector, arp-proxy: serve their endpoints, publish their own plane's events
  *   only (`evt.map.*.*`, `evt.route.*.*`, `evt.arp.*.*`), read `vm.list`, follow the location
  *   events (the route injectors also `RouteConfirmed`); the mapping system speaks LISP among its roles;
@@ -123,7 +124,8 @@ export function natsPermissions(prefix: string, stream: string): Record<NatsRole
       subscribe: [...requests, s.heartbeat('*')],
     }),
     agent: merge(serviceBase('agent', stream), {
-      publish: [s.heartbeat('*'), s.agent('*', 'inventory'), snapshot, ...followLocations(stream)],
+      // drift.check: an agent whose inventory differs from the location DB names the VMs (its reconcile).
+      publish: [s.heartbeat('*'), s.agent('*', 'inventory'), snapshot, s.request('drift.check'), ...followLocations(stream)],
       subscribe: agentSteps,
     }),
     mapping: merge(serviceBase('mapping', stream), {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { Location, MoveMode, Name } from './names';
 import type { RequestEndpoint } from './subjects';
 import type { HostedVmState } from './agent';
+import type { HostDriftKind } from './events';
 
 /** Per-move overrides of the VM's workload profile and the engine's limits. */
 export const MoveOptions = z.strictObject({
@@ -50,8 +51,22 @@ export type ListVmsRequest = z.infer<typeof ListVmsRequest>;
 export const GetTopologyRequest = z.strictObject({});
 export type GetTopologyRequest = z.infer<typeof GetTopologyRequest>;
 
-/** `drift.check {}`: compare every plane with the location DB now. */
-export const DriftCheckRequest = z.strictObject({});
+/** The most VMs one `drift.check` may name (the planes' filter limit). */
+export const DRIFT_CHECK_MAX_VMS = 1000;
+
+/**
+ * `drift.check {}`: compare every plane (the hypervisors' inventories included) with the location
+ * DB now, and repair what the hypervisors disagree about. `vms`: only these VMs (an agent that
+ * finds its inventory differs from the DB names its VMs here). `repair: false`: report only.
+ */
+export const DriftCheckRequest = z.strictObject({
+  vms: z
+    .array(Name)
+    .min(1, 'name at least one VM, or leave vms out')
+    .max(DRIFT_CHECK_MAX_VMS, `at most ${DRIFT_CHECK_MAX_VMS} VMs per request; split the list`)
+    .optional(),
+  repair: z.boolean().optional(),
+});
 export type DriftCheckRequest = z.infer<typeof DriftCheckRequest>;
 
 /** Schema of each endpoint's request body, used by the transport to validate before any handler runs. */
@@ -139,10 +154,31 @@ export interface MoveView {
 
 /** One way a plane disagrees with the location DB. */
 export interface DriftView {
-  plane: 'mapping' | 'host-routes' | 'arp-proxy';
-  /** e.g. `map-server`, `itr:branch`, `route-injector:dc1`, `arp-proxy:dc1`. */
+  /** `hypervisors`: the agents' inventories (where the VM runs) against the location DB. */
+  plane: 'mapping' | 'host-routes' | 'arp-proxy' | 'hypervisors';
+  /** e.g. `map-server`, `itr:branch`, `route-injector:dc1`, `arp-proxy:dc1`, `agent:dc1-hv1`. */
   component: string;
   vm?: string;
+  /** On the `hypervisors` plane: what kind of disagreement, and the hosts involved. */
+  kind?: HostDriftKind;
+  hosts?: string[];
+  detail: string;
+}
+
+/** What a drift check did about a VM the hypervisors disagree about. */
+export interface DriftRepairView {
+  vm: string;
+  repairId: string;
+  /**
+   * `reasserted`: the DB's location recorded again at `locationVersion` (copies elsewhere dropped);
+   * `restarted`: booted again on the DB's host; `stuck`: could not be repaired (recorded, logged as an error);
+   * `refused`: not done, the VM changed since it was compared (the next check decides again);
+   * `pending`: the boot did not answer in time (the next check looks again).
+   */
+  outcome: 'reasserted' | 'restarted' | 'stuck' | 'refused' | 'pending';
+  hypervisor: string;
+  locationVersion: number;
+  evicted?: string[];
   detail: string;
 }
 
@@ -153,6 +189,10 @@ export interface DriftReply {
   /** VMs left out: moving, or a move whose convergence is still being tracked. */
   skipped: string[];
   disagreements: DriftView[];
+  /** What this check repaired (only when something was). */
+  repairs?: DriftRepairView[];
+  /** With `vms`: the names the location DB does not have. */
+  unknown?: string[];
 }
 
 export interface MovePrediction {

@@ -40,7 +40,7 @@ export type AgentAction = (typeof AGENT_ACTIONS)[number];
  * only these (2-3 of a cold move's ~8 events), on their own subject class so that NATS 2.9's single
  * filter subject per consumer selects them on the server.
  */
-export const LOCATION_EVENT_TYPES = ['VmPlaced', 'VmRelocated', 'VmStartedAtTarget', 'VmResumedAtTarget', 'VmRestartedAtSource', 'MoveFailed', 'MoveCancelled'] as const;
+export const LOCATION_EVENT_TYPES = ['VmPlaced', 'VmRelocated', 'VmStartedAtTarget', 'VmResumedAtTarget', 'VmRestartedAtSource', 'MoveFailed', 'MoveCancelled', 'VmLocationReasserted'] as const;
 export type LocationEventType = (typeof LOCATION_EVENT_TYPES)[number];
 const LOCATION_TYPES: ReadonlySet<string> = new Set(LOCATION_EVENT_TYPES);
 export function isLocationEventType(type: string): type is LocationEventType {

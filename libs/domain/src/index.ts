@@ -6,6 +6,7 @@ export * from './move/move.saga';
 export * from './move/move.projection';
 export * from './time/clock';
 export * from './agent/host-inventory';
+export * from './agent/inventory-reconcile';
 export * from './precopy/precopy.model';
 export * from './rules/move-rules';
 export * from './move/move.prediction';

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { ArpConvergedData, LocationEvent, PlaneEvent, SiteArpView, StaleNeighbourView, VmView } from '@locus/contracts';
+import type { ArpConvergedData, LocationEvent, MoveMode, PlaneEvent, SiteArpView, StaleNeighbourView, VmView } from '@locus/contracts';
 import { decideArpForMove, proxyWanted, type ArpDomain, type ArpSite, type Clock } from '@locus/domain';
 import type { LocationFollower, PlaneEventPublisher } from '@locus/messaging';
 import type { LabArpDriver, Repair } from '../arp-driver/lab-arp-driver';
@@ -86,19 +86,22 @@ export class SiteArpProxy implements LocationFollower {
       if (change.applied) this.learnVm(placed);
       return;
     }
-    if (event.type !== 'VmRelocated') return;
-    const d = event.data;
+    const d = relocationOf(event);
+    if (!d) return;
     const change = this.known.apply(
       event.id,
       d.vm,
       (before) => !before || d.locationVersion > before.locationVersion,
-      (before) => ({ vm: d.vm, ip: d.ip, mac: d.mac, l2Domain: before?.l2Domain ?? this.domainOfIp(d.ip)?.name ?? '', site: d.to.site, locationVersion: d.locationVersion }),
+      (before) => ({ vm: d.vm, ip: d.ip, mac: d.mac, l2Domain: before?.l2Domain ?? this.domainOfIp(d.ip)?.name ?? '', site: d.to, locationVersion: d.locationVersion }),
     );
     if (!change.applied || !change.after) {
       const known = change.before;
       if (known && d.locationVersion < known.locationVersion) this.log.info({ vm: d.vm, version: d.locationVersion, known: known.locationVersion }, 'older location event ignored');
       return;
     }
+    // A drift repair moves the VM back from wherever this table last had it (a forged relocation); at the same site nothing on the L2 changes.
+    const from = d.from ?? change.before?.site ?? d.to;
+    if (from === d.to && d.from === undefined) return;
     const vm = change.after;
     const domain = this.domains.find((x) => x.name === vm.l2Domain);
     if (!domain || !domain.sites.includes(this.name)) return;
@@ -107,10 +110,10 @@ export class SiteArpProxy implements LocationFollower {
       site: this.site,
       domain,
       vm: { vm: vm.vm, ip: vm.ip, mac: vm.mac },
-      from: d.from.site,
-      to: d.to.site,
+      from,
+      to: d.to,
       mode,
-      targetSite: this.sites.find((s) => s.name === d.to.site),
+      targetSite: this.sites.find((s) => s.name === d.to),
     });
     this.log.info({ vm: vm.vm, moveId: d.moveId, mode: mode ?? 'unknown', rule: decision.rule, proxy: decision.proxy, gateway: decision.gateway?.reason, version: vm.locationVersion }, decision.reason);
     const ctx = { moveId: d.moveId, version: vm.locationVersion, trigger: event.id };
@@ -324,4 +327,21 @@ export class SiteArpProxy implements LocationFollower {
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
+}
+
+/**
+ * The location events that move a VM between sites as far as ARP goes: a move's commit, and a
+ * drift repair's VmLocationReasserted (from wherever the proxies last had the VM: `from` absent;
+ * a boot, as after a cold move). Its repair id stands for the move id.
+ */
+function relocationOf(event: LocationEvent): { vm: string; ip: string; mac: string; from?: string; to: string; locationVersion: number; mode?: MoveMode; moveId: string } | undefined {
+  if (event.type === 'VmRelocated') {
+    const d = event.data;
+    return { vm: d.vm, ip: d.ip, mac: d.mac, from: d.from.site, to: d.to.site, locationVersion: d.locationVersion, mode: d.mode, moveId: d.moveId };
+  }
+  if (event.type === 'VmLocationReasserted') {
+    const d = event.data;
+    return { vm: d.vm, ip: d.ip, mac: d.mac, to: d.site, locationVersion: d.locationVersion, mode: 'cold', moveId: d.repairId };
+  }
+  return undefined;
 }

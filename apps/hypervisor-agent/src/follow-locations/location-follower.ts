@@ -10,6 +10,8 @@ export function locationFactOf(event: LocationEvent): LocationFact | undefined {
       return { type: 'placed', vm: event.data.vm, hypervisor: event.data.hypervisor, locationVersion: event.data.locationVersion };
     case 'VmRelocated':
       return { type: 'relocated', vm: event.data.vm, from: event.data.from.hypervisor, to: event.data.to.hypervisor, locationVersion: event.data.locationVersion };
+    case 'VmLocationReasserted':
+      return { type: 'reasserted', vm: event.data.vm, hypervisor: event.data.hypervisor, locationVersion: event.data.locationVersion };
     default:
       return undefined;
   }
@@ -35,6 +37,8 @@ export class AgentLocationFollower implements LocationFollower {
   loadSnapshot(vms: readonly VmView[]): void {
     for (const vm of vms) {
       if (vm.hypervisor !== this.agent.name) continue;
+      // A hypervisor that says what it runs is not told by the record: what it lacks is reconciled (reported), not assumed.
+      if (this.agent.knowsWhatItRuns && !this.agent.inventory.vms.has(vm.name)) continue;
       // What the agent already holds it knows better than the record (a step may have just finished).
       const known = this.agent.inventory.vms.has(vm.name);
       this.agent.learn({ type: 'placed', vm: vm.name, hypervisor: vm.hypervisor, locationVersion: vm.locationVersion });

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { LocusError, type AgentInventoryReply, type AgentStepReply, type AgentStepRequest } from '@locus/contracts';
+import { LocusError, type AgentInventoryReply, type AgentInventoryRequest, type AgentStepReply, type AgentStepRequest } from '@locus/contracts';
 import {
   applyLocationFact,
   checkFence,
@@ -34,20 +34,33 @@ export class HypervisorAgent {
   private readonly log: Logger;
   /** A silent host sends no heartbeats (the lab's way to make a host fail or be partitioned). */
   silent = false;
+  /** The lab's other fault: a host that answers but cannot boot VMs (a broken disk, no memory left); every boot fails with this. */
+  bootFailure?: string;
   /** Steps carried out so far (replays not counted), by step (read by the metrics). */
   readonly stepsDone = new Map<string, number>();
   /** Until the location DB's snapshot is applied the agent cannot tell which VMs it hosts. */
   private inventoryLoaded = false;
+
+  /**
+   * What the hypervisor runs is known apart from the location DB (`held` given at start): a VM the
+   * DB places here that the hypervisor does not hold is reported, not assumed to run.
+   */
+  readonly knowsWhatItRuns: boolean;
 
   constructor(
     readonly name: string,
     private readonly topology: TopologyIndex,
     private readonly clock: Clock,
     logger: Logger,
+    /** What the hypervisor still runs when the agent (re)starts; none: the lab's empty simulated host, which takes the DB's word. */
+    held?: HostInventory,
     /** Stamps each step's start and end (wall clock): the downtime recorded is the one these measure. */
     private readonly wallNow: () => number = wallClockMs,
   ) {
     this.inventory = emptyInventory(name);
+    for (const [vm, v] of held?.vms ?? []) this.inventory.vms.set(vm, { ...v });
+    for (const [vm, version] of held?.seen ?? []) this.inventory.seen.set(vm, version);
+    this.knowsWhatItRuns = held !== undefined;
     this.log = logger.child({ component: `agent:${name}` });
   }
 
@@ -86,11 +99,17 @@ export class HypervisorAgent {
     return fenced;
   }
 
-  inventoryReply(): AgentInventoryReply {
-    return {
-      hypervisor: this.name,
-      vms: [...this.inventory.vms].map(([name, v]) => ({ name, state: v.state, locationVersion: v.locationVersion })),
-    };
+  /** What it holds (all, or of the VMs the filter names), and with a filter the newest version it has seen of each (what a drift check compares). */
+  inventoryReply(filter: AgentInventoryRequest = {}): AgentInventoryReply {
+    const named = new Set(filter.vms ?? []);
+    const ranged = filter.from !== undefined || filter.through !== undefined;
+    if (named.size === 0 && !ranged) return { hypervisor: this.name, vms: [...this.inventory.vms].map(([name, v]) => ({ name, state: v.state, locationVersion: v.locationVersion })) };
+    const wanted = (name: string) => named.has(name) || (ranged && (filter.from === undefined || name >= filter.from) && (filter.through === undefined || name <= filter.through));
+    const vms: AgentInventoryReply['vms'] = [];
+    for (const [name, v] of this.inventory.vms) if (wanted(name)) vms.push({ name, state: v.state, locationVersion: v.locationVersion });
+    const seen: NonNullable<AgentInventoryReply['seen']> = [];
+    for (const [name, locationVersion] of this.inventory.seen) if (wanted(name)) seen.push({ name, locationVersion });
+    return { hypervisor: this.name, vms, seen };
   }
 
   // ---- cold ----
@@ -123,6 +142,7 @@ export class HypervisorAgent {
   start(req: AgentStepRequest): Promise<AgentStepReply> {
     return this.once('start', req, async () => {
       this.fence(req);
+      if (this.bootFailure) throw new LocusError('AGENT_FAILED', `${this.name} cannot boot ${req.vm}: ${this.bootFailure}`);
       const vm = this.expect(req, 'incoming');
       vm.locationVersion = req.locationVersion;
       const profile = this.topology.profileOf(req.vm);

@@ -54,9 +54,9 @@ export async function serveAgentSteps(nc: NatsConnection, agents: HypervisorAgen
       schema: AgentInventoryRequest,
       logger: log,
       notReady: () => agent.notReady(),
-      handler: () => {
+      handler: (req) => {
         if (agent.silent) throw new LocusError('UNAVAILABLE', `${agent.name} is down`);
-        return ok(agent.inventoryReply());
+        return ok(agent.inventoryReply(req));
       },
     });
   }

@@ -3,13 +3,15 @@ import type { EtrLocationFact } from '@locus/domain';
 import type { LocationFollower } from '@locus/messaging';
 import type { EtrService } from '../register-eid/etr.service';
 
-/** The location fact an ETR applies, from VmPlaced and VmRelocated (the other location events change no EID's site). */
+/** The location fact an ETR applies, from VmPlaced, VmRelocated and a drift repair's VmLocationReasserted (the other location events change no EID's site). */
 export function etrFactOf(event: LocationEvent): EtrLocationFact | undefined {
   switch (event.type) {
     case 'VmPlaced':
       return { vm: event.data.vm, ip: event.data.ip, site: event.data.site, locationVersion: event.data.locationVersion };
     case 'VmRelocated':
       return { vm: event.data.vm, ip: event.data.ip, site: event.data.to.site, locationVersion: event.data.locationVersion, moveId: event.data.moveId };
+    case 'VmLocationReasserted':
+      return { vm: event.data.vm, ip: event.data.ip, site: event.data.site, locationVersion: event.data.locationVersion };
     default:
       return undefined;
   }

@@ -7,7 +7,7 @@ import { CheckDriftHandler } from './check-drift.handler';
 export class CheckDriftController {
   constructor(@Inject(CheckDriftHandler) private readonly handler: CheckDriftHandler) {}
 
-  /** `locus.drift.check {}` */
+  /** `locus.drift.check {}`, `{"vms":["web-01"]}`, `{"repair":false}` */
   @MessagePattern('drift.check')
   async handle(@Payload() body: DriftCheckRequest) {
     return { ok: true, ...(await this.handler.handle(body)) };

@@ -1,11 +1,11 @@
 import type { DriftCheckRequest, DriftReply } from '@locus/contracts';
 import type { DriftDetector } from './drift-detector';
 
-/** `drift.check`: compare every plane with the location DB now. */
+/** `drift.check`: compare every plane (or the VMs named) with the location DB now, and repair the hypervisors' disagreements. */
 export class CheckDriftHandler {
   constructor(private readonly detector: DriftDetector) {}
 
-  handle(_req: DriftCheckRequest): Promise<DriftReply> {
-    return this.detector.check();
+  handle(req: DriftCheckRequest): Promise<DriftReply> {
+    return this.detector.check(req);
   }
 }

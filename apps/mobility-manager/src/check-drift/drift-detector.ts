@@ -2,8 +2,21 @@ import { performance } from 'node:perf_hooks';
 import type { NatsConnection } from 'nats';
 import type { DataSource } from 'typeorm';
 import type { Logger } from 'pino';
-import { LOCATION_EVENT_TYPES, mappingSubjects, routingSubjects, type DriftReply, type DriftView, type SiteRoutesView } from '@locus/contracts';
 import {
+  LOCATION_EVENT_TYPES,
+  LocusError,
+  mappingSubjects,
+  routingSubjects,
+  subjects,
+  type AgentInventoryReply,
+  type AgentInventoryRequest,
+  type DriftReply,
+  type DriftRepairView,
+  type DriftView,
+  type SiteRoutesView,
+} from '@locus/contracts';
+import {
+  decideHostDrift,
   findDrift,
   nextKnownDrift,
   uniqueDrift,
@@ -11,13 +24,21 @@ import {
   type DriftLocation,
   type DriftScope,
   type DriftSiteRoutes,
+  type HostRepairPlan,
+  type HostView,
   type MappingEntryFacts,
 } from '@locus/domain';
 import { requestJson } from '@locus/messaging';
 import type { TopologyIndex } from '@locus/topology';
+import type { VmCommandService } from '../vm-commands/vm-command.service';
+import { DriftRepairer } from './drift-repair';
 
 export interface DriftOptions {
   prefix: string;
+  /** Repair what the hypervisors disagree about in the periodic check (default true); `drift.check` says for itself. */
+  repair?: boolean;
+  /** Real ms a repair's boot may take before the check stops waiting for it. */
+  repairStepTimeoutMs?: number;
   /** Real ms between two periodic checks; 0: only on request. */
   intervalMs: number;
   /** How long each plane has to answer one request. */
@@ -31,7 +52,7 @@ export interface DriftOptions {
 }
 
 /** Events after which a VM's planes should follow it: the periodic check compares the VM next time. */
-export const DRIFT_TRIGGER_TYPES: ReadonlySet<string> = new Set([...LOCATION_EVENT_TYPES, 'MoveCompleted']);
+export const DRIFT_TRIGGER_TYPES: ReadonlySet<string> = new Set([...LOCATION_EVENT_TYPES, 'MoveCompleted', 'VmRestartedByRepair']);
 
 /** The figures of one periodic check. */
 export interface PeriodicDriftCheck extends DriftReply {
@@ -52,11 +73,12 @@ interface Row {
   name: string;
   ip: string;
   site: string;
+  hypervisor: string;
   state: DriftLocation['state'];
   location_version: number;
 }
-const COLUMNS = `name, host(ip) AS ip, site, state, location_version`;
-const toLocation = (r: Row): DriftLocation => ({ vm: r.name, ip: r.ip, site: r.site, state: r.state, locationVersion: r.location_version });
+const COLUMNS = `name, host(ip) AS ip, site, hypervisor, state, location_version`;
+const toLocation = (r: Row): DriftLocation => ({ vm: r.name, ip: r.ip, site: r.site, hypervisor: r.hypervisor, state: r.state, locationVersion: r.location_version });
 
 type Unavailable = { unavailable: string };
 type StaleFacts = Extract<NonNullable<DriftInput['arpStale']>, readonly unknown[]>;
@@ -64,18 +86,23 @@ type StaleFacts = Extract<NonNullable<DriftInput['arpStale']>, readonly unknown[
 interface Pass {
   found: DriftView[];
   compared: Set<string>;
+  /** VMs compared with the agents' inventories, and the repairs that comparison decided. */
+  hostCompared: Set<string>;
+  repairs: HostRepairPlan[];
   skipped: Set<string>;
   silent: Set<string>;
   asked: Set<string>;
   routePages: Map<string, { after?: string; through?: string }>;
   routesListed: number;
 }
-const emptyPass = (): Pass => ({ found: [], compared: new Set(), skipped: new Set(), silent: new Set(), asked: new Set(), routePages: new Map(), routesListed: 0 });
+const emptyPass = (): Pass => ({ found: [], compared: new Set(), hostCompared: new Set(), repairs: [], skipped: new Set(), silent: new Set(), asked: new Set(), routePages: new Map(), routesListed: 0 });
 
 /** A plane's first failure in a check is reused for the rest of it: one timeout, not one per chunk, and one disagreement. */
 type Memo = Map<string, Unavailable>;
 
 const ARP_NAMES_PER_REQUEST = 500; // 500 names of up to 63 characters stay under the 64 KiB request limit
+/** Up to this many VMs an agent is asked about by name; more, by the range of their names (a request of a few bytes per agent). */
+const AGENT_NAMES_PER_REQUEST = 100;
 const MAX_AGAIN = 10_000;
 
 /**
@@ -105,6 +132,7 @@ export class DriftDetector {
   private again = new Set<string>();
   private sweep?: { startedAt: number; after?: string; slice: number; periods: number; vms: number; compared: number };
   private readonly routeCursor = new Map<string, { after?: string; total?: number }>();
+  private readonly repairer?: DriftRepairer;
   /** The last periodic check's figures. */
   last?: PeriodicDriftCheck;
   /** Sweeps completed since start. */
@@ -119,10 +147,17 @@ export class DriftDetector {
       converging: () => ReadonlySet<string>;
       /** Committed appends of this manager (the event store), to know which VMs changed. */
       appends?: { onAppended(listener: (events: readonly { streamId: string; type: string }[]) => void): () => void };
+      /** Appends the repairs' events; without it the hypervisors are compared, never repaired. */
+      commands?: VmCommandService;
+      /** Hosts the HA monitor declared failed: their VMs are its to restart, not drift's to repair. */
+      down?: () => ReadonlySet<string>;
     },
     private readonly options: DriftOptions,
   ) {
     this.log = deps.logger.child({ component: 'drift-detector' });
+    this.repairer = deps.commands
+      ? new DriftRepairer({ nc: deps.nc, commands: deps.commands, logger: deps.logger }, { prefix: options.prefix, stepTimeoutMs: options.repairStepTimeoutMs })
+      : undefined;
   }
 
   private get chunk(): number {
@@ -158,8 +193,13 @@ export class DriftDetector {
 
   // ---- full check (drift.check) ----
 
-  /** Every VM and every site's whole RIB, in chunks and pages. */
-  async check(): Promise<DriftReply> {
+  /**
+   * `drift.check`: every VM and every site's whole RIB, in chunks and pages; or, with `vms`, those
+   * VMs only (an agent whose inventory differs from the DB asks this). Repairs what the hypervisors
+   * disagree about unless `repair` is false, trying again VMs stuck before.
+   */
+  async check(req: { vms?: readonly string[]; repair?: boolean } = {}): Promise<DriftReply> {
+    if (req.vms) return this.checkVms(req.vms, req.repair ?? true);
     const t0 = performance.now();
     const converging = this.deps.converging();
     const memo: Memo = new Map();
@@ -186,9 +226,32 @@ export class DriftDetector {
       }
     }
     const disagreements = this.settle(pass);
+    const repairs = await this.repair(pass, req.repair ?? true, true);
     const ms = performance.now() - t0;
-    this.log.debug({ vms: pass.compared.size, chunks, routes: pass.routesListed, skipped: pass.skipped.size, disagreements: disagreements.length, ms: round(ms) }, `full drift check: ${pass.compared.size} VMs in ${chunks} chunk(s), ${pass.routesListed} routes, ${round(ms)} ms`);
-    return { checkedAt: new Date().toISOString(), vms: pass.compared.size, skipped: [...pass.skipped].sort(), disagreements };
+    this.log.debug({ vms: pass.compared.size, chunks, routes: pass.routesListed, skipped: pass.skipped.size, disagreements: disagreements.length, repairs: repairs.length, ms: round(ms) }, `full drift check: ${pass.compared.size} VMs in ${chunks} chunk(s), ${pass.routesListed} routes, ${round(ms)} ms`);
+    return { checkedAt: new Date().toISOString(), vms: pass.compared.size, skipped: [...pass.skipped].sort(), disagreements, ...(repairs.length ? { repairs } : {}) };
+  }
+
+  /** The VMs named only, on every plane; names the DB does not have are returned as `unknown` (all unknown: UNKNOWN_VM). */
+  private async checkVms(names: readonly string[], repair: boolean): Promise<DriftReply> {
+    const rows: Row[] = await this.deps.dataSource.query(`SELECT ${COLUMNS} FROM vm_location WHERE name = ANY($1::text[]) ORDER BY name`, [[...new Set(names)]]);
+    const found = new Set(rows.map((r) => r.name));
+    const unknown = [...new Set(names)].filter((n) => !found.has(n)).sort();
+    if (rows.length === 0) throw new LocusError('UNKNOWN_VM', `no VM named ${unknown.join(', ')}`);
+    const pass = emptyPass();
+    await this.compare(rows.map(toLocation), this.deps.converging(), pass, new Map());
+    const disagreements = this.settle(pass);
+    const repairs = await this.repair(pass, repair, true);
+    this.log.info({ vms: rows.length, unknown, disagreements: disagreements.length, repairs: repairs.length }, `drift check of ${rows.length} named VM(s): ${disagreements.length} disagreement(s)${repairs.length ? `, ${repairs.length} repair(s)` : ''}`);
+    return { checkedAt: new Date().toISOString(), vms: pass.compared.size, skipped: [...pass.skipped].sort(), disagreements, ...(repairs.length ? { repairs } : {}), ...(unknown.length ? { unknown } : {}) };
+  }
+
+  /** Carries out the check's repairs (when asked to and able to); the repaired VMs are compared again next period. */
+  private async repair(pass: Pass, wanted: boolean, retryStuck: boolean): Promise<DriftRepairView[]> {
+    if (!wanted || !this.repairer || pass.repairs.length === 0) return [];
+    const done = await this.repairer.repair(pass.repairs, retryStuck);
+    for (const r of done) this.dueAgain(r.vm);
+    return done;
   }
 
   // ---- periodic check (incremental) ----
@@ -237,6 +300,7 @@ export class DriftDetector {
       }),
     );
     const disagreements = this.settle(pass);
+    const repairs = await this.repair(pass, this.options.repair ?? true, false);
     // compare again next time: what was skipped, and what was compared while a plane was silent
     for (const vm of pass.skipped) this.dueAgain(vm);
     if (pass.silent.size) for (const vm of changed) this.dueAgain(vm);
@@ -260,6 +324,7 @@ export class DriftDetector {
       vms: pass.compared.size,
       skipped: [...pass.skipped].sort(),
       disagreements,
+      ...(repairs.length ? { repairs } : {}),
       changed: changed.size,
       again: again.size,
       swept: sliceRows.length,
@@ -290,6 +355,7 @@ export class DriftDetector {
 
   /** Compares these VMs (those not moving or converging) with every plane, in chunks, each plane asked for the chunk only. */
   private async compare(locations: readonly DriftLocation[], converging: ReadonlySet<string>, pass: Pass, memo: Memo): Promise<void> {
+    await this.compareHosts(locations, pass, memo);
     const compared: DriftLocation[] = [];
     for (const l of locations) {
       if (l.state === 'moving' || converging.has(l.vm)) pass.skipped.add(l.vm);
@@ -320,6 +386,62 @@ export class DriftDetector {
       if ('unavailable' in arpStale) pass.silent.add('arp-proxy');
       pass.found.push(...findDrift({ locations: chunk, sites, skip: converging, partial: true, registry, routes, arpStale, itrs }));
       for (const vm of vms) pass.compared.add(vm);
+    }
+  }
+
+  /**
+   * The hypervisors: every agent asked what it holds and has seen of these VMs (by name, or by
+   * the range of their names when there are many), each VM decided by `decideHostDrift`. Moving VMs
+   * too (a host ahead of the DB fences their moves); not those on a host that did not answer or
+   * that the HA monitor declared failed.
+   */
+  private async compareHosts(locations: readonly DriftLocation[], pass: Pass, memo: Memo): Promise<void> {
+    const s = subjects(this.options.prefix);
+    const hosts = this.deps.topology.hypervisors.map((h) => h.name);
+    const down = this.deps.down?.() ?? new Set<string>();
+    for (const h of hosts) pass.asked.add(`agent:${h}`);
+    for (let i = 0; i < locations.length; i += this.chunk) {
+      const chunk = locations.slice(i, i + this.chunk);
+      const names = chunk.map((l) => l.vm);
+      const filter: AgentInventoryRequest =
+        names.length <= AGENT_NAMES_PER_REQUEST ? { vms: names } : { from: names.reduce((a, b) => (b < a ? b : a)), through: names.reduce((a, b) => (b > a ? b : a)) };
+      const replies = await Promise.all(
+        hosts.map(async (h) => {
+          const component = `agent:${h}`;
+          const first = !memo.has(component);
+          const r = await this.ask<AgentInventoryReply>(memo, component, s.agent(h, 'inventory'), filter);
+          if ('unavailable' in r) {
+            pass.silent.add(component);
+            if (first) pass.found.push({ plane: 'hypervisors', component, detail: `not answering: ${r.unavailable}` });
+            return undefined;
+          }
+          return r;
+        }),
+      );
+      // In the topology's order of hosts, whichever answered first: the same facts give the same findings.
+      const views = new Map<string, HostView[]>();
+      const answered = new Set<string>();
+      hosts.forEach((h, i) => {
+        const r = replies[i];
+        if (!r) return;
+        answered.add(h);
+        const held = new Map(r.vms.map((v) => [v.name, v]));
+        const seen = new Map((r.seen ?? []).map((v) => [v.name, v.locationVersion]));
+        for (const name of new Set([...held.keys(), ...seen.keys()])) {
+          const v = held.get(name);
+          const view: HostView = { hypervisor: h, seen: seen.get(name) ?? 0, ...(v ? { held: { state: v.state, locationVersion: v.locationVersion } } : {}) };
+          views.set(name, [...(views.get(name) ?? []), view]);
+        }
+      });
+      for (const l of chunk) {
+        const hypervisor = l.hypervisor ?? '';
+        const locationHostAnswered = answered.has(hypervisor) && !down.has(hypervisor);
+        const decision = decideHostDrift({ location: { vm: l.vm, site: l.site, hypervisor, state: l.state, locationVersion: l.locationVersion }, hosts: views.get(l.vm) ?? [], locationHostAnswered });
+        if (!locationHostAnswered) continue;
+        pass.hostCompared.add(l.vm);
+        pass.found.push(...decision.disagreements);
+        if (decision.repair) pass.repairs.push(decision.repair);
+      }
     }
   }
 
@@ -373,11 +495,12 @@ export class DriftDetector {
   /** Merges a check's findings into what is known, logs what changed, and marks the VMs with disagreements to compare again. */
   private settle(pass: Pass): DriftView[] {
     const disagreements = uniqueDrift(pass.found);
-    const scope: DriftScope = { vms: pass.compared, asked: pass.asked, silent: pass.silent, routePages: pass.routePages };
+    const scope: DriftScope = { vms: pass.compared, hostVms: pass.hostCompared, asked: pass.asked, silent: pass.silent, routePages: pass.routePages };
     const { known, appeared, resolved } = nextKnownDrift(this.known, disagreements, scope);
     this.known = known;
     for (const d of known.values()) if (d.vm) this.dueAgain(d.vm);
-    for (const d of appeared.slice(0, 20)) this.log.warn({ plane: d.plane, vm: d.vm, drift: d.component }, `drift: ${d.component}${d.vm ? ` (${d.vm})` : ''} disagrees with the location DB: ${d.detail}`);
+    for (const d of appeared.slice(0, 20))
+      this.log.warn({ plane: d.plane, vm: d.vm, drift: d.component, ...(d.kind ? { kind: d.kind, hosts: d.hosts } : {}) }, `drift: ${d.component}${d.vm ? ` (${d.vm})` : ''} disagrees with the location DB: ${d.kind ? `${d.kind}: ` : ''}${d.detail}`);
     if (appeared.length > 20) this.log.warn({ more: appeared.length - 20 }, `drift: ${appeared.length - 20} more disagreements`);
     for (const d of resolved.slice(0, 20)) this.log.info({ plane: d.plane, vm: d.vm, drift: d.component }, `drift resolved: ${d.component}${d.vm ? ` (${d.vm})` : ''} agrees again`);
     if (resolved.length > 20) this.log.info({ more: resolved.length - 20 }, `drift: ${resolved.length - 20} more resolved`);

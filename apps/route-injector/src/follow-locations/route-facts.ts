@@ -18,6 +18,11 @@ export function routeFactOf(event: LocationEvent): RouteFact | undefined {
       return event.data.restartAtSource ? { type: 'down', vm, reason: `${event.type} in phase ${event.data.phase}: the VM is stopped until it is restarted` } : undefined;
     case 'VmRestartedAtSource':
       return { type: 'up', vm, reason: `restarted at ${event.data.hypervisor}` };
+    case 'VmLocationReasserted': {
+      // A drift repair: the VM belongs at this site at the new version (the repair boots it if it must).
+      const d = event.data;
+      return { type: 'placed', vm: d.vm, ip: d.ip, site: d.site, locationVersion: d.locationVersion };
+    }
     case 'VmStartedAtTarget':
     case 'VmResumedAtTarget':
       return { type: 'up', vm, reason: `running at ${event.data.hypervisor}`, locationVersion: event.data.locationVersion };

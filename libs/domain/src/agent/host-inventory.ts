@@ -24,13 +24,20 @@ export const emptyInventory = (hypervisor: string): HostInventory => ({ hypervis
 
 export type LocationFact =
   | { type: 'placed'; vm: string; hypervisor: string; locationVersion: number }
-  | { type: 'relocated'; vm: string; from: string; to: string; locationVersion: number };
+  | { type: 'relocated'; vm: string; from: string; to: string; locationVersion: number }
+  /** A drift repair: the VM belongs on `hypervisor` at this version; any other host holding it drops its copy. */
+  | { type: 'reasserted'; vm: string; hypervisor: string; locationVersion: number };
 
 export type ApplyOutcome = 'applied' | 'duplicate' | 'stale' | 'not-mine';
 
 /** Applies a location fact from the event stream; older or repeated facts change nothing. */
 export function applyLocationFact(inv: HostInventory, fact: LocationFact): ApplyOutcome {
-  const mine = fact.type === 'placed' ? fact.hypervisor === inv.hypervisor : fact.from === inv.hypervisor || fact.to === inv.hypervisor;
+  const mine =
+    fact.type === 'placed'
+      ? fact.hypervisor === inv.hypervisor
+      : fact.type === 'reasserted'
+        ? fact.hypervisor === inv.hypervisor || inv.vms.has(fact.vm) || inv.seen.has(fact.vm)
+        : fact.from === inv.hypervisor || fact.to === inv.hypervisor;
   if (!mine) return 'not-mine';
   const seen = inv.seen.get(fact.vm) ?? 0;
   if (fact.locationVersion < seen) return 'stale';
@@ -38,6 +45,11 @@ export function applyLocationFact(inv: HostInventory, fact: LocationFact): Apply
   inv.seen.set(fact.vm, fact.locationVersion);
   if (fact.type === 'placed') {
     inv.vms.set(fact.vm, { state: 'running', locationVersion: fact.locationVersion });
+  } else if (fact.type === 'reasserted') {
+    const current = inv.vms.get(fact.vm);
+    // The named host keeps what it runs; a VM it lacks waits there for the repair's boot.
+    if (fact.hypervisor === inv.hypervisor) inv.vms.set(fact.vm, { state: current?.state ?? 'incoming', locationVersion: fact.locationVersion });
+    else inv.vms.delete(fact.vm);
   } else if (fact.to === inv.hypervisor) {
     const current = inv.vms.get(fact.vm);
     // The target owns the VM from the commit on; it runs once the saga asks it to boot.

@@ -161,6 +161,14 @@ describe('drift: which disagreements a check may call resolved', () => {
     expect(again.known.size).toBe(4);
   });
 
+  it('given a disagreement of the hypervisors, then only a check that compared the VM with the agents resolves it (a moving VM is compared there, not on the network planes)', () => {
+    const copy: DriftView = { plane: 'hypervisors', component: 'agent:dc2-hv1', vm: 'web-01', kind: 'extra-copy', hosts: ['dc2-hv1', 'dc1-hv1'], detail: 'dc2-hv1 holds a copy of web-01 (running v1)' };
+    const withCopy = new Map([[driftKey(copy), copy]]);
+    expect(nextKnownDrift(withCopy, [], scope({ vms: new Set(['web-01']) })).resolved).toEqual([]);
+    expect(nextKnownDrift(withCopy, [], scope({ hostVms: new Set(['web-01']) })).resolved).toEqual([copy]);
+    expect(nextKnownDrift(withCopy, [], scope({ hostVms: new Set(['web-01']), silent: new Set(['agent:dc2-hv1']) })).resolved).toEqual([]);
+  });
+
   it('given the same disagreement found by two passes of one check, then it is reported once', () => {
     expect(uniqueDrift([routeOld, orphan, { ...routeOld }])).toEqual([routeOld, orphan]);
   });

@@ -12,6 +12,8 @@ export interface DriftLocation {
   site: string;
   state: 'running' | 'stopped' | 'moving';
   locationVersion: number;
+  /** The DB's host (compared with the agents' inventories, see host-drift). */
+  hypervisor?: string;
 }
 
 export interface DriftSite {
@@ -166,6 +168,8 @@ export function orphanRoutePrefix(d: DriftView): string | undefined {
 export interface DriftScope {
   /** VMs compared (not skipped) on every plane that answered. */
   vms: ReadonlySet<string>;
+  /** VMs compared on the `hypervisors` plane (their host answered; moving VMs too, for versions ahead). */
+  hostVms?: ReadonlySet<string>;
   /** Components asked, e.g. `map-server`, `itr:branch`, `route-injector`, `route-injector:dc1`, `arp-proxy`. */
   asked: ReadonlySet<string>;
   /** Components that did not answer (a `route-injector` or `arp-proxy` that did not answer covers its sites): what they said before stands. */
@@ -178,7 +182,7 @@ export interface DriftScope {
 export function inDriftScope(d: DriftView, scope: DriftScope): boolean {
   const owner = d.component.split(':')[0];
   if (scope.silent.has(d.component) || ((owner === 'route-injector' || owner === 'arp-proxy') && scope.silent.has(owner))) return false;
-  if (d.vm !== undefined) return scope.vms.has(d.vm);
+  if (d.vm !== undefined) return (d.plane === 'hypervisors' ? scope.hostVms : scope.vms)?.has(d.vm) ?? false;
   const prefix = orphanRoutePrefix(d);
   if (prefix === undefined) return scope.asked.has(d.component); // a component not answering
   const page = scope.routePages.get(d.component);

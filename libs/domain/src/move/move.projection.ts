@@ -31,8 +31,9 @@ export interface MoveRow {
   convergenceLate?: { afterMs: number; at: string; stale: StaleComponent[] } | null;
 }
 
+/** The move an event belongs to; placements and drift repairs belong to none. */
 export function moveIdOf(event: VmEvent): string | undefined {
-  return event.type === 'VmPlaced' ? undefined : event.data.moveId;
+  return 'moveId' in event.data ? event.data.moveId : undefined;
 }
 
 /** Simulated duration each event reports, by the phase name the move view shows. */
@@ -58,7 +59,7 @@ export function projectMove(row: MoveRow | undefined, recorded: RecordedEvent): 
     event: recorded.type,
     ...(detail ? { detail } : {}),
   });
-  if (event.type === 'VmPlaced') return row;
+  if (event.type === 'VmPlaced' || event.type === 'VmLocationReasserted' || event.type === 'VmRestartedByRepair' || event.type === 'VmRepairStuck') return row;
   if (event.type === 'MoveAccepted') {
     if (row) return row;
     const d = event.data;

@@ -64,6 +64,12 @@ export function projectLocation(row: LocationRow | undefined, recorded: Recorded
       return touch({ state: event.data.restartAtSource ? 'moving' : event.data.code === 'POSTCOPY_SOURCE_LOST' ? 'stopped' : 'running' });
     case 'MoveCancelled':
       return touch({ state: event.data.restartAtSource ? 'moving' : 'running' });
+    // A drift repair keeps the DB's location and raises its version; the row says what should run.
+    case 'VmLocationReasserted':
+      return touch({ site: event.data.site, hypervisor: event.data.hypervisor, locationVersion: event.data.locationVersion });
+    case 'VmRestartedByRepair':
+    case 'VmRepairStuck':
+      return touch({});
     default:
       return assertNever(event);
   }

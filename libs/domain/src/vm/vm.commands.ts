@@ -1,4 +1,4 @@
-import type { Location, MoveCause, MoveMode, MovePlan, PlaneTiming, StaleComponent } from '@locus/contracts';
+import type { HostDriftFinding, Location, MoveCause, MoveMode, MovePlan, PlaneTiming, StaleComponent } from '@locus/contracts';
 import type { PrecopyRound } from '../precopy/precopy.model';
 
 /**
@@ -46,4 +46,18 @@ export type VmCommand =
   | { type: 'RecordRestartedAtSource'; moveId: string; hypervisor: string; durationMs: number }
   // network convergence, after the location commit (the convergence tracker)
   | { type: 'RecordConverged'; moveId: string; locationVersion: number; convergenceMs: number; planes: Record<string, PlaneTiming> }
-  | { type: 'RecordConvergenceLate'; moveId: string; locationVersion: number; afterMs: number; stale: StaleComponent[]; planes: Record<string, PlaneTiming> };
+  | { type: 'RecordConvergenceLate'; moveId: string; locationVersion: number; afterMs: number; stale: StaleComponent[]; planes: Record<string, PlaneTiming> }
+  // drift repair (the drift detector): the location DB is the truth, asserted again above every version seen
+  | {
+      type: 'ReassertLocation';
+      repairId: string;
+      /** The location version the drift check compared: the repair is refused if the VM changed since. */
+      expectedLocationVersion: number;
+      hypervisor: string;
+      locationVersion: number;
+      findings: HostDriftFinding[];
+      evict: string[];
+      start: boolean;
+    }
+  | { type: 'RecordRepairRestarted'; repairId: string; hypervisor: string; locationVersion: number; durationMs: number }
+  | { type: 'DeclareRepairStuck'; repairId: string; hypervisor: string; locationVersion: number; findings: HostDriftFinding[]; reason: string; action: string };

@@ -319,6 +319,60 @@ describe('VM decider: failures', () => {
   });
 });
 
+describe('VM decider: drift repair (the location DB asserted again)', () => {
+  const REPAIR = '5e1f0000-0000-4000-8000-000000000009';
+  const findings = [{ kind: 'missing' as const, hosts: ['dc1-hv1'], detail: 'dc1-hv1 does not hold web-01' }];
+  const reassert = (over: Partial<Extract<VmCommand, { type: 'ReassertLocation' }>> = {}): VmCommand => ({
+    type: 'ReassertLocation',
+    repairId: REPAIR,
+    expectedLocationVersion: 1,
+    hypervisor: 'dc1-hv1',
+    locationVersion: 3,
+    findings,
+    evict: ['dc2-hv1'],
+    start: true,
+    ...over,
+  });
+  const reasserted: VmEvent = {
+    type: 'VmLocationReasserted',
+    data: { repairId: REPAIR, vm: 'web-01', ip: '10.1.0.10', mac: '52:54:00:01:00:10', site: 'dc1', hypervisor: 'dc1-hv1', locationVersion: 3, previousVersion: 1, findings, evict: ['dc2-hv1'], start: true },
+  };
+
+  it('given web-01 on dc1-hv1 v1, when the repair reasserts it at v3, then VmLocationReasserted at the DB location, and the VM is at v3', () => {
+    given(placed).when(reassert()).then(reasserted);
+    expect(fold([placed, reasserted])).toMatchObject({ location: dc1, locationVersion: 3, repair: { repairId: REPAIR, restarted: false, stuck: false } });
+  });
+  it('given the same repair recorded, when asked again, then nothing', () => {
+    given(placed, reasserted).when(reassert()).thenNothing();
+  });
+  it('given the VM changed since the check (another version), when the repair comes, then refused: it is decided again on the new facts', () => {
+    given(placed, accepted(), started, stopped, transferred, relocated).when(reassert()).thenRefused('VERSION_CONFLICT');
+  });
+  it('given a move under way, then refused; given a move stuck restarting at its source, then accepted (the new version unfences the restart)', () => {
+    given(placed, accepted(), started).when(reassert({ evict: [], start: false })).thenRefused('MOVE_IN_PROGRESS');
+    const failed: VmEvent = { type: 'MoveFailed', data: { moveId: MOVE, code: 'FENCED', message: 'seen v2', phase: 'started', restartAtSource: true } };
+    const events = given(placed, accepted(), started, failed).when(reassert({ evict: [], start: false })).events();
+    expect(events.map((e) => e.type)).toEqual(['VmLocationReasserted']);
+    expect(nextSagaStep(fold([placed, accepted(), started, failed, ...events]))).toMatchObject({ action: 'start', purpose: 'restart', hypervisor: 'dc1-hv1', locationVersion: 3 });
+  });
+  it('refuses another host than the DB’s, and a version that does not rise', () => {
+    given(placed).when(reassert({ hypervisor: 'dc2-hv1' })).thenRefused('BAD_REQUEST');
+    given(placed).when(reassert({ locationVersion: 1 })).thenRefused('BAD_REQUEST');
+  });
+  it('given the reassert, when the DB host booted it for v3, then VmRestartedByRepair once; a boot for another version is fenced', () => {
+    const restarted: VmEvent = { type: 'VmRestartedByRepair', data: { repairId: REPAIR, hypervisor: 'dc1-hv1', locationVersion: 3, durationMs: 20000 } };
+    given(placed, reasserted).when({ type: 'RecordRepairRestarted', repairId: REPAIR, hypervisor: 'dc1-hv1', locationVersion: 3, durationMs: 20000 }).then(restarted);
+    given(placed, reasserted, restarted).when({ type: 'RecordRepairRestarted', repairId: REPAIR, hypervisor: 'dc1-hv1', locationVersion: 3, durationMs: 20000 }).thenNothing();
+    given(placed, reasserted).when({ type: 'RecordRepairRestarted', repairId: REPAIR, hypervisor: 'dc1-hv1', locationVersion: 2, durationMs: 1 }).thenRefused('FENCED');
+  });
+  it('given a boot that cannot be done, when declared stuck, then VmRepairStuck with what a human must do, once', () => {
+    const stuck = { type: 'DeclareRepairStuck', repairId: REPAIR, hypervisor: 'dc1-hv1', locationVersion: 3, findings, reason: 'AGENT_FAILED: disk gone', action: 'fix dc1-hv1' } as const;
+    const events = given(placed, reasserted).when(stuck).events();
+    expect(events).toEqual([{ type: 'VmRepairStuck', data: { repairId: REPAIR, hypervisor: 'dc1-hv1', locationVersion: 3, findings, reason: 'AGENT_FAILED: disk gone', action: 'fix dc1-hv1' } }]);
+    given(placed, reasserted, ...events).when(stuck).thenNothing();
+  });
+});
+
 describe('cold-move saga: next step from state', () => {
   it('walks admit -> stop -> transfer -> commit -> start -> nothing', () => {
     expect(nextSagaStep(fold([placed, accepted()]))).toMatchObject({ kind: 'admit', hypervisor: 'dc1-hv1' });

@@ -171,9 +171,46 @@ export function decide(command: VmCommand, state: VmState): Decision {
       const { moveId, locationVersion, afterMs, stale, planes } = command;
       return accept({ type: 'MoveConvergenceLate', data: { moveId, locationVersion, afterMs: round3(afterMs), stale, planes } });
     }
+    case 'ReassertLocation':
+      return decideReassert(command, state);
+    case 'RecordRepairRestarted': {
+      if (state.repair?.repairId === command.repairId && state.repair.restarted) return nothing;
+      if (command.hypervisor !== state.location.hypervisor || command.locationVersion !== state.locationVersion)
+        return refuse('FENCED', `${command.hypervisor} booted ${state.vm} for location version ${command.locationVersion}; the DB places it on ${state.location.hypervisor} v${state.locationVersion}`);
+      const { repairId, hypervisor, locationVersion, durationMs } = command;
+      return accept({ type: 'VmRestartedByRepair', data: { repairId, hypervisor, locationVersion, durationMs } });
+    }
+    case 'DeclareRepairStuck': {
+      if (state.repair?.repairId === command.repairId && state.repair.stuck) return nothing;
+      const { repairId, hypervisor, locationVersion, findings, reason, action } = command;
+      return accept({ type: 'VmRepairStuck', data: { repairId, hypervisor, locationVersion, findings, reason, action } });
+    }
     default:
       return assertNever(command);
   }
+}
+
+/**
+ * A drift repair asserts the DB's own location again, never another one, and only on the facts
+ * the check compared: not if the VM changed since (a move, another repair), and not while it moves
+ * (its saga owns it), except a move stuck restarting at the source, which the new version unfences.
+ */
+function decideReassert(command: Extract<VmCommand, { type: 'ReassertLocation' }>, state: PlacedVm): Decision {
+  if (state.repair?.repairId === command.repairId) return nothing;
+  if (command.expectedLocationVersion !== state.locationVersion)
+    return refuse('VERSION_CONFLICT', `${state.vm} is at location version ${state.locationVersion} now, not ${command.expectedLocationVersion}: compare it again`);
+  if (command.hypervisor !== state.location.hypervisor)
+    return refuse('BAD_REQUEST', `a repair asserts the DB's location: ${state.vm} is on ${state.location.hypervisor}, not ${command.hypervisor}`);
+  if (state.move && state.move.phase !== 'restarting-at-source')
+    return refuse('MOVE_IN_PROGRESS', `${state.vm} is moving (move ${state.move.moveId}, ${state.move.phase}): its saga settles where it runs`);
+  if (command.locationVersion <= state.locationVersion)
+    return refuse('BAD_REQUEST', `a repair needs a location version above ${state.locationVersion}, not ${command.locationVersion}`);
+  if (command.findings.length === 0) return refuse('BAD_REQUEST', 'a repair names at least one finding');
+  const { repairId, hypervisor, locationVersion, findings, evict, start } = command;
+  return accept({
+    type: 'VmLocationReasserted',
+    data: { repairId, vm: state.vm, ip: state.ip, mac: state.mac, site: state.location.site, hypervisor, locationVersion, previousVersion: state.locationVersion, findings, evict, start },
+  });
 }
 
 function decideRequestMove(command: Extract<VmCommand, { type: 'RequestMove' }>, state: PlacedVm): Decision {
@@ -345,6 +382,20 @@ export function evolve(state: VmState, event: VmEvent): VmState {
       return state.convergence?.moveId === event.data.moveId ? { ...state, convergence: { ...state.convergence, converged: true } } : state;
     case 'MoveConvergenceLate':
       return state.convergence?.moveId === event.data.moveId ? { ...state, convergence: { ...state.convergence, late: true } } : state;
+    case 'VmLocationReasserted': {
+      const d = event.data;
+      return { ...state, location: { site: d.site, hypervisor: d.hypervisor }, locationVersion: d.locationVersion, repair: { repairId: d.repairId, locationVersion: d.locationVersion, restarted: false, stuck: false } };
+    }
+    case 'VmRestartedByRepair': {
+      const d = event.data;
+      const repair = { ...(state.repair ?? { locationVersion: d.locationVersion, stuck: false }), repairId: d.repairId, restarted: true };
+      // A move accepted meanwhile keeps its own run state.
+      return { ...state, run: state.move ? state.run : 'running', repair };
+    }
+    case 'VmRepairStuck': {
+      const d = event.data;
+      return { ...state, repair: { ...(state.repair ?? { locationVersion: d.locationVersion, restarted: false }), repairId: d.repairId, stuck: true } };
+    }
     default:
       return assertNever(event);
   }

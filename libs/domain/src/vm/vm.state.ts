@@ -49,6 +49,13 @@ export interface MoveConvergenceState {
   late: boolean;
 }
 
+export interface LastRepair {
+  repairId: string;
+  locationVersion: number;
+  restarted: boolean;
+  stuck: boolean;
+}
+
 export type VmState =
   | { status: 'unknown' }
   | {
@@ -64,6 +71,8 @@ export type VmState =
       move?: ActiveMove;
       /** The network convergence of the last committed move: opened by its location commit, closed when it converged. */
       convergence?: MoveConvergenceState;
+      /** The last drift repair of the VM (see VmLocationReasserted): what was done, so a repeated record changes nothing. */
+      repair?: LastRepair;
     };
 
 export type PlacedVm = Extract<VmState, { status: 'placed' }>;
