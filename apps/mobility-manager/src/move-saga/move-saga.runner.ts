@@ -239,9 +239,7 @@ export class MoveSagaRunner {
     }
     const { reply } = answer;
     if (!reply.ok) {
-      // An agent's refusal means it did nothing: a source that refused to stop the VM still runs it.
-      const sourceRefusedStop = step.action === 'stop' || step.action === 'suspend';
-      if (canGoBack || reply.error.code === 'POSTCOPY_SOURCE_LOST') return this.fail(vm, step, reply.error, ctx, sourceRefusedStop);
+      if (canGoBack || reply.error.code === 'POSTCOPY_SOURCE_LOST') return this.fail(vm, step, reply.error, ctx);
       // Past the point of no return nothing can go back; keep trying and say why.
       return { outcome: { retryInMs: 2000, reason: `${step.hypervisor} refused ${step.action}: ${reply.error.code} ${reply.error.message}` }, events: [] };
     }
@@ -360,10 +358,9 @@ export class MoveSagaRunner {
     else if (e.type === 'VmRestartedAtSource') this.log.info({ moveId, vm, hypervisor: d.hypervisor }, `${vm} running again at ${d.hypervisor}`);
   }
 
-  private async fail(vm: string, step: SagaStep, error: ErrorBody, ctx: Ctx, sourceRefusedStop = false): Promise<Stepped> {
+  private async fail(vm: string, step: SagaStep, error: ErrorBody, ctx: Ctx): Promise<Stepped> {
     this.log.warn({ moveId: step.moveId, vm, code: error.code, reason: error.message }, `move ${step.moveId.slice(0, 8)} ${vm} failed: ${error.code}`);
-    const command: VmCommand = { type: 'FailMove', moveId: step.moveId, code: error.code, message: error.message, ...(sourceRefusedStop ? { sourceRefusedStop } : {}) };
-    const { events } = await this.deps.commands.execute(vm, command, { ...ctx, component: 'mobility-manager' });
+    const { events } = await this.deps.commands.execute(vm, { type: 'FailMove', moveId: step.moveId, code: error.code, message: error.message }, { ...ctx, component: 'mobility-manager' });
     return { outcome: ACK, events };
   }
 }

@@ -40,8 +40,7 @@ export type VmCommand =
   | ({ type: 'RecordResumed'; moveId: string; hypervisor: string; locationVersion: number; durationMs: number } & UpAt)
   // all
   | { type: 'CommitLocation'; moveId: string }
-  /** `sourceRefusedStop`: the source agent answered that it did not stop (or suspend) the VM: it still runs there, nothing to restart. */
-  | { type: 'FailMove'; moveId: string; code: string; message: string; sourceRefusedStop?: boolean }
+  | { type: 'FailMove'; moveId: string; code: string; message: string }
   | { type: 'CancelMove'; moveId: string }
   | { type: 'RecordRestartedAtSource'; moveId: string; hypervisor: string; durationMs: number }
   // network convergence, after the location commit (the convergence tracker)

@@ -295,16 +295,6 @@ describe('VM decider: failures', () => {
       .when({ type: 'FailMove', moveId: MOVE, code: 'AGENT_FAILED', message: 'disk full' })
       .then({ type: 'MoveFailed', data: { moveId: MOVE, code: 'AGENT_FAILED', message: 'disk full', phase: 'source-stopped', restartAtSource: true } });
   });
-  it('given a started cold move, when its stop went unanswered, then MoveFailed asking for a restart: the stop may have happened', () => {
-    given(placed, accepted(), started)
-      .when({ type: 'FailMove', moveId: MOVE, code: 'UNAVAILABLE', message: 'no answer' })
-      .then({ type: 'MoveFailed', data: { moveId: MOVE, code: 'UNAVAILABLE', message: 'no answer', phase: 'started', restartAtSource: true } });
-  });
-  it('given a started cold move, when the source refused the stop, then MoveFailed without a restart: the VM never stopped', () => {
-    given(placed, accepted(), started)
-      .when({ type: 'FailMove', moveId: MOVE, code: 'AGENT_FAILED', message: 'web-01 is not on dc1-hv1', sourceRefusedStop: true })
-      .then({ type: 'MoveFailed', data: { moveId: MOVE, code: 'AGENT_FAILED', message: 'web-01 is not on dc1-hv1', phase: 'started', restartAtSource: false } });
-  });
   it('given a queued move, when it fails, then MoveFailed and the VM stays running', () => {
     given(placed, accepted())
       .when({ type: 'FailMove', moveId: MOVE, code: 'UNAVAILABLE', message: 'agent unreachable' })

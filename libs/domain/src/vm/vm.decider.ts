@@ -135,13 +135,7 @@ export function decide(command: VmCommand, state: VmState): Decision {
         return refuse('TOO_LATE', 'the location is already committed at the target; the move can only go forward');
       return accept({
         type: 'MoveFailed',
-        data: {
-          moveId: move.moveId,
-          code: command.code,
-          message: command.message,
-          phase: move.phase,
-          restartAtSource: !(command.sourceRefusedStop && move.phase === 'started') && mayBeStopped(state, move),
-        },
+        data: { moveId: move.moveId, code: command.code, message: command.message, phase: move.phase, restartAtSource: mayBeStopped(state, move) },
       });
     }
     case 'CancelMove': {
