@@ -195,7 +195,7 @@ describe('UNAVAILABLE', () => {
 
   it('fails a move with UNAVAILABLE when the target agent never answers, and restarts the VM at the source', async () => {
     // No agent for cloud-hv2: the transfer request finds no responder.
-    const lab = await startTestLab({ hypervisors: ['dc1-hv1', 'dc1-hv2', 'dc2-hv1', 'dc2-hv2', 'cloud-hv1'], agentRetries: 1 });
+    const lab = await startTestLab({ hypervisors: ['dc1-hv1', 'dc1-hv2', 'dc2-hv1', 'dc2-hv2', 'cloud-hv1'], agentGiveUpMs: 500 });
     try {
       const vm = (await lab.req('vm.list', { hypervisor: 'cloud-hv1' })).vms[0];
       const accepted = await lab.req('vm.move', { vm: vm.name, to: 'cloud-hv2', mode: 'cold' });

@@ -238,7 +238,7 @@ describe('event store: round trips and group commit (appendMany)', () => {
 
 describe('projections rebuilt from the log equal the live ones', () => {
   it('after a series of moves (completed, failed and compensated, moved back), a rebuild gives identical vm_location and moves', async () => {
-    const lab = await startTestLab({ hypervisors: ['dc1-hv1', 'dc1-hv2', 'dc2-hv1', 'dc2-hv2', 'cloud-hv1'], agentRetries: 0 });
+    const lab = await startTestLab({ hypervisors: ['dc1-hv1', 'dc1-hv2', 'dc2-hv1', 'dc2-hv2', 'cloud-hv1'], agentGiveUpMs: 200 });
     try {
       const moves = [
         await lab.req('vm.move', { vm: 'web-01', to: 'dc2-hv1', mode: 'cold' }),

@@ -121,7 +121,7 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
     {
       prefix: config.subjectPrefix,
       stream: config.streamName,
-      stepRetry: { firstTimeoutMs: config.agentTimeoutMs, maxTimeoutMs: config.agentMaxTimeoutMs, retries: config.agentRetries, timeScale: config.timeScale },
+      stepRetry: { firstTimeoutMs: config.agentTimeoutMs, maxTimeoutMs: config.agentMaxTimeoutMs, giveUpRealMs: config.agentGiveUpMs, timeScale: config.timeScale },
       ackWaitMs: config.sagaAckWaitMs,
       maxOutboundPerHost: config.maxOutboundPerHost,
     },

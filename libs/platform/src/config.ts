@@ -23,7 +23,7 @@ const Env = z.object({
   LOCUS_HYPERVISORS: z.string().default('all'),
   LOCUS_AGENT_TIMEOUT_MS: z.coerce.number().positive().default(1000),
   LOCUS_AGENT_MAX_TIMEOUT_MS: z.coerce.number().positive().default(8000),
-  LOCUS_AGENT_RETRIES: z.coerce.number().int().nonnegative().default(10),
+  LOCUS_AGENT_GIVE_UP_MS: z.coerce.number().positive().default(20_000),
   LOCUS_SAGA_ACK_WAIT_MS: z.coerce.number().int().min(1000).default(3000),
   LOCUS_HEARTBEAT_MS: z.coerce.number().positive().default(1000),
   LOCUS_HOST_TIMEOUT_MS: z.coerce.number().positive().default(15_000),
@@ -63,8 +63,8 @@ export interface LocusConfig {
   /** Timeout of the first request of an agent step, in simulated ms; each repeat waits twice as long, up to `agentMaxTimeoutMs`. */
   agentTimeoutMs: number;
   agentMaxTimeoutMs: number;
-  /** Unanswered agent requests (over an unbroken link, past the step's expected duration) before a move that can still go back fails with UNAVAILABLE. */
-  agentRetries: number;
+  /** Real ms an agent may stay silent (over an unbroken link, past the step's expected duration) before a move that can still go back fails with UNAVAILABLE. */
+  agentGiveUpMs: number;
   /** Real ms before a move event the saga left unacknowledged (its manager crashed) is delivered again. */
   sagaAckWaitMs: number;
   /** Agents' heartbeat period and the silence after which a host is declared failed, both in simulated ms. */
@@ -114,7 +114,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     hypervisors: e.LOCUS_HYPERVISORS === 'all' ? 'all' : e.LOCUS_HYPERVISORS.split(',').map((s) => s.trim()).filter(Boolean),
     agentTimeoutMs: e.LOCUS_AGENT_TIMEOUT_MS,
     agentMaxTimeoutMs: e.LOCUS_AGENT_MAX_TIMEOUT_MS,
-    agentRetries: e.LOCUS_AGENT_RETRIES,
+    agentGiveUpMs: e.LOCUS_AGENT_GIVE_UP_MS,
     sagaAckWaitMs: e.LOCUS_SAGA_ACK_WAIT_MS,
     heartbeatMs: e.LOCUS_HEARTBEAT_MS,
     hostTimeoutMs: e.LOCUS_HOST_TIMEOUT_MS,

@@ -2,7 +2,7 @@ import type { DataSource } from 'typeorm';
 import type { JetStreamClient, JetStreamManager, JsMsg, NatsConnection } from 'nats';
 import type { Logger } from 'pino';
 import { decodeVmEventFrom, MANAGER_DURABLES, subjects, type AgentStepReply, type ErrorBody, type RecordedEvent, type VmEventOf } from '@locus/contracts';
-import { attemptTimeoutMs, countsAgainstAgent, expectedStepMs, nextSagaStep, type SagaStep, type StepRetryPolicy, type VmCommand, type VmState } from '@locus/domain';
+import { attemptTimeoutMs, expectedStepMs, nextSagaStep, silenceOf, type SagaStep, type StepRetryPolicy, type VmCommand, type VmState } from '@locus/domain';
 import { ACK, DurableConsumer, LinkWatch, requestJson, type Outcome } from '@locus/messaging';
 import type { VmCommandService } from '../vm-commands/vm-command.service';
 
@@ -250,23 +250,25 @@ export class MoveSagaRunner {
 
   /**
    * Sends the step until its agent answers, again after each attempt's timeout (short, doubling,
-   * time-scaled: see StepRetryPolicy), or until the agent is given up on: `retries` attempts
-   * unanswered over an unbroken link once the step's expected duration has passed. A repeat is
-   * safe: the agent runs a (move, step, round) once and answers every repeat with its result.
-   * The event that triggered the step stays in progress meanwhile (the consumer's `working()`).
+   * time-scaled: see StepRetryPolicy), or until the agent is given up on: silent for `giveUpRealMs`
+   * over an unbroken link once the step's expected duration has passed. A repeat is safe: the
+   * agent runs a (move, step, round) once and answers every repeat with its result. The event
+   * that triggered the step stays in progress meanwhile (the consumer's `working()`).
    */
   private async ask(step: AgentStep, subject: string, body: object): Promise<Answer> {
     const policy = this.retryPolicy;
     const signal = this.stopping.signal;
     const expectedRealMs = expectedStepMs(step) / policy.timeScale;
     const started = performance.now();
-    let counted = 0;
+    let silentMs = 0;
     let late = 0;
     let lastError = '';
+    let logged = '';
     for (let attempt = 0; !signal.aborted; attempt++) {
       const timeoutMs = attemptTimeoutMs(policy, attempt);
       const mark = this.link.mark();
       const sentAt = performance.now();
+      const sentRealMs = sentAt - started;
       try {
         const reply = await requestJson<Extract<Answer, { reply: unknown }>['reply']>(this.deps.nc, subject, body, timeoutMs);
         // An agent still loading its inventory (or down) says UNAVAILABLE: not a refusal of the step,
@@ -279,14 +281,17 @@ export class MoveSagaRunner {
       // No responders, or a link already down, fail at once: the next attempt still waits its turn.
       await delay(timeoutMs - (performance.now() - sentAt), signal);
       const elapsedRealMs = performance.now() - started;
-      if (countsAgainstAgent({ linkUnbroken: this.link.unbrokenSince(mark), elapsedRealMs, expectedRealMs })) counted++;
-      if (counted > policy.retries) return { unanswered: `${attempt + 1} attempts in ${(elapsedRealMs / 1000).toFixed(1)} s, the last: ${lastError}`, stopping: false };
-      // Within its expected duration a step is just running: say so only once it is late, then every fifth attempt.
-      if (elapsedRealMs > expectedRealMs && late++ % 5 === 0)
+      silentMs += silenceOf({ linkUnbroken: this.link.unbrokenSince(mark), sentRealMs, endedRealMs: elapsedRealMs, expectedRealMs });
+      if (silentMs >= policy.giveUpRealMs)
+        return { unanswered: `silent ${(silentMs / 1000).toFixed(1)} s over ${attempt + 1} attempts, the last: ${lastError}`, stopping: false };
+      // Within its expected duration a step is just running: say so once it is late, then every fifth attempt or when the answer changes.
+      if (elapsedRealMs > expectedRealMs && (late++ % 5 === 0 || lastError !== logged)) {
+        logged = lastError;
         this.log.info(
-          { moveId: step.moveId, step: step.action, hypervisor: step.hypervisor, attempts: attempt + 1, counted, nextTimeoutMs: Math.round(attemptTimeoutMs(policy, attempt + 1)), err: lastError },
+          { moveId: step.moveId, step: step.action, hypervisor: step.hypervisor, attempts: attempt + 1, silentMs: Math.round(silentMs), nextTimeoutMs: Math.round(attemptTimeoutMs(policy, attempt + 1)), err: lastError },
           `${step.hypervisor} has not answered ${step.action} past its expected ${fmt(expectedRealMs * policy.timeScale)}; asking again`,
         );
+      }
     }
     return { unanswered: 'the mobility manager is stopping', stopping: true };
   }

@@ -1,7 +1,7 @@
-import { attemptTimeoutMs, countsAgainstAgent, expectedStepMs, type StepRetryPolicy } from './step-retry';
+import { attemptTimeoutMs, expectedStepMs, silenceOf, type StepRetryPolicy } from './step-retry';
 import type { SagaStep } from './move.saga';
 
-const policy = (timeScale: number): StepRetryPolicy => ({ firstTimeoutMs: 1000, maxTimeoutMs: 8000, minRealMs: 200, timeScale, retries: 10 });
+const policy = (timeScale: number): StepRetryPolicy => ({ firstTimeoutMs: 1000, maxTimeoutMs: 8000, minRealMs: 200, timeScale, giveUpRealMs: 20_000 });
 const step = (action: Extract<SagaStep, { kind: 'agent' }>['action'], params: Record<string, number | null>): Extract<SagaStep, { kind: 'agent' }> => ({
   kind: 'agent',
   action,
@@ -27,8 +27,9 @@ describe('agent step retries', () => {
     expect(expectedStepMs(step('start', {}))).toBe(0);
   });
   it('given a busy agent (within its step) or a manager cut off from NATS, then the silence does not count; past the step over an unbroken link, it does', () => {
-    expect(countsAgainstAgent({ linkUnbroken: true, elapsedRealMs: 1500, expectedRealMs: 2000 })).toBe(false);
-    expect(countsAgainstAgent({ linkUnbroken: false, elapsedRealMs: 9000, expectedRealMs: 2000 })).toBe(false);
-    expect(countsAgainstAgent({ linkUnbroken: true, elapsedRealMs: 2500, expectedRealMs: 2000 })).toBe(true);
+    expect(silenceOf({ linkUnbroken: true, sentRealMs: 1000, endedRealMs: 1500, expectedRealMs: 2000 })).toBe(0);
+    expect(silenceOf({ linkUnbroken: false, sentRealMs: 8000, endedRealMs: 9000, expectedRealMs: 2000 })).toBe(0);
+    expect(silenceOf({ linkUnbroken: true, sentRealMs: 1800, endedRealMs: 2500, expectedRealMs: 2000 })).toBe(500);
+    expect(silenceOf({ linkUnbroken: true, sentRealMs: 3000, endedRealMs: 3800, expectedRealMs: 2000 })).toBe(800);
   });
 });

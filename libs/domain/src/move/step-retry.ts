@@ -6,8 +6,10 @@ import type { SagaStep } from './move.saga';
  * restarted) is sent again after a short timeout that doubles up to a cap, on the lab's time
  * scale; sending again is safe because agents run each (move, step, round) once and answer a
  * repeat with the same result, joining the run still in progress. The agent is given up on only
- * after `retries` attempts unanswered over an unbroken link once the step's own expected duration
- * has passed: a busy agent is not a dead one, and a manager cut off from NATS proves nothing.
+ * once it has been silent for `giveUpRealMs` over an unbroken link after the step's own expected
+ * duration: a busy agent is not a dead one, and a manager cut off from NATS proves nothing. That
+ * budget is real time whatever the time scale: what silences an agent (a process or a host
+ * starting again, a partition) takes real time.
  */
 export interface StepRetryPolicy {
   /** Timeout of the first attempt, simulated ms. */
@@ -18,8 +20,8 @@ export interface StepRetryPolicy {
   minRealMs: number;
   /** Simulated ms per real ms. */
   timeScale: number;
-  /** Unanswered attempts that count before a step is given up. */
-  retries: number;
+  /** Real ms of silence (see `silenceOf`) after which the agent is given up on. */
+  giveUpRealMs: number;
 }
 
 /** Real ms to wait for attempt `attempt` (0 = the first request). */
@@ -40,17 +42,19 @@ export function expectedStepMs(step: AgentStep): number {
   return 0;
 }
 
-/** One attempt that got no answer. */
+/** One attempt that got no answer (an answer `UNAVAILABLE` included: the agent is starting or down). */
 export interface UnansweredAttempt {
   /** The manager's NATS connection stayed up from the request to its timeout. */
   linkUnbroken: boolean;
-  /** Real ms since the step's first request, at this attempt's timeout. */
-  elapsedRealMs: number;
+  /** Real ms since the step's first request, when this attempt was sent and when it timed out. */
+  sentRealMs: number;
+  endedRealMs: number;
   /** The step's expected duration, real ms. */
   expectedRealMs: number;
 }
 
-/** Whether the attempt counts against the agent: sent over an unbroken link, after the step should have been done. */
-export function countsAgainstAgent(a: UnansweredAttempt): boolean {
-  return a.linkUnbroken && a.elapsedRealMs > a.expectedRealMs;
+/** Real ms of the attempt that count as the agent's silence: the part after the step should have been done, over an unbroken link. */
+export function silenceOf(a: UnansweredAttempt): number {
+  if (!a.linkUnbroken) return 0;
+  return Math.max(0, a.endedRealMs - Math.max(a.sentRealMs, a.expectedRealMs));
 }
