@@ -8,6 +8,7 @@ import { probeNats, writeNatsAuth } from '@locus/messaging';
 import { createMetrics } from '@locus/platform';
 import { capturingLogger, connectAs, eventually, NATS_URL, readStream, startTestLab, testConfig, type TestLab } from './support/harness';
 import { freePort, startPrivateNatsServer, type PrivateNatsServer } from './support/nats-server';
+import { mappingOptions } from './support/mapping';
 import { startMappingSystem, type RunningMappingSystem } from '../apps/mapping-system/src/start-mapping-system';
 import { startRouteInjectors, type RunningRouteInjectors } from '../apps/route-injector/src/start-route-injectors';
 import { InMemoryFabric } from '../apps/route-injector/src/rib/in-memory-rib';
@@ -80,7 +81,7 @@ describe('NATS users per role (nkeys, least-privilege permissions)', () => {
     const auth = writeNatsAuth(dir, { prefix: base.subjectPrefix, stream: base.streamName });
     server = await startPrivateNatsServer(auth.configFile);
     lab = await startTestLab({ ...base, natsUrl: server.url, natsAuthDir: dir, convergenceTracking: true, convergenceDeadlineMs: 5000 });
-    mapping = await startMappingSystem(lab.config, planes.logger);
+    mapping = await startMappingSystem(lab.config, planes.logger, mappingOptions());
     routes = await startRouteInjectors(lab.config, planes.logger, { fabric });
     arp = await startArpProxies(lab.config, planes.logger);
   });
