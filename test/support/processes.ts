@@ -6,16 +6,7 @@ import type { LocusConfig } from '@locus/platform';
 
 const ROOT = join(__dirname, '..', '..');
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from './nats-server';
 
 /** Tests that run a Locus service as its own process run it from dist/: `npm test` has just built it; a lone `npx jest` run builds it first. */
 export function ensureBuilt(script: string): void {
