@@ -64,6 +64,8 @@ export class AgentHost {
   /** Serves the step subjects at once, so that callers hear UNAVAILABLE (retry) until `loadInventory` is done, not silence. */
   async serve(): Promise<void> {
     this.service ??= await serveAgentSteps(this.deps.nc, this.agents, this.deps.prefix, this.deps.logger);
+    // Serving means the server has our subscriptions: a request sent once this returns finds us.
+    await this.deps.nc.flush();
   }
 
   /** Loads what each agent hosts from the location DB, follows the location events, then acts on steps and heartbeats. */
