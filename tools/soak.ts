@@ -63,9 +63,11 @@ async function main(): Promise<number> {
   const timeScale = Number(opts.timeScale);
   const drainS = Number(opts.drain);
   if (![durationS, seed, timeScale, drainS].every(Number.isFinite) || durationS <= 0 || timeScale <= 0) throw new Error('--duration, --seed, --time-scale and --drain take numbers (duration and time scale > 0)');
-  const rand = seeded(seed);
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
-  const between = (lo: number, hi: number) => lo + rand() * (hi - lo);
+  // Two generators: the faults' schedule does not depend on how many moves went out meanwhile.
+  const faultRand = seeded(seed);
+  const moveRand = seeded(seed ^ 0x5bd1e995);
+  const pick = <T>(xs: readonly T[], rand = faultRand): T => xs[Math.floor(rand() * xs.length)];
+  const between = (lo: number, hi: number, rand = faultRand) => lo + rand() * (hi - lo);
 
   const id = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
   const dir = mkdtempSync(join(tmpdir(), 'locus-soak-'));
@@ -143,10 +145,10 @@ async function main(): Promise<number> {
     const moving = (async () => {
       let n = 0;
       while (Date.now() < endAt) {
-        const vm = pick(topology.topology.vms);
+        const vm = pick(topology.topology.vms, moveRand);
         const targets = topology.topology.hypervisors.filter((h) => h.l2Domains.includes(vm.l2Domain));
-        const to = pick(targets).name;
-        const mode = pick(MODES);
+        const to = pick(targets, moveRand).name;
+        const mode = pick(MODES, moveRand);
         const entry: (typeof sent)[number] = { requestId: `soak-${id}-${n++}`, vm: vm.name, to, mode };
         sent.push(entry);
         // Asked again with the same idempotency key when unanswered: the same key returns the same move.
@@ -160,7 +162,7 @@ async function main(): Promise<number> {
           }
         }
         entry.unanswered = !entry.moveId && !entry.refused;
-        await sleep(between(100, 500));
+        await sleep(between(100, 500, moveRand));
       }
     })();
 
