@@ -130,6 +130,7 @@ async function main(): Promise<number> {
   const faults: FaultWindow[] = [];
   const sent: { requestId: string; vm: string; to: string; mode: string; moveId?: string; refused?: string; unanswered?: boolean }[] = [];
   let exitCode = 1;
+  let pg: Client | undefined;
   try {
     await startNats();
     nc = await connect({ servers: natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
@@ -146,7 +147,10 @@ async function main(): Promise<number> {
       let n = 0;
       while (Date.now() < endAt) {
         const vm = pick(topology.topology.vms, moveRand);
-        const targets = topology.topology.hypervisors.filter((h) => h.l2Domains.includes(vm.l2Domain));
+        // Where the VM is now (when the manager answers), so that most moves go somewhere.
+        const here = (await requestJson(nc!, s.request('vm.get'), { vm: vm.name }, 2000).catch(() => undefined))?.vm?.hypervisor;
+        const targets = topology.topology.hypervisors.filter((h) => h.l2Domains.includes(vm.l2Domain) && h.name !== here);
+        if (!targets.length) continue; // a VM whose L2 domain has one host cannot move
         const to = pick(targets, moveRand).name;
         const mode = pick(MODES, moveRand);
         const entry: (typeof sent)[number] = { requestId: `soak-${id}-${n++}`, vm: vm.name, to, mode };
@@ -167,7 +171,9 @@ async function main(): Promise<number> {
     })();
 
     // Faults: one at a time, a random pause between them.
-    const pg = new Client({ connectionString: databaseUrl });
+    pg = new Client({ connectionString: databaseUrl });
+    // Its own backend is spared by the fault, but not by the final DROP DATABASE … WITH (FORCE) after a failure.
+    pg.on('error', (err) => log(`soak's Postgres connection: ${err.message}`));
     await pg.connect();
     const injecting = (async () => {
       await sleep(between(1000, 3000));
@@ -212,7 +218,7 @@ async function main(): Promise<number> {
     // Drain: every move the store accepted ends, or the drain runs out.
     const openMoves = async () =>
       (
-        await pg.query(
+        await pg!.query(
           `SELECT count(*)::int AS n FROM events a WHERE a.type = 'MoveAccepted' AND NOT EXISTS (
              SELECT 1 FROM events t WHERE t.type IN ('MoveCompleted','MoveConverged','MoveFailed','MoveCancelled') AND t.data->>'moveId' = a.data->>'moveId')`,
         )
@@ -228,6 +234,7 @@ async function main(): Promise<number> {
       atMs: Number(r.at) - started,
     }));
     await pg.end();
+    pg = undefined;
     const inventories = new Map<string, string[] | undefined>();
     for (const h of hosts) {
       const r = await requestJson(nc, s.agent(h, 'inventory'), {}, 5000).catch(() => undefined);
@@ -243,6 +250,7 @@ async function main(): Promise<number> {
     for (const c of children.children.slice(-3)) process.stderr.write(`--- ${c.name} ---\n${tail(c.logFile, 10)}\n`);
   } finally {
     stopping = true;
+    await pg?.end().catch(() => undefined);
     for (const c of children.children) if (children.alive(c)) c.process.kill('SIGCONT');
     await nc?.close().catch(() => undefined);
     await children.stop(children.children.filter((c) => c.name !== 'nats-server'));

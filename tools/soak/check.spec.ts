@@ -58,7 +58,7 @@ describe('soak checker', () => {
           ['hv1', ['a', 'b']],
           ['hv2', ['b']],
         ]),
-        drift: { ok: true, disagreements: [{ vm: 'b' }] },
+        drift: { ok: true, disagreements: [{ plane: 'hypervisors', vm: 'b' }, { plane: 'mapping', component: 'map-server', detail: 'not answering: 503' }] },
       }),
     );
     expect(r).toMatchObject({ ok: false, lost: 1, duplicated: 2, notTerminal: 1, doubleLocated: 1, drift: 1, spuriousHa: 1 });
