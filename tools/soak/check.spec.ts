@@ -1,0 +1,72 @@
+import { buildSoakReport, renderSoakTable, type SoakFacts, type StoredEvent } from './check';
+
+let n = 0;
+const ev = (type: string, data: object, atMs: number, id = `e${n++}`): StoredEvent => ({ id, type, data, atMs });
+const facts = (over: Partial<SoakFacts>): SoakFacts => ({
+  seed: 1,
+  durationS: 10,
+  timeScale: 50,
+  hostTimeoutRealMs: 4000,
+  heartbeatRealMs: 400,
+  lastFaultEndMs: 5000,
+  sent: [],
+  faults: [],
+  events: [],
+  inventories: new Map([
+    ['hv1', ['a']],
+    ['hv2', ['b']],
+  ]),
+  drift: { ok: true, disagreements: [] },
+  ...over,
+});
+
+describe('soak checker', () => {
+  it('a clean run passes, and the time to terminal counts only moves still open when the last fault ended', () => {
+    const r = buildSoakReport(
+      facts({
+        sent: [{ requestId: 'r1', vm: 'a', moveId: 'm1' }, { requestId: 'r2', vm: 'b', moveId: 'm2' }, { requestId: 'r3', vm: 'a', refused: 'VM_BUSY' }],
+        events: [
+          ev('MoveAccepted', { moveId: 'm1', vm: 'a', cause: 'operator' }, 1000),
+          ev('MoveCompleted', { moveId: 'm1' }, 2000),
+          ev('MoveAccepted', { moveId: 'm2', vm: 'b', cause: 'operator' }, 4000),
+          ev('MoveCompleted', { moveId: 'm2' }, 7000),
+          ev('MoveConverged', { moveId: 'm2' }, 7500),
+        ],
+      }),
+    );
+    expect(r).toMatchObject({ ok: true, movesSent: 3, refused: 1, accepted: 2, lost: 0, duplicated: 0, notTerminal: 0, terminal: { completed: 1, converged: 1 } });
+    expect(r.afterLastFault).toEqual({ moves: 1, p50S: 2, p99S: 2, maxS: 2 });
+    expect(renderSoakTable(r)).toMatch(/result\s+PASS/);
+  });
+
+  it('lost, duplicated, open, double-located, drifting and spurious HA each fail the run', () => {
+    const r = buildSoakReport(
+      facts({
+        sent: [{ requestId: 'r1', vm: 'a', moveId: 'gone' }],
+        events: [
+          ev('MoveAccepted', { moveId: 'm1', vm: 'a' }, 1000),
+          ev('MoveCompleted', { moveId: 'm1' }, 2000),
+          ev('MoveCompleted', { moveId: 'm1' }, 2100),
+          ev('MoveAccepted', { moveId: 'm3', vm: 'b' }, 3000, 'same'),
+          ev('MoveStarted', { moveId: 'm3' }, 3000, 'same'),
+          ev('HostDeclaredFailed', { hypervisor: 'hv2', silentMs: 1, vms: ['b'] }, 3500),
+          ev('HostDeclaredFailed', { hypervisor: 'hv1', silentMs: 1, vms: ['a'] }, 3600),
+        ],
+        // hv1 was stopped longer than the failure timeout: its failover is earned; hv2's is not.
+        faults: [{ kind: 'stop', target: 'hv1', startMs: 0, endMs: 4500 }, { kind: 'stop', target: 'hv2', startMs: 0, endMs: 1000 }],
+        inventories: new Map([
+          ['hv1', ['a', 'b']],
+          ['hv2', ['b']],
+        ]),
+        drift: { ok: true, disagreements: [{ plane: 'hypervisors', vm: 'b' }, { plane: 'mapping', component: 'map-server', detail: 'not answering: 503' }] },
+      }),
+    );
+    expect(r).toMatchObject({ ok: false, lost: 1, duplicated: 2, notTerminal: 1, doubleLocated: 1, drift: 1, spuriousHa: 1 });
+    expect(renderSoakTable(r)).toMatch(/result\s+FAIL/);
+  });
+
+  it('an agent or a drift check that does not answer fails the run', () => {
+    const r = buildSoakReport(facts({ inventories: new Map([['hv1', undefined]]), drift: { ok: false, error: { code: 'UNAVAILABLE' } } }));
+    expect(r).toMatchObject({ ok: false, agentsUnanswered: 1, drift: 'no answer' });
+  });
+});

@@ -1,0 +1,188 @@
+/** The soak's checker: figures from what the event store, the agents and the drift check said at the end. */
+
+export interface FaultWindow {
+  kind: 'kill-service' | 'kill-nats' | 'stop' | 'pg-terminate';
+  /** The process (manager, a hypervisor's agent, nats-server) or what was terminated. */
+  target: string;
+  /** Milliseconds since the soak's moves began: the fault, and the target back (restarted and answering, or continued). */
+  startMs: number;
+  endMs: number;
+}
+
+export interface StoredEvent {
+  id: string;
+  type: string;
+  data: any;
+  /** recorded_at, in milliseconds since the soak's moves began. */
+  atMs: number;
+}
+
+export interface SoakFacts {
+  seed: number;
+  durationS: number;
+  timeScale: number;
+  /** The manager's failure timeout in real milliseconds: a host silent this long may be failed over. */
+  hostTimeoutRealMs: number;
+  /** The agents' heartbeat period in real milliseconds: the manager's last heartbeat came up to this long before a kill. */
+  heartbeatRealMs: number;
+  lastFaultEndMs: number;
+  sent: { requestId: string; vm: string; moveId?: string; refused?: string; unanswered?: boolean }[];
+  faults: FaultWindow[];
+  events: StoredEvent[];
+  /** Each hypervisor's VMs as its agent answered `inventory` (undefined: no answer). */
+  inventories: Map<string, string[] | undefined>;
+  drift: any;
+  /** Services that exited without being killed (the soak's supervisor started them again). */
+  crashes?: string[];
+}
+
+export interface SoakReport {
+  ok: boolean;
+  seed: number;
+  durationS: number;
+  faults: Record<string, number>;
+  movesSent: number;
+  refused: number;
+  /** Refusals by error code (a VM already moving, a mode its placement does not allow, the manager not ready…). */
+  refusedBy: Record<string, number>;
+  unanswered: number;
+  accepted: number;
+  haRestarts: number;
+  terminal: { completed: number; converged: number; failed: number; cancelled: number };
+  notTerminal: number;
+  lost: number;
+  duplicated: number;
+  doubleLocated: number;
+  agentsUnanswered: number;
+  drift: number | 'no answer';
+  spuriousHa: number;
+  crashes: number;
+  afterLastFault: { moves: number; p50S?: number; p99S?: number; maxS?: number };
+  details: string[];
+}
+
+const TERMINAL = { MoveCompleted: 'completed', MoveConverged: 'converged', MoveFailed: 'failed', MoveCancelled: 'cancelled' } as const;
+
+function percentile(sorted: number[], p: number): number | undefined {
+  if (!sorted.length) return undefined;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+export function buildSoakReport(f: SoakFacts): SoakReport {
+  const details: string[] = [];
+  const accepted = new Map<string, StoredEvent>();
+  const ends = new Map<string, StoredEvent[]>();
+  const completions = new Map<string, number>();
+  const ids = new Map<string, number>();
+  for (const e of f.events) {
+    ids.set(e.id, (ids.get(e.id) ?? 0) + 1);
+    const moveId = e.data?.moveId as string | undefined;
+    if (!moveId) continue;
+    if (e.type === 'MoveAccepted') accepted.set(moveId, e);
+    if (e.type in TERMINAL) ends.set(moveId, [...(ends.get(moveId) ?? []), e]);
+    if (e.type === 'MoveCompleted') completions.set(moveId, (completions.get(moveId) ?? 0) + 1);
+  }
+  // Terminal by the move's last word: a converged move has also completed; it counts once, as converged.
+  const terminal = { completed: 0, converged: 0, failed: 0, cancelled: 0 };
+  for (const [, es] of ends) terminal[TERMINAL[es[es.length - 1].type as keyof typeof TERMINAL]]++;
+  const open = [...accepted.keys()].filter((m) => !ends.has(m));
+  for (const m of open) details.push(`not terminal: move ${m} (${accepted.get(m)!.data.vm})`);
+
+  const lostMoves = f.sent.filter((x) => x.moveId && !accepted.has(x.moveId));
+  for (const x of lostMoves) details.push(`lost: ${x.requestId} was accepted as ${x.moveId}, and the store has no MoveAccepted for it`);
+  const dupIds = [...ids].filter(([, n]) => n > 1);
+  const dupCompletions = [...completions].filter(([, n]) => n > 1);
+  for (const [id, n] of dupIds) details.push(`duplicated: event ${id} stored ${n} times`);
+  for (const [m, n] of dupCompletions) details.push(`duplicated: move ${m} has ${n} MoveCompleted`);
+
+  const holders = new Map<string, string[]>();
+  for (const [host, vms] of f.inventories) for (const vm of vms ?? []) holders.set(vm, [...(holders.get(vm) ?? []), host]);
+  const double = [...holders].filter(([, hs]) => hs.length > 1);
+  for (const [vm, hs] of double) details.push(`double-located: ${vm} held by ${hs.join(' and ')}`);
+  const agentsUnanswered = [...f.inventories.values()].filter((v) => v === undefined).length;
+  if (agentsUnanswered) details.push(`${agentsUnanswered} agent(s) did not answer inventory at the end`);
+
+  // The soak runs the manager and the agents only: the planes it does not run answer nothing, which is no drift.
+  const answered = f.drift?.ok !== false && Array.isArray(f.drift?.disagreements);
+  const disagreements: any[] = answered ? f.drift.disagreements.filter((d: any) => d.plane === 'hypervisors') : [];
+  const drift = answered ? disagreements.length : ('no answer' as const);
+  if (!answered) details.push(`drift.check did not answer: ${JSON.stringify(f.drift?.error ?? f.drift)}`);
+  for (const d of disagreements) details.push(`drift: ${JSON.stringify(d)}`);
+
+  // A host may be failed over only when its agent was killed or stopped for longer than the failure
+  // timeout (less one heartbeat period: the last heartbeat before the fault may be that old).
+  const excused = new Set(f.faults.filter((w) => (w.kind === 'kill-service' || w.kind === 'stop') && w.endMs - w.startMs >= f.hostTimeoutRealMs - f.heartbeatRealMs).map((w) => w.target));
+  const declared = f.events.filter((e) => e.type === 'HostDeclaredFailed');
+  const spurious = declared.filter((e) => !excused.has(e.data.hypervisor));
+  for (const e of spurious) details.push(`spurious HA: ${e.data.hypervisor} declared failed (silent ${e.data.silentMs} ms simulated) though never down ${f.hostTimeoutRealMs} ms`);
+  const haRestarts = [...accepted.values()].filter((e) => e.data.cause === 'ha-restart');
+  const spuriousHosts = new Set(spurious.map((e) => e.data.hypervisor));
+  const spuriousRestarts = haRestarts.filter((e) => spuriousHosts.has(e.data.from?.hypervisor)).length;
+
+  // Time to terminal after the last fault, for every move still open when it ended.
+  const after = [...accepted]
+    .filter(([m, a]) => a.atMs <= f.lastFaultEndMs && !(ends.get(m)?.[0].atMs! <= f.lastFaultEndMs))
+    .map(([m]) => ends.get(m)?.[0].atMs)
+    .filter((t): t is number => t !== undefined)
+    .map((t) => (t - f.lastFaultEndMs) / 1000)
+    .sort((a, b) => a - b);
+
+  for (const c of f.crashes ?? []) details.push(`crash: ${c}`);
+  const faults: Record<string, number> = {};
+  for (const w of f.faults) faults[w.kind] = (faults[w.kind] ?? 0) + 1;
+  const report: SoakReport = {
+    ok: false,
+    seed: f.seed,
+    durationS: f.durationS,
+    faults,
+    movesSent: f.sent.length,
+    refused: f.sent.filter((x) => x.refused).length,
+    refusedBy: f.sent.reduce<Record<string, number>>((acc, x) => (x.refused ? { ...acc, [x.refused]: (acc[x.refused] ?? 0) + 1 } : acc), {}),
+    unanswered: f.sent.filter((x) => x.unanswered).length,
+    accepted: accepted.size - haRestarts.length,
+    haRestarts: haRestarts.length,
+    terminal,
+    notTerminal: open.length,
+    lost: lostMoves.length,
+    duplicated: dupIds.length + dupCompletions.length,
+    doubleLocated: double.length,
+    agentsUnanswered,
+    drift,
+    spuriousHa: spuriousRestarts + spurious.length,
+    crashes: f.crashes?.length ?? 0,
+    afterLastFault: { moves: after.length, p50S: percentile(after, 50), p99S: percentile(after, 99), maxS: after[after.length - 1] },
+    details,
+  };
+  report.ok = report.notTerminal === 0 && report.lost === 0 && report.duplicated === 0 && report.doubleLocated === 0 && agentsUnanswered === 0 && drift === 0 && report.spuriousHa === 0;
+  return report;
+}
+
+export function renderSoakTable(r: SoakReport): string {
+  const s = (x?: number) => (x === undefined ? '–' : `${x.toFixed(2)} s`);
+  const rows: [string, string][] = [
+    ['seed / duration', `${r.seed} / ${r.durationS} s`],
+    ['faults', Object.entries(r.faults).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'],
+    ['moves sent', String(r.movesSent)],
+    ['  refused (typed answer)', `${r.refused}${r.refused ? ` (${Object.entries(r.refusedBy).map(([k, n]) => `${k} ${n}`).join(', ')})` : ''}`],
+    ['  unanswered after 4 tries', String(r.unanswered)],
+    ['moves accepted (operator)', String(r.accepted)],
+    ['HA restarts accepted', String(r.haRestarts)],
+    ['terminal: completed', String(r.terminal.completed)],
+    ['terminal: converged', String(r.terminal.converged)],
+    ['terminal: failed', String(r.terminal.failed)],
+    ['terminal: cancelled', String(r.terminal.cancelled)],
+    ['not terminal after the drain', String(r.notTerminal)],
+    ['lost (accepted, no events)', String(r.lost)],
+    ['duplicated events', String(r.duplicated)],
+    ['double-located VMs', String(r.doubleLocated)],
+    ['drift disagreements', String(r.drift)],
+    ['spurious HA (hosts + restarts)', String(r.spuriousHa)],
+    ['services that exited by themselves', String(r.crashes)],
+    [`time to terminal after last fault (${r.afterLastFault.moves} moves) p50`, s(r.afterLastFault.p50S)],
+    ['  p99', s(r.afterLastFault.p99S)],
+    ['  max', s(r.afterLastFault.maxS)],
+    ['result', r.ok ? 'PASS' : 'FAIL'],
+  ];
+  const w = Math.max(...rows.map(([k]) => k.length));
+  return [...rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`), ...r.details.slice(0, 40).map((d) => `  ! ${d}`), ''].join('\n');
+}
