@@ -9,6 +9,7 @@ import { subjects } from '@locus/contracts';
 import { dropDatabase } from '@locus/eventstore';
 import { deleteStreamIfExists } from '@locus/messaging';
 import { defaultTopologyPath, loadTopologyFile } from '@locus/topology';
+import { seededRandom } from '../libs/platform/src/stats';
 import { ChildSet, freePort, requestJson, tail, until, type Child } from './bench/lab';
 import { buildSoakReport, renderSoakTable, type FaultWindow, type SoakFacts } from './soak/check';
 
@@ -40,18 +41,6 @@ const HEARTBEAT_SIM_MS = 20_000;
 const HOST_TIMEOUT_SIM_MS = 200_000;
 const MODES = ['cold', 'warm', 'hot'] as const;
 
-/** mulberry32: a small seeded generator, so a seed replays the same schedule. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (msg: string) => {
   if (!opts.json) process.stderr.write(`[soak ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
@@ -64,8 +53,8 @@ async function main(): Promise<number> {
   const drainS = Number(opts.drain);
   if (![durationS, seed, timeScale, drainS].every(Number.isFinite) || durationS <= 0 || timeScale <= 0) throw new Error('--duration, --seed, --time-scale and --drain take numbers (duration and time scale > 0)');
   // Two generators: the faults' schedule does not depend on how many moves went out meanwhile.
-  const faultRand = seeded(seed);
-  const moveRand = seeded(seed ^ 0x5bd1e995);
+  const faultRand = seededRandom(seed);
+  const moveRand = seededRandom(seed ^ 0x5bd1e995);
   const pick = <T>(xs: readonly T[], rand = faultRand): T => xs[Math.floor(rand() * xs.length)];
   const between = (lo: number, hi: number, rand = faultRand) => lo + rand() * (hi - lo);
 
