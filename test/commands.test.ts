@@ -116,7 +116,8 @@ describe('commands: refusals, idempotency and bad input', () => {
     const behind = new VmCommandService(store, capturingLogger().logger);
     const ahead = new VmCommandService(store, capturingLogger().logger);
     const idle = await behind.load('web-05');
-    expect(idle.state.move).toBeUndefined();
+    expect(idle.state).toMatchObject({ status: 'placed' });
+    expect(idle.state.status === 'placed' && idle.state.move).toBeFalsy();
     const at = (await lab.req('vm.get', { vm: 'web-05' })).vm.hypervisor;
     const to = at === 'dc2-hv1' ? { hypervisor: 'dc1-hv1', site: 'dc1' } : { hypervisor: 'dc2-hv1', site: 'dc2' };
     const moveId = '7f3a0000-0000-4000-8000-0000000000bb';
