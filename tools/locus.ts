@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { connect, type NatsConnection } from 'nats';
 import { mappingSubjects, NATS_ROLES, natsPermissions, routingSubjects, subjects, type RequestEndpoint } from '@locus/contracts';
-import { DEFAULT_NATS_AUTH_DIR, writeNatsAuth } from '@locus/messaging';
+import { DEFAULT_NATS_AUTH_DIR, natsServers, writeNatsAuth } from '@locus/messaging';
 import { operatorConnectOptions } from './cli/credentials';
 import { clockTime } from './cli/format';
 import { MoveBoard } from './cli/moves';
@@ -30,7 +30,7 @@ interface Globals {
 
 let connection: NatsConnection | undefined;
 async function nc(g: Globals): Promise<NatsConnection> {
-  connection ??= await connect({ servers: g.nats, name: 'locus-cli', maxReconnectAttempts: 2, ...operatorConnectOptions(g.nkey) }).catch((err: Error) => {
+  connection ??= await connect({ servers: natsServers(g.nats), name: 'locus-cli', maxReconnectAttempts: 2, ...operatorConnectOptions(g.nkey) }).catch((err: Error) => {
     throw new Error(`cannot reach NATS at ${g.nats}: ${err.message}`);
   });
   return connection;

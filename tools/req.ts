@@ -1,4 +1,5 @@
 import { connect } from 'nats';
+import { natsServers } from '@locus/messaging';
 import { operatorConnectOptions } from './cli/credentials';
 
 /**
@@ -12,7 +13,7 @@ async function main() {
     console.error("usage: npm run -s req -- SUBJECT 'JSON'   e.g. npm run -s req -- locus.vm.get '{\"vm\":\"web-01\"}'");
     process.exit(2);
   }
-  const nc = await connect({ servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', ...operatorConnectOptions() });
+  const nc = await connect({ servers: natsServers(process.env.NATS_URL ?? 'nats://127.0.0.1:4222'), ...operatorConnectOptions() });
   try {
     const msg = await nc.request(subject, new TextEncoder().encode(body), { timeout: Number(process.env.REQ_TIMEOUT_MS ?? 10000) });
     const text = new TextDecoder().decode(msg.data);

@@ -22,7 +22,7 @@ async function main() {
   const serviceUrl = serviceDatabaseUrl(config);
   const dataSource = await openStore(config.databaseUrl, 2, { serviceUrl, logger });
   const nc = await connectNats(config.natsUrl, 'locus-outbox-relay', logger, natsCredentials(config, 'manager'));
-  await ensureEventStream(await nc.jetstreamManager(), config.streamName, subjects(config.subjectPrefix).eventsWildcard);
+  await ensureEventStream(await nc.jetstreamManager(), config.streamName, subjects(config.subjectPrefix).eventsWildcard, config.streamReplicas);
   const relay = new OutboxRelay(new JetStreamOutboxPublisher(nc.jetstream()), {
     databaseUrl: serviceUrl,
     notifyChannel: OUTBOX_CHANNEL,

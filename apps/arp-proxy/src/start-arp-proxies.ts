@@ -76,7 +76,7 @@ export async function startArpProxies(config: LocusConfig, logger: Logger, opts:
   const neighbours = labNeighbours(domains, used, perSite);
   const nc = await connectNats(config.natsUrl, `locus-arp-proxy-${names.join('-').slice(0, 40)}`, logger, natsCredentials(config, 'arp-proxy'));
   const jsm = await nc.jetstreamManager();
-  await ensureEventStream(jsm, config.streamName, subjects(config.subjectPrefix).eventsWildcard);
+  await ensureEventStream(jsm, config.streamName, subjects(config.subjectPrefix).eventsWildcard, config.streamReplicas);
   const js = nc.jetstream();
   const deps = { logger, publisher: new PlaneEventPublisher(js, config.subjectPrefix, logger), clock, known: new KnownVms() };
   const proxies = names.map((name) => {

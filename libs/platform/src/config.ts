@@ -19,6 +19,7 @@ const Env = z.object({
     .regex(/^[A-Za-z0-9_-]+$/, 'one subject token, no dots or wildcards')
     .default(DEFAULT_SUBJECT_PREFIX),
   LOCUS_STREAM: z.string().regex(/^[A-Za-z0-9_-]+$/).default(DEFAULT_EVENT_STREAM),
+  LOCUS_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
   LOCUS_TIME_SCALE: z.coerce.number().positive().default(1),
   LOCUS_HYPERVISORS: z.string().default('all'),
   LOCUS_AGENT_TIMEOUT_MS: z.coerce.number().positive().default(1000),
@@ -57,6 +58,8 @@ export interface LocusConfig {
   topologyPath?: string;
   subjectPrefix: string;
   streamName: string;
+  /** Copies of the event stream JetStream keeps: 1 on one nats-server, 3 on a 3-node cluster. */
+  streamReplicas: number;
   /** Simulated ms per real ms: 1 is real time, 100 makes a 20 s boot take 200 ms. */
   timeScale: number;
   hypervisors: string[] | 'all';
@@ -110,6 +113,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     topologyPath: e.LOCUS_TOPOLOGY,
     subjectPrefix: e.LOCUS_SUBJECT_PREFIX,
     streamName: e.LOCUS_STREAM,
+    streamReplicas: e.LOCUS_STREAM_REPLICAS,
     timeScale: e.LOCUS_TIME_SCALE,
     hypervisors: e.LOCUS_HYPERVISORS === 'all' ? 'all' : e.LOCUS_HYPERVISORS.split(',').map((s) => s.trim()).filter(Boolean),
     agentTimeoutMs: e.LOCUS_AGENT_TIMEOUT_MS,
