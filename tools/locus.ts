@@ -69,7 +69,8 @@ async function call(g: Globals, subject: string, body: object, render: (reply: a
   return reply;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A move id or its first 8 characters or more (the short id the logs and watch show); anything else is a VM name. */
+const MOVE_ID = /^[0-9a-f]{8}(?:[0-9a-f-]{0,28})$/i;
 const globals = (cmd: Command) => cmd.optsWithGlobals<Globals>();
 const req = (g: Globals, e: RequestEndpoint) => subjects(g.prefix).request(e);
 
@@ -150,7 +151,7 @@ program
   .argument('<moveId-or-vm>')
   .action(async (id: string, _o: unknown, cmd: Command) => {
     const g = globals(cmd);
-    if (UUID.test(id)) await call(g, req(g, 'move.get'), { moveId: id }, (r) => views.moveView(r.move));
+    if (MOVE_ID.test(id)) await call(g, req(g, 'move.get'), { moveId: id }, (r) => views.moveView(r.move));
     else await call(g, req(g, 'vm.get'), { vm: id }, (r) => views.vmView(r.vm));
   });
 
