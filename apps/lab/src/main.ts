@@ -13,6 +13,7 @@ import { startMappingSystem } from '../../mapping-system/src/start-mapping-syste
 import { keyMaterialOrGenerated } from '../../mapping-system/src/shared/site-keys';
 import { startRouteInjectors } from '../../route-injector/src/start-route-injectors';
 import { startArpProxies } from '../../arp-proxy/src/start-arp-proxies';
+import { startConsole, type RunningConsole } from '../../console/src/console-server';
 import { startLabObservability } from './lab-observability';
 
 const SHUTDOWN_LIMIT_MS = 15_000;
@@ -42,10 +43,12 @@ const program = new Command()
   .option('--fresh', 'start from a clean slate: drop the lab database and delete the event stream first')
   .option('--time-scale <n>', 'simulated ms per real ms for the agents (1 = real time)')
   .option('--topology <file>', 'lab topology YAML (default lab/default.yaml)')
+  .option('--console-port <n>', 'port of the web console on 127.0.0.1 (LOCUS_CONSOLE_PORT, default 8480; 0: any free port); a layout of several processes serves it only when given')
+  .option('--no-console', 'do not serve the web console')
   .option('--services <list>', `only these services, comma-separated (${LAB_SERVICES.join(', ')}): one process of a layout of several (default: all of them)`)
   .parse();
 
-const opts = program.opts<{ fresh?: boolean; timeScale?: string; topology?: string; services?: string }>();
+const opts = program.opts<{ fresh?: boolean; timeScale?: string; topology?: string; services?: string; console: boolean; consolePort?: string }>();
 
 async function main() {
   const config = loadConfig(process.env, {
@@ -72,6 +75,7 @@ async function main() {
   const routes = only.has('routes') ? await startRouteInjectors(config, logger) : undefined;
   const arp = only.has('arp') ? await startArpProxies(config, logger) : undefined;
   const observability = await startLabObservability(config, logger, { manager, agents, mapping, routes, arp });
+  const webConsole = await startLabConsole(config, logger, only.size === LAB_SERVICES.length);
   const services = [...only].join(', ');
   const operator = natsCredentials(config, 'operator');
   log.info(
@@ -80,6 +84,7 @@ async function main() {
       ? `lab ready. Try: nats ${operator ? `--nkey ${operator.seedFile} ` : ''}req ${config.subjectPrefix}.vm.move '{"vm":"web-01","to":"dc2-hv1","mode":"cold"}'  (or: npm run -s req -- ${config.subjectPrefix}.vm.move '...')`
       : `lab services ready: ${services}`,
   );
+  if (webConsole) log.info({ url: webConsole.url }, `console: open ${webConsole.url} in a browser`);
   const shutdown = async (signal: string) => {
     log.info({ signal }, 'stopping the lab');
     // A stop that hangs (a peer gone, a drain that never ends) must not leave the lab running.
@@ -87,6 +92,7 @@ async function main() {
       log.error({ signal, afterMs: SHUTDOWN_LIMIT_MS }, 'the lab did not stop in time; exiting anyway');
       process.exit(1);
     }, SHUTDOWN_LIMIT_MS).unref();
+    await webConsole?.stop();
     await observability.stop();
     // The manager first: stopped after the agents, its HA monitor would take their silence for
     // failed hosts and restart their VMs on the way out.
@@ -99,6 +105,23 @@ async function main() {
   };
   process.once('SIGINT', () => void shutdown('SIGINT'));
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+/**
+ * The web console (apps/console) on loopback: by default in the whole lab, in one process of a
+ * layout only when --console-port names a port (several processes must not race for one port).
+ * A port in use is said in a warning and the lab goes on without it.
+ */
+async function startLabConsole(config: LocusConfig, logger: Logger, wholeLab: boolean): Promise<RunningConsole | undefined> {
+  if (!opts.console || (!wholeLab && opts.consolePort === undefined)) return undefined;
+  const port = opts.consolePort !== undefined ? Number(opts.consolePort) : config.consolePort;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--console-port ${opts.consolePort}: expected a port number (0: any free port)`);
+  try {
+    return await startConsole(config, logger, { port, host: config.consoleHost });
+  } catch (err) {
+    logger.child({ component: 'lab' }).warn({ port, err: (err as Error).message }, `console not started: ${(err as Error).message} (choose another port with --console-port N, 0 for any free port, or --no-console)`);
+    return undefined;
+  }
 }
 
 /**

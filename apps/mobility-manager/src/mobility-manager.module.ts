@@ -44,7 +44,7 @@ export class MobilityManagerModule {
       providers: [
         { provide: DEPS, useValue: deps },
         { provide: MoveVmHandler, useFactory: (d: ManagerDeps) => new MoveVmHandler(d.commands, d.dataSource, d.topology, d.planner, d.logger, d.queue), inject: [DEPS] },
-        { provide: PlanMoveHandler, useFactory: (d: ManagerDeps) => new PlanMoveHandler(d.planner), inject: [DEPS] },
+        { provide: PlanMoveHandler, useFactory: (d: ManagerDeps) => new PlanMoveHandler(d.planner, d.dataSource), inject: [DEPS] },
         { provide: CancelMoveHandler, useFactory: (d: ManagerDeps) => new CancelMoveHandler(d.commands, d.dataSource, d.logger), inject: [DEPS] },
         { provide: GetMoveHandler, useFactory: (d: ManagerDeps) => new GetMoveHandler(d.dataSource), inject: [DEPS] },
         { provide: GetVmHandler, useFactory: (d: ManagerDeps) => new GetVmHandler(d.dataSource, d.commands), inject: [DEPS] },

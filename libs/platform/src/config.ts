@@ -40,6 +40,8 @@ const Env = z.object({
   LOCUS_MAX_QUEUED_REQUESTS: z.coerce.number().int().nonnegative().default(128),
   LOCUS_REQUEST_BUDGET_MS: z.coerce.number().positive().default(30_000),
   LOCUS_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  LOCUS_CONSOLE_PORT: z.coerce.number().int().min(0).max(65535).default(8480),
+  LOCUS_CONSOLE_HOST: z.string().min(1).default('127.0.0.1'),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 
@@ -96,6 +98,9 @@ export interface LocusConfig {
   requestBudgetMs: number;
   /** Port of /metrics, /healthz and /readyz (LOCUS_METRICS_PORT); 0, the default, serves none. */
   metricsPort: number;
+  /** The web console's port (LOCUS_CONSOLE_PORT, default 8480; 0: any free one) and address (LOCUS_CONSOLE_HOST, default loopback). */
+  consolePort: number;
+  consoleHost: string;
   logLevel: string;
 }
 
@@ -134,6 +139,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     maxQueuedRequests: e.LOCUS_MAX_QUEUED_REQUESTS,
     requestBudgetMs: e.LOCUS_REQUEST_BUDGET_MS,
     metricsPort: e.LOCUS_METRICS_PORT,
+    consolePort: e.LOCUS_CONSOLE_PORT,
+    consoleHost: e.LOCUS_CONSOLE_HOST,
     logLevel: e.LOG_LEVEL,
     ...overrides,
   };
