@@ -84,6 +84,23 @@ describe('soak checker', () => {
     expect(r.details.join('\n')).toMatch(/unsettled: move m1/);
   });
 
+  it('a completed move with no verdict whose VM was relocated again later is superseded: counted, not a failure', () => {
+    const r = buildSoakReport(
+      facts({
+        events: [
+          ev('MoveAccepted', { moveId: 'm1', vm: 'a' }, 1000),
+          ev('VmRelocated', { moveId: 'm1', vm: 'a', locationVersion: 2 }, 1100),
+          ev('MoveCompleted', { moveId: 'm1' }, 1200),
+          ev('MoveAccepted', { moveId: 'm2', vm: 'a' }, 1300),
+          ev('VmRelocated', { moveId: 'm2', vm: 'a', locationVersion: 3 }, 1400),
+          ev('MoveCompleted', { moveId: 'm2' }, 1500),
+          ev('MoveConverged', { moveId: 'm2' }, 1600),
+        ],
+      }),
+    );
+    expect(r).toMatchObject({ ok: true, superseded: 1, unsettled: 0 });
+  });
+
   it('an agent or a drift check that does not answer fails the run', () => {
     const r = buildSoakReport(facts({ inventories: new Map([['hv1', undefined]]), drift: { ok: false, error: { code: 'UNAVAILABLE' } } }));
     expect(r).toMatchObject({ ok: false, agentsUnanswered: 1, drift: 'no answer' });

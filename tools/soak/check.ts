@@ -52,7 +52,9 @@ export interface SoakReport {
   notTerminal: number;
   /** Completed moves whose planes did not agree in time (MoveConvergenceLate, no MoveConverged after it). */
   late: number;
-  /** Completed moves with neither verdict: nobody is still tracking them (the convergence was lost). */
+  /** Completed moves with neither verdict whose VM was relocated again (a newer location version) before their planes agreed: the planes follow the newer move now. */
+  superseded: number;
+  /** Completed moves with neither verdict and no later relocation: nobody is still tracking them (the convergence was lost). */
   unsettled: number;
   lost: number;
   duplicated: number;
@@ -96,7 +98,21 @@ export function buildSoakReport(f: SoakFacts): SoakReport {
   const open = [...accepted.keys()].filter((m) => !ends.has(m));
   for (const m of open) details.push(`not terminal: move ${m} (${accepted.get(m)!.data.vm})`);
 
-  const unsettled = [...completions.keys()].filter((m) => !converged.has(m) && !late.has(m));
+  // A move relocated again later has its planes following the newer version: it is superseded, not lost.
+  const versions = new Map<string, { vm: string; locationVersion: number }>();
+  const lastVersion = new Map<string, number>();
+  for (const e of f.events)
+    if (e.type === 'VmRelocated') {
+      versions.set(e.data.moveId, { vm: e.data.vm, locationVersion: e.data.locationVersion });
+      lastVersion.set(e.data.vm, Math.max(lastVersion.get(e.data.vm) ?? 0, e.data.locationVersion));
+    }
+  const noVerdict = [...completions.keys()].filter((m) => !converged.has(m) && !late.has(m));
+  const isSuperseded = (m: string) => {
+    const v = versions.get(m);
+    return !!v && (lastVersion.get(v.vm) ?? 0) > v.locationVersion;
+  };
+  const superseded = noVerdict.filter(isSuperseded);
+  const unsettled = noVerdict.filter((m) => !isSuperseded(m));
   for (const m of unsettled) details.push(`unsettled: move ${m} (${accepted.get(m)?.data.vm}) completed with no convergence verdict (neither converged nor late)`);
   const stillLate = [...late].filter((m) => !converged.has(m));
 
@@ -156,6 +172,7 @@ export function buildSoakReport(f: SoakFacts): SoakReport {
     terminal,
     notTerminal: open.length,
     late: stillLate.length,
+    superseded: superseded.length,
     unsettled: unsettled.length,
     lost: lostMoves.length,
     duplicated: dupIds.length + dupCompletions.length,
@@ -187,6 +204,7 @@ export function renderSoakTable(r: SoakReport): string {
     ['terminal: cancelled', String(r.terminal.cancelled)],
     ['not terminal after the drain', String(r.notTerminal)],
     ['completed, planes late (not converged)', String(r.late)],
+    ['completed, superseded before converging', String(r.superseded)],
     ['completed, no convergence verdict', String(r.unsettled)],
     ['lost (accepted, no events)', String(r.lost)],
     ['duplicated events', String(r.duplicated)],

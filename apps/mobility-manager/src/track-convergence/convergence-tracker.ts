@@ -98,11 +98,18 @@ export class ConvergenceTracker {
     return this.book.converging();
   }
 
-  /** Every move not converged yet (a late one may still converge) within the lookback, or now: where the consumer starts. */
+  /**
+   * Every move not converged yet (a late one may still converge) within the lookback, or now: where
+   * the consumer starts. A completed move whose VM has completed a later move is superseded (its
+   * planes follow the newer location): it would only pin the replay further back.
+   */
   private async resumePoint(): Promise<Date> {
     const lookbackMs = this.options.lookbackMs ?? 3_600_000;
     const rows: { since: Date | null }[] = await this.deps.dataSource.query(
-      `SELECT min(accepted_at) AS since FROM moves WHERE state IN ('accepted', 'in-progress', 'completed') AND accepted_at > now() - ($1::int * interval '1 millisecond')`,
+      `SELECT min(m.accepted_at) AS since FROM moves m
+        WHERE m.state IN ('accepted', 'in-progress', 'completed') AND m.accepted_at > now() - ($1::int * interval '1 millisecond')
+          AND NOT (m.state = 'completed' AND EXISTS (
+            SELECT 1 FROM moves later WHERE later.vm = m.vm AND later.accepted_at > m.accepted_at AND later.state IN ('completed', 'converged')))`,
       [lookbackMs],
     );
     const oldest = rows[0]?.since ? new Date(rows[0].since).getTime() : Infinity;
