@@ -1,11 +1,10 @@
 import { execFile } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { requestJson } from '@locus/messaging';
 import { capturingLogger, startTestLab, type TestLab } from './support/harness';
 import { mappingOptions } from './support/mapping';
-import { ensureBuilt } from './support/processes';
+import { ensureBuilt, freePort } from './support/processes';
 import { startArpProxies, type RunningArpProxies } from '../apps/arp-proxy/src/start-arp-proxies';
 import { startMappingSystem, type RunningMappingSystem } from '../apps/mapping-system/src/start-mapping-system';
 import { routeSites, startRouteInjectors, type RunningRouteInjectors } from '../apps/route-injector/src/start-route-injectors';
@@ -13,15 +12,6 @@ import { InMemoryFabric } from '../apps/route-injector/src/rib/in-memory-rib';
 
 const ROOT = join(__dirname, '..');
 const run = promisify(execFile);
-
-/** A port nobody listens on right now. */
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as { port: number };
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 /**
  * Error messages that say what is wrong, as a newcomer meets them over NATS: a missing field is

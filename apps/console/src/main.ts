@@ -4,7 +4,7 @@ import { startConsole } from './console-server';
 /** The console on its own (compose): LOCUS_CONSOLE_PORT and LOCUS_CONSOLE_HOST, NATS as the operator (NATS_NKEY_SEED_FILE). */
 async function main() {
   const config = loadConfig();
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, config.logFormat);
   const webConsole = await startConsole(config, logger, { port: config.consolePort, host: config.consoleHost });
   for (const signal of ['SIGINT', 'SIGTERM'] as const)
     process.once(signal, () => {

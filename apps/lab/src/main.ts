@@ -1,12 +1,12 @@
 import 'reflect-metadata';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { Client } from 'pg';
 import { join } from 'node:path';
 import { dropDatabase } from '@locus/eventstore';
 import { connectNats, DEFAULT_NATS_AUTH_DIR, deleteStreamIfExists, hasNatsAuth, NATS_AUTH_CONFIG_FILE, NATS_START_HINT, probeNats, writeNatsAuth } from '@locus/messaging';
-import { createLogger, loadConfig, natsCredentials, type LocusConfig, type Logger } from '@locus/platform';
+import { createLogger, loadConfig, LOG_FORMATS, natsCredentials, type LocusConfig, type LogFormat, type Logger } from '@locus/platform';
 import { startMobilityManager } from '../../mobility-manager/src/start-mobility-manager';
 import { startAgents } from '../../hypervisor-agent/src/start-agents';
 import { startMappingSystem } from '../../mapping-system/src/start-mapping-system';
@@ -45,17 +45,19 @@ const program = new Command()
   .option('--topology <file>', 'lab topology YAML (default lab/default.yaml)')
   .option('--console-port <n>', 'port of the web console on 127.0.0.1 (LOCUS_CONSOLE_PORT, default 8480; 0: any free port); a layout of several processes serves it only when given')
   .option('--no-console', 'do not serve the web console')
+  .addOption(new Option('--log-format <format>', 'pretty: readable lines, also into a file or pipe; json: one object per line; auto: pretty in a terminal, JSON when piped (LOG_FORMAT, default auto)').choices(LOG_FORMATS))
   .option('--services <list>', `only these services, comma-separated (${LAB_SERVICES.join(', ')}): one process of a layout of several (default: all of them)`)
   .parse();
 
-const opts = program.opts<{ fresh?: boolean; timeScale?: string; topology?: string; services?: string; console: boolean; consolePort?: string }>();
+const opts = program.opts<{ fresh?: boolean; timeScale?: string; topology?: string; services?: string; console: boolean; consolePort?: string; logFormat?: LogFormat }>();
 
 async function main() {
   const config = loadConfig(process.env, {
     ...(opts.timeScale ? { timeScale: Number(opts.timeScale) } : {}),
     ...(opts.topology ? { topologyPath: opts.topology } : {}),
+    ...(opts.logFormat ? { logFormat: opts.logFormat } : {}),
   });
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, config.logFormat);
   const log = logger.child({ component: 'lab' });
   const only = chosenServices(opts.services);
   Object.assign(config, await ensureNats(config, log));
