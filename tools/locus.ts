@@ -4,6 +4,7 @@ import { connect, type NatsConnection } from 'nats';
 import { mappingSubjects, NATS_ROLES, natsPermissions, routingSubjects, subjects, type RequestEndpoint } from '@locus/contracts';
 import { DEFAULT_NATS_AUTH_DIR, natsServers, writeNatsAuth } from '@locus/messaging';
 import { operatorConnectOptions } from './cli/credentials';
+import { explainConnectFailure, explainRequestFailure } from './cli/request-failure';
 import { clockTime } from './cli/format';
 import { convergenceTopologyOf, MoveBoard, type ConvergenceTopology } from '@locus/domain';
 import * as views from './cli/views';
@@ -31,7 +32,7 @@ interface Globals {
 let connection: NatsConnection | undefined;
 async function nc(g: Globals): Promise<NatsConnection> {
   connection ??= await connect({ servers: natsServers(g.nats), name: 'locus-cli', maxReconnectAttempts: 2, ...operatorConnectOptions(g.nkey) }).catch((err: Error) => {
-    throw new Error(`cannot reach NATS at ${g.nats}: ${err.message}`);
+    throw new Error(explainConnectFailure(g.nats, err));
   });
   return connection;
 }
@@ -46,8 +47,7 @@ async function ask(g: Globals, subject: string, body: object): Promise<{ raw: st
     const msg = await conn.request(subject, new TextEncoder().encode(text), { timeout: Number(g.timeout) });
     raw = new TextDecoder().decode(msg.data);
   } catch (err) {
-    const m = (err as Error).message;
-    throw new Error(/503|no responders/i.test(m) ? `nobody serves ${subject} (is the lab running with prefix "${g.prefix}"?)` : `${subject}: ${m}`);
+    throw new Error(explainRequestFailure(subject, err, Number(g.timeout)));
   }
   try {
     return { raw, reply: JSON.parse(raw) };

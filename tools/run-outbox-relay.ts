@@ -17,7 +17,7 @@ async function main() {
   const batchSize = batch === undefined || batch === '' ? undefined : Number(batch);
   if (batchSize !== undefined && !(Number.isInteger(batchSize) && batchSize > 0)) throw new Error(`LOCUS_RELAY_BATCH must be a positive integer, got "${batch}"`);
 
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, config.logFormat);
   const log = logger.child({ component: 'run-outbox-relay' });
   const serviceUrl = serviceDatabaseUrl(config);
   const dataSource = await openStore(config.databaseUrl, 2, { serviceUrl, logger });

@@ -90,7 +90,7 @@ export async function startArpProxies(config: LocusConfig, logger: Logger, opts:
   const host = {
     async start() {
       await feed.start(async () => proxies.forEach((p) => p.start()));
-      service = await serveArp(nc, proxies, withDomains, config.subjectPrefix, logger);
+      service = await serveArp(nc, proxies, withDomains, (vm) => topology.vm(vm) !== undefined, config.subjectPrefix, logger);
       logger.info({ component: 'arp-proxy', sites: names, neighbours: neighbours.filter((n) => names.includes(n.site)).length }, 'ARP proxies ready');
     },
     async stop() {

@@ -20,6 +20,8 @@ export interface ConsoleOptions {
 export interface RunningConsole {
   url: string;
   port: number;
+  /** Its NATS connection (the operator's): what its readiness checks. */
+  nc: NatsConnection;
   stop(): Promise<void>;
 }
 
@@ -141,7 +143,7 @@ export async function startConsole(config: LocusConfig, logger: Logger, options:
       try {
         parsed = JSON.parse(body || '{}');
       } catch {
-        json(res, 400, { ok: false, error: { code: 'VALIDATION', message: 'the body is not JSON' } });
+        json(res, 400, { ok: false, error: { code: 'BAD_REQUEST', message: 'body is not JSON' } });
         return;
       }
       const reply = await request(endpoint, parsed).catch((err: Error) => ({ ok: false, error: { code: 'UNAVAILABLE', message: `${s.request(endpoint)}: ${err.message}` } }));
@@ -169,6 +171,7 @@ export async function startConsole(config: LocusConfig, logger: Logger, options:
   return {
     url,
     port,
+    nc,
     stop: async () => {
       clearInterval(flush);
       clearInterval(keepAlive);

@@ -1,12 +1,12 @@
 import 'reflect-metadata';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { Client } from 'pg';
 import { join } from 'node:path';
 import { dropDatabase } from '@locus/eventstore';
 import { connectNats, DEFAULT_NATS_AUTH_DIR, deleteStreamIfExists, hasNatsAuth, NATS_AUTH_CONFIG_FILE, NATS_START_HINT, probeNats, writeNatsAuth } from '@locus/messaging';
-import { createLogger, loadConfig, natsCredentials, type LocusConfig, type Logger } from '@locus/platform';
+import { createLogger, loadConfig, LOG_FORMATS, natsCredentials, type LocusConfig, type LogFormat, type Logger } from '@locus/platform';
 import { startMobilityManager } from '../../mobility-manager/src/start-mobility-manager';
 import { startAgents } from '../../hypervisor-agent/src/start-agents';
 import { startMappingSystem } from '../../mapping-system/src/start-mapping-system';
@@ -14,9 +14,11 @@ import { keyMaterialOrGenerated } from '../../mapping-system/src/shared/site-key
 import { startRouteInjectors } from '../../route-injector/src/start-route-injectors';
 import { startArpProxies } from '../../arp-proxy/src/start-arp-proxies';
 import { startConsole, type RunningConsole } from '../../console/src/console-server';
-import { startLabObservability } from './lab-observability';
+import { startLabObservability, type LabServices } from './lab-observability';
 
 const SHUTDOWN_LIMIT_MS = 15_000;
+/** Where the whole lab serves its metrics unless told otherwise (compose and Kubernetes use the same port, inside their networks). */
+const LAB_METRICS_PORT = 9464;
 const LAB_SERVICES = ['manager', 'agents', 'mapping', 'routes', 'arp'] as const;
 type LabService = (typeof LAB_SERVICES)[number];
 
@@ -45,17 +47,21 @@ const program = new Command()
   .option('--topology <file>', 'lab topology YAML (default lab/default.yaml)')
   .option('--console-port <n>', 'port of the web console on 127.0.0.1 (LOCUS_CONSOLE_PORT, default 8480; 0: any free port); a layout of several processes serves it only when given')
   .option('--no-console', 'do not serve the web console')
+  .option('--metrics-port <n>', `port of /metrics, /healthz and /readyz on 127.0.0.1 (LOCUS_METRICS_PORT; default ${LAB_METRICS_PORT} in the whole lab, none in one process of a layout; 0: none)`)
+  .option('--no-metrics', 'do not serve /metrics, /healthz and /readyz')
+  .addOption(new Option('--log-format <format>', 'pretty: readable lines, also into a file or pipe; json: one object per line; auto: pretty in a terminal, JSON when piped (LOG_FORMAT, default auto)').choices(LOG_FORMATS))
   .option('--services <list>', `only these services, comma-separated (${LAB_SERVICES.join(', ')}): one process of a layout of several (default: all of them)`)
   .parse();
 
-const opts = program.opts<{ fresh?: boolean; timeScale?: string; topology?: string; services?: string; console: boolean; consolePort?: string }>();
+const opts = program.opts<{ fresh?: boolean; timeScale?: string; topology?: string; services?: string; console: boolean; consolePort?: string; metrics: boolean; metricsPort?: string; logFormat?: LogFormat }>();
 
 async function main() {
   const config = loadConfig(process.env, {
     ...(opts.timeScale ? { timeScale: Number(opts.timeScale) } : {}),
     ...(opts.topology ? { topologyPath: opts.topology } : {}),
+    ...(opts.logFormat ? { logFormat: opts.logFormat } : {}),
   });
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, config.logFormat);
   const log = logger.child({ component: 'lab' });
   const only = chosenServices(opts.services);
   Object.assign(config, await ensureNats(config, log));
@@ -74,7 +80,7 @@ async function main() {
   const mapping = only.has('mapping') ? await startMappingSystem(config, logger, { keySeed: mappingKey.seed, keySource: mappingKey.source }) : undefined;
   const routes = only.has('routes') ? await startRouteInjectors(config, logger) : undefined;
   const arp = only.has('arp') ? await startArpProxies(config, logger) : undefined;
-  const observability = await startLabObservability(config, logger, { manager, agents, mapping, routes, arp });
+  const observability = await startLabMetrics(config, logger, { manager, agents, mapping, routes, arp }, only.size === LAB_SERVICES.length);
   const webConsole = await startLabConsole(config, logger, only.size === LAB_SERVICES.length);
   const services = [...only].join(', ');
   const operator = natsCredentials(config, 'operator');
@@ -85,6 +91,7 @@ async function main() {
       : `lab services ready: ${services}`,
   );
   if (webConsole) log.info({ url: webConsole.url }, `console: open ${webConsole.url} in a browser`);
+  if (observability.server) log.info({ url: `${observability.server.url}/metrics` }, `metrics at ${observability.server.url}/metrics (Prometheus; a Grafana dashboard: deploy/grafana/locus-dashboard.json)`);
   const shutdown = async (signal: string) => {
     log.info({ signal }, 'stopping the lab');
     // A stop that hangs (a peer gone, a drain that never ends) must not leave the lab running.
@@ -105,6 +112,24 @@ async function main() {
   };
   process.once('SIGINT', () => void shutdown('SIGINT'));
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+/**
+ * /metrics, /healthz and /readyz of every service of this process, on loopback: by default on
+ * port 9464 in the whole lab (LOCUS_METRICS_PORT or --metrics-port another, 0 or --no-metrics none),
+ * in one process of a layout only when a port is named. A port in use is said in a warning and the
+ * lab goes on without it.
+ */
+async function startLabMetrics(config: LocusConfig, logger: Logger, services: LabServices, wholeLab: boolean): Promise<Awaited<ReturnType<typeof startLabObservability>>> {
+  const named = opts.metricsPort ?? process.env.LOCUS_METRICS_PORT;
+  const port = !opts.metrics ? 0 : named !== undefined ? Number(named) : wholeLab ? LAB_METRICS_PORT : 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--metrics-port ${named}: expected a port number (0: none)`);
+  try {
+    return await startLabObservability({ ...config, metricsPort: port }, logger, services, '127.0.0.1');
+  } catch (err) {
+    logger.child({ component: 'lab' }).warn({ port, err: (err as Error).message }, `metrics not served: ${(err as Error).message} (choose another port with --metrics-port N, or --no-metrics)`);
+    return { stop: async () => undefined };
+  }
 }
 
 /**

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { join } from 'node:path';
 import { DEFAULT_EVENT_STREAM, DEFAULT_SUBJECT_PREFIX, natsSeedFileName, type NatsCredentials, type NatsRole } from '@locus/contracts';
+import { LOG_FORMATS, type LogFormat } from './logger';
 
 /** Every setting a Locus service reads, from the environment, validated once at start. */
 const Env = z.object({
@@ -43,6 +44,7 @@ const Env = z.object({
   LOCUS_CONSOLE_PORT: z.coerce.number().int().min(0).max(65535).default(8480),
   LOCUS_CONSOLE_HOST: z.string().min(1).default('127.0.0.1'),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  LOG_FORMAT: z.enum(LOG_FORMATS).default('auto'),
 });
 
 export interface LocusConfig {
@@ -102,6 +104,8 @@ export interface LocusConfig {
   consolePort: number;
   consoleHost: string;
   logLevel: string;
+  /** LOG_FORMAT: `pretty` (one readable line per step, coloured only in a terminal), `json` (one object per line), `auto` (the default: pretty in a terminal, JSON when piped). */
+  logFormat: LogFormat;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<LocusConfig> = {}): LocusConfig {
@@ -142,6 +146,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     consolePort: e.LOCUS_CONSOLE_PORT,
     consoleHost: e.LOCUS_CONSOLE_HOST,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     ...overrides,
   };
 }
