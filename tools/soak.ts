@@ -250,14 +250,16 @@ async function main(): Promise<number> {
     const lastFaultEndMs = faults.length ? Math.max(...faults.map((f) => f.endMs)) : 0;
     log(`faults over (${faults.length}); draining up to ${drainS} s`);
 
-    // Drain: every move the store accepted ends, and every completed one has its convergence verdict, or the drain runs out.
+    // Drain: every move the store accepted ends, and every completed one not superseded has its convergence verdict, or the drain runs out.
     const unfinished = async () =>
       (
         await query(
           `SELECT (SELECT count(*) FROM events a WHERE a.type = 'MoveAccepted' AND NOT EXISTS (
               SELECT 1 FROM events t WHERE t.type IN ('MoveCompleted','MoveConverged','MoveFailed','MoveCancelled') AND t.data->>'moveId' = a.data->>'moveId'))
            + (SELECT count(*) FROM events c WHERE c.type = 'MoveCompleted' AND NOT EXISTS (
-              SELECT 1 FROM events v WHERE v.type IN ('MoveConverged','MoveConvergenceLate') AND v.data->>'moveId' = c.data->>'moveId'))::int AS n`,
+              SELECT 1 FROM events v WHERE v.type IN ('MoveConverged','MoveConvergenceLate') AND v.data->>'moveId' = c.data->>'moveId')
+              -- a later relocation of the VM supersedes it: no verdict will come, none is owed
+              AND NOT EXISTS (SELECT 1 FROM events r WHERE r.stream_id = c.stream_id AND r.type = 'VmRelocated' AND r.position > c.position))::int AS n`,
         ).catch(() => [{ n: -1 }])
       )[0].n as number;
     const drainEnd = Date.now() + drainS * 1000;
