@@ -101,6 +101,19 @@ describe('soak checker', () => {
     expect(r).toMatchObject({ ok: true, superseded: 1, unsettled: 0 });
   });
 
+  it('a failover is earned only by a kill or stop of that host near the timeout that overlaps the silence the manager measured', () => {
+    // hv1 stopped 3.4 s (timeout 4 s): its silence, 4.25 s, took a heartbeat and a slow resume on top: earned.
+    // hv2 declared failed 20 s after its only stop ended: spurious.
+    const r = buildSoakReport(
+      facts({
+        events: [ev('HostDeclaredFailed', { hypervisor: 'hv1', silentMs: 212_350, vms: [] }, 4500), ev('HostDeclaredFailed', { hypervisor: 'hv2', silentMs: 210_000, vms: [] }, 30_000)],
+        faults: [{ kind: 'stop', target: 'hv1', startMs: 600, endMs: 4000 }, { kind: 'stop', target: 'hv2', startMs: 5000, endMs: 9800 }],
+      }),
+    );
+    expect(r).toMatchObject({ ok: false, spuriousHa: 1 });
+    expect(r.details.join('\n')).toMatch(/spurious HA: hv2 declared failed at \+30\.0 s/);
+  });
+
   it('an agent or a drift check that does not answer fails the run', () => {
     const r = buildSoakReport(facts({ inventories: new Map([['hv1', undefined]]), drift: { ok: false, error: { code: 'UNAVAILABLE' } } }));
     expect(r).toMatchObject({ ok: false, agentsUnanswered: 1, drift: 'no answer' });

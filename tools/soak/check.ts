@@ -67,6 +67,9 @@ export interface SoakReport {
   details: string[];
 }
 
+/** Real ms a host's measured silence may exceed the fault that caused it (a heartbeat's phase, a loaded machine's delay). */
+const HA_SLACK_MS = 1000;
+
 const TERMINAL = { MoveCompleted: 'completed', MoveConverged: 'converged', MoveFailed: 'failed', MoveCancelled: 'cancelled' } as const;
 
 function percentile(sorted: number[], p: number): number | undefined {
@@ -137,12 +140,25 @@ export function buildSoakReport(f: SoakFacts): SoakReport {
   if (!answered) details.push(`drift.check did not answer: ${JSON.stringify(f.drift?.error ?? f.drift)}`);
   for (const d of disagreements) details.push(`drift: ${JSON.stringify(d)}`);
 
-  // A host may be failed over only when its agent was killed or stopped for longer than the failure
-  // timeout (less one heartbeat period: the last heartbeat before the fault may be that old).
-  const excused = new Set(f.faults.filter((w) => (w.kind === 'kill-service' || w.kind === 'stop') && w.endMs - w.startMs >= f.hostTimeoutRealMs - f.heartbeatRealMs).map((w) => w.target));
+  // A host's failover is earned when its agent was killed or stopped close to the failure timeout
+  // and that fault overlaps the silence the manager measured. The silence is longer than the fault
+  // by up to a heartbeat before it and the time the process takes to speak again after it (a
+  // loaded machine: up to a second seen), hence the slack; a failover with no such fault is spurious.
+  const earned = (e: StoredEvent) => {
+    const silentRealMs = Number(e.data.silentMs ?? 0) / f.timeScale;
+    return f.faults.some(
+      (w) =>
+        (w.kind === 'kill-service' || w.kind === 'stop') &&
+        w.target === e.data.hypervisor &&
+        w.endMs - w.startMs >= f.hostTimeoutRealMs - f.heartbeatRealMs - HA_SLACK_MS &&
+        w.startMs <= e.atMs &&
+        w.endMs >= e.atMs - silentRealMs - HA_SLACK_MS,
+    );
+  };
   const declared = f.events.filter((e) => e.type === 'HostDeclaredFailed');
-  const spurious = declared.filter((e) => !excused.has(e.data.hypervisor));
-  for (const e of spurious) details.push(`spurious HA: ${e.data.hypervisor} declared failed (silent ${e.data.silentMs} ms simulated) though never down ${f.hostTimeoutRealMs} ms`);
+  const spurious = declared.filter((e) => !earned(e));
+  for (const e of spurious)
+    details.push(`spurious HA: ${e.data.hypervisor} declared failed at +${(e.atMs / 1000).toFixed(1)} s (silent ${e.data.silentMs} ms simulated) with no kill or stop of it near ${f.hostTimeoutRealMs} ms then`);
   const haRestarts = [...accepted.values()].filter((e) => e.data.cause === 'ha-restart');
   const spuriousHosts = new Set(spurious.map((e) => e.data.hypervisor));
   const spuriousRestarts = haRestarts.filter((e) => spuriousHosts.has(e.data.from?.hypervisor)).length;
