@@ -1,0 +1,4 @@
+export * from './names';
+export * from './plan';
+export * from './iproute2';
+export * from './linux-dataplane';
