@@ -14,6 +14,9 @@ import { keyMaterialOrGenerated } from '../../mapping-system/src/shared/site-key
 import { startRouteInjectors } from '../../route-injector/src/start-route-injectors';
 import { startArpProxies } from '../../arp-proxy/src/start-arp-proxies';
 import { startLabObservability } from './lab-observability';
+import { LinuxDataplane, namespacesUnavailable } from '@locus/dataplane';
+import { DEFAULT_NEIGHBOURS_PER_SITE } from '@locus/domain';
+import { defaultTopologyPath, loadTopologyFile } from '@locus/topology';
 
 const SHUTDOWN_LIMIT_MS = 15_000;
 const LAB_SERVICES = ['manager', 'agents', 'mapping', 'routes', 'arp'] as const;
@@ -42,15 +45,17 @@ const program = new Command()
   .option('--fresh', 'start from a clean slate: drop the lab database and delete the event stream first')
   .option('--time-scale <n>', 'simulated ms per real ms for the agents (1 = real time)')
   .option('--topology <file>', 'lab topology YAML (default lab/default.yaml)')
+  .option('--dataplane <kind>', 'lab (simulated, the default) or linux: the topology as network namespaces on this machine (root, iproute2, arping)')
   .option('--services <list>', `only these services, comma-separated (${LAB_SERVICES.join(', ')}): one process of a layout of several (default: all of them)`)
   .parse();
 
-const opts = program.opts<{ fresh?: boolean; timeScale?: string; topology?: string; services?: string }>();
+const opts = program.opts<{ fresh?: boolean; timeScale?: string; topology?: string; services?: string; dataplane?: string }>();
 
 async function main() {
   const config = loadConfig(process.env, {
     ...(opts.timeScale ? { timeScale: Number(opts.timeScale) } : {}),
     ...(opts.topology ? { topologyPath: opts.topology } : {}),
+    ...(opts.dataplane ? { dataplane: dataplaneKind(opts.dataplane) } : {}),
   });
   const logger = createLogger(config.logLevel);
   const log = logger.child({ component: 'lab' });
@@ -65,6 +70,8 @@ async function main() {
     log.info({ database: new URL(config.databaseUrl).pathname.slice(1), stream: config.streamName, streamDeleted: deleted }, 'clean slate: database dropped and event stream deleted');
   }
   const mappingKey = keyMaterialOrGenerated(process.env); // before anything starts: a bad key file stops the lab at once
+  // The process that runs the agents builds the namespaces (the others only use them) and removes them at stop.
+  const dataplane = config.dataplane === 'linux' && only.has('agents') ? await buildLinuxDataplane(config, log) : undefined;
   // The manager first: it places the VMs the others load.
   const manager = only.has('manager') ? await startMobilityManager(config, logger) : undefined;
   const agents = only.has('agents') ? await startAgents(config, logger) : undefined;
@@ -95,10 +102,34 @@ async function main() {
     await routes?.stop();
     await mapping?.stop();
     await agents?.stop();
+    if (dataplane) log.info({ prefix: config.dataplanePrefix, removed: await dataplane.remove() }, 'Linux dataplane removed: every namespace of the lab deleted');
     process.exit(0);
   };
   process.once('SIGINT', () => void shutdown('SIGINT'));
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+function dataplaneKind(kind: string): 'lab' | 'linux' {
+  if (kind !== 'lab' && kind !== 'linux') throw new Error(`--dataplane ${kind}: expected lab or linux`);
+  return kind;
+}
+
+/**
+ * The topology as network namespaces, after removing whatever a crashed run of the same prefix
+ * left; refused (with the reason) where namespaces cannot be made.
+ */
+async function buildLinuxDataplane(config: LocusConfig, log: Logger): Promise<LinuxDataplane> {
+  const unavailable = namespacesUnavailable();
+  if (unavailable) throw new Error(`--dataplane linux: ${unavailable}`);
+  const { index } = loadTopologyFile(config.topologyPath ?? defaultTopologyPath());
+  const dataplane = new LinuxDataplane(index, { prefix: config.dataplanePrefix, neighboursPerSite: Number(process.env.LOCUS_ARP_NEIGHBOURS ?? DEFAULT_NEIGHBOURS_PER_SITE) });
+  const built = await dataplane.build();
+  if (built.leftovers) log.warn({ prefix: config.dataplanePrefix, leftovers: built.leftovers }, `removed ${built.leftovers} namespaces an earlier lab left (${config.dataplanePrefix}-*)`);
+  log.info(
+    { prefix: config.dataplanePrefix, namespaces: built.namespaces, ms: built.ms, core: dataplane.names.core() },
+    `Linux dataplane built: ${built.namespaces} namespaces (try: ip netns exec ${dataplane.names.router('branch')} ping 10.1.0.10)`,
+  );
+  return dataplane;
 }
 
 /**

@@ -75,6 +75,22 @@ export async function neighbours(ns: string): Promise<NeighbourEntry[]> {
   return rows.map((r) => ({ ip: r.dst, dev: r.dev, mac: r.lladdr, state: r.state ?? [] }));
 }
 
+/** The ARP tables of several namespaces, read by one process. */
+export async function neighboursOfMany(namespaces: readonly string[]): Promise<Map<string, NeighbourEntry[]>> {
+  const out = new Map<string, NeighbourEntry[]>();
+  if (!namespaces.length) return out;
+  const text = await run(['bash', '-c', 'for ns in "$@"; do printf "#%s\\n" "$ns"; ip -n "$ns" -j -4 neigh show || echo "[]"; echo; done', 'neighbours', ...namespaces]);
+  let current: string | undefined;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) current = line.slice(1);
+    else if (current && line.trim().startsWith('[')) {
+      const rows = JSON.parse(line) as { dst: string; dev: string; lladdr?: string; state?: string[] }[];
+      out.set(current, rows.map((r) => ({ ip: r.dst, dev: r.dev, mac: r.lladdr, state: r.state ?? [] })));
+    }
+  }
+  return out;
+}
+
 /** The lab's namespaces: every one whose name starts with the prefix. */
 export async function namespacesWith(prefix: string): Promise<string[]> {
   const out = await run(['ip', 'netns', 'list']);
@@ -109,6 +125,11 @@ export function renderScript(steps: readonly Step[]): string {
     }
   }
   return lines.join('\n') + '\n';
+}
+
+/** A bash snippet with positional arguments (a loop over namespaces or addresses: one process, not one each). */
+export function execShell(script: string, args: readonly string[]): Promise<string> {
+  return run(['bash', '-c', script, 'locus', ...args]);
 }
 
 export function runScript(script: string): Promise<string> {

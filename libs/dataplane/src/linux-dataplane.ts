@@ -1,5 +1,5 @@
 import type { TopologyIndex } from '@locus/topology';
-import { gratuitousArp, ip, ipBatch, namespacesWith, neighbours, removeNamespaces, renderScript, runScript, type NeighbourEntry } from './iproute2';
+import { execShell, gratuitousArp, ip, ipBatch, namespacesWith, neighbours, neighboursOfMany, removeNamespaces, renderScript, runScript, type NeighbourEntry } from './iproute2';
 import { DataplaneNames } from './names';
 import { atHypervisor, planDataplane, type DataplaneOptions, type DataplanePlan, type PlannedNeighbour } from './plan';
 
@@ -144,25 +144,37 @@ export class LinuxDataplane implements Dataplane {
     return row.address;
   }
 
-  /** `ip route replace PREFIX via NEXTHOP` in a namespace (the core's or a router's forwarding table). */
+  /** `ip route replace PREFIX via NEXTHOP proto bgp` in a namespace (the core's or a router's forwarding table). */
   async replaceRoute(ns: string, prefix: string, nextHop: string): Promise<void> {
-    await ip(ns, 'route', 'replace', prefix, 'via', nextHop);
+    await ip(ns, 'route', 'replace', prefix, 'via', nextHop, 'proto', 'bgp');
   }
 
   async deleteRoute(ns: string, prefix: string): Promise<void> {
     await ip(ns, 'route', 'del', prefix).catch(() => undefined);
   }
 
-  /** The /32s in a namespace's main table, with their next hop. */
-  async hostRoutes(ns: string): Promise<{ prefix: string; via?: string; dev?: string }[]> {
-    const rows = JSON.parse((await ip(ns, '-j', '-4', 'route', 'show')) || '[]') as { dst: string; gateway?: string; dev?: string }[];
+  /** The /32s in a namespace's main table (those installed from BGP only, or all), with their next hop. */
+  async hostRoutes(ns: string, only?: 'bgp'): Promise<{ prefix: string; via?: string; dev?: string }[]> {
+    const rows = JSON.parse((await ip(ns, '-j', '-4', 'route', 'show', ...(only ? ['proto', only] : []))) || '[]') as { dst: string; gateway?: string; dev?: string }[];
     return rows.filter((r) => /^\d+\.\d+\.\d+\.\d+$/.test(r.dst)).map((r) => ({ prefix: `${r.dst}/32`, via: r.gateway, dev: r.dev }));
   }
 
   /** The ARP table of each neighbour of a site (optionally of one domain). */
   async neighbourTables(site: string, l2Domain?: string): Promise<{ neighbour: PlannedNeighbour; entries: NeighbourEntry[] }[]> {
     const mine = this.plan.neighbours.filter((n) => n.site === site && (!l2Domain || n.l2Domain === l2Domain));
-    return Promise.all(mine.map(async (neighbour) => ({ neighbour, entries: await neighbours(neighbour.namespace) })));
+    const tables = await neighboursOfMany(mine.map((n) => n.namespace));
+    return mine.map((neighbour) => ({ neighbour, entries: tables.get(neighbour.namespace) ?? [] }));
+  }
+
+  /**
+   * The neighbours of a domain at a site talk to each address once (one ping each, in the
+   * background of one process): their kernels learn who answers, as the lab's initial traffic.
+   */
+  async talkTo(site: string, l2Domain: string, addresses: readonly string[]): Promise<void> {
+    const mine = this.plan.neighbours.filter((n) => n.site === site && n.l2Domain === l2Domain);
+    if (!mine.length || !addresses.length) return;
+    const script = 'ns="$1"; shift; for a in "$@"; do ip netns exec "$ns" ping -q -c 1 -W 1 "$a" >/dev/null 2>&1 & done; wait';
+    await Promise.all(mine.map((n) => execShell(script, [n.namespace, ...addresses])));
   }
 
   /** Any namespace's ARP table. */

@@ -39,6 +39,8 @@ const Env = z.object({
   LOCUS_MAX_QUEUED_REQUESTS: z.coerce.number().int().nonnegative().default(128),
   LOCUS_REQUEST_BUDGET_MS: z.coerce.number().positive().default(30_000),
   LOCUS_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  LOCUS_DATAPLANE: z.enum(['lab', 'linux']).default('lab'),
+  LOCUS_DATAPLANE_PREFIX: z.string().regex(/^[a-z0-9]{1,16}$/, '1-16 lower-case letters or digits: the start of every namespace name of the lab').default('locus'),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 
@@ -93,6 +95,10 @@ export interface LocusConfig {
   requestBudgetMs: number;
   /** Port of /metrics, /healthz and /readyz (LOCUS_METRICS_PORT); 0, the default, serves none. */
   metricsPort: number;
+  /** Where moves take effect on the network: `lab` (simulated, the default) or `linux` (network namespaces on this machine, root). */
+  dataplane: 'lab' | 'linux';
+  /** The Linux dataplane's namespaces all start with `<prefix>-` (LOCUS_DATAPLANE_PREFIX, default `locus`). */
+  dataplanePrefix: string;
   logLevel: string;
 }
 
@@ -128,6 +134,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     driftSlice: e.LOCUS_DRIFT_SLICE,
     maxConcurrentRequests: e.LOCUS_MAX_CONCURRENT_REQUESTS,
     maxQueuedRequests: e.LOCUS_MAX_QUEUED_REQUESTS,
+    dataplane: e.LOCUS_DATAPLANE,
+    dataplanePrefix: e.LOCUS_DATAPLANE_PREFIX,
     requestBudgetMs: e.LOCUS_REQUEST_BUDGET_MS,
     metricsPort: e.LOCUS_METRICS_PORT,
     logLevel: e.LOG_LEVEL,
