@@ -125,9 +125,11 @@ async function buildLinuxDataplane(config: LocusConfig, log: Logger): Promise<Li
   const dataplane = new LinuxDataplane(index, { prefix: config.dataplanePrefix, neighboursPerSite: Number(process.env.LOCUS_ARP_NEIGHBOURS ?? DEFAULT_NEIGHBOURS_PER_SITE) });
   const built = await dataplane.build();
   if (built.leftovers) log.warn({ prefix: config.dataplanePrefix, leftovers: built.leftovers }, `removed ${built.leftovers} namespaces an earlier lab left (${config.dataplanePrefix}-*)`);
+  const client = index.sites.find((s) => s.kind === 'branch');
+  const vm = index.vms[0];
   log.info(
     { prefix: config.dataplanePrefix, namespaces: built.namespaces, ms: built.ms, core: dataplane.names.core() },
-    `Linux dataplane built: ${built.namespaces} namespaces (try: ip netns exec ${dataplane.names.router('branch')} ping 10.1.0.10)`,
+    `Linux dataplane built: ${built.namespaces} namespaces${client && vm ? ` (try: ip netns exec ${dataplane.names.router(client.name)} ping ${vm.ip})` : ''}`,
   );
   return dataplane;
 }

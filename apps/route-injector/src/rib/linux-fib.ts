@@ -67,6 +67,7 @@ export class LinuxFibSync {
 
   private async pass(): Promise<void> {
     const best = bestPaths(await this.core.list());
+    const changes: string[] = [];
     for (const { ns, routerIp } of this.tables()) {
       const have = this.installed.get(ns) ?? new Map<string, string>();
       this.installed.set(ns, have);
@@ -75,16 +76,20 @@ export class LinuxFibSync {
         if (have.get(prefix) === nextHop) continue;
         await this.dataplane.replaceRoute(ns, prefix, nextHop);
         have.set(prefix, nextHop);
-        this.log.info({ ns, prefix, nextHop }, `ip route replace ${prefix} via ${nextHop} (${ns})`);
+        changes.push(`${ns}: ${prefix} via ${nextHop}`);
+        this.log.debug({ ns, prefix, nextHop }, `ip route replace ${prefix} via ${nextHop} (${ns})`);
       }
       for (const prefix of [...have.keys()]) {
         if (want.has(prefix)) continue;
         await this.dataplane.deleteRoute(ns, prefix);
         have.delete(prefix);
-        this.log.info({ ns, prefix }, `ip route del ${prefix} (${ns}): withdrawn`);
+        changes.push(`${ns}: ${prefix} withdrawn`);
+        this.log.debug({ ns, prefix }, `ip route del ${prefix} (${ns}): withdrawn`);
       }
     }
     this.passes++;
+    if (changes.length)
+      this.log.info({ changed: changes.length, routes: best.size, changes: changes.slice(0, 12) }, `kernel routes follow the core: ${changes.length} /32 change(s) installed${changes.length > 12 ? ' (first 12 listed)' : ''}`);
   }
 }
 
