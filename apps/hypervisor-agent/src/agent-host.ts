@@ -78,6 +78,7 @@ export class AgentHost {
     this.feed = new LocationFeed(this.deps, { durable: this.feedDurable, snapshot: names.length === 1 ? { hypervisor: names[0] } : {} });
     for (const a of this.agents) this.feed.follow(new AgentLocationFollower(a));
     await this.feed.start();
+    await Promise.all(this.agents.map((a) => a.plugInRunningVms()));
     for (const a of this.agents) {
       a.markInventoryLoaded();
       this.deps.logger.info({ component: `agent:${a.name}`, vms: a.inventory.vms.size }, 'inventory loaded from the location DB');

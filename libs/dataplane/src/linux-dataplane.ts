@@ -88,6 +88,9 @@ export class LinuxDataplane implements Dataplane {
     }
     await ipBatch(target, [`link set ${port} master ${this.names.bridge(v.l2Domain)}`, `link set ${port} up`]);
     const domain = this.topology.l2Domain(v.l2Domain)!;
+    // A guest that was off brings its NIC up and configures it (a link down took its default route): the
+    // kernel announces it (arp_notify), resolving the routers' pending ARP for it at once.
+    await ipBatch(this.names.vm(vm), ['link set eth0 up', `route replace default via ${domain.gateway} dev eth0`]);
     const toSite = this.topology.hypervisor(hypervisor)!.site;
     const fromSite = from ? this.topology.hypervisor(from)?.site : undefined;
     if (fromSite && fromSite !== toSite && !domain.sites.includes(fromSite)) await ip(this.names.router(fromSite), 'route', 'del', `${v.ip}/32`).catch(() => undefined);
@@ -95,10 +98,11 @@ export class LinuxDataplane implements Dataplane {
     return { from };
   }
 
-  /** Takes the VM's port off its bridge and down: no frame reaches or leaves the VM. */
+  /** The guest is off: its NIC down, its port off the bridge and down. No frame reaches or leaves the VM. */
   async detach(vm: string): Promise<void> {
     const at = await this.hypervisorOf(vm);
     if (at) await ipBatch(this.names.hypervisor(at), [`link set ${this.names.vmPort(vm)} down`, `link set ${this.names.vmPort(vm)} nomaster`]);
+    await ip(this.names.vm(vm), 'link', 'set', 'eth0', 'down');
   }
 
   /** The VM's link down or up where it is (a hot move's switchover), its bridge membership kept. */

@@ -74,8 +74,10 @@ export function planDataplane(topology: TopologyIndex, options: DataplaneOptions
   const steps: Step[] = [{ kind: 'netns', names: namespaces }];
 
   // Before any device exists: new devices take these defaults.
-  const quiet = { 'net/ipv6/conf/all/disable_ipv6': 1, 'net/ipv6/conf/default/disable_ipv6': 1 };
-  const forwarding = { 'net/ipv4/ip_forward': 1, 'net/ipv4/conf/all/rp_filter': 0, 'net/ipv4/conf/default/rp_filter': 0 };
+  // No IPv6 chatter, and no ICMP redirects: every router sits on the one WAN bridge, and a redirect would
+  // let the branch bypass the core's table (the one that follows BGP) with a cached next hop.
+  const quiet = { 'net/ipv6/conf/all/disable_ipv6': 1, 'net/ipv6/conf/default/disable_ipv6': 1, 'net/ipv4/conf/all/accept_redirects': 0, 'net/ipv4/conf/default/accept_redirects': 0 };
+  const forwarding = { 'net/ipv4/ip_forward': 1, 'net/ipv4/conf/all/rp_filter': 0, 'net/ipv4/conf/default/rp_filter': 0, 'net/ipv4/conf/all/send_redirects': 0, 'net/ipv4/conf/default/send_redirects': 0 };
   steps.push({ kind: 'sysctl', ns: core, values: { ...quiet, ...forwarding } });
   for (const s of routers)
     steps.push({
@@ -93,8 +95,9 @@ export function planDataplane(topology: TopologyIndex, options: DataplaneOptions
         'net/ipv4/ip_nonlocal_bind': 1,
       },
     });
-  for (const ns of [...branches.map((s) => names.router(s.name)), ...topology.hypervisors.map((h) => names.hypervisor(h.name)), ...topology.vms.map((v) => names.vm(v.name))])
-    steps.push({ kind: 'sysctl', ns, values: quiet });
+  for (const ns of [...branches.map((s) => names.router(s.name)), ...topology.hypervisors.map((h) => names.hypervisor(h.name))]) steps.push({ kind: 'sysctl', ns, values: quiet });
+  // A guest announces itself (gratuitous ARP) when its NIC comes up, as a booting OS does: arp_notify.
+  for (const v of topology.vms) steps.push({ kind: 'sysctl', ns: names.vm(v.name), values: { ...quiet, 'net/ipv4/conf/all/arp_notify': 1, 'net/ipv4/conf/default/arp_notify': 1 } });
   for (const n of neighbours) steps.push({ kind: 'sysctl', ns: n.namespace, values: quiet });
   // A namespace other than the first has no neigh/default: the timers are set on eth0 once it exists.
   const timing = options.neighbourArp ?? {};

@@ -72,6 +72,25 @@ export class HypervisorAgent {
     this.inventoryLoaded = true;
   }
 
+  /**
+   * The links follow the location DB at start: every VM running here is plugged in here (the Linux
+   * dataplane is built from the topology's placement; earlier moves kept in the DB put VMs elsewhere).
+   */
+  async plugInRunningVms(): Promise<number> {
+    if (this.network.kind === 'lab') return 0;
+    let plugged = 0;
+    for (const [vm, hosted] of this.inventory.vms) {
+      if (hosted.state !== 'running') continue;
+      try {
+        await this.network.attach(vm, this.name, 'resume');
+        plugged++;
+      } catch (err) {
+        this.log.warn({ vm, err: (err as Error).message }, `could not plug ${vm} into ${this.name}'s dataplane`);
+      }
+    }
+    return plugged;
+  }
+
   /** Why this agent cannot act yet (its inventory is not loaded), or undefined once it can. */
   notReady(): string | undefined {
     return this.inventoryLoaded ? undefined : `${this.name} is starting: its inventory is not loaded from the location DB yet`;

@@ -23,7 +23,8 @@ export class LinuxVmNetwork implements VmNetwork {
   async attach(vm: string, hypervisor: string, how: 'boot' | 'resume'): Promise<void> {
     if (how === 'boot') await this.dataplane.flushGuestNeighbours(vm);
     const { from } = await this.dataplane.attach(vm, hypervisor);
-    this.log.info({ vm, hypervisor, from, how, port: this.dataplane.names.vmPort(vm) }, `link up: ${vm} plugged into ${hypervisor}`);
+    const level = from === hypervisor && how === 'resume' ? 'debug' : 'info'; // already there (the start-up pass): no news
+    this.log[level]({ vm, hypervisor, from, how, port: this.dataplane.names.vmPort(vm) }, `link up: ${vm} plugged into ${hypervisor}`);
   }
 
   async detach(vm: string): Promise<void> {
