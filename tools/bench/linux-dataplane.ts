@@ -16,6 +16,7 @@ import { startMappingSystem } from '../../apps/mapping-system/src/start-mapping-
 import { keyMaterialOrGenerated } from '../../apps/mapping-system/src/shared/site-keys';
 import { startRouteInjectors } from '../../apps/route-injector/src/start-route-injectors';
 import { startArpProxies } from '../../apps/arp-proxy/src/start-arp-proxies';
+import { until } from './lab';
 
 /** The batch: moves that keep the IP, there and back, cold across data centers and hot inside the stretched domain. */
 export const LINUX_BENCH_MOVES: readonly { vm: string; to: string; mode: 'cold' | 'hot' | 'warm' }[] = [
@@ -107,20 +108,24 @@ export async function runLinuxDataplaneBench(o: { moves: number; timeScale: numb
       const ip = topology.vm(m.vm)!.ip;
       const train = new PingTrain(dataplane.names.router(branch.name), ip, probeIntervalMs);
       try {
-        await until(async () => train.repliesAfter(0) >= 3, 10_000, `the branch reaching ${m.vm}`);
+        await until(`the branch reaching ${m.vm}`, async () => (train.repliesAfter(0) >= 3 ? true : undefined), 10_000);
         const reply = await req('vm.move', m);
         if (!reply.ok) throw new Error(`vm.move ${JSON.stringify(m)}: ${JSON.stringify(reply.error ?? reply)}`);
-        const move = await until(async () => {
-          const got = await req('move.get', { moveId: reply.moveId });
-          return got.ok && ['converged', 'failed', 'cancelled'].includes(got.move.state) ? got.move : undefined;
-        }, 60_000, `move ${reply.moveId} converging`);
+        const move = await until(
+          `move ${reply.moveId} converging`,
+          async () => {
+            const got = await req('move.get', { moveId: reply.moveId });
+            return got.ok && ['converged', 'failed', 'cancelled'].includes(got.move.state) ? got.move : undefined;
+          },
+          60_000,
+        );
         const at = (event: string) => {
           const entry = move.timeline.find((e: { event: string }) => e.event === event);
           return entry ? Date.parse(entry.at) : undefined;
         };
         const commitAt = at('VmRelocated');
         const convergedAt = at('MoveConverged');
-        if (commitAt !== undefined) await until(async () => train.firstReplyToProbeAfter(commitAt), 15_000, `a reply from ${m.vm} after the commit`).catch(() => undefined);
+        if (commitAt !== undefined) await until(`a reply from ${m.vm} after the commit`, async () => train.firstReplyToProbeAfter(commitAt), 15_000).catch(() => undefined);
         await sleep(1200); // the last probes' replies, before the train is judged
         await train.stop();
         const first = commitAt !== undefined ? train.firstReplyToProbeAfter(commitAt) : undefined;
@@ -178,12 +183,3 @@ export function renderLinuxBench(r: LinuxBenchResult): string {
 const fmt = (ms?: number) => (ms === undefined ? '-' : `${Math.round(ms)} ms`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
