@@ -92,9 +92,9 @@ describeWithNamespaces('Linux dataplane: moves measured by packets (issue 11)', 
     expect(fromNeighbour.lostAfter(bootedAt)).toBe(0);
     expect(fromBranch.lostAfter(bootedAt)).toBe(0);
     // One outage, the move's own: no blackhole once replies came back.
-    const firstBackAt = branchOutage.to!;
+    const firstBackAt = branchOutage.to!; // replies came back (else the outage would run to the end and `to` be absent)
     expect(fromBranch.lostAfter(firstBackAt)).toBe(0);
-  });
+  }, 90_000);
 
   it('item 2: the same move out of dc2-local with dc2\'s proxy off: the dc2 neighbour fails until its kernel drops the stale entry (measured, printed)', async () => {
     const neighbour = names.neighbour('dc2-local-dc2-nb1');
@@ -121,7 +121,7 @@ describeWithNamespaces('Linux dataplane: moves measured by packets (issue 11)', 
       neighbourOutage: fromNeighbour.longestOutage(),
       entryNow: (await dataplane.neighbourTablesOf(neighbour)).find((e) => e.ip === '10.12.0.20') ?? 'none',
     });
-  });
+  }, 120_000);
 
   it('item 1: a hot move of web-01 inside the stretched domain keeps a TCP session with a dc1 neighbour: no reset, bytes keep flowing, the gap measured', async () => {
     const session = await TcpSession.open(names.vm('web-01'), names.neighbour('web-stretched-dc1-nb1'), '10.1.0.10');
@@ -140,5 +140,5 @@ describeWithNamespaces('Linux dataplane: moves measured by packets (issue 11)', 
     // Every line sent came back, in order: nothing lost, nothing reset.
     const seqs = session.echoes.map((e) => e.echo);
     expect(seqs).toEqual(seqs.map((_, i) => i + 1));
-  });
+  }, 90_000);
 });
