@@ -92,7 +92,8 @@ describeWithNamespaces('Linux dataplane: moves measured by packets (issue 11)', 
     expect(fromNeighbour.lostAfter(bootedAt)).toBe(0);
     expect(fromBranch.lostAfter(bootedAt)).toBe(0);
     // One outage, the move's own: no blackhole once replies came back.
-    const firstBackAt = branchOutage.to!; // replies came back (else the outage would run to the end and `to` be absent)
+    expect(branchOutage.to).toBeDefined(); // replies came back (else the outage would run to the end)
+    const firstBackAt = branchOutage.to!;
     expect(fromBranch.lostAfter(firstBackAt)).toBe(0);
   }, 90_000);
 
