@@ -142,4 +142,19 @@ describeWithNamespaces('Linux dataplane: moves measured by packets (issue 11)', 
     const seqs = session.echoes.map((e) => e.echo);
     expect(seqs).toEqual(seqs.map((_, i) => i + 1));
   }, 90_000);
+
+  it('a warm move of web-02 (suspended at dc1-hv2, resumed at dc2-hv2): the port moves, the guest\'s NIC comes back configured, the branch and a dc1 neighbour reach it again', async () => {
+    const fromBranch = train(names.router('branch'), '10.1.0.11');
+    await eventually(async () => fromBranch.repliesAfter(0) >= 5, 10_000, 'the branch reaching web-02');
+    const reply = await lab!.req('vm.move', { vm: 'web-02', to: 'dc2-hv2', mode: 'warm' });
+    expect(reply.ok).toBe(true);
+    const move = await lab!.waitForMove(reply.moveId, ['completed'], 60_000);
+    const resumedAt = Date.now();
+    expect(await dataplane.hypervisorOf('web-02')).toBe('dc2-hv2');
+    await eventually(async () => fromBranch.repliesAfter(resumedAt + 1200) > 0, 10_000, 'replies after the resume');
+    await fromBranch.stop();
+    expect(fromBranch.lostAfter(resumedAt)).toBe(0);
+    expect(await pings(names.neighbour('web-stretched-dc1-nb1'), '10.1.0.11')).toBe(true);
+    report('warm web-02 dc1-hv2 -> dc2-hv2, from the branch', { downtimeMs: move.downtimeMs, realDowntimeMs: Math.round((move.downtimeMs ?? 0) / 20), outage: fromBranch.longestOutage() });
+  }, 90_000);
 });
