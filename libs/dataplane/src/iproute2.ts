@@ -69,6 +69,21 @@ export interface NeighbourEntry {
   state: string[];
 }
 
+/** Whether a device is up with a carrier (operstate UP), or only set up (`admin`: the UP flag, carrier or not). */
+export async function linkUp(ns: string, dev: string, admin = false): Promise<boolean> {
+  const [row] = JSON.parse(await ip(ns, '-j', 'link', 'show', dev)) as { operstate?: string; flags?: string[] }[];
+  return admin ? !!row?.flags?.includes('UP') : row?.operstate === 'UP';
+}
+
+/** Polls until the device is up with a carrier (the kernel's link watch runs a moment after `link set up`). */
+export async function waitForLinkUp(ns: string, dev: string, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await linkUp(ns, dev))) {
+    if (Date.now() > deadline) throw new Error(`${dev} in ${ns} is not up after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /** A namespace's IPv4 neighbour table (`ip -j neigh`). */
 export async function neighbours(ns: string): Promise<NeighbourEntry[]> {
   const rows = JSON.parse((await ip(ns, '-j', '-4', 'neigh', 'show')) || '[]') as { dst: string; dev: string; lladdr?: string; state?: string[] }[];

@@ -1,5 +1,5 @@
 import type { TopologyIndex } from '@locus/topology';
-import { execShell, gratuitousArp, ip, ipBatch, namespacesWith, neighbours, neighboursOfMany, removeNamespaces, renderScript, runScript, type NeighbourEntry } from './iproute2';
+import { execShell, gratuitousArp, ip, ipBatch, linkUp, waitForLinkUp, namespacesWith, neighbours, neighboursOfMany, removeNamespaces, renderScript, runScript, type NeighbourEntry } from './iproute2';
 import { DataplaneNames } from './names';
 import { atHypervisor, planDataplane, type DataplaneOptions, type DataplanePlan, type PlannedNeighbour } from './plan';
 
@@ -88,9 +88,17 @@ export class LinuxDataplane implements Dataplane {
     }
     await ipBatch(target, [`link set ${port} master ${this.names.bridge(v.l2Domain)}`, `link set ${port} up`]);
     const domain = this.topology.l2Domain(v.l2Domain)!;
-    // A guest that was off brings its NIC up and configures it (a link down took its default route): the
-    // kernel announces it (arp_notify), resolving the routers' pending ARP for it at once.
-    await ipBatch(this.names.vm(vm), ['link set eth0 up', `route replace default via ${domain.gateway} dev eth0`]);
+    // A guest that was off brings its NIC up, configures it (a link down took its default route) and
+    // announces itself, as a booting OS does: switches relearn its MAC behind this port and the routers'
+    // pending ARP for it resolves at once. arp_notify's own announce goes out before the link's queue
+    // is ready, so one more is sent once the kernel says the link is up.
+    const vmNs = this.names.vm(vm);
+    const wasDown = !(await linkUp(vmNs, 'eth0', true));
+    if (wasDown) {
+      await ipBatch(vmNs, ['link set eth0 up', `route replace default via ${domain.gateway} dev eth0`]);
+      await waitForLinkUp(vmNs, 'eth0');
+      await gratuitousArp(vmNs, 'eth0', v.ip);
+    }
     const toSite = this.topology.hypervisor(hypervisor)!.site;
     const fromSite = from ? this.topology.hypervisor(from)?.site : undefined;
     if (fromSite && fromSite !== toSite && !domain.sites.includes(fromSite)) await ip(this.names.router(fromSite), 'route', 'del', `${v.ip}/32`).catch(() => undefined);
