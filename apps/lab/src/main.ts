@@ -14,7 +14,7 @@ import { keyMaterialOrGenerated } from '../../mapping-system/src/shared/site-key
 import { startRouteInjectors } from '../../route-injector/src/start-route-injectors';
 import { startArpProxies } from '../../arp-proxy/src/start-arp-proxies';
 import { startLabObservability } from './lab-observability';
-import { LinuxDataplane, namespacesUnavailable } from '@locus/dataplane';
+import { LinuxDataplane, namespacesUnavailable, namespacesWith, removeNamespaces } from '@locus/dataplane';
 import { DEFAULT_NEIGHBOURS_PER_SITE } from '@locus/domain';
 import { defaultTopologyPath, loadTopologyFile } from '@locus/topology';
 
@@ -46,10 +46,11 @@ const program = new Command()
   .option('--time-scale <n>', 'simulated ms per real ms for the agents (1 = real time)')
   .option('--topology <file>', 'lab topology YAML (default lab/default.yaml)')
   .option('--dataplane <kind>', 'lab (simulated, the default) or linux: the topology as network namespaces on this machine (root, iproute2, arping)')
+  .option('--remove-dataplane', 'only remove the Linux dataplane\'s namespaces of LOCUS_DATAPLANE_PREFIX (what a crashed lab left) and exit')
   .option('--services <list>', `only these services, comma-separated (${LAB_SERVICES.join(', ')}): one process of a layout of several (default: all of them)`)
   .parse();
 
-const opts = program.opts<{ fresh?: boolean; timeScale?: string; topology?: string; services?: string; dataplane?: string }>();
+const opts = program.opts<{ fresh?: boolean; timeScale?: string; topology?: string; services?: string; dataplane?: string; removeDataplane?: boolean }>();
 
 async function main() {
   const config = loadConfig(process.env, {
@@ -59,6 +60,13 @@ async function main() {
   });
   const logger = createLogger(config.logLevel);
   const log = logger.child({ component: 'lab' });
+  if (opts.removeDataplane) {
+    const prefix = `${config.dataplanePrefix}-`;
+    const found = await namespacesWith(prefix);
+    await removeNamespaces(found);
+    log.info({ prefix: config.dataplanePrefix, removed: found.length }, `removed ${found.length} namespaces (${prefix}*) and the processes in them`);
+    return;
+  }
   const only = chosenServices(opts.services);
   Object.assign(config, await ensureNats(config, log));
   await ensurePostgres(config.databaseUrl, log);
