@@ -75,7 +75,7 @@ export class LinuxDataplane implements Dataplane {
    * is. At a site that carries the VM's gateway without its L2 (an L3 virtual switch), the site
    * router reaches the VM by a /32 on that segment; the site it left drops its own.
    */
-  async attach(vm: string, hypervisor: string): Promise<{ from?: string }> {
+  async attach(vm: string, hypervisor: string): Promise<{ from?: string; nicUp: boolean }> {
     const v = this.vmOf(vm);
     const port = this.names.vmPort(vm);
     const from = await this.hypervisorOf(vm);
@@ -88,22 +88,15 @@ export class LinuxDataplane implements Dataplane {
     }
     await ipBatch(target, [`link set ${port} master ${this.names.bridge(v.l2Domain)}`, `link set ${port} up`]);
     const domain = this.topology.l2Domain(v.l2Domain)!;
-    // A guest that was off brings its NIC up, configures it (a link down took its default route) and
-    // announces itself, as a booting OS does: switches relearn its MAC behind this port and the routers'
-    // pending ARP for it resolves at once. arp_notify's own announce goes out before the link's queue
-    // is ready, so one more is sent once the kernel says the link is up.
+    // A guest that was off brings its NIC up and configures it (a link down took its default route).
     const vmNs = this.names.vm(vm);
-    const wasDown = !(await linkUp(vmNs, 'eth0', true));
-    if (wasDown) {
-      await ipBatch(vmNs, ['link set eth0 up', `route replace default via ${domain.gateway} dev eth0`]);
-      await waitForLinkUp(vmNs, 'eth0');
-      await gratuitousArp(vmNs, 'eth0', v.ip);
-    }
+    const nicUp = !(await linkUp(vmNs, 'eth0', true));
+    if (nicUp) await ipBatch(vmNs, ['link set eth0 up', `route replace default via ${domain.gateway} dev eth0`]);
     const toSite = this.topology.hypervisor(hypervisor)!.site;
     const fromSite = from ? this.topology.hypervisor(from)?.site : undefined;
     if (fromSite && fromSite !== toSite && !domain.sites.includes(fromSite)) await ip(this.names.router(fromSite), 'route', 'del', `${v.ip}/32`).catch(() => undefined);
     if (!domain.sites.includes(toSite)) await ip(this.names.router(toSite), 'route', 'replace', `${v.ip}/32`, 'dev', this.names.bridge(v.l2Domain));
-    return { from };
+    return { from, nicUp };
   }
 
   /** The guest is off: its NIC down, its port off the bridge and down. No frame reaches or leaves the VM. */
@@ -127,6 +120,16 @@ export class LinuxDataplane implements Dataplane {
   /** The VM's gratuitous ARP from its own eth0 (what QEMU's announce makes switches and neighbours learn). */
   async announce(vm: string): Promise<void> {
     await gratuitousArp(this.names.vm(vm), 'eth0', this.vmOf(vm).ip);
+  }
+
+  /**
+   * A guest whose NIC just came up announces itself, as a booting OS does: switches relearn its MAC
+   * behind its port and the routers' pending ARP for it resolves at once. arp_notify's own announce
+   * goes out before the link's queue is ready, so this one waits for the kernel to say the link is up.
+   */
+  async announceWhenUp(vm: string): Promise<void> {
+    await waitForLinkUp(this.names.vm(vm), 'eth0');
+    await this.announce(vm);
   }
 
   // ---- routers ----

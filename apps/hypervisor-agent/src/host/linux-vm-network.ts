@@ -22,7 +22,9 @@ export class LinuxVmNetwork implements VmNetwork {
 
   async attach(vm: string, hypervisor: string, how: 'boot' | 'resume'): Promise<void> {
     if (how === 'boot') await this.dataplane.flushGuestNeighbours(vm);
-    const { from } = await this.dataplane.attach(vm, hypervisor);
+    const { from, nicUp } = await this.dataplane.attach(vm, hypervisor);
+    // The guest's own announce runs beside the step: the VM answers as soon as its link is up.
+    if (nicUp) this.background(vm, 'announce at boot', this.dataplane.announceWhenUp(vm));
     const level = from === hypervisor && how === 'resume' ? 'debug' : 'info'; // already there (the start-up pass): no news
     this.log[level]({ vm, hypervisor, from, how, port: this.dataplane.names.vmPort(vm) }, `link up: ${vm} plugged into ${hypervisor}`);
   }
@@ -37,8 +39,13 @@ export class LinuxVmNetwork implements VmNetwork {
     this.log.info({ vm }, `link down for the switchover: ${vm} paused`);
   }
 
+  /** Sent, not awaited: arping lingers after its packet, and the announce step must not wait for that. */
   async announce(vm: string): Promise<void> {
-    await this.dataplane.announce(vm);
+    this.background(vm, 'announce', this.dataplane.announce(vm));
     this.log.debug({ vm }, `gratuitous ARP from ${vm}`);
+  }
+
+  private background(vm: string, what: string, work: Promise<void>): void {
+    work.catch((err) => this.log.warn({ vm, err: (err as Error).message }, `${what} of ${vm} failed`));
   }
 }
