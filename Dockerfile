@@ -2,6 +2,7 @@
 # docker-compose.yml picks the entrypoint per service:
 #   node dist/apps/mobility-manager/src/main.js   command side (migrates the DB on start)
 #   node dist/apps/hypervisor-agent/src/main.js   agents named in LOCUS_HYPERVISORS
+#   node dist/apps/console/src/main.js            the web console (LOCUS_CONSOLE_PORT)
 #   node dist/apps/lab/src/main.js                everything in one process
 
 # --- build: all dependencies, compile to dist/, then drop the dev dependencies ---
@@ -26,5 +27,7 @@ COPY --from=build /app/dist ./dist
 COPY --from=build /app/lab ./lab
 # GoBGP's API definitions, loaded at run time by the route injector (tsc does not copy .proto files).
 COPY --from=build /app/apps/route-injector/proto ./apps/route-injector/proto
+# The web console's page (served as files by apps/console, not compiled).
+COPY --from=build /app/apps/console/web ./apps/console/web
 USER node
 CMD ["node", "dist/apps/mobility-manager/src/main.js"]

@@ -110,6 +110,24 @@ describe('commands: refusals, idempotency and bad input', () => {
     expect(await lab.eventCount()).toBe(before);
   });
 
+  it('a refusal or a no-op decided on a remembered state that is behind the store is decided again on what the store holds', async () => {
+    // Two writers on one store: `behind` remembers web-05 idle; `ahead` then accepts a move of it.
+    const store = storeFor(lab.manager.dataSource, lab.config.subjectPrefix);
+    const behind = new VmCommandService(store, capturingLogger().logger);
+    const ahead = new VmCommandService(store, capturingLogger().logger);
+    const idle = await behind.load('web-05');
+    expect(idle.state).toMatchObject({ status: 'placed' });
+    expect(idle.state.status === 'placed' && idle.state.move).toBeFalsy();
+    const at = (await lab.req('vm.get', { vm: 'web-05' })).vm.hypervisor;
+    const to = at === 'dc2-hv1' ? { hypervisor: 'dc1-hv1', site: 'dc1' } : { hypervisor: 'dc2-hv1', site: 'dc2' };
+    const moveId = '7f3a0000-0000-4000-8000-0000000000bb';
+    await ahead.execute('web-05', { type: 'RequestMove', moveId, mode: 'cold', to }, { correlationId: moveId, component: 'test' });
+    // On its remembered state there is no move to cancel (a no-op); the store says there is one.
+    const { events } = await behind.execute('web-05', { type: 'CancelMove', moveId }, { correlationId: moveId, component: 'test' });
+    expect(events.map((e) => e.type)).toEqual(['MoveCancelled']);
+    await lab.waitForMove(moveId, ['cancelled']);
+  });
+
   it('vm.list pages by name: limit 10 over the 29 VMs of the lab is 3 pages, no duplicate, no gap, no next on the last', async () => {
     const all = lab.manager.topology.topology.vms.map((v) => v.name).sort();
     expect(all).toHaveLength(29);

@@ -82,11 +82,11 @@ describe('drift: the periodic check is incremental', () => {
 
     const bad = async (subject: string, body: unknown) => (await ask(subject, body)).error;
     expect(await bad(map().list, { eids: [] })).toEqual({ code: 'BAD_REQUEST', message: 'eids: name at least one EID prefix, or leave eids out' });
-    expect(await bad(map().list, { eids: ['10.1.0.10'] })).toEqual({ code: 'BAD_REQUEST', message: 'eids.0: expected an EID prefix a.b.c.d/len' });
+    expect(await bad(map().list, { eids: ['10.1.0.10'] })).toEqual({ code: 'BAD_REQUEST', message: 'eids.0: expected an EID prefix a.b.c.d/len, got the string "10.1.0.10"' });
     const tooMany = Array.from({ length: 1001 }, (_, i) => `10.${i >> 8}.${i & 255}.1/32`);
     expect(await bad(map().list, { itr: 'branch', eids: tooMany })).toEqual({ code: 'BAD_REQUEST', message: 'eids: at most 1000 EID prefixes per request; split the list' });
     expect(await bad(routing().routesList, { prefixes: tooMany })).toEqual({ code: 'BAD_REQUEST', message: 'prefixes: at most 1000 prefixes per request; split the list' });
-    expect(await bad(routing().routesList, { site: 'dc1', after: 'web-01' })).toEqual({ code: 'BAD_REQUEST', message: 'after: expected a prefix a.b.c.d/len' });
+    expect(await bad(routing().routesList, { site: 'dc1', after: 'web-01' })).toEqual({ code: 'BAD_REQUEST', message: 'after: expected a prefix a.b.c.d/len, got the string "web-01"' });
     expect(await bad(routing().routesList, { limit: 0 })).toMatchObject({ code: 'BAD_REQUEST', message: expect.stringMatching(/^limit: /) });
     expect(await bad(routing().arpStale, { vm: 'web-01', vms: ['web-02'] })).toEqual({ code: 'BAD_REQUEST', message: 'vms: give vm or vms, not both' });
     expect(await bad(routing().arpStale, { vms: ['Web_01'] })).toMatchObject({ code: 'BAD_REQUEST', message: expect.stringMatching(/^vms\.0: /) });

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { capturingLogger, eventually, startTestLab, type TestLab } from './support/harness';
 import { mappingClient, mappingOptions, record, registered, RLOC, signedRegister } from './support/mapping';
 import { startMappingSystem, type RunningMappingSystem } from '../apps/mapping-system/src/start-mapping-system';
@@ -6,7 +8,7 @@ import { routeSites, startRouteInjectors, type RunningRouteInjectors } from '../
 import { InMemoryFabric } from '../apps/route-injector/src/rib/in-memory-rib';
 import { startArpProxies, type RunningArpProxies } from '../apps/arp-proxy/src/start-arp-proxies';
 import { startLabObservability } from '../apps/lab/src/lab-observability';
-import { startServiceObservability } from '@locus/platform';
+import { LOCUS_METRICS, startServiceObservability } from '@locus/platform';
 
 /** A port nobody listens on right now. */
 async function freePort(): Promise<number> {
@@ -144,6 +146,22 @@ describe('metrics and health endpoints', () => {
     // Node's defaults, and never a VM's name
     expect(text).toContain('process_cpu_seconds_total');
     for (const vm of t.vms) expect(text).not.toContain(`"${vm.name}"`);
+  });
+
+  it('the Grafana dashboard in deploy/ queries only metrics the lab exports, and every Locus metric has a panel', async () => {
+    const dashboard = JSON.parse(readFileSync(join(__dirname, '..', 'deploy', 'grafana', 'locus-dashboard.json'), 'utf8'));
+    const panels: any[] = dashboard.panels.filter((p: any) => p.type !== 'row');
+    expect(new Set(dashboard.panels.map((p: any) => p.id)).size).toBe(dashboard.panels.length);
+    const exprs: string[] = panels.flatMap((p) => p.targets.map((t: any) => t.expr));
+    const queried = new Set(exprs.flatMap((e) => e.match(/\blocus_[a-z_]+/g) ?? []).map((m) => m.replace(/_(bucket|sum|count)$/, '')));
+    const exported = new Set([...(await get('/metrics')).body.matchAll(/^# TYPE (locus_[a-z_]+) /gm)].map((m) => m[1]));
+    expect([...queried].filter((m) => !exported.has(m))).toEqual([]);
+    expect(Object.values(LOCUS_METRICS).map((m) => m.name).filter((m) => !queried.has(m))).toEqual([]);
+    // a panel each for what a newcomer looks for first
+    const titles = panels.map((p) => p.title).join('\n');
+    expect(titles).toMatch(/Moves per minute/);
+    expect(panels.find((p) => p.type === 'heatmap')?.targets[0].expr).toMatch(/locus_convergence_seconds_bucket/);
+    expect(titles).toMatch(/Events dropped/);
   });
 
   it('answers 503 on /readyz when a service has lost NATS, and stays live', async () => {

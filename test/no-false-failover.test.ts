@@ -30,7 +30,7 @@ const watchingAll = (lines: () => any[]) => async () => lines().some((l) => l.ms
  * goes silent afterwards is still found and its VMs restarted, and only those.
  */
 describe('no false failover', () => {
-  it('the manager process stopped (SIGSTOP) for 10 s, 6.7 times the failure timeout: no host declared failed; a host silent afterwards is', async () => {
+  it('the manager process stopped (SIGSTOP) for 20 s, 13 times the failure timeout: no host declared failed; a host silent afterwards is', async () => {
     ensureBuilt(MANAGER);
     const config = testConfig(HA);
     const env = {
@@ -52,11 +52,11 @@ describe('no false failover', () => {
       await eventually(watchingAll(manager.lines), 10_000, 'the manager to watch every host');
 
       manager.child.kill('SIGSTOP');
-      await new Promise((r) => setTimeout(r, 10_000)); // the stall itself: 100 s simulated
+      await new Promise((r) => setTimeout(r, 20_000)); // the stall itself: 200 s simulated
       manager.child.kill('SIGCONT');
 
       const gap = await eventually(async () => manager.lines().find((l) => /could not watch heartbeats/.test(l.msg)), 10_000, 'the manager to see its own gap');
-      expect(gap.gapMs).toBeGreaterThanOrEqual(90_000);
+      expect(gap.gapMs).toBeGreaterThanOrEqual(190_000);
       // The monitor still works: a host silent from now on is declared failed a timeout later, and only its VMs move.
       const victims = await vmsOn(ds, 'cloud-hv2');
       agents.host.silence('cloud-hv2');
@@ -71,7 +71,7 @@ describe('no false failover', () => {
       await ds?.destroy();
       await cleanup(config);
     }
-  }, 90_000);
+  }, 100_000);
 
   it('the manager cut off from NATS for 5 s, 3.3 times the failure timeout: no host declared failed; a host silent afterwards is', async () => {
     const config = testConfig(HA);

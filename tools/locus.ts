@@ -2,10 +2,11 @@
 import { Command, Option } from 'commander';
 import { connect, type NatsConnection } from 'nats';
 import { mappingSubjects, NATS_ROLES, natsPermissions, routingSubjects, subjects, type RequestEndpoint } from '@locus/contracts';
-import { DEFAULT_NATS_AUTH_DIR, writeNatsAuth } from '@locus/messaging';
+import { DEFAULT_NATS_AUTH_DIR, natsServers, writeNatsAuth } from '@locus/messaging';
 import { operatorConnectOptions } from './cli/credentials';
+import { explainConnectFailure, explainRequestFailure } from './cli/request-failure';
 import { clockTime } from './cli/format';
-import { MoveBoard } from './cli/moves';
+import { convergenceTopologyOf, MoveBoard, type ConvergenceTopology } from '@locus/domain';
 import * as views from './cli/views';
 import { watch } from './cli/watch';
 
@@ -30,8 +31,8 @@ interface Globals {
 
 let connection: NatsConnection | undefined;
 async function nc(g: Globals): Promise<NatsConnection> {
-  connection ??= await connect({ servers: g.nats, name: 'locus-cli', maxReconnectAttempts: 2, ...operatorConnectOptions(g.nkey) }).catch((err: Error) => {
-    throw new Error(`cannot reach NATS at ${g.nats}: ${err.message}`);
+  connection ??= await connect({ servers: natsServers(g.nats), name: 'locus-cli', maxReconnectAttempts: 2, ...operatorConnectOptions(g.nkey) }).catch((err: Error) => {
+    throw new Error(explainConnectFailure(g.nats, err));
   });
   return connection;
 }
@@ -46,8 +47,7 @@ async function ask(g: Globals, subject: string, body: object): Promise<{ raw: st
     const msg = await conn.request(subject, new TextEncoder().encode(text), { timeout: Number(g.timeout) });
     raw = new TextDecoder().decode(msg.data);
   } catch (err) {
-    const m = (err as Error).message;
-    throw new Error(/503|no responders/i.test(m) ? `nobody serves ${subject} (is the lab running with prefix "${g.prefix}"?)` : `${subject}: ${m}`);
+    throw new Error(explainRequestFailure(subject, err, Number(g.timeout)));
   }
   try {
     return { raw, reply: JSON.parse(raw) };
@@ -69,7 +69,8 @@ async function call(g: Globals, subject: string, body: object, render: (reply: a
   return reply;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A move id or its first 8 characters or more (the short id the logs and watch show); anything else is a VM name. */
+const MOVE_ID = /^[0-9a-f]{8}(?:[0-9a-f-]{0,28})$/i;
 const globals = (cmd: Command) => cmd.optsWithGlobals<Globals>();
 const req = (g: Globals, e: RequestEndpoint) => subjects(g.prefix).request(e);
 
@@ -150,7 +151,7 @@ program
   .argument('<moveId-or-vm>')
   .action(async (id: string, _o: unknown, cmd: Command) => {
     const g = globals(cmd);
-    if (UUID.test(id)) await call(g, req(g, 'move.get'), { moveId: id }, (r) => views.moveView(r.move));
+    if (MOVE_ID.test(id)) await call(g, req(g, 'move.get'), { moveId: id }, (r) => views.moveView(r.move));
     else await call(g, req(g, 'vm.get'), { vm: id }, (r) => views.vmView(r.vm));
   });
 
@@ -164,6 +165,7 @@ program
   .action(async (o: { since?: string; for?: string; lines?: boolean; maxMoves: string }, cmd: Command) => {
     const g = globals(cmd);
     await watch(await nc(g), {
+      topology: await convergenceTopology(g),
       prefix: g.prefix,
       stream: g.stream,
       ...(o.since ? { sinceMs: duration(o.since) } : {}),
@@ -289,10 +291,19 @@ program
     console.log(`operator: nats --nkey ${auth.credentials('operator').seedFile} req ${subjects(g.prefix).request('vm.get')} '{"vm":"web-01"}'`);
   });
 
+/**
+ * What the board needs to time a move as the convergence tracker does (topology.get); undefined when
+ * the manager does not answer it: then only the tracker's recorded figures are shown.
+ */
+async function convergenceTopology(g: Globals): Promise<ConvergenceTopology | undefined> {
+  const { reply } = await ask(g, req(g, 'topology.get'), {}).catch(() => ({ reply: undefined }));
+  return reply?.ok ? convergenceTopologyOf(reply.topology) : undefined;
+}
+
 /** `move --wait`: subscribe to the events first, send the move, print each step until the move ends and its planes converge. */
 async function follow(g: Globals, body: object, convergeTimeoutMs: number): Promise<void> {
   const conn = await nc(g);
-  const board = new MoveBoard();
+  const board = new MoveBoard({ topology: await convergenceTopology(g) });
   const decoder = new TextDecoder();
   let moveId: string | undefined;
   const early: { subject: string; data: Uint8Array }[] = [];
@@ -317,7 +328,7 @@ async function follow(g: Globals, body: object, convergeTimeoutMs: number): Prom
     const m = board.moves.get(moveId!);
     if (!m) return;
     // done: the tracker's MoveConverged, a failure or cancel; after completion, at most convergeTimeoutMs
-    // more for the tracker (the observed convergence is printed when it does not come)
+    // more for the tracker (the board's own figure, the same definition, is printed when it does not come)
     if (['failed', 'cancelled', 'converged'].includes(m.state) || m.late) resolveDone();
     if (m.state === 'completed' && completedAt === undefined) {
       completedAt = Date.now();
@@ -345,9 +356,7 @@ async function follow(g: Globals, body: object, convergeTimeoutMs: number): Prom
     const c = board.convergence(m);
     console.log(
       c
-        ? `converged ${c.ms.toFixed(1)} ms after the location commit (${c.source === 'tracker' ? "the manager's convergence tracker" : 'observed: last plane event of the move; no MoveConverged from the tracker'})${
-            c.source === 'tracker' && m.observed ? `; observed from the plane events: ${m.observed.ms.toFixed(1)} ms` : ''
-          }`
+        ? `converged in ${c.ms.toFixed(1)} ms after the location commit${c.source === 'tracker' ? '' : ' (not recorded by the convergence tracker yet)'}`
         : m.state === 'completed'
           ? `completed; planes not all converged within ${convergeTimeoutMs} ms (see: locus status ${moveId})`
           : `move ended ${m.state}`,

@@ -1,5 +1,7 @@
 import { connect } from 'nats';
+import { natsServers } from '@locus/messaging';
 import { operatorConnectOptions } from './cli/credentials';
+import { explainConnectFailure, explainRequestFailure } from './cli/request-failure';
 
 /**
  * `npm run -s req -- SUBJECT 'JSON'`: what `nats req SUBJECT 'JSON'` does, for machines
@@ -12,9 +14,15 @@ async function main() {
     console.error("usage: npm run -s req -- SUBJECT 'JSON'   e.g. npm run -s req -- locus.vm.get '{\"vm\":\"web-01\"}'");
     process.exit(2);
   }
-  const nc = await connect({ servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', ...operatorConnectOptions() });
+  const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+  const timeout = Number(process.env.REQ_TIMEOUT_MS ?? 10000);
+  const nc = await connect({ servers: natsServers(natsUrl), maxReconnectAttempts: 2, ...operatorConnectOptions() }).catch((err) => {
+    throw new Error(explainConnectFailure(natsUrl, err));
+  });
   try {
-    const msg = await nc.request(subject, new TextEncoder().encode(body), { timeout: Number(process.env.REQ_TIMEOUT_MS ?? 10000) });
+    const msg = await nc.request(subject, new TextEncoder().encode(body), { timeout }).catch((err) => {
+      throw new Error(explainRequestFailure(subject, err, timeout));
+    });
     const text = new TextDecoder().decode(msg.data);
     console.log(text);
     try {
@@ -28,6 +36,6 @@ async function main() {
 }
 
 main().catch((err) => {
-  console.error(`req failed: ${err instanceof Error ? err.message : String(err)}`);
+  console.error(`req: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 });

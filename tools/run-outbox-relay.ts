@@ -17,12 +17,12 @@ async function main() {
   const batchSize = batch === undefined || batch === '' ? undefined : Number(batch);
   if (batchSize !== undefined && !(Number.isInteger(batchSize) && batchSize > 0)) throw new Error(`LOCUS_RELAY_BATCH must be a positive integer, got "${batch}"`);
 
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, config.logFormat);
   const log = logger.child({ component: 'run-outbox-relay' });
   const serviceUrl = serviceDatabaseUrl(config);
   const dataSource = await openStore(config.databaseUrl, 2, { serviceUrl, logger });
   const nc = await connectNats(config.natsUrl, 'locus-outbox-relay', logger, natsCredentials(config, 'manager'));
-  await ensureEventStream(await nc.jetstreamManager(), config.streamName, subjects(config.subjectPrefix).eventsWildcard);
+  await ensureEventStream(await nc.jetstreamManager(), config.streamName, subjects(config.subjectPrefix).eventsWildcard, config.streamReplicas);
   const relay = new OutboxRelay(new JetStreamOutboxPublisher(nc.jetstream()), {
     databaseUrl: serviceUrl,
     notifyChannel: OUTBOX_CHANNEL,

@@ -79,6 +79,7 @@ export function spawnService(script: string, config: LocusConfig, env: Record<st
       LOCUS_SUBJECT_PREFIX: config.subjectPrefix,
       LOCUS_STREAM: config.streamName,
       LOG_LEVEL: 'info',
+      LOG_FORMAT: 'json', // read back as JSON lines, whatever the runner's LOG_FORMAT
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -120,11 +120,12 @@ export interface Child {
 export class ChildSet {
   readonly children: Child[] = [];
 
-  spawn(name: string, command: string, args: string[], env: NodeJS.ProcessEnv, dir: string): Child {
+  /** `as` runs the child as another user (root only), e.g. a postmaster, which refuses root. */
+  spawn(name: string, command: string, args: string[], env: NodeJS.ProcessEnv, dir: string, as?: { uid: number; gid: number }): Child {
     mkdirSync(dir, { recursive: true });
     const logFile = join(dir, `${name}.log`);
     const fd = openSync(logFile, 'a');
-    const child = spawn(command, args, { env, stdio: ['ignore', fd, fd], detached: false });
+    const child = spawn(command, args, { env, stdio: ['ignore', fd, fd], detached: false, ...as });
     const c = { name, process: child, logFile };
     this.children.push(c);
     return c;

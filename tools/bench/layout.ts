@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import type { NatsConnection } from 'nats';
 import { mappingSubjects, subjects } from '@locus/contracts';
+import { convergenceTopologyOf, type ConvergenceTopology } from '@locus/domain';
 import { listAllVms } from '@locus/messaging';
 import { generateTopology, renderTopologyYaml } from '../../libs/topology/src/generate';
 import { requestJson } from './lab';
@@ -16,13 +17,15 @@ export interface LabLayout {
   hvsBySite: Map<string, string[]>;
   hostRouteSites: Set<string>;
   itrSites: string[];
+  /** What the move board needs to time convergence as the tracker does. */
+  convergenceTopology?: ConvergenceTopology;
 }
 
 /** Generates a topology (every site with mapping system, host routes and ARP proxy) and writes it to `file`. */
 export function generatedLayout(o: { sites: number; vms: number; hypervisorsPerSite: number; bootMs: number; shutdownMs: number }, file: string, comment: string): LabLayout {
   const { topology, layout } = generateTopology(o);
   writeFileSync(file, renderTopologyYaml(topology, [comment]));
-  const out: LabLayout = { vmNames: layout.vmNames, vmIp: new Map(), vmSite: new Map(), hvsBySite: new Map(), hostRouteSites: new Set(layout.siteNames), itrSites: layout.siteNames };
+  const out: LabLayout = { vmNames: layout.vmNames, vmIp: new Map(), vmSite: new Map(), hvsBySite: new Map(), hostRouteSites: new Set(layout.siteNames), itrSites: layout.siteNames, convergenceTopology: convergenceTopologyOf(topology) };
   for (const vm of topology.vms ?? []) {
     out.vmIp.set(vm.name, vm.ip);
     out.vmSite.set(vm.name, vm.hypervisor.replace(/-hv\d+$/, ''));
@@ -45,6 +48,7 @@ export async function attachedLayout(nc: NatsConnection, prefix: string): Promis
     hvsBySite,
     hostRouteSites: new Set(t.topology.sites.filter((x: any) => x.hostRoutes).map((x: any) => x.name)),
     itrSites: t.topology.sites.filter((x: any) => x.mappingSystem).map((x: any) => x.name),
+    convergenceTopology: convergenceTopologyOf(t.topology),
   };
 }
 

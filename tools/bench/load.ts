@@ -1,7 +1,7 @@
 import type { NatsConnection, Subscription } from 'nats';
 import { subjects } from '@locus/contracts';
 import { slope } from '../../libs/platform/src/stats';
-import { MoveBoard, type MoveTrack } from '../cli/moves';
+import { MoveBoard, type ConvergenceTopology, type MoveTrack } from '@locus/domain';
 import { requestJson } from './lab';
 import { answerFigures, classifyError, classifyReply, defaultMaxInFlight, OpenLoopPacer, type Answer, type AnswerFigures } from './open-loop';
 
@@ -22,6 +22,7 @@ export interface LoadSetup {
   hvsBySite: Map<string, string[]>;
   hostRouteSites: Set<string>;
   itrSites: string[];
+  convergenceTopology?: ConvergenceTopology;
   /** Client timeout of vm.move, ms (well above 100 ms: slow answers count as slow, not as timeouts). */
   requestTimeoutMs: number;
   /** Cap on requests awaiting a reply; default {@link defaultMaxInFlight}. */
@@ -81,7 +82,7 @@ export class LoadDriver {
   private currentPhase = '';
 
   constructor(private readonly x: LoadSetup) {
-    this.board = new MoveBoard({ hostRouteSites: x.hostRouteSites });
+    this.board = new MoveBoard({ topology: x.convergenceTopology });
     this.idleVms = [...x.vmNames];
     for (let i = this.idleVms.length - 1; i > 0; i--) {
       const j = Math.floor(x.random() * (i + 1));

@@ -43,7 +43,7 @@ export interface CompareFigures {
   completed: number;
   timeouts: number;
   sustainedPerS: number;
-  used: 'tracker' | 'observed' | 'none';
+  used: 'tracker' | 'computed' | 'none';
   convergence?: Summary;
   totalPeakMiB: number;
   /** Convergence p50 of the main run and of the compare run (each its own used source), and main / compare. */
@@ -120,7 +120,7 @@ export interface BenchResult {
     backlogSlopePerS: number | undefined;
     /** Accepted but not finished when the drain gave up. */
     unfinished: number;
-    /** Completed but not converged (neither tracker nor observed) when the drain gave up. */
+    /** Completed but not converged (neither the tracker's nor the bench's figure) when the drain gave up. */
     unconverged: number;
     drainS: number;
     /** vm.move request → reply, ms. */
@@ -143,9 +143,9 @@ export interface BenchResult {
   };
   compare?: CompareFigures;
   convergence: {
-    used: 'tracker' | 'observed' | 'none';
+    used: 'tracker' | 'computed' | 'none';
     tracker?: Summary;
-    observed?: Summary;
+    computed?: Summary;
     /** The tracker's time of each plane, from the location commit to that plane agreeing. */
     byPlane?: Record<string, Summary>;
     late: number;
@@ -292,7 +292,7 @@ export function renderReport(r: BenchResult): string {
         ? `  ${name.padEnd(9)} n=${x.count}  p50 ${f1(x.p50)} ms  p95 ${f1(x.p95)} ms  p99 ${f1(x.p99)} ms  max ${f1(x.max)} ms`
         : `  ${name.padEnd(9)} none`;
     L.push(row('tracker', r.convergence.tracker));
-    L.push(row('observed', r.convergence.observed));
+    L.push(row('computed', r.convergence.computed));
     const planes = Object.entries(r.convergence.byPlane ?? {}).sort(([, a], [, b]) => (b.p50 ?? 0) - (a.p50 ?? 0));
     if (planes.length) {
       L.push('  each plane (tracker: location commit -> that plane agrees), slowest p50 first:');

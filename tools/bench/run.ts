@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { connect } from 'nats';
 import { Client } from 'pg';
 import { seededRandom, summarize, type Summary } from '../../libs/platform/src/stats';
-import type { MoveTrack } from '../cli/moves';
+import type { MoveTrack } from '@locus/domain';
 import { costFigures, enableStatements, pgCounters, resetStatements, statementCounters, streamCounters, type CostFigures, type CostSnapshot } from './costs';
 import { allProcessCpu, machineCpu, ProcessSampler, sampleProc, tail, topCpu, type Child, type ChildSet } from './lab';
 import { attachedLayout, generatedLayout, warmItrCaches, type LabLayout } from './layout';
@@ -85,17 +85,20 @@ function phaseSummary(p: PhaseFigures): PhaseSummary {
   };
 }
 
-/** Convergence of moves: the tracker's when it publishes, else the bench's observed figure. */
-export function convergenceOf(moves: MoveTrack[], trackerSeen: boolean): { used: 'tracker' | 'observed' | 'none'; tracker?: Summary; observed?: Summary; byPlane?: Record<string, Summary> } {
+/**
+ * Convergence of moves, one definition (libs/domain MoveConvergenceBook): the tracker's record when
+ * it publishes, else the bench's own board's figure over the same events (printed beside it).
+ */
+export function convergenceOf(moves: MoveTrack[], trackerSeen: boolean): { used: 'tracker' | 'computed' | 'none'; tracker?: Summary; computed?: Summary; byPlane?: Record<string, Summary> } {
   const trackerMs = moves.map((m) => m.tracker?.ms).filter((x): x is number => x !== undefined);
-  const observedMs = moves.map((m) => m.observed?.ms).filter((x): x is number => x !== undefined);
-  const used = trackerSeen && trackerMs.length ? 'tracker' : observedMs.length ? 'observed' : 'none';
+  const computedMs = moves.map((m) => m.computed?.ms).filter((x): x is number => x !== undefined);
+  const used = trackerSeen && trackerMs.length ? 'tracker' : computedMs.length ? 'computed' : 'none';
   // The tracker's time of each plane (from the location commit): which plane is the last one, and by how much.
   const perPlane = new Map<string, number[]>();
   for (const m of moves)
-    for (const [plane, timing] of Object.entries(m.tracker?.planes ?? {})) if (typeof timing?.ms === 'number') perPlane.set(plane, [...(perPlane.get(plane) ?? []), timing.ms]);
+    for (const [plane, timing] of Object.entries(m.tracker?.planes ?? {})) if (typeof timing.ms === 'number') perPlane.set(plane, [...(perPlane.get(plane) ?? []), timing.ms]);
   const byPlane = perPlane.size ? Object.fromEntries([...perPlane].map(([plane, ms]) => [plane, summarize(ms)])) : undefined;
-  return { used, tracker: trackerMs.length ? summarize(trackerMs) : undefined, observed: observedMs.length ? summarize(observedMs) : undefined, ...(byPlane ? { byPlane } : {}) };
+  return { used, tracker: trackerMs.length ? summarize(trackerMs) : undefined, computed: computedMs.length ? summarize(computedMs) : undefined, ...(byPlane ? { byPlane } : {}) };
 }
 
 export async function runLab(session: Session, cfg: RunConfig, hooks: { beforeLab?: (databaseUrl: string) => Promise<void> } = {}): Promise<LabRun> {
@@ -341,13 +344,13 @@ export async function runLab(session: Session, cfg: RunConfig, hooks: { beforeLa
       convergence: {
         used: conv.used,
         tracker: conv.tracker,
-        observed: conv.observed,
+        computed: conv.computed,
         byPlane: conv.byPlane,
         late: mine.filter((m) => m.late).length,
         how:
           conv.used === 'tracker'
-            ? "the manager's convergence tracker: convergenceMs of each MoveConverged event (real ms from the location commit to the last plane agreeing); observed = from the plane events on the stream, for comparison"
-            : 'observed: recordedAt of VmRelocated (the location commit) to the last plane event of the move on <prefix>.evt.> (map: Registered + CacheUpdated of every ITR the map-server updates; routes: RouteConfirmed at the target + RouteWithdrawn at the source; ARP decisions when there are any); no MoveConverged events were seen',
+            ? "the manager's convergence tracker: convergenceMs of each MoveConverged event (real ms from the location commit to the last plane agreeing); computed = the same definition (MoveConvergenceBook) applied by the bench to the events it saw, for comparison"
+            : 'computed: the convergence tracker\'s definition (MoveConvergenceBook: the location commit to the last plane agreeing) applied by the bench to the events on <prefix>.evt.>; no MoveConverged events were seen',
       },
       events: {
         appended: events1 - events0,
@@ -368,7 +371,7 @@ export async function runLab(session: Session, cfg: RunConfig, hooks: { beforeLa
                     answers: driver.answerFigures('overload'),
                     convergence: (() => {
                       const c2 = convergenceOf(driver.moves('overload'), driver.board.trackerSeen);
-                      return c2.used === 'tracker' ? c2.tracker : c2.observed;
+                      return c2.used === 'tracker' ? c2.tracker : c2.computed;
                     })(),
                     costs: costs2,
                   }

@@ -79,7 +79,8 @@ export async function startLab(x: StartSetup, f: StartupFigures): Promise<void> 
   const layout = x.processes ?? 'per-service';
   const labMain = appMain('lab');
   const spawnLab = (name: string, services?: string) => {
-    const c = x.children.spawn(name, process.execPath, [...nodeArgs, labMain, ...(services ? ['--services', services] : [])], x.env, x.dir);
+    // no web console and no metrics server: the bench measures the services alone (and runs may overlap on one machine)
+    const c = x.children.spawn(name, process.execPath, [...nodeArgs, labMain, '--no-console', '--no-metrics', ...(services ? ['--services', services] : [])], x.env, x.dir);
     x.services.push(c);
     return c;
   };

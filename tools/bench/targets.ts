@@ -34,9 +34,9 @@ export function floorB(r: Pick<BenchResult, 'floors'>): number {
   return 2 * r.floors.C.ms + 3 * r.floors.H.ms;
 }
 
-/** The convergence summary the run reports (tracker when it publishes, else observed). */
+/** The convergence summary the run reports (tracker when it publishes, else computed). */
 export function usedSummary(r: Pick<BenchResult, 'convergence'>): Summary | undefined {
-  return r.convergence.used === 'tracker' ? r.convergence.tracker : r.convergence.used === 'observed' ? r.convergence.observed : undefined;
+  return r.convergence.used === 'tracker' ? r.convergence.tracker : r.convergence.used === 'computed' ? r.convergence.computed : undefined;
 }
 
 /** A backlog trend counts as flat at up to 1 % of the offered rate (the issue's +0.5/s at 50/s and +1/s at 100/s). */

@@ -1,6 +1,6 @@
-import type { PlaneEvent, RecordedEvent } from '@locus/contracts';
+import type { RecordedEvent } from '@locus/contracts';
+import { MoveBoard } from '@locus/domain';
 import { bar, formatBytes, formatMs, renderFields, renderTable, truncate, visibleLength } from './format';
-import { MoveBoard } from './moves';
 import { renderBoard } from './watch-view';
 
 const T0 = Date.parse('2026-01-01T00:00:00.000Z');
@@ -9,15 +9,6 @@ const MOVE = '0c4a83df-f936-4580-b8d1-464644c93c97';
 
 function vmEvent(type: string, data: Record<string, unknown>, atMs: number): RecordedEvent<any> {
   return { id: `${type}-${atMs}`, streamId: 'vm:web-01', streamVersion: 1, position: '1', type, data, metadata: { correlationId: 'c', component: 'test', at: iso(atMs) }, recordedAt: iso(atMs) };
-}
-function plane(planeName: 'map' | 'route' | 'arp', type: string, atMs: number, data: Record<string, unknown>, extra: Partial<PlaneEvent> = {}): PlaneEvent {
-  return { id: `${type}-${atMs}-${JSON.stringify(data)}`, plane: planeName, type, component: 'test', vm: 'web-01', moveId: MOVE, locationVersion: 2, at: iso(atMs), data, ...extra };
-}
-
-function acceptedAndRelocated(board: MoveBoard) {
-  board.applyVmEvent(vmEvent('MoveAccepted', { moveId: MOVE, vm: 'web-01', mode: 'cold', from: { hypervisor: 'dc1-hv1', site: 'dc1' }, to: { hypervisor: 'dc2-hv1', site: 'dc2' }, locationVersion: 1, planes: ['location', 'mapping', 'host-routes', 'arp-proxy'] }, 0));
-  board.applyVmEvent(vmEvent('MoveStarted', { moveId: MOVE, hypervisor: 'dc1-hv1' }, 1));
-  board.applyVmEvent(vmEvent('VmRelocated', { moveId: MOVE, vm: 'web-01', ip: '10.1.0.10', mac: 'x', from: { hypervisor: 'dc1-hv1', site: 'dc1' }, to: { hypervisor: 'dc2-hv1', site: 'dc2' }, locationVersion: 2 }, 100));
 }
 
 describe('format', () => {
@@ -47,53 +38,7 @@ describe('format', () => {
   });
 });
 
-describe('MoveBoard: observed convergence from plane events', () => {
-  it('given map (2 ITRs), routes (confirm + old withdrawn) and ARP events, then converged at the last of them after the commit', () => {
-    const board = new MoveBoard({ hostRouteSites: new Set(['dc1', 'dc2']) });
-    acceptedAndRelocated(board);
-    board.applyPlaneEvent(plane('map', 'Registered', 105, { site: 'dc2', publishTo: ['branch'], smrTo: ['dc1'] }));
-    board.applyPlaneEvent(plane('map', 'CacheUpdated', 108, { itr: 'branch', version: 2 }));
-    board.applyPlaneEvent(plane('route', 'RouteConfirmed', 120, { site: 'dc2', ms: 15 }));
-    const m = board.moves.get(MOVE)!;
-    expect(board.plane(m, 'map')).toMatchObject({ status: 'pending', detail: '1/2 ITRs' });
-    expect(board.plane(m, 'routes')).toMatchObject({ status: 'pending' });
-    board.applyPlaneEvent(plane('arp', 'ProxyInstalled', 110, { site: 'dc1' }));
-    board.applyPlaneEvent(plane('route', 'RouteWithdrawn', 125, { site: 'dc1', replacedBy: { site: 'dc2', locationVersion: 2 } }, { locationVersion: 1, moveId: undefined }));
-    expect(m.observed).toBeUndefined();
-    const lines = board.applyPlaneEvent(plane('map', 'CacheUpdated', 130, { itr: 'dc1', version: 2 }));
-    expect(board.plane(m, 'map')).toMatchObject({ status: 'done', ms: 30 });
-    expect(board.plane(m, 'routes')).toMatchObject({ status: 'done', ms: 25 });
-    expect(board.plane(m, 'arp')).toMatchObject({ status: 'done', ms: 10 });
-    expect(m.observed).toEqual({ at: T0 + 130, ms: 30 });
-    expect(board.convergence(m)).toEqual({ ms: 30, source: 'observed' });
-    expect(lines.join('\n')).toMatch(/converged in 30 ms/);
-  });
-
-  it('ignores plane events of another version of the VM and expired-timer ARP repairs', () => {
-    const board = new MoveBoard();
-    acceptedAndRelocated(board);
-    board.applyPlaneEvent(plane('map', 'Registered', 101, { publishTo: [], smrTo: [] }, { locationVersion: 1, moveId: undefined }));
-    const m = board.moves.get(MOVE)!;
-    expect(m.map.registeredAt).toBeUndefined();
-    board.applyPlaneEvent(plane('arp', 'NeighbourRepaired', 50_000, { how: 'expired' }));
-    expect(m.arp.events).toBe(0);
-  });
-
-  it('given a MoveConverged from the tracker, then its convergenceMs wins', () => {
-    const board = new MoveBoard();
-    acceptedAndRelocated(board);
-    board.applyPlaneEvent(plane('map', 'Registered', 104, { publishTo: [], smrTo: [] }));
-    board.applyPlaneEvent(plane('route', 'RouteConfirmed', 140, { site: 'dc2', ms: 15 }));
-    board.applyVmEvent(vmEvent('MoveConverged', { moveId: MOVE, convergenceMs: 41.5, locationVersion: 2, planes: { location: { ms: 0 }, mapping: { ms: 4 }, 'host-routes': { ms: 40, advertised: 'dc2' } } }, 142));
-    const m = board.moves.get(MOVE)!;
-    expect(board.trackerSeen).toBe(true);
-    expect(m.state).toBe('converged');
-    expect(board.convergence(m)).toEqual({ ms: 41.5, source: 'tracker' });
-    expect(m.observed?.ms).toBe(40);
-    expect(board.plane(m, 'map')).toMatchObject({ status: 'done', ms: 4, detail: 'tracker' });
-    expect(board.plane(m, 'routes')).toMatchObject({ status: 'done', ms: 40 });
-  });
-
+describe('locus watch: the board on a terminal', () => {
   it('follows pre-copy rounds and renders a board that fits the terminal', () => {
     const board = new MoveBoard();
     board.applyVmEvent(vmEvent('MoveAccepted', { moveId: MOVE, vm: 'web-01', mode: 'hot', from: { hypervisor: 'dc1-hv1', site: 'dc1' }, to: { hypervisor: 'dc2-hv1', site: 'dc2' }, locationVersion: 1, planes: ['location', 'l2-announce'], plan: { mode: 'hot', maxRounds: 30, downtimeLimitMs: 300 } }, 0));

@@ -1,6 +1,6 @@
 import { summarize } from '../../libs/platform/src/stats';
 import { bar, formatBytes, formatMs, renderTable, shortId, truncate, type Column } from './format';
-import type { MoveBoard, MoveTrack, PlaneName } from './moves';
+import type { MoveBoard, MoveTrack, PlaneName } from '@locus/domain';
 
 /** One screen of `locus watch`: a header with counts and recent convergence, then the newest moves. */
 export function renderBoard(board: MoveBoard, opts: { width: number; height: number; now: number; title: string }): string {
@@ -14,11 +14,11 @@ export function renderBoard(board: MoveBoard, opts: { width: number; height: num
     `moves ${all.length}: ${['accepted', 'in-progress', 'completed', 'converged', 'failed', 'cancelled'].filter((s) => count(s) > 0).map((s) => `${s} ${count(s)}`).join(', ')}`,
     c.count
       ? `convergence (${[...sources].join(' + ')}, ${c.count} moves): p50 ${formatMs(c.p50)}  p99 ${formatMs(c.p99)}  max ${formatMs(c.max)}`
-      : 'convergence: none yet (timed from the location commit to the last plane event)',
+      : 'convergence: none yet (timed from the location commit to the last plane agreeing)',
     '',
   ];
   const rows = board.recent(Math.max(1, opts.height - header.length - 4));
-  const legend = '* observed from plane events (no MoveConverged from the tracker); ok = plane done, .. = waiting, - = not touched';
+  const legend = "ms after the location commit; * not recorded by the manager's convergence tracker yet (same definition, from the events seen here); ok = plane done, .. = waiting, - = not touched";
   return [...header.map((h) => truncate(h, opts.width)), renderTable(rows, moveColumns(board, opts.now), { maxWidth: opts.width }), '', truncate(legend, opts.width)].join('\n');
 }
 

@@ -1,6 +1,6 @@
 import { DeliverPolicy, type NatsConnection } from 'nats';
 import { clockTime } from './format';
-import { MoveBoard } from './moves';
+import { MoveBoard, type ConvergenceTopology } from '@locus/domain';
 import { renderBoard } from './watch-view';
 
 export interface WatchOptions {
@@ -13,6 +13,8 @@ export interface WatchOptions {
   /** Force line output even on a terminal. */
   lines?: boolean;
   maxMoves: number;
+  /** For the board's own convergence figures (topology.get); without it only the tracker's. */
+  topology?: ConvergenceTopology;
   out?: NodeJS.WriteStream;
 }
 
@@ -24,7 +26,7 @@ export interface WatchOptions {
 export async function watch(nc: NatsConnection, o: WatchOptions): Promise<void> {
   const out = o.out ?? process.stdout;
   const tty = !!out.isTTY && !o.lines;
-  const board = new MoveBoard({ maxMoves: o.maxMoves });
+  const board = new MoveBoard({ maxMoves: o.maxMoves, topology: o.topology });
   const title = `locus watch ${o.prefix}.evt.>`;
   let dirty = true;
   let stopped = false;

@@ -28,13 +28,14 @@ describe('soak checker', () => {
         events: [
           ev('MoveAccepted', { moveId: 'm1', vm: 'a', cause: 'operator' }, 1000),
           ev('MoveCompleted', { moveId: 'm1' }, 2000),
+          ev('MoveConvergenceLate', { moveId: 'm1', stale: ['itr dc3'] }, 2500),
           ev('MoveAccepted', { moveId: 'm2', vm: 'b', cause: 'operator' }, 4000),
           ev('MoveCompleted', { moveId: 'm2' }, 7000),
           ev('MoveConverged', { moveId: 'm2' }, 7500),
         ],
       }),
     );
-    expect(r).toMatchObject({ ok: true, movesSent: 3, refused: 1, accepted: 2, lost: 0, duplicated: 0, notTerminal: 0, terminal: { completed: 1, converged: 1 } });
+    expect(r).toMatchObject({ ok: true, movesSent: 3, refused: 1, accepted: 2, lost: 0, duplicated: 0, notTerminal: 0, late: 1, unsettled: 0, terminal: { completed: 1, converged: 1 } });
     expect(r.afterLastFault).toEqual({ moves: 1, p50S: 2, p99S: 2, maxS: 2 });
     expect(renderSoakTable(r)).toMatch(/result\s+PASS/);
   });
@@ -61,8 +62,43 @@ describe('soak checker', () => {
         drift: { ok: true, disagreements: [{ plane: 'hypervisors', vm: 'b' }, { plane: 'mapping', component: 'map-server', detail: 'not answering: 503' }] },
       }),
     );
-    expect(r).toMatchObject({ ok: false, lost: 1, duplicated: 2, notTerminal: 1, doubleLocated: 1, drift: 1, spuriousHa: 1 });
+    // The mapping plane's disagreement counts too: the soak runs every plane.
+    expect(r).toMatchObject({ ok: false, lost: 1, duplicated: 2, notTerminal: 1, doubleLocated: 1, drift: 2, spuriousHa: 1 });
     expect(renderSoakTable(r)).toMatch(/result\s+FAIL/);
+  });
+
+  it('a completed move with no convergence verdict (neither converged nor late) fails the run; a late one that converged after is not late', () => {
+    const r = buildSoakReport(
+      facts({
+        events: [
+          ev('MoveAccepted', { moveId: 'm1', vm: 'a' }, 1000),
+          ev('MoveCompleted', { moveId: 'm1' }, 2000),
+          ev('MoveAccepted', { moveId: 'm2', vm: 'b' }, 1000),
+          ev('MoveCompleted', { moveId: 'm2' }, 2000),
+          ev('MoveConvergenceLate', { moveId: 'm2', stale: ['routes dc1'] }, 3000),
+          ev('MoveConverged', { moveId: 'm2' }, 3500),
+        ],
+      }),
+    );
+    expect(r).toMatchObject({ ok: false, unsettled: 1, late: 0, notTerminal: 0 });
+    expect(r.details.join('\n')).toMatch(/unsettled: move m1/);
+  });
+
+  it('a completed move with no verdict whose VM was relocated again later is superseded: counted, not a failure', () => {
+    const r = buildSoakReport(
+      facts({
+        events: [
+          ev('MoveAccepted', { moveId: 'm1', vm: 'a' }, 1000),
+          ev('VmRelocated', { moveId: 'm1', vm: 'a', locationVersion: 2 }, 1100),
+          ev('MoveCompleted', { moveId: 'm1' }, 1200),
+          ev('MoveAccepted', { moveId: 'm2', vm: 'a' }, 1300),
+          ev('VmRelocated', { moveId: 'm2', vm: 'a', locationVersion: 3 }, 1400),
+          ev('MoveCompleted', { moveId: 'm2' }, 1500),
+          ev('MoveConverged', { moveId: 'm2' }, 1600),
+        ],
+      }),
+    );
+    expect(r).toMatchObject({ ok: true, superseded: 1, unsettled: 0 });
   });
 
   it('an agent or a drift check that does not answer fails the run', () => {

@@ -1,8 +1,8 @@
 /** The soak's checker: figures from what the event store, the agents and the drift check said at the end. */
 
 export interface FaultWindow {
-  kind: 'kill-service' | 'kill-nats' | 'stop' | 'pg-terminate';
-  /** The process (manager, a hypervisor's agent, nats-server) or what was terminated. */
+  kind: 'kill-service' | 'kill-nats' | 'stop' | 'pg-terminate' | 'pg-stop';
+  /** The process (manager, a hypervisor's agent, a plane service, a NATS node) or what was terminated or stopped. */
   target: string;
   /** Milliseconds since the soak's moves began: the fault, and the target back (restarted and answering, or continued). */
   startMs: number;
@@ -50,6 +50,12 @@ export interface SoakReport {
   haRestarts: number;
   terminal: { completed: number; converged: number; failed: number; cancelled: number };
   notTerminal: number;
+  /** Completed moves whose planes did not agree in time (MoveConvergenceLate, no MoveConverged after it). */
+  late: number;
+  /** Completed moves with neither verdict whose VM was relocated again (a newer location version) before their planes agreed: the planes follow the newer move now. */
+  superseded: number;
+  /** Completed moves with neither verdict and no later relocation: nobody is still tracking them (the convergence was lost). */
+  unsettled: number;
   lost: number;
   duplicated: number;
   doubleLocated: number;
@@ -73,6 +79,8 @@ export function buildSoakReport(f: SoakFacts): SoakReport {
   const accepted = new Map<string, StoredEvent>();
   const ends = new Map<string, StoredEvent[]>();
   const completions = new Map<string, number>();
+  const late = new Set<string>();
+  const converged = new Set<string>();
   const ids = new Map<string, number>();
   for (const e of f.events) {
     ids.set(e.id, (ids.get(e.id) ?? 0) + 1);
@@ -81,12 +89,32 @@ export function buildSoakReport(f: SoakFacts): SoakReport {
     if (e.type === 'MoveAccepted') accepted.set(moveId, e);
     if (e.type in TERMINAL) ends.set(moveId, [...(ends.get(moveId) ?? []), e]);
     if (e.type === 'MoveCompleted') completions.set(moveId, (completions.get(moveId) ?? 0) + 1);
+    if (e.type === 'MoveConvergenceLate') late.add(moveId);
+    if (e.type === 'MoveConverged') converged.add(moveId);
   }
   // Terminal by the move's last word: a converged move has also completed; it counts once, as converged.
   const terminal = { completed: 0, converged: 0, failed: 0, cancelled: 0 };
   for (const [, es] of ends) terminal[TERMINAL[es[es.length - 1].type as keyof typeof TERMINAL]]++;
   const open = [...accepted.keys()].filter((m) => !ends.has(m));
   for (const m of open) details.push(`not terminal: move ${m} (${accepted.get(m)!.data.vm})`);
+
+  // A move relocated again later has its planes following the newer version: it is superseded, not lost.
+  const versions = new Map<string, { vm: string; locationVersion: number }>();
+  const lastVersion = new Map<string, number>();
+  for (const e of f.events)
+    if (e.type === 'VmRelocated') {
+      versions.set(e.data.moveId, { vm: e.data.vm, locationVersion: e.data.locationVersion });
+      lastVersion.set(e.data.vm, Math.max(lastVersion.get(e.data.vm) ?? 0, e.data.locationVersion));
+    }
+  const noVerdict = [...completions.keys()].filter((m) => !converged.has(m) && !late.has(m));
+  const isSuperseded = (m: string) => {
+    const v = versions.get(m);
+    return !!v && (lastVersion.get(v.vm) ?? 0) > v.locationVersion;
+  };
+  const superseded = noVerdict.filter(isSuperseded);
+  const unsettled = noVerdict.filter((m) => !isSuperseded(m));
+  for (const m of unsettled) details.push(`unsettled: move ${m} (${accepted.get(m)?.data.vm}) completed with no convergence verdict (neither converged nor late)`);
+  const stillLate = [...late].filter((m) => !converged.has(m));
 
   const lostMoves = f.sent.filter((x) => x.moveId && !accepted.has(x.moveId));
   for (const x of lostMoves) details.push(`lost: ${x.requestId} was accepted as ${x.moveId}, and the store has no MoveAccepted for it`);
@@ -102,9 +130,9 @@ export function buildSoakReport(f: SoakFacts): SoakReport {
   const agentsUnanswered = [...f.inventories.values()].filter((v) => v === undefined).length;
   if (agentsUnanswered) details.push(`${agentsUnanswered} agent(s) did not answer inventory at the end`);
 
-  // The soak runs the manager and the agents only: the planes it does not run answer nothing, which is no drift.
+  // Every plane runs in the soak: a disagreement of any plane (hypervisors, mapping, routes, ARP) is drift.
   const answered = f.drift?.ok !== false && Array.isArray(f.drift?.disagreements);
-  const disagreements: any[] = answered ? f.drift.disagreements.filter((d: any) => d.plane === 'hypervisors') : [];
+  const disagreements: any[] = answered ? f.drift.disagreements : [];
   const drift = answered ? disagreements.length : ('no answer' as const);
   if (!answered) details.push(`drift.check did not answer: ${JSON.stringify(f.drift?.error ?? f.drift)}`);
   for (const d of disagreements) details.push(`drift: ${JSON.stringify(d)}`);
@@ -143,6 +171,9 @@ export function buildSoakReport(f: SoakFacts): SoakReport {
     haRestarts: haRestarts.length,
     terminal,
     notTerminal: open.length,
+    late: stillLate.length,
+    superseded: superseded.length,
+    unsettled: unsettled.length,
     lost: lostMoves.length,
     duplicated: dupIds.length + dupCompletions.length,
     doubleLocated: double.length,
@@ -153,7 +184,7 @@ export function buildSoakReport(f: SoakFacts): SoakReport {
     afterLastFault: { moves: after.length, p50S: percentile(after, 50), p99S: percentile(after, 99), maxS: after[after.length - 1] },
     details,
   };
-  report.ok = report.notTerminal === 0 && report.lost === 0 && report.duplicated === 0 && report.doubleLocated === 0 && agentsUnanswered === 0 && drift === 0 && report.spuriousHa === 0;
+  report.ok = report.notTerminal === 0 && report.unsettled === 0 && report.lost === 0 && report.duplicated === 0 && report.doubleLocated === 0 && agentsUnanswered === 0 && drift === 0 && report.spuriousHa === 0;
   return report;
 }
 
@@ -172,6 +203,9 @@ export function renderSoakTable(r: SoakReport): string {
     ['terminal: failed', String(r.terminal.failed)],
     ['terminal: cancelled', String(r.terminal.cancelled)],
     ['not terminal after the drain', String(r.notTerminal)],
+    ['completed, planes late (not converged)', String(r.late)],
+    ['completed, superseded before converging', String(r.superseded)],
+    ['completed, no convergence verdict', String(r.unsettled)],
     ['lost (accepted, no events)', String(r.lost)],
     ['duplicated events', String(r.duplicated)],
     ['double-located VMs', String(r.doubleLocated)],

@@ -5,7 +5,7 @@ import { observeArpProxies } from './observability/arp-metrics';
 
 async function main() {
   const config = loadConfig();
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, config.logFormat);
   const observability = await startServiceObservability(config, logger);
   const proxies = await startArpProxies(config, logger);
   observability.ready(observeArpProxies(observability.metrics, proxies));

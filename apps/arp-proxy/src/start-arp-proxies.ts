@@ -79,7 +79,7 @@ export async function startArpProxies(config: LocusConfig, logger: Logger, opts:
   const neighbours = labNeighbours(domains, used, perSite);
   const nc = await connectNats(config.natsUrl, `locus-arp-proxy-${names.join('-').slice(0, 40)}`, logger, natsCredentials(config, 'arp-proxy'));
   const jsm = await nc.jetstreamManager();
-  await ensureEventStream(jsm, config.streamName, subjects(config.subjectPrefix).eventsWildcard);
+  await ensureEventStream(jsm, config.streamName, subjects(config.subjectPrefix).eventsWildcard, config.streamReplicas);
   const js = nc.jetstream();
   const deps = { logger, publisher: new PlaneEventPublisher(js, config.subjectPrefix, logger), clock, known: new KnownVms() };
   const dataplane = config.dataplane === 'linux' ? new LinuxDataplane(topology, { prefix: config.dataplanePrefix, neighboursPerSite: perSite }) : undefined;
@@ -93,7 +93,7 @@ export async function startArpProxies(config: LocusConfig, logger: Logger, opts:
   const host = {
     async start() {
       await feed.start(async () => proxies.forEach((p) => p.start()));
-      service = await serveArp(nc, proxies, withDomains, config.subjectPrefix, logger);
+      service = await serveArp(nc, proxies, withDomains, (vm) => topology.vm(vm) !== undefined, config.subjectPrefix, logger);
       logger.info({ component: 'arp-proxy', sites: names, neighbours: neighbours.filter((n) => names.includes(n.site)).length, dataplane: config.dataplane }, 'ARP proxies ready');
     },
     async stop() {

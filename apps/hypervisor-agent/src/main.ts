@@ -5,7 +5,7 @@ import { observeAgents } from './observability/agent-metrics';
 
 async function main() {
   const config = loadConfig();
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, config.logFormat);
   const observability = await startServiceObservability(config, logger);
   const agents = await startAgents(config, logger);
   observability.ready(observeAgents(observability.metrics, agents));

@@ -48,7 +48,7 @@ export async function prepareAgents(config: LocusConfig, logger: Logger, options
   if (unknown.length) throw new Error(`LOCUS_HYPERVISORS names hypervisors the topology does not have: ${unknown.join(', ')}`);
   const nc = await connectNats(config.natsUrl, `locus-agents-${names.join('-').slice(0, 40)}`, logger, natsCredentials(config, 'agent'));
   const jsm = await nc.jetstreamManager();
-  await ensureEventStream(jsm, config.streamName, subjects(config.subjectPrefix).eventsWildcard);
+  await ensureEventStream(jsm, config.streamName, subjects(config.subjectPrefix).eventsWildcard, config.streamReplicas);
   const deps: AgentHostDeps = {
     nc,
     js: nc.jetstream(),

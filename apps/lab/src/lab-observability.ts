@@ -21,10 +21,10 @@ export interface LabServices {
 
 /**
  * The one-process lab's /metrics, /healthz and /readyz: one server and one registry for every
- * service, on LOCUS_METRICS_PORT (nothing when it is 0, the default). Readiness is every
- * service's checks together.
+ * service, on `config.metricsPort` (nothing when it is 0) and `host` (every interface unless given;
+ * `npm run lab` gives loopback). Readiness is every service's checks together.
  */
-export async function startLabObservability(config: LocusConfig, logger: Logger, lab: LabServices): Promise<{ server?: ObservabilityServer; stop(): Promise<void> }> {
+export async function startLabObservability(config: LocusConfig, logger: Logger, lab: LabServices, host?: string): Promise<{ server?: ObservabilityServer; stop(): Promise<void> }> {
   if (config.metricsPort <= 0) return { stop: async () => undefined };
   const metrics = createMetrics();
   const observed = [
@@ -36,6 +36,7 @@ export async function startLabObservability(config: LocusConfig, logger: Logger,
   ].filter((o) => !!o);
   const server = await startObservabilityServer({
     port: config.metricsPort,
+    ...(host ? { host } : {}),
     registry: metrics.registry,
     logger,
     checks: observed.flatMap((o) => o.checks.map((c) => ({ ...c, name: `${o.name}:${c.name}` }))),

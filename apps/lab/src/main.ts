@@ -1,24 +1,27 @@
 import 'reflect-metadata';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { Client } from 'pg';
 import { join } from 'node:path';
 import { dropDatabase } from '@locus/eventstore';
 import { connectNats, DEFAULT_NATS_AUTH_DIR, deleteStreamIfExists, hasNatsAuth, NATS_AUTH_CONFIG_FILE, NATS_START_HINT, probeNats, writeNatsAuth } from '@locus/messaging';
-import { createLogger, loadConfig, natsCredentials, type LocusConfig, type Logger } from '@locus/platform';
+import { createLogger, loadConfig, LOG_FORMATS, natsCredentials, type LocusConfig, type LogFormat, type Logger } from '@locus/platform';
 import { startMobilityManager } from '../../mobility-manager/src/start-mobility-manager';
 import { startAgents } from '../../hypervisor-agent/src/start-agents';
 import { startMappingSystem } from '../../mapping-system/src/start-mapping-system';
 import { keyMaterialOrGenerated } from '../../mapping-system/src/shared/site-keys';
 import { startRouteInjectors } from '../../route-injector/src/start-route-injectors';
 import { startArpProxies } from '../../arp-proxy/src/start-arp-proxies';
-import { startLabObservability } from './lab-observability';
+import { startConsole, type RunningConsole } from '../../console/src/console-server';
+import { startLabObservability, type LabServices } from './lab-observability';
 import { LinuxDataplane, namespacesUnavailable, namespacesWith, removeNamespaces } from '@locus/dataplane';
 import { DEFAULT_NEIGHBOURS_PER_SITE } from '@locus/domain';
 import { defaultTopologyPath, loadTopologyFile } from '@locus/topology';
 
 const SHUTDOWN_LIMIT_MS = 15_000;
+/** Where the whole lab serves its metrics unless told otherwise (compose and Kubernetes use the same port, inside their networks). */
+const LAB_METRICS_PORT = 9464;
 const LAB_SERVICES = ['manager', 'agents', 'mapping', 'routes', 'arp'] as const;
 type LabService = (typeof LAB_SERVICES)[number];
 
@@ -45,20 +48,26 @@ const program = new Command()
   .option('--fresh', 'start from a clean slate: drop the lab database and delete the event stream first')
   .option('--time-scale <n>', 'simulated ms per real ms for the agents (1 = real time)')
   .option('--topology <file>', 'lab topology YAML (default lab/default.yaml)')
+  .option('--console-port <n>', 'port of the web console on 127.0.0.1 (LOCUS_CONSOLE_PORT, default 8480; 0: any free port); a layout of several processes serves it only when given')
+  .option('--no-console', 'do not serve the web console')
+  .option('--metrics-port <n>', `port of /metrics, /healthz and /readyz on 127.0.0.1 (LOCUS_METRICS_PORT; default ${LAB_METRICS_PORT} in the whole lab, none in one process of a layout; 0: none)`)
+  .option('--no-metrics', 'do not serve /metrics, /healthz and /readyz')
+  .addOption(new Option('--log-format <format>', 'pretty: readable lines, also into a file or pipe; json: one object per line; auto: pretty in a terminal, JSON when piped (LOG_FORMAT, default auto)').choices(LOG_FORMATS))
   .option('--dataplane <kind>', 'lab (simulated, the default) or linux: the topology as network namespaces on this machine (root, iproute2, arping)')
   .option('--remove-dataplane', 'only remove the Linux dataplane\'s namespaces of LOCUS_DATAPLANE_PREFIX (what a crashed lab left) and exit')
   .option('--services <list>', `only these services, comma-separated (${LAB_SERVICES.join(', ')}): one process of a layout of several (default: all of them)`)
   .parse();
 
-const opts = program.opts<{ fresh?: boolean; timeScale?: string; topology?: string; services?: string; dataplane?: string; removeDataplane?: boolean }>();
+const opts = program.opts<{ fresh?: boolean; timeScale?: string; topology?: string; services?: string; console: boolean; consolePort?: string; metrics: boolean; metricsPort?: string; logFormat?: LogFormat; dataplane?: string; removeDataplane?: boolean }>();
 
 async function main() {
   const config = loadConfig(process.env, {
     ...(opts.timeScale ? { timeScale: Number(opts.timeScale) } : {}),
     ...(opts.topology ? { topologyPath: opts.topology } : {}),
+    ...(opts.logFormat ? { logFormat: opts.logFormat } : {}),
     ...(opts.dataplane ? { dataplane: dataplaneKind(opts.dataplane) } : {}),
   });
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, config.logFormat);
   const log = logger.child({ component: 'lab' });
   if (opts.removeDataplane) {
     const prefix = `${config.dataplanePrefix}-`;
@@ -86,7 +95,8 @@ async function main() {
   const mapping = only.has('mapping') ? await startMappingSystem(config, logger, { keySeed: mappingKey.seed, keySource: mappingKey.source }) : undefined;
   const routes = only.has('routes') ? await startRouteInjectors(config, logger) : undefined;
   const arp = only.has('arp') ? await startArpProxies(config, logger) : undefined;
-  const observability = await startLabObservability(config, logger, { manager, agents, mapping, routes, arp });
+  const observability = await startLabMetrics(config, logger, { manager, agents, mapping, routes, arp }, only.size === LAB_SERVICES.length);
+  const webConsole = await startLabConsole(config, logger, only.size === LAB_SERVICES.length);
   const services = [...only].join(', ');
   const operator = natsCredentials(config, 'operator');
   log.info(
@@ -95,6 +105,8 @@ async function main() {
       ? `lab ready. Try: nats ${operator ? `--nkey ${operator.seedFile} ` : ''}req ${config.subjectPrefix}.vm.move '{"vm":"web-01","to":"dc2-hv1","mode":"cold"}'  (or: npm run -s req -- ${config.subjectPrefix}.vm.move '...')`
       : `lab services ready: ${services}`,
   );
+  if (webConsole) log.info({ url: webConsole.url }, `console: open ${webConsole.url} in a browser`);
+  if (observability.server) log.info({ url: `${observability.server.url}/metrics` }, `metrics at ${observability.server.url}/metrics (Prometheus; a Grafana dashboard: deploy/grafana/locus-dashboard.json)`);
   const shutdown = async (signal: string) => {
     log.info({ signal }, 'stopping the lab');
     // A stop that hangs (a peer gone, a drain that never ends) must not leave the lab running.
@@ -102,6 +114,7 @@ async function main() {
       log.error({ signal, afterMs: SHUTDOWN_LIMIT_MS }, 'the lab did not stop in time; exiting anyway');
       process.exit(1);
     }, SHUTDOWN_LIMIT_MS).unref();
+    await webConsole?.stop();
     await observability.stop();
     // The manager first: stopped after the agents, its HA monitor would take their silence for
     // failed hosts and restart their VMs on the way out.
@@ -140,6 +153,41 @@ async function buildLinuxDataplane(config: LocusConfig, log: Logger): Promise<Li
     `Linux dataplane built: ${built.namespaces} namespaces${client && vm ? ` (try: ip netns exec ${dataplane.names.router(client.name)} ping ${vm.ip})` : ''}`,
   );
   return dataplane;
+}
+
+/**
+ * /metrics, /healthz and /readyz of every service of this process, on loopback: by default on
+ * port 9464 in the whole lab (LOCUS_METRICS_PORT or --metrics-port another, 0 or --no-metrics none),
+ * in one process of a layout only when a port is named. A port in use is said in a warning and the
+ * lab goes on without it.
+ */
+async function startLabMetrics(config: LocusConfig, logger: Logger, services: LabServices, wholeLab: boolean): Promise<Awaited<ReturnType<typeof startLabObservability>>> {
+  const named = opts.metricsPort ?? process.env.LOCUS_METRICS_PORT;
+  const port = !opts.metrics ? 0 : named !== undefined ? Number(named) : wholeLab ? LAB_METRICS_PORT : 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--metrics-port ${named}: expected a port number (0: none)`);
+  try {
+    return await startLabObservability({ ...config, metricsPort: port }, logger, services, '127.0.0.1');
+  } catch (err) {
+    logger.child({ component: 'lab' }).warn({ port, err: (err as Error).message }, `metrics not served: ${(err as Error).message} (choose another port with --metrics-port N, or --no-metrics)`);
+    return { stop: async () => undefined };
+  }
+}
+
+/**
+ * The web console (apps/console) on loopback: by default in the whole lab, in one process of a
+ * layout only when --console-port names a port (several processes must not race for one port).
+ * A port in use is said in a warning and the lab goes on without it.
+ */
+async function startLabConsole(config: LocusConfig, logger: Logger, wholeLab: boolean): Promise<RunningConsole | undefined> {
+  if (!opts.console || (!wholeLab && opts.consolePort === undefined)) return undefined;
+  const port = opts.consolePort !== undefined ? Number(opts.consolePort) : config.consolePort;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--console-port ${opts.consolePort}: expected a port number (0: any free port)`);
+  try {
+    return await startConsole(config, logger, { port, host: config.consoleHost });
+  } catch (err) {
+    logger.child({ component: 'lab' }).warn({ port, err: (err as Error).message }, `console not started: ${(err as Error).message} (choose another port with --console-port N, 0 for any free port, or --no-console)`);
+    return undefined;
+  }
 }
 
 /**

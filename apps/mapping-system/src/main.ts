@@ -5,7 +5,7 @@ import { observeMappingSystem } from './observability/mapping-metrics';
 
 async function main() {
   const config = loadConfig();
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, config.logFormat);
   const observability = await startServiceObservability(config, logger);
   const mapping = await startMappingSystem(config, logger);
   observability.ready(observeMappingSystem(observability.metrics, mapping));

@@ -5,7 +5,7 @@ import { observeMobilityManager } from './observability/manager-metrics';
 
 async function main() {
   const config = loadConfig();
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, config.logFormat);
   const observability = await startServiceObservability(config, logger);
   const manager = await startMobilityManager(config, logger);
   observability.ready(observeMobilityManager(observability.metrics, manager));

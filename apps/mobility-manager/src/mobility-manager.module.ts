@@ -44,11 +44,11 @@ export class MobilityManagerModule {
       providers: [
         { provide: DEPS, useValue: deps },
         { provide: MoveVmHandler, useFactory: (d: ManagerDeps) => new MoveVmHandler(d.commands, d.dataSource, d.topology, d.planner, d.logger, d.queue), inject: [DEPS] },
-        { provide: PlanMoveHandler, useFactory: (d: ManagerDeps) => new PlanMoveHandler(d.planner), inject: [DEPS] },
+        { provide: PlanMoveHandler, useFactory: (d: ManagerDeps) => new PlanMoveHandler(d.planner, d.dataSource), inject: [DEPS] },
         { provide: CancelMoveHandler, useFactory: (d: ManagerDeps) => new CancelMoveHandler(d.commands, d.dataSource, d.logger), inject: [DEPS] },
         { provide: GetMoveHandler, useFactory: (d: ManagerDeps) => new GetMoveHandler(d.dataSource), inject: [DEPS] },
         { provide: GetVmHandler, useFactory: (d: ManagerDeps) => new GetVmHandler(d.dataSource, d.commands), inject: [DEPS] },
-        { provide: ListVmsHandler, useFactory: (d: ManagerDeps) => new ListVmsHandler(d.dataSource, d.commands), inject: [DEPS] },
+        { provide: ListVmsHandler, useFactory: (d: ManagerDeps) => new ListVmsHandler(d.dataSource, d.commands, d.topology), inject: [DEPS] },
         { provide: GetTopologyHandler, useFactory: (d: ManagerDeps) => new GetTopologyHandler(d.topology), inject: [DEPS] },
         { provide: CheckDriftHandler, useFactory: (d: ManagerDeps) => new CheckDriftHandler(d.drift), inject: [DEPS] },
       ],

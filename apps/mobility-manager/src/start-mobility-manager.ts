@@ -68,7 +68,7 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
   const js = nc.jetstream();
   const jsm = await nc.jetstreamManager();
   const s = subjects(config.subjectPrefix);
-  await ensureEventStream(jsm, config.streamName, s.eventsWildcard);
+  await ensureEventStream(jsm, config.streamName, s.eventsWildcard, config.streamReplicas);
 
   const store = storeFor(dataSource, config.subjectPrefix);
   const commands = new VmCommandService(store, logger);

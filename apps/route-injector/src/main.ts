@@ -5,7 +5,7 @@ import { observeRouteInjectors } from './observability/route-metrics';
 
 async function main() {
   const config = loadConfig();
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, config.logFormat);
   const observability = await startServiceObservability(config, logger);
   const injectors = await startRouteInjectors(config, logger);
   observability.ready(observeRouteInjectors(observability.metrics, injectors));

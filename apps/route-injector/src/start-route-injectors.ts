@@ -120,7 +120,7 @@ export async function startRouteInjectors(config: LocusConfig, logger: Logger, o
   try {
     nc = await connectNats(config.natsUrl, `locus-route-injector-${names.join('-').slice(0, 40)}`, logger, natsCredentials(config, 'route-injector'));
     const jsm = await nc.jetstreamManager();
-    await ensureEventStream(jsm, config.streamName, subjects(config.subjectPrefix).eventsWildcard);
+    await ensureEventStream(jsm, config.streamName, subjects(config.subjectPrefix).eventsWildcard, config.streamReplicas);
     const js = nc.jetstream();
     const publisher = new PlaneEventPublisher(js, config.subjectPrefix);
     const deps = { nc, prefix: config.subjectPrefix, logger, publisher };

@@ -25,9 +25,14 @@ export const MoveVmRequest = z.strictObject({
 });
 export type MoveVmRequest = z.infer<typeof MoveVmRequest>;
 
-export const GetMoveRequest = z.strictObject({ moveId: z.uuid() });
+/** A move's id, or its first 8 characters or more (what the logs, `locus watch` and `--wait` show). */
+export const MoveIdOrPrefix = z
+  .string()
+  .regex(/^[0-9a-f]{8}(?:[0-9a-f-]{0,28})$/i, 'expected a move id (UUID) or its first 8 characters or more')
+  .describe('a move id, or its first 8 characters or more');
+export const GetMoveRequest = z.strictObject({ moveId: MoveIdOrPrefix });
 export type GetMoveRequest = z.infer<typeof GetMoveRequest>;
-export const CancelMoveRequest = z.strictObject({ moveId: z.uuid() });
+export const CancelMoveRequest = z.strictObject({ moveId: MoveIdOrPrefix });
 export type CancelMoveRequest = z.infer<typeof CancelMoveRequest>;
 /** Same body as vm.move; nothing is appended. */
 export const PlanMoveRequest = MoveVmRequest;

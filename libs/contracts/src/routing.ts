@@ -142,6 +142,8 @@ export interface StaleNeighbourView {
 export interface ArpStaleReply {
   stale: StaleNeighbourView[];
   unavailableSites?: string[];
+  /** With `vms`: the names the topology does not have (all of them unknown: UNKNOWN_VM). */
+  unknown?: string[];
 }
 
 export interface ProxyEntryView {

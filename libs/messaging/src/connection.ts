@@ -16,7 +16,7 @@ export async function connectNats(url: string, name: string, logger: Logger, cre
   // noAsyncTraces: no stack captured per request and per JetStream publish (a profile put it at 3-8 %
   // of a busy service's CPU); a timeout still says which subject timed out.
   const nc = await connect({
-    servers: url,
+    servers: natsServers(url),
     name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
@@ -35,6 +35,14 @@ export async function connectNats(url: string, name: string, logger: Logger, cre
   return nc;
 }
 
+/**
+ * NATS_URL may name several servers of a cluster, comma-separated: the client connects to any and
+ * fails over to the others (it also learns the rest of the cluster from the one it reaches).
+ */
+export function natsServers(url: string): string[] {
+  return url.split(',').map((u) => u.trim()).filter(Boolean);
+}
+
 /** The operation and subject of a permissions violation, when the status carries them. */
 function permissionOf(status: unknown): { operation?: string; subject?: string } {
   const ctx = (status as { permissionContext?: { operation: string; subject: string } }).permissionContext;
@@ -47,7 +55,7 @@ function permissionOf(status: unknown): { operation?: string; subject?: string }
  */
 export async function probeNats(url: string, timeoutMs = 1000): Promise<'open' | 'auth-required' | 'down'> {
   try {
-    const nc = await connect({ servers: url, timeout: timeoutMs, maxReconnectAttempts: 0 });
+    const nc = await connect({ servers: natsServers(url), timeout: timeoutMs, maxReconnectAttempts: 0 });
     await nc.close();
     return 'open';
   } catch (err) {

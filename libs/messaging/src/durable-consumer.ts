@@ -27,6 +27,8 @@ export interface DurableConsumerOptions<E = RecordedEvent> {
   startSeq?: number;
 }
 
+const PULL_EXPIRES_MS = 5000;
+
 /**
  * A durable JetStream consumer with explicit acks. Messages are dispatched concurrently across
  * keys and serially within a key; a handler that runs long keeps its message alive with
@@ -74,7 +76,10 @@ export class DurableConsumer<E = RecordedEvent> {
       await this.jsm.consumers.add(this.options.stream, config);
     }
     const consumer = await this.js.consumers.get(this.options.stream, this.options.durable);
-    this.messages = await consumer.consume({ max_messages: 256 });
+    // Pulls that expire in 5 s (nats.js: 30 s) and heartbeats every 2.5 s: when the consumer's leader
+    // in a JetStream cluster dies, the pull it held is lost, and the client notices two missed
+    // heartbeats and pulls again from the new leader; with the default that took ~30 s, moves idle.
+    this.messages = await consumer.consume({ max_messages: 256, expires: PULL_EXPIRES_MS });
     const heartbeatMs = Math.max(100, Math.floor(ackWaitMs / 3));
     this.loop = (async () => {
       for await (const msg of this.messages!) {

@@ -21,20 +21,79 @@ export function parseRequest<T>(data: Uint8Array, schema: z.ZodType<T>): { ok: t
     return { ok: false, reply: errorReply('BAD_REQUEST', `body is not JSON: ${(err as Error).message}`) };
   }
   const parsed = schema.safeParse(json);
-  if (!parsed.success) return { ok: false, reply: errorReply('BAD_REQUEST', describeZodError(parsed.error)) };
+  if (!parsed.success) return { ok: false, reply: errorReply('BAD_REQUEST', describeZodError(parsed.error, json)) };
   return { ok: true, body: parsed.data };
 }
 
-/** One line naming every offending field, e.g. `mode: expected one of "hot"|"warm"|"cold"; to: required`. */
-export function describeZodError(error: z.ZodError): string {
-  return error.issues
-    .map((i) => {
-      const path = i.path.length ? i.path.join('.') : '(body)';
-      if (i.code === 'unrecognized_keys') return `${path}: unknown field(s) ${i.keys.join(', ')}`;
-      if (i.code === 'invalid_type' && i.input === undefined) return `${path}: required`;
-      return `${path}: ${i.message}`;
-    })
-    .join('; ');
+/**
+ * One line naming every offending field, once each, e.g. `mode: required; vm: expected a string, got
+ * the number 1`; a body that is not a JSON object says so (`the body must be a JSON object
+ * ({"name": value, …}), not an array`). `input` is the parsed body: what the field held is said
+ * from it (zod's issues do not carry it).
+ */
+export function describeZodError(error: z.ZodError, input?: unknown): string {
+  const seen = new Set<string>();
+  const parts: string[] = [];
+  for (const issue of error.issues) {
+    const path = issue.path.length ? issue.path.join('.') : '';
+    if (seen.has(path)) continue; // the first complaint about a field is the one to fix first
+    seen.add(path);
+    parts.push(describeIssue(issue, path, valueAt(input, issue.path)));
+  }
+  return parts.join('; ');
+}
+
+function describeIssue(issue: z.core.$ZodIssue, path: string, value: { present: boolean; value?: unknown }): string {
+  if (issue.code === 'unrecognized_keys') return `${path || '(body)'}: unknown field(s) ${issue.keys.join(', ')}`;
+  if (path === '' && issue.code === 'invalid_type' && issue.expected === 'object')
+    return `the body must be a JSON object ({"name": value, …}), not ${describeValue(value.value)}`;
+  if (!value.present && (issue.code === 'invalid_type' || issue.code === 'invalid_value')) return `${path}: required`;
+  const got = value.present ? `, got ${describeValue(value.value)}` : '';
+  // A bound or format broken by a list or an object: the message says it all, the value would not help.
+  const gotScalar = value.present && (value.value === null || typeof value.value !== 'object') ? got : '';
+  switch (issue.code) {
+    case 'invalid_type':
+      return `${path}: expected ${withArticle(issue.expected)}${got}`;
+    case 'invalid_value':
+      return `${path}: expected ${issue.values.length === 1 ? JSON.stringify(issue.values[0]) : `one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`}${got}`;
+    case 'too_small':
+      if (issue.origin === 'string' && Number(issue.minimum) === 1) return `${path}: must not be empty`;
+      return `${path}: ${lowerFirst(issue.message)}${gotScalar}`;
+    case 'too_big':
+    case 'invalid_format':
+      return `${path}: ${lowerFirst(issue.message)}${gotScalar}`;
+    default:
+      return `${path || '(body)'}: ${issue.message}`;
+  }
+}
+
+/** What a request held at `path`, and whether it held anything there at all. */
+function valueAt(input: unknown, path: readonly PropertyKey[]): { present: boolean; value?: unknown } {
+  let at: unknown = input;
+  for (const key of path) {
+    if (at === null || typeof at !== 'object' || !Object.prototype.hasOwnProperty.call(at, key)) return { present: false };
+    at = (at as Record<PropertyKey, unknown>)[key];
+  }
+  return { present: at !== undefined, value: at };
+}
+
+/** `an array`, `null`, `the number 1`, `the string "10"` (long strings cut), `a boolean (true)`. */
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === 'number') return `the number ${value}`;
+  if (typeof value === 'boolean') return `the boolean ${value}`;
+  if (typeof value === 'object') return 'an object';
+  return typeof value;
+}
+
+function withArticle(type: string): string {
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}
+
+function lowerFirst(text: string): string {
+  return text.charAt(0).toLowerCase() + text.slice(1);
 }
 
 /** Maps whatever a handler threw to the reply the caller sees, logging what is not a plain refusal. */

@@ -3,10 +3,13 @@ import { DiscardPolicy, RetentionPolicy, StorageType, type JetStreamManager } fr
 /**
  * The event stream: every committed event, under `<prefix>.evt.>`. The 2-minute duplicate
  * window is what turns the outbox's at-least-once publishing into exactly-once storage. Creates
- * it when missing, which on a NATS with users only the manager's user may.
+ * it when missing, which on a NATS with users only the manager's user may, with `replicas` copies
+ * (LOCUS_STREAM_REPLICAS: 1 on a single server, 3 on a JetStream cluster, where the stream survives
+ * the loss of a node).
  */
-export async function ensureEventStream(jsm: JetStreamManager, name: string, subject: string): Promise<void> {
+export async function ensureEventStream(jsm: JetStreamManager, name: string, subject: string, replicas = 1): Promise<void> {
   const config = {
+    num_replicas: replicas,
     name,
     subjects: [subject],
     storage: StorageType.File,
@@ -17,6 +20,7 @@ export async function ensureEventStream(jsm: JetStreamManager, name: string, sub
   };
   try {
     const info = await jsm.streams.info(name);
+    // An existing stream keeps its replicas (an admin may have made it R3 with the nats CLI).
     if (!info.config.subjects?.includes(subject)) await jsm.streams.update(name, { ...info.config, subjects: [subject] });
   } catch (err) {
     if (!/stream not found/i.test((err as Error).message)) throw err;

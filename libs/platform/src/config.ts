@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { join } from 'node:path';
 import { DEFAULT_EVENT_STREAM, DEFAULT_SUBJECT_PREFIX, natsSeedFileName, type NatsCredentials, type NatsRole } from '@locus/contracts';
+import { LOG_FORMATS, type LogFormat } from './logger';
 
 /** Every setting a Locus service reads, from the environment, validated once at start. */
 const Env = z.object({
@@ -19,6 +20,7 @@ const Env = z.object({
     .regex(/^[A-Za-z0-9_-]+$/, 'one subject token, no dots or wildcards')
     .default(DEFAULT_SUBJECT_PREFIX),
   LOCUS_STREAM: z.string().regex(/^[A-Za-z0-9_-]+$/).default(DEFAULT_EVENT_STREAM),
+  LOCUS_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
   LOCUS_TIME_SCALE: z.coerce.number().positive().default(1),
   LOCUS_HYPERVISORS: z.string().default('all'),
   LOCUS_AGENT_TIMEOUT_MS: z.coerce.number().positive().default(1000),
@@ -39,9 +41,12 @@ const Env = z.object({
   LOCUS_MAX_QUEUED_REQUESTS: z.coerce.number().int().nonnegative().default(128),
   LOCUS_REQUEST_BUDGET_MS: z.coerce.number().positive().default(30_000),
   LOCUS_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  LOCUS_CONSOLE_PORT: z.coerce.number().int().min(0).max(65535).default(8480),
+  LOCUS_CONSOLE_HOST: z.string().min(1).default('127.0.0.1'),
   LOCUS_DATAPLANE: z.enum(['lab', 'linux']).default('lab'),
   LOCUS_DATAPLANE_PREFIX: z.string().regex(/^[a-z0-9]{1,16}$/, '1-16 lower-case letters or digits: the start of every namespace name of the lab').default('locus'),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  LOG_FORMAT: z.enum(LOG_FORMATS).default('auto'),
 });
 
 export interface LocusConfig {
@@ -59,6 +64,8 @@ export interface LocusConfig {
   topologyPath?: string;
   subjectPrefix: string;
   streamName: string;
+  /** Copies of the event stream JetStream keeps: 1 on one nats-server, 3 on a 3-node cluster. */
+  streamReplicas: number;
   /** Simulated ms per real ms: 1 is real time, 100 makes a 20 s boot take 200 ms. */
   timeScale: number;
   hypervisors: string[] | 'all';
@@ -95,11 +102,16 @@ export interface LocusConfig {
   requestBudgetMs: number;
   /** Port of /metrics, /healthz and /readyz (LOCUS_METRICS_PORT); 0, the default, serves none. */
   metricsPort: number;
+  /** The web console's port (LOCUS_CONSOLE_PORT, default 8480; 0: any free one) and address (LOCUS_CONSOLE_HOST, default loopback). */
+  consolePort: number;
+  consoleHost: string;
   /** Where moves take effect on the network: `lab` (simulated, the default) or `linux` (network namespaces on this machine, root). */
   dataplane: 'lab' | 'linux';
   /** The Linux dataplane's namespaces all start with `<prefix>-` (LOCUS_DATAPLANE_PREFIX, default `locus`). */
   dataplanePrefix: string;
   logLevel: string;
+  /** LOG_FORMAT: `pretty` (one readable line per step, coloured only in a terminal), `json` (one object per line), `auto` (the default: pretty in a terminal, JSON when piped). */
+  logFormat: LogFormat;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<LocusConfig> = {}): LocusConfig {
@@ -116,6 +128,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     topologyPath: e.LOCUS_TOPOLOGY,
     subjectPrefix: e.LOCUS_SUBJECT_PREFIX,
     streamName: e.LOCUS_STREAM,
+    streamReplicas: e.LOCUS_STREAM_REPLICAS,
     timeScale: e.LOCUS_TIME_SCALE,
     hypervisors: e.LOCUS_HYPERVISORS === 'all' ? 'all' : e.LOCUS_HYPERVISORS.split(',').map((s) => s.trim()).filter(Boolean),
     agentTimeoutMs: e.LOCUS_AGENT_TIMEOUT_MS,
@@ -138,7 +151,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     dataplanePrefix: e.LOCUS_DATAPLANE_PREFIX,
     requestBudgetMs: e.LOCUS_REQUEST_BUDGET_MS,
     metricsPort: e.LOCUS_METRICS_PORT,
+    consolePort: e.LOCUS_CONSOLE_PORT,
+    consoleHost: e.LOCUS_CONSOLE_HOST,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     ...overrides,
   };
 }

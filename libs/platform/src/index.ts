@@ -2,3 +2,4 @@ export * from './config';
 export * from './logger';
 export * from './clock';
 export * from './observability';
+export * from './repo-root';

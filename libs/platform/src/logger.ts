@@ -3,17 +3,26 @@ import type { LoggerService } from '@nestjs/common';
 
 export type { Logger } from 'pino';
 
+/** `pretty`: one readable line per step; `json`: one JSON object per line; `auto`: pretty in a terminal, JSON when piped. */
+export const LOG_FORMATS = ['auto', 'pretty', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
 /**
- * Logs are for people: pretty and colourful in a terminal, one JSON object per line when piped.
- * Each line carries the component that wrote it.
+ * Logs are for people: pretty in a terminal and one JSON object per line when piped (for jq and
+ * log collectors), unless LOG_FORMAT says otherwise: `pretty` writes the same readable lines to a
+ * file or pipe too, coloured only in a terminal. Each line carries the component that wrote it.
  */
-export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info', pretty: boolean = !!process.stdout.isTTY): Logger {
-  if (pretty) {
+export function createLogger(
+  level: string = process.env.LOG_LEVEL ?? 'info',
+  format: LogFormat = (process.env.LOG_FORMAT as LogFormat | undefined) ?? 'auto',
+  terminal: boolean = !!process.stdout.isTTY,
+): Logger {
+  if (format === 'pretty' || (format === 'auto' && terminal)) {
     return pino({
       level,
       transport: {
         target: 'pino-pretty',
-        options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', messageFormat: '[{component}] {msg}' },
+        options: { colorize: terminal, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,component', messageFormat: '[{component}] {msg}' },
       },
     });
   }

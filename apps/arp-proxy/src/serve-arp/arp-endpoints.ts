@@ -1,16 +1,24 @@
 import type { NatsConnection, Service } from 'nats';
 import type { Logger } from 'pino';
-import { ArpListRequest, ArpStaleRequest, routingSubjects, type ArpListReply, type ArpStaleReply, type SiteArpView, type StaleNeighbourView } from '@locus/contracts';
+import { ArpListRequest, ArpStaleRequest, routingSubjects, unknownName, type ArpListReply, type ArpStaleReply, type SiteArpView, type StaleNeighbourView } from '@locus/contracts';
 import { addJsonEndpoint, requestJson } from '@locus/messaging';
-import { LocusError } from '@locus/contracts';
 import type { SiteArpProxy } from '../proxy-arp/site-arp-proxy';
 
 /**
  * `<prefix>.arp.stale` and `<prefix>.arp.list`, answered by any arp-proxy process (queue group)
  * from every site's proxy (`<prefix>.arp.site.<site>.stale|list`); a site that does not answer is listed as unavailable.
- * `arp.stale`'s `vm` or `vms` is passed on: each site answers for those VMs only.
+ * `arp.stale`'s `vm` or `vms` is passed on: each site answers for those VMs only. A site or VM the
+ * topology does not have is refused (UNKNOWN_SITE, UNKNOWN_VM); of a `vms` list only the known
+ * ones are asked about and the rest listed as `unknown` (none known: UNKNOWN_VM).
  */
-export async function serveArp(nc: NatsConnection, proxies: readonly SiteArpProxy[], siteNames: readonly string[], prefix: string, logger: Logger): Promise<Service> {
+export async function serveArp(
+  nc: NatsConnection,
+  proxies: readonly SiteArpProxy[],
+  siteNames: readonly string[],
+  isVm: (name: string) => boolean,
+  prefix: string,
+  logger: Logger,
+): Promise<Service> {
   const log = logger.child({ component: 'arp-proxy' });
   const subj = routingSubjects(prefix);
   const service = await nc.services.add({ name: 'locus-arp-proxy', version: '0.1.0', description: 'Locus ARP proxies: proxy-ARP, gratuitous ARP and anycast gateways per site' });
@@ -19,7 +27,11 @@ export async function serveArp(nc: NatsConnection, proxies: readonly SiteArpProx
     subject: subj.arpStale,
     schema: ArpStaleRequest,
     logger: log,
-    handler: async (body): Promise<{ ok: true } & ArpStaleReply> => {
+    handler: async (request): Promise<{ ok: true } & ArpStaleReply> => {
+      if (request.vm !== undefined && !isVm(request.vm)) throw unknownName('vm', request.vm);
+      const unknown = request.vms ? [...new Set(request.vms.filter((vm) => !isVm(vm)))].sort() : [];
+      if (request.vms && unknown.length === new Set(request.vms).size) throw unknownName('vm', unknown);
+      const body = unknown.length ? { vms: request.vms!.filter(isVm) } : request;
       const stale: StaleNeighbourView[] = [];
       const unavailableSites: string[] = [];
       await Promise.all(
@@ -34,7 +46,7 @@ export async function serveArp(nc: NatsConnection, proxies: readonly SiteArpProx
         }),
       );
       stale.sort((a, b) => a.since.localeCompare(b.since) || a.neighbour.localeCompare(b.neighbour));
-      return { ok: true, stale, ...(unavailableSites.length ? { unavailableSites: unavailableSites.sort() } : {}) };
+      return { ok: true, stale, ...(unavailableSites.length ? { unavailableSites: unavailableSites.sort() } : {}), ...(unknown.length ? { unknown } : {}) };
     },
   });
   addJsonEndpoint(service, {
@@ -43,7 +55,7 @@ export async function serveArp(nc: NatsConnection, proxies: readonly SiteArpProx
     schema: ArpListRequest,
     logger: log,
     handler: async (body): Promise<{ ok: true } & ArpListReply> => {
-      if (body.site && !siteNames.includes(body.site)) throw new LocusError('UNKNOWN_SITE', `no ARP proxy site ${body.site} (sites: ${siteNames.join(', ')})`);
+      if (body.site && !siteNames.includes(body.site)) throw unknownName('site', body.site, siteNames);
       const targets = body.site ? [body.site] : [...siteNames];
       const sites = await Promise.all(
         targets.map(async (site): Promise<SiteArpView> => {

@@ -74,7 +74,7 @@ export class SiteInbox {
       // Malformed and not signed with our key (an old-format or forged message) is a forgery; malformed but signed is a bug.
       const auth = verifyMessage(raw, this.site, this.deps.mac);
       const code = auth.ok ? 'BAD_REQUEST' : 'AUTH_FAILED';
-      return { ok: false, ...this.refuse(endpoint.type, code, auth.ok ? describeZodError(parsed.error) : auth.reason, endpoint.detail(raw)) };
+      return { ok: false, ...this.refuse(endpoint.type, code, auth.ok ? describeZodError(parsed.error, raw) : auth.reason, endpoint.detail(raw)) };
     }
     const msg = parsed.data;
     const verdict = this.authenticator.admit(msg, this.site, this.deps.clock.wall());

@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { Logger } from 'pino';
 import { LocusError, type CancelMoveRequest } from '@locus/contracts';
-import { MoveEntity } from '@locus/eventstore';
+import { findMove } from '../get-move/find-move';
 import type { VmCommandService } from '../vm-commands/vm-command.service';
 
 /**
@@ -15,9 +15,9 @@ export class CancelMoveHandler {
     private readonly logger: Logger,
   ) {}
 
-  async handle(req: CancelMoveRequest) {
-    const row = await this.dataSource.getRepository(MoveEntity).findOne({ where: { moveId: req.moveId } });
-    if (!row) throw new LocusError('UNKNOWN_MOVE', `no move with id ${req.moveId}`);
+  async handle(request: CancelMoveRequest) {
+    const row = await findMove(this.dataSource, request.moveId);
+    const req = { moveId: row.moveId };
     if (!['accepted', 'in-progress'].includes(row.state))
       throw new LocusError('TOO_LATE', `move ${req.moveId} is already ${row.state}`);
     const { events } = await this.commands.execute(row.vm, { type: 'CancelMove', moveId: req.moveId }, { correlationId: req.moveId, component: 'mobility-manager' });

@@ -1,15 +1,13 @@
 import type { DataSource } from 'typeorm';
-import { LocusError, type GetMoveRequest, type MoveView } from '@locus/contracts';
-import { MoveEntity } from '@locus/eventstore';
+import type { GetMoveRequest, MoveView } from '@locus/contracts';
+import { findMove } from './find-move';
 
 /** `move.get`: the move's read model, with its timeline of steps and who did them. */
 export class GetMoveHandler {
   constructor(private readonly dataSource: DataSource) {}
 
   async handle(req: GetMoveRequest): Promise<{ move: MoveView }> {
-    const row = await this.dataSource.getRepository(MoveEntity).findOne({ where: { moveId: req.moveId } });
-    if (!row) throw new LocusError('UNKNOWN_MOVE', `no move with id ${req.moveId}`);
-    const v = row.view;
+    const v = (await findMove(this.dataSource, req.moveId)).view;
     const move: MoveView = {
       moveId: v.moveId,
       vm: v.vm,

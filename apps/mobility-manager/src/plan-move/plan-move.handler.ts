@@ -1,19 +1,33 @@
-import { LocusError, type PlanMoveRequest } from '@locus/contracts';
+import type { DataSource } from 'typeorm';
+import { LocusError, type ErrorCode, type PlanMoveRequest } from '@locus/contracts';
 import type { MovePlanner } from './move-planner';
+
+/** Errors of the request itself, answered `ok: false` as `vm.move` answers them; any other refusal is the plan's answer. */
+const NOT_A_PLAN: readonly ErrorCode[] = ['BAD_REQUEST', 'UNKNOWN_VM', 'UNKNOWN_TARGET', 'UNAVAILABLE', 'INTERNAL'];
 
 /** `move.plan`: the same body as `vm.move`; answers whether the move is allowed and what it will take. Appends nothing. */
 export class PlanMoveHandler {
-  constructor(private readonly planner: MovePlanner) {}
+  constructor(
+    private readonly planner: MovePlanner,
+    private readonly dataSource: DataSource,
+  ) {}
 
   async handle(req: PlanMoveRequest) {
     try {
+      await this.refuseWhileMoving(req.vm);
       const p = await this.planner.plan(req);
       return { allowed: true, vm: req.vm, mode: req.mode, from: p.from, to: p.to, warnings: p.warnings, planes: p.planes, prediction: p.prediction, plan: p.plan };
     } catch (err) {
-      // A refusal by the rules is an answer, not an error of the request.
-      if (err instanceof LocusError && !['BAD_REQUEST', 'UNAVAILABLE', 'INTERNAL'].includes(err.code))
+      // A refusal by the rules is an answer; a name that names nothing (UNKNOWN_VM, UNKNOWN_TARGET) is an error of the request, as on every subject.
+      if (err instanceof LocusError && !NOT_A_PLAN.includes(err.code))
         return { allowed: false, vm: req.vm, mode: req.mode, refusal: err.toBody() };
       throw err;
     }
+  }
+
+  /** vm.move refuses a VM that is moving (the decider, MOVE_IN_PROGRESS) before anything else: the plan says so too. */
+  private async refuseWhileMoving(vm: string): Promise<void> {
+    const rows: { move_id: string; state: string }[] = await this.dataSource.query(`SELECT move_id, state FROM moves WHERE vm = $1 AND state IN ('accepted', 'in-progress') LIMIT 1`, [vm]);
+    if (rows.length) throw new LocusError('MOVE_IN_PROGRESS', `VM ${vm} is already moving (move ${rows[0].move_id}, ${rows[0].state})`);
   }
 }

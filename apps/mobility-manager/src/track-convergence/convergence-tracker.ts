@@ -1,8 +1,8 @@
 import type { JetStreamClient, JetStreamManager, JsMsg } from 'nats';
 import type { DataSource } from 'typeorm';
 import type { Logger } from 'pino';
-import { decodeStreamEventFrom, MANAGER_DURABLES, subjects, type MoveMode, type PlaneEvent, type RecordedEvent, type VmEventOf } from '@locus/contracts';
-import { MoveConvergenceBook, convergedLine, lateLine, type ConvergenceInput, type ConvergenceTopology, type ConvergenceVerdict, type MoveRow } from '@locus/domain';
+import { decodeStreamEventFrom, MANAGER_DURABLES, subjects, type PlaneEvent, type RecordedEvent } from '@locus/contracts';
+import { MoveConvergenceBook, convergedLine, convergenceInputOf, convergenceTopologyOf, lateLine, type ConvergenceVerdict, type MoveRow } from '@locus/domain';
 import { ACK, DurableConsumer, type Outcome } from '@locus/messaging';
 import type { TopologyIndex } from '@locus/topology';
 import type { VmCommandService } from '../vm-commands/vm-command.service';
@@ -52,7 +52,7 @@ export class ConvergenceTracker {
     private readonly options: ConvergenceTrackerOptions,
   ) {
     this.log = deps.logger.child({ component: COMPONENT });
-    this.book = new MoveConvergenceBook(convergenceTopology(deps.topology), options.deadlineMs);
+    this.book = new MoveConvergenceBook(convergenceTopologyOf(deps.topology.topology), options.deadlineMs);
   }
 
   private now(): number {
@@ -98,11 +98,18 @@ export class ConvergenceTracker {
     return this.book.converging();
   }
 
-  /** Every move not converged yet (a late one may still converge) within the lookback, or now: where the consumer starts. */
+  /**
+   * Every move not converged yet (a late one may still converge) within the lookback, or now: where
+   * the consumer starts. A completed move whose VM has completed a later move is superseded (its
+   * planes follow the newer location): it would only pin the replay further back.
+   */
   private async resumePoint(): Promise<Date> {
     const lookbackMs = this.options.lookbackMs ?? 3_600_000;
     const rows: { since: Date | null }[] = await this.deps.dataSource.query(
-      `SELECT min(accepted_at) AS since FROM moves WHERE state IN ('accepted', 'in-progress', 'completed') AND accepted_at > now() - ($1::int * interval '1 millisecond')`,
+      `SELECT min(m.accepted_at) AS since FROM moves m
+        WHERE m.state IN ('accepted', 'in-progress', 'completed') AND m.accepted_at > now() - ($1::int * interval '1 millisecond')
+          AND NOT (m.state = 'completed' AND EXISTS (
+            SELECT 1 FROM moves later WHERE later.vm = m.vm AND later.accepted_at > m.accepted_at AND later.state IN ('completed', 'converged')))`,
       [lookbackMs],
     );
     const oldest = rows[0]?.since ? new Date(rows[0].since).getTime() : Infinity;
@@ -115,8 +122,7 @@ export class ConvergenceTracker {
       this.handle(this.book.apply({ kind: 'plane', seq: msg.seq, event: raw as unknown as PlaneEvent }));
       return ACK;
     }
-    if (typeof event.streamId !== 'string' || !event.streamId.startsWith('vm:')) return ACK;
-    const input = inputOf(event, msg.seq);
+    const input = convergenceInputOf(event, msg.seq);
     if (!input) return ACK;
     const verdicts = this.book.apply(input);
     if (input.kind !== 'plane' && this.book.needsMoveFacts(input.moveId)) verdicts.push(...(await this.factsFromProjection(input.moveId)));
@@ -163,49 +169,6 @@ export class ConvergenceTracker {
     if (v.kind === 'converged')
       this.log.info({ ...fields, convergenceMs: v.convergenceMs, planes: Object.fromEntries(Object.entries(v.planes).map(([p, t]) => [p, t.ms])), wasLate: v.wasLate }, convergedLine(m, v.convergenceMs, v.planes, v.wasLate));
     else this.log.warn({ ...fields, afterMs: v.afterMs, stale: v.stale }, lateLine(m, v.afterMs, v.stale, v.planes));
-  }
-}
-
-/** The topology facts convergence needs: who injects host routes, who is in the mapping system, where each VM's L2 domain is. */
-export function convergenceTopology(topology: TopologyIndex): ConvergenceTopology {
-  return {
-    site: (name) => topology.site(name),
-    domainSitesOf: (vm) => {
-      const domain = topology.l2Domain(topology.vm(vm)?.l2Domain ?? '');
-      return domain ? [...domain.sites] : [];
-    },
-  };
-}
-
-function inputOf(event: RecordedEvent, seq: number): ConvergenceInput | undefined {
-  const vm = event.streamId.slice(3);
-  const at = Date.parse(event.metadata.at);
-  switch (event.type) {
-    case 'MoveAccepted': {
-      const d = event.data as VmEventOf<'MoveAccepted'>['data'];
-      return { kind: 'accepted', seq, moveId: d.moveId, vm, mode: d.mode as MoveMode, from: d.from, to: d.to, planes: d.planes ?? [] };
-    }
-    case 'VmRelocated': {
-      const d = event.data as VmEventOf<'VmRelocated'>['data'];
-      return { kind: 'relocated', seq, moveId: d.moveId, vm, ip: d.ip, locationVersion: d.locationVersion, at };
-    }
-    case 'RarpAnnounced': {
-      const d = event.data as VmEventOf<'RarpAnnounced'>['data'];
-      return { kind: 'announced', moveId: d.moveId, vm, hypervisor: d.hypervisor, at };
-    }
-    case 'MoveCompleted': {
-      const d = event.data as VmEventOf<'MoveCompleted'>['data'];
-      return { kind: 'completed', moveId: d.moveId, vm, downtimeMs: d.downtimeMs, totalMs: d.totalMs, rounds: d.rounds ?? 0, at };
-    }
-    case 'MoveFailed':
-    case 'MoveCancelled':
-      return { kind: 'ended', moveId: (event.data as { moveId: string }).moveId };
-    case 'MoveConverged':
-      return { kind: 'recorded', moveId: (event.data as { moveId: string }).moveId, outcome: 'converged' };
-    case 'MoveConvergenceLate':
-      return { kind: 'recorded', moveId: (event.data as { moveId: string }).moveId, outcome: 'late' };
-    default:
-      return undefined;
   }
 }
 

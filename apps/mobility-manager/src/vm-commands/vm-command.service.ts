@@ -57,12 +57,21 @@ export class VmCommandService {
 
   /** The VM's state; `atLeast` says a version the caller knows exists (an event it received): an older cached state is read again. */
   async load(vm: string, atLeast = 0): Promise<VmSnapshot> {
+    return (await this.loadTelling(vm, atLeast)).snapshot;
+  }
+
+  /** `load`, saying whether the state came from memory (and so may be behind the store). */
+  private async loadTelling(vm: string, atLeast = 0): Promise<{ snapshot: VmSnapshot; cached: boolean }> {
     const cached = this.cache.get(vm);
     if (cached && cached.version >= atLeast) {
       this.stats.hits++;
       this.remember(vm, cached);
-      return cached;
+      return { snapshot: cached, cached: true };
     }
+    return { snapshot: await this.read(vm), cached: false };
+  }
+
+  private async read(vm: string): Promise<VmSnapshot> {
     this.stats.reads++;
     const { version, events } = await this.store.readStream(vmStreamId(vm));
     const read = { state: fold(events.map((e) => parseVmEvent(e.type, e.data))), version };
@@ -78,8 +87,16 @@ export class VmCommandService {
   /** Returns the appended events (empty when the command had already been applied). Throws LocusError on refusal. */
   async execute(vm: string, command: VmCommand, ctx: CommandContext): Promise<{ events: RecordedEvent[]; state: VmState }> {
     for (let attempt = 1; ; attempt++) {
-      const { state, version } = await this.load(vm);
-      const decision = decide(command, state);
+      const loaded = await this.loadTelling(vm);
+      let { state, version } = loaded.snapshot;
+      let decision = decide(command, state);
+      // A state from memory may be behind the store (an append of this process that has not been
+      // folded in yet). An append would meet that as a version conflict; a refusal or a no-op would
+      // not, and would be wrong (a convergence never recorded, a move refused as still moving).
+      if (loaded.cached && (!decision.ok || decision.events.length === 0)) {
+        ({ state, version } = await this.read(vm));
+        decision = decide(command, state);
+      }
       if (!decision.ok) throw refusal(vm, decision);
       if (decision.events.length === 0) return { events: [], state };
       const metadata: EventMetadata = { ...ctx, at: this.now().toISOString() };

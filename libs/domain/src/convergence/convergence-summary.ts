@@ -4,11 +4,11 @@ import type { MoveSummaryFacts } from './move-convergence';
 /**
  * The one line people read per move, e.g.
  * `move 7f3a0c1d web-01 cold dc1-hv1 -> dc2-hv1: converged in 3.2 ms after commit (downtime 28.00 s, 0 rounds) | map 1.1 ms, itr 3/3 2.9 ms | routes +dc2 -dc1 2.7 ms | arp 0 proxied`.
- * Times after `converged in` are real ms after the location commit (a hot move's switchover);
- * downtime is the move's own (simulated) figure.
+ * Times after `converged in` are real ms after the location commit (`VmRelocated`; a hot move commits
+ * its location after the switchover), for every mode; downtime is the move's own (simulated) figure.
  */
 export function convergedLine(move: MoveSummaryFacts, convergenceMs: number, planes: Record<string, PlaneTiming>, wasLate = false): string {
-  const head = `${moveLabel(move)}: converged in ${fmtMs(convergenceMs)} after ${move.mode === 'hot' ? 'switchover' : 'commit'}`;
+  const head = `${moveLabel(move)}: converged in ${fmtMs(convergenceMs)} after commit`;
   const rounds = move.rounds ?? 0;
   const figures = move.downtimeMs !== undefined ? ` (downtime ${fmtMs(move.downtimeMs)}, ${rounds} round${rounds === 1 ? '' : 's'})` : '';
   return `${head}${figures}${wasLate ? ', after being late' : ''} | ${planeSegments(move, planes).join(' | ')}`;
@@ -18,7 +18,7 @@ export function convergedLine(move: MoveSummaryFacts, convergenceMs: number, pla
 export function lateLine(move: MoveSummaryFacts, afterMs: number, stale: readonly StaleComponent[], planes: Record<string, PlaneTiming>): string {
   const what = stale.map((s) => `${s.component}: ${s.detail}`).join('; ');
   const ok = planeSegments(move, planes, true);
-  return `${moveLabel(move)}: NOT converged ${fmtMs(afterMs)} after ${move.mode === 'hot' ? 'switchover' : 'commit'}, still stale: ${what}${ok.length ? ` | done: ${ok.join(' | ')}` : ''}`;
+  return `${moveLabel(move)}: NOT converged ${fmtMs(afterMs)} after commit, still stale: ${what}${ok.length ? ` | done: ${ok.join(' | ')}` : ''}`;
 }
 
 export function moveLabel(move: Pick<MoveSummaryFacts, 'moveId' | 'vm' | 'mode' | 'from' | 'to'>): string {
