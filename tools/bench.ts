@@ -12,6 +12,7 @@ import { ChildSet, startPrivateNats } from './bench/lab';
 import { renderReport, usedSummary, type BenchResult, type CompareFigures } from './bench/report';
 import { runLab, type LabRun, type RunConfig, type Session } from './bench/run';
 import { PROCESS_LAYOUTS, type ProcessLayout } from './bench/start-lab';
+import { renderLinuxBench, runLinuxDataplaneBench } from './bench/linux-dataplane';
 
 /**
  * `npm run bench` (node dist/tools/bench.js): drives cold moves against a lab at a given rate and
@@ -52,6 +53,9 @@ interface Opts {
   overload?: boolean;
   compareVms?: number;
   requestTimeout: number;
+  dataplane: 'lab' | 'linux';
+  moves: number;
+  timeScale: number;
 }
 
 const num = (v: string) => {
@@ -90,6 +94,9 @@ const program = new Command()
   .option('--compare-vms <n>', 'after the main run, the same configuration (ITRs, rate, duration) on a fresh lab of N VMs; prints both convergence p50s and their ratio', num)
   .option('--seed <n>', 'seed of the random choices', num, 1)
   .addOption(new Option('--processes <layout>', 'how the services are grouped into processes: per-service (five), planes (the manager, and the four plane services in one), one (the whole lab, as `npm run lab`)').choices([...PROCESS_LAYOUTS]).default('per-service'))
+  .addOption(new Option('--dataplane <kind>', 'linux: the default topology as network namespaces, a batch of moves with a ping train each, the manager\'s convergence beside the first packet (root); lab: the load run above').choices(['lab', 'linux']).default('lab'))
+  .option('--moves <n>', 'with --dataplane linux: moves in the batch', num, 6)
+  .option('--time-scale <n>', 'with --dataplane linux: simulated ms per real ms', num, 20)
   .option('--sites-per-process <n>', 'sites per mapping-system / route-injector / arp-proxy process, started one group after another (default, or 0: all, one process per service, started at once)', num)
   .parse();
 
@@ -124,6 +131,11 @@ let aborted = false;
 const vmListPaged = () => ListVmsRequest.safeParse({ limit: 1 }).success;
 
 async function main(): Promise<void> {
+  if (o.dataplane === 'linux') {
+    const result = await runLinuxDataplaneBench({ moves: o.moves, timeScale: o.timeScale, log });
+    process.stdout.write(o.json ? JSON.stringify(result, null, 2) + '\n' : renderLinuxBench(result) + '\n');
+    return;
+  }
   if (o.compareVms !== undefined && (o.attach || o.idle)) throw new Error('--compare-vms runs a second lab of its own: not with --attach or --idle');
   if (o.overload && o.idle) throw new Error('--overload needs a load: not with --idle');
   const notes: string[] = [];

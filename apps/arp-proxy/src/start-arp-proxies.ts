@@ -7,7 +7,10 @@ import { DEFAULT_NEIGHBOURS_PER_SITE, labNeighbours, type ArpDomain, type ArpSit
 import { connectNats, ensureEventStream, feedDurableName, LocationFeed, PlaneEventPublisher } from '@locus/messaging';
 import { NestPinoLogger, natsCredentials, ScaledClock, type LocusConfig, type Logger } from '@locus/platform';
 import { defaultTopologyPath, loadTopologyFile, type TopologyIndex } from '@locus/topology';
+import { LinuxDataplane } from '@locus/dataplane';
+import type { SiteArpDriver } from './arp-driver/arp-driver';
 import { LabArpDriver } from './arp-driver/lab-arp-driver';
+import { LinuxArpDriver } from './arp-driver/linux-arp-driver';
 import { KnownVms } from './proxy-arp/known-vms';
 import { SiteArpProxy } from './proxy-arp/site-arp-proxy';
 import { serveArp } from './serve-arp/arp-endpoints';
@@ -79,10 +82,10 @@ export async function startArpProxies(config: LocusConfig, logger: Logger, opts:
   await ensureEventStream(jsm, config.streamName, subjects(config.subjectPrefix).eventsWildcard, config.streamReplicas);
   const js = nc.jetstream();
   const deps = { logger, publisher: new PlaneEventPublisher(js, config.subjectPrefix, logger), clock, known: new KnownVms() };
-  const proxies = names.map((name) => {
-    const site = sites.find((s) => s.name === name)!;
-    return new SiteArpProxy(site, sites, domains, new LabArpDriver(name, neighbours.filter((n) => n.site === name), clock, random), deps);
-  });
+  const dataplane = config.dataplane === 'linux' ? new LinuxDataplane(topology, { prefix: config.dataplanePrefix, neighboursPerSite: perSite }) : undefined;
+  const driverFor = (name: string): SiteArpDriver =>
+    dataplane ? new LinuxArpDriver(name, dataplane, clock, logger) : new LabArpDriver(name, neighbours.filter((n) => n.site === name), clock, random);
+  const proxies = names.map((name) => new SiteArpProxy(sites.find((s) => s.name === name)!, sites, domains, driverFor(name), deps));
   // One consumer of the location events for the process, whatever its number of sites.
   const feed = new LocationFeed({ nc, js, jsm, prefix: config.subjectPrefix, stream: config.streamName, logger }, { durable: feedDurableName('arp-proxies', names) });
   for (const p of proxies) feed.follow(p);
@@ -91,7 +94,7 @@ export async function startArpProxies(config: LocusConfig, logger: Logger, opts:
     async start() {
       await feed.start(async () => proxies.forEach((p) => p.start()));
       service = await serveArp(nc, proxies, withDomains, (vm) => topology.vm(vm) !== undefined, config.subjectPrefix, logger);
-      logger.info({ component: 'arp-proxy', sites: names, neighbours: neighbours.filter((n) => names.includes(n.site)).length }, 'ARP proxies ready');
+      logger.info({ component: 'arp-proxy', sites: names, neighbours: neighbours.filter((n) => names.includes(n.site)).length, dataplane: config.dataplane }, 'ARP proxies ready');
     },
     async stop() {
       await service?.stop().catch(() => undefined);

@@ -5,6 +5,7 @@ import { compareInventory, type Clock, type HostInventory } from '@locus/domain'
 import { feedDurableName, fetchLocationSnapshot, listAllVms, LocationFeed, requestJson } from '@locus/messaging';
 import type { TopologyIndex } from '@locus/topology';
 import { HypervisorAgent } from './host/hypervisor-agent';
+import type { VmNetwork } from './host/vm-network';
 import { serveAgentSteps } from './serve-steps/agent-endpoints';
 import { AgentLocationFollower } from './follow-locations/location-follower';
 
@@ -20,6 +21,8 @@ export interface AgentHostDeps {
   /** Heartbeat period in simulated ms (a host silent for the manager's timeout is declared failed). */
   heartbeatMs: number;
   timeScale: number;
+  /** The VMs' links (the Linux dataplane); default: simulated, none. */
+  network?: VmNetwork;
 }
 
 /** The agents one process hosts (one per hypervisor in compose, all of them in the lab). */
@@ -39,7 +42,7 @@ export class AgentHost {
     /** What each hypervisor still runs as its agent starts (a real agent reads it from its hypervisor); absent: the DB's word. */
     held?: ReadonlyMap<string, HostInventory>,
   ) {
-    this.agents = hypervisors.map((h) => new HypervisorAgent(h, deps.topology, deps.clock, deps.logger, held?.get(h)));
+    this.agents = hypervisors.map((h) => new HypervisorAgent(h, deps.topology, deps.clock, deps.logger, held?.get(h), undefined, deps.network));
   }
 
   /** The durable consumer this process follows the location events with (one for all its agents). */
@@ -75,6 +78,7 @@ export class AgentHost {
     this.feed = new LocationFeed(this.deps, { durable: this.feedDurable, snapshot: names.length === 1 ? { hypervisor: names[0] } : {} });
     for (const a of this.agents) this.feed.follow(new AgentLocationFollower(a));
     await this.feed.start();
+    await Promise.all(this.agents.map((a) => a.plugInRunningVms()));
     for (const a of this.agents) {
       a.markInventoryLoaded();
       this.deps.logger.info({ component: `agent:${a.name}`, vms: a.inventory.vms.size }, 'inventory loaded from the location DB');

@@ -7,7 +7,9 @@ import type { HostInventory } from '@locus/domain';
 import { connectNats, ensureEventStream } from '@locus/messaging';
 import { NestPinoLogger, natsCredentials, ScaledClock, type LocusConfig, type Logger } from '@locus/platform';
 import { defaultTopologyPath, loadTopologyFile } from '@locus/topology';
+import { LinuxDataplane } from '@locus/dataplane';
 import { AgentHost, type AgentHostDeps } from './agent-host';
+import { LinuxVmNetwork } from './host/linux-vm-network';
 
 const HOST = Symbol('AGENT_HOST');
 
@@ -58,6 +60,7 @@ export async function prepareAgents(config: LocusConfig, logger: Logger, options
     stream: config.streamName,
     heartbeatMs: config.heartbeatMs,
     timeScale: config.timeScale,
+    ...(config.dataplane === 'linux' ? { network: new LinuxVmNetwork(new LinuxDataplane(topology, { prefix: config.dataplanePrefix }), logger) } : {}),
   };
   return { host: new AgentHost(names, deps, options.held), nc };
 }

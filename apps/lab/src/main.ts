@@ -15,6 +15,9 @@ import { startRouteInjectors } from '../../route-injector/src/start-route-inject
 import { startArpProxies } from '../../arp-proxy/src/start-arp-proxies';
 import { startConsole, type RunningConsole } from '../../console/src/console-server';
 import { startLabObservability, type LabServices } from './lab-observability';
+import { LinuxDataplane, namespacesUnavailable, namespacesWith, removeNamespaces } from '@locus/dataplane';
+import { DEFAULT_NEIGHBOURS_PER_SITE } from '@locus/domain';
+import { defaultTopologyPath, loadTopologyFile } from '@locus/topology';
 
 const SHUTDOWN_LIMIT_MS = 15_000;
 /** Where the whole lab serves its metrics unless told otherwise (compose and Kubernetes use the same port, inside their networks). */
@@ -50,19 +53,29 @@ const program = new Command()
   .option('--metrics-port <n>', `port of /metrics, /healthz and /readyz on 127.0.0.1 (LOCUS_METRICS_PORT; default ${LAB_METRICS_PORT} in the whole lab, none in one process of a layout; 0: none)`)
   .option('--no-metrics', 'do not serve /metrics, /healthz and /readyz')
   .addOption(new Option('--log-format <format>', 'pretty: readable lines, also into a file or pipe; json: one object per line; auto: pretty in a terminal, JSON when piped (LOG_FORMAT, default auto)').choices(LOG_FORMATS))
+  .option('--dataplane <kind>', 'lab (simulated, the default) or linux: the topology as network namespaces on this machine (root, iproute2, arping)')
+  .option('--remove-dataplane', 'only remove the Linux dataplane\'s namespaces of LOCUS_DATAPLANE_PREFIX (what a crashed lab left) and exit')
   .option('--services <list>', `only these services, comma-separated (${LAB_SERVICES.join(', ')}): one process of a layout of several (default: all of them)`)
   .parse();
 
-const opts = program.opts<{ fresh?: boolean; timeScale?: string; topology?: string; services?: string; console: boolean; consolePort?: string; metrics: boolean; metricsPort?: string; logFormat?: LogFormat }>();
+const opts = program.opts<{ fresh?: boolean; timeScale?: string; topology?: string; services?: string; console: boolean; consolePort?: string; metrics: boolean; metricsPort?: string; logFormat?: LogFormat; dataplane?: string; removeDataplane?: boolean }>();
 
 async function main() {
   const config = loadConfig(process.env, {
     ...(opts.timeScale ? { timeScale: Number(opts.timeScale) } : {}),
     ...(opts.topology ? { topologyPath: opts.topology } : {}),
     ...(opts.logFormat ? { logFormat: opts.logFormat } : {}),
+    ...(opts.dataplane ? { dataplane: dataplaneKind(opts.dataplane) } : {}),
   });
   const logger = createLogger(config.logLevel, config.logFormat);
   const log = logger.child({ component: 'lab' });
+  if (opts.removeDataplane) {
+    const prefix = `${config.dataplanePrefix}-`;
+    const found = await namespacesWith(prefix);
+    await removeNamespaces(found);
+    log.info({ prefix: config.dataplanePrefix, removed: found.length }, `removed ${found.length} namespaces (${prefix}*) and the processes in them`);
+    return;
+  }
   const only = chosenServices(opts.services);
   Object.assign(config, await ensureNats(config, log));
   await ensurePostgres(config.databaseUrl, log);
@@ -74,6 +87,8 @@ async function main() {
     log.info({ database: new URL(config.databaseUrl).pathname.slice(1), stream: config.streamName, streamDeleted: deleted }, 'clean slate: database dropped and event stream deleted');
   }
   const mappingKey = keyMaterialOrGenerated(process.env); // before anything starts: a bad key file stops the lab at once
+  // The process that runs the agents builds the namespaces (the others only use them) and removes them at stop.
+  const dataplane = config.dataplane === 'linux' && only.has('agents') ? await buildLinuxDataplane(config, log) : undefined;
   // The manager first: it places the VMs the others load.
   const manager = only.has('manager') ? await startMobilityManager(config, logger) : undefined;
   const agents = only.has('agents') ? await startAgents(config, logger) : undefined;
@@ -108,10 +123,36 @@ async function main() {
     await routes?.stop();
     await mapping?.stop();
     await agents?.stop();
+    if (dataplane) log.info({ prefix: config.dataplanePrefix, removed: await dataplane.remove() }, 'Linux dataplane removed: every namespace of the lab deleted');
     process.exit(0);
   };
   process.once('SIGINT', () => void shutdown('SIGINT'));
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+function dataplaneKind(kind: string): 'lab' | 'linux' {
+  if (kind !== 'lab' && kind !== 'linux') throw new Error(`--dataplane ${kind}: expected lab or linux`);
+  return kind;
+}
+
+/**
+ * The topology as network namespaces, after removing whatever a crashed run of the same prefix
+ * left; refused (with the reason) where namespaces cannot be made.
+ */
+async function buildLinuxDataplane(config: LocusConfig, log: Logger): Promise<LinuxDataplane> {
+  const unavailable = namespacesUnavailable();
+  if (unavailable) throw new Error(`--dataplane linux: ${unavailable}`);
+  const { index } = loadTopologyFile(config.topologyPath ?? defaultTopologyPath());
+  const dataplane = new LinuxDataplane(index, { prefix: config.dataplanePrefix, neighboursPerSite: Number(process.env.LOCUS_ARP_NEIGHBOURS ?? DEFAULT_NEIGHBOURS_PER_SITE) });
+  const built = await dataplane.build();
+  if (built.leftovers) log.warn({ prefix: config.dataplanePrefix, leftovers: built.leftovers }, `removed ${built.leftovers} namespaces an earlier lab left (${config.dataplanePrefix}-*)`);
+  const client = index.sites.find((s) => s.kind === 'branch');
+  const vm = index.vms[0];
+  log.info(
+    { prefix: config.dataplanePrefix, namespaces: built.namespaces, ms: built.ms, core: dataplane.names.core() },
+    `Linux dataplane built: ${built.namespaces} namespaces${client && vm ? ` (try: ip netns exec ${dataplane.names.router(client.name)} ping ${vm.ip})` : ''}`,
+  );
+  return dataplane;
 }
 
 /**

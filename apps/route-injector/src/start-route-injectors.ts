@@ -13,6 +13,8 @@ import type { BgpFabric } from './rib/rib-driver';
 import { InMemoryFabric } from './rib/in-memory-rib';
 import { RemoteGoBgpFabric } from './rib/gobgp-rib-driver';
 import { gobgpdBinary, startGoBgpFabric } from './lab-bgp/gobgp-fabric';
+import { LinuxDataplane } from '@locus/dataplane';
+import { LinuxFibSync } from './rib/linux-fib';
 
 export interface RouteInjectorOptions {
   /** Sites this process runs an injector for (default LOCUS_SITES, else every site with hostRoutes). */
@@ -99,6 +101,8 @@ export interface RunningRouteInjectors {
   injector(site: string): SiteRouteInjector | undefined;
   /** The process's feeds (location events, RouteConfirmed): what each dropped before dispatch. */
   feeds: readonly (LocationFeed | PlaneEventFeed)[];
+  /** The Linux dataplane's kernel routes following the core (with --dataplane linux). */
+  fib?: LinuxFibSync;
   stop(): Promise<void>;
 }
 
@@ -145,6 +149,7 @@ export async function startRouteInjectors(config: LocusConfig, logger: Logger, o
     );
     let service: Service | undefined;
     const conn = nc;
+    const fib = config.dataplane === 'linux' ? new LinuxFibSync(fabric.core(), new LinuxDataplane(topology, { prefix: config.dataplanePrefix }), sites, logger) : undefined;
     // One consumer of the location events and one of RouteConfirmed for the process, whatever its number of sites.
     const locations = new LocationFeed(feedDeps, { durable: feedDurableName('route-injectors', names) });
     const confirmations = new PlaneEventFeed(feedDeps, { durable: feedDurableName('route-confirmed', names), filterSubject: subjects(config.subjectPrefix).event('route', '*', 'RouteConfirmed') });
@@ -156,11 +161,13 @@ export async function startRouteInjectors(config: LocusConfig, logger: Logger, o
       async start() {
         await locations.start(() => Promise.all(injectors.map((i) => i.start())).then(() => undefined));
         await confirmations.start();
+        await fib?.start();
         service = await serveRoutes(conn, injectors, sites, config.subjectPrefix, logger);
         logger.info({ component: 'route-injector', sites: names, rib: fabric.kind }, 'route injectors ready');
       },
       async stop() {
         await service?.stop().catch(() => undefined);
+        await fib?.stop();
         await locations.stop();
         await confirmations.stop();
         await Promise.all(injectors.map((i) => i.stop()));
@@ -175,6 +182,7 @@ export async function startRouteInjectors(config: LocusConfig, logger: Logger, o
       nc,
       injector: (site) => injectors.find((i) => i.name === site),
       feeds: [locations, confirmations],
+      fib,
       async stop() {
         await app.close();
         await conn.drain().catch(() => undefined);

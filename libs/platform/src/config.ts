@@ -43,6 +43,8 @@ const Env = z.object({
   LOCUS_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   LOCUS_CONSOLE_PORT: z.coerce.number().int().min(0).max(65535).default(8480),
   LOCUS_CONSOLE_HOST: z.string().min(1).default('127.0.0.1'),
+  LOCUS_DATAPLANE: z.enum(['lab', 'linux']).default('lab'),
+  LOCUS_DATAPLANE_PREFIX: z.string().regex(/^[a-z0-9]{1,16}$/, '1-16 lower-case letters or digits: the start of every namespace name of the lab').default('locus'),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   LOG_FORMAT: z.enum(LOG_FORMATS).default('auto'),
 });
@@ -103,6 +105,10 @@ export interface LocusConfig {
   /** The web console's port (LOCUS_CONSOLE_PORT, default 8480; 0: any free one) and address (LOCUS_CONSOLE_HOST, default loopback). */
   consolePort: number;
   consoleHost: string;
+  /** Where moves take effect on the network: `lab` (simulated, the default) or `linux` (network namespaces on this machine, root). */
+  dataplane: 'lab' | 'linux';
+  /** The Linux dataplane's namespaces all start with `<prefix>-` (LOCUS_DATAPLANE_PREFIX, default `locus`). */
+  dataplanePrefix: string;
   logLevel: string;
   /** LOG_FORMAT: `pretty` (one readable line per step, coloured only in a terminal), `json` (one object per line), `auto` (the default: pretty in a terminal, JSON when piped). */
   logFormat: LogFormat;
@@ -141,6 +147,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     driftSlice: e.LOCUS_DRIFT_SLICE,
     maxConcurrentRequests: e.LOCUS_MAX_CONCURRENT_REQUESTS,
     maxQueuedRequests: e.LOCUS_MAX_QUEUED_REQUESTS,
+    dataplane: e.LOCUS_DATAPLANE,
+    dataplanePrefix: e.LOCUS_DATAPLANE_PREFIX,
     requestBudgetMs: e.LOCUS_REQUEST_BUDGET_MS,
     metricsPort: e.LOCUS_METRICS_PORT,
     consolePort: e.LOCUS_CONSOLE_PORT,

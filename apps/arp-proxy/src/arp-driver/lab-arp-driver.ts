@@ -10,24 +10,9 @@ import {
   type LabNeighbour,
   type Random,
 } from '@locus/domain';
-import type { ArpDriver } from './arp-driver';
+import type { Repair, SiteArpDriver, WrongEntry } from './arp-driver';
 
-export interface WrongEntry {
-  neighbour: LabNeighbour;
-  ip: string;
-  heldMac: string;
-  rightMac: string | null;
-  expiresBy: number;
-}
-
-export interface Repair {
-  neighbour: LabNeighbour;
-  ip: string;
-  at: number;
-  how: 'garp' | 'announce' | 'reprobe' | 'expired';
-  mac: string | null;
-  wrongSince?: number;
-}
+export type { Repair, WrongEntry } from './arp-driver';
 
 /**
  * The lab's adjacent hosts of one site and their ARP caches (Linux timing, @locus/domain's
@@ -35,7 +20,7 @@ export interface Repair {
  * segment here: the VM itself when it is on the L2 (set by the proxy service), else the
  * proxy, else nobody.
  */
-export class LabArpDriver implements ArpDriver {
+export class LabArpDriver implements SiteArpDriver {
   readonly kind = 'lab' as const;
   private readonly caches = new Map<string, Map<string, ArpEntry>>();
   private readonly onLink = new Map<string, string>(); // `${domain}|${ip}` -> VM MAC

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { ArpConvergedData, LocationEvent, MoveMode, PlaneEvent, SiteArpView, StaleNeighbourView, VmView } from '@locus/contracts';
 import { decideArpForMove, proxyWanted, type ArpDomain, type ArpSite, type Clock } from '@locus/domain';
 import type { LocationFollower, PlaneEventPublisher } from '@locus/messaging';
-import type { LabArpDriver, Repair } from '../arp-driver/lab-arp-driver';
+import type { Repair, SiteArpDriver } from '../arp-driver/arp-driver';
 import { KnownVms, type KnownVm } from './known-vms';
 
 export interface SiteArpDeps {
@@ -39,7 +39,7 @@ export class SiteArpProxy implements LocationFollower {
     readonly site: ArpSite,
     private readonly sites: readonly ArpSite[],
     private readonly domains: readonly ArpDomain[],
-    readonly driver: LabArpDriver,
+    readonly driver: SiteArpDriver,
     private readonly deps: SiteArpDeps,
   ) {
     this.name = site.name;
@@ -120,13 +120,13 @@ export class SiteArpProxy implements LocationFollower {
     // The VM is on this site's L2 or not any more: entries that held its MAC may now be wrong.
     this.driver.setOnLink(domain.name, vm.ip, domain.sites.includes(vm.site) ? vm.mac : null);
     const startedAt = Date.now();
-    const stale = this.driver.wrongEntries(vm.ip).length;
+    const stale = (await this.driver.wrongEntries(vm.ip)).length;
     await this.reportStale(vm, ctx);
     if (decision.proxy === 'install' || (decision.proxy === 'keep' && !this.proxies.has(vm.ip))) await this.install(vm, domain, ctx);
     if (decision.proxy === 'keep' && this.proxies.has(vm.ip)) this.proxies.get(vm.ip)!.locationVersion = vm.locationVersion;
     if (decision.proxy === 'remove') await this.remove(vm, domain, ctx);
     if (decision.garp) await this.garp(vm, domain, decision.garp.mac, decision.rule === 'returns-to-domain' ? 'announce' : 'garp', ctx);
-    this.summary(vm, ctx.moveId, decision.rule);
+    await this.summary(vm, ctx.moveId, decision.rule);
     this.converging.set(vm.vm, { vm, moveId: ctx.moveId, rule: decision.rule, proxy: decision.proxy, stale, startedAt });
     await this.reportConverged();
   }
@@ -155,7 +155,7 @@ export class SiteArpProxy implements LocationFollower {
   }
 
   private async reportStale(vm: KnownVm, ctx: { moveId?: string; version: number; trigger: string }): Promise<void> {
-    for (const w of this.driver.wrongEntries(vm.ip)) {
+    for (const w of await this.driver.wrongEntries(vm.ip)) {
       const key = `${w.neighbour.name}|${w.ip}`;
       if (this.staleMeta.has(key)) continue;
       this.staleMeta.set(key, { vm: vm.vm, locationVersion: vm.locationVersion, moveId: ctx.moveId });
@@ -194,8 +194,8 @@ export class SiteArpProxy implements LocationFollower {
     }
   }
 
-  private summary(vm: KnownVm, moveId: string, rule: string): void {
-    const stale = this.driver.wrongEntries(vm.ip);
+  private async summary(vm: KnownVm, moveId: string, rule: string): Promise<void> {
+    const stale = await this.driver.wrongEntries(vm.ip);
     if (stale.length === 0) this.log.info({ vm: vm.vm, moveId, rule }, `ARP converged at ${this.name} for ${vm.vm}: no neighbour holds a wrong MAC`);
     else
       this.log.warn(
@@ -208,7 +208,7 @@ export class SiteArpProxy implements LocationFollower {
   tick(): Promise<void> {
     return this.serial(async () => {
       try {
-        await this.publishRepairs(this.driver.tick());
+        await this.publishRepairs(await this.driver.tick());
         await this.reportConverged();
       } finally {
         await this.acked();
@@ -219,7 +219,7 @@ export class SiteArpProxy implements LocationFollower {
   /** The ARP plane's one "done" fact per move and site: no neighbour holds a wrong MAC for the VM (wall-clock `at`, real `ms`). */
   private async reportConverged(): Promise<void> {
     for (const [name, c] of [...this.converging]) {
-      if (this.driver.wrongEntries(c.vm.ip).length > 0) continue;
+      if ((await this.driver.wrongEntries(c.vm.ip)).length > 0) continue;
       this.converging.delete(name);
       const now = Date.now();
       const data: ArpConvergedData = { site: this.name, rule: c.rule, proxy: c.proxy, stale: c.stale, repaired: c.stale, ms: now - c.startedAt };
@@ -234,7 +234,7 @@ export class SiteArpProxy implements LocationFollower {
     await this.tick();
     const only = vms ? new Set(vms) : undefined;
     const out: StaleNeighbourView[] = [];
-    for (const w of this.driver.wrongEntries()) {
+    for (const w of await this.driver.wrongEntries()) {
       const vm = this.known.byIp(w.ip);
       if (!vm || (only && !only.has(vm.vm))) continue;
       out.push({

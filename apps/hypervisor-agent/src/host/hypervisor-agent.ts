@@ -15,6 +15,7 @@ import {
 } from '@locus/domain';
 import { wallClockMs } from '@locus/platform';
 import type { TopologyIndex } from '@locus/topology';
+import { SimulatedVmNetwork, type VmNetwork } from './vm-network';
 
 type Step = 'stop' | 'transfer' | 'start' | 'suspend' | 'receive-state' | 'resume' | 'precopy-round' | 'pause-and-copy' | 'announce' | 'postcopy-pull';
 type Work = { durationMs: number; bytes?: number; dirtyBytes?: number; offsetsMs?: number[] };
@@ -56,6 +57,8 @@ export class HypervisorAgent {
     held?: HostInventory,
     /** Stamps each step's start and end (wall clock): the downtime recorded is the one these measure. */
     private readonly wallNow: () => number = wallClockMs,
+    /** The VMs' links (the Linux dataplane's veths); simulated: none. */
+    private readonly network: VmNetwork = new SimulatedVmNetwork(),
   ) {
     this.inventory = emptyInventory(name);
     for (const [vm, v] of held?.vms ?? []) this.inventory.vms.set(vm, { ...v });
@@ -67,6 +70,25 @@ export class HypervisorAgent {
   /** The start-up snapshot is applied: from now on the agent acts on steps and answers for its VMs. */
   markInventoryLoaded(): void {
     this.inventoryLoaded = true;
+  }
+
+  /**
+   * The links follow the location DB at start: every VM running here is plugged in here (the Linux
+   * dataplane is built from the topology's placement; earlier moves kept in the DB put VMs elsewhere).
+   */
+  async plugInRunningVms(): Promise<number> {
+    if (this.network.kind === 'lab') return 0;
+    let plugged = 0;
+    for (const [vm, hosted] of this.inventory.vms) {
+      if (hosted.state !== 'running') continue;
+      try {
+        await this.network.attach(vm, this.name, 'resume');
+        plugged++;
+      } catch (err) {
+        this.log.warn({ vm, err: (err as Error).message }, `could not plug ${vm} into ${this.name}'s dataplane`);
+      }
+    }
+    return plugged;
   }
 
   /** Why this agent cannot act yet (its inventory is not loaded), or undefined once it can. */
@@ -120,6 +142,7 @@ export class HypervisorAgent {
       this.log.info({ vm: req.vm, moveId: req.moveId, shutdownMs: durationMs }, 'guest shutdown started');
       await this.clock.sleep(durationMs);
       vm.state = 'stopped';
+      await this.network.detach(req.vm);
       this.log.info({ vm: req.vm, moveId: req.moveId, ms: durationMs }, 'VM stopped at source');
       return { durationMs };
     });
@@ -148,7 +171,9 @@ export class HypervisorAgent {
       const profile = this.topology.profileOf(req.vm);
       const durationMs = vm.state === 'running' ? 0 : vm.state === 'paused' ? 0 : vm.state === 'suspended' ? this.resumeFromDiskMs(req.vm) : req.durationMs ?? profile?.bootMs ?? 0;
       this.log.info({ vm: req.vm, moveId: req.moveId, locationVersion: req.locationVersion, bootMs: durationMs, from: vm.state }, 'VM start');
+      const how = vm.state === 'incoming' || vm.state === 'stopped' ? 'boot' : 'resume';
       await this.clock.sleep(durationMs);
+      await this.network.attach(req.vm, this.name, how);
       vm.state = 'running';
       this.log.info({ vm: req.vm, moveId: req.moveId, ms: round(durationMs) }, 'VM running');
       return { durationMs };
@@ -164,6 +189,7 @@ export class HypervisorAgent {
       this.log.info({ vm: req.vm, moveId: req.moveId, bytes }, 'suspending VM to disk');
       await this.clock.sleep(durationMs);
       vm.state = 'suspended';
+      await this.network.detach(req.vm);
       this.log.info({ vm: req.vm, moveId: req.moveId, ms: round(durationMs) }, 'VM suspended at source');
       return { durationMs, bytes };
     });
@@ -190,6 +216,7 @@ export class HypervisorAgent {
       vm.locationVersion = req.locationVersion;
       const durationMs = req.bytes !== undefined ? transferMs(req.bytes, req.diskBps ?? this.diskBps()) : req.durationMs ?? 0;
       await this.clock.sleep(durationMs);
+      await this.network.attach(req.vm, this.name, 'resume');
       vm.state = 'running';
       this.log.info({ vm: req.vm, moveId: req.moveId, locationVersion: req.locationVersion, ms: round(durationMs) }, 'VM resumed');
       return { durationMs };
@@ -229,6 +256,7 @@ export class HypervisorAgent {
     return this.once('pause-and-copy', req, async () => {
       const vm = this.hosted(req, ['running', 'paused']);
       vm.state = 'paused';
+      await this.network.pause(req.vm);
       const bytes = req.bytes ?? 0;
       const durationMs = transferMs(bytes, this.bandwidth(req));
       this.log.info({ vm: req.vm, moveId: req.moveId, bytes: Math.round(bytes) }, 'VM paused at source: stop-and-copy');
@@ -243,10 +271,13 @@ export class HypervisorAgent {
       this.fence(req);
       const offsetsMs = [...RARP_ANNOUNCE_OFFSETS_MS];
       let previous = 0;
+      const sent: Promise<void>[] = [];
       for (const offset of offsetsMs) {
         await this.clock.sleep(offset - previous);
         previous = offset;
+        sent.push(this.network.announce(req.vm));
       }
+      await Promise.all(sent);
       this.log.info({ vm: req.vm, moveId: req.moveId, rounds: offsetsMs.length }, 'RARP announced from the target');
       return { durationMs: 0, offsetsMs };
     });
