@@ -1,6 +1,6 @@
 import type { Subscription } from 'nats';
 import { mappingSubjects, routingSubjects } from '@locus/contracts';
-import { requestJson } from '@locus/messaging';
+import { requestJson } from './support/request';
 import { capturingLogger, eventually, startTestLab, type TestLab } from './support/harness';
 import { registered, startMapping, type RunningMappingSystem } from './support/mapping';
 import { startMobilityManager } from '../apps/mobility-manager/src/start-mobility-manager';

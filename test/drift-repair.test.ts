@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { emptyInventory, type HostInventory } from '@locus/domain';
-import { requestJson } from '@locus/messaging';
+import { requestJson } from './support/request';
 import { capturingLogger, eventually, startTestLab, type TestLab } from './support/harness';
 import { publishSyntheticVmEvent } from './support/planes';
 import { registered, startMapping, type RunningMappingSystem } from './support/mapping';

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { requestJson } from '@locus/messaging';
+import { requestJson } from './support/request';
 import { capturingLogger, startTestLab, type TestLab } from './support/harness';
 import { mappingOptions } from './support/mapping';
 import { ensureBuilt, freePort } from './support/processes';

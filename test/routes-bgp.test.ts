@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { requestJson } from '@locus/messaging';
+import { requestJson } from './support/request';
 import { capturingLogger, eventually, startTestLab, type TestLab } from './support/harness';
 import { planeEvents, publishSyntheticVmEvent } from './support/planes';
 import { startRouteInjectors, routeSites, type RunningRouteInjectors } from '../apps/route-injector/src/start-route-injectors';

@@ -1,5 +1,5 @@
 import { mappingSubjects, type MapRegister, type RegisterRecord } from '@locus/contracts';
-import { requestJson } from '@locus/messaging';
+import { requestJson } from './request';
 import { capturingLogger, eventually, readStream, type TestLab } from './harness';
 import { generateKeySeed, siteMac, signedFor } from '../../apps/mapping-system/src/shared/site-keys';
 import { startMappingSystem, type RunningMappingSystem } from '../../apps/mapping-system/src/start-mapping-system';

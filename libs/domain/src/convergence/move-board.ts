@@ -190,7 +190,22 @@ export class MoveBoard {
         if (!m.computed || Math.abs(m.computed.ms - m.tracker.ms) > 0.01) say(`converged in ${round1(m.tracker.ms)} ms after the location commit (convergence tracker)`);
         break;
       }
-      default:
+      // a step with no state of its own on the board (its timeline line is below)
+      case 'VmPlaced':
+      case 'VmStoppedAtSource':
+      case 'VmConfigTransferred':
+      case 'VmSuspendedAtSource':
+      case 'VmStateTransferred':
+      case 'SwitchoverStarted':
+      case 'VmPausedAndCopied':
+      case 'VmStartedAtTarget':
+      case 'VmResumedAtTarget':
+      case 'RarpAnnounced':
+      case 'PostcopyCompleted':
+      case 'VmRestartedAtSource':
+      case 'VmLocationReasserted':
+      case 'VmRestartedByRepair':
+      case 'VmRepairStuck':
         break;
     }
     if (!['MoveConverged', 'MoveAccepted', 'MoveConvergenceLate'].includes(e.type)) m.step = e.type;
