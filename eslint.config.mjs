@@ -1,7 +1,7 @@
 // @ts-check
 // Lint of the production code (apps/, libs/; not the specs): type-aware typescript-eslint with two
 // rules as errors: no explicit `any` and exhaustive switches over unions. Other rules stay off until
-// they are free to satisfy.
+// they are free to satisfy (docs/adr/0005-guardrails.md).
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(

@@ -8,7 +8,7 @@ import { ensureBuilt, freePort } from './support/processes';
 import { startArpProxies, type RunningArpProxies } from '../apps/arp-proxy/src/start-arp-proxies';
 import { startMappingSystem, type RunningMappingSystem } from '../apps/mapping-system/src/start-mapping-system';
 import { routeSites, startRouteInjectors, type RunningRouteInjectors } from '../apps/route-injector/src/start-route-injectors';
-import { InMemoryFabric } from '../apps/route-injector/src/rib/in-memory-rib';
+import { InMemoryFabric } from '../apps/route-injector/src';
 
 const ROOT = join(__dirname, '..');
 const run = promisify(execFile);

@@ -1,5 +1,4 @@
 import type { DataSource } from 'typeorm';
-import type { VmEvent } from '@locus/contracts';
 import { moveIdOf, projectLocation, projectMove, type LocationRow, type MoveRow } from '@locus/domain';
 import { toRecorded } from '../event-store';
 import { saveLocations, saveMoves } from './vm-projector';
