@@ -28,6 +28,27 @@ module.exports = {
       to: { path: '^apps' },
     },
     {
+      name: 'apps-do-not-import-other-apps',
+      comment: 'each app is a service of its own; what two apps share lives in libs. apps/lab is the composition root: it starts the other apps through their start functions.',
+      severity: 'error',
+      from: { path: '^apps/([^/]+)/', pathNot: '^apps/lab/' },
+      to: { path: '^apps/', pathNot: '^apps/$1/' },
+    },
+    {
+      name: 'lab-starts-apps-through-their-entry-points',
+      comment: 'apps/lab composes the services through their entry points (start-*.ts, and index.ts for what else an app offers), not their internals.',
+      severity: 'error',
+      from: { path: '^apps/lab/' },
+      to: { path: '^apps/(?!lab/)[^/]+/src/', pathNot: '^apps/[^/]+/src/(start-[^/]+|index)\\.ts$' },
+    },
+    {
+      name: 'tools-and-tests-use-public-entry-points',
+      comment: "tools and tests import a lib through its index (@locus/<lib>) and an app through its entry points (start-*.ts, index.ts), never their internals.",
+      severity: 'error',
+      from: { path: '^(tools|test)/' },
+      to: { path: ['^libs/[^/]+/src/(?!index\\.ts$)', '^apps/[^/]+/src/(?!(start-[^/]+|index)\\.ts$)'] },
+    },
+    {
       name: 'no-circular',
       severity: 'error',
       from: {},

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { requestJson } from '@locus/messaging';
+import { requestJson } from './support/request';
 import { defaultTopologyPath } from '@locus/topology';
 import { capturingLogger, eventually, startTestLab, type TestLab } from './support/harness';
 import { planeEvents, publishSyntheticVmEvent } from './support/planes';

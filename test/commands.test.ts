@@ -1,7 +1,7 @@
 import { headers } from 'nats';
 import { HEADERS, LocusError, subjects } from '@locus/contracts';
 import { PgEventStore } from '@locus/eventstore';
-import { VmCommandService } from '../apps/mobility-manager/src/vm-commands/vm-command.service';
+import { VmCommandService } from '../apps/mobility-manager/src';
 import { storeFor } from '../apps/mobility-manager/src/start-mobility-manager';
 import { capturingLogger, eventually, startTestLab, type TestLab } from './support/harness';
 

@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { capturingLogger, startTestLab, type TestLab } from './support/harness';
 import { registered, startMapping, type RunningMappingSystem } from './support/mapping';
-import { startConsole, type RunningConsole } from '../apps/console/src/console-server';
+import { startConsole, type RunningConsole } from '../apps/console/src';
 import { startRouteInjectors, type RunningRouteInjectors } from '../apps/route-injector/src/start-route-injectors';
-import { InMemoryFabric } from '../apps/route-injector/src/rib/in-memory-rib';
+import { InMemoryFabric } from '../apps/route-injector/src';
 import { startArpProxies, type RunningArpProxies } from '../apps/arp-proxy/src/start-arp-proxies';
 
 /** Debian's chromium (installed by .ci/run); playwright-core drives it, it downloads no browser. */

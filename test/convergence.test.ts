@@ -6,7 +6,7 @@ import { mappingClient, registered, startMapping, type RunningMappingSystem } fr
 import { asOwner } from './support/store';
 import { startMobilityManager } from '../apps/mobility-manager/src/start-mobility-manager';
 import { startRouteInjectors, type RunningRouteInjectors } from '../apps/route-injector/src/start-route-injectors';
-import { InMemoryFabric } from '../apps/route-injector/src/rib/in-memory-rib';
+import { InMemoryFabric } from '../apps/route-injector/src';
 import { startArpProxies, type RunningArpProxies } from '../apps/arp-proxy/src/start-arp-proxies';
 
 /**

@@ -1,12 +1,12 @@
 import type { Subscription } from 'nats';
 import { mappingSubjects, routingSubjects } from '@locus/contracts';
-import { requestJson } from '@locus/messaging';
+import { requestJson } from './support/request';
 import { capturingLogger, eventually, startTestLab, type TestLab } from './support/harness';
 import { registered, startMapping, type RunningMappingSystem } from './support/mapping';
 import { startMobilityManager } from '../apps/mobility-manager/src/start-mobility-manager';
-import { DriftDetector } from '../apps/mobility-manager/src/check-drift/drift-detector';
+import { DriftDetector } from '../apps/mobility-manager/src';
 import { startRouteInjectors, type RunningRouteInjectors } from '../apps/route-injector/src/start-route-injectors';
-import { InMemoryFabric } from '../apps/route-injector/src/rib/in-memory-rib';
+import { InMemoryFabric } from '../apps/route-injector/src';
 import { startArpProxies, type RunningArpProxies } from '../apps/arp-proxy/src/start-arp-proxies';
 
 /**

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { emptyInventory, type HostInventory } from '@locus/domain';
-import { requestJson } from '@locus/messaging';
+import { requestJson } from './support/request';
 import { capturingLogger, eventually, startTestLab, type TestLab } from './support/harness';
 import { publishSyntheticVmEvent } from './support/planes';
 import { registered, startMapping, type RunningMappingSystem } from './support/mapping';
 import { startAgents, type RunningAgents } from '../apps/hypervisor-agent/src/start-agents';
 import { startRouteInjectors, type RunningRouteInjectors } from '../apps/route-injector/src/start-route-injectors';
-import { InMemoryFabric } from '../apps/route-injector/src/rib/in-memory-rib';
+import { InMemoryFabric } from '../apps/route-injector/src';
 import { startArpProxies, type RunningArpProxies } from '../apps/arp-proxy/src/start-arp-proxies';
 
 const HOSTS = ['dc1-hv1', 'dc1-hv2', 'dc2-hv1', 'dc2-hv2', 'cloud-hv1', 'cloud-hv2', 'colo-hv1'];

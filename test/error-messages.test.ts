@@ -1,14 +1,14 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { requestJson } from '@locus/messaging';
+import { requestJson } from './support/request';
 import { capturingLogger, startTestLab, type TestLab } from './support/harness';
 import { mappingOptions } from './support/mapping';
 import { ensureBuilt, freePort } from './support/processes';
 import { startArpProxies, type RunningArpProxies } from '../apps/arp-proxy/src/start-arp-proxies';
 import { startMappingSystem, type RunningMappingSystem } from '../apps/mapping-system/src/start-mapping-system';
 import { routeSites, startRouteInjectors, type RunningRouteInjectors } from '../apps/route-injector/src/start-route-injectors';
-import { InMemoryFabric } from '../apps/route-injector/src/rib/in-memory-rib';
+import { InMemoryFabric } from '../apps/route-injector/src';
 
 const ROOT = join(__dirname, '..');
 const run = promisify(execFile);

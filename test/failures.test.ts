@@ -1,4 +1,4 @@
-import { requestJson } from '@locus/messaging';
+import { requestJson } from './support/request';
 import { startAgents } from '../apps/hypervisor-agent/src/start-agents';
 import { startMobilityManager } from '../apps/mobility-manager/src/start-mobility-manager';
 import { capturingLogger, eventually, startTestLab } from './support/harness';

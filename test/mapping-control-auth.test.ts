@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { Subscription } from 'nats';
 import { signMessage } from '@locus/domain';
-import { siteMac } from '../apps/mapping-system/src/shared/site-keys';
+import { siteMac } from '../apps/mapping-system/src';
 import { eventually, startTestLab, type TestLab } from './support/harness';
 import { mapPlaneEvents, mappingClient, record, registered, RLOC, signedAs, signedRegister, startMapping, TEST_KEY_SEED, type RunningMappingSystem } from './support/mapping';
 

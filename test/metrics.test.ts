@@ -5,9 +5,9 @@ import { capturingLogger, eventually, startTestLab, type TestLab } from './suppo
 import { mappingClient, mappingOptions, record, registered, RLOC, signedRegister } from './support/mapping';
 import { startMappingSystem, type RunningMappingSystem } from '../apps/mapping-system/src/start-mapping-system';
 import { routeSites, startRouteInjectors, type RunningRouteInjectors } from '../apps/route-injector/src/start-route-injectors';
-import { InMemoryFabric } from '../apps/route-injector/src/rib/in-memory-rib';
+import { InMemoryFabric } from '../apps/route-injector/src';
 import { startArpProxies, type RunningArpProxies } from '../apps/arp-proxy/src/start-arp-proxies';
-import { startLabObservability } from '../apps/lab/src/lab-observability';
+import { startLabObservability } from '../apps/lab/src';
 import { LOCUS_METRICS, startServiceObservability } from '@locus/platform';
 
 /** A port nobody listens on right now. */

@@ -11,9 +11,9 @@ import { freePort, startPrivateNatsServer, type PrivateNatsServer } from './supp
 import { mappingOptions } from './support/mapping';
 import { startMappingSystem, type RunningMappingSystem } from '../apps/mapping-system/src/start-mapping-system';
 import { startRouteInjectors, type RunningRouteInjectors } from '../apps/route-injector/src/start-route-injectors';
-import { InMemoryFabric } from '../apps/route-injector/src/rib/in-memory-rib';
+import { InMemoryFabric } from '../apps/route-injector/src';
 import { startArpProxies, type RunningArpProxies } from '../apps/arp-proxy/src/start-arp-proxies';
-import { observeAgents } from '../apps/hypervisor-agent/src/observability/agent-metrics';
+import { observeAgents } from '../apps/hypervisor-agent/src';
 
 /**
  * NATS security against a nats-server of the test's own, started with the `auth.conf` that

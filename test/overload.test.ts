@@ -1,6 +1,7 @@
 import { connect, headers, type NatsConnection, type Service } from 'nats';
 import { z } from 'zod';
-import { addJsonEndpoint, requestJson } from '@locus/messaging';
+import { addJsonEndpoint } from '@locus/messaging';
+import { requestJson } from './support/request';
 import { capturingLogger, eventually, NATS_URL, uniqueId } from './support/harness';
 
 /**

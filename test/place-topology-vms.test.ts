@@ -1,9 +1,9 @@
 import type { DataSource } from 'typeorm';
 import type { PgEventStore } from '@locus/eventstore';
 import { parseTopology } from '@locus/topology';
-import { generateTopology, renderTopologyYaml } from '../libs/topology/src/generate';
-import { placeTopologyVms } from '../apps/mobility-manager/src/seed-vms/place-topology-vms';
-import { VmCommandService } from '../apps/mobility-manager/src/vm-commands/vm-command.service';
+import { generateTopology, renderTopologyYaml } from '@locus/topology';
+import { placeTopologyVms } from '../apps/mobility-manager/src';
+import { VmCommandService } from '../apps/mobility-manager/src';
 import { capturingLogger } from './support/harness';
 import { useTestStore } from './support/store';
 

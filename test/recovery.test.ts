@@ -6,7 +6,7 @@ import { connect, type NatsConnection } from 'nats';
 import type { DataSource } from 'typeorm';
 import { subjects } from '@locus/contracts';
 import { openStore } from '@locus/eventstore';
-import { requestJson } from '@locus/messaging';
+import { requestJson } from './support/request';
 import { startAgents, type RunningAgents } from '../apps/hypervisor-agent/src/start-agents';
 import { capturingLogger, cleanup, eventually, reachedAny, startTestLab, testConfig, type TestLab } from './support/harness';
 import { ensureBuilt, freePort, NatsServerProcess, spawnService, type ServiceChild } from './support/processes';

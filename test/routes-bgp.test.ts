@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { requestJson } from '@locus/messaging';
+import { requestJson } from './support/request';
 import { capturingLogger, eventually, startTestLab, type TestLab } from './support/harness';
 import { planeEvents, publishSyntheticVmEvent } from './support/planes';
 import { startRouteInjectors, routeSites, type RunningRouteInjectors } from '../apps/route-injector/src/start-route-injectors';
-import { gobgpdBinary, startGoBgpFabric, type GoBgpFabric } from '../apps/route-injector/src/lab-bgp/gobgp-fabric';
+import { gobgpdBinary, startGoBgpFabric, type GoBgpFabric } from '../apps/route-injector/src';
 import { defaultTopologyPath, loadTopologyFile } from '@locus/topology';
 
 /**

@@ -2,7 +2,7 @@ import { Client } from 'pg';
 import { connect } from 'nats';
 import { subjects, type RequestEndpoint } from '@locus/contracts';
 import { openStore } from '@locus/eventstore';
-import { requestJson } from '@locus/messaging';
+import { requestJson } from './support/request';
 import { startMobilityManager, type MobilityManager } from '../apps/mobility-manager/src/start-mobility-manager';
 import { prepareAgents } from '../apps/hypervisor-agent/src/start-agents';
 import { capturingLogger, cleanup, eventually, testConfig, waitForMove } from './support/harness';

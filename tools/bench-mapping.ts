@@ -1,9 +1,9 @@
 import { MAPPING_KEY_ID, type MapRegister, type RegisterRecord } from '@locus/contracts';
-import { seededRandom as rng } from '../libs/platform/src/stats';
+import { seededRandom as rng } from '@locus/platform';
 import { formatIpv4, MapCache, MapServer, signMessage, SitePolicy, type SiteMac } from '@locus/domain';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { generateKeySeed, siteMac } from '../apps/mapping-system/src/shared/site-keys';
+import { generateKeySeed, siteMac } from '../apps/mapping-system/src';
 
 // A full garbage collection before each timed row, so one row's garbage is not collected in the next row's timing.
 setFlagsFromString('--expose_gc');

@@ -6,7 +6,7 @@ import { Command, Option } from 'commander';
 import { connect, type NatsConnection } from 'nats';
 import { Client } from 'pg';
 import { ListVmsRequest } from '@locus/contracts';
-import { ratio } from '../libs/platform/src/stats';
+import { ratio } from '@locus/platform';
 import { gobgpPropagation, natsRoundTripFloor, postgresCommitFloor, type FloorResult } from './bench/floors';
 import { ChildSet, startPrivateNats } from './bench/lab';
 import { renderReport, usedSummary, type BenchResult, type CompareFigures } from './bench/report';

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { generateTopology, renderTopologyYaml } from '../libs/topology/src/generate';
-import { parseTopology } from '../libs/topology/src/load';
+import { generateTopology, renderTopologyYaml } from '@locus/topology';
+import { parseTopology } from '@locus/topology';
 
 /**
  * `node dist/tools/gen-topology.js --sites 10 --vms 1000 -o /tmp/bench.yaml`: a lab topology for

@@ -1,4 +1,4 @@
-import { generateKeySeed, keyMaterialFromEnv, writeKeyFile } from '../apps/mapping-system/src/shared/site-keys';
+import { generateKeySeed, keyMaterialFromEnv, writeKeyFile } from '../apps/mapping-system/src';
 
 /**
  * Key material for the mapping system (its site keys are derived from one secret seed; there is

@@ -1,9 +1,9 @@
 import { mappingSubjects, type MapRegister, type RegisterRecord } from '@locus/contracts';
-import { requestJson } from '@locus/messaging';
+import { requestJson } from './request';
 import { capturingLogger, eventually, readStream, type TestLab } from './harness';
-import { generateKeySeed, siteMac, signedFor } from '../../apps/mapping-system/src/shared/site-keys';
+import { generateKeySeed, siteMac, signedFor } from '../../apps/mapping-system/src';
 import { startMappingSystem, type RunningMappingSystem } from '../../apps/mapping-system/src/start-mapping-system';
-import type { MappingOptions } from '../../apps/mapping-system/src/mapping-options';
+import type { MappingOptions } from '../../apps/mapping-system/src';
 
 export const RLOC = { dc1: '192.0.2.11', dc2: '192.0.2.12', cloud: '192.0.2.21', branch: '192.0.2.31' } as const;
 

@@ -1,8 +1,8 @@
 import { Client } from 'pg';
 import pino from 'pino';
 import type { NatsConnection } from 'nats';
-import { median, summarize } from '../../libs/platform/src/stats';
-import { gobgpdBinary, startGoBgpFabric } from '../../apps/route-injector/src/lab-bgp/gobgp-fabric';
+import { median, summarize } from '@locus/platform';
+import { gobgpdBinary, startGoBgpFabric } from '../../apps/route-injector/src';
 
 export interface FloorResult {
   /** Median ms. */

@@ -3,7 +3,7 @@ import type { NatsConnection } from 'nats';
 import { mappingSubjects, subjects } from '@locus/contracts';
 import { convergenceTopologyOf, type ConvergenceTopology } from '@locus/domain';
 import { listAllVms } from '@locus/messaging';
-import { generateTopology, renderTopologyYaml } from '../../libs/topology/src/generate';
+import { generateTopology, renderTopologyYaml } from '@locus/topology';
 import { requestJson } from './lab';
 
 /**

@@ -1,6 +1,6 @@
 import type { NatsConnection, Subscription } from 'nats';
 import { subjects } from '@locus/contracts';
-import { slope } from '../../libs/platform/src/stats';
+import { slope } from '@locus/platform';
 import { MoveBoard, type ConvergenceTopology, type MoveTrack } from '@locus/domain';
 import { requestJson } from './lab';
 import { answerFigures, classifyError, classifyReply, defaultMaxInFlight, OpenLoopPacer, type Answer, type AnswerFigures } from './open-loop';

@@ -1,4 +1,4 @@
-import { summarize, type Summary } from '../../libs/platform/src/stats';
+import { summarize, type Summary } from '@locus/platform';
 
 /**
  * The bench as an open-loop client: requests leave on a schedule (rate × elapsed time), whatever

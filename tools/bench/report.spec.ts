@@ -1,4 +1,4 @@
-import { summarize } from '../../libs/platform/src/stats';
+import { summarize } from '@locus/platform';
 import { answerFigures, type Answer } from './open-loop';
 import { floorB, renderReport, targets, type BenchResult } from './report';
 

@@ -1,5 +1,5 @@
-import type { Summary } from '../../libs/platform/src/stats';
-import { ratio } from '../../libs/platform/src/stats';
+import type { Summary } from '@locus/platform';
+import { ratio } from '@locus/platform';
 import { renderTable, truncate } from '../cli/format';
 import type { CostFigures } from './costs';
 import type { AnswerFigures } from './open-loop';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'nats';
 import { Client } from 'pg';
-import { seededRandom, summarize, type Summary } from '../../libs/platform/src/stats';
+import { seededRandom, summarize, type Summary } from '@locus/platform';
 import type { MoveTrack } from '@locus/domain';
 import { costFigures, enableStatements, pgCounters, resetStatements, statementCounters, streamCounters, type CostFigures, type CostSnapshot } from './costs';
 import { allProcessCpu, machineCpu, ProcessSampler, sampleProc, tail, topCpu, type Child, type ChildSet } from './lab';
@@ -13,7 +13,7 @@ import { LoadDriver, type PhaseFigures } from './load';
 import type { AnswerFigures } from './open-loop';
 import type { BenchResult, PhaseSummary } from './report';
 import { startLab, type ProcessLayout, type StartupFigures } from './start-lab';
-import { generateKeySeed } from '../../apps/mapping-system/src/shared/site-keys';
+import { generateKeySeed } from '../../apps/mapping-system/src';
 
 /**
  * One lab run: fresh names and database, generated topology, the services started (or a running lab

@@ -1,4 +1,4 @@
-import { ratio, type Summary } from '../../libs/platform/src/stats';
+import { ratio, type Summary } from '@locus/platform';
 import type { BenchResult } from './report';
 
 /**

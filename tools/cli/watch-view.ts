@@ -1,4 +1,4 @@
-import { summarize } from '../../libs/platform/src/stats';
+import { summarize } from '@locus/platform';
 import { bar, formatBytes, formatMs, renderTable, shortId, truncate, type Column } from './format';
 import type { MoveBoard, MoveTrack, PlaneName } from '@locus/domain';
 

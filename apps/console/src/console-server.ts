@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { NatsConnection, Subscription } from 'nats';
-import { subjects, type RequestEndpoint, type VmView } from '@locus/contracts';
-import { convergenceTopologyOf, MoveBoard, type MoveTrack, type PlaneName } from '@locus/domain';
+import { subjects, type ErrorBody, type Location, type Reply, type RequestEndpoint, type VmView } from '@locus/contracts';
+import { convergenceTopologyOf, MoveBoard, type ConvergenceTopologySource, type MoveTrack, type PlaneName } from '@locus/domain';
 import { connectNats, listAllVms, requestJson } from '@locus/messaging';
 import { natsCredentials, repoRoot, type LocusConfig, type Logger } from '@locus/platform';
 
@@ -46,7 +46,8 @@ export async function startConsole(config: LocusConfig, logger: Logger, options:
   const log = logger.child({ component: 'console' });
   const nc = await connectNats(config.natsUrl, 'locus-console', logger, natsCredentials(config, 'operator'));
   const s = subjects(config.subjectPrefix);
-  const request = (endpoint: RequestEndpoint, body: unknown, timeoutMs = 10_000) => requestJson(nc, s.request(endpoint), body, timeoutMs);
+  // The page's body and the manager's reply pass through as they are: the page reads them.
+  const request = (endpoint: RequestEndpoint, body: unknown, timeoutMs = 10_000) => requestJson<PassedReply>(nc, s.request(endpoint), body, timeoutMs);
 
   const topologyReply = await waitForTopology(nc, s.request('topology.get'), log);
   const topology = topologyReply.topology;
@@ -61,14 +62,14 @@ export async function startConsole(config: LocusConfig, logger: Logger, options:
   const sub: Subscription = nc.subscribe(s.eventsWildcard, {
     callback: (err, msg) => {
       if (err) return;
-      let payload: any;
+      let payload: SeenEvent;
       try {
         payload = JSON.parse(decoder.decode(msg.data));
       } catch {
         return;
       }
       board.apply(msg.subject, payload);
-      const moveId: string | undefined = payload?.data?.moveId ?? payload?.moveId;
+      const moveId = payload?.data?.moveId ?? payload?.moveId;
       if (moveId && board.moves.has(moveId)) dirtyMoves.add(moveId);
       else if (payload?.vm || payload?.eid) for (const m of board.moves.values()) if (m.vm === payload.vm && !board.convergence(m)) dirtyMoves.add(m.moveId);
       followVm(payload);
@@ -77,14 +78,14 @@ export async function startConsole(config: LocusConfig, logger: Logger, options:
   for (const vm of await listAllVms(nc, config.subjectPrefix, {}, { timeoutMs: 10_000 })) vms.set(vm.name, { ...vms.get(vm.name), ...vm });
 
   /** Where each VM is and whether it is moving, from its own events. */
-  function followVm(e: any): void {
+  function followVm(e: SeenEvent): void {
     const name = typeof e?.streamId === 'string' && e.streamId.startsWith('vm:') ? e.streamId.slice(3) : undefined;
     const vm = name ? vms.get(name) : undefined;
     if (!vm) return;
     const d = e.data ?? {};
     if (e.type === 'MoveAccepted') vm.moving = d.moveId;
-    else if (e.type === 'VmRelocated' && d.locationVersion >= vm.locationVersion) Object.assign(vm, { site: d.to.site, hypervisor: d.to.hypervisor, locationVersion: d.locationVersion });
-    else if (['MoveCompleted', 'MoveFailed', 'MoveCancelled'].includes(e.type) && vm.moving === d.moveId) delete vm.moving;
+    else if (e.type === 'VmRelocated' && d.to && d.locationVersion !== undefined && d.locationVersion >= vm.locationVersion) Object.assign(vm, { site: d.to.site, hypervisor: d.to.hypervisor, locationVersion: d.locationVersion });
+    else if (['MoveCompleted', 'MoveFailed', 'MoveCancelled'].includes(e.type ?? '') && vm.moving === d.moveId) delete vm.moving;
     else return;
     dirtyVms.add(vm.name);
   }
@@ -146,7 +147,7 @@ export async function startConsole(config: LocusConfig, logger: Logger, options:
         json(res, 400, { ok: false, error: { code: 'BAD_REQUEST', message: 'body is not JSON' } });
         return;
       }
-      const reply = await request(endpoint, parsed).catch((err: Error) => ({ ok: false, error: { code: 'UNAVAILABLE', message: `${s.request(endpoint)}: ${err.message}` } }));
+      const reply = await request(endpoint, parsed).catch((err: Error): PassedReply => ({ ok: false, error: { code: 'UNAVAILABLE', message: `${s.request(endpoint)}: ${err.message}` } }));
       log.info({ endpoint, body: parsed, ok: reply.ok, ...(reply.ok ? {} : { error: reply.error?.code }) }, `console: ${endpoint}${reply.ok ? '' : ` refused: ${reply.error?.code ?? reply.refusal?.code ?? ''}`}`);
       json(res, 200, reply);
       return;
@@ -184,12 +185,25 @@ export async function startConsole(config: LocusConfig, logger: Logger, options:
   };
 }
 
+/** What the console reads of an event on the stream: unchecked, it only shows them (a VM event or a plane event). */
+interface SeenEvent {
+  streamId?: string;
+  type?: string;
+  vm?: string;
+  eid?: string;
+  moveId?: string;
+  data?: { moveId?: string; locationVersion?: number; to?: Location };
+}
+
+/** A manager's reply as the console passes it to the page (`move.plan` may carry a `refusal`). */
+type PassedReply = ({ ok: true } & Record<string, unknown>) | { ok: false; error?: Partial<ErrorBody>; refusal?: { code?: string } };
+
 /** topology.get, asked again until the manager answers (a console started before it waits for it). */
-async function waitForTopology(nc: NatsConnection, subject: string, log: Logger): Promise<{ topology: any }> {
+async function waitForTopology(nc: NatsConnection, subject: string, log: Logger): Promise<{ topology: ConvergenceTopologySource }> {
   for (let attempt = 1; ; attempt++) {
-    const reply = await requestJson(nc, subject, {}, 5000).catch((err: Error) => ({ ok: false, error: { message: err.message } }));
+    const reply = await requestJson<Reply<{ topology: ConvergenceTopologySource }>>(nc, subject, {}, 5000).catch((err: Error): Reply<never> => ({ ok: false, error: { code: 'UNAVAILABLE', message: err.message } }));
     if (reply.ok) return reply;
-    if (attempt === 1 || attempt % 30 === 0) log.warn({ subject, error: reply.error?.message }, 'console: waiting for the mobility manager to answer topology.get');
+    if (attempt === 1 || attempt % 30 === 0) log.warn({ subject, error: reply.error.message }, 'console: waiting for the mobility manager to answer topology.get');
     await new Promise((r) => setTimeout(r, 1000));
   }
 }

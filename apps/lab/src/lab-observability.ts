@@ -4,11 +4,11 @@ import type { RunningAgents } from '../../hypervisor-agent/src/start-agents';
 import type { RunningMappingSystem } from '../../mapping-system/src/start-mapping-system';
 import type { RunningRouteInjectors } from '../../route-injector/src/start-route-injectors';
 import type { RunningArpProxies } from '../../arp-proxy/src/start-arp-proxies';
-import { observeMobilityManager } from '../../mobility-manager/src/observability/manager-metrics';
-import { observeAgents } from '../../hypervisor-agent/src/observability/agent-metrics';
-import { observeMappingSystem } from '../../mapping-system/src/observability/mapping-metrics';
-import { observeRouteInjectors } from '../../route-injector/src/observability/route-metrics';
-import { observeArpProxies } from '../../arp-proxy/src/observability/arp-metrics';
+import { observeMobilityManager } from '../../mobility-manager/src';
+import { observeAgents } from '../../hypervisor-agent/src';
+import { observeMappingSystem } from '../../mapping-system/src';
+import { observeRouteInjectors } from '../../route-injector/src';
+import { observeArpProxies } from '../../arp-proxy/src';
 
 /** The services this process runs (all of them in the one-process lab). */
 export interface LabServices {

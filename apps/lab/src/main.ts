@@ -10,10 +10,10 @@ import { createLogger, loadConfig, LOG_FORMATS, natsCredentials, type LocusConfi
 import { startMobilityManager } from '../../mobility-manager/src/start-mobility-manager';
 import { startAgents } from '../../hypervisor-agent/src/start-agents';
 import { startMappingSystem } from '../../mapping-system/src/start-mapping-system';
-import { keyMaterialOrGenerated } from '../../mapping-system/src/shared/site-keys';
+import { keyMaterialOrGenerated } from '../../mapping-system/src';
 import { startRouteInjectors } from '../../route-injector/src/start-route-injectors';
 import { startArpProxies } from '../../arp-proxy/src/start-arp-proxies';
-import { startConsole, type RunningConsole } from '../../console/src/console-server';
+import { startConsole, type RunningConsole } from '../../console/src';
 import { startLabObservability, type LabServices } from './lab-observability';
 import { LinuxDataplane, namespacesUnavailable, namespacesWith, removeNamespaces } from '@locus/dataplane';
 import { DEFAULT_NEIGHBOURS_PER_SITE } from '@locus/domain';

@@ -283,6 +283,14 @@ export function isVmEventType(type: string): type is VmEventType {
 /** Host health, in the `host:<hypervisor>` streams. */
 export const HostDeclaredFailed = z.object({ hypervisor: Name, silentMs: z.number().nonnegative(), vms: z.array(Name) });
 export const HostRecovered = z.object({ hypervisor: Name });
+export const HOST_EVENT_SCHEMAS = { HostDeclaredFailed, HostRecovered } as const;
+type HostSchemas = typeof HOST_EVENT_SCHEMAS;
+export type HostEventType = keyof HostSchemas;
+/** String-tagged union of host events: `{ type, data }`. */
+export type HostEvent = { [K in HostEventType]: { type: K; data: z.infer<HostSchemas[K]> } }[HostEventType];
+export function isHostEventType(type: string): type is HostEventType {
+  return Object.prototype.hasOwnProperty.call(HOST_EVENT_SCHEMAS, type);
+}
 
 /** Parses an event read from the wire or the store; throws on an unknown type or bad data. */
 export function parseVmEvent(type: string, data: unknown): VmEvent {
@@ -299,22 +307,26 @@ export interface EventMetadata {
   at: string;
 }
 
-/** An event as stored and as published on JetStream. */
-export interface RecordedEvent<E extends { type: string; data: unknown } = VmEvent> {
+/** The envelope of an event as stored and as published on JetStream: everything but its type and data. */
+export interface RecordedEventBase {
   id: string;
   streamId: string;
   streamVersion: number;
   position: string;
-  type: E['type'];
-  data: E['data'];
   metadata: EventMetadata;
   recordedAt: string;
 }
 
+/**
+ * An event as stored and as published on JetStream. Distributes over a union of events, so that
+ * `RecordedEvent` (of every VM event) is a discriminated union: `switch (event.type)` narrows `event.data`.
+ */
+export type RecordedEvent<E extends { type: string; data: unknown } = VmEvent> = E extends unknown ? RecordedEventBase & { type: E['type']; data: E['data'] } : never;
+
 export const vmStreamId = (vm: string) => `vm:${vm}`;
 
 /** A recorded VM event whose `data` narrows with its `type` (a discriminated union, one member per type). */
-export type RecordedVmEvent<K extends VmEventType = VmEventType> = { [T in K]: RecordedEvent<VmEventOf<T>> }[K];
+export type RecordedVmEvent<K extends VmEventType = VmEventType> = RecordedEvent<VmEventOf<K>>;
 /** A location event as its followers (agents, ETRs, route injectors, ARP proxies) receive it. */
 export type LocationEvent = RecordedVmEvent<LocationEventType>;
 
@@ -326,6 +338,8 @@ export function parseRecordedVmEvent(raw: unknown): RecordedVmEvent {
   const r = raw as Partial<RecordedEvent<{ type: string; data: unknown }>>;
   if (!r || typeof r !== 'object' || typeof r.type !== 'string' || typeof r.streamId !== 'string' || typeof r.streamVersion !== 'number' || typeof r.id !== 'string')
     throw new Error('not a recorded event (id, streamId, streamVersion and type are required)');
-  const { data } = parseVmEvent(r.type, r.data);
-  return { ...(r as RecordedEvent<{ type: string; data: unknown }>), data } as RecordedVmEvent;
+  return { ...(r as RecordedEventBase), ...parseVmEvent(r.type, r.data) };
 }
+
+/** A recorded host event (`host:<hypervisor>` streams), its data narrowing with its type. */
+export type RecordedHostEvent = RecordedEvent<HostEvent>;

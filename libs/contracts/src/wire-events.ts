@@ -1,4 +1,4 @@
-import { HostDeclaredFailed, HostRecovered, parseRecordedVmEvent, type LocationEvent, type RecordedEvent, type RecordedVmEvent } from './events';
+import { HOST_EVENT_SCHEMAS, isHostEventType, isVmEventType, parseRecordedVmEvent, type LocationEvent, type RecordedEventBase, type RecordedHostEvent, type RecordedVmEvent } from './events';
 import { parsePlaneEvent, PLANES, type PlaneEvent } from './planes';
 import { isLocationEventType, subjects } from './subjects';
 
@@ -43,8 +43,8 @@ export function decodeVmEventFrom(prefix: string, subject: string, raw: unknown)
   const e = decoded(() => parseRecordedVmEvent(raw));
   if (!e.streamId.startsWith('vm:')) wrongSource(`${e.type} of ${e.streamId} is not a VM event`);
   checkSubject(prefix, subject, e);
-  const named = (e.data as { vm?: unknown }).vm;
-  if (typeof named === 'string' && `vm:${named}` !== e.streamId) wrongSource(`${e.type} in ${e.streamId} names VM ${named}`);
+  const named = 'vm' in e.data ? e.data.vm : undefined;
+  if (named !== undefined && `vm:${named}` !== e.streamId) wrongSource(`${e.type} in ${e.streamId} names VM ${named}`);
   return e;
 }
 
@@ -55,17 +55,17 @@ export function decodeLocationEventFrom(prefix: string, subject: string, raw: un
   return e as LocationEvent;
 }
 
-const HOST_EVENT_SCHEMAS = { HostDeclaredFailed, HostRecovered } as const;
-
 /** A host event (`<prefix>.evt.host.<hypervisor>.<type>`): its schema, and the hypervisor of its stream and data match the subject. */
-export function decodeHostEventFrom(prefix: string, subject: string, raw: unknown): RecordedEvent<{ type: string; data: { hypervisor: string } }> {
-  const e = decoded(() => {
-    const r = raw as Partial<RecordedEvent<{ type: string; data: unknown }>>;
+export function decodeHostEventFrom(prefix: string, subject: string, raw: unknown): RecordedHostEvent {
+  const e = decoded((): RecordedHostEvent => {
+    const r = raw as Partial<RecordedEventBase & { type: unknown; data: unknown }>;
     if (!r || typeof r !== 'object' || typeof r.type !== 'string' || typeof r.streamId !== 'string' || typeof r.streamVersion !== 'number' || typeof r.id !== 'string')
       throw new Error('not a recorded event (id, streamId, streamVersion and type are required)');
-    const schema = HOST_EVENT_SCHEMAS[r.type as keyof typeof HOST_EVENT_SCHEMAS];
-    if (!schema) throw new Error(`unknown host event type ${r.type}`);
-    return { ...(r as RecordedEvent<{ type: string; data: unknown }>), data: schema.parse(r.data) };
+    if (!isHostEventType(r.type)) throw new Error(`unknown host event type ${r.type}`);
+    const base = r as RecordedEventBase;
+    return r.type === 'HostDeclaredFailed'
+      ? { ...base, type: r.type, data: HOST_EVENT_SCHEMAS.HostDeclaredFailed.parse(r.data) }
+      : { ...base, type: r.type, data: HOST_EVENT_SCHEMAS.HostRecovered.parse(r.data) };
   });
   if (e.streamId !== `host:${e.data.hypervisor}`) wrongSource(`${e.type} in ${e.streamId} names host ${e.data.hypervisor}`);
   checkSubject(prefix, subject, e);
@@ -89,8 +89,16 @@ export function decodePlaneEventFrom(prefix: string, subject: string, raw: unkno
   return e;
 }
 
+/** Any event of the stream, decoded: a VM event, a host event or a plane event (`plane` in it tells). */
+export type StreamEvent = RecordedVmEvent | RecordedHostEvent | PlaneEvent;
+
+/** A VM event of the stream (not a host event, not a plane event): its `data` then narrows with its `type`. */
+export function isRecordedVmEvent(e: StreamEvent): e is RecordedVmEvent {
+  return !('plane' in e) && isVmEventType(e.type);
+}
+
 /** Any event of the stream, by the subject's category: VM, host or one of the planes. */
-export function decodeStreamEventFrom(prefix: string, subject: string, raw: unknown): RecordedEvent<{ type: string; data: unknown }> | PlaneEvent {
+export function decodeStreamEventFrom(prefix: string, subject: string, raw: unknown): StreamEvent {
   const head = `${prefix}.evt.`;
   const category = subject.startsWith(head) ? subject.slice(head.length).split('.')[0] : '';
   if (category === 'vm') return decodeVmEventFrom(prefix, subject, raw);

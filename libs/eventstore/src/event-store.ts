@@ -48,7 +48,7 @@ export interface EventStoreOptions {
   notifyChannel: string;
 }
 
-interface EventRow {
+export interface EventRow {
   position: string;
   id: string;
   stream_id: string;

@@ -1,11 +1,11 @@
 import { AckPolicy, DeliverPolicy, nanos, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from 'nats';
 import type { Logger } from 'pino';
-import { EventRejected, HEADERS, type EventRejectReason, type RecordedEvent } from '@locus/contracts';
+import { EventRejected, HEADERS, type EventRejectReason } from '@locus/contracts';
 
 export type Outcome = { ack: true } | { retryInMs: number; reason: string } | { drop: string };
 export const ACK: Outcome = { ack: true };
 
-export interface DurableConsumerOptions<E = RecordedEvent> {
+export interface DurableConsumerOptions<E> {
   stream: string;
   durable: string;
   /** One subject filter (NATS 2.9 servers, as Debian ships, have no multi-filter consumers). */
@@ -13,11 +13,11 @@ export interface DurableConsumerOptions<E = RecordedEvent> {
   /** Handles one event; events of one key (the event's stream id) are handled one at a time, in order. */
   handle: (event: E, msg: JsMsg) => Promise<Outcome>;
   /**
-   * Decodes and validates a message once (default: its JSON, unchecked). A message it throws for
-   * is dropped (terminated) and counted: by the reason of an `EventRejected` (the schema, or a
-   * subject that is not the event's own), else as undecodable.
+   * Decodes and validates a message once (the contracts' `decode…From`): no handler sees unchecked
+   * JSON. A message it throws for is dropped (terminated) and counted: by the reason of an
+   * `EventRejected` (the schema, or a subject that is not the event's own), else as undecodable.
    */
-  decode?: (msg: JsMsg) => E;
+  decode: (msg: JsMsg) => E;
   logger: Logger;
   ackWaitMs?: number;
   maxAckPending?: number;
@@ -34,7 +34,7 @@ const PULL_EXPIRES_MS = 5000;
  * keys and serially within a key; a handler that runs long keeps its message alive with
  * `working()`, and a handler that throws gets the message redelivered later.
  */
-export class DurableConsumer<E = RecordedEvent> {
+export class DurableConsumer<E> {
   readonly durable: string;
   private messages?: ConsumerMessages;
   private readonly chains = new Map<string, Promise<void>>();
@@ -111,7 +111,7 @@ export class DurableConsumer<E = RecordedEvent> {
     try {
       let event: E;
       try {
-        event = this.options.decode ? this.options.decode(msg) : msg.json<E>();
+        event = this.options.decode(msg);
       } catch (err) {
         const reason: EventRejectReason = err instanceof EventRejected ? err.reason : 'undecodable';
         this.stats.dropped[reason]++;

@@ -62,7 +62,11 @@ function describeIssue(issue: z.core.$ZodIssue, path: string, value: { present: 
     case 'too_big':
     case 'invalid_format':
       return `${path}: ${lowerFirst(issue.message)}${gotScalar}`;
-    default:
+    case 'not_multiple_of':
+    case 'invalid_union':
+    case 'invalid_key':
+    case 'invalid_element':
+    case 'custom':
       return `${path || '(body)'}: ${issue.message}`;
   }
 }
@@ -291,7 +295,7 @@ export function deadlineHeaders(timeoutMs: number, now: number = Date.now()): Ms
  * Sends a JSON request and parses the JSON reply (used by the saga, the CLI tool and tests).
  * The request carries `Locus-Deadline` = now + timeoutMs: past it, the service does not start it.
  */
-export async function requestJson<T = any>(
+export async function requestJson<T = unknown>(
   nc: { request(subject: string, data: Uint8Array, opts: { timeout: number; headers?: MsgHdrs }): Promise<{ data: Uint8Array }> },
   subject: string,
   body: unknown,

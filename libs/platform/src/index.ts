@@ -3,3 +3,4 @@ export * from './logger';
 export * from './clock';
 export * from './observability';
 export * from './repo-root';
+export * from './stats';

@@ -3,3 +3,4 @@ export * from './schema';
 export * from './validate';
 export * from './topology';
 export * from './load';
+export * from './generate';

@@ -67,7 +67,14 @@ function formatIssue(issue: core.$ZodIssue): string {
       return `${where}: unknown ${issue.keys.length === 1 ? 'key' : 'keys'} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
     case 'invalid_key':
       return `${where}: invalid key (${issue.issues.map((i) => i.message).join('; ')})`;
-    default:
+    case 'too_big':
+    case 'too_small':
+    case 'invalid_format':
+    case 'not_multiple_of':
+    case 'invalid_value':
+    case 'invalid_union':
+    case 'invalid_element':
+    case 'custom':
       return `${where}: ${issue.message}`;
   }
 }

@@ -1,6 +1,6 @@
 import type { NatsConnection, Service } from 'nats';
 import type { Logger } from 'pino';
-import { ArpListRequest, ArpStaleRequest, routingSubjects, unknownName, type ArpListReply, type ArpStaleReply, type SiteArpView, type StaleNeighbourView } from '@locus/contracts';
+import { ArpListRequest, ArpStaleRequest, routingSubjects, unknownName, type ArpListReply, type ArpStaleReply, type Reply, type SiteArpView, type StaleNeighbourView } from '@locus/contracts';
 import { addJsonEndpoint, requestJson } from '@locus/messaging';
 import type { SiteArpProxy } from '../proxy-arp/site-arp-proxy';
 
@@ -37,8 +37,8 @@ export async function serveArp(
       await Promise.all(
         siteNames.map(async (site) => {
           try {
-            const reply = await requestJson(nc, subj.siteArpStale(site), body, 3000);
-            if (!reply.ok) throw new Error(reply.error?.message);
+            const reply = await requestJson<Reply<{ stale: StaleNeighbourView[] }>>(nc, subj.siteArpStale(site), body, 3000);
+            if (!reply.ok) throw new Error(reply.error.message);
             stale.push(...reply.stale);
           } catch {
             unavailableSites.push(site);
@@ -60,8 +60,8 @@ export async function serveArp(
       const sites = await Promise.all(
         targets.map(async (site): Promise<SiteArpView> => {
           try {
-            const reply = await requestJson(nc, subj.siteArpList(site), {}, 3000);
-            if (!reply.ok) throw new Error(reply.error?.message);
+            const reply = await requestJson<Reply<{ view: SiteArpView }>>(nc, subj.siteArpList(site), {}, 3000);
+            if (!reply.ok) throw new Error(reply.error.message);
             return reply.view;
           } catch {
             return { site, proxyEnabled: false, proxies: [], gateways: [], neighbours: [], unavailable: true };

@@ -12,7 +12,12 @@ export function locationFactOf(event: LocationEvent): LocationFact | undefined {
       return { type: 'relocated', vm: event.data.vm, from: event.data.from.hypervisor, to: event.data.to.hypervisor, locationVersion: event.data.locationVersion };
     case 'VmLocationReasserted':
       return { type: 'reasserted', vm: event.data.vm, hypervisor: event.data.hypervisor, locationVersion: event.data.locationVersion };
-    default:
+    // where the VM runs does not change: a start, a resume, a failed or cancelled move
+    case 'VmStartedAtTarget':
+    case 'VmResumedAtTarget':
+    case 'VmRestartedAtSource':
+    case 'MoveFailed':
+    case 'MoveCancelled':
       return undefined;
   }
 }

@@ -1,6 +1,6 @@
 import type { NatsConnection, Service } from 'nats';
 import type { Logger } from 'pino';
-import { AgentInventoryRequest, AgentStepRequest, LocusError, subjects, type AgentAction, type AgentStepReply } from '@locus/contracts';
+import { AgentInventoryRequest, AgentStepRequest, LocusError, subjects, type AgentAction, type AgentStepReply, type Reply } from '@locus/contracts';
 import { addJsonEndpoint, requestJson } from '@locus/messaging';
 import type { HypervisorAgent } from '../host/hypervisor-agent';
 
@@ -30,7 +30,7 @@ export async function serveAgentSteps(nc: NatsConnection, agents: HypervisorAgen
       announce: (req) => agent.announce(req),
       'postcopy-pull': async (req) => {
         // The pages still live at the source: no source, no pull.
-        const alive = await requestJson(nc, s.agent(req.peer ?? '', 'inventory'), {}, 1000).catch(() => undefined);
+        const alive = await requestJson<Reply<object>>(nc, s.agent(req.peer ?? '', 'inventory'), {}, 1000).catch(() => undefined);
         if (!alive?.ok) throw new LocusError('POSTCOPY_SOURCE_LOST', `source ${req.peer} does not answer during postcopy: the pages it still held are lost`);
         return agent.postcopyPull(req);
       },

@@ -12,7 +12,12 @@ export function etrFactOf(event: LocationEvent): EtrLocationFact | undefined {
       return { vm: event.data.vm, ip: event.data.ip, site: event.data.to.site, locationVersion: event.data.locationVersion, moveId: event.data.moveId };
     case 'VmLocationReasserted':
       return { vm: event.data.vm, ip: event.data.ip, site: event.data.site, locationVersion: event.data.locationVersion };
-    default:
+    // where the VM runs does not change: a start, a resume, a failed or cancelled move
+    case 'VmStartedAtTarget':
+    case 'VmResumedAtTarget':
+    case 'VmRestartedAtSource':
+    case 'MoveFailed':
+    case 'MoveCancelled':
       return undefined;
   }
 }

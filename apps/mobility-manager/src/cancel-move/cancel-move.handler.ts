@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import type { Logger } from 'pino';
-import { LocusError, type CancelMoveRequest } from '@locus/contracts';
+import { LocusError, type CancelMoveRequest, type RecordedVmEvent } from '@locus/contracts';
 import { findMove } from '../get-move/find-move';
 import type { VmCommandService } from '../vm-commands/vm-command.service';
 
@@ -21,9 +21,9 @@ export class CancelMoveHandler {
     if (!['accepted', 'in-progress'].includes(row.state))
       throw new LocusError('TOO_LATE', `move ${req.moveId} is already ${row.state}`);
     const { events } = await this.commands.execute(row.vm, { type: 'CancelMove', moveId: req.moveId }, { correlationId: req.moveId, component: 'mobility-manager' });
-    const cancelled = events.find((e) => e.type === 'MoveCancelled');
+    const cancelled = events.find((e): e is RecordedVmEvent<'MoveCancelled'> => e.type === 'MoveCancelled');
     if (!cancelled) throw new LocusError('TOO_LATE', `move ${req.moveId} finished before the cancel`);
-    const d = cancelled.data as { phase: string; restartAtSource: boolean };
+    const d = cancelled.data;
     this.logger.info({ component: 'mobility-manager', moveId: req.moveId, vm: row.vm, phase: d.phase, restartAtSource: d.restartAtSource }, `move ${req.moveId.slice(0, 8)} ${row.vm} cancelled in ${d.phase}`);
     return { moveId: req.moveId, vm: row.vm, state: 'cancelled', phase: d.phase, restartAtSource: d.restartAtSource };
   }

@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { JetStreamClient, JetStreamManager, JsMsg, NatsConnection } from 'nats';
 import type { Logger } from 'pino';
-import { decodeVmEventFrom, MANAGER_DURABLES, subjects, type AgentStepReply, type ErrorBody, type RecordedEvent, type VmEventOf } from '@locus/contracts';
+import { decodeVmEventFrom, MANAGER_DURABLES, subjects, type AgentStepReply, type ErrorBody, type RecordedEvent, type RecordedVmEvent } from '@locus/contracts';
 import { attemptTimeoutMs, expectedStepMs, nextSagaStep, silenceOf, type SagaStep, type StepRetryPolicy, type VmCommand, type VmState } from '@locus/domain';
 import { ACK, DurableConsumer, LinkWatch, requestJson, type Outcome } from '@locus/messaging';
 import type { VmCommandService } from '../vm-commands/vm-command.service';
@@ -36,7 +36,7 @@ const TERMINAL = new Set(['MoveCompleted', 'MoveFailed', 'MoveCancelled', 'VmRes
  * decides to no events. Agent steps are idempotent per move.
  */
 export class MoveSagaRunner {
-  private consumer?: DurableConsumer;
+  private consumer?: DurableConsumer<RecordedEvent>;
   private readonly log: Logger;
   /** Admission is serialised per source host so two moves never take the last slot together. */
   private readonly admissions = new Map<string, Promise<unknown>>();
@@ -74,7 +74,7 @@ export class MoveSagaRunner {
   }
 
   /** What its consumer dropped before handling, by reason (for `locus_events_dropped_total`). */
-  drops(): ReturnType<DurableConsumer['drops']> | undefined {
+  drops(): ReturnType<DurableConsumer<RecordedEvent>['drops']> | undefined {
     return this.consumer?.drops();
   }
 
@@ -146,9 +146,9 @@ export class MoveSagaRunner {
 
   private async commit(vm: string, moveId: string, ctx: Ctx): Promise<Stepped> {
     const { events } = await this.deps.commands.execute(vm, { type: 'CommitLocation', moveId }, { ...ctx, component: 'mobility-manager' });
-    const relocated = events.find((e) => e.type === 'VmRelocated');
+    const relocated = events.find((e): e is RecordedVmEvent<'VmRelocated'> => e.type === 'VmRelocated');
     if (relocated) {
-      const d = relocated.data as VmEventOf<'VmRelocated'>['data'];
+      const d = relocated.data;
       this.log.info({ moveId, vm, to: d.to.hypervisor, site: d.to.site, locationVersion: d.locationVersion }, `location committed: ${vm} now at ${d.to.hypervisor} (${d.to.site}), version ${d.locationVersion}`);
     }
     return { outcome: ACK, events };
@@ -209,7 +209,7 @@ export class MoveSagaRunner {
   }
 
   private async sourceOf(event: RecordedEvent): Promise<string | undefined> {
-    const moveId = (event.data as { moveId?: string }).moveId;
+    const moveId = 'moveId' in event.data ? event.data.moveId : undefined;
     if (!moveId) return undefined;
     const rows = await this.deps.dataSource.query(`SELECT view->'from'->>'hypervisor' AS host FROM moves WHERE move_id = $1`, [moveId]);
     return rows[0]?.host;
@@ -348,19 +348,20 @@ export class MoveSagaRunner {
 
   /** One progress line per meaningful step; the completion line carries the figures. */
   private logEvent(vm: string, e: RecordedEvent): void {
-    const d = e.data as Record<string, any>;
-    const moveId = d.moveId as string;
-    if (e.type === 'PreCopyRoundCompleted')
+    if (e.type === 'PreCopyRoundCompleted') {
+      const d = e.data;
       this.log.info(
-        { moveId, vm, round: d.round, sentBytes: d.sentBytes, dirtyBytes: Math.round(d.dirtyBytes), throttlePct: d.throttlePct, roundMs: round(d.durationMs), expectedDowntimeMs: round(d.expectedDowntimeMs) },
+        { moveId: d.moveId, vm, round: d.round, sentBytes: d.sentBytes, dirtyBytes: Math.round(d.dirtyBytes), throttlePct: d.throttlePct, roundMs: round(d.durationMs), expectedDowntimeMs: round(d.expectedDowntimeMs) },
         `pre-copy ${vm} round ${d.round}: sent ${mib(d.sentBytes)}, ${mib(d.dirtyBytes)} dirty, downtime if stopped now ${fmt(d.expectedDowntimeMs)}${d.throttlePct ? `, vCPU throttled ${d.throttlePct}%` : ''}`,
       );
-    else if (e.type === 'MoveCompleted')
+    } else if (e.type === 'MoveCompleted') {
+      const d = e.data;
+      const moveId = d.moveId;
       this.log.info(
         { moveId, vm, downtimeMs: d.downtimeMs, modelDowntimeMs: d.modelDowntimeMs, totalMs: d.totalMs, rounds: d.rounds, dataSentBytes: d.dataSentBytes, locationVersion: d.locationVersion },
         `move ${moveId.slice(0, 8)} ${vm} completed: downtime ${fmt(d.downtimeMs)} (model ${fmt(d.modelDowntimeMs ?? d.downtimeMs)}), total ${fmt(d.totalMs)}${d.rounds ? `, ${d.rounds} pre-copy rounds` : ''}`,
       );
-    else if (e.type === 'VmRestartedAtSource') this.log.info({ moveId, vm, hypervisor: d.hypervisor }, `${vm} running again at ${d.hypervisor}`);
+    } else if (e.type === 'VmRestartedAtSource') this.log.info({ moveId: e.data.moveId, vm, hypervisor: e.data.hypervisor }, `${vm} running again at ${e.data.hypervisor}`);
   }
 
   private async fail(vm: string, step: SagaStep, error: ErrorBody, ctx: Ctx): Promise<Stepped> {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import type { Logger } from 'pino';
-import { LocusError, type MoveAcceptedReply, type MoveVmRequest, type VmEventOf } from '@locus/contracts';
+import { LocusError, type MoveAcceptedReply, type MoveVmRequest, type RecordedVmEvent } from '@locus/contracts';
 import type { MoveRow } from '@locus/domain';
 import { isUniqueViolation, MoveEntity } from '@locus/eventstore';
 import type { TopologyIndex } from '@locus/topology';
@@ -72,9 +72,9 @@ export class MoveVmHandler {
         },
         { correlationId: moveId, component: 'mobility-manager' },
       );
-      const accepted = events.find((e) => e.type === 'MoveAccepted');
+      const accepted = events.find((e): e is RecordedVmEvent<'MoveAccepted'> => e.type === 'MoveAccepted');
       if (!accepted) throw new LocusError('INTERNAL', 'move was not recorded');
-      const d = accepted.data as VmEventOf<'MoveAccepted'>['data'];
+      const d = accepted.data;
       const p = planning.prediction;
       this.logger.info(
         { component: 'mobility-manager', moveId, vm: d.vm, mode: d.mode, from: d.from.hypervisor, to: d.to.hypervisor, predictedDowntimeMs: p.downtimeMs, predictedTotalMs: p.totalMs, rounds: p.rounds.length, planes: d.planes },

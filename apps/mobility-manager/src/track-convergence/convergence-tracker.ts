@@ -1,7 +1,7 @@
 import type { JetStreamClient, JetStreamManager, JsMsg } from 'nats';
 import type { DataSource } from 'typeorm';
 import type { Logger } from 'pino';
-import { decodeStreamEventFrom, MANAGER_DURABLES, subjects, type PlaneEvent, type RecordedEvent } from '@locus/contracts';
+import { decodeStreamEventFrom, isRecordedVmEvent, MANAGER_DURABLES, subjects, type StreamEvent } from '@locus/contracts';
 import { MoveConvergenceBook, convergedLine, convergenceInputOf, convergenceTopologyOf, lateLine, type ConvergenceVerdict, type MoveRow } from '@locus/domain';
 import { ACK, DurableConsumer, type Outcome } from '@locus/messaging';
 import type { TopologyIndex } from '@locus/topology';
@@ -32,7 +32,7 @@ const COMPONENT = 'convergence-tracker';
  */
 export class ConvergenceTracker {
   readonly book: MoveConvergenceBook;
-  private consumer?: DurableConsumer;
+  private consumer?: DurableConsumer<StreamEvent>;
   private timer?: NodeJS.Timeout;
   private recording: Promise<unknown> = Promise.resolve();
   private stopped = false;
@@ -72,7 +72,7 @@ export class ConvergenceTracker {
       startTime: since,
       logger: this.log,
       // VM, host and plane events alike: schema and source checked (a plane event on another plane's subject is dropped).
-      decode: (msg) => decodeStreamEventFrom(this.options.prefix, msg.subject, msg.json<unknown>()) as RecordedEvent,
+      decode: (msg) => decodeStreamEventFrom(this.options.prefix, msg.subject, msg.json<unknown>()),
       handle: (event, msg) => this.onMessage(event, msg),
     });
     await this.consumer.start();
@@ -82,7 +82,7 @@ export class ConvergenceTracker {
   }
 
   /** What its consumer dropped before handling, by reason (for `locus_events_dropped_total`). */
-  drops(): ReturnType<DurableConsumer['drops']> | undefined {
+  drops(): ReturnType<DurableConsumer<StreamEvent>['drops']> | undefined {
     return this.consumer?.drops();
   }
 
@@ -116,12 +116,12 @@ export class ConvergenceTracker {
     return new Date(Math.min(oldest, this.now()) - 1000);
   }
 
-  private async onMessage(event: RecordedEvent, msg: JsMsg): Promise<Outcome> {
-    const raw = event as unknown as Record<string, unknown>;
-    if (typeof raw.plane === 'string') {
-      this.handle(this.book.apply({ kind: 'plane', seq: msg.seq, event: raw as unknown as PlaneEvent }));
+  private async onMessage(event: StreamEvent, msg: JsMsg): Promise<Outcome> {
+    if ('plane' in event) {
+      this.handle(this.book.apply({ kind: 'plane', seq: msg.seq, event }));
       return ACK;
     }
+    if (!isRecordedVmEvent(event)) return ACK; // host events: nothing to time
     const input = convergenceInputOf(event, msg.seq);
     if (!input) return ACK;
     const verdicts = this.book.apply(input);

@@ -62,6 +62,8 @@ interface PendingConfirm {
   startedAt: number;
   trigger: string;
   moveId?: string;
+  /** Said once that the route is not in the core RIB yet. */
+  warned?: boolean;
 }
 
 /**
@@ -157,14 +159,14 @@ export class SiteRouteInjector implements LocationFollower {
   }
 
   private async onRouteConfirmed(event: PlaneEvent): Promise<void> {
-    const d = event.data as { site?: string; prefix?: string };
-    if (!event.vm || !d.site || !d.prefix || d.site === this.name) return;
+    const { site, prefix } = event.data;
+    if (!event.vm || typeof site !== 'string' || typeof prefix !== 'string' || !site || !prefix || site === this.name) return;
     const prev = this.replacements.get(event.vm);
     if (!prev || prev.locationVersion <= event.locationVersion)
-      this.replacements.set(event.vm, { site: d.site, locationVersion: event.locationVersion, source: 'route-confirmed' });
-    this.tracker.observe(event.vm, ipOfPrefix(d.prefix), d.site, event.locationVersion);
-    const own = await this.opts.driver.list(d.prefix);
-    if (own.length) await this.serial(() => this.converge(d.prefix!, { id: event.id, cause: 'confirmation', moveId: event.moveId }));
+      this.replacements.set(event.vm, { site, locationVersion: event.locationVersion, source: 'route-confirmed' });
+    this.tracker.observe(event.vm, ipOfPrefix(prefix), site, event.locationVersion);
+    const own = await this.opts.driver.list(prefix);
+    if (own.length) await this.serial(() => this.converge(prefix, { id: event.id, cause: 'confirmation', moveId: event.moveId }));
   }
 
   private concerns(fact: RouteFact, vmSite: string): boolean {
@@ -270,8 +272,8 @@ export class SiteRouteInjector implements LocationFollower {
           (event) => this.opts.confirmedLocally?.(event),
           (err) => this.log.warn({ err: (err as Error).message }, 'could not publish RouteConfirmed'),
         );
-      } else if (Date.now() - p.startedAt > this.opts.confirmTimeoutMs && !(p as any).warned) {
-        (p as any).warned = true;
+      } else if (Date.now() - p.startedAt > this.opts.confirmTimeoutMs && !p.warned) {
+        p.warned = true;
         this.log.warn({ prefix, version: p.route.locationVersion, waitedMs: Date.now() - p.startedAt }, 'route not in the core RIB yet');
       }
     }

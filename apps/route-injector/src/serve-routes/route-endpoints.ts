@@ -7,7 +7,9 @@ import {
   routingSubjects,
   unknownName,
   type ListRoutesReply,
+  type ReconcileFix,
   type ReconcileRoutesReply,
+  type Reply,
   type SiteRoutesView,
 } from '@locus/contracts';
 import { addJsonEndpoint, requestJson } from '@locus/messaging';
@@ -51,8 +53,8 @@ export async function serveRoutes(
       const sites = await Promise.all(
         targets(only).map(async (site): Promise<SiteRoutesView> => {
           try {
-            const reply = await requestJson(nc, subj.siteRoutesList(site), filter, 3000);
-            if (!reply.ok) throw new Error(reply.error?.message);
+            const reply = await requestJson<Reply<{ view: SiteRoutesView }>>(nc, subj.siteRoutesList(site), filter, 3000);
+            if (!reply.ok) throw new Error(reply.error.message);
             return reply.view;
           } catch {
             return { site, rib: 'memory', routes: [], unavailable: true };
@@ -71,8 +73,8 @@ export async function serveRoutes(
       const sites = await Promise.all(
         targets(body.site).map(async (site) => {
           try {
-            const reply = await requestJson(nc, subj.siteRoutesReconcile(site), {}, 30_000);
-            if (!reply.ok) throw new Error(reply.error?.message);
+            const reply = await requestJson<Reply<{ fixes: ReconcileFix[] }>>(nc, subj.siteRoutesReconcile(site), {}, 30_000);
+            if (!reply.ok) throw new Error(reply.error.message);
             return { site, fixes: reply.fixes };
           } catch {
             return { site, fixes: [], unavailable: true };

@@ -97,7 +97,8 @@ export function expiresBy(entry: ArpEntry): number {
       return entry.until + LINUX_ARP.delayFirstProbeMs + probeMs;
     case 'DELAY':
       return entry.until + probeMs;
-    default:
+    case 'PROBE':
+    case 'FAILED':
       return entry.until;
   }
 }

@@ -1,4 +1,4 @@
-import type { MoveMode, RecordedEvent, VmEventOf } from '@locus/contracts';
+import type { RecordedEvent } from '@locus/contracts';
 import type { ConvergenceInput, ConvergenceTopology } from './move-convergence';
 
 /**
@@ -14,29 +14,45 @@ export function convergenceInputOf(event: RecordedEvent, seq: number): Convergen
   const at = Date.parse(event.metadata?.at ?? event.recordedAt);
   switch (event.type) {
     case 'MoveAccepted': {
-      const d = event.data as VmEventOf<'MoveAccepted'>['data'];
-      return { kind: 'accepted', seq, moveId: d.moveId, vm, mode: d.mode as MoveMode, from: d.from, to: d.to, planes: d.planes ?? [] };
+      const d = event.data;
+      return { kind: 'accepted', seq, moveId: d.moveId, vm, mode: d.mode, from: d.from, to: d.to, planes: d.planes ?? [] };
     }
     case 'VmRelocated': {
-      const d = event.data as VmEventOf<'VmRelocated'>['data'];
+      const d = event.data;
       return { kind: 'relocated', seq, moveId: d.moveId, vm, ip: d.ip, locationVersion: d.locationVersion, at };
     }
     case 'RarpAnnounced': {
-      const d = event.data as VmEventOf<'RarpAnnounced'>['data'];
+      const d = event.data;
       return { kind: 'announced', moveId: d.moveId, vm, hypervisor: d.hypervisor, at };
     }
     case 'MoveCompleted': {
-      const d = event.data as VmEventOf<'MoveCompleted'>['data'];
+      const d = event.data;
       return { kind: 'completed', moveId: d.moveId, vm, downtimeMs: d.downtimeMs, totalMs: d.totalMs, rounds: d.rounds ?? 0, at };
     }
     case 'MoveFailed':
     case 'MoveCancelled':
-      return { kind: 'ended', moveId: (event.data as { moveId: string }).moveId };
+      return { kind: 'ended', moveId: event.data.moveId };
     case 'MoveConverged':
-      return { kind: 'recorded', moveId: (event.data as { moveId: string }).moveId, outcome: 'converged' };
+      return { kind: 'recorded', moveId: event.data.moveId, outcome: 'converged' };
     case 'MoveConvergenceLate':
-      return { kind: 'recorded', moveId: (event.data as { moveId: string }).moveId, outcome: 'late' };
-    default:
+      return { kind: 'recorded', moveId: event.data.moveId, outcome: 'late' };
+    // the steps between, and placements and repairs (no move to converge)
+    case 'VmPlaced':
+    case 'MoveStarted':
+    case 'VmStoppedAtSource':
+    case 'VmConfigTransferred':
+    case 'VmSuspendedAtSource':
+    case 'VmStateTransferred':
+    case 'PreCopyRoundCompleted':
+    case 'SwitchoverStarted':
+    case 'VmPausedAndCopied':
+    case 'VmStartedAtTarget':
+    case 'VmResumedAtTarget':
+    case 'PostcopyCompleted':
+    case 'VmRestartedAtSource':
+    case 'VmLocationReasserted':
+    case 'VmRestartedByRepair':
+    case 'VmRepairStuck':
       return undefined;
   }
 }

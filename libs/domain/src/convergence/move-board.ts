@@ -1,7 +1,7 @@
-import type { Location, PlaneEvent, PlaneTiming, RecordedEvent, StaleComponent } from '@locus/contracts';
+import type { Location, PlaneEvent, PlaneTiming, RecordedVmEvent, StaleComponent } from '@locus/contracts';
 import { MoveConvergenceBook, type ConvergenceProgress, type ConvergenceTopology, type ConvergenceVerdict } from './move-convergence';
 import { convergenceInputOf } from './convergence-input';
-import { describeEvent } from './move-timeline';
+import { describePlaneEvent, describeVmEvent } from './move-timeline';
 
 /**
  * Every move folded from the events on `<prefix>.evt.>` (VM events from the location store, plane
@@ -88,6 +88,8 @@ export interface BoardOptions {
 const FINAL = new Set(['completed', 'converged', 'failed', 'cancelled']);
 const TIMELINE_LIMIT = 300;
 
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+
 const t = (iso: string | undefined): number | undefined => {
   if (!iso) return undefined;
   const v = Date.parse(iso);
@@ -113,20 +115,20 @@ export class MoveBoard {
     // The category is `evt.<category>.`: `<prefix>.evt.vm.<vm>[.loc].<type>`, `<prefix>.evt.<plane>.<entity>.<type>`.
     const parts = subject.split('.');
     const category = parts[parts.length - 2] === 'loc' && parts[parts.length - 5] === 'evt' ? parts[parts.length - 4] : parts[parts.length - 3];
-    if (category === 'vm') return this.applyVmEvent(payload as RecordedEvent, now);
+    // Unchecked on purpose: the watchers show what comes, even another version's events (fields may be missing).
+    if (category === 'vm') return this.applyVmEvent(payload as RecordedVmEvent, now);
     if (category === 'map' || category === 'route' || category === 'arp') return this.applyPlaneEvent(payload as PlaneEvent, now);
     return [];
   }
 
-  applyVmEvent(e: RecordedEvent, now = Date.now()): string[] {
-    const d = (e.data ?? {}) as Record<string, any>;
-    const moveId: string | undefined = d.moveId;
+  applyVmEvent(e: RecordedVmEvent, now = Date.now()): string[] {
+    const moveId = 'moveId' in e.data ? e.data.moveId : undefined;
     if (!moveId) return [];
     const at = t(e.metadata?.at) ?? t(e.recordedAt) ?? now;
-    const vmName = d.vm ?? (e.streamId?.startsWith('vm:') ? e.streamId.slice(3) : '?');
+    const vmName = ('vm' in e.data ? e.data.vm : undefined) ?? (e.streamId?.startsWith('vm:') ? e.streamId.slice(3) : '?');
     let m = this.moves.get(moveId);
     if (!m) {
-      m = { moveId, vm: vmName, mode: d.mode ?? '?', state: 'accepted', planes: [], firstSeenAt: now, timeline: [] };
+      m = { moveId, vm: vmName, mode: ('mode' in e.data ? e.data.mode : undefined) ?? '?', state: 'accepted', planes: [], firstSeenAt: now, timeline: [] };
       this.moves.set(moveId, m);
       this.prune();
     }
@@ -134,8 +136,8 @@ export class MoveBoard {
     const say = (what: string) => out.push(`${m!.vm} ${m!.mode} ${route(m!)}: ${what}`);
     switch (e.type) {
       case 'MoveAccepted':
-        Object.assign(m, { vm: d.vm, mode: d.mode, from: d.from, to: d.to, requestId: d.requestId, planes: d.planes ?? [], acceptedAt: at });
-        if (d.plan?.mode === 'hot') m.precopy = { round: -1, maxRounds: d.plan.maxRounds, downtimeLimitMs: d.plan.downtimeLimitMs, sentBytes: 0, dirtyBytes: 0, expectedDowntimeMs: 0, throttlePct: 0 };
+        Object.assign(m, { vm: e.data.vm, mode: e.data.mode, from: e.data.from, to: e.data.to, requestId: e.data.requestId, planes: e.data.planes ?? [], acceptedAt: at });
+        if (e.data.plan?.mode === 'hot') m.precopy = { round: -1, maxRounds: e.data.plan.maxRounds, downtimeLimitMs: e.data.plan.downtimeLimitMs, sentBytes: 0, dirtyBytes: 0, expectedDowntimeMs: 0, throttlePct: 0 };
         say(`accepted (move ${moveId.slice(0, 8)}${m.planes.length ? `, planes ${m.planes.join(', ')}` : ''})`);
         break;
       case 'MoveStarted':
@@ -145,54 +147,69 @@ export class MoveBoard {
         break;
       case 'PreCopyRoundCompleted':
         m.state = 'in-progress';
-        m.precopy = { ...(m.precopy ?? { maxRounds: undefined, downtimeLimitMs: undefined }), round: d.round, sentBytes: (m.precopy?.sentBytes ?? 0) + (d.sentBytes ?? 0), dirtyBytes: d.dirtyBytes, expectedDowntimeMs: d.expectedDowntimeMs, throttlePct: d.throttlePct };
-        say(`pre-copy round ${d.round}: ${Math.round(d.sentBytes / 1048576)} MiB sent, ${Math.round(d.dirtyBytes / 1048576)} MiB dirty, downtime would be ${Math.round(d.expectedDowntimeMs)} ms`);
+        m.precopy = { ...(m.precopy ?? { maxRounds: undefined, downtimeLimitMs: undefined }), round: e.data.round, sentBytes: (m.precopy?.sentBytes ?? 0) + (e.data.sentBytes ?? 0), dirtyBytes: e.data.dirtyBytes, expectedDowntimeMs: e.data.expectedDowntimeMs, throttlePct: e.data.throttlePct };
+        say(`pre-copy round ${e.data.round}: ${Math.round(e.data.sentBytes / 1048576)} MiB sent, ${Math.round(e.data.dirtyBytes / 1048576)} MiB dirty, downtime would be ${Math.round(e.data.expectedDowntimeMs)} ms`);
         break;
       case 'VmRelocated':
         m.relocatedAt = at;
-        m.locationVersion = d.locationVersion;
-        m.from = m.from ?? d.from;
-        m.to = m.to ?? d.to;
-        this.byVersion.set(`${m.vm}@${d.locationVersion}`, moveId);
-        if (d.ip) this.vmByIp.set(d.ip, m.vm);
-        say(`location committed, version ${d.locationVersion}`);
+        m.locationVersion = e.data.locationVersion;
+        m.from = m.from ?? e.data.from;
+        m.to = m.to ?? e.data.to;
+        this.byVersion.set(`${m.vm}@${e.data.locationVersion}`, moveId);
+        if (e.data.ip) this.vmByIp.set(e.data.ip, m.vm);
+        say(`location committed, version ${e.data.locationVersion}`);
         break;
       case 'MoveCompleted':
         m.state = m.state === 'converged' ? 'converged' : 'completed';
         m.finishedAt = at;
-        m.downtimeMs = d.downtimeMs;
-        m.totalMs = d.totalMs;
-        if (m.locationVersion === undefined) m.locationVersion = d.locationVersion;
-        say(`completed: downtime ${Math.round(d.downtimeMs)} ms (simulated)`);
+        m.downtimeMs = e.data.downtimeMs;
+        m.totalMs = e.data.totalMs;
+        if (m.locationVersion === undefined) m.locationVersion = e.data.locationVersion;
+        say(`completed: downtime ${Math.round(e.data.downtimeMs)} ms (simulated)`);
         break;
       case 'MoveFailed':
         m.state = 'failed';
         m.finishedAt = at;
-        m.error = `${d.code}: ${d.message}`;
-        say(`FAILED ${d.code}: ${d.message}`);
+        m.error = `${e.data.code}: ${e.data.message}`;
+        say(`FAILED ${e.data.code}: ${e.data.message}`);
         break;
       case 'MoveCancelled':
         m.state = 'cancelled';
         m.finishedAt = at;
-        say(`cancelled in ${d.phase}`);
+        say(`cancelled in ${e.data.phase}`);
         break;
       case 'MoveConvergenceLate':
-        m.late = { afterMs: d.afterMs, stale: d.stale ?? [] };
-        say(`NOT converged ${Math.round(d.afterMs)} ms after the location commit: ${(d.stale ?? []).map((x: StaleComponent) => `${x.component}: ${x.detail}`).join('; ')}`);
+        m.late = { afterMs: e.data.afterMs, stale: e.data.stale ?? [] };
+        say(`NOT converged ${Math.round(e.data.afterMs)} ms after the location commit: ${(e.data.stale ?? []).map((x) => `${x.component}: ${x.detail}`).join('; ')}`);
         break;
       case 'MoveConverged': {
         this.trackerSeen = true;
-        m.tracker = { ms: d.convergenceMs, planes: d.planes ?? {} };
+        m.tracker = { ms: e.data.convergenceMs, planes: e.data.planes ?? {} };
         m.state = 'converged';
         // Said once: the board's own book gave the same figure already unless it missed events.
         if (!m.computed || Math.abs(m.computed.ms - m.tracker.ms) > 0.01) say(`converged in ${round1(m.tracker.ms)} ms after the location commit (convergence tracker)`);
         break;
       }
-      default:
+      // a step with no state of its own on the board (its timeline line is below)
+      case 'VmPlaced':
+      case 'VmStoppedAtSource':
+      case 'VmConfigTransferred':
+      case 'VmSuspendedAtSource':
+      case 'VmStateTransferred':
+      case 'SwitchoverStarted':
+      case 'VmPausedAndCopied':
+      case 'VmStartedAtTarget':
+      case 'VmResumedAtTarget':
+      case 'RarpAnnounced':
+      case 'PostcopyCompleted':
+      case 'VmRestartedAtSource':
+      case 'VmLocationReasserted':
+      case 'VmRestartedByRepair':
+      case 'VmRepairStuck':
         break;
     }
     if (!['MoveConverged', 'MoveAccepted', 'MoveConvergenceLate'].includes(e.type)) m.step = e.type;
-    this.note(m, { at, component: e.metadata?.component ?? '?', event: e.type, text: describeEvent(e.type, d) });
+    this.note(m, { at, component: e.metadata?.component ?? '?', event: e.type, text: describeVmEvent(e) });
     const input = convergenceInputOf(e, ++this.seq);
     if (!this.book || !input) return out;
     const verdicts = this.book.apply(input);
@@ -200,15 +217,15 @@ export class MoveBoard {
   }
 
   applyPlaneEvent(e: PlaneEvent, now = Date.now()): string[] {
-    const d = (e.data ?? {}) as Record<string, any>;
     let version = e.locationVersion;
-    if (e.type === 'RouteWithdrawn' && d.replacedBy?.locationVersion) version = d.replacedBy.locationVersion;
+    const replacedBy = e.data?.replacedBy;
+    if (e.type === 'RouteWithdrawn' && isRecord(replacedBy) && typeof replacedBy.locationVersion === 'number' && replacedBy.locationVersion) version = replacedBy.locationVersion;
     const vm = e.vm ?? (e.eid ? this.vmByIp.get(e.eid.replace(/\/32$/, '')) : undefined);
     const m = (e.moveId ? this.moves.get(e.moveId) : undefined) ?? (vm ? this.moves.get(this.byVersion.get(`${vm}@${version}`) ?? '') : undefined);
     const verdicts = this.book?.apply({ kind: 'plane', seq: ++this.seq, event: e }) ?? [];
     const mine = !!m && m.relocatedAt !== undefined && (m.locationVersion === undefined || e.type === 'RouteWithdrawn' || e.locationVersion === m.locationVersion || e.plane === 'arp');
     // (a plane event about an older version of the VM, e.g. its previous move, is not this move's)
-    if (m && mine) this.note(m, { at: t(e.at) ?? now, component: e.component, event: e.type, text: describeEvent(e.type, d, e) });
+    if (m && mine) this.note(m, { at: t(e.at) ?? now, component: e.component, event: e.type, text: describePlaneEvent(e) });
     return [...(m && mine ? this.progressed(m) : []), ...this.verdicts(verdicts)];
   }
 

@@ -285,7 +285,7 @@ export class MoveConvergenceBook {
     const of = (plane: PlaneEvent['plane'], type: string, pred: (f: Fact) => boolean = () => true) =>
       facts.filter((f) => f.event.plane === plane && f.event.type === type && pred(f));
     const first = (list: Fact[]) => list.reduce<Fact | undefined>((a, f) => (!a || f.at < a.at ? f : a), undefined);
-    const data = (f: Fact) => f.event.data as Record<string, any>;
+    const data = (f: Fact) => f.event.data;
     const prefix = `${rel.ip}/32`;
 
     if (info.planes.includes('l2-announce')) {
@@ -303,8 +303,8 @@ export class MoveConvergenceBook {
       }
       if (converged) {
         const d = data(converged);
-        const itrs: string[] = d.itrs ?? [];
-        const dropped: string[] = d.dropped ?? [];
+        const itrs = stringsOf(d.itrs);
+        const dropped = stringsOf(d.dropped);
         done.mapping = {
           ms: after(converged.at),
           ...(registered ? { registeredMs: after(registered.at) } : {}),
@@ -317,7 +317,7 @@ export class MoveConvergenceBook {
         stale.push({ plane: 'mapping', component: `etr:${info.to.site}`, detail: `${prefix} v${V} not registered with the map-server` });
       } else {
         const d = data(registered);
-        const via = new Map<string, string>([...((d.smrTo ?? []) as string[]).map((i): [string, string] => [i, 'SMR']), ...((d.publishTo ?? []) as string[]).map((i): [string, string] => [i, 'publication'])]);
+        const via = new Map<string, string>([...stringsOf(d.smrTo).map((i): [string, string] => [i, 'SMR']), ...stringsOf(d.publishTo).map((i): [string, string] => [i, 'publication'])]);
         const waiting = [...via].filter(([itr]) => !updated.has(itr)).sort(([a], [b]) => a.localeCompare(b));
         for (const [itr, how] of waiting) stale.push({ plane: 'mapping', component: `itr:${itr}`, detail: `still caches ${prefix} at an older version (${how} of v${V} not answered)` });
         if (waiting.length === 0) stale.push({ plane: 'mapping', component: 'map-server', detail: `${prefix} v${V}: the ITRs hold it but the map-server reported no convergence` });
@@ -340,7 +340,7 @@ export class MoveConvergenceBook {
               (f) =>
                 data(f).site === A &&
                 f.event.locationVersion < V &&
-                (f.seq > since || f.event.moveId === m.moveId || (data(f).replacedBy?.locationVersion ?? 0) >= V),
+                (f.seq > since || f.event.moveId === m.moveId || replacedByVersion(data(f)) >= V),
             ),
           )
         : undefined;
@@ -403,3 +403,14 @@ export class MoveConvergenceBook {
 }
 
 const round3 = (ms: number) => Math.round(ms * 1000) / 1000;
+
+/** The location version a `RouteWithdrawn` says replaced the route (`data.replacedBy.locationVersion`), else 0. */
+function replacedByVersion(data: Record<string, unknown>): number {
+  const by = data.replacedBy;
+  return typeof by === 'object' && by !== null && 'locationVersion' in by && typeof by.locationVersion === 'number' ? by.locationVersion : 0;
+}
+
+/** A list of names in a plane event's data (none when it holds no list). */
+function stringsOf(v: unknown): string[] {
+  return Array.isArray(v) ? v.map(String) : [];
+}

@@ -1,65 +1,82 @@
+import type { PlaneEvent, VmEvent } from '@locus/contracts';
+
+const ms = (v: unknown) => (typeof v === 'number' ? (v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${v.toFixed(1)} ms`) : '?');
+const mib = (v: unknown) => (typeof v === 'number' ? `${(v / 1048576).toFixed(v >= 1048576 * 10 ? 0 : 1)} MiB` : '?');
+const list = (v: unknown) => (Array.isArray(v) && v.length ? v.join(', ') : 'none');
+
 /**
  * One event of a move in words, for its timeline (the console, `locus move --wait`): the agents'
- * phases with their simulated durations, pre-copy rounds, the commit, and each plane's step.
+ * phases with their simulated durations, pre-copy rounds, the commit. Lenient with fields missing
+ * (the watchers show events as they come, even another version's): `?.` where a field is nested.
  */
-export function describeEvent(type: string, d: Record<string, any>, plane?: { component: string; locationVersion: number; eid?: string }): string {
-  const ms = (v: unknown) => (typeof v === 'number' ? (v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${v.toFixed(1)} ms`) : '?');
-  const mib = (v: unknown) => (typeof v === 'number' ? `${(v / 1048576).toFixed(v >= 1048576 * 10 ? 0 : 1)} MiB` : '?');
-  const list = (v: unknown) => (Array.isArray(v) && v.length ? v.join(', ') : 'none');
-  switch (type) {
+export function describeVmEvent(event: VmEvent): string {
+  switch (event.type) {
     case 'MoveAccepted':
-      return `move accepted: ${d.vm} ${d.mode} ${d.from?.hypervisor} -> ${d.to?.hypervisor}, planes ${list(d.planes)}`;
+      return `move accepted: ${event.data.vm} ${event.data.mode} ${event.data.from?.hypervisor} -> ${event.data.to?.hypervisor}, planes ${list(event.data.planes)}`;
     case 'MoveStarted':
-      return `admitted at ${d.hypervisor}: steps begin`;
+      return `admitted at ${event.data.hypervisor}: steps begin`;
     case 'VmStoppedAtSource':
-      return `VM stopped at ${d.hypervisor} (guest shutdown ${ms(d.durationMs)} simulated)`;
+      return `VM stopped at ${event.data.hypervisor} (guest shutdown ${ms(event.data.durationMs)} simulated)`;
     case 'VmConfigTransferred':
-      return `configuration sent ${d.from} -> ${d.to} (${mib(d.bytes)}, ${ms(d.durationMs)})`;
+      return `configuration sent ${event.data.from} -> ${event.data.to} (${mib(event.data.bytes)}, ${ms(event.data.durationMs)})`;
     case 'VmSuspendedAtSource':
-      return `VM suspended at ${d.hypervisor} (${mib(d.bytes)} of memory saved, ${ms(d.durationMs)})`;
+      return `VM suspended at ${event.data.hypervisor} (${mib(event.data.bytes)} of memory saved, ${ms(event.data.durationMs)})`;
     case 'VmStateTransferred':
-      return `memory image sent ${d.from} -> ${d.to} (${mib(d.bytes)}, ${ms(d.durationMs)})`;
+      return `memory image sent ${event.data.from} -> ${event.data.to} (${mib(event.data.bytes)}, ${ms(event.data.durationMs)})`;
     case 'PreCopyRoundCompleted':
-      return `pre-copy round ${d.round}: ${mib(d.sentBytes)} sent, ${mib(d.dirtyBytes)} dirtied, downtime would be ${ms(d.expectedDowntimeMs)}${d.throttlePct ? `, throttle ${d.throttlePct} %` : ''}`;
+      return `pre-copy round ${event.data.round}: ${mib(event.data.sentBytes)} sent, ${mib(event.data.dirtyBytes)} dirtied, downtime would be ${ms(event.data.expectedDowntimeMs)}${event.data.throttlePct ? `, throttle ${event.data.throttlePct} %` : ''}`;
     case 'SwitchoverStarted':
-      return `switchover (${d.reason}): ${mib(d.remainingBytes)} left, expected downtime ${ms(d.expectedDowntimeMs)}`;
+      return `switchover (${event.data.reason}): ${mib(event.data.remainingBytes)} left, expected downtime ${ms(event.data.expectedDowntimeMs)}`;
     case 'VmPausedAndCopied':
-      return `VM paused at ${d.hypervisor}, last ${mib(d.bytes)} copied (${ms(d.durationMs)})`;
+      return `VM paused at ${event.data.hypervisor}, last ${mib(event.data.bytes)} copied (${ms(event.data.durationMs)})`;
     case 'VmRelocated':
-      return `location committed: ${d.vm} at ${d.to?.hypervisor} (${d.to?.site}), version ${d.locationVersion}`;
+      return `location committed: ${event.data.vm} at ${event.data.to?.hypervisor} (${event.data.to?.site}), version ${event.data.locationVersion}`;
     case 'VmStartedAtTarget':
-      return `VM booted at ${d.hypervisor} (${ms(d.durationMs)} simulated)`;
+      return `VM booted at ${event.data.hypervisor} (${ms(event.data.durationMs)} simulated)`;
     case 'VmResumedAtTarget':
-      return `VM resumed at ${d.hypervisor} (${ms(d.durationMs)} simulated)`;
+      return `VM resumed at ${event.data.hypervisor} (${ms(event.data.durationMs)} simulated)`;
     case 'RarpAnnounced':
-      return `RARP announced from ${d.hypervisor}`;
+      return `RARP announced from ${event.data.hypervisor}`;
     case 'PostcopyCompleted':
-      return `post-copy done: ${mib(d.bytes)} pulled (${ms(d.durationMs)})`;
+      return `post-copy done: ${mib(event.data.bytes)} pulled (${ms(event.data.durationMs)})`;
     case 'MoveCompleted':
-      return `move completed: downtime ${ms(d.downtimeMs)}${typeof d.modelDowntimeMs === 'number' ? ` (model ${ms(d.modelDowntimeMs)})` : ''}, total ${ms(d.totalMs)} simulated`;
+      return `move completed: downtime ${ms(event.data.downtimeMs)}${typeof event.data.modelDowntimeMs === 'number' ? ` (model ${ms(event.data.modelDowntimeMs)})` : ''}, total ${ms(event.data.totalMs)} simulated`;
     case 'MoveFailed':
-      return `move FAILED in ${d.phase}: ${d.code}: ${d.message}`;
+      return `move FAILED in ${event.data.phase}: ${event.data.code}: ${event.data.message}`;
     case 'MoveCancelled':
-      return `move cancelled in ${d.phase}${d.restartAtSource ? ' (started again at the source)' : ''}`;
+      return `move cancelled in ${event.data.phase}${event.data.restartAtSource ? ' (started again at the source)' : ''}`;
     case 'MoveConverged':
-      return `converged in ${ms(d.convergenceMs)} after the location commit`;
+      return `converged in ${ms(event.data.convergenceMs)} after the location commit`;
     case 'MoveConvergenceLate':
-      return `NOT converged ${ms(d.afterMs)} after the location commit: ${(d.stale ?? []).map((s: { component: string }) => s.component).join(', ')}`;
-    // plane events
+      return `NOT converged ${ms(event.data.afterMs)} after the location commit: ${(event.data.stale ?? []).map((s) => s.component).join(', ')}`;
+    // no timeline line of their own: a placement, a restart at the source, a repair
+    case 'VmPlaced':
+    case 'VmRestartedAtSource':
+    case 'VmLocationReasserted':
+    case 'VmRestartedByRepair':
+    case 'VmRepairStuck':
+      return event.type;
+  }
+}
+
+/** One plane event of a move in words, for its timeline: each plane's step. */
+export function describePlaneEvent(event: PlaneEvent): string {
+  const d = event.data ?? {};
+  switch (event.type) {
     case 'Registered':
-      return `${d.site ?? '?'} ETR registered ${plane?.eid ?? 'the EID'} v${plane?.locationVersion} with the map-server (publish to ${list(d.publishTo)}, SMR to ${list(d.smrTo)})`;
+      return `${d.site ?? '?'} ETR registered ${event.eid ?? 'the EID'} v${event.locationVersion} with the map-server (publish to ${list(d.publishTo)}, SMR to ${list(d.smrTo)})`;
     case 'Notified':
       return `map-server notified ${d.to ?? d.site ?? 'a site'} (${d.kind ?? 'change'})`;
     case 'CacheUpdated':
-      return `ITR ${d.itr ?? plane?.component} holds v${plane?.locationVersion}`;
+      return `ITR ${d.itr ?? event.component} holds v${event.locationVersion}`;
     case 'MappingConverged':
-      return `mapping converged: ${list(d.itrs)} hold v${plane?.locationVersion} (${ms(d.ms)})`;
+      return `mapping converged: ${list(d.itrs)} hold v${event.locationVersion} (${ms(d.ms)})`;
     case 'RouteAdvertised':
-      return `${d.site} advertises ${d.prefix ?? plane?.eid ?? 'the /32'} v${plane?.locationVersion}`;
+      return `${d.site} advertises ${d.prefix ?? event.eid ?? 'the /32'} v${event.locationVersion}`;
     case 'RouteConfirmed':
       return `${d.site}'s /32 confirmed in the core RIB${typeof d.ms === 'number' ? ` (${ms(d.ms)})` : ''}`;
     case 'RouteWithdrawn':
-      return `${d.site} withdrew its /32 v${plane?.locationVersion}${d.breakBeforeMake ? ' (break before make)' : ''}`;
+      return `${d.site} withdrew its /32 v${event.locationVersion}${d.breakBeforeMake ? ' (break before make)' : ''}`;
     case 'ProxyInstalled':
       return `${d.site} ARP proxy answers for the VM`;
     case 'ProxyRemoved':
@@ -73,6 +90,6 @@ export function describeEvent(type: string, d: Record<string, any>, plane?: { co
     case 'ArpConverged':
       return `${d.site} ARP converged (${d.rule}, proxy ${d.proxy}, ${d.repaired ?? 0}/${d.stale ?? 0} repaired)`;
     default:
-      return type;
+      return event.type;
   }
 }

@@ -52,7 +52,7 @@ const PHASE_OF: Partial<Record<VmEvent['type'], string>> = {
 
 /** Applies one recorded VM event to the move it belongs to. `row` is undefined before MoveAccepted. */
 export function projectMove(row: MoveRow | undefined, recorded: RecordedEvent): MoveRow | undefined {
-  const event = { type: recorded.type, data: recorded.data } as VmEvent;
+  const event: VmEvent = recorded;
   const entry = (detail?: Record<string, unknown>): TimelineEntry => ({
     at: recorded.metadata.at,
     component: recorded.metadata.component,

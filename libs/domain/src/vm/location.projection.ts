@@ -18,7 +18,7 @@ export interface LocationRow {
 }
 
 export function projectLocation(row: LocationRow | undefined, recorded: RecordedEvent): LocationRow | undefined {
-  const event = { type: recorded.type, data: recorded.data } as VmEvent;
+  const event: VmEvent = recorded;
   const touch = (patch: Partial<LocationRow>): LocationRow | undefined =>
     row ? { ...row, ...patch, streamVersion: recorded.streamVersion, updatedAt: recorded.recordedAt } : row;
   switch (event.type) {

@@ -1,7 +1,7 @@
 import { Client } from 'pg';
 import type { Logger } from 'pino';
 import type { RecordedEvent } from '@locus/contracts';
-import { toRecorded } from '../event-store';
+import { toRecorded, type EventRow } from '../event-store';
 
 /** Where the relay sends committed events; JetStream in production, deduplicating on `msgId`. */
 export interface OutboxPublisher {
@@ -155,7 +155,7 @@ export class OutboxRelay {
       // Lock the batch first, then fetch each event by its position (LATERAL: an index lookup per row).
       // A plain join let the planner hash-join the whole events table when the outbox's statistics
       // were stale (thousands of blocks read per batch under load).
-      const { rows } = await client.query(
+      const { rows } = await client.query<EventRow & { subject: string }>(
         `WITH batch AS (SELECT position, subject FROM outbox ORDER BY position LIMIT $1 FOR UPDATE SKIP LOCKED)
          SELECT b.position, b.subject, e.id, e.stream_id, e.stream_version, e.type, e.data, e.metadata, e.recorded_at
            FROM batch b, LATERAL (SELECT * FROM events WHERE events.position = b.position) e
@@ -167,9 +167,9 @@ export class OutboxRelay {
         return 0;
       }
       const started = Date.now();
-      const acks = await Promise.all(rows.map((r: any) => this.publisher.publish(r.subject, toRecorded(r))));
+      const acks = await Promise.all(rows.map((r) => this.publisher.publish(r.subject, toRecorded(r))));
       const duplicates = acks.filter((a) => a.duplicate).length;
-      await client.query(`DELETE FROM outbox WHERE position = ANY($1::bigint[])`, [rows.map((r: any) => r.position)]);
+      await client.query(`DELETE FROM outbox WHERE position = ANY($1::bigint[])`, [rows.map((r) => r.position)]);
       await client.query('COMMIT');
       this.stats.published += rows.length;
       this.stats.duplicates += duplicates;

@@ -1,5 +1,4 @@
 import type { DataSource } from 'typeorm';
-import type { VmEvent } from '@locus/contracts';
 import { moveIdOf, projectLocation, projectMove, type LocationRow, type MoveRow } from '@locus/domain';
 import { toRecorded } from '../event-store';
 import { saveLocations, saveMoves } from './vm-projector';
@@ -36,7 +35,7 @@ export async function rebuildProjections(dataSource: DataSource): Promise<Rebuil
         if (!event.streamId.startsWith('vm:')) continue;
         const vm = event.streamId.slice(3);
         locations.set(vm, projectLocation(locations.get(vm), event));
-        const moveId = moveIdOf({ type: event.type, data: event.data } as VmEvent);
+        const moveId = moveIdOf(event);
         if (moveId) moves.set(moveId, projectMove(moves.get(moveId), event));
         count++;
       }

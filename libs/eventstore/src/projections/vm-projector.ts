@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import type { RecordedEvent, VmEvent } from '@locus/contracts';
+import type { RecordedEvent } from '@locus/contracts';
 import { moveIdOf, projectLocation, projectMove, type LocationRow, type MoveRow } from '@locus/domain';
 import type { Projector } from '../event-store';
 
@@ -15,7 +15,7 @@ export class VmProjector implements Projector {
   async apply(events: RecordedEvent[], tx: EntityManager): Promise<void> {
     const vmEvents = events.filter((e) => e.streamId.startsWith('vm:'));
     if (vmEvents.length === 0) return;
-    const moveIdOfEvent = (e: RecordedEvent) => moveIdOf({ type: e.type, data: e.data } as VmEvent);
+    const moveIdOfEvent = (e: RecordedEvent) => moveIdOf(e);
     const vms = [...new Set(vmEvents.map((e) => e.streamId.slice(3)))];
     const moveIds = [...new Set(vmEvents.map(moveIdOfEvent).filter((id): id is string => !!id))];
     const loaded = await loadRows(tx, vms, moveIds);
@@ -36,7 +36,7 @@ export class VmProjector implements Projector {
 
 /** The location rows of `vms` and the move rows of `moveIds`, in one query. */
 async function loadRows(tx: EntityManager, vms: string[], moveIds: string[]): Promise<{ locations: Map<string, LocationRow>; moves: Map<string, MoveRow> }> {
-  const rows: Record<string, any>[] = await tx.query(
+  const rows: (Partial<LocationDbRow> & { view: MoveRow | null })[] = await tx.query(
     `SELECT name, host(ip) AS ip, mac::text AS mac, l2_domain, site, hypervisor, memory_mb, state, location_version, stream_version, updated_at, NULL::jsonb AS view
        FROM vm_location WHERE name = ANY($1::text[])
      UNION ALL
@@ -47,12 +47,27 @@ async function loadRows(tx: EntityManager, vms: string[], moveIds: string[]): Pr
   const moves = new Map<string, MoveRow>();
   for (const r of rows) {
     if (r.view) moves.set(r.view.moveId, r.view);
-    else locations.set(r.name, locationFromDb(r));
+    else locations.set(r.name!, locationFromDb(r as LocationDbRow));
   }
   return { locations, moves };
 }
 
-export function locationFromDb(r: Record<string, any>): LocationRow {
+/** A `vm_location` row as Postgres returns it (`ip` through `host()`, `mac` as text). */
+export interface LocationDbRow {
+  name: string;
+  ip: string;
+  mac: string;
+  l2_domain: string;
+  site: string;
+  hypervisor: string;
+  memory_mb: number | null;
+  state: LocationRow['state'];
+  location_version: number;
+  stream_version: number;
+  updated_at: Date | string;
+}
+
+export function locationFromDb(r: LocationDbRow): LocationRow {
   return {
     name: r.name,
     ip: r.ip,

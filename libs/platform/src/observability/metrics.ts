@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric, type MetricConfiguration } from 'prom-client';
 import type { MetricSpec } from './catalog';
 
 export type Labels = Record<string, string | number>;
@@ -37,7 +37,7 @@ export class LocusMetrics {
 
   /** A gauge whose values are read at scrape time. Returns a function that removes this reader. */
   gaugeFrom<L extends string>(spec: MetricSpec<L>, read: Reader): () => void {
-    return this.readBacked(spec, Gauge, read, (gauge, labels, value) => gauge.set(labels, value));
+    return this.readBacked<L, Gauge<L>>(spec, Gauge, read, (gauge, labels, value) => gauge.set(labels, value));
   }
 
   /**
@@ -45,7 +45,7 @@ export class LocusMetrics {
    * time. The value starts again from 0 when the process does, as any counter's.
    */
   counterFrom<L extends string>(spec: MetricSpec<L>, read: Reader): () => void {
-    return this.readBacked(spec, Counter, read, (counter, labels, value) => {
+    return this.readBacked<L, Counter<L>>(spec, Counter, read, (counter, labels, value) => {
       if (value > 0) counter.inc(labels, value);
     });
   }
@@ -53,7 +53,7 @@ export class LocusMetrics {
   /** Registers the metric once per registry with a collect() that sums every reader's values. */
   private readBacked<L extends string, M extends Gauge<L> | Counter<L>>(
     spec: MetricSpec<L>,
-    type: new (config: any) => M,
+    type: new (config: MetricConfiguration<L> & { collect(this: M): Promise<void> }) => M,
     read: Reader,
     record: (metric: M, labels: Partial<Record<L, string | number>>, value: number) => void,
   ): () => void {
@@ -88,7 +88,7 @@ export class LocusMetrics {
     return set;
   }
 
-  private existing<T extends Metric>(spec: MetricSpec, type: abstract new (...args: any[]) => T): T | undefined {
+  private existing<T extends Metric>(spec: MetricSpec, type: abstract new (...args: never[]) => T): T | undefined {
     const found = this.registry.getSingleMetric(spec.name);
     if (!found) return undefined;
     if (!(found instanceof type)) throw new Error(`metric ${spec.name} is already registered as another type`);

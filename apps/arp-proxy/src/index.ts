@@ -1,0 +1,2 @@
+/** What the ARP proxies offer the lab besides their start function: their metrics. */
+export { observeArpProxies } from './observability/arp-metrics';
