@@ -99,6 +99,27 @@ export function topCpu(before: Map<number, { comm: string; cpuS: number }>, afte
   return [...by].map(([who, s]) => ({ who, pct: (100 * s) / totalS })).sort((a, b) => b.pct - a.pct).slice(0, n);
 }
 
+/**
+ * `n` distinct free ports: every listener stays open until all are taken, so that the kernel cannot
+ * hand out one port twice (one port asked after another, closed in between, can come back).
+ */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const srv = createServer();
+          srv.once('error', reject);
+          srv.listen(0, '127.0.0.1', () => resolve(srv));
+        }),
+    ),
+  );
+  const ports = servers.map((srv) => (srv.address() as { port: number }).port);
+  await Promise.all(servers.map((srv) => new Promise((r) => srv.close(r))));
+  return ports;
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();

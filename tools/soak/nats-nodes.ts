@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { connect } from 'nats';
-import { freePort, until, type Child, type ChildSet } from '../bench/lab';
+import { freePorts, until, type Child, type ChildSet } from '../bench/lab';
 
 /**
  * The soak's NATS: one nats-server, or three in a JetStream cluster (routes on loopback, each with
@@ -18,7 +18,8 @@ export class NatsNodes {
 
   static async start(children: ChildSet, binary: string, dir: string, count: 1 | 3): Promise<NatsNodes> {
     const n = new NatsNodes(children, binary, dir);
-    for (let i = 0; i < count; i++) n.nodes.push({ name: `nats-${i + 1}`, port: await freePort(), clusterPort: await freePort() });
+    const ports = await freePorts(2 * count);
+    for (let i = 0; i < count; i++) n.nodes.push({ name: `nats-${i + 1}`, port: ports[2 * i], clusterPort: ports[2 * i + 1] });
     // A cluster elects its JetStream meta leader only once a quorum runs: start all, then wait.
     for (const node of n.nodes) n.spawn(node);
     await Promise.all(n.nodes.map((node) => n.ready(node)));
