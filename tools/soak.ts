@@ -228,9 +228,13 @@ async function main(): Promise<number> {
           await nats!.restart(target);
         } else if (kind === 'stop') {
           target = pick([...stoppable, ...nats!.names]);
-          const proc = target.startsWith('nats-') ? nats!.child(target).process : services.get(target)!.process;
+          const isNats = target.startsWith('nats-');
+          const proc = isNats ? nats!.child(target).process : services.get(target)!.process;
           proc.kill('SIGSTOP');
-          await sleep(between(1000, 5000));
+          // A NATS node frozen past the failure timeout cuts the agents connected to it off from the
+          // manager, which cannot tell that from a failed host (and is right to fail it over, fenced):
+          // node freezes stay well under the timeout (2.5 s of 4 s), a service's go up to 5 s.
+          await sleep(isNats ? between(1000, 2500) : between(1000, 5000));
           proc.kill('SIGCONT');
         } else if (kind === 'pg-stop') {
           target = 'postgres (immediate)';

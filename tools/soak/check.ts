@@ -41,6 +41,8 @@ export interface SoakReport {
   seed: number;
   durationS: number;
   faults: Record<string, number>;
+  /** Every fault with its window (ms since the moves began), for reading a failure against the logs. */
+  faultWindows: FaultWindow[];
   movesSent: number;
   refused: number;
   /** Refusals by error code (a VM already moving, a mode its placement does not allow, the manager not ready…). */
@@ -179,6 +181,7 @@ export function buildSoakReport(f: SoakFacts): SoakReport {
     seed: f.seed,
     durationS: f.durationS,
     faults,
+    faultWindows: f.faults,
     movesSent: f.sent.length,
     refused: f.sent.filter((x) => x.refused).length,
     refusedBy: f.sent.reduce<Record<string, number>>((acc, x) => (x.refused ? { ...acc, [x.refused]: (acc[x.refused] ?? 0) + 1 } : acc), {}),
