@@ -13,7 +13,7 @@ import { defaultTopologyPath, loadTopologyFile } from '@locus/topology';
 import { startMobilityManager } from '../../apps/mobility-manager/src/start-mobility-manager';
 import { startAgents } from '../../apps/hypervisor-agent/src/start-agents';
 import { startMappingSystem } from '../../apps/mapping-system/src/start-mapping-system';
-import { keyMaterialOrGenerated } from '../../apps/mapping-system/src/shared/site-keys';
+import { keyMaterialOrGenerated } from '../../apps/mapping-system/src';
 import { startRouteInjectors } from '../../apps/route-injector/src/start-route-injectors';
 import { startArpProxies } from '../../apps/arp-proxy/src/start-arp-proxies';
 import { until } from './lab';
