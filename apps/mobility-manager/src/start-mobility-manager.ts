@@ -4,7 +4,7 @@ import type { INestMicroservice } from '@nestjs/common';
 import type { NatsConnection } from 'nats';
 import type { DataSource } from 'typeorm';
 import { subjects } from '@locus/contracts';
-import { OutboxRelay, openStore, PgEventStore, VmProjector } from '@locus/eventstore';
+import { OutboxRelay, openStore, PgEventStore, VmInlineProjection } from '@locus/eventstore';
 import { connectNats, ensureEventStream, JetStreamOutboxPublisher, LocusReplyFilter, NatsServiceTransport, type EndpointStats } from '@locus/messaging';
 import { NestPinoLogger, natsCredentials, ScaledClock, serviceDatabaseUrl, type LocusConfig, type Logger } from '@locus/platform';
 import { defaultTopologyPath, loadTopologyFile, type TopologyIndex } from '@locus/topology';
@@ -45,7 +45,8 @@ export function storeFor(dataSource: DataSource, prefix: string): PgEventStore {
   const s = subjects(prefix);
   return new PgEventStore(dataSource, {
     subjectOf: (streamId, type) => s.streamEvent(streamId, type),
-    projectors: [new VmProjector()],
+    projectors: [],
+    inline: new VmInlineProjection(),
     notifyChannel: OUTBOX_CHANNEL,
   });
 }
