@@ -1,4 +1,5 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import type { Pool } from 'pg';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { EventMetadata, RecordedEvent } from '@locus/contracts';
 
@@ -249,8 +250,7 @@ export class PgEventStore {
     // the final SELECT reads it (once, as an InitPlan, when there is a first row). No rows: no claim, no notify.
     // The inline projection's CTEs write their rows for the claimed streams in the same statement.
     // Events are inserted ORDER BY input order so positions grow with stream versions (the relay's order).
-    const inserted: (EventRow & { notified: number })[] = await db.query(
-      `WITH s AS (
+    const text = `WITH s AS (
          SELECT * FROM unnest($1::text[], $2::int[], $3::int[]) AS s(stream_id, expected, version)
        ), e AS (
          SELECT * FROM unnest($4::text[], $5::uuid[], $6::int[], $7::text[], $8::jsonb[], $9::jsonb[], $10::text[])
@@ -278,10 +278,29 @@ export class PgEventStore {
        ), notified AS (
          SELECT pg_notify($11, max(position)::text) FROM queued HAVING count(*) > 0
        )${projection.sql}
-       SELECT i.*, (SELECT count(*) FROM notified)::int AS notified FROM inserted i`,
-      [streamIds, expected, versions, ev.stream, ev.id, ev.version, ev.type, ev.data, ev.metadata, ev.subject, this.options.notifyChannel, ...projection.params],
-    );
+       SELECT i.*, (SELECT count(*) FROM notified)::int AS notified FROM inserted i`;
+    const values = [streamIds, expected, versions, ev.stream, ev.id, ev.version, ev.type, ev.data, ev.metadata, ev.subject, this.options.notifyChannel, ...projection.params];
+    const inserted: (EventRow & { notified: number })[] = db === this.dataSource ? await this.prepared(text, values) : await db.query(text, values);
     return inserted.map(toRecorded).sort((a, b) => Number(BigInt(a.position) - BigInt(b.position)));
+  }
+
+  private readonly statementNames = new Map<string, string>();
+
+  /**
+   * A statement the pool's sessions prepare once (node-postgres named statements): the append's
+   * CTEs took longer to plan than to run. Its text is the same for every append of a store, and
+   * its parameters are arrays, so one plan serves batches of every size.
+   */
+  private async prepared<R>(text: string, values: unknown[]): Promise<R[]> {
+    let name = this.statementNames.get(text);
+    if (!name) {
+      name = `locus-append-${createHash('sha1').update(text).digest('hex').slice(0, 12)}`;
+      this.statementNames.set(text, name);
+    }
+    const pool = (this.dataSource.driver as unknown as { master: Pool }).master;
+    this.dataSource.logger.logQuery(text, values); // as TypeORM logs the queries it runs (off unless configured)
+    const result = await pool.query({ name, text, values });
+    return result.rows as R[];
   }
 
   private notifyListeners(committed: RecordedEvent[]): void {
