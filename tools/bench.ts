@@ -36,6 +36,7 @@ interface Opts {
   shutdownMs: number;
   cacheFraction: number;
   idle?: boolean;
+  idleSeconds?: number;
   attach?: boolean;
   json?: boolean;
   natsServer: 'auto' | 'shared' | 'private';
@@ -78,6 +79,7 @@ const program = new Command()
   .option('--zero-boot', 'boot and shutdown of 0 ms (the default; said explicitly)')
   .option('--cache-fraction <f>', 'share of the EIDs each ITR caches before the load (so moves have ITRs to update)', num, 0.05)
   .option('--idle', 'no moves: start the lab, let it settle and measure memory (e.g. --vms 100000 --idle)')
+  .option('--idle-seconds <s>', 'with --idle: seconds the lab settles before memory is measured (default 10; longer leaves time for heap snapshots)', num)
   .option('--attach', 'measure a running lab (NATS_URL, DATABASE_URL, LOCUS_SUBJECT_PREFIX, LOCUS_STREAM) instead of starting one')
   .option('--pids <list>', 'with --attach: name=pid,... of the lab processes whose RSS to report')
   .option('--json', 'print the result as JSON (the human report goes to stderr)')
@@ -220,6 +222,7 @@ async function main(): Promise<void> {
     shutdownMs: o.shutdownMs,
     cacheFraction: o.cacheFraction,
     idle: !!o.idle,
+    idleSeconds: o.idleSeconds ?? 10,
     attach: !!o.attach,
     pids: o.pids,
     overload: !!o.overload,

@@ -33,6 +33,8 @@ export interface RunConfig {
   shutdownMs: number;
   cacheFraction: number;
   idle: boolean;
+  /** With `idle`: seconds the lab settles before memory is measured. */
+  idleSeconds: number;
   attach: boolean;
   pids?: string;
   /** Phase 2 at twice the completed rate of phase 1. */
@@ -275,8 +277,8 @@ export async function runLab(session: Session, cfg: RunConfig, hooks: { beforeLa
       notSent(phase1);
       if (phase2) notSent(phase2);
     } else {
-      log('idle: letting the lab settle for 10 s before measuring memory');
-      for (let i = 0; i < 10 && !session.aborted(); i++) {
+      log(`idle: letting the lab settle for ${cfg.idleSeconds} s before measuring memory`);
+      for (let i = 0; i < cfg.idleSeconds && !session.aborted(); i++) {
         sampleAll();
         await new Promise((r) => setTimeout(r, 1000));
       }

@@ -91,10 +91,22 @@ async function main() {
   const dataplane = config.dataplane === 'linux' && only.has('agents') ? await buildLinuxDataplane(config, log) : undefined;
   // The manager first: it places the VMs the others load.
   const manager = only.has('manager') ? await startMobilityManager(config, logger) : undefined;
-  const agents = only.has('agents') ? await startAgents(config, logger) : undefined;
-  const mapping = only.has('mapping') ? await startMappingSystem(config, logger, { keySeed: mappingKey.seed, keySource: mappingKey.source }) : undefined;
-  const routes = only.has('routes') ? await startRouteInjectors(config, logger) : undefined;
-  const arp = only.has('arp') ? await startArpProxies(config, logger) : undefined;
+  // Then the others together: their location feeds share one snapshot of the location DB (see
+  // LocationFeed), and a big lab is ready sooner. One that fails stops those that started.
+  const started = await Promise.allSettled([
+    only.has('agents') ? startAgents(config, logger) : undefined,
+    only.has('mapping') ? startMappingSystem(config, logger, { keySeed: mappingKey.seed, keySource: mappingKey.source }) : undefined,
+    only.has('routes') ? startRouteInjectors(config, logger) : undefined,
+    only.has('arp') ? startArpProxies(config, logger) : undefined,
+  ] as const);
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await Promise.all(started.map((r) => (r.status === 'fulfilled' ? r.value?.stop().catch(() => undefined) : undefined)));
+    await manager?.stop().catch(() => undefined);
+    throw failed.reason;
+  }
+  const value = <T>(r: PromiseSettledResult<T>): T => (r as PromiseFulfilledResult<T>).value;
+  const [agents, mapping, routes, arp] = [value(started[0]), value(started[1]), value(started[2]), value(started[3])];
   const observability = await startLabMetrics(config, logger, { manager, agents, mapping, routes, arp }, only.size === LAB_SERVICES.length);
   const webConsole = await startLabConsole(config, logger, only.size === LAB_SERVICES.length);
   const services = [...only].join(', ');

@@ -97,6 +97,9 @@ export class EventFeed<E> {
   }
 }
 
+/** Starting snapshots being fetched now, by stream, prefix and filter (see `LocationFeed.startingSnapshot`). */
+const startingSnapshots = new Map<string, Promise<{ startSeq: number; vms: VmView[] }>>();
+
 /** Subscriber of the location feed: a snapshot of the location DB first, then every location event. */
 export interface LocationFollower extends FeedHandler<LocationEvent> {
   /** Applies the location DB's rows (the feed's snapshot filter) before any event; versions make the order safe. */
@@ -128,17 +131,40 @@ export class LocationFeed extends EventFeed<LocationEvent> {
 
   /** Snapshot, then `afterSnapshot` (e.g. a reconcile against it), then the events from the snapshot's point on. */
   override async start(afterSnapshot?: () => Promise<void>): Promise<void> {
-    const startSeq = (await this.deps.jsm.streams.info(this.deps.stream)).state.last_seq + 1;
-    await this.reload();
+    const { startSeq, vms } = await this.startingSnapshot();
+    for (const f of this.followers) await f.loadSnapshot(vms);
     await afterSnapshot?.();
     await this.consume(startSeq);
   }
 
-  /** Loads the snapshot again into every follower (at start, and when a follower asks for a reconcile). */
+  /** Loads the snapshot again into every follower (when a follower asks for a reconcile). */
   async reload(): Promise<VmView[]> {
     const vms = await fetchLocationSnapshot(this.deps.nc, this.deps.prefix, this.feed.snapshot ?? {}, this.deps.logger.child({ component: `feed:${this.feed.durable}` }));
     for (const f of this.followers) await f.loadSnapshot(vms);
     return vms;
+  }
+
+  /**
+   * The stream position, then the snapshot taken after it. Feeds of one process starting together
+   * (the agents, mapping system, route injectors and ARP proxies of a lab process) share one: a
+   * 100,000-VM snapshot was fetched, parsed and held four times at once. Each then consumes from the
+   * position noted before that shared snapshot, so nothing between the two is missed (at most a few
+   * events already in it are applied again, which their versions make harmless). Followers copy
+   * what they keep from the rows and never change them.
+   */
+  private startingSnapshot(): Promise<{ startSeq: number; vms: VmView[] }> {
+    const key = `${this.deps.stream}\0${this.deps.prefix}\0${JSON.stringify(this.feed.snapshot ?? {})}`;
+    const shared = startingSnapshots.get(key);
+    if (shared) return shared;
+    const fetched = (async () => {
+      const startSeq = (await this.deps.jsm.streams.info(this.deps.stream)).state.last_seq + 1;
+      const vms = await fetchLocationSnapshot(this.deps.nc, this.deps.prefix, this.feed.snapshot ?? {}, this.deps.logger.child({ component: `feed:${this.feed.durable}` }));
+      return { startSeq, vms };
+    })();
+    startingSnapshots.set(key, fetched);
+    const forget = () => void (startingSnapshots.get(key) === fetched && startingSnapshots.delete(key));
+    fetched.then(forget, forget);
+    return fetched;
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { subjects, type ListVmsReply, type ListVmsRequest, type VmView } from '@locus/contracts';
+import { internerOfStrings, subjects, type ListVmsReply, type ListVmsRequest, type VmView } from '@locus/contracts';
 import { requestJson } from './json-endpoint';
 
 type Requester = Parameters<typeof requestJson>[0];
@@ -17,10 +17,17 @@ export const SNAPSHOT_MAX_PAGE_TIMEOUT_MS = 30_000;
  */
 export async function walkVmPages(filter: VmListFilter, fetchPage: (body: ListVmsRequest) => Promise<ListVmsReply>, pageSize?: number): Promise<{ vms: VmView[]; pages: number }> {
   const vms: VmView[] = [];
+  const intern = internerOfStrings();
   let after: string | undefined;
   for (let pages = 1; ; pages++) {
     const page = await fetchPage({ ...filter, ...(after ? { after } : {}), ...(pageSize ? { limit: pageSize } : {}) });
-    vms.push(...page.vms);
+    for (const vm of page.vms) {
+      // A 100,000-VM snapshot repeats a few site, hypervisor and domain names 100,000 times.
+      vm.site = intern(vm.site);
+      vm.hypervisor = intern(vm.hypervisor);
+      vm.l2Domain = intern(vm.l2Domain);
+      vms.push(vm);
+    }
     if (!page.next) return { vms, pages };
     if (page.next === after) throw new Error(`vm.list answered next=${page.next} again: the walk would not end`);
     after = page.next;

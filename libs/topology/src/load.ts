@@ -1,4 +1,5 @@
 // The one impure edge of the library: read a topology YAML file, validate it, index it.
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { LineCounter, parseDocument, type YAMLError } from 'yaml';
@@ -36,7 +37,9 @@ export function parseTopology(text: string, source = '<inline>', options: LoadOp
   const result = validateTopology(value, options);
   const warnings = [...yamlWarnings, ...result.warnings];
   if (!result.ok) throw new TopologyError(source, result.problems, warnings);
-  return { topology: result.topology, index: new TopologyIndex(result.topology), warnings };
+  // The index's own frozen copy is the one returned: holding the validated original too was a second copy of every VM.
+  const index = new TopologyIndex(result.topology);
+  return { topology: index.topology, index, warnings };
 }
 
 /**
@@ -163,6 +166,13 @@ export interface LoadOptions extends ValidateOptions {
 
 const SKIP_VMS: ReadonlySet<string> = new Set(['vms']);
 
+/**
+ * The last topology parsed from each file with each set of options, by content: the services of one
+ * process (the agents and the ARP proxies of a lab process, say) share one copy instead of each
+ * parsing and holding a 100,000-VM file. Read-only to everyone.
+ */
+const loaded = new Map<string, { digest: string; topology: LoadedTopology }>();
+
 /** Reads, validates and indexes a topology file. Throws TopologyError (file path in the first line, one problem per line). */
 export function loadTopologyFile(path: string, options: LoadOptions = {}): LoadedTopology {
   const absolute = resolve(path);
@@ -172,7 +182,13 @@ export function loadTopologyFile(path: string, options: LoadOptions = {}): Loade
   } catch (err) {
     throw new TopologyError(absolute, [`cannot read file: ${(err as Error).message}`]);
   }
-  return parseTopology(text, absolute, options);
+  const key = `${absolute}\0${JSON.stringify(options)}`;
+  const digest = createHash('sha1').update(text).digest('hex');
+  const known = loaded.get(key);
+  if (known?.digest === digest) return known.topology;
+  const topology = parseTopology(text, absolute, options);
+  loaded.set(key, { digest, topology });
+  return topology;
 }
 
 const DEFAULT_TOPOLOGY = join('lab', 'default.yaml');

@@ -290,7 +290,11 @@ export class SiteArpProxy implements LocationFollower {
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const next = this.chain.then(fn, fn);
-    this.chain = next.catch(() => undefined);
+    // The chain keeps no result (a task's result stays alive otherwise until the next task).
+    this.chain = next.then(
+      () => undefined,
+      () => undefined,
+    );
     return next;
   }
 

@@ -364,7 +364,11 @@ export class SiteRouteInjector implements LocationFollower {
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const next = this.chain.then(fn, fn);
-    this.chain = next.catch(() => undefined);
+    // The chain keeps no result: a start-up reconcile's fixes (one per VM) stayed alive until the next task.
+    this.chain = next.then(
+      () => undefined,
+      () => undefined,
+    );
     return next;
   }
 

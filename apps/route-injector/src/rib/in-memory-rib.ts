@@ -9,7 +9,8 @@ import type { BgpFabric, RibDriver, RibView } from './rib-driver';
 export class InMemoryFabric implements BgpFabric {
   readonly kind = 'memory' as const;
   private readonly tables = new Map<string, Map<string, RibPath>>();
-  private readonly coreTable = new Map<string, Map<string, RibPath>>(); // prefix -> site -> path
+  /** prefix -> each site's path (its `neighbour` is the site): an array, as most prefixes have one (a Map per prefix cost ~1 KiB). */
+  private readonly coreTable = new Map<string, RibPath[]>();
   private readonly listeners = new Set<() => void>();
   private readonly timers = new Set<NodeJS.Timeout>();
   /** Watchers of the core are told once per turn of the event loop, however many paths changed in it. */
@@ -64,9 +65,8 @@ export class InMemoryFabric implements BgpFabric {
       async list(prefix?: string | readonly string[]) {
         const out: RibPath[] = [];
         const tables = prefix !== undefined ? (typeof prefix === 'string' ? [prefix] : [...new Set(prefix)]).map((p) => [p, fabric.coreTable.get(p)] as const) : fabric.coreTable;
-        for (const [, bySite] of tables) {
-          if (!bySite) continue;
-          const paths = [...bySite.values()];
+        for (const [, paths] of tables) {
+          if (!paths) continue;
           const best = paths.reduce<RibPath | undefined>((b, x) => (!b || x.localPref > b.localPref ? x : b), undefined);
           for (const x of paths) out.push({ ...x, best: x === best });
         }
@@ -107,11 +107,10 @@ export class InMemoryFabric implements BgpFabric {
   private propagate(site: string, prefix: string, path: RibPath | undefined): void {
     const t = setTimeout(() => {
       this.timers.delete(t);
-      let bySite = this.coreTable.get(prefix);
-      if (!bySite) this.coreTable.set(prefix, (bySite = new Map()));
-      if (path) bySite.set(site, path);
-      else bySite.delete(site);
-      if (bySite.size === 0) this.coreTable.delete(prefix);
+      const others = (this.coreTable.get(prefix) ?? []).filter((p) => p.neighbour !== site);
+      const paths = path ? [...others, path] : others;
+      if (paths.length === 0) this.coreTable.delete(prefix);
+      else this.coreTable.set(prefix, paths);
       this.notifyCore();
     }, this.propagationMs);
     this.timers.add(t);

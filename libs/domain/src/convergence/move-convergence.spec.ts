@@ -101,6 +101,19 @@ describe('move convergence: a cold move between data centers (mapping, host rout
     expect(kinds(when(accepted(), ...all))).toEqual(['converged']);
   });
 
+  it('facts of VMs with no tracked move are kept for the 4,096 most recently reported VMs only; a tracked move keeps its own', () => {
+    const all = everyPlane();
+    // web-01's facts arrive first, then the planes report 4,096 other idle VMs (a lab starting).
+    const others = Array.from({ length: 4096 }, (_, i) => plane('route', 'RouteConfirmed', 'route-injector:dc1', 1, { site: 'dc1', prefix: `10.9.${i >> 8}.${i & 255}/32` }, { vm: `idle-${i}`, locationVersion: 1 }));
+    const { when } = given(...all, ...others);
+    // web-01's facts were the oldest idle ones: forgotten, so its move waits for the planes again.
+    expect(when(accepted(), relocated(), completed())).toEqual([]);
+    // Tracked now: its facts stay however many idle VMs report meanwhile.
+    const more = Array.from({ length: 5000 }, (_, i) => plane('route', 'RouteConfirmed', 'route-injector:dc1', 1, { site: 'dc1', prefix: `10.8.${i >> 8}.${i & 255}/32` }, { vm: `later-${i}`, locationVersion: 1 }));
+    expect(when(...all.slice(0, -1), ...more)).toEqual([]);
+    expect(kinds(when(all[all.length - 1]))).toEqual(['converged']);
+  });
+
   it('a withdrawal at the old site from before the move does not count (stream order), one that names the move does', () => {
     const old = plane('route', 'RouteWithdrawn', 'route-injector:dc1', -5000, { site: 'dc1', prefix: '10.1.0.10/32', cause: 'fall' }, { locationVersion: 1 });
     const early = { ...old, seq: 5 } as ConvergenceInput;

@@ -75,6 +75,12 @@ interface Fact {
 /** Plane facts kept per VM: few while no move of it is tracked (they may precede its VM events), more while one is. */
 const IDLE_FACTS = 32;
 const TRACKED_FACTS = 512;
+/**
+ * VMs with no tracked move whose facts are kept, the most recent first out last: the planes report
+ * every VM at start (a route, a registration, an ARP entry each), and keeping those for every VM of a
+ * 100,000-VM lab held 500,000 facts (~230 MiB) that no move would ever read.
+ */
+const IDLE_VMS_WITH_FACTS = 4096;
 
 export class MoveConvergenceBook {
   private readonly moves = new Map<string, TrackedMove>();
@@ -83,6 +89,8 @@ export class MoveConvergenceBook {
   private readonly vmByIp = new Map<string, string>();
   private readonly facts = new Map<string, Fact[]>();
   private readonly seenFacts = new Map<string, Set<string>>();
+  /** VMs holding facts while none of their moves is tracked, least recently reported first. */
+  private readonly idleWithFacts = new Set<string>();
   /** Move ids decided for good (converged and recorded, failed, superseded): later inputs about them change nothing. */
   private readonly closed = new Set<string>();
   private readonly closedOrder: string[] = [];
@@ -200,6 +208,7 @@ export class MoveConvergenceBook {
       let ofVm = this.byVm.get(vm);
       if (!ofVm) this.byVm.set(vm, (ofVm = new Set()));
       ofVm.add(m);
+      this.idleWithFacts.delete(vm); // its facts stay while the move is tracked
     }
     return m;
   }
@@ -242,6 +251,16 @@ export class MoveConvergenceBook {
     const cap = tracked.length ? TRACKED_FACTS : IDLE_FACTS;
     while (list.length > cap) seen.delete(list.shift()!.event.id);
     this.facts.set(vm, list);
+    this.idleWithFacts.delete(vm);
+    if (tracked.length === 0) {
+      this.idleWithFacts.add(vm);
+      for (const oldest of this.idleWithFacts) {
+        if (this.idleWithFacts.size <= IDLE_VMS_WITH_FACTS) break;
+        this.idleWithFacts.delete(oldest);
+        this.facts.delete(oldest);
+        this.seenFacts.delete(oldest);
+      }
+    }
     return tracked.flatMap((m) => this.check(m));
   }
 

@@ -58,7 +58,8 @@ export class VmInlineProjection implements InlineProjection<VmRows> {
   /** vm -> its location row (absent: no row) and its moves' rows, as of stream version `at`. */
   private readonly remembered = new Map<string, { at: number; location?: LocationRow; moves: Map<string, MoveRow | undefined> }>();
 
-  constructor(private readonly capacity = 50_000) {}
+  /** VMs whose rows are remembered: the ones moving now are what matters (a 100,000-VM placement would otherwise leave 50,000 rows behind). */
+  constructor(private readonly capacity = 4096) {}
 
   async prepare(pending: readonly RecordedEvent[], expected: ReadonlyMap<string, number>, db: Queryable): Promise<VmRows> {
     const vmEvents = pending.filter((e) => e.streamId.startsWith('vm:'));
