@@ -11,7 +11,7 @@ import { gobgpPropagation, natsRoundTripFloor, postgresCommitFloor, type FloorRe
 import { ChildSet, startPrivateNats } from './bench/lab';
 import { renderReport, usedSummary, type BenchResult, type CompareFigures } from './bench/report';
 import { runLab, type LabRun, type RunConfig, type Session } from './bench/run';
-import { PROCESS_LAYOUTS, type ProcessLayout } from './bench/start-lab';
+import { defaultHeapMiB, PROCESS_LAYOUTS, type ProcessLayout } from './bench/start-lab';
 import { renderLinuxBench, runLinuxDataplaneBench } from './bench/linux-dataplane';
 
 /**
@@ -37,6 +37,7 @@ interface Opts {
   cacheFraction: number;
   idle?: boolean;
   idleSeconds?: number;
+  heapMib?: number;
   attach?: boolean;
   json?: boolean;
   natsServer: 'auto' | 'shared' | 'private';
@@ -95,7 +96,8 @@ const program = new Command()
   .option('--overload', 'phase 1 offers --rate for --duration (its completed rate is the peak), phase 2 offers twice the peak for as long; prints both and the answers of phase 2 by kind')
   .option('--compare-vms <n>', 'after the main run, the same configuration (ITRs, rate, duration) on a fresh lab of N VMs; prints both convergence p50s and their ratio', num)
   .option('--seed <n>', 'seed of the random choices', num, 1)
-  .addOption(new Option('--processes <layout>', 'how the services are grouped into processes: per-service (five), planes (the manager, and the four plane services in one), one (the whole lab, as `npm run lab`)').choices([...PROCESS_LAYOUTS]).default('per-service'))
+  .addOption(new Option('--processes <layout>', 'how the services are grouped into processes: per-service (five), planes (the manager, and the four plane services in one), one (the whole lab, as `npm run lab`)').choices([...PROCESS_LAYOUTS]).default('planes'))
+  .option('--heap-mib <n>', 'heap budget of each service process (node --max-old-space-size); default: 384 MiB, plus 4 MiB per 1,000 VMs above 32,000; 0: none (Node sizes it from the machine)', num)
   .addOption(new Option('--dataplane <kind>', 'linux: the default topology as network namespaces, a batch of moves with a ping train each, the manager\'s convergence beside the first packet (root); lab: the load run above').choices(['lab', 'linux']).default('lab'))
   .option('--moves <n>', 'with --dataplane linux: moves in the batch', num, 6)
   .option('--time-scale <n>', 'with --dataplane linux: simulated ms per real ms', num, 20)
@@ -232,6 +234,7 @@ async function main(): Promise<void> {
     planesTimeoutS: o.planesTimeout ?? o.startupTimeout,
     sitesPerProcess: o.sitesPerProcess,
     processes: o.processes,
+    heapMiB: o.heapMib ?? defaultHeapMiB(V),
     maxInFlight: o.maxInFlight,
     requestTimeoutMs: o.requestTimeout,
     seed: o.seed,

@@ -35,6 +35,8 @@ export interface RunConfig {
   idle: boolean;
   /** With `idle`: seconds the lab settles before memory is measured. */
   idleSeconds: number;
+  /** Heap budget of each service process (MiB, `--max-old-space-size`); 0: Node's own (sized from the machine's memory). */
+  heapMiB: number;
   attach: boolean;
   pids?: string;
   /** Phase 2 at twice the completed rate of phase 1. */
@@ -180,7 +182,7 @@ export async function runLab(session: Session, cfg: RunConfig, hooks: { beforeLa
       log(`${cfg.label} lab: ${cfg.vms} VMs, ${cfg.itrs} sites, ${cfg.itrs * cfg.hypervisorsPerSite} hypervisors (logs in ${dir})`);
       try {
         await startLab(
-          { children: session.children, services, env, dir, nc, prefix, ...layout, startupTimeoutS: cfg.startupTimeoutS, planesTimeoutS: cfg.planesTimeoutS, sitesPerProcess: cfg.sitesPerProcess, processes: cfg.processes, log, notes },
+          { children: session.children, services, env, dir, nc, prefix, ...layout, startupTimeoutS: cfg.startupTimeoutS, planesTimeoutS: cfg.planesTimeoutS, sitesPerProcess: cfg.sitesPerProcess, processes: cfg.processes, heapMiB: cfg.heapMiB, log, notes },
           startup,
         );
       } catch (err) {
