@@ -10,12 +10,12 @@ import { NestPinoLogger, natsCredentials, ScaledClock, serviceDatabaseUrl, type 
 import { defaultTopologyPath, loadTopologyFile, type TopologyIndex } from '@locus/topology';
 import { MobilityManagerModule } from './mobility-manager.module';
 import { VmCommandService } from './vm-commands/vm-command.service';
-import { MoveSagaRunner } from './move-saga/move-saga.runner';
+import { MoveSagaRunner } from './processes/move-saga/move-saga.runner';
 import { placeTopologyVms } from './seed-vms/place-topology-vms';
-import { MovePlanner } from './plan-move/move-planner';
-import { HaMonitor } from './ha-restart/ha-monitor';
-import { ConvergenceTracker } from './track-convergence/convergence-tracker';
-import { DriftDetector } from './check-drift/drift-detector';
+import { MovePlanner } from './move-planner/move-planner';
+import { HaMonitor } from './processes/ha-restart/ha-monitor';
+import { ConvergenceTracker } from './processes/track-convergence/convergence-tracker';
+import { DriftDetector } from './processes/detect-drift/drift-detector';
 
 export const OUTBOX_CHANNEL = 'locus_outbox';
 

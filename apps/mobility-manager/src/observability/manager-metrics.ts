@@ -1,6 +1,6 @@
 import { droppedEvents, LOCUS_METRICS, natsCheck, postgresCheck, type LocusMetrics, type Observed } from '@locus/platform';
 import type { MobilityManager } from '../start-mobility-manager';
-import { MoveVmHandler } from '../move-vm/move-vm.handler';
+import { MoveVmHandler } from '../endpoints/move-vm/move-vm.handler';
 
 /** An event as the store hands it to its append listeners (only what the metrics read). */
 export interface AppendedEvent {

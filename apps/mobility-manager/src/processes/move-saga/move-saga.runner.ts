@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { decodeVmEventFrom, MANAGER_DURABLES, subjects, type AgentStepReply, type ErrorBody, type RecordedEvent, type RecordedVmEvent } from '@locus/contracts';
 import { attemptTimeoutMs, expectedStepMs, nextSagaStep, silenceOf, type SagaStep, type StepRetryPolicy, type VmCommand, type VmState } from '@locus/domain';
 import { ACK, DurableConsumer, LinkWatch, requestJson, type Outcome } from '@locus/messaging';
-import type { VmCommandService } from '../vm-commands/vm-command.service';
+import type { VmCommandService } from '../../vm-commands/vm-command.service';
 
 export interface MoveSagaOptions {
   prefix: string;

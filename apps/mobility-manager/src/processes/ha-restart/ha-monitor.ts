@@ -6,8 +6,8 @@ import { LocusError, subjects } from '@locus/contracts';
 import { checkHosts, emptyLiveness, heartbeat, lostSight, rankRestartTargets, type Clock } from '@locus/domain';
 import type { PgEventStore } from '@locus/eventstore';
 import type { TopologyIndex } from '@locus/topology';
-import type { HostHealth, MovePlanner } from '../plan-move/move-planner';
-import type { VmCommandService } from '../vm-commands/vm-command.service';
+import type { HostHealth, MovePlanner } from '../../move-planner/move-planner';
+import type { VmCommandService } from '../../vm-commands/vm-command.service';
 
 export interface HaOptions {
   prefix: string;

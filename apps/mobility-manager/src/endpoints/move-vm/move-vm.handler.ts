@@ -5,8 +5,8 @@ import { LocusError, type MoveAcceptedReply, type MoveVmRequest, type RecordedVm
 import type { MoveRow } from '@locus/domain';
 import { isUniqueViolation, MoveEntity } from '@locus/eventstore';
 import type { TopologyIndex } from '@locus/topology';
-import type { VmCommandService } from '../vm-commands/vm-command.service';
-import type { MovePlanner } from '../plan-move/move-planner';
+import type { VmCommandService } from '../../vm-commands/vm-command.service';
+import type { MovePlanner } from '../../move-planner/move-planner';
 
 /** The per-host outbound queue: moves that run at once, and moves that may wait behind them. */
 export interface QueueLimits {

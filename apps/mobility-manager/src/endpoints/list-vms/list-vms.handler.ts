@@ -3,7 +3,7 @@ import { unknownName, VM_LIST_DEFAULT_LIMIT, type ListVmsReply, type ListVmsRequ
 import type { TopologyIndex } from '@locus/topology';
 import { VmLocationEntity } from '@locus/eventstore';
 import { withHostState } from '../get-vm/get-vm.handler';
-import type { VmCommandService } from '../vm-commands/vm-command.service';
+import type { VmCommandService } from '../../vm-commands/vm-command.service';
 
 /**
  * A page stops before its JSON would outgrow this, whatever `limit` says, so that it always fits

@@ -2,7 +2,7 @@ import type { DataSource } from 'typeorm';
 import { LocusError, type GetVmRequest, type VmView } from '@locus/contracts';
 import { recordedHostState } from '@locus/domain';
 import { VmLocationEntity } from '@locus/eventstore';
-import type { VmCommandService } from '../vm-commands/vm-command.service';
+import type { VmCommandService } from '../../vm-commands/vm-command.service';
 
 export function toVmView(row: VmLocationEntity): VmView {
   return {

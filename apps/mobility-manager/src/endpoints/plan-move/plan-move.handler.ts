@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { LocusError, type ErrorCode, type PlanMoveRequest } from '@locus/contracts';
-import type { MovePlanner } from './move-planner';
+import type { MovePlanner } from '../../move-planner/move-planner';
 
 /** Errors of the request itself, answered `ok: false` as `vm.move` answers them; any other refusal is the plan's answer. */
 const NOT_A_PLAN: readonly ErrorCode[] = ['BAD_REQUEST', 'UNKNOWN_VM', 'UNKNOWN_TARGET', 'UNAVAILABLE', 'INTERNAL'];

@@ -1,5 +1,5 @@
 import type { DriftCheckRequest, DriftReply } from '@locus/contracts';
-import type { DriftDetector } from './drift-detector';
+import type { DriftDetector } from '../../processes/detect-drift/drift-detector';
 
 /** `drift.check`: compare every plane (or the VMs named) with the location DB now, and repair the hypervisors' disagreements. */
 export class CheckDriftHandler {

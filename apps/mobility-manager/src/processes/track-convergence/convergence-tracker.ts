@@ -5,7 +5,7 @@ import { decodeStreamEventFrom, isRecordedVmEvent, MANAGER_DURABLES, subjects, t
 import { MoveConvergenceBook, convergedLine, convergenceInputOf, convergenceTopologyOf, lateLine, type ConvergenceVerdict, type MoveRow } from '@locus/domain';
 import { ACK, DurableConsumer, type Outcome } from '@locus/messaging';
 import type { TopologyIndex } from '@locus/topology';
-import type { VmCommandService } from '../vm-commands/vm-command.service';
+import type { VmCommandService } from '../../vm-commands/vm-command.service';
 
 export interface ConvergenceTrackerOptions {
   prefix: string;

@@ -30,7 +30,7 @@ import {
 } from '@locus/domain';
 import { requestJson } from '@locus/messaging';
 import type { TopologyIndex } from '@locus/topology';
-import type { VmCommandService } from '../vm-commands/vm-command.service';
+import type { VmCommandService } from '../../vm-commands/vm-command.service';
 import { DriftRepairer } from './drift-repair';
 
 export interface DriftOptions {

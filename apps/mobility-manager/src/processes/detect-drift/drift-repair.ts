@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { LocusError, subjects, type AgentStepReply, type DriftRepairView, type ErrorBody } from '@locus/contracts';
 import { stuckRepairAction, type HostRepairPlan } from '@locus/domain';
 import { requestJson } from '@locus/messaging';
-import type { VmCommandService } from '../vm-commands/vm-command.service';
+import type { VmCommandService } from '../../vm-commands/vm-command.service';
 
 export interface DriftRepairOptions {
   prefix: string;

@@ -2,7 +2,7 @@ import type { DataSource } from 'typeorm';
 import type { Logger } from 'pino';
 import { LocusError, type CancelMoveRequest, type RecordedVmEvent } from '@locus/contracts';
 import { findMove } from '../get-move/find-move';
-import type { VmCommandService } from '../vm-commands/vm-command.service';
+import type { VmCommandService } from '../../vm-commands/vm-command.service';
 
 /**
  * `move.cancel`: before the switchover the move stops and the VM runs at the source (started
