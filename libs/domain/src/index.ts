@@ -3,6 +3,7 @@ export * from './vm/vm.commands';
 export * from './vm/vm.decider';
 export * from './vm/location.projection';
 export * from './move/move.saga';
+export * from './move/step-outcome';
 export * from './move/move.projection';
 export * from './time/clock';
 export * from './agent/host-inventory';

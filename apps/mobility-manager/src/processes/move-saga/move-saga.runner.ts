@@ -2,7 +2,7 @@ import type { DataSource } from 'typeorm';
 import type { JetStreamClient, JetStreamManager, JsMsg, NatsConnection } from 'nats';
 import type { Logger } from 'pino';
 import { decodeVmEventFrom, MANAGER_DURABLES, subjects, type AgentStepReply, type ErrorBody, type RecordedEvent, type RecordedVmEvent } from '@locus/contracts';
-import { attemptTimeoutMs, expectedStepMs, nextSagaStep, silenceOf, type SagaStep, type StepRetryPolicy, type VmCommand, type VmState } from '@locus/domain';
+import { attemptTimeoutMs, commandOfAnswer, commandOfStep, expectedStepMs, failureOf, nextSagaStep, silenceOf, type AgentStep, type SagaStep, type StepRetryPolicy, type VmState } from '@locus/domain';
 import { ACK, DurableConsumer, LinkWatch, requestJson, type Outcome } from '@locus/messaging';
 import type { VmCommandService } from '../../vm-commands/vm-command.service';
 
@@ -20,7 +20,6 @@ export interface MoveSagaOptions {
 /** No attempt at an agent step waits less than this (real ms): a round trip through a busy NATS. */
 export const AGENT_MIN_TIMEOUT_REAL_MS = 200;
 
-type AgentStep = Extract<SagaStep, { kind: 'agent' }>;
 type Ctx = { correlationId: string; causationId: string };
 /** What a step did: the outcome for its trigger message, and the events it recorded (none: the move waits). */
 type Stepped = { outcome: Outcome; events: RecordedEvent[] };
@@ -126,11 +125,11 @@ export class MoveSagaRunner {
         return { outcome: ACK, events: await this.admit(vm, step.hypervisor, step.moveId, isHa, ctx) };
       }
       case 'commit':
-        return this.commit(vm, step.moveId, ctx);
+        return this.commit(vm, step, ctx);
       case 'switchover': {
         const { moveId, reason, remainingBytes, expectedDowntimeMs } = step;
         this.log.info({ moveId, vm, reason, remainingBytes: Math.round(remainingBytes), expectedDowntimeMs: round(expectedDowntimeMs) }, `switchover of ${vm}: ${reason}, expected downtime ${fmt(expectedDowntimeMs)}`);
-        const { events } = await this.deps.commands.execute(vm, { type: 'StartSwitchover', moveId, reason, remainingBytes, expectedDowntimeMs }, { ...ctx, component: 'mobility-manager' });
+        const { events } = await this.deps.commands.execute(vm, commandOfStep(step), { ...ctx, component: 'mobility-manager' });
         return { outcome: ACK, events };
       }
       case 'fail':
@@ -144,8 +143,9 @@ export class MoveSagaRunner {
     }
   }
 
-  private async commit(vm: string, moveId: string, ctx: Ctx): Promise<Stepped> {
-    const { events } = await this.deps.commands.execute(vm, { type: 'CommitLocation', moveId }, { ...ctx, component: 'mobility-manager' });
+  private async commit(vm: string, step: Extract<SagaStep, { kind: 'commit' }>, ctx: Ctx): Promise<Stepped> {
+    const { moveId } = step;
+    const { events } = await this.deps.commands.execute(vm, commandOfStep(step), { ...ctx, component: 'mobility-manager' });
     const relocated = events.find((e): e is RecordedVmEvent<'VmRelocated'> => e.type === 'VmRelocated');
     if (relocated) {
       const d = relocated.data;
@@ -243,7 +243,7 @@ export class MoveSagaRunner {
       // Past the point of no return nothing can go back; keep trying and say why.
       return { outcome: { retryInMs: 2000, reason: `${step.hypervisor} refused ${step.action}: ${reply.error.code} ${reply.error.message}` }, events: [] };
     }
-    const { events } = await this.deps.commands.execute(vm, this.recordOf(step, reply), { ...ctx, component: `agent:${step.hypervisor}` });
+    const { events } = await this.deps.commands.execute(vm, commandOfAnswer(step, reply, this.options.stepRetry.timeScale), { ...ctx, component: `agent:${step.hypervisor}` });
     for (const e of events) this.logEvent(vm, e);
     return { outcome: ACK, events };
   }
@@ -296,56 +296,6 @@ export class MoveSagaRunner {
     return { unanswered: 'the mobility manager is stopping', stopping: true };
   }
 
-  /** The command that records an agent's answer; the moments it saw the VM stop and serve again go with it (the downtime is theirs). */
-  private recordOf(step: AgentStep, reply: AgentStepReply): VmCommand {
-    const { moveId, hypervisor, locationVersion } = step;
-    const durationMs = reply.durationMs;
-    const downAt = reply.startedAt;
-    const up = { upAt: reply.endedAt, timeScale: this.options.stepRetry.timeScale };
-    if (step.purpose === 'restart') return { type: 'RecordRestartedAtSource', moveId, hypervisor, durationMs };
-    switch (step.action) {
-      case 'stop':
-        return { type: 'RecordSourceStopped', moveId, hypervisor, durationMs, downAt };
-      case 'transfer':
-        return { type: 'RecordConfigTransferred', moveId, bytes: reply.bytes ?? 0, durationMs };
-      case 'start':
-        return { type: 'RecordTargetStarted', moveId, hypervisor, locationVersion, durationMs, ...up };
-      case 'suspend':
-        return { type: 'RecordSuspended', moveId, hypervisor, bytes: reply.bytes ?? 0, durationMs, downAt };
-      case 'receive-state':
-        return { type: 'RecordStateTransferred', moveId, bytes: reply.bytes ?? 0, durationMs };
-      case 'resume':
-        return { type: 'RecordResumed', moveId, hypervisor, locationVersion, durationMs, ...up };
-      case 'precopy-round': {
-        const p = step.params;
-        const bandwidthBps = p.bandwidthBps as number;
-        const dirtyBytes = reply.dirtyBytes ?? 0;
-        return {
-          type: 'RecordPrecopyRound',
-          moveId,
-          round: {
-            round: step.meta?.round ?? 0,
-            sentBytes: reply.bytes ?? 0,
-            durationMs,
-            dirtyBytes,
-            throttlePct: (p.throttlePct as number) ?? 0,
-            expectedDowntimeMs: (dirtyBytes / bandwidthBps) * 1000 + (step.meta?.resumeMs ?? 0),
-          },
-        };
-      }
-      case 'pause-and-copy':
-        return { type: 'RecordPausedAndCopied', moveId, hypervisor, bytes: reply.bytes ?? 0, durationMs, downAt };
-      case 'announce':
-        return { type: 'RecordAnnounced', moveId, hypervisor, offsetsMs: reply.offsetsMs ?? [] };
-      case 'postcopy-pull':
-        return { type: 'RecordPostcopyPulled', moveId, bytes: reply.bytes ?? 0, durationMs };
-      default: {
-        const never: never = step.action;
-        throw new Error(`unhandled agent action ${never}`);
-      }
-    }
-  }
-
   /** One progress line per meaningful step; the completion line carries the figures. */
   private logEvent(vm: string, e: RecordedEvent): void {
     if (e.type === 'PreCopyRoundCompleted') {
@@ -366,7 +316,7 @@ export class MoveSagaRunner {
 
   private async fail(vm: string, step: SagaStep, error: ErrorBody, ctx: Ctx): Promise<Stepped> {
     this.log.warn({ moveId: step.moveId, vm, code: error.code, reason: error.message }, `move ${step.moveId.slice(0, 8)} ${vm} failed: ${error.code}`);
-    const { events } = await this.deps.commands.execute(vm, { type: 'FailMove', moveId: step.moveId, code: error.code, message: error.message }, { ...ctx, component: 'mobility-manager' });
+    const { events } = await this.deps.commands.execute(vm, failureOf(step, error), { ...ctx, component: 'mobility-manager' });
     return { outcome: ACK, events };
   }
 }
