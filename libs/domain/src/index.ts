@@ -4,6 +4,8 @@ export * from './vm/vm.decider';
 export * from './vm/location.projection';
 export * from './move/move.saga';
 export * from './move/step-outcome';
+export * from './move/admission';
+export * from './move/move-request';
 export * from './move/move.projection';
 export * from './time/clock';
 export * from './agent/host-inventory';

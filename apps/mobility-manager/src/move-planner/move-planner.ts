@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { LocusError, type MoveMode, type MoveOptions, type MovePlan, type MovePrediction } from '@locus/contracts';
-import { checkMoveRules, predictMove, PRECOPY_DEFAULTS, type NetworkPlane } from '@locus/domain';
+import { checkMoveRequest, checkMoveRules, predictMove, PRECOPY_DEFAULTS, type NetworkPlane } from '@locus/domain';
+import { MoveReadModel, type VmLocationRow } from '@locus/eventstore';
 import type { TopologyIndex } from '@locus/topology';
 
 const MiB = 1024 * 1024;
@@ -17,6 +18,9 @@ export interface MovePlanning {
   to: { hypervisor: string; site: string };
 }
 
+/** What a move asks for (the body of `vm.move` and `move.plan`). */
+export type MoveRequest = { vm: string; to: string; mode: MoveMode; options?: MoveOptions };
+
 /** Which hypervisors are declared failed (the HA monitor answers this). */
 export interface HostHealth {
   isDown(hypervisor: string): boolean;
@@ -29,23 +33,35 @@ export interface HostHealth {
  * overrides, and the prediction of every phase. Used by `vm.move` and `move.plan` alike.
  */
 export class MovePlanner {
+  private readonly reads: MoveReadModel;
+
   constructor(
-    private readonly dataSource: DataSource,
+    dataSource: DataSource,
     private readonly topology: TopologyIndex,
     private readonly health: HostHealth,
-  ) {}
+  ) {
+    this.reads = new MoveReadModel(dataSource);
+  }
 
-  async plan(req: { vm: string; to: string; mode: MoveMode; options?: MoveOptions }): Promise<MovePlanning> {
-    const target = this.topology.hypervisor(req.to);
-    if (!target) throw new LocusError('UNKNOWN_TARGET', `no hypervisor named ${req.to}; see locus.topology.get for the hypervisors`);
-    const rows = await this.dataSource.query(`SELECT name, l2_domain, hypervisor, site FROM vm_location WHERE name = $1`, [req.vm]);
-    if (rows.length === 0) throw new LocusError('UNKNOWN_VM', `no VM named ${req.vm}`);
-    const row = rows[0];
+  /** Reads where the VM is, checks the request (checkMoveRequest) and plans it. */
+  async plan(req: MoveRequest): Promise<MovePlanning> {
+    return this.planChecked(MovePlanner.checked(this.topology, req, await this.reads.location(req.vm)), req);
+  }
+
+  /** The request checked against where the VM is (UNKNOWN_TARGET, UNKNOWN_VM, SAME_LOCATION): the location, or the refusal thrown. */
+  static checked(topology: TopologyIndex, req: { vm: string; to: string }, at: VmLocationRow | undefined): VmLocationRow {
+    const refused = checkMoveRequest(topology, req, at);
+    if (refused) throw new LocusError(refused.code, refused.message);
+    return at!;
+  }
+
+  /** Plans a request already checked (`checked`) for the VM at `row`: the network rules, the engine's parameters, the prediction. */
+  async planChecked(row: VmLocationRow, req: MoveRequest): Promise<MovePlanning> {
+    const target = this.topology.hypervisor(req.to)!;
     const vmDef = this.topology.vm(req.vm);
     const memoryMb = vmDef?.memoryMb ?? 1024;
-    if (row.hypervisor === req.to) throw new LocusError('SAME_LOCATION', `VM ${req.vm} already runs on ${req.to}`);
     const verdict = checkMoveRules(this.topology, {
-      vm: { name: req.vm, l2Domain: row.l2_domain, memoryMb, hypervisor: row.hypervisor },
+      vm: { name: req.vm, l2Domain: row.l2Domain, memoryMb, hypervisor: row.hypervisor },
       mode: req.mode,
       to: req.to,
       hostsDown: this.health.down(),
@@ -65,14 +81,8 @@ export class MovePlanner {
   }
 
   /** Memory committed on a hypervisor: VMs located there plus active moves heading there (summed in the database). */
-  async usedMemoryMb(hypervisor: string, except?: string): Promise<number> {
-    const rows: { used: number }[] = await this.dataSource.query(
-      `SELECT (SELECT coalesce(sum(memory_mb), 0) FROM vm_location WHERE hypervisor = $1 AND name <> $2)
-            + (SELECT coalesce(sum(l.memory_mb), 0) FROM moves m JOIN vm_location l ON l.name = m.vm
-                WHERE m.state IN ('accepted', 'in-progress') AND m.view->'to'->>'hypervisor' = $1 AND m.vm <> $2 AND l.hypervisor <> $1) AS used`,
-      [hypervisor, except ?? ''],
-    );
-    return Number(rows[0]?.used ?? 0);
+  usedMemoryMb(hypervisor: string, except?: string): Promise<number> {
+    return this.reads.memoryCommittedMb(hypervisor, except);
   }
 
   buildPlan(vm: string, from: string, to: string, mode: MoveMode, memoryMb: number, options: MoveOptions): MovePlan {

@@ -1,10 +1,15 @@
 import type { DataSource } from 'typeorm';
 import type { GetMoveRequest, MoveView } from '@locus/contracts';
+import { MoveReadModel } from '@locus/eventstore';
 import { findMove } from './find-move';
 
 /** `move.get`: the move's read model, with its timeline of steps and who did them. */
 export class GetMoveHandler {
-  constructor(private readonly dataSource: DataSource) {}
+  private readonly reads: MoveReadModel;
+
+  constructor(private readonly dataSource: DataSource) {
+    this.reads = new MoveReadModel(dataSource);
+  }
 
   async handle(req: GetMoveRequest): Promise<{ move: MoveView }> {
     const v = (await findMove(this.dataSource, req.moveId)).view;
@@ -40,11 +45,6 @@ export class GetMoveHandler {
 
   /** 1 for the next move to start from that host; moves ahead are those accepted earlier and still waiting. */
   private async queuePosition(hypervisor: string, acceptedAt: string, moveId: string): Promise<number> {
-    const rows = await this.dataSource.query(
-      `SELECT count(*)::int AS ahead FROM moves WHERE state = 'accepted' AND view->'from'->>'hypervisor' = $1
-         AND (accepted_at, move_id) < ($2::timestamptz, $3::uuid)`,
-      [hypervisor, acceptedAt, moveId],
-    );
-    return rows[0].ahead + 1;
+    return (await this.reads.queuedAhead(hypervisor, acceptedAt, moveId)) + 1;
   }
 }

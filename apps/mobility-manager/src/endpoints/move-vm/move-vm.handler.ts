@@ -2,17 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import type { Logger } from 'pino';
 import { LocusError, type MoveAcceptedReply, type MoveVmRequest, type RecordedVmEvent } from '@locus/contracts';
-import type { MoveRow } from '@locus/domain';
-import { isUniqueViolation, MoveEntity } from '@locus/eventstore';
+import { admitRequest, type MoveRow, type OutboundLimits } from '@locus/domain';
+import { isUniqueViolation, MoveEntity, MoveReadModel } from '@locus/eventstore';
 import type { TopologyIndex } from '@locus/topology';
 import type { VmCommandService } from '../../vm-commands/vm-command.service';
-import type { MovePlanner } from '../../move-planner/move-planner';
+import { MovePlanner } from '../../move-planner/move-planner';
 
-/** The per-host outbound queue: moves that run at once, and moves that may wait behind them. */
-export interface QueueLimits {
-  maxOutboundPerHost: number;
-  maxQueuedPerHost: number;
-}
+/** The per-host outbound queue: moves that run at once, and moves that may wait behind them (admission, libs/domain). */
+export type QueueLimits = OutboundLimits;
 
 /**
  * `vm.move`: validates the target against the topology, decides on the VM's stream and
@@ -23,6 +20,7 @@ export interface QueueLimits {
 export class MoveVmHandler {
   /** vm.move requests refused so far, by error code (read by the metrics). */
   readonly refusals = new Map<string, number>();
+  private readonly reads: MoveReadModel;
 
   constructor(
     private readonly commands: VmCommandService,
@@ -31,7 +29,9 @@ export class MoveVmHandler {
     private readonly planner: MovePlanner,
     private readonly logger: Logger,
     private readonly queue: QueueLimits = { maxOutboundPerHost: 2, maxQueuedPerHost: Infinity },
-  ) {}
+  ) {
+    this.reads = new MoveReadModel(dataSource);
+  }
 
   async handle(req: MoveVmRequest): Promise<MoveAcceptedReply> {
     try {
@@ -47,15 +47,13 @@ export class MoveVmHandler {
       const existing = await this.byRequestId(req.requestId);
       if (existing) return this.replay(existing, req);
     }
-    if (!this.topology.hypervisor(req.to)) throw new LocusError('UNKNOWN_TARGET', `no hypervisor named ${req.to}; see locus.topology.get for the hypervisors`);
-    // The source host's queue first: under overload most requests end here, before any planning.
-    const host = await this.outboundOf(req.vm);
-    if (host && host.waiting >= this.queue.maxQueuedPerHost)
-      throw new LocusError(
-        'UNAVAILABLE',
-        `${host.hypervisor} already has ${host.active} outbound moves running and ${host.waiting} waiting (at most ${this.queue.maxQueuedPerHost}); retry later`,
-      );
-    const planning = await this.planner.plan(req);
+    // Where the VM is and its host's queue in one read; the request checked once, then the queue:
+    // under overload most requests end there, before any planning.
+    const host = await this.reads.locationWithOutbound(req.vm);
+    const at = MovePlanner.checked(this.topology, req, host);
+    const admission = admitRequest(host, this.queue);
+    if (!admission.ok) throw new LocusError(admission.code, admission.message);
+    const planning = await this.planner.planChecked(at, req);
     const moveId = randomUUID();
     try {
       const { events } = await this.commands.execute(
@@ -81,7 +79,7 @@ export class MoveVmHandler {
         `move accepted: ${d.vm} ${d.mode} ${d.from.hypervisor} -> ${d.to.hypervisor}`,
       );
       for (const warning of d.warnings) this.logger.warn({ component: 'mobility-manager', moveId, vm: d.vm }, warning);
-      const queuePosition = host && host.active >= this.queue.maxOutboundPerHost ? host.waiting + 1 : undefined;
+      const queuePosition = admission.queuePosition;
       return { moveId, vm: d.vm, from: d.from, to: d.to, mode: d.mode, ...(d.warnings.length ? { warnings: d.warnings } : {}), prediction: p, ...(queuePosition ? { queuePosition } : {}) };
     } catch (err) {
       // The same requestId sent twice at once: one append wins, the other finds it here.
@@ -91,18 +89,6 @@ export class MoveVmHandler {
       }
       throw err;
     }
-  }
-
-  /** The VM's host, its operator moves running and the moves waiting for one of its slots (indexed by source host); undefined for an unknown VM. */
-  private async outboundOf(vm: string): Promise<{ hypervisor: string; active: number; waiting: number } | undefined> {
-    const rows: { hypervisor: string; active: number; waiting: number }[] = await this.dataSource.query(
-      `SELECT l.hypervisor,
-              (SELECT count(*) FROM moves m WHERE m.state = 'in-progress' AND m.view->'from'->>'hypervisor' = l.hypervisor AND m.view->>'cause' <> 'ha-restart')::int AS active,
-              (SELECT count(*) FROM moves m WHERE m.state = 'accepted' AND m.view->'from'->>'hypervisor' = l.hypervisor)::int AS waiting
-         FROM vm_location l WHERE l.name = $1`,
-      [vm],
-    );
-    return rows[0];
   }
 
   private async byRequestId(requestId: string): Promise<MoveRow | undefined> {

@@ -1,5 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { LocusError, type ErrorCode, type PlanMoveRequest } from '@locus/contracts';
+import { moveInProgress } from '@locus/domain';
+import { MoveReadModel } from '@locus/eventstore';
 import type { MovePlanner } from '../../move-planner/move-planner';
 
 /** Errors of the request itself, answered `ok: false` as `vm.move` answers them; any other refusal is the plan's answer. */
@@ -7,10 +9,14 @@ const NOT_A_PLAN: readonly ErrorCode[] = ['BAD_REQUEST', 'UNKNOWN_VM', 'UNKNOWN_
 
 /** `move.plan`: the same body as `vm.move`; answers whether the move is allowed and what it will take. Appends nothing. */
 export class PlanMoveHandler {
+  private readonly reads: MoveReadModel;
+
   constructor(
     private readonly planner: MovePlanner,
-    private readonly dataSource: DataSource,
-  ) {}
+    dataSource: DataSource,
+  ) {
+    this.reads = new MoveReadModel(dataSource);
+  }
 
   async handle(req: PlanMoveRequest) {
     try {
@@ -27,7 +33,8 @@ export class PlanMoveHandler {
 
   /** vm.move refuses a VM that is moving (the decider, MOVE_IN_PROGRESS) before anything else: the plan says so too. */
   private async refuseWhileMoving(vm: string): Promise<void> {
-    const rows: { move_id: string; state: string }[] = await this.dataSource.query(`SELECT move_id, state FROM moves WHERE vm = $1 AND state IN ('accepted', 'in-progress') LIMIT 1`, [vm]);
-    if (rows.length) throw new LocusError('MOVE_IN_PROGRESS', `VM ${vm} is already moving (move ${rows[0].move_id}, ${rows[0].state})`);
+    const active = await this.reads.activeMoveOf(vm);
+    const refused = moveInProgress(vm, active && { moveId: active.moveId, stage: active.state });
+    if (refused) throw new LocusError(refused.code, refused.message);
   }
 }

@@ -28,6 +28,7 @@ import {
   type HostView,
   type MappingEntryFacts,
 } from '@locus/domain';
+import { MoveReadModel } from '@locus/eventstore';
 import { requestJson } from '@locus/messaging';
 import type { TopologyIndex } from '@locus/topology';
 import type { VmCommandService } from '../../vm-commands/vm-command.service';
@@ -69,16 +70,6 @@ export interface PeriodicDriftCheck extends DriftReply {
   ms: number;
 }
 
-interface Row {
-  name: string;
-  ip: string;
-  site: string;
-  hypervisor: string;
-  state: DriftLocation['state'];
-  location_version: number;
-}
-const COLUMNS = `name, host(ip) AS ip, site, hypervisor, state, location_version`;
-const toLocation = (r: Row): DriftLocation => ({ vm: r.name, ip: r.ip, site: r.site, hypervisor: r.hypervisor, state: r.state, locationVersion: r.location_version });
 
 type Unavailable = { unavailable: string };
 type StaleFacts = Extract<NonNullable<DriftInput['arpStale']>, readonly unknown[]>;
@@ -138,6 +129,8 @@ export class DriftDetector {
   /** Sweeps completed since start. */
   sweeps = 0;
 
+  private readonly reads: MoveReadModel;
+
   constructor(
     private readonly deps: {
       nc: NatsConnection;
@@ -155,6 +148,7 @@ export class DriftDetector {
     private readonly options: DriftOptions,
   ) {
     this.log = deps.logger.child({ component: 'drift-detector' });
+    this.reads = new MoveReadModel(deps.dataSource);
     this.repairer = deps.commands
       ? new DriftRepairer({ nc: deps.nc, commands: deps.commands, logger: deps.logger }, { prefix: options.prefix, stepTimeoutMs: options.repairStepTimeoutMs })
       : undefined;
@@ -206,13 +200,13 @@ export class DriftDetector {
     const pass = emptyPass();
     let chunks = 0;
     for (let after: string | undefined; ; ) {
-      const rows: Row[] = await this.deps.dataSource.query(`SELECT ${COLUMNS} FROM vm_location WHERE ($1::text IS NULL OR name > $1) ORDER BY name LIMIT $2`, [after ?? null, this.chunk]);
+      const rows = await this.reads.driftLocationsAfter(after, this.chunk);
       if (rows.length) {
-        await this.compare(rows.map(toLocation), converging, pass, memo);
+        await this.compare(rows, converging, pass, memo);
         chunks++;
       }
       if (rows.length < this.chunk) break;
-      after = rows[rows.length - 1].name;
+      after = rows[rows.length - 1].vm;
     }
     for (const site of this.hostRouteSites()) {
       for (let after: string | undefined; ; ) {
@@ -234,12 +228,12 @@ export class DriftDetector {
 
   /** The VMs named only, on every plane; names the DB does not have are returned as `unknown` (all unknown: UNKNOWN_VM). */
   private async checkVms(names: readonly string[], repair: boolean): Promise<DriftReply> {
-    const rows: Row[] = await this.deps.dataSource.query(`SELECT ${COLUMNS} FROM vm_location WHERE name = ANY($1::text[]) ORDER BY name`, [[...new Set(names)]]);
-    const found = new Set(rows.map((r) => r.name));
+    const rows = await this.reads.driftLocationsNamed(names);
+    const found = new Set(rows.map((r) => r.vm));
     const unknown = [...new Set(names)].filter((n) => !found.has(n)).sort();
     if (rows.length === 0) throw new LocusError('UNKNOWN_VM', `no VM named ${unknown.join(', ')}`);
     const pass = emptyPass();
-    await this.compare(rows.map(toLocation), this.deps.converging(), pass, new Map());
+    await this.compare(rows, this.deps.converging(), pass, new Map());
     const disagreements = this.settle(pass);
     const repairs = await this.repair(pass, repair, true);
     this.log.info({ vms: rows.length, unknown, disagreements: disagreements.length, repairs: repairs.length }, `drift check of ${rows.length} named VM(s): ${disagreements.length} disagreement(s)${repairs.length ? `, ${repairs.length} repair(s)` : ''}`);
@@ -275,19 +269,19 @@ export class DriftDetector {
   private async periodic(changed: ReadonlySet<string>, again: ReadonlySet<string>): Promise<PeriodicDriftCheck> {
     const t0 = performance.now();
     if (!this.sweep) {
-      const [{ n }]: { n: number }[] = await this.deps.dataSource.query(`SELECT count(*)::int AS n FROM vm_location`);
+      const n = await this.reads.vmCount();
       this.sweep = { startedAt: Date.now(), slice: this.options.slice || Math.max(1, Math.ceil(n / this.sweepPeriods)), periods: 0, vms: n, compared: 0 };
     }
     const sweep = this.sweep;
-    const sliceRows: Row[] = await this.deps.dataSource.query(`SELECT ${COLUMNS} FROM vm_location WHERE ($1::text IS NULL OR name > $1) ORDER BY name LIMIT $2`, [sweep.after ?? null, sweep.slice]);
-    const inSlice = new Set(sliceRows.map((r) => r.name));
+    const sliceRows = await this.reads.driftLocationsAfter(sweep.after, sweep.slice);
+    const inSlice = new Set(sliceRows.map((r) => r.vm));
     const extra = [...new Set([...changed, ...again])].filter((vm) => !inSlice.has(vm));
-    const extraRows: Row[] = extra.length ? await this.deps.dataSource.query(`SELECT ${COLUMNS} FROM vm_location WHERE name = ANY($1::text[])`, [extra]) : [];
+    const extraRows = extra.length ? await this.reads.driftLocationsNamed(extra) : [];
 
     const converging = this.deps.converging();
     const memo: Memo = new Map();
     const pass = emptyPass();
-    await this.compare([...sliceRows, ...extraRows].map(toLocation), converging, pass, memo);
+    await this.compare([...sliceRows, ...extraRows], converging, pass, memo);
     // the next page of each site's RIB, sized so that a site is listed in about as many periods as the VMs are swept
     const periodsPerSweep = Math.max(1, Math.ceil(sweep.vms / sweep.slice));
     await Promise.all(
@@ -316,7 +310,7 @@ export class DriftDetector {
         { vms: sweep.compared, periods: sweep.periods, ms, disagreements: this.known.size },
         `drift sweep completed: all ${sweep.compared} VMs in ${sweep.periods} period(s), ${(ms / 1000).toFixed(1)} s; ${this.known.size} disagreement(s) known`,
       );
-    } else sweep.after = sliceRows[sliceRows.length - 1].name;
+    } else sweep.after = sliceRows[sliceRows.length - 1].vm;
 
     const ms = performance.now() - t0;
     const result: PeriodicDriftCheck = {
@@ -485,9 +479,9 @@ export class DriftDetector {
     }
     pass.routesListed += view.routes.length;
     const ips = view.routes.map((x) => /^(\d{1,3}(?:\.\d{1,3}){3})\/32$/.exec(x.prefix)?.[1]).filter((ip): ip is string => !!ip);
-    const owners: Row[] = ips.length ? await this.deps.dataSource.query(`SELECT ${COLUMNS} FROM vm_location WHERE ip = ANY($1::inet[])`, [ips]) : [];
+    const owners = await this.reads.driftLocationsByIp(ips);
     const routes: DriftSiteRoutes[] = [{ site, routes: view.routes }];
-    pass.found.push(...findDrift({ locations: owners.map(toLocation), sites: this.sites(), skip: converging, routes }));
+    pass.found.push(...findDrift({ locations: owners, sites: this.sites(), skip: converging, routes }));
     pass.routePages.set(component, { ...(after ? { after } : {}), ...(view.next ? { through: view.next } : {}) });
     return { next: view.next, total: view.total };
   }

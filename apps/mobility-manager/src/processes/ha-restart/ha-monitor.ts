@@ -4,7 +4,7 @@ import type { DataSource } from 'typeorm';
 import type { Logger } from 'pino';
 import { LocusError, subjects } from '@locus/contracts';
 import { checkHosts, emptyLiveness, heartbeat, lostSight, rankRestartTargets, type Clock } from '@locus/domain';
-import type { PgEventStore } from '@locus/eventstore';
+import { MoveReadModel, type PgEventStore } from '@locus/eventstore';
 import type { TopologyIndex } from '@locus/topology';
 import type { HostHealth, MovePlanner } from '../../move-planner/move-planner';
 import type { VmCommandService } from '../../vm-commands/vm-command.service';
@@ -127,7 +127,7 @@ export class HaMonitor implements HostHealth {
   }
 
   private async onFailure(host: string, silentMs: number): Promise<void> {
-    const vms: string[] = (await this.deps.dataSource.query(`SELECT name FROM vm_location WHERE hypervisor = $1 ORDER BY name`, [host])).map((r: { name: string }) => r.name);
+    const vms = await new MoveReadModel(this.deps.dataSource).vmsOn(host);
     await this.appendHostEvent(host, 'HostDeclaredFailed', { hypervisor: host, silentMs: Math.round(silentMs), vms });
     this.log.warn({ host, silentMs: Math.round(silentMs), vms }, `${host} declared failed after ${(silentMs / 1000).toFixed(1)} s without heartbeat; restarting ${vms.length} VMs elsewhere`);
     for (const vm of vms) await this.restartElsewhere(vm, host);

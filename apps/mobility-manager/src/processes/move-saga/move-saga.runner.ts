@@ -2,7 +2,8 @@ import type { DataSource } from 'typeorm';
 import type { JetStreamClient, JetStreamManager, JsMsg, NatsConnection } from 'nats';
 import type { Logger } from 'pino';
 import { decodeVmEventFrom, MANAGER_DURABLES, subjects, type AgentStepReply, type ErrorBody, type RecordedEvent, type RecordedVmEvent } from '@locus/contracts';
-import { attemptTimeoutMs, commandOfAnswer, commandOfStep, expectedStepMs, failureOf, nextSagaStep, silenceOf, type AgentStep, type SagaStep, type StepRetryPolicy, type VmState } from '@locus/domain';
+import { attemptTimeoutMs, commandOfAnswer, commandOfStep, expectedStepMs, failureOf, freeOutboundSlots, mayStartNow, nextSagaStep, silenceOf, type AgentStep, type SagaStep, type StepRetryPolicy, type VmState } from '@locus/domain';
+import { MoveReadModel } from '@locus/eventstore';
 import { ACK, DurableConsumer, LinkWatch, requestJson, type Outcome } from '@locus/messaging';
 import type { VmCommandService } from '../../vm-commands/vm-command.service';
 
@@ -41,6 +42,7 @@ export class MoveSagaRunner {
   private readonly admissions = new Map<string, Promise<unknown>>();
   private readonly link: LinkWatch;
   private readonly stopping = new AbortController();
+  private readonly reads: MoveReadModel;
 
   constructor(
     private readonly deps: { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager; commands: VmCommandService; dataSource: DataSource; logger: Logger },
@@ -48,6 +50,7 @@ export class MoveSagaRunner {
   ) {
     this.log = deps.logger.child({ component: 'move-saga' });
     this.link = new LinkWatch(deps.nc.status());
+    this.reads = new MoveReadModel(deps.dataSource);
   }
 
   private get retryPolicy(): StepRetryPolicy {
@@ -120,10 +123,8 @@ export class MoveSagaRunner {
   /** One step of the saga. */
   private async take(vm: string, state: VmState, step: SagaStep, ctx: Ctx): Promise<Stepped> {
     switch (step.kind) {
-      case 'admit': {
-        const isHa = state.status === 'placed' && state.move?.cause === 'ha-restart';
-        return { outcome: ACK, events: await this.admit(vm, step.hypervisor, step.moveId, isHa, ctx) };
-      }
+      case 'admit':
+        return { outcome: ACK, events: await this.admit(vm, step, state.status === 'placed' ? state.move?.cause : undefined, ctx) };
       case 'commit':
         return this.commit(vm, step, ctx);
       case 'switchover': {
@@ -154,14 +155,15 @@ export class MoveSagaRunner {
     return { outcome: ACK, events };
   }
 
-  /** Starts a queued move when its source host has a free outbound slot (HA restarts never wait). Returns what was appended. */
-  private admit(vm: string, host: string, moveId: string, isHa: boolean, ctx: Ctx): Promise<RecordedEvent[]> {
+  /** Starts a queued move when admission lets it (libs/domain admission: a free outbound slot; HA restarts never wait). Returns what was appended. */
+  private admit(vm: string, step: Extract<SagaStep, { kind: 'admit' }>, cause: 'operator' | 'ha-restart' | undefined, ctx: Ctx): Promise<RecordedEvent[]> {
+    const { hypervisor: host, moveId } = step;
     return this.serialPerHost(host, async () => {
-      if (!isHa && (await this.freeSlots(host)) <= 0) {
+      if (!mayStartNow(cause, cause === 'ha-restart' ? 0 : await this.reads.operatorMovesRunningFrom(host), this.limit)) {
         this.log.info({ moveId, vm, host, limit: this.limit }, `move of ${vm} queued: ${host} already has ${this.limit} outbound moves`);
         return [];
       }
-      const { events } = await this.deps.commands.execute(vm, { type: 'StartMove', moveId }, { ...ctx, component: 'mobility-manager' });
+      const { events } = await this.deps.commands.execute(vm, commandOfStep(step), { ...ctx, component: 'mobility-manager' });
       return events;
     });
   }
@@ -169,30 +171,17 @@ export class MoveSagaRunner {
   /** A move from `host` ended: start the oldest queued moves that now fit (one count, one read of the queue). */
   private admitQueued(host: string): Promise<unknown> {
     return this.serialPerHost(host, async () => {
-      const free = await this.freeSlots(host);
+      const free = freeOutboundSlots(await this.reads.operatorMovesRunningFrom(host), this.limit);
       if (free <= 0) return;
-      const queued: { move_id: string; vm: string }[] = await this.deps.dataSource.query(
-        `SELECT move_id, vm FROM moves WHERE state = 'accepted' AND view->'from'->>'hypervisor' = $1 ORDER BY accepted_at, move_id LIMIT $2`,
-        [host, free],
-      );
-      for (const q of queued)
+      for (const q of await this.reads.queuedFrom(host, free))
         await this.deps.commands
-          .execute(q.vm, { type: 'StartMove', moveId: q.move_id }, { correlationId: q.move_id, causationId: q.move_id, component: 'mobility-manager' })
-          .catch((err: Error) => this.log.warn({ moveId: q.move_id, vm: q.vm, err: err.message }, `queued move of ${q.vm} not started`));
+          .execute(q.vm, commandOfStep({ kind: 'admit', moveId: q.moveId, hypervisor: host }), { correlationId: q.moveId, causationId: q.moveId, component: 'mobility-manager' })
+          .catch((err: Error) => this.log.warn({ moveId: q.moveId, vm: q.vm, err: err.message }, `queued move of ${q.vm} not started`));
     });
   }
 
   private get limit(): number {
     return this.options.maxOutboundPerHost ?? 2;
-  }
-
-  /** Outbound slots of `host` not taken by running operator moves (HA restarts take none). */
-  private async freeSlots(host: string): Promise<number> {
-    const active: { n: number }[] = await this.deps.dataSource.query(
-      `SELECT count(*)::int AS n FROM moves WHERE state = 'in-progress' AND view->'from'->>'hypervisor' = $1 AND view->>'cause' <> 'ha-restart'`,
-      [host],
-    );
-    return this.limit - active[0].n;
   }
 
   /** Admission is serialised per source host so two moves never take the last slot together. */
@@ -211,8 +200,7 @@ export class MoveSagaRunner {
   private async sourceOf(event: RecordedEvent): Promise<string | undefined> {
     const moveId = 'moveId' in event.data ? event.data.moveId : undefined;
     if (!moveId) return undefined;
-    const rows = await this.deps.dataSource.query(`SELECT view->'from'->>'hypervisor' AS host FROM moves WHERE move_id = $1`, [moveId]);
-    return rows[0]?.host;
+    return this.reads.sourceHostOf(moveId);
   }
 
   private async runAgentStep(vm: string, state: VmState, step: AgentStep, ctx: Ctx): Promise<Stepped> {

@@ -2,7 +2,8 @@ import type { JetStreamClient, JetStreamManager, JsMsg } from 'nats';
 import type { DataSource } from 'typeorm';
 import type { Logger } from 'pino';
 import { decodeStreamEventFrom, isRecordedVmEvent, MANAGER_DURABLES, subjects, type StreamEvent } from '@locus/contracts';
-import { MoveConvergenceBook, convergedLine, convergenceInputOf, convergenceTopologyOf, lateLine, type ConvergenceVerdict, type MoveRow } from '@locus/domain';
+import { MoveConvergenceBook, convergedLine, convergenceInputOf, convergenceTopologyOf, lateLine, type ConvergenceVerdict } from '@locus/domain';
+import { MoveReadModel } from '@locus/eventstore';
 import { ACK, DurableConsumer, type Outcome } from '@locus/messaging';
 import type { TopologyIndex } from '@locus/topology';
 import type { VmCommandService } from '../../vm-commands/vm-command.service';
@@ -37,6 +38,7 @@ export class ConvergenceTracker {
   private recording: Promise<unknown> = Promise.resolve();
   private stopped = false;
   private readonly log: Logger;
+  private readonly reads: MoveReadModel;
 
   constructor(
     private readonly deps: {
@@ -52,6 +54,7 @@ export class ConvergenceTracker {
     private readonly options: ConvergenceTrackerOptions,
   ) {
     this.log = deps.logger.child({ component: COMPONENT });
+    this.reads = new MoveReadModel(deps.dataSource);
     this.book = new MoveConvergenceBook(convergenceTopologyOf(deps.topology.topology), options.deadlineMs);
   }
 
@@ -105,14 +108,8 @@ export class ConvergenceTracker {
    */
   private async resumePoint(): Promise<Date> {
     const lookbackMs = this.options.lookbackMs ?? 3_600_000;
-    const rows: { since: Date | null }[] = await this.deps.dataSource.query(
-      `SELECT min(m.accepted_at) AS since FROM moves m
-        WHERE m.state IN ('accepted', 'in-progress', 'completed') AND m.accepted_at > now() - ($1::int * interval '1 millisecond')
-          AND NOT (m.state = 'completed' AND EXISTS (
-            SELECT 1 FROM moves later WHERE later.vm = m.vm AND later.accepted_at > m.accepted_at AND later.state IN ('completed', 'converged')))`,
-      [lookbackMs],
-    );
-    const oldest = rows[0]?.since ? new Date(rows[0].since).getTime() : Infinity;
+    const since = await this.reads.oldestUnconvergedAcceptedAt(lookbackMs);
+    const oldest = since ? since.getTime() : Infinity;
     return new Date(Math.min(oldest, this.now()) - 1000);
   }
 
@@ -132,8 +129,7 @@ export class ConvergenceTracker {
 
   /** A move whose MoveAccepted came before the consumer's start: what it touches, from the moves projection. */
   private async factsFromProjection(moveId: string): Promise<ConvergenceVerdict[]> {
-    const rows: { view: MoveRow }[] = await this.deps.dataSource.query(`SELECT view FROM moves WHERE move_id = $1`, [moveId]);
-    const v = rows[0]?.view;
+    const v = await this.reads.moveView(moveId);
     if (!v) return [];
     return this.book.apply({ kind: 'accepted', moveId, vm: v.vm, mode: v.mode, from: v.from, to: v.to, planes: v.planes ?? [] });
   }
