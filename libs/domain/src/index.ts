@@ -14,6 +14,7 @@ export * from './precopy/precopy.model';
 export * from './rules/move-rules';
 export * from './move/move.prediction';
 export * from './ha/host-liveness';
+export * from './ha/host.decider';
 export * from './routing';
 export * from './arp';
 export * from './mapping';

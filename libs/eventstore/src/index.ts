@@ -8,3 +8,4 @@ export * from './projections/move-read-model';
 export * from './projections/rebuild';
 export * from './migrations';
 export * from './group-commit';
+export * from './command-handler';

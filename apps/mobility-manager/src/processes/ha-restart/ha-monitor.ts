@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { NatsConnection, Status, Subscription } from 'nats';
 import type { DataSource } from 'typeorm';
 import type { Logger } from 'pino';
-import { LocusError, subjects } from '@locus/contracts';
-import { checkHosts, emptyLiveness, heartbeat, lostSight, rankRestartTargets, type Clock } from '@locus/domain';
-import { MoveReadModel, type PgEventStore } from '@locus/eventstore';
+import { hostStreamId, LocusError, parseHostEvent, subjects } from '@locus/contracts';
+import { checkHosts, emptyLiveness, heartbeat, hostDecider, lostSight, rankRestartTargets, type Clock, type HostCommand } from '@locus/domain';
+import { handleStreamCommand, MoveReadModel, type PgEventStore } from '@locus/eventstore';
 import type { TopologyIndex } from '@locus/topology';
 import type { HostHealth, MovePlanner } from '../../move-planner/move-planner';
 import type { VmCommandService } from '../../vm-commands/vm-command.service';
@@ -128,7 +128,7 @@ export class HaMonitor implements HostHealth {
 
   private async onFailure(host: string, silentMs: number): Promise<void> {
     const vms = await new MoveReadModel(this.deps.dataSource).vmsOn(host);
-    await this.appendHostEvent(host, 'HostDeclaredFailed', { hypervisor: host, silentMs: Math.round(silentMs), vms });
+    await this.recordHost(host, { type: 'DeclareHostFailed', hypervisor: host, silentMs, vms });
     this.log.warn({ host, silentMs: Math.round(silentMs), vms }, `${host} declared failed after ${(silentMs / 1000).toFixed(1)} s without heartbeat; restarting ${vms.length} VMs elsewhere`);
     for (const vm of vms) await this.restartElsewhere(vm, host);
   }
@@ -166,19 +166,11 @@ export class HaMonitor implements HostHealth {
 
   private async onRecovered(host: string): Promise<void> {
     this.log.info({ host }, `${host} heartbeats again: back in service (its agent fences the VMs restarted elsewhere)`);
-    await this.appendHostEvent(host, 'HostRecovered', { hypervisor: host }).catch((err) => this.log.error({ err: (err as Error).message }, 'could not record recovery'));
+    await this.recordHost(host, { type: 'RecordHostRecovered', hypervisor: host }).catch((err) => this.log.error({ err: (err as Error).message }, 'could not record recovery'));
   }
 
-  private async appendHostEvent(host: string, type: string, data: object): Promise<void> {
-    const streamId = `host:${host}`;
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const { version } = await this.deps.store.readStream(streamId);
-      try {
-        await this.deps.store.append(streamId, version, [{ type, data, metadata: { correlationId: `host:${host}`, component: 'ha-monitor', at: new Date().toISOString() } }]);
-        return;
-      } catch (err) {
-        if (attempt === 4) throw err;
-      }
-    }
+  /** Records a host's health on its stream through the host decider (libs/domain ha/host.decider.ts). */
+  private async recordHost(host: string, command: HostCommand): Promise<void> {
+    await handleStreamCommand(this.deps.store, hostStreamId(host), hostDecider, parseHostEvent, command, { correlationId: hostStreamId(host), component: 'ha-monitor', at: new Date().toISOString() });
   }
 }
