@@ -1,7 +1,6 @@
 import { droppedEvents, LOCUS_METRICS, natsCheck, postgresCheck, type LocusMetrics, type Observed } from '@locus/platform';
 import { MoveReadModel } from '@locus/eventstore';
 import type { MobilityManager } from '../start-mobility-manager';
-import { MoveVmHandler } from '../endpoints/move-vm/move-vm.handler';
 
 /** An event as the store hands it to its append listeners (only what the metrics read). */
 export interface AppendedEvent {
@@ -88,11 +87,10 @@ export function observeMobilityManager(metrics: LocusMetrics, manager: MobilityM
   const reads = new MoveReadModel(manager.dataSource);
   const moves = new MoveMetrics(metrics, (moveId) => reads.moveMode(moveId));
   const unlisten = manager.store.onAppended((events) => void moves.record(events));
-  const handler = manager.app.get(MoveVmHandler);
   const stops = [
     unlisten,
     metrics.counterFrom(LOCUS_METRICS.moveRefusalsTotal, (emit) => {
-      for (const [code, n] of handler.refusals) emit({ code }, n);
+      for (const [code, n] of manager.refusals()) emit({ code }, n);
     }),
     metrics.counterFrom(LOCUS_METRICS.requestsShedTotal, (emit) => {
       for (const [endpoint, s] of manager.requestStats()) {

@@ -18,8 +18,8 @@ export type QueueLimits = OutboundLimits;
  * UNAVAILABLE with nothing recorded, so that overload is refused at once instead of piling up.
  */
 export class MoveVmHandler {
-  /** vm.move requests refused so far, by error code (read by the metrics). */
-  readonly refusals = new Map<string, number>();
+  /** vm.move requests refused so far, by error code. */
+  private readonly refusals = new Map<string, number>();
   private readonly reads: MoveReadModel;
 
   constructor(
@@ -31,6 +31,11 @@ export class MoveVmHandler {
     private readonly queue: QueueLimits = { maxOutboundPerHost: 2, maxQueuedPerHost: Infinity },
   ) {
     this.reads = new MoveReadModel(dataSource);
+  }
+
+  /** vm.move requests refused so far, by error code (read by the metrics). */
+  refusalCounts(): ReadonlyMap<string, number> {
+    return this.refusals;
   }
 
   async handle(req: MoveVmRequest): Promise<MoveAcceptedReply> {
