@@ -96,15 +96,16 @@ describe('event store: round trips and group commit (appendMany)', () => {
   let store: PgEventStore;
   const config = useTestStore((opened) => ({ ds, store } = opened));
 
-  it('an append is BEGIN + 3 statements + COMMIT, notifies the relay once, and a failed claim writes nothing', async () => {
+  it('an append is one autocommit statement (projections inline), notifies the relay once, and a failed claim writes nothing', async () => {
     const counting = await countingStore(config.databaseUrl);
     const listener = await listen(config.databaseUrl);
     try {
       const placedEvents = await counting.store.append('vm:rt-01', 0, [placed('rt-01', 501)]);
-      expect(counting.statements).toEqual(['START TRANSACTION', 'WITH s AS', 'SELECT name, host(ip)', 'WITH saved_locations AS', 'COMMIT']);
+      expect(counting.statements).toEqual(['WITH s AS']);
       counting.statements.length = 0;
+      // This store wrote version 1: it folds the next events over the rows it remembers, no read.
       const moved = await counting.store.append('vm:rt-01', 1, [moveAccepted('rt-01', 501), moveStarted(501)]);
-      expect(counting.statements).toHaveLength(5);
+      expect(counting.statements).toEqual(['WITH s AS']);
       expect(moved.map((e) => [e.streamId, e.streamVersion, e.type])).toEqual([
         ['vm:rt-01', 2, 'MoveAccepted'],
         ['vm:rt-01', 3, 'MoveStarted'],
@@ -116,8 +117,9 @@ describe('event store: round trips and group commit (appendMany)', () => {
       expect(listener.payloads).toEqual([placedEvents[0].position, moved[1].position]);
 
       counting.statements.length = 0;
+      // An append at a version this store did not write reads the rows first; its failed claim writes nothing.
       await expect(counting.store.append('vm:rt-01', 1, [moveStarted(501)])).rejects.toBeInstanceOf(VersionConflictError);
-      expect(counting.statements).toEqual(['START TRANSACTION', 'WITH s AS', 'ROLLBACK']);
+      expect(counting.statements).toEqual(['SELECT name, host(ip)', 'WITH s AS']);
       expect((await store.readStream('vm:rt-01')).version).toBe(3);
       const move = await ds.query(`SELECT state FROM moves WHERE move_id = $1`, [(moved[0].data as { moveId: string }).moveId]);
       expect(move).toEqual([{ state: 'in-progress' }]);
@@ -135,7 +137,7 @@ describe('event store: round trips and group commit (appendMany)', () => {
     try {
       const batch = Array.from({ length: 1000 }, (_, i) => ({ streamId: `vm:batch-${i}`, expectedVersion: 0, events: [placed(`batch-${i}`, 1000 + i)] }));
       const results = await counting.store.appendMany(batch);
-      expect(counting.statements).toEqual(['START TRANSACTION', 'WITH s AS', 'SELECT name, host(ip)', 'WITH saved_locations AS', 'COMMIT']);
+      expect(counting.statements).toEqual(['WITH s AS']);
       expect(results.map((r) => r.streamId)).toEqual(batch.map((b) => b.streamId));
       expect(results.every((r) => r.events?.length === 1 && r.events[0].streamVersion === 1 && !r.conflict)).toBe(true);
       const [row] = await ds.query(
@@ -225,6 +227,27 @@ describe('event store: round trips and group commit (appendMany)', () => {
     );
     expect(row).toEqual({ streams: 0, events: 0, mix1: 3 });
     await expect(store.appendMany([batch[0], batch[0]])).rejects.toThrow(/twice/);
+  });
+
+  it('two writers on one stream (replicas): each folds its projection over rows at the expected version, read again when another wrote it', async () => {
+    const other = await countingStore(config.databaseUrl);
+    const mine = await countingStore(config.databaseUrl);
+    try {
+      await mine.store.append('vm:two-01', 0, [placed('two-01', 601)]);
+      other.statements.length = 0;
+      await other.store.append('vm:two-01', 1, [moveAccepted('two-01', 601)]); // never saw version 1: reads the rows
+      expect(other.statements).toEqual(['SELECT name, host(ip)', 'WITH s AS']);
+      mine.statements.length = 0;
+      await mine.store.append('vm:two-01', 2, [moveStarted(601)]); // remembers version 1, not 2: reads again
+      expect(mine.statements).toEqual(['SELECT name, host(ip)', 'WITH s AS']);
+      const [move] = await ds.query(`SELECT state, view->>'vm' AS vm FROM moves WHERE move_id = $1`, ['7f3b0000-0000-4000-8000-000000000601']);
+      expect(move).toEqual({ state: 'in-progress', vm: 'two-01' });
+      const [row] = await ds.query(`SELECT stream_version FROM vm_location WHERE name = 'two-01'`);
+      expect(row.stream_version).toBeLessThanOrEqual(3);
+    } finally {
+      await other.ds.destroy();
+      await mine.ds.destroy();
+    }
   });
 
   it('after single and batched appends, a rebuild gives identical vm_location and moves', async () => {

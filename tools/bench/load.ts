@@ -107,6 +107,7 @@ export class LoadDriver {
         const type = payload?.type as string | undefined;
         if (!moveId || !type) return;
         const now = performance.now();
+        if (type === 'VmRelocated' && this.phaseOf.has(moveId)) this.noteCommit(moveId, payload);
         if (this.phaseOf.has(moveId)) this.note(moveId, type, now);
         else if (['MoveCompleted', 'MoveFailed', 'MoveCancelled', 'MoveConvergenceLate'].includes(type)) {
           // the reply may still be on its way: keep the event until it is (moves of others are never claimed)
@@ -121,6 +122,20 @@ export class LoadDriver {
 
   unsubscribe(): void {
     this.sub?.unsubscribe();
+  }
+
+  /**
+   * Where the time before the planes goes: from the location decision (`metadata.at`) to the row's
+   * insert (`recordedAt`, the transaction's start: group commit's wait) and to the event reaching
+   * subscribers of the stream (the commit, the outbox relay, the JetStream publish).
+   */
+  readonly commitStages = new Map<string, { toInsertMs: number; toStreamMs: number }>();
+
+  private noteCommit(moveId: string, e: { metadata?: { at?: string }; recordedAt?: string }): void {
+    const at = Date.parse(e.metadata?.at ?? '');
+    const recorded = Date.parse(e.recordedAt ?? '');
+    if (Number.isFinite(at) && Number.isFinite(recorded) && !this.commitStages.has(moveId))
+      this.commitStages.set(moveId, { toInsertMs: recorded - at, toStreamMs: Date.now() - at });
   }
 
   /** Counts one event of one of the bench's moves (once per type) and frees its VM when it is done. */

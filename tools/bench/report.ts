@@ -148,6 +148,8 @@ export interface BenchResult {
     computed?: Summary;
     /** The tracker's time of each plane, from the location commit to that plane agreeing. */
     byPlane?: Record<string, Summary>;
+    /** VmRelocated: decision (`metadata.at`) → its insert (`recordedAt`) and → received on the stream by the bench. */
+    commitStages?: { toInsert: Summary; toStream: Summary };
     late: number;
     how: string;
   };
@@ -298,6 +300,11 @@ export function renderReport(r: BenchResult): string {
       L.push('  each plane (tracker: location commit -> that plane agrees), slowest p50 first:');
       for (const [plane, x] of planes) L.push(`  ${row(`  ${plane}`, x)}`);
     }
+    const cs = r.convergence.commitStages;
+    if (cs)
+      L.push(
+        `  before the planes (VmRelocated, from the decision): to its insert p50 ${f1(cs.toInsert.p50)} ms, p99 ${f1(cs.toInsert.p99)} ms (group commit); on the stream p50 ${f1(cs.toStream.p50)} ms, p99 ${f1(cs.toStream.p99)} ms (commit, outbox relay, publish)`,
+      );
     if (r.convergence.late) L.push(`  MoveConvergenceLate: ${r.convergence.late}`);
     L.push(`  how: ${r.convergence.how}`);
     if (s?.count) {

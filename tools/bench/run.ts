@@ -101,6 +101,13 @@ export function convergenceOf(moves: MoveTrack[], trackerSeen: boolean): { used:
   return { used, tracker: trackerMs.length ? summarize(trackerMs) : undefined, computed: computedMs.length ? summarize(computedMs) : undefined, ...(byPlane ? { byPlane } : {}) };
 }
 
+/** Decision → insert and decision → on the stream of each move's VmRelocated, as the bench received it. */
+export function commitStagesOf(stages: ({ toInsertMs: number; toStreamMs: number } | undefined)[]): { commitStages?: { toInsert: Summary; toStream: Summary } } {
+  const seen = stages.filter((x): x is { toInsertMs: number; toStreamMs: number } => x !== undefined);
+  if (!seen.length) return {};
+  return { commitStages: { toInsert: summarize(seen.map((x) => x.toInsertMs)), toStream: summarize(seen.map((x) => x.toStreamMs)) } };
+}
+
 export async function runLab(session: Session, cfg: RunConfig, hooks: { beforeLab?: (databaseUrl: string) => Promise<void> } = {}): Promise<LabRun> {
   const { log } = session;
   const id = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
@@ -281,7 +288,7 @@ export async function runLab(session: Session, cfg: RunConfig, hooks: { beforeLa
     // ---- results ----
     const mine = driver.moves('load');
     const all = driver.moves();
-    const conv = convergenceOf(mine, driver.board.trackerSeen);
+    const conv = { ...convergenceOf(mine, driver.board.trackerSeen), ...commitStagesOf(mine.map((m) => driver!.commitStages.get(m.moveId))) };
     const answers: AnswerFigures = driver.answerFigures('load');
     const servicesRss = sampler.byService(services);
     const usage = process.cpuUsage();
@@ -346,6 +353,7 @@ export async function runLab(session: Session, cfg: RunConfig, hooks: { beforeLa
         tracker: conv.tracker,
         computed: conv.computed,
         byPlane: conv.byPlane,
+        commitStages: conv.commitStages,
         late: mine.filter((m) => m.late).length,
         how:
           conv.used === 'tracker'

@@ -3,7 +3,7 @@ import 'reflect-metadata';
 import type { NatsConnection, Service } from 'nats';
 import type { DataSource } from 'typeorm';
 import { subjects } from '@locus/contracts';
-import { OutboxRelay, openStore, PgEventStore, VmProjector } from '@locus/eventstore';
+import { OutboxRelay, openStore, PgEventStore, VmInlineProjection } from '@locus/eventstore';
 import { addJsonService, connectNats, ensureEventStream, JetStreamOutboxPublisher, serveRequestEndpoints, type EndpointStats } from '@locus/messaging';
 import { natsCredentials, ScaledClock, serviceDatabaseUrl, type LocusConfig, type Logger } from '@locus/platform';
 import { defaultTopologyPath, loadTopologyFile, type TopologyIndex } from '@locus/topology';
@@ -47,7 +47,8 @@ export function storeFor(dataSource: DataSource, prefix: string): PgEventStore {
   const s = subjects(prefix);
   return new PgEventStore(dataSource, {
     subjectOf: (streamId, type) => s.streamEvent(streamId, type),
-    projectors: [new VmProjector()],
+    projectors: [],
+    inline: new VmInlineProjection(),
     notifyChannel: OUTBOX_CHANNEL,
   });
 }

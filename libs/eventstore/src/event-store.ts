@@ -1,4 +1,5 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import type { Pool } from 'pg';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { EventMetadata, RecordedEvent } from '@locus/contracts';
 
@@ -26,6 +27,30 @@ export interface Projector {
   apply(events: RecordedEvent[], tx: EntityManager): Promise<void>;
 }
 
+/** Anything that runs a query: the DataSource (autocommit) or a transaction's EntityManager. */
+export interface Queryable {
+  query(sql: string, params?: unknown[]): Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- TypeORM's own signature
+}
+
+/**
+ * A read model written in the append's own statement: its rows are computed before the events are
+ * stored (from rows it remembers or reads), then written by CTEs of the one statement that claims
+ * the streams, only for the streams it claims. An append is then one round trip in autocommit, with
+ * no BEGIN, no COMMIT and no read inside a transaction. The rows of a stream whose claim fails are
+ * not written and are forgotten.
+ */
+export interface InlineProjection<Rows> {
+  readonly name: string;
+  /** The rows `pending` change (events not stored yet: `position` and `recordedAt` are unknown; the CTEs take them from `inserted`). */
+  prepare(pending: readonly RecordedEvent[], expected: ReadonlyMap<string, number>, db: Queryable): Promise<Rows>;
+  /** CTEs (each starting with `, name AS (`) writing `rows` of the streams claimed (`claimed(stream_id)`, `inserted(...)` are in scope), with parameters from `$first`. */
+  ctes(first: number, rows: Rows): { sql: string; params: unknown[] };
+  /** After the statement: the streams it claimed, at their new versions (the others' rows were not written). */
+  settle(rows: Rows, claimed: ReadonlyMap<string, number>): void;
+  /** The statement failed: nothing of `rows` is known to be stored. */
+  discard(rows: Rows): void;
+}
+
 /** One stream's share of an appendMany batch. */
 export interface AppendRequest {
   streamId: string;
@@ -44,6 +69,8 @@ export interface EventStoreOptions {
   /** Subject each event is published under; stored in the outbox row. */
   subjectOf: (streamId: string, type: string) => string;
   projectors: Projector[];
+  /** Written in the append's own statement; with no `projectors`, an append is one autocommit statement. */
+  inline?: InlineProjection<unknown>;
   /** LISTEN/NOTIFY channel that wakes the outbox relay on commit. */
   notifyChannel: string;
 }
@@ -122,18 +149,42 @@ export class PgEventStore {
   /**
    * Appends after `expectedVersion` (0 for a new stream). Returns the recorded events.
    * Throws VersionConflictError (and writes nothing) when the stream is not at that version.
-   * Round trips: BEGIN, one statement for stream claim + events + outbox + notify, the projectors' own, COMMIT.
+   * Round trips: one statement (stream claim + events + outbox + inline projection + notify) in
+   * autocommit; with transactional `projectors`, BEGIN, that statement, the projectors' own, COMMIT.
    */
   async append(streamId: string, expectedVersion: number, events: NewEvent[]): Promise<RecordedEvent[]> {
     if (events.length === 0) return [];
-    const committed = await this.dataSource.transaction(async (tx) => {
-      const recorded = await this.insertClaimed(tx, [{ streamId, expectedVersion, events }]);
-      if (recorded.length === 0) throw new VersionConflictError(streamId, expectedVersion);
-      for (const projector of this.options.projectors) await projector.apply(recorded, tx);
-      return recorded;
-    });
+    const committed = await this.write([{ streamId, expectedVersion, events }]);
+    if (committed.length === 0) throw new VersionConflictError(streamId, expectedVersion);
     this.notifyListeners(committed);
     return committed;
+  }
+
+  /** Claims, inserts and projects `writes` (streams appear once each): the events of the claimed streams, in position order. */
+  private async write(writes: readonly AppendRequest[]): Promise<RecordedEvent[]> {
+    const pending = pendingEventsOf(writes);
+    const inline = this.options.inline;
+    const expected = new Map(writes.map((w) => [w.streamId, w.expectedVersion]));
+    const rows = inline ? await inline.prepare(pending.events, expected, this.dataSource) : undefined;
+    try {
+      const recorded =
+        this.options.projectors.length === 0
+          ? await this.insertClaimed(this.dataSource, writes, pending, rows)
+          : await this.dataSource.transaction(async (tx) => {
+              const r = await this.insertClaimed(tx, writes, pending, rows);
+              if (r.length > 0) for (const projector of this.options.projectors) await projector.apply(r, tx);
+              return r;
+            });
+      if (inline) {
+        const claimed = new Map<string, number>();
+        for (const e of recorded) claimed.set(e.streamId, e.streamVersion);
+        inline.settle(rows, claimed);
+      }
+      return recorded;
+    } catch (err) {
+      inline?.discard(rows);
+      throw err;
+    }
   }
 
   /**
@@ -149,14 +200,7 @@ export class PgEventStore {
       seen.add(streamId);
     }
     const writes = batch.filter((b) => b.events.length > 0);
-    const committed =
-      writes.length === 0
-        ? []
-        : await this.dataSource.transaction(async (tx) => {
-            const recorded = await this.insertClaimed(tx, writes);
-            if (recorded.length > 0) for (const projector of this.options.projectors) await projector.apply(recorded, tx);
-            return recorded;
-          });
+    const committed = writes.length === 0 ? [] : await this.write(writes);
     const byStream = new Map<string, RecordedEvent[]>();
     for (const event of committed) {
       const list = byStream.get(event.streamId);
@@ -177,7 +221,7 @@ export class PgEventStore {
    * only, their outbox rows, and notifies the relay. Returns the recorded events in position order;
    * a stream whose claim failed has none. The caller's transaction makes it atomic with the projections.
    */
-  private async insertClaimed(tx: EntityManager, writes: readonly AppendRequest[]): Promise<RecordedEvent[]> {
+  private async insertClaimed(db: Queryable, writes: readonly AppendRequest[], pending: PendingEvents, rows: unknown): Promise<RecordedEvent[]> {
     // New streams are inserted, existing ones locked (FOR UPDATE ... ORDER BY), in stream-id order
     // whatever the plan: batches sharing streams then wait for each other instead of deadlocking.
     // A stream another transaction advanced meanwhile fails the version re-check and is a conflict.
@@ -190,9 +234,10 @@ export class PgEventStore {
       streamIds.push(streamId);
       expected.push(expectedVersion);
       versions.push(expectedVersion + events.length);
+      const ids = pending.ids.get(streamId)!;
       events.forEach((e, i) => {
         ev.stream.push(streamId);
-        ev.id.push(randomUUID());
+        ev.id.push(ids[i]);
         ev.version.push(expectedVersion + i + 1);
         ev.type.push(e.type);
         ev.data.push(JSON.stringify(e.data));
@@ -200,11 +245,12 @@ export class PgEventStore {
         ev.subject.push(this.options.subjectOf(streamId, e.type));
       });
     }
+    const projection = this.options.inline && rows !== undefined ? this.options.inline.ctes(12, rows) : { sql: '', params: [] };
     // Data-modifying CTEs all run to completion; `notified` is a plain SELECT, so it runs only because
     // the final SELECT reads it (once, as an InitPlan, when there is a first row). No rows: no claim, no notify.
+    // The inline projection's CTEs write their rows for the claimed streams in the same statement.
     // Events are inserted ORDER BY input order so positions grow with stream versions (the relay's order).
-    const rows: (EventRow & { notified: number })[] = await tx.query(
-      `WITH s AS (
+    const text = `WITH s AS (
          SELECT * FROM unnest($1::text[], $2::int[], $3::int[]) AS s(stream_id, expected, version)
        ), e AS (
          SELECT * FROM unnest($4::text[], $5::uuid[], $6::int[], $7::text[], $8::jsonb[], $9::jsonb[], $10::text[])
@@ -231,11 +277,30 @@ export class PgEventStore {
          RETURNING position
        ), notified AS (
          SELECT pg_notify($11, max(position)::text) FROM queued HAVING count(*) > 0
-       )
-       SELECT i.*, (SELECT count(*) FROM notified)::int AS notified FROM inserted i`,
-      [streamIds, expected, versions, ev.stream, ev.id, ev.version, ev.type, ev.data, ev.metadata, ev.subject, this.options.notifyChannel],
-    );
-    return rows.map(toRecorded).sort((a, b) => Number(BigInt(a.position) - BigInt(b.position)));
+       )${projection.sql}
+       SELECT i.*, (SELECT count(*) FROM notified)::int AS notified FROM inserted i`;
+    const values = [streamIds, expected, versions, ev.stream, ev.id, ev.version, ev.type, ev.data, ev.metadata, ev.subject, this.options.notifyChannel, ...projection.params];
+    const inserted: (EventRow & { notified: number })[] = db === this.dataSource ? await this.prepared(text, values) : await db.query(text, values);
+    return inserted.map(toRecorded).sort((a, b) => Number(BigInt(a.position) - BigInt(b.position)));
+  }
+
+  private readonly statementNames = new Map<string, string>();
+
+  /**
+   * A statement the pool's sessions prepare once (node-postgres named statements): the append's
+   * CTEs took longer to plan than to run. Its text is the same for every append of a store, and
+   * its parameters are arrays, so one plan serves batches of every size.
+   */
+  private async prepared<R>(text: string, values: unknown[]): Promise<R[]> {
+    let name = this.statementNames.get(text);
+    if (!name) {
+      name = `locus-append-${createHash('sha1').update(text).digest('hex').slice(0, 12)}`;
+      this.statementNames.set(text, name);
+    }
+    const pool = (this.dataSource.driver as unknown as { master: Pool }).master;
+    this.dataSource.logger.logQuery(text, values); // as TypeORM logs the queries it runs (off unless configured)
+    const result = await pool.query({ name, text, values });
+    return result.rows as R[];
   }
 
   private notifyListeners(committed: RecordedEvent[]): void {
@@ -262,6 +327,28 @@ export class PgEventStore {
       after = String(rows[rows.length - 1].position);
     }
   }
+}
+
+/** The events of `writes` as they will be recorded (ids chosen here), for an inline projection to fold before the insert. */
+interface PendingEvents {
+  events: RecordedEvent[];
+  ids: Map<string, string[]>;
+}
+
+function pendingEventsOf(writes: readonly AppendRequest[]): PendingEvents {
+  const events: RecordedEvent[] = [];
+  const ids = new Map<string, string[]>();
+  const now = new Date().toISOString();
+  for (const { streamId, expectedVersion, events: news } of writes) {
+    const streamIds: string[] = [];
+    news.forEach((e, i) => {
+      const id = randomUUID();
+      streamIds.push(id);
+      events.push({ id, streamId, streamVersion: expectedVersion + i + 1, position: '0', type: e.type, data: e.data, metadata: e.metadata, recordedAt: now } as RecordedEvent);
+    });
+    ids.set(streamId, streamIds);
+  }
+  return { events, ids };
 }
 
 export function isUniqueViolation(err: unknown, constraint?: string): boolean {

@@ -1,9 +1,5 @@
 import type { DriftLocation, MoveRow } from '@locus/domain';
-
-/** Anything that runs SQL: a TypeORM DataSource or EntityManager, a pg pool. */
-export interface Queryable {
-  query(sql: string, parameters?: unknown[]): Promise<unknown>;
-}
+import type { Queryable } from '../event-store';
 
 /** Where a VM is, as the location database says. */
 export interface VmLocationRow {

@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { RecordedEvent } from '@locus/contracts';
 import { moveIdOf, projectLocation, projectMove, type LocationRow, type MoveRow } from '@locus/domain';
-import type { Projector } from '../event-store';
+import type { InlineProjection, Projector, Queryable } from '../event-store';
 
 /**
  * Keeps `vm_location` (the authoritative location DB) and `moves` in step with the VM streams.
@@ -34,8 +34,147 @@ export class VmProjector implements Projector {
   }
 }
 
+/** The rows one append batch writes, each with the VM stream it belongs to. */
+export interface VmRows {
+  locations: { streamId: string; row: LocationRow }[];
+  moves: { streamId: string; row: MoveRow }[];
+  /** Every VM stream of the batch with the rows its events were folded over (to remember when claimed). */
+  folded: Map<string, { location?: LocationRow; moves: Map<string, MoveRow | undefined> }>;
+}
+
+/**
+ * `vm_location` and `moves` written in the append's own statement (see `InlineProjection`): the
+ * same pure reducers as `VmProjector`, folded before the insert over the rows as they stand at
+ * the append's expected version. Those rows come from memory when this process wrote the stream's
+ * last version (the common case: the manager appends a move's steps one after another), otherwise
+ * from one query. Remembered rows are tagged with the stream version they reflect and used only for
+ * an append expecting exactly that version, so another writer's append (a replica, a rebuild) is
+ * never folded over a stale row: the claim would fail, or the rows are read again.
+ */
+const MOVES_REMEMBERED_PER_VM = 3;
+
+export class VmInlineProjection implements InlineProjection<VmRows> {
+  readonly name = 'vm';
+  /** vm -> its location row (absent: no row) and its moves' rows, as of stream version `at`. */
+  private readonly remembered = new Map<string, { at: number; location?: LocationRow; moves: Map<string, MoveRow | undefined> }>();
+
+  constructor(private readonly capacity = 50_000) {}
+
+  async prepare(pending: readonly RecordedEvent[], expected: ReadonlyMap<string, number>, db: Queryable): Promise<VmRows> {
+    const vmEvents = pending.filter((e) => e.streamId.startsWith('vm:'));
+    const folded = new Map<string, { location?: LocationRow; moves: Map<string, MoveRow | undefined> }>();
+    const missingVms = new Set<string>();
+    const missingMoves = new Set<string>();
+    for (const e of vmEvents) {
+      const vm = e.streamId.slice(3);
+      let state = folded.get(vm);
+      if (!state) {
+        const known = this.remembered.get(vm);
+        const fresh = known !== undefined && known.at === expected.get(e.streamId);
+        state = fresh ? { location: known.location, moves: new Map(known.moves) } : { location: undefined, moves: new Map() };
+        if (!fresh && expected.get(e.streamId) !== 0) missingVms.add(vm);
+        folded.set(vm, state);
+      }
+      const moveId = moveIdOf(e);
+      if (moveId && !state.moves.has(moveId)) {
+        // A move's first event creates its row: nothing to read.
+        if (e.type !== 'MoveAccepted') missingMoves.add(moveId);
+        state.moves.set(moveId, undefined);
+      }
+    }
+    // Rows nobody remembers are read once, outside any transaction: they reflect at least the
+    // expected version (rows commit with their stream's version); a later one fails the claim.
+    if (missingVms.size > 0 || missingMoves.size > 0) {
+      const loaded = await loadRows(db, [...missingVms], [...missingMoves]);
+      for (const vm of missingVms) folded.get(vm)!.location = loaded.locations.get(vm);
+      for (const [moveId, row] of loaded.moves) folded.get(row.vm)?.moves.set(moveId, row);
+    }
+    const before = new Map([...folded].map(([vm, st]) => [vm, { location: st.location, moves: new Map(st.moves) }]));
+    for (const event of vmEvents) {
+      const st = folded.get(event.streamId.slice(3))!;
+      st.location = projectLocation(st.location, event);
+      const moveId = moveIdOf(event);
+      if (moveId) st.moves.set(moveId, projectMove(st.moves.get(moveId), event));
+    }
+    const locations: VmRows['locations'] = [];
+    const moves: VmRows['moves'] = [];
+    for (const [vm, st] of folded) {
+      const was = before.get(vm)!;
+      if (st.location && st.location !== was.location) locations.push({ streamId: `vm:${vm}`, row: st.location });
+      for (const [moveId, row] of st.moves) if (row && row !== was.moves.get(moveId)) moves.push({ streamId: `vm:${vm}`, row });
+    }
+    return { locations, moves, folded };
+  }
+
+  ctes(first: number, rows: VmRows): { sql: string; params: unknown[] } {
+    const $ = (i: number) => `$${first + i}`;
+    const L = rows.locations.map((x) => x.row);
+    const M = rows.moves.map((x) => x.row);
+    return {
+      // A changed row's updated_at is the recorded_at of the event that last changed it (the one at its stream_version), as a rebuild gives.
+      sql: `, loc AS (
+         SELECT * FROM unnest(${$(0)}::text[], ${$(1)}::text[], ${$(2)}::inet[], ${$(3)}::macaddr[], ${$(4)}::text[], ${$(5)}::text[], ${$(6)}::text[], ${$(7)}::text[], ${$(8)}::int[], ${$(9)}::int[], ${$(10)}::int[])
+           AS l(stream_id, name, ip, mac, l2_domain, site, hypervisor, state, location_version, stream_version, memory_mb)
+       ), saved_locations AS (
+         INSERT INTO vm_location (name, ip, mac, l2_domain, site, hypervisor, state, location_version, stream_version, updated_at, memory_mb)
+         SELECT l.name, l.ip, l.mac, l.l2_domain, l.site, l.hypervisor, l.state, l.location_version, l.stream_version, i.recorded_at, l.memory_mb
+           FROM loc l JOIN inserted i ON i.stream_id = l.stream_id AND i.stream_version = l.stream_version
+         ON CONFLICT (name) DO UPDATE SET ip = EXCLUDED.ip, mac = EXCLUDED.mac, l2_domain = EXCLUDED.l2_domain, site = EXCLUDED.site,
+           hypervisor = EXCLUDED.hypervisor, memory_mb = EXCLUDED.memory_mb, state = EXCLUDED.state, location_version = EXCLUDED.location_version,
+           stream_version = EXCLUDED.stream_version, updated_at = EXCLUDED.updated_at
+         RETURNING 1
+       ), mv AS (
+         SELECT * FROM unnest(${$(11)}::text[], ${$(12)}::uuid[], ${$(13)}::text[], ${$(14)}::text[], ${$(15)}::text[], ${$(16)}::timestamptz[], ${$(17)}::jsonb[])
+           AS m(stream_id, move_id, vm, state, request_id, accepted_at, view)
+       ), saved_moves AS (
+         INSERT INTO moves (move_id, vm, state, request_id, accepted_at, view)
+         SELECT m.move_id, m.vm, m.state, m.request_id, m.accepted_at, m.view FROM mv m JOIN claimed USING (stream_id)
+         ON CONFLICT (move_id) DO UPDATE SET state = EXCLUDED.state, view = EXCLUDED.view
+         RETURNING 1
+       )`,
+      params: [
+        rows.locations.map((x) => x.streamId),
+        L.map((r) => r.name),
+        L.map((r) => r.ip),
+        L.map((r) => r.mac),
+        L.map((r) => r.l2Domain),
+        L.map((r) => r.site),
+        L.map((r) => r.hypervisor),
+        L.map((r) => r.state),
+        L.map((r) => r.locationVersion),
+        L.map((r) => r.streamVersion),
+        L.map((r) => r.memoryMb),
+        rows.moves.map((x) => x.streamId),
+        M.map((r) => r.moveId),
+        M.map((r) => r.vm),
+        M.map((r) => r.state),
+        M.map((r) => r.requestId),
+        M.map((r) => r.acceptedAt),
+        M.map((r) => JSON.stringify(r)),
+      ],
+    };
+  }
+
+  settle(rows: VmRows, claimed: ReadonlyMap<string, number>): void {
+    for (const [vm, st] of rows.folded) {
+      const at = claimed.get(`vm:${vm}`);
+      this.remembered.delete(vm); // re-inserted last: the map's order is least recently written first
+      if (at === undefined) continue; // not claimed: another writer moved the stream on
+      // The VM's last few moves (a finished one still records its convergence); an older one's
+      // later event (rare) reads its row again.
+      const moves = new Map([...st.moves].filter(([, row]) => row !== undefined).slice(-MOVES_REMEMBERED_PER_VM));
+      this.remembered.set(vm, { at, location: st.location, moves });
+    }
+    while (this.remembered.size > this.capacity) this.remembered.delete(this.remembered.keys().next().value!);
+  }
+
+  discard(rows: VmRows): void {
+    for (const vm of rows.folded.keys()) this.remembered.delete(vm);
+  }
+}
+
 /** The location rows of `vms` and the move rows of `moveIds`, in one query. */
-async function loadRows(tx: EntityManager, vms: string[], moveIds: string[]): Promise<{ locations: Map<string, LocationRow>; moves: Map<string, MoveRow> }> {
+async function loadRows(tx: Queryable, vms: string[], moveIds: string[]): Promise<{ locations: Map<string, LocationRow>; moves: Map<string, MoveRow> }> {
   const rows: (Partial<LocationDbRow> & { view: MoveRow | null })[] = await tx.query(
     `SELECT name, host(ip) AS ip, mac::text AS mac, l2_domain, site, hypervisor, memory_mb, state, location_version, stream_version, updated_at, NULL::jsonb AS view
        FROM vm_location WHERE name = ANY($1::text[])
