@@ -23,8 +23,8 @@ WORKDIR /app
 COPY --from=build /app/package.json /app/package-lock.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-# LOCUS_TOPOLOGY (default lab/default.yaml) is resolved from the working directory.
-COPY --from=build /app/lab ./lab
+# LOCUS_TOPOLOGY (default topologies/default.yaml) is resolved from the working directory.
+COPY --from=build /app/topologies ./topologies
 # GoBGP's API definitions, loaded at run time by the route injector (tsc does not copy .proto files).
 COPY --from=build /app/apps/route-injector/proto ./apps/route-injector/proto
 # The web console's page (served as files by apps/console, not compiled).

@@ -5,7 +5,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '**/*.spec.ts', 'test/**', 'tools/**', 'lab/**', 'deploy/**', 'apps/console/web/**', '**/*.js', '**/*.cjs', '**/*.mjs'] },
+  { ignores: ['dist/**', 'node_modules/**', '**/*.spec.ts', 'test/**', 'tools/**', 'topologies/**', 'deploy/**', 'apps/console/web/**', '**/*.js', '**/*.cjs', '**/*.mjs'] },
   {
     files: ['apps/**/*.ts', 'libs/**/*.ts'],
     languageOptions: {

@@ -62,9 +62,9 @@ else
 fi
 
 # ---- 3. the topology the manifests ship is the lab's ----
-if ! cmp -s deploy/k8s/base/topology.yaml lab/default.yaml; then
-  echo "validate-deploy: deploy/k8s/base/topology.yaml differs from lab/default.yaml; copy it again:" >&2
-  echo "  cp lab/default.yaml deploy/k8s/base/topology.yaml" >&2
+if ! cmp -s deploy/k8s/base/topology.yaml topologies/default.yaml; then
+  echo "validate-deploy: deploy/k8s/base/topology.yaml differs from topologies/default.yaml; copy it again:" >&2
+  echo "  cp topologies/default.yaml deploy/k8s/base/topology.yaml" >&2
   exit 1
 fi
 

@@ -1,4 +1,4 @@
-import { headers } from 'nats';
+import { headers, RequestStrategy } from 'nats';
 import { HEADERS, LocusError, subjects } from '@locus/contracts';
 import { PgEventStore } from '@locus/eventstore';
 import { VmCommandService } from '../apps/mobility-manager/src';
@@ -161,6 +161,27 @@ describe('commands: refusals, idempotency and bad input', () => {
     await expectRefusal(() => lab.req('vm.list', { limit: 6000 }), 'BAD_REQUEST', /^limit:/);
     await expectRefusal(() => lab.req('vm.list', { limit: 2.5 }), 'BAD_REQUEST', /^limit:/);
     await expectRefusal(() => lab.req('vm.list', { after: 'Not A Name' }), 'BAD_REQUEST', /^after:/);
+  });
+
+  it('a refusal keeps its JSON body and is answered with respondError: its status in the headers, counted by $SRV.STATS', async () => {
+    const subject = subjects(lab.config.subjectPrefix).request('vm.get');
+    const stats = async () => {
+      // every manager on this NATS answers (other tests' too): this lab's is the one serving its prefix
+      let mine: { num_errors: number; last_error?: string } | undefined;
+      for await (const s of await lab.client.services.client({ strategy: RequestStrategy.Timer, maxWait: 1000 }).stats('locus-mobility-manager')) mine ??= s.endpoints?.find((e) => e.subject === subject);
+      return mine;
+    };
+    const before = (await stats())?.num_errors ?? 0;
+    const msg = await lab.client.request(subject, new TextEncoder().encode(JSON.stringify({ vm: 'no-such-vm' })), { timeout: 5000 });
+    expect(JSON.parse(new TextDecoder().decode(msg.data))).toEqual({ ok: false, error: { code: 'UNKNOWN_VM', message: 'no VM named no-such-vm' } });
+    expect(msg.headers?.get('Nats-Service-Error-Code')).toBe('404');
+    expect(msg.headers?.get('Nats-Service-Error')).toBe('UNKNOWN_VM: no VM named no-such-vm');
+    const after = await stats();
+    expect(after).toMatchObject({ num_errors: before + 1, last_error: 'UNKNOWN_VM: no VM named no-such-vm' });
+    // an answer is not an error
+    const ok = await lab.client.request(subject, new TextEncoder().encode(JSON.stringify({ vm: 'web-01' })), { timeout: 5000 });
+    expect(ok.headers?.get('Nats-Service-Error-Code') ?? null).toBeNull();
+    expect((await stats())?.num_errors).toBe(before + 1);
   });
 
   it('a vm.move whose Locus-Deadline has passed is not executed: no reply, nothing appended, no move, counted', async () => {

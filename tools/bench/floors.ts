@@ -97,3 +97,30 @@ export async function gobgpPropagation(n = 20): Promise<(FloorResult & { setupMs
     await fabric.stop();
   }
 }
+
+export type GoBgpFloor = Awaited<ReturnType<typeof gobgpPropagation>>;
+
+/** The three floors of one run and the Postgres version they were measured on. */
+export interface Floors {
+  C: FloorResult;
+  H: FloorResult;
+  gobgp: GoBgpFloor;
+  postgresVersion: string;
+}
+
+/**
+ * Measures C, H and (unless `withGobgp` is false) GoBGP's propagation, in the lab's own database
+ * before its services load the machine; `echoSubject` is a subject of this run only.
+ */
+export async function measureFloors(databaseUrl: string, requester: NatsConnection, responder: NatsConnection, echoSubject: string, withGobgp: boolean, log: (msg: string) => void): Promise<Floors> {
+  const pg = new Client({ connectionString: databaseUrl });
+  await pg.connect();
+  const postgresVersion = (await pg.query<{ server_version: string }>('SHOW server_version')).rows[0].server_version;
+  await pg.end();
+  log('measuring the floors: C (Postgres commit), H (NATS round trip), GoBGP /32 propagation');
+  const C = await postgresCommitFloor(databaseUrl);
+  const H = await natsRoundTripFloor(requester, responder, echoSubject);
+  const gobgp: GoBgpFloor = withGobgp ? await gobgpPropagation().catch((err: Error) => ({ skipped: `failed: ${err.message}` })) : { skipped: '--no-gobgp' };
+  log(`C ${C.median.toFixed(3)} ms, H ${H.median.toFixed(3)} ms${'median' in gobgp ? `, GoBGP ${gobgp.median.toFixed(1)} ms` : `, GoBGP ${gobgp.skipped}`}`);
+  return { C, H, gobgp, postgresVersion };
+}

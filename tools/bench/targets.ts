@@ -1,5 +1,5 @@
 import { ratio, type Summary } from '@locus/platform';
-import type { BenchResult } from './report';
+import type { BenchResult } from './result';
 
 /**
  * The targets of issue 9, each judged only in the configuration it is stated for (another run says

@@ -1,6 +1,6 @@
 import type { Service } from 'nats';
 import { MapListRequest, MapResolveRequest, mappingSubjects } from '@locus/contracts';
-import { addJsonEndpoint, feedDurableName, LocationFeed } from '@locus/messaging';
+import { addJsonEndpoint, addJsonService, feedDurableName, LocationFeed } from '@locus/messaging';
 import { ListMappingsHandler } from './list-mappings/list-mappings.handler';
 import { EtrLocationFollower } from './follow-locations/location-follower';
 import { MapServerService } from './map-server/map-server.service';
@@ -55,7 +55,7 @@ export class MappingHost {
 
   async start(): Promise<void> {
     const d = this.deps;
-    this.service = await d.nc.services.add({
+    this.service = await addJsonService(d.nc, {
       name: 'locus-mapping-system',
       version: '0.1.0',
       description: `Locus mapping system:${this.mapServer ? ' map-server/map-resolver' : ''}${this.roles.xtrSites.length ? ` xTRs ${this.roles.xtrSites.join(', ')}` : ''}`,

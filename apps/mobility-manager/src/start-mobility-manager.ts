@@ -1,21 +1,20 @@
+// TypeORM's entity decorators (the projections) need the metadata polyfill before they load.
 import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
-import type { INestMicroservice } from '@nestjs/common';
-import type { NatsConnection } from 'nats';
+import type { NatsConnection, Service } from 'nats';
 import type { DataSource } from 'typeorm';
 import { subjects } from '@locus/contracts';
 import { OutboxRelay, openStore, PgEventStore, VmInlineProjection } from '@locus/eventstore';
-import { connectNats, ensureEventStream, JetStreamOutboxPublisher, LocusReplyFilter, NatsServiceTransport, type EndpointStats } from '@locus/messaging';
-import { NestPinoLogger, natsCredentials, ScaledClock, serviceDatabaseUrl, type LocusConfig, type Logger } from '@locus/platform';
+import { addJsonService, connectNats, ensureEventStream, JetStreamOutboxPublisher, serveRequestEndpoints, type EndpointStats } from '@locus/messaging';
+import { natsCredentials, ScaledClock, serviceDatabaseUrl, type LocusConfig, type Logger } from '@locus/platform';
 import { defaultTopologyPath, loadTopologyFile, type TopologyIndex } from '@locus/topology';
-import { MobilityManagerModule } from './mobility-manager.module';
+import { managerEndpoints } from './endpoints';
 import { VmCommandService } from './vm-commands/vm-command.service';
-import { MoveSagaRunner } from './move-saga/move-saga.runner';
+import { MoveSagaRunner } from './processes/move-saga/move-saga.runner';
 import { placeTopologyVms } from './seed-vms/place-topology-vms';
-import { MovePlanner } from './plan-move/move-planner';
-import { HaMonitor } from './ha-restart/ha-monitor';
-import { ConvergenceTracker } from './track-convergence/convergence-tracker';
-import { DriftDetector } from './check-drift/drift-detector';
+import { MovePlanner } from './move-planner/move-planner';
+import { HaMonitor } from './processes/ha-restart/ha-monitor';
+import { ConvergenceTracker } from './processes/track-convergence/convergence-tracker';
+import { DriftDetector } from './processes/detect-drift/drift-detector';
 
 export const OUTBOX_CHANNEL = 'locus_outbox';
 
@@ -23,7 +22,8 @@ export const OUTBOX_CHANNEL = 'locus_outbox';
 export const ADMISSION_CONTROLLED = ['vm.move', 'move.cancel', 'move.plan'] as const;
 
 export interface MobilityManager {
-  app: INestMicroservice;
+  /** The NATS service of the request endpoints (`nats micro info locus-mobility-manager`). */
+  service: Service;
   nc: NatsConnection;
   dataSource: DataSource;
   store: PgEventStore;
@@ -38,6 +38,8 @@ export interface MobilityManager {
   drift: DriftDetector;
   /** Each request endpoint's counters, by pattern (`vm.move`, ...): started, expired (dropped past their deadline), rejected (queue full), running, queued. */
   requestStats(): Map<string, EndpointStats>;
+  /** vm.move requests refused so far, by error code. */
+  refusals(): ReadonlyMap<string, number>;
   stop(): Promise<void>;
 }
 
@@ -96,23 +98,15 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
   // subject answers UNAVAILABLE saying so, never UNKNOWN_VM for a VM not placed yet.
   let starting: string | undefined = 'the mobility manager is starting';
   const limits = { maxConcurrent: config.maxConcurrentRequests, maxQueued: config.maxQueuedRequests };
-  const transport = new NatsServiceTransport({
-    connection: () => nc,
-    serviceName: 'locus-mobility-manager',
-    version: '0.1.0',
-    description: 'Locus mobility manager: VM moves, locations and topology',
+  const endpoints = managerEndpoints({ dataSource, topology, commands, planner, logger, drift, queue: { maxOutboundPerHost: config.maxOutboundPerHost, maxQueuedPerHost: config.maxQueuedPerHost } });
+  const service = await addJsonService(nc, { name: 'locus-mobility-manager', version: '0.1.0', description: 'Locus mobility manager: VM moves, locations and topology' });
+  const requestStats = serveRequestEndpoints(service, endpoints.handlers, {
     subjectPrefix: config.subjectPrefix,
     logger: log,
     admission: Object.fromEntries(ADMISSION_CONTROLLED.map((endpoint) => [endpoint, limits])),
     defaultBudgetMs: config.requestBudgetMs,
     notReady: () => starting,
   });
-  const app = await NestFactory.createMicroservice(MobilityManagerModule.register({ dataSource, topology, commands, planner, logger, drift, queue: { maxOutboundPerHost: config.maxOutboundPerHost, maxQueuedPerHost: config.maxQueuedPerHost } }), {
-    strategy: transport,
-    logger: new NestPinoLogger(logger),
-  });
-  app.useGlobalFilters(new LocusReplyFilter(log));
-  await app.listen();
 
   starting = `the mobility manager is starting: placing the topology's ${topology.topology.vms.length} VMs`;
   await placeTopologyVms(topology, commands, logger);
@@ -136,7 +130,7 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
 
   let stopped = false;
   return {
-    app,
+    service,
     nc,
     dataSource,
     store,
@@ -148,7 +142,8 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
     topology,
     convergence,
     drift,
-    requestStats: () => transport.stats(),
+    requestStats,
+    refusals: () => endpoints.moveVm.refusalCounts(),
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -156,7 +151,7 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
       await drift.stop();
       await convergence?.stop();
       await saga.stop();
-      await app.close();
+      await service.stop().catch(() => undefined);
       await relay.stop();
       await nc.drain().catch(() => undefined);
       await dataSource.destroy();

@@ -29,6 +29,40 @@ export const ERROR_CODES = [
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+/**
+ * The status each code carries in a refused reply's `Nats-Service-Error-Code` header (HTTP's
+ * numbers, as NATS services use them): 4xx the request, 409 a refusal by the state or the rules,
+ * 5xx this side. The body stays `{"ok":false,"error":{code,message}}`; the header lets
+ * `$SRV.STATS` and any NATS service client see the reply as an error.
+ */
+export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
+  BAD_REQUEST: 400,
+  TOO_LARGE: 413,
+  UNKNOWN_VM: 404,
+  UNKNOWN_TARGET: 404,
+  UNKNOWN_MOVE: 404,
+  UNKNOWN_SITE: 404,
+  UNKNOWN_HYPERVISOR: 404,
+  SAME_LOCATION: 409,
+  MOVE_IN_PROGRESS: 409,
+  VERSION_CONFLICT: 409,
+  FENCED: 409,
+  HOT_MOVE_NEEDS_L2_ADJACENCY: 409,
+  IP_NOT_REACHABLE_AT_TARGET: 409,
+  FIRST_HOP_GATEWAY_MISSING: 409,
+  TARGET_FULL: 409,
+  HOST_DOWN: 409,
+  NOT_CONVERGING: 409,
+  TOO_LATE: 409,
+  POSTCOPY_SOURCE_LOST: 409,
+  AGENT_FAILED: 502,
+  UNAVAILABLE: 503,
+  INTERNAL: 500,
+  AUTH_FAILED: 401,
+  REPLAYED: 409,
+  EID_NOT_ALLOWED: 403,
+};
+
 export interface ErrorBody {
   code: ErrorCode;
   message: string;

@@ -292,6 +292,12 @@ export function isHostEventType(type: string): type is HostEventType {
   return Object.prototype.hasOwnProperty.call(HOST_EVENT_SCHEMAS, type);
 }
 
+/** Parses a host event read from the store; throws on an unknown type or bad data. */
+export function parseHostEvent(type: string, data: unknown): HostEvent {
+  if (!isHostEventType(type)) throw new Error(`unknown host event type ${type}`);
+  return { type, data: HOST_EVENT_SCHEMAS[type].parse(data) } as HostEvent;
+}
+
 /** Parses an event read from the wire or the store; throws on an unknown type or bad data. */
 export function parseVmEvent(type: string, data: unknown): VmEvent {
   if (!isVmEventType(type)) throw new Error(`unknown VM event type ${type}`);
@@ -324,6 +330,8 @@ export interface RecordedEventBase {
 export type RecordedEvent<E extends { type: string; data: unknown } = VmEvent> = E extends unknown ? RecordedEventBase & { type: E['type']; data: E['data'] } : never;
 
 export const vmStreamId = (vm: string) => `vm:${vm}`;
+/** A hypervisor's health stream (HostDeclaredFailed, HostRecovered). */
+export const hostStreamId = (hypervisor: string) => `host:${hypervisor}`;
 
 /** A recorded VM event whose `data` narrows with its `type` (a discriminated union, one member per type). */
 export type RecordedVmEvent<K extends VmEventType = VmEventType> = RecordedEvent<VmEventOf<K>>;

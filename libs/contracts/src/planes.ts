@@ -40,9 +40,58 @@ const PlaneEventEnvelope = z.looseObject({
   data: z.record(z.string(), z.unknown()),
 });
 
-/** Decodes a plane event read from the wire; throws when its envelope is not a plane event's. */
+/** Decodes a plane event's envelope read from the wire; throws when it is not a plane event's (its `data` is checked by `parsePlaneEventData`). */
 export function parsePlaneEvent(raw: unknown): PlaneEvent {
   return PlaneEventEnvelope.parse(raw) as PlaneEvent;
+}
+
+const str = z.string();
+const num = z.number();
+/** The fields a plane fact of each type always carries in `data` (more may follow: a newer publisher's are kept). */
+export const PLANE_EVENT_SCHEMAS = {
+  map: {
+    Registered: z.looseObject({ site: str, rloc: str, kind: str, previousSite: str.optional(), publishTo: z.array(str), smrTo: z.array(str) }),
+    Notified: z.looseObject({ kind: z.enum(['ack', 'away']), to: str, site: str }),
+    RegistrationExpired: z.looseObject({ site: str }),
+    CacheUpdated: z.looseObject({ itr: str, eid: str, version: num, rloc: str, site: str, via: z.enum(['map-reply', 'publish', 'smr']) }),
+    MappingConverged: z.looseObject({ site: str, previousSite: str.optional(), kind: z.enum(['created', 'updated', 'moved']), itrs: z.array(str), dropped: z.array(str), ms: num }),
+  },
+  route: {
+    RouteAdvertised: z.looseObject({ site: str, prefix: str, nextHop: str, localPref: num, largeCommunity: str, cause: str, reason: str }),
+    RouteWithdrawn: z.looseObject({
+      site: str,
+      prefix: str,
+      nextHop: str,
+      cause: str,
+      reason: str,
+      replacedBy: z.looseObject({ site: str, locationVersion: num, source: str }).optional(),
+      breakBeforeMake: z.boolean(),
+    }),
+    RouteConfirmed: z.looseObject({ site: str, prefix: str, nextHop: str, ms: num, via: str }),
+    ReconcileFixed: z.looseObject({ site: str, prefix: str, vm: str.optional(), fix: z.enum(['added', 'replaced', 'withdrawn', 'deferred']), reason: str, locationVersion: num.optional(), trigger: str }),
+  },
+  arp: {
+    ProxyInstalled: z.looseObject({ site: str, ip: str, mac: str, l2Domain: str }),
+    ProxyRemoved: z.looseObject({ site: str, ip: str, l2Domain: str }),
+    GratuitousArpSent: z.looseObject({ site: str, ip: str, mac: str, l2Domain: str, announce: z.boolean() }),
+    NeighbourStale: z.looseObject({ site: str, neighbour: str, neighbourIp: str, ip: str, since: str, expiresBy: str }),
+    NeighbourRepaired: z.looseObject({ site: str, neighbour: str, neighbourIp: str, ip: str, how: str, repairedAt: str, staleMs: num.optional() }),
+    ArpConverged: z.looseObject({ site: str, rule: str, proxy: str, stale: num, repaired: num, ms: num }),
+  },
+} as const satisfies Record<Plane, Record<string, z.ZodType<Record<string, unknown>>>>;
+
+type PlaneSchemas = typeof PLANE_EVENT_SCHEMAS;
+/** A plane event whose `data` narrows with its `plane` and `type` (a discriminated union, one member per fact). */
+export type KnownPlaneEvent = {
+  [P in Plane]: { [T in keyof PlaneSchemas[P]]: Omit<PlaneEvent, 'plane' | 'type' | 'data'> & { plane: P; type: T; data: z.infer<PlaneSchemas[P][T] & z.ZodType> } }[keyof PlaneSchemas[P]];
+}[Plane];
+
+/** Checks a plane event's `data` against the schema of its plane and type; throws on an unknown type or data that is not that fact's. */
+export function parsePlaneEventData(e: PlaneEvent): KnownPlaneEvent {
+  const schemas: Record<string, z.ZodType<Record<string, unknown>>> = PLANE_EVENT_SCHEMAS[e.plane];
+  const schema = Object.prototype.hasOwnProperty.call(schemas, e.type) ? schemas[e.type] : undefined;
+  if (!schema) throw new Error(`unknown ${e.plane} plane event type ${e.type}`);
+  return { ...e, data: schema.parse(e.data) } as KnownPlaneEvent;
 }
 
 export function planeSubject(prefix: string, plane: Plane, entity: string, type: string): string {

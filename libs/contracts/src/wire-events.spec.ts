@@ -29,7 +29,7 @@ const planeEvent = (over: Partial<PlaneEvent> = {}): PlaneEvent => ({
   eid: '10.1.0.10/32',
   locationVersion: 2,
   at: '2024-01-01T00:00:00.000Z',
-  data: {},
+  data: { site: 'dc2', prefix: '10.1.0.10/32', nextHop: '198.51.100.12', ms: 4, via: 'core-rib' },
   ...over,
 });
 
@@ -99,9 +99,30 @@ describe('decodePlaneEventFrom', () => {
   });
 
   it('given an event about an EID only, then any entity token is taken', () => {
-    const e = planeEvent({ vm: undefined, plane: 'map', type: 'Registered' });
+    const e = planeEvent({ vm: undefined, plane: 'map', type: 'Registered', data: { site: 'dc2', rloc: '198.51.100.12', kind: 'moved', previousSite: 'dc1', publishTo: [], smrTo: ['branch'] } });
     delete (e as { vm?: string }).vm;
     expect(decodePlaneEventFrom(prefix, planeSubject(prefix, 'map', '10-1-0-10_32', 'Registered'), e).plane).toBe('map');
+  });
+
+  it('given a fact whose data is not its type’s (a field missing, or of another type), then it is undecodable', () => {
+    const missing = rejection(() => decodePlaneEventFrom(prefix, planeSubject(prefix, 'route', 'web-01', 'RouteConfirmed'), planeEvent({ data: { site: 'dc2', prefix: '10.1.0.10/32', nextHop: 'x', via: 'core-rib' } })));
+    expect(missing.reason).toBe('undecodable');
+    expect(missing.message).toContain('ms');
+    const wrong = planeEvent({ plane: 'arp', type: 'ArpConverged', data: { site: 'dc2', rule: 'leaves-domain', proxy: 'install', stale: '2', repaired: 2, ms: 5 } });
+    expect(rejection(() => decodePlaneEventFrom(prefix, planeSubject(prefix, 'arp', 'web-01', 'ArpConverged'), wrong)).reason).toBe('undecodable');
+  });
+
+  it('given a type its plane does not have, then it is undecodable', () => {
+    const r = rejection(() => decodePlaneEventFrom(prefix, planeSubject(prefix, 'route', 'web-01', 'RouteTeleported'), planeEvent({ type: 'RouteTeleported' })));
+    expect(r).toMatchObject({ reason: 'undecodable', message: 'unknown route plane event type RouteTeleported' });
+  });
+
+  it('given a known fact, then its data narrows with its plane and type, and fields of a newer publisher are kept', () => {
+    const e = decodePlaneEventFrom(prefix, planeSubject(prefix, 'route', 'web-01', 'RouteConfirmed'), planeEvent({ data: { site: 'dc2', prefix: '10.1.0.10/32', nextHop: 'n', ms: 4, via: 'core-rib', extra: 1 } }));
+    if (e.plane !== 'route' || e.type !== 'RouteConfirmed') throw new Error('not narrowed');
+    const ms: number = e.data.ms;
+    expect(ms).toBe(4);
+    expect(e.data).toMatchObject({ extra: 1 });
   });
 
   it('given an envelope without a plane, then it is undecodable', () => {

@@ -1,5 +1,5 @@
-import { HOST_EVENT_SCHEMAS, isHostEventType, isVmEventType, parseRecordedVmEvent, type LocationEvent, type RecordedEventBase, type RecordedHostEvent, type RecordedVmEvent } from './events';
-import { parsePlaneEvent, PLANES, type PlaneEvent } from './planes';
+import { isVmEventType, parseHostEvent, parseRecordedVmEvent, type LocationEvent, type RecordedEventBase, type RecordedHostEvent, type RecordedVmEvent } from './events';
+import { parsePlaneEvent, parsePlaneEventData, PLANES, type KnownPlaneEvent } from './planes';
 import { isLocationEventType, subjects } from './subjects';
 
 /**
@@ -61,11 +61,7 @@ export function decodeHostEventFrom(prefix: string, subject: string, raw: unknow
     const r = raw as Partial<RecordedEventBase & { type: unknown; data: unknown }>;
     if (!r || typeof r !== 'object' || typeof r.type !== 'string' || typeof r.streamId !== 'string' || typeof r.streamVersion !== 'number' || typeof r.id !== 'string')
       throw new Error('not a recorded event (id, streamId, streamVersion and type are required)');
-    if (!isHostEventType(r.type)) throw new Error(`unknown host event type ${r.type}`);
-    const base = r as RecordedEventBase;
-    return r.type === 'HostDeclaredFailed'
-      ? { ...base, type: r.type, data: HOST_EVENT_SCHEMAS.HostDeclaredFailed.parse(r.data) }
-      : { ...base, type: r.type, data: HOST_EVENT_SCHEMAS.HostRecovered.parse(r.data) };
+    return { ...(r as RecordedEventBase), ...parseHostEvent(r.type, r.data) } as RecordedHostEvent;
   });
   if (e.streamId !== `host:${e.data.hypervisor}`) wrongSource(`${e.type} in ${e.streamId} names host ${e.data.hypervisor}`);
   checkSubject(prefix, subject, e);
@@ -77,7 +73,7 @@ export function decodeHostEventFrom(prefix: string, subject: string, raw: unknow
  * declares are the subject's, and a VM it names is the subject's entity (planes publish under the
  * VM when they know it).
  */
-export function decodePlaneEventFrom(prefix: string, subject: string, raw: unknown): PlaneEvent {
+export function decodePlaneEventFrom(prefix: string, subject: string, raw: unknown): KnownPlaneEvent {
   const e = decoded(() => parsePlaneEvent(raw));
   const head = `${prefix}.evt.`;
   const tokens = subject.startsWith(head) ? subject.slice(head.length).split('.') : [];
@@ -86,11 +82,12 @@ export function decodePlaneEventFrom(prefix: string, subject: string, raw: unkno
   if (plane !== e.plane) wrongSource(`a ${e.plane} event (${e.type}) came on ${subject}, the ${plane} plane's subject`);
   if (type !== e.type) wrongSource(`a ${e.type} came on ${subject}`);
   if (e.vm !== undefined && entity !== e.vm) wrongSource(`a ${e.type} about ${e.vm} came on ${subject}`);
-  return e;
+  // Where it came from first (a fact on another plane's subject is misplaced, whatever it holds), then what it says.
+  return decoded(() => parsePlaneEventData(e));
 }
 
 /** Any event of the stream, decoded: a VM event, a host event or a plane event (`plane` in it tells). */
-export type StreamEvent = RecordedVmEvent | RecordedHostEvent | PlaneEvent;
+export type StreamEvent = RecordedVmEvent | RecordedHostEvent | KnownPlaneEvent;
 
 /** A VM event of the stream (not a host event, not a plane event): its `data` then narrows with its `type`. */
 export function isRecordedVmEvent(e: StreamEvent): e is RecordedVmEvent {

@@ -4,6 +4,8 @@ export * from './service-role';
 export * from './outbox/outbox-relay';
 export * from './projections/entities';
 export * from './projections/vm-projector';
+export * from './projections/move-read-model';
 export * from './projections/rebuild';
 export * from './migrations';
 export * from './group-commit';
+export * from './command-handler';

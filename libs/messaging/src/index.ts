@@ -3,7 +3,7 @@ export * from './streams';
 export * from './publisher';
 export * from './json-endpoint';
 export * from './durable-consumer';
-export * from './nats-service.transport';
+export * from './request-endpoints';
 export * from './plane-publisher';
 export * from './trace';
 export * from './location-snapshot';

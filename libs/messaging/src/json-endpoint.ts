@@ -1,7 +1,7 @@
-import { headers, type MsgHdrs, type Service, type ServiceMsg } from 'nats';
+import { headers, type MsgHdrs, type NatsConnection, type Service, type ServiceConfig, type ServiceMsg } from 'nats';
 import { z } from 'zod';
 import type { Logger } from 'pino';
-import { HEADERS, LocusError, MAX_REQUEST_BYTES, errorReply } from '@locus/contracts';
+import { ERROR_STATUS, HEADERS, LocusError, MAX_REQUEST_BYTES, errorReply, type ErrorBody } from '@locus/contracts';
 import { AdmissionQueue, DEFAULT_REQUEST_BUDGET_MS, parseDeadline, type AdmissionLimits, type AdmissionStats, type Dropped } from './admission';
 
 export type JsonHandler<T> = (body: T, msg: ServiceMsg) => Promise<object> | object;
@@ -121,7 +121,10 @@ export function isUnavailable(err: unknown): boolean {
 
 export interface JsonEndpointOptions<T> {
   name: string;
+  /** The endpoint's subject; within `group` when one is given (e.g. group `locus`, subject `vm.move`: `locus.vm.move`). */
   subject: string;
+  /** A service group (nats.js `addGroup`): the subject prefix this endpoint shares with others of the service. */
+  group?: string;
   schema: z.ZodType<T>;
   handler: JsonHandler<T>;
   logger: Logger;
@@ -148,6 +151,9 @@ export interface EndpointStats extends AdmissionStats {
   subject: string;
   /** the endpoint's admission limits, when it has any */
   limits?: AdmissionLimits;
+  /** requests answered `{ok:false,error}` (with `respondError`), and the last one's `CODE: message` */
+  errors: number;
+  lastError?: string;
 }
 
 const endpointsOf = new WeakMap<Service, Map<string, () => EndpointStats>>();
@@ -168,16 +174,24 @@ export function endpointStats(service: Service): Map<string, EndpointStats> {
  */
 export function addJsonEndpoint<T>(service: Service, options: JsonEndpointOptions<T>): () => EndpointStats {
   const log = options.logger;
-  const subject = options.subject;
+  const subject = options.group ? `${options.group}.${options.subject}` : options.subject;
   const limits = options.admission;
   const queue = new AdmissionQueue<{ msg: ServiceMsg; body?: T }>(limits, options.defaultBudgetMs ?? DEFAULT_REQUEST_BUDGET_MS);
   const shed = shedSummaryOf(service, log);
-  const stats = (): EndpointStats => ({ name: options.name, subject, ...(limits ? { limits: { ...limits } } : {}), ...queue.stats() });
+  const failures = { errors: 0, lastError: undefined as string | undefined };
+  const stats = (): EndpointStats => ({
+    name: options.name,
+    subject,
+    ...(limits ? { limits: { ...limits } } : {}),
+    ...queue.stats(),
+    errors: failures.errors,
+    ...(failures.lastError ? { lastError: failures.lastError } : {}),
+  });
   if (!endpointsOf.has(service)) endpointsOf.set(service, new Map());
   endpointsOf.get(service)!.set(options.name, stats);
 
-  service.addEndpoint(options.name, {
-    subject,
+  (options.group ? service.addGroup(options.group) : service).addEndpoint(options.name, {
+    subject: options.subject,
     queue: options.queue,
     handler: (err, msg) => {
       if (err) {
@@ -237,13 +251,50 @@ export function addJsonEndpoint<T>(service: Service, options: JsonEndpointOption
     }
   }
 
+  /** A refusal or failure goes with `respondError` (its body unchanged): NATS service clients and `$SRV.STATS` see an error. */
   function send(msg: ServiceMsg, reply: object) {
     try {
-      msg.respond(JSON.stringify(reply));
+      const error = errorOf(reply);
+      if (error) {
+        failures.errors++;
+        failures.lastError = `${error.code}: ${error.message}`;
+        msg.respondError(ERROR_STATUS[error.code] ?? 500, failures.lastError, new TextEncoder().encode(JSON.stringify(reply)));
+      } else msg.respond(JSON.stringify(reply));
     } catch (err) {
       log.warn({ err: (err as Error).message, subject }, 'could not send reply');
     }
   }
+}
+
+/** The error of a `{ok:false,error:{code,message}}` reply, or undefined for any other reply. */
+function errorOf(reply: object): ErrorBody | undefined {
+  const r = reply as { ok?: unknown; error?: Partial<ErrorBody> };
+  return r.ok === false && r.error && typeof r.error.code === 'string' ? { code: r.error.code, message: String(r.error.message ?? '') } : undefined;
+}
+
+/**
+ * A NATS service (`nats micro ls`, `$SRV.PING|INFO|STATS`) for JSON endpoints (`addJsonEndpoint`):
+ * the one way every Locus process serves requests (ADR 0006). Its `$SRV.STATS` carry each
+ * endpoint's refusals and failures as `num_errors` and `last_error` (nats.js counts only handlers
+ * that throw; ours answer every error with a JSON body), and the admission counters as `data`.
+ */
+export async function addJsonService(nc: NatsConnection, config: Pick<ServiceConfig, 'name' | 'version' | 'description' | 'metadata'>): Promise<Service> {
+  let service: Service | undefined;
+  service = await nc.services.add({
+    ...config,
+    statsHandler: (endpoint) => {
+      const s = service ? [...endpointStats(service).values()].find((e) => e.subject === endpoint.subject) : undefined;
+      if (!s) return Promise.resolve(null);
+      // nats.js 2.x hands the endpoint's own record, whose `stats` STATS reads right after this handler.
+      const own = (endpoint as unknown as { stats?: { num_errors?: number; last_error?: string } }).stats;
+      if (own) {
+        own.num_errors = s.errors;
+        own.last_error = s.lastError;
+      }
+      return Promise.resolve({ started: s.started, expired: s.expired, rejected: s.rejected, running: s.running, queued: s.queued });
+    },
+  });
+  return service;
 }
 
 /** Requests a service shed (dropped past their deadline, or refused when full), summed up in one warning a second at most. */

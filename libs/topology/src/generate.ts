@@ -154,7 +154,7 @@ function flow(value: unknown): string {
   return scalar(value);
 }
 
-/** The topology as YAML in the style of lab/default.yaml: one flow mapping per object and line. */
+/** The topology as YAML in the style of topologies/default.yaml: one flow mapping per object and line. */
 export function renderTopologyYaml(topology: TopologyInput, header: string[] = []): string {
   const out: string[] = [...header.map((h) => `# ${h}`), `name: ${scalar(topology.name)}`, '', 'workloadProfiles:'];
   for (const [name, p] of Object.entries(topology.workloadProfiles ?? {})) out.push(`  ${name}: ${flow(p)}`);

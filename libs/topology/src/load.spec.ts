@@ -28,10 +28,10 @@ describe('loadTopologyFile', () => {
     throw new Error('expected a TopologyError');
   }
 
-  it('given the repository, when asking for the default path, then it is the absolute path of lab/default.yaml', () => {
+  it('given the repository, when asking for the default path, then it is the absolute path of topologies/default.yaml', () => {
     const path = defaultTopologyPath();
     expect(isAbsolute(path)).toBe(true);
-    expect(path.endsWith(join('lab', 'default.yaml'))).toBe(true);
+    expect(path.endsWith(join('topologies', 'default.yaml'))).toBe(true);
   });
 
   it('given the default lab file, when loaded, then topology, index and no warnings are returned', () => {

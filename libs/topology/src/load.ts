@@ -191,7 +191,7 @@ export function loadTopologyFile(path: string, options: LoadOptions = {}): Loade
   return topology;
 }
 
-const DEFAULT_TOPOLOGY = join('lab', 'default.yaml');
+const DEFAULT_TOPOLOGY = join('topologies', 'default.yaml');
 
 function findUp(start: string, relative: string): string | undefined {
   let dir = resolve(start);
@@ -205,7 +205,7 @@ function findUp(start: string, relative: string): string | undefined {
 }
 
 /**
- * Absolute path of `lab/default.yaml`: walks up from this module's directory (works from
+ * Absolute path of `topologies/default.yaml`: walks up from this module's directory (works from
  * libs/topology/src and from dist/libs/topology/src), then from the working directory.
  */
 export function defaultTopologyPath(): string {

@@ -1,4 +1,4 @@
-// Zod schemas for the lab topology file (lab/*.yaml) and the TypeScript types inferred from them.
+// Zod schemas for the lab topology file (topologies/*.yaml) and the TypeScript types inferred from them.
 // Structural rules only (shape, formats, ranges); cross-object rules live in validate.ts.
 import { z } from 'zod';
 import { isCanonicalCidr, isMac, isUnicastMac, normalizeMac, parseCidr } from './net';

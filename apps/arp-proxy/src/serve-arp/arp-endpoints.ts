@@ -1,7 +1,7 @@
 import type { NatsConnection, Service } from 'nats';
 import type { Logger } from 'pino';
 import { ArpListRequest, ArpStaleRequest, routingSubjects, unknownName, type ArpListReply, type ArpStaleReply, type Reply, type SiteArpView, type StaleNeighbourView } from '@locus/contracts';
-import { addJsonEndpoint, requestJson } from '@locus/messaging';
+import { addJsonEndpoint, addJsonService, requestJson } from '@locus/messaging';
 import type { SiteArpProxy } from '../proxy-arp/site-arp-proxy';
 
 /**
@@ -21,7 +21,7 @@ export async function serveArp(
 ): Promise<Service> {
   const log = logger.child({ component: 'arp-proxy' });
   const subj = routingSubjects(prefix);
-  const service = await nc.services.add({ name: 'locus-arp-proxy', version: '0.1.0', description: 'Locus ARP proxies: proxy-ARP, gratuitous ARP and anycast gateways per site' });
+  const service = await addJsonService(nc, { name: 'locus-arp-proxy', version: '0.1.0', description: 'Locus ARP proxies: proxy-ARP, gratuitous ARP and anycast gateways per site' });
   addJsonEndpoint(service, {
     name: 'arp-stale',
     subject: subj.arpStale,

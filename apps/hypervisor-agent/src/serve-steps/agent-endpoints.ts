@@ -1,7 +1,7 @@
 import type { NatsConnection, Service } from 'nats';
 import type { Logger } from 'pino';
 import { AgentInventoryRequest, AgentStepRequest, LocusError, subjects, type AgentAction, type AgentStepReply, type Reply } from '@locus/contracts';
-import { addJsonEndpoint, requestJson } from '@locus/messaging';
+import { addJsonEndpoint, addJsonService, requestJson } from '@locus/messaging';
 import type { HypervisorAgent } from '../host/hypervisor-agent';
 
 /**
@@ -10,7 +10,7 @@ import type { HypervisorAgent } from '../host/hypervisor-agent';
  * this host" for a VM it simply has not learnt about yet.
  */
 export async function serveAgentSteps(nc: NatsConnection, agents: HypervisorAgent[], prefix: string, logger: Logger): Promise<Service> {
-  const service = await nc.services.add({
+  const service = await addJsonService(nc, {
     name: 'locus-hypervisor-agent',
     version: '0.2.0',
     description: `Locus hypervisor agents: ${agents.map((a) => a.name).join(', ')}`,

@@ -1,6 +1,6 @@
 import { droppedEvents, LOCUS_METRICS, natsCheck, postgresCheck, type LocusMetrics, type Observed } from '@locus/platform';
+import { MoveReadModel } from '@locus/eventstore';
 import type { MobilityManager } from '../start-mobility-manager';
-import { MoveVmHandler } from '../move-vm/move-vm.handler';
 
 /** An event as the store hands it to its append listeners (only what the metrics read). */
 export interface AppendedEvent {
@@ -84,16 +84,13 @@ export class MoveMetrics {
  * readiness (NATS connected, Postgres answering; the saga's consumers started with the manager).
  */
 export function observeMobilityManager(metrics: LocusMetrics, manager: MobilityManager): Observed {
-  const moves = new MoveMetrics(metrics, async (moveId) => {
-    const rows: { mode?: string }[] = await manager.dataSource.query(`SELECT view->>'mode' AS mode FROM moves WHERE move_id = $1`, [moveId]);
-    return rows[0]?.mode ?? undefined;
-  });
+  const reads = new MoveReadModel(manager.dataSource);
+  const moves = new MoveMetrics(metrics, (moveId) => reads.moveMode(moveId));
   const unlisten = manager.store.onAppended((events) => void moves.record(events));
-  const handler = manager.app.get(MoveVmHandler);
   const stops = [
     unlisten,
     metrics.counterFrom(LOCUS_METRICS.moveRefusalsTotal, (emit) => {
-      for (const [code, n] of handler.refusals) emit({ code }, n);
+      for (const [code, n] of manager.refusals()) emit({ code }, n);
     }),
     metrics.counterFrom(LOCUS_METRICS.requestsShedTotal, (emit) => {
       for (const [endpoint, s] of manager.requestStats()) {

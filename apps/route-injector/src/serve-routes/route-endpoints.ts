@@ -12,7 +12,7 @@ import {
   type Reply,
   type SiteRoutesView,
 } from '@locus/contracts';
-import { addJsonEndpoint, requestJson } from '@locus/messaging';
+import { addJsonEndpoint, addJsonService, requestJson } from '@locus/messaging';
 import type { SiteRouteInjector } from '../inject-routes/site-injector';
 
 /**
@@ -31,7 +31,7 @@ export async function serveRoutes(
 ): Promise<Service> {
   const log = logger.child({ component: 'route-injector' });
   const subj = routingSubjects(prefix);
-  const service = await nc.services.add({
+  const service = await addJsonService(nc, {
     name: 'locus-route-injector',
     version: '0.1.0',
     description: 'Locus host-route injectors: /32 per VM through each site BGP speaker',

@@ -33,16 +33,29 @@ const coldMove: [string, unknown][] = [
   ['locus.evt.vm.web-01.MoveAccepted', vmEvent('MoveAccepted', { moveId: MOVE, vm: 'web-01', mode: 'cold', from: dc1, to: dc2, locationVersion: 1, planes: ['location', 'mapping', 'host-routes'] }, 0)],
   ['locus.evt.vm.web-01.MoveStarted', vmEvent('MoveStarted', { moveId: MOVE, hypervisor: 'dc1-hv1' }, 1)],
   ['locus.evt.vm.web-01.loc.VmRelocated', vmEvent('VmRelocated', { moveId: MOVE, vm: 'web-01', ip: '10.1.0.10', mac: 'x', from: dc1, to: dc2, locationVersion: 2 }, 100)],
-  ['locus.evt.map.x.Registered', plane('map', 'Registered', 'map-server', 104, { site: 'dc2', publishTo: ['branch'], smrTo: [] }, { eid: '10.1.0.10/32' })],
-  ['locus.evt.map.x.CacheUpdated', plane('map', 'CacheUpdated', 'itr:branch', 108, { itr: 'branch' }, { eid: '10.1.0.10/32' })],
-  ['locus.evt.map.x.MappingConverged', plane('map', 'MappingConverged', 'map-server', 109, { site: 'dc2', itrs: ['branch'], dropped: [], ms: 5 }, { eid: '10.1.0.10/32' })],
-  ['locus.evt.route.x.RouteAdvertised', plane('route', 'RouteAdvertised', 'route-injector:dc2', 110, { site: 'dc2' })],
-  ['locus.evt.route.x.RouteConfirmed', plane('route', 'RouteConfirmed', 'route-injector:dc2', 120, { site: 'dc2', ms: 10 })],
+  ['locus.evt.map.web-01.Registered', plane('map', 'Registered', 'map-server', 104, { site: 'dc2', rloc: '192.0.2.2', kind: 'moved', previousSite: 'dc1', publishTo: ['branch'], smrTo: [] }, { eid: '10.1.0.10/32' })],
+  ['locus.evt.map.web-01.CacheUpdated', plane('map', 'CacheUpdated', 'itr:branch', 108, { itr: 'branch', eid: '10.1.0.10/32', version: 2, rloc: '192.0.2.2', site: 'dc2', via: 'publish' }, { eid: '10.1.0.10/32' })],
+  ['locus.evt.map.web-01.MappingConverged', plane('map', 'MappingConverged', 'map-server', 109, { site: 'dc2', previousSite: 'dc1', kind: 'moved', itrs: ['branch'], dropped: [], ms: 5 }, { eid: '10.1.0.10/32' })],
+  ['locus.evt.route.web-01.RouteAdvertised', plane('route', 'RouteAdvertised', 'route-injector:dc2', 110, { site: 'dc2', prefix: '10.1.0.10/32', nextHop: '198.51.100.12', localPref: 101, largeCommunity: '65000:1:2', cause: 'relocated', reason: 'the VM is here' })],
+  ['locus.evt.route.web-01.RouteConfirmed', plane('route', 'RouteConfirmed', 'route-injector:dc2', 120, { site: 'dc2', prefix: '10.1.0.10/32', nextHop: '198.51.100.12', ms: 10, via: 'core-rib' })],
   ['locus.evt.vm.web-01.MoveCompleted', vmEvent('MoveCompleted', { moveId: MOVE, locationVersion: 2, downtimeMs: 28000, totalMs: 28000 }, 125)],
-  ['locus.evt.route.x.RouteWithdrawn', plane('route', 'RouteWithdrawn', 'route-injector:dc1', 146, { site: 'dc1', replacedBy: { site: 'dc2', locationVersion: 2 } }, { locationVersion: 1, moveId: undefined })],
+  ['locus.evt.route.web-01.RouteWithdrawn', plane('route', 'RouteWithdrawn', 'route-injector:dc1', 146, { site: 'dc1', prefix: '10.1.0.10/32', nextHop: '198.51.100.11', cause: 'relocated', reason: 'the VM left', replacedBy: { site: 'dc2', locationVersion: 2, source: 'route-confirmed' }, breakBeforeMake: false }, { locationVersion: 1, moveId: undefined })],
 ];
 
 describe('MoveBoard: one convergence figure per move', () => {
+  it('given messages that are not the event their subject carries, then they are counted as rejected and change nothing', () => {
+    const board = new MoveBoard({ topology });
+    for (const [subject, payload] of coldMove.slice(0, 3)) board.apply(subject, payload);
+    const before = JSON.stringify([...board.moves.values()]);
+    // a route fact on the ARP plane's subject; a RouteConfirmed without its figure; a VM event on another VM's subject; not JSON-shaped
+    expect(board.apply('locus.evt.arp.web-01.RouteConfirmed', coldMove[7][1])).toEqual([]);
+    expect(board.apply('locus.evt.route.web-01.RouteConfirmed', { ...(coldMove[7][1] as object), data: { site: 'dc2' } })).toEqual([]);
+    expect(board.apply('locus.evt.vm.web-02.MoveStarted', coldMove[1][1])).toEqual([]);
+    expect(board.apply('locus.evt.vm.web-01.MoveStarted', 'nonsense')).toEqual([]);
+    expect(board.rejected).toEqual({ 'wrong-source': 2, undecodable: 2 });
+    expect(JSON.stringify([...board.moves.values()])).toBe(before);
+  });
+
   it("given the events of a cold move, then the board times it as the tracker's book does, from the commit (VmRelocated metadata.at)", () => {
     const board = new MoveBoard({ topology });
     const lines = coldMove.flatMap(([subject, payload]) => board.apply(subject, payload));

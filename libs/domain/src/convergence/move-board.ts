@@ -1,4 +1,4 @@
-import type { Location, PlaneEvent, PlaneTiming, RecordedVmEvent, StaleComponent } from '@locus/contracts';
+import { decodeStreamEventFrom, EventRejected, isRecordedVmEvent, type EventRejectReason, type Location, type PlaneEvent, type PlaneTiming, type RecordedVmEvent, type StaleComponent } from '@locus/contracts';
 import { MoveConvergenceBook, type ConvergenceProgress, type ConvergenceTopology, type ConvergenceVerdict } from './move-convergence';
 import { convergenceInputOf } from './convergence-input';
 import { describePlaneEvent, describeVmEvent } from './move-timeline';
@@ -105,6 +105,8 @@ export class MoveBoard {
   private seq = 0;
   /** Set once any MoveConverged was seen: the tracker exists. */
   trackerSeen = false;
+  /** Messages `apply` did not take, by reason: not an event of this stream's subjects, or not the event its subject carries. */
+  readonly rejected: Record<EventRejectReason, number> = { undecodable: 0, 'wrong-source': 0 };
 
   constructor(private readonly options: BoardOptions = {}) {
     if (options.topology) this.book = new MoveConvergenceBook(options.topology, Infinity);
@@ -112,13 +114,20 @@ export class MoveBoard {
 
   /** Applies one message from `<prefix>.evt.>`; returns human-readable transitions (for line output). */
   apply(subject: string, payload: unknown, now = Date.now()): string[] {
-    // The category is `evt.<category>.`: `<prefix>.evt.vm.<vm>[.loc].<type>`, `<prefix>.evt.<plane>.<entity>.<type>`.
-    const parts = subject.split('.');
-    const category = parts[parts.length - 2] === 'loc' && parts[parts.length - 5] === 'evt' ? parts[parts.length - 4] : parts[parts.length - 3];
-    // Unchecked on purpose: the watchers show what comes, even another version's events (fields may be missing).
-    if (category === 'vm') return this.applyVmEvent(payload as RecordedVmEvent, now);
-    if (category === 'map' || category === 'route' || category === 'arp') return this.applyPlaneEvent(payload as PlaneEvent, now);
-    return [];
+    // Decoded as every consumer decodes it (the contracts' schemas, the subject's VM, plane and type):
+    // what fails is counted in `rejected` and not shown. The prefix is what precedes `.evt.`.
+    const at = subject.indexOf('.evt.');
+    if (at < 0) return [];
+    let event;
+    try {
+      event = decodeStreamEventFrom(subject.slice(0, at), subject, payload);
+    } catch (err) {
+      if (!(err instanceof EventRejected)) throw err;
+      this.rejected[err.reason]++;
+      return [];
+    }
+    if ('plane' in event) return this.applyPlaneEvent(event, now);
+    return isRecordedVmEvent(event) ? this.applyVmEvent(event, now) : []; // host events: no move to show
   }
 
   applyVmEvent(e: RecordedVmEvent, now = Date.now()): string[] {

@@ -27,6 +27,9 @@ export type SagaStep =
       meta?: { round: number; resumeMs: number };
     };
 
+/** A step that asks an agent. */
+export type AgentStep = Extract<SagaStep, { kind: 'agent' }>;
+
 export function nextSagaStep(state: VmState): SagaStep | null {
   if (state.status !== 'placed' || !state.move) return null;
   const { move, locationVersion } = state;

@@ -1,5 +1,5 @@
 import { RARP_ANNOUNCE_OFFSETS_MS, transferMs } from '../precopy/precopy.model';
-import type { SagaStep } from './move.saga';
+import type { AgentStep } from './move.saga';
 
 /**
  * How the saga waits for one agent step. A request lost with NATS (an outage, an agent that
@@ -30,7 +30,6 @@ export function attemptTimeoutMs(p: StepRetryPolicy, attempt: number): number {
   return Math.max(p.minRealMs, simMs / p.timeScale);
 }
 
-type AgentStep = Extract<SagaStep, { kind: 'agent' }>;
 
 /** Simulated ms the agent needs for the step by its parameters (0 when they do not say, e.g. a restart at the source). */
 export function expectedStepMs(step: AgentStep): number {

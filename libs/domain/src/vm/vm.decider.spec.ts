@@ -1,7 +1,8 @@
 import type { MovePlan, VmEvent } from '@locus/contracts';
 import type { VmCommand } from './vm.commands';
 import { decide, fold } from './vm.decider';
-import { nextSagaStep } from '../move/move.saga';
+import { nextSagaStep, type AgentStep } from '../move/move.saga';
+import { commandOfAnswer, commandOfStep, type StepAnswer } from '../move/step-outcome';
 import { predictMove } from '../move/move.prediction';
 import { runRound, precopyParamsOf } from '../precopy/precopy.model';
 
@@ -22,69 +23,41 @@ function given(...history: VmEvent[]) {
   };
 }
 
-/** Runs the saga with a perfect agent: every step answers what the plan predicts. */
+/** A perfect agent's answer to a step: what the plan predicts (durations from sizes and link speeds). */
+function perfectAnswer(step: AgentStep, plan: MovePlan): StepAnswer {
+  const p = step.params;
+  const ms = (bytes: number, bps: number) => (bytes / bps) * 1000;
+  if (step.purpose === 'restart') return { durationMs: 1 };
+  switch (step.action) {
+    case 'stop':
+    case 'start':
+      return { durationMs: p.durationMs as number };
+    case 'transfer':
+    case 'receive-state':
+    case 'pause-and-copy':
+    case 'postcopy-pull':
+      return { bytes: p.bytes as number, durationMs: ms(p.bytes as number, p.bandwidthBps as number) };
+    case 'suspend':
+      return { bytes: p.bytes as number, durationMs: ms(p.bytes as number, p.diskBps as number) };
+    case 'resume':
+      return { durationMs: p.bytes !== undefined ? ms(p.bytes as number, p.diskBps as number) : (p.durationMs as number) };
+    case 'precopy-round': {
+      const round = runRound(precopyParamsOf(plan as Extract<MovePlan, { mode: 'hot' }>), step.meta!.round, p.bytes as number, p.throttlePct as number);
+      return { bytes: round.sentBytes, durationMs: round.durationMs, dirtyBytes: round.dirtyBytes };
+    }
+    case 'announce':
+      return { durationMs: 0, offsetsMs: [50, 150, 250, 350, 450] };
+  }
+}
+
+/** Runs the saga with a perfect agent: every step answers what the plan predicts, recorded as the runner records it (step-outcome). */
 function drive(history: VmEvent[]): VmEvent[] {
   const events = [...history];
   for (let i = 0; i < 200; i++) {
     const state = fold(events);
     const step = nextSagaStep(state);
     if (!step || state.status !== 'placed' || !state.move) return events;
-    const move = state.move;
-    const plan = move.plan!;
-    let command: VmCommand;
-    switch (step.kind) {
-      case 'admit':
-        command = { type: 'StartMove', moveId: step.moveId };
-        break;
-      case 'commit':
-        command = { type: 'CommitLocation', moveId: step.moveId };
-        break;
-      case 'switchover':
-        command = { type: 'StartSwitchover', moveId: step.moveId, reason: step.reason, remainingBytes: step.remainingBytes, expectedDowntimeMs: step.expectedDowntimeMs };
-        break;
-      case 'fail':
-        command = { type: 'FailMove', moveId: step.moveId, code: step.code, message: step.message };
-        break;
-      case 'agent': {
-        const p = step.params;
-        const ms = (bytes: number, bps: number) => (bytes / bps) * 1000;
-        switch (step.action) {
-          case 'stop':
-            command = { type: 'RecordSourceStopped', moveId: step.moveId, hypervisor: step.hypervisor, durationMs: p.durationMs as number };
-            break;
-          case 'transfer':
-            command = { type: 'RecordConfigTransferred', moveId: step.moveId, bytes: p.bytes as number, durationMs: ms(p.bytes as number, p.bandwidthBps as number) };
-            break;
-          case 'start':
-            command = step.purpose === 'restart'
-              ? { type: 'RecordRestartedAtSource', moveId: step.moveId, hypervisor: step.hypervisor, durationMs: 1 }
-              : { type: 'RecordTargetStarted', moveId: step.moveId, hypervisor: step.hypervisor, locationVersion: step.locationVersion, durationMs: p.durationMs as number };
-            break;
-          case 'suspend':
-            command = { type: 'RecordSuspended', moveId: step.moveId, hypervisor: step.hypervisor, bytes: p.bytes as number, durationMs: ms(p.bytes as number, p.diskBps as number) };
-            break;
-          case 'receive-state':
-            command = { type: 'RecordStateTransferred', moveId: step.moveId, bytes: p.bytes as number, durationMs: ms(p.bytes as number, p.bandwidthBps as number) };
-            break;
-          case 'resume':
-            command = { type: 'RecordResumed', moveId: step.moveId, hypervisor: step.hypervisor, locationVersion: step.locationVersion, durationMs: p.bytes !== undefined ? ms(p.bytes as number, p.diskBps as number) : (p.durationMs as number) };
-            break;
-          case 'precopy-round':
-            command = { type: 'RecordPrecopyRound', moveId: step.moveId, round: runRound(precopyParamsOf(plan as Extract<MovePlan, { mode: 'hot' }>), step.meta!.round, p.bytes as number, p.throttlePct as number) };
-            break;
-          case 'pause-and-copy':
-            command = { type: 'RecordPausedAndCopied', moveId: step.moveId, hypervisor: step.hypervisor, bytes: p.bytes as number, durationMs: ms(p.bytes as number, p.bandwidthBps as number) };
-            break;
-          case 'announce':
-            command = { type: 'RecordAnnounced', moveId: step.moveId, hypervisor: step.hypervisor, offsetsMs: [50, 150, 250, 350, 450] };
-            break;
-          case 'postcopy-pull':
-            command = { type: 'RecordPostcopyPulled', moveId: step.moveId, bytes: p.bytes as number, durationMs: ms(p.bytes as number, p.bandwidthBps as number) };
-            break;
-        }
-        break;
-      }
-    }
+    const command: VmCommand = step.kind === 'agent' ? commandOfAnswer(step, perfectAnswer(step, state.move.plan!), 1) : commandOfStep(step);
     const decision = decide(command, state);
     if (!decision.ok) throw new Error(`${command.type} refused: ${decision.message}`);
     events.push(...decision.events);

@@ -1,6 +1,7 @@
 import type { ErrorCode, VmEvent } from '@locus/contracts';
 import type { VmCommand } from './vm.commands';
 import { initialVmState, type ActiveMove, type MovePhase, type PlacedVm, type VmState } from './vm.state';
+import { moveInProgress, sameLocation } from '../move/move-request';
 
 /** A decision: the events to append (possibly none: the command was already applied), or a refusal. */
 export type Decision = { ok: true; events: VmEvent[] } | { ok: false; code: ErrorCode; message: string };
@@ -208,10 +209,8 @@ function decideReassert(command: Extract<VmCommand, { type: 'ReassertLocation' }
 }
 
 function decideRequestMove(command: Extract<VmCommand, { type: 'RequestMove' }>, state: PlacedVm): Decision {
-  if (state.move)
-    return refuse('MOVE_IN_PROGRESS', `VM ${state.vm} is already moving (move ${state.move.moveId}, ${state.move.phase})`);
-  if (state.location.hypervisor === command.to.hypervisor)
-    return refuse('SAME_LOCATION', `VM ${state.vm} already runs on ${command.to.hypervisor}`);
+  const refused = moveInProgress(state.vm, state.move && { moveId: state.move.moveId, stage: state.move.phase }) ?? sameLocation(state.vm, state.location.hypervisor, command.to.hypervisor);
+  if (refused) return refuse(refused.code, refused.message);
   if (command.plan && command.plan.mode !== command.mode) return refuse('BAD_REQUEST', `plan is for a ${command.plan.mode} move, not ${command.mode}`);
   return accept({
     type: 'MoveAccepted',

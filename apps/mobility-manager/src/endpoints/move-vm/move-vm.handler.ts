@@ -1,0 +1,109 @@
+import { randomUUID } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import type { Logger } from 'pino';
+import { LocusError, type MoveAcceptedReply, type MoveVmRequest, type RecordedVmEvent } from '@locus/contracts';
+import { admitRequest, type MoveRow, type OutboundLimits } from '@locus/domain';
+import { isUniqueViolation, MoveEntity, MoveReadModel } from '@locus/eventstore';
+import type { TopologyIndex } from '@locus/topology';
+import type { VmCommandService } from '../../vm-commands/vm-command.service';
+import { MovePlanner } from '../../move-planner/move-planner';
+
+/** The per-host outbound queue: moves that run at once, and moves that may wait behind them (admission, libs/domain). */
+export type QueueLimits = OutboundLimits;
+
+/**
+ * `vm.move`: validates the target against the topology, decides on the VM's stream and
+ * appends MoveAccepted; the saga takes it from there. A repeated requestId answers the
+ * original move and appends nothing. A source host whose outbound queue is full gets
+ * UNAVAILABLE with nothing recorded, so that overload is refused at once instead of piling up.
+ */
+export class MoveVmHandler {
+  /** vm.move requests refused so far, by error code. */
+  private readonly refusals = new Map<string, number>();
+  private readonly reads: MoveReadModel;
+
+  constructor(
+    private readonly commands: VmCommandService,
+    private readonly dataSource: DataSource,
+    private readonly topology: TopologyIndex,
+    private readonly planner: MovePlanner,
+    private readonly logger: Logger,
+    private readonly queue: QueueLimits = { maxOutboundPerHost: 2, maxQueuedPerHost: Infinity },
+  ) {
+    this.reads = new MoveReadModel(dataSource);
+  }
+
+  /** vm.move requests refused so far, by error code (read by the metrics). */
+  refusalCounts(): ReadonlyMap<string, number> {
+    return this.refusals;
+  }
+
+  async handle(req: MoveVmRequest): Promise<MoveAcceptedReply> {
+    try {
+      return await this.accept(req);
+    } catch (err) {
+      if (err instanceof LocusError) this.refusals.set(err.code, (this.refusals.get(err.code) ?? 0) + 1);
+      throw err;
+    }
+  }
+
+  private async accept(req: MoveVmRequest): Promise<MoveAcceptedReply> {
+    if (req.requestId) {
+      const existing = await this.byRequestId(req.requestId);
+      if (existing) return this.replay(existing, req);
+    }
+    // Where the VM is and its host's queue in one read; the request checked once, then the queue:
+    // under overload most requests end there, before any planning.
+    const host = await this.reads.locationWithOutbound(req.vm);
+    const at = MovePlanner.checked(this.topology, req, host);
+    const admission = admitRequest(host, this.queue);
+    if (!admission.ok) throw new LocusError(admission.code, admission.message);
+    const planning = await this.planner.planChecked(at, req);
+    const moveId = randomUUID();
+    try {
+      const { events } = await this.commands.execute(
+        req.vm,
+        {
+          type: 'RequestMove',
+          moveId,
+          mode: req.mode,
+          to: planning.to,
+          requestId: req.requestId,
+          plan: planning.plan,
+          warnings: planning.warnings,
+          planes: planning.planes,
+        },
+        { correlationId: moveId, component: 'mobility-manager' },
+      );
+      const accepted = events.find((e): e is RecordedVmEvent<'MoveAccepted'> => e.type === 'MoveAccepted');
+      if (!accepted) throw new LocusError('INTERNAL', 'move was not recorded');
+      const d = accepted.data;
+      const p = planning.prediction;
+      this.logger.info(
+        { component: 'mobility-manager', moveId, vm: d.vm, mode: d.mode, from: d.from.hypervisor, to: d.to.hypervisor, predictedDowntimeMs: p.downtimeMs, predictedTotalMs: p.totalMs, rounds: p.rounds.length, planes: d.planes },
+        `move accepted: ${d.vm} ${d.mode} ${d.from.hypervisor} -> ${d.to.hypervisor}`,
+      );
+      for (const warning of d.warnings) this.logger.warn({ component: 'mobility-manager', moveId, vm: d.vm }, warning);
+      const queuePosition = admission.queuePosition;
+      return { moveId, vm: d.vm, from: d.from, to: d.to, mode: d.mode, ...(d.warnings.length ? { warnings: d.warnings } : {}), prediction: p, ...(queuePosition ? { queuePosition } : {}) };
+    } catch (err) {
+      // The same requestId sent twice at once: one append wins, the other finds it here.
+      if (req.requestId && (isUniqueViolation(err, 'moves_request_id_unique') || (err instanceof LocusError && err.code === 'MOVE_IN_PROGRESS'))) {
+        const existing = await this.byRequestId(req.requestId);
+        if (existing) return this.replay(existing, req);
+      }
+      throw err;
+    }
+  }
+
+  private async byRequestId(requestId: string): Promise<MoveRow | undefined> {
+    const row = await this.dataSource.getRepository(MoveEntity).findOne({ where: { requestId } });
+    return row?.view;
+  }
+
+  private replay(existing: MoveRow, req: MoveVmRequest): MoveAcceptedReply {
+    if (existing.vm !== req.vm || existing.to.hypervisor !== req.to || existing.mode !== req.mode)
+      throw new LocusError('BAD_REQUEST', `requestId ${req.requestId} was already used for move ${existing.moveId} (${existing.vm} ${existing.mode} to ${existing.to.hypervisor})`);
+    return { moveId: existing.moveId, vm: existing.vm, from: existing.from, to: existing.to, mode: existing.mode, duplicate: true };
+  }
+}

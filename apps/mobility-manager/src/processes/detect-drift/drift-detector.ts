@@ -1,0 +1,536 @@
+import { performance } from 'node:perf_hooks';
+import type { NatsConnection } from 'nats';
+import type { DataSource } from 'typeorm';
+import type { Logger } from 'pino';
+import {
+  LOCATION_EVENT_TYPES,
+  LocusError,
+  mappingSubjects,
+  routingSubjects,
+  subjects,
+  type AgentInventoryReply,
+  type AgentInventoryRequest,
+  type DriftReply,
+  type DriftRepairView,
+  type DriftView,
+  type SiteRoutesView,
+} from '@locus/contracts';
+import {
+  decideHostDrift,
+  findDrift,
+  nextKnownDrift,
+  uniqueDrift,
+  type DriftInput,
+  type DriftLocation,
+  type DriftScope,
+  type DriftSiteRoutes,
+  type HostRepairPlan,
+  type HostView,
+  type MappingEntryFacts,
+} from '@locus/domain';
+import { MoveReadModel } from '@locus/eventstore';
+import { requestJson } from '@locus/messaging';
+import type { TopologyIndex } from '@locus/topology';
+import type { VmCommandService } from '../../vm-commands/vm-command.service';
+import { DriftRepairer } from './drift-repair';
+
+export interface DriftOptions {
+  prefix: string;
+  /** Repair what the hypervisors disagree about in the periodic check (default true); `drift.check` says for itself. */
+  repair?: boolean;
+  /** Real ms a repair's boot may take before the check stops waiting for it. */
+  repairStepTimeoutMs?: number;
+  /** Real ms between two periodic checks; 0: only on request. */
+  intervalMs: number;
+  /** How long each plane has to answer one request. */
+  timeoutMs?: number;
+  /** VMs of the rolling sweep each periodic check compares; 0 or absent: enough for a sweep to take `sweepPeriods` periods (counted when each sweep starts). */
+  slice?: number;
+  /** Periods one sweep takes when `slice` is automatic (default 10). */
+  sweepPeriods?: number;
+  /** VMs compared at once, with one filtered request per plane (default and most 1000: the planes' filter limit). */
+  chunk?: number;
+}
+
+/** Events after which a VM's planes should follow it: the periodic check compares the VM next time. */
+export const DRIFT_TRIGGER_TYPES: ReadonlySet<string> = new Set([...LOCATION_EVENT_TYPES, 'MoveCompleted', 'VmRestartedByRepair']);
+
+/** The figures of one periodic check. */
+export interface PeriodicDriftCheck extends DriftReply {
+  /** VMs whose location changed (from this manager's appends) since the previous check. */
+  changed: number;
+  /** VMs compared again: a disagreement known, skipped as moving or converging, or a plane silent last time. */
+  again: number;
+  /** VMs of the rolling sweep in this check, and the sweep's position after it (the last name compared; none: the sweep completed). */
+  swept: number;
+  sweepPosition?: string;
+  sweepCompleted: boolean;
+  /** Routes listed in this check's page of each host-route site's RIB. */
+  routesListed: number;
+  ms: number;
+}
+
+
+type Unavailable = { unavailable: string };
+type StaleFacts = Extract<NonNullable<DriftInput['arpStale']>, readonly unknown[]>;
+/** What one comparison found and what it compared. */
+interface Pass {
+  found: DriftView[];
+  compared: Set<string>;
+  /** VMs compared with the agents' inventories, and the repairs that comparison decided. */
+  hostCompared: Set<string>;
+  repairs: HostRepairPlan[];
+  skipped: Set<string>;
+  silent: Set<string>;
+  asked: Set<string>;
+  routePages: Map<string, { after?: string; through?: string }>;
+  routesListed: number;
+}
+const emptyPass = (): Pass => ({ found: [], compared: new Set(), hostCompared: new Set(), repairs: [], skipped: new Set(), silent: new Set(), asked: new Set(), routePages: new Map(), routesListed: 0 });
+
+/** A plane's first failure in a check is reused for the rest of it: one timeout, not one per chunk, and one disagreement. */
+type Memo = Map<string, Unavailable>;
+
+const ARP_NAMES_PER_REQUEST = 500; // 500 names of up to 63 characters stay under the 64 KiB request limit
+/** Up to this many VMs an agent is asked about by name; more, by the range of their names (a request of a few bytes per agent). */
+const AGENT_NAMES_PER_REQUEST = 100;
+const MAX_AGAIN = 10_000;
+
+/**
+ * Drift detector: compares the location DB with what every plane says through its query
+ * endpoints (`map.list` of the map-server and of each ITR, `routes.list`, `arp.stale`).
+ *
+ * - Periodically (incremental): the VMs whose location changed since the previous check (this
+ *   manager's appends), the VMs to compare again (a disagreement known, skipped as moving or
+ *   converging), and the next slice of a rolling sweep over all VMs by name, each plane asked with
+ *   a filter for those VMs only; plus the next page of each host-route site's RIB, for routes no VM
+ *   has. A period costs O(changed + slice), and drift nobody caused through Locus is found within
+ *   one sweep (about `sweepPeriods` periods).
+ * - On `drift.check` (full): every VM, in chunks of `chunk` VMs with the same filters, and every
+ *   site's whole RIB in pages: no truncation, whatever the number of VMs.
+ *
+ * VMs that are moving or whose move is still converging within its deadline are left out. Each
+ * disagreement is logged once when it appears and once when a later check that compared it again
+ * no longer finds it.
+ */
+export class DriftDetector {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<unknown>;
+  private known = new Map<string, DriftView>();
+  private readonly log: Logger;
+  private unlisten?: () => void;
+  private changed = new Set<string>();
+  private again = new Set<string>();
+  private sweep?: { startedAt: number; after?: string; slice: number; periods: number; vms: number; compared: number };
+  private readonly routeCursor = new Map<string, { after?: string; total?: number }>();
+  private readonly repairer?: DriftRepairer;
+  /** The last periodic check's figures. */
+  last?: PeriodicDriftCheck;
+  /** Sweeps completed since start. */
+  sweeps = 0;
+
+  private readonly reads: MoveReadModel;
+
+  constructor(
+    private readonly deps: {
+      nc: NatsConnection;
+      dataSource: DataSource;
+      topology: TopologyIndex;
+      logger: Logger;
+      converging: () => ReadonlySet<string>;
+      /** Committed appends of this manager (the event store), to know which VMs changed. */
+      appends?: { onAppended(listener: (events: readonly { streamId: string; type: string }[]) => void): () => void };
+      /** Appends the repairs' events; without it the hypervisors are compared, never repaired. */
+      commands?: VmCommandService;
+      /** Hosts the HA monitor declared failed: their VMs are its to restart, not drift's to repair. */
+      down?: () => ReadonlySet<string>;
+    },
+    private readonly options: DriftOptions,
+  ) {
+    this.log = deps.logger.child({ component: 'drift-detector' });
+    this.reads = new MoveReadModel(deps.dataSource);
+    this.repairer = deps.commands
+      ? new DriftRepairer({ nc: deps.nc, commands: deps.commands, logger: deps.logger }, { prefix: options.prefix, stepTimeoutMs: options.repairStepTimeoutMs })
+      : undefined;
+  }
+
+  private get chunk(): number {
+    return Math.min(1000, Math.max(1, this.options.chunk ?? 1000));
+  }
+
+  start(): void {
+    if (this.options.intervalMs <= 0) return;
+    this.unlisten = this.deps.appends?.onAppended((events) => {
+      for (const e of events) if (DRIFT_TRIGGER_TYPES.has(e.type) && e.streamId.startsWith('vm:')) this.changed.add(e.streamId.slice(3));
+    });
+    this.timer = setInterval(() => {
+      if (this.running) return;
+      this.running = this.checkPeriodic()
+        .catch((err) => this.log.warn({ err: (err as Error).message }, 'drift check failed'))
+        .finally(() => (this.running = undefined));
+    }, this.options.intervalMs);
+    this.log.info(
+      { intervalMs: this.options.intervalMs, slice: this.options.slice || 'auto', sweepPeriods: this.sweepPeriods },
+      `drift detector armed: every ${(this.options.intervalMs / 1000).toFixed(1)} s the VMs that changed and a slice of a sweep over all VMs (${this.options.slice ? `${this.options.slice} per period` : `a sweep in ~${this.sweepPeriods} periods`}) are compared with every plane`,
+    );
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.unlisten?.();
+    await this.running;
+  }
+
+  private get sweepPeriods(): number {
+    return Math.max(1, this.options.sweepPeriods ?? 10);
+  }
+
+  // ---- full check (drift.check) ----
+
+  /**
+   * `drift.check`: every VM and every site's whole RIB, in chunks and pages; or, with `vms`, those
+   * VMs only (an agent whose inventory differs from the DB asks this). Repairs what the hypervisors
+   * disagree about unless `repair` is false, trying again VMs stuck before.
+   */
+  async check(req: { vms?: readonly string[]; repair?: boolean } = {}): Promise<DriftReply> {
+    if (req.vms) return this.checkVms(req.vms, req.repair ?? true);
+    const t0 = performance.now();
+    const converging = this.deps.converging();
+    const memo: Memo = new Map();
+    const pass = emptyPass();
+    let chunks = 0;
+    for (let after: string | undefined; ; ) {
+      const rows = await this.reads.driftLocationsAfter(after, this.chunk);
+      if (rows.length) {
+        await this.compare(rows, converging, pass, memo);
+        chunks++;
+      }
+      if (rows.length < this.chunk) break;
+      after = rows[rows.length - 1].vm;
+    }
+    for (const site of this.hostRouteSites()) {
+      for (let after: string | undefined; ; ) {
+        const page = await this.routePage(site, after, this.chunk, converging, pass, memo);
+        if (!page) break; // not answering: the site is silent
+        if (page.next === undefined) {
+          pass.routePages.set(`route-injector:${site}`, {});
+          break;
+        }
+        after = page.next;
+      }
+    }
+    const disagreements = this.settle(pass);
+    const repairs = await this.repair(pass, req.repair ?? true, true);
+    const ms = performance.now() - t0;
+    this.log.debug({ vms: pass.compared.size, chunks, routes: pass.routesListed, skipped: pass.skipped.size, disagreements: disagreements.length, repairs: repairs.length, ms: round(ms) }, `full drift check: ${pass.compared.size} VMs in ${chunks} chunk(s), ${pass.routesListed} routes, ${round(ms)} ms`);
+    return { checkedAt: new Date().toISOString(), vms: pass.compared.size, skipped: [...pass.skipped].sort(), disagreements, ...(repairs.length ? { repairs } : {}) };
+  }
+
+  /** The VMs named only, on every plane; names the DB does not have are returned as `unknown` (all unknown: UNKNOWN_VM). */
+  private async checkVms(names: readonly string[], repair: boolean): Promise<DriftReply> {
+    const rows = await this.reads.driftLocationsNamed(names);
+    const found = new Set(rows.map((r) => r.vm));
+    const unknown = [...new Set(names)].filter((n) => !found.has(n)).sort();
+    if (rows.length === 0) throw new LocusError('UNKNOWN_VM', `no VM named ${unknown.join(', ')}`);
+    const pass = emptyPass();
+    await this.compare(rows, this.deps.converging(), pass, new Map());
+    const disagreements = this.settle(pass);
+    const repairs = await this.repair(pass, repair, true);
+    this.log.info({ vms: rows.length, unknown, disagreements: disagreements.length, repairs: repairs.length }, `drift check of ${rows.length} named VM(s): ${disagreements.length} disagreement(s)${repairs.length ? `, ${repairs.length} repair(s)` : ''}`);
+    return { checkedAt: new Date().toISOString(), vms: pass.compared.size, skipped: [...pass.skipped].sort(), disagreements, ...(repairs.length ? { repairs } : {}), ...(unknown.length ? { unknown } : {}) };
+  }
+
+  /** Carries out the check's repairs (when asked to and able to); the repaired VMs are compared again next period. */
+  private async repair(pass: Pass, wanted: boolean, retryStuck: boolean): Promise<DriftRepairView[]> {
+    if (!wanted || !this.repairer || pass.repairs.length === 0) return [];
+    const done = await this.repairer.repair(pass.repairs, retryStuck);
+    for (const r of done) this.dueAgain(r.vm);
+    return done;
+  }
+
+  // ---- periodic check (incremental) ----
+
+  /** The VMs that changed or are due again, the next slice of the sweep and the next page of each site's routes. */
+  async checkPeriodic(): Promise<PeriodicDriftCheck> {
+    const changed = this.changed;
+    const again = this.again;
+    this.changed = new Set();
+    this.again = new Set();
+    try {
+      return await this.periodic(changed, again);
+    } catch (err) {
+      // not compared: next time
+      for (const vm of changed) this.changed.add(vm);
+      for (const vm of again) this.dueAgain(vm);
+      throw err;
+    }
+  }
+
+  private async periodic(changed: ReadonlySet<string>, again: ReadonlySet<string>): Promise<PeriodicDriftCheck> {
+    const t0 = performance.now();
+    if (!this.sweep) {
+      const n = await this.reads.vmCount();
+      this.sweep = { startedAt: Date.now(), slice: this.options.slice || Math.max(1, Math.ceil(n / this.sweepPeriods)), periods: 0, vms: n, compared: 0 };
+    }
+    const sweep = this.sweep;
+    const sliceRows = await this.reads.driftLocationsAfter(sweep.after, sweep.slice);
+    const inSlice = new Set(sliceRows.map((r) => r.vm));
+    const extra = [...new Set([...changed, ...again])].filter((vm) => !inSlice.has(vm));
+    const extraRows = extra.length ? await this.reads.driftLocationsNamed(extra) : [];
+
+    const converging = this.deps.converging();
+    const memo: Memo = new Map();
+    const pass = emptyPass();
+    await this.compare([...sliceRows, ...extraRows], converging, pass, memo);
+    // the next page of each site's RIB, sized so that a site is listed in about as many periods as the VMs are swept
+    const periodsPerSweep = Math.max(1, Math.ceil(sweep.vms / sweep.slice));
+    await Promise.all(
+      this.hostRouteSites().map(async (site) => {
+        const cursor = this.routeCursor.get(site) ?? {};
+        const total = cursor.total ?? Math.ceil(sweep.vms / this.hostRouteSites().length); // a guess until the site says
+        const limit = Math.min(this.chunk, Math.max(1, Math.ceil(total / periodsPerSweep)));
+        const page = await this.routePage(site, cursor.after, limit, converging, pass, memo);
+        if (page) this.routeCursor.set(site, { after: page.next, total: page.total });
+      }),
+    );
+    const disagreements = this.settle(pass);
+    const repairs = await this.repair(pass, this.options.repair ?? true, false);
+    // compare again next time: what was skipped, and what was compared while a plane was silent
+    for (const vm of pass.skipped) this.dueAgain(vm);
+    if (pass.silent.size) for (const vm of changed) this.dueAgain(vm);
+
+    sweep.periods++;
+    sweep.compared += sliceRows.length;
+    const completed = sliceRows.length < sweep.slice;
+    if (completed) {
+      this.sweep = undefined;
+      this.sweeps++;
+      const ms = Date.now() - sweep.startedAt;
+      this.log.info(
+        { vms: sweep.compared, periods: sweep.periods, ms, disagreements: this.known.size },
+        `drift sweep completed: all ${sweep.compared} VMs in ${sweep.periods} period(s), ${(ms / 1000).toFixed(1)} s; ${this.known.size} disagreement(s) known`,
+      );
+    } else sweep.after = sliceRows[sliceRows.length - 1].vm;
+
+    const ms = performance.now() - t0;
+    const result: PeriodicDriftCheck = {
+      checkedAt: new Date().toISOString(),
+      vms: pass.compared.size,
+      skipped: [...pass.skipped].sort(),
+      disagreements,
+      ...(repairs.length ? { repairs } : {}),
+      changed: changed.size,
+      again: again.size,
+      swept: sliceRows.length,
+      ...(completed ? {} : { sweepPosition: sweep.after }),
+      sweepCompleted: completed,
+      routesListed: pass.routesListed,
+      ms,
+    };
+    this.last = result;
+    this.log.debug(
+      {
+        vms: result.vms,
+        changed: result.changed,
+        again: result.again,
+        swept: result.swept,
+        sweepPosition: result.sweepPosition ?? null,
+        routes: result.routesListed,
+        skipped: result.skipped.length,
+        disagreements: disagreements.length,
+        ms: round(ms),
+      },
+      `drift check: ${result.vms} VMs compared (${result.changed} changed, ${result.again} again, ${result.swept} of the sweep${result.sweepPosition ? `, now after ${result.sweepPosition}` : ', sweep completed'}), ${result.routesListed} routes listed, ${disagreements.length} disagreement(s), ${round(ms)} ms`,
+    );
+    return result;
+  }
+
+  // ---- comparing ----
+
+  /** Compares these VMs (those not moving or converging) with every plane, in chunks, each plane asked for the chunk only. */
+  private async compare(locations: readonly DriftLocation[], converging: ReadonlySet<string>, pass: Pass, memo: Memo): Promise<void> {
+    await this.compareHosts(locations, pass, memo);
+    const compared: DriftLocation[] = [];
+    for (const l of locations) {
+      if (l.state === 'moving' || converging.has(l.vm)) pass.skipped.add(l.vm);
+      else compared.push(l);
+    }
+    if (compared.length === 0) return;
+    const map = mappingSubjects(this.options.prefix);
+    const routing = routingSubjects(this.options.prefix);
+    const sites = this.sites();
+    const itrSites = sites.filter((s) => s.mappingSystem).map((s) => s.name);
+    for (const c of ['map-server', 'route-injector', 'arp-proxy', ...itrSites.map((i) => `itr:${i}`), ...this.hostRouteSites().map((s) => `route-injector:${s}`)]) pass.asked.add(c);
+    for (let i = 0; i < compared.length; i += this.chunk) {
+      const chunk = compared.slice(i, i + this.chunk);
+      const eids = chunk.map((l) => `${l.ip}/32`);
+      const vms = chunk.map((l) => l.vm);
+      const [registry, routes, arpStale, ...itrs] = await Promise.all([
+        this.ask<{ entries: MappingEntryFacts[] }>(memo, 'map-server', map.list, { eids, limit: eids.length }).then((r) => ('unavailable' in r ? r : r.entries)),
+        this.ask<{ sites: SiteRoutesView[] }>(memo, 'route-injector', routing.routesList, { prefixes: eids }).then((r) => ('unavailable' in r ? r : r.sites)),
+        this.arpStale(memo, vms, pass),
+        ...itrSites.map((itr) =>
+          this.ask<{ entries: MappingEntryFacts[] }>(memo, `itr:${itr}`, map.list, { itr, eids, limit: eids.length }).then((r) => ({ itr, entries: 'unavailable' in r ? r : r.entries })),
+        ),
+      ]);
+      if ('unavailable' in registry) pass.silent.add('map-server');
+      for (const { itr, entries } of itrs) if ('unavailable' in entries) pass.silent.add(`itr:${itr}`);
+      if ('unavailable' in routes) pass.silent.add('route-injector');
+      else for (const v of routes) if (v.unavailable) pass.silent.add(`route-injector:${v.site}`);
+      if ('unavailable' in arpStale) pass.silent.add('arp-proxy');
+      pass.found.push(...findDrift({ locations: chunk, sites, skip: converging, partial: true, registry, routes, arpStale, itrs }));
+      for (const vm of vms) pass.compared.add(vm);
+    }
+  }
+
+  /**
+   * The hypervisors: every agent asked what it holds and has seen of these VMs (by name, or by
+   * the range of their names when there are many), each VM decided by `decideHostDrift`. Moving VMs
+   * too (a host ahead of the DB fences their moves); not those on a host that did not answer or
+   * that the HA monitor declared failed.
+   */
+  private async compareHosts(locations: readonly DriftLocation[], pass: Pass, memo: Memo): Promise<void> {
+    const s = subjects(this.options.prefix);
+    const hosts = this.deps.topology.hypervisors.map((h) => h.name);
+    const down = this.deps.down?.() ?? new Set<string>();
+    for (const h of hosts) pass.asked.add(`agent:${h}`);
+    for (let i = 0; i < locations.length; i += this.chunk) {
+      const chunk = locations.slice(i, i + this.chunk);
+      const names = chunk.map((l) => l.vm);
+      const filter: AgentInventoryRequest =
+        names.length <= AGENT_NAMES_PER_REQUEST ? { vms: names } : { from: names.reduce((a, b) => (b < a ? b : a)), through: names.reduce((a, b) => (b > a ? b : a)) };
+      const replies = await Promise.all(
+        hosts.map(async (h) => {
+          const component = `agent:${h}`;
+          const first = !memo.has(component);
+          const r = await this.ask<AgentInventoryReply>(memo, component, s.agent(h, 'inventory'), filter);
+          if ('unavailable' in r) {
+            pass.silent.add(component);
+            if (first) pass.found.push({ plane: 'hypervisors', component, detail: `not answering: ${r.unavailable}` });
+            return undefined;
+          }
+          return r;
+        }),
+      );
+      // In the topology's order of hosts, whichever answered first: the same facts give the same findings.
+      const views = new Map<string, HostView[]>();
+      const answered = new Set<string>();
+      hosts.forEach((h, i) => {
+        const r = replies[i];
+        if (!r) return;
+        answered.add(h);
+        const held = new Map(r.vms.map((v) => [v.name, v]));
+        const seen = new Map((r.seen ?? []).map((v) => [v.name, v.locationVersion]));
+        for (const name of new Set([...held.keys(), ...seen.keys()])) {
+          const v = held.get(name);
+          const view: HostView = { hypervisor: h, seen: seen.get(name) ?? 0, ...(v ? { held: { state: v.state, locationVersion: v.locationVersion } } : {}) };
+          views.set(name, [...(views.get(name) ?? []), view]);
+        }
+      });
+      for (const l of chunk) {
+        const hypervisor = l.hypervisor ?? '';
+        const locationHostAnswered = answered.has(hypervisor) && !down.has(hypervisor);
+        const decision = decideHostDrift({ location: { vm: l.vm, site: l.site, hypervisor, state: l.state, locationVersion: l.locationVersion }, hosts: views.get(l.vm) ?? [], locationHostAnswered });
+        if (!locationHostAnswered) continue;
+        pass.hostCompared.add(l.vm);
+        pass.found.push(...decision.disagreements);
+        if (decision.repair) pass.repairs.push(decision.repair);
+      }
+    }
+  }
+
+  /** `arp.stale` for these VMs, a few hundred names per request. */
+  private async arpStale(memo: Memo, vms: readonly string[], pass: Pass): Promise<StaleFacts | Unavailable> {
+    const out: StaleFacts[number][] = [];
+    for (let i = 0; i < vms.length; i += ARP_NAMES_PER_REQUEST) {
+      const r = await this.ask<{ stale: StaleFacts; unavailableSites?: string[] }>(memo, 'arp-proxy', routingSubjects(this.options.prefix).arpStale, { vms: vms.slice(i, i + ARP_NAMES_PER_REQUEST) });
+      if ('unavailable' in r) return r;
+      for (const site of r.unavailableSites ?? []) pass.silent.add(`arp-proxy:${site}`);
+      out.push(...r.stale);
+    }
+    return out;
+  }
+
+  /**
+   * One page of a site's RIB, compared with the VMs that own its addresses (looked up by address):
+   * finds routes no VM has, which no filter by VM can. Returns the page's `next` and `total`, or
+   * undefined when the site did not answer.
+   */
+  private async routePage(site: string, after: string | undefined, limit: number, converging: ReadonlySet<string>, pass: Pass, memo: Memo): Promise<{ next?: string; total?: number } | undefined> {
+    const component = `route-injector:${site}`;
+    pass.asked.add(component);
+    if (memo.has('route-injector') || memo.has(component)) {
+      pass.silent.add(memo.has('route-injector') ? 'route-injector' : component);
+      return undefined;
+    }
+    const r = await this.ask<{ sites: SiteRoutesView[] }>(memo, 'route-injector', routingSubjects(this.options.prefix).routesList, { site, ...(after ? { after } : {}), limit });
+    if ('unavailable' in r) {
+      // nobody serves routes.list: said once for the endpoint, as the chunks say it
+      pass.silent.add('route-injector');
+      pass.found.push({ plane: 'host-routes', component: 'route-injector', detail: `not answering: ${r.unavailable}` });
+      return undefined;
+    }
+    const view = r.sites.find((s) => s.site === site);
+    if (!view || view.unavailable) {
+      memo.set(component, { unavailable: 'not answering' });
+      pass.silent.add(component);
+      pass.found.push({ plane: 'host-routes', component, detail: 'not answering' });
+      return undefined;
+    }
+    pass.routesListed += view.routes.length;
+    const ips = view.routes.map((x) => /^(\d{1,3}(?:\.\d{1,3}){3})\/32$/.exec(x.prefix)?.[1]).filter((ip): ip is string => !!ip);
+    const owners = await this.reads.driftLocationsByIp(ips);
+    const routes: DriftSiteRoutes[] = [{ site, routes: view.routes }];
+    pass.found.push(...findDrift({ locations: owners, sites: this.sites(), skip: converging, routes }));
+    pass.routePages.set(component, { ...(after ? { after } : {}), ...(view.next ? { through: view.next } : {}) });
+    return { next: view.next, total: view.total };
+  }
+
+  /** Merges a check's findings into what is known, logs what changed, and marks the VMs with disagreements to compare again. */
+  private settle(pass: Pass): DriftView[] {
+    const disagreements = uniqueDrift(pass.found);
+    const scope: DriftScope = { vms: pass.compared, hostVms: pass.hostCompared, asked: pass.asked, silent: pass.silent, routePages: pass.routePages };
+    const { known, appeared, resolved } = nextKnownDrift(this.known, disagreements, scope);
+    this.known = known;
+    for (const d of known.values()) if (d.vm) this.dueAgain(d.vm);
+    for (const d of appeared.slice(0, 20))
+      this.log.warn({ plane: d.plane, vm: d.vm, drift: d.component, ...(d.kind ? { kind: d.kind, hosts: d.hosts } : {}) }, `drift: ${d.component}${d.vm ? ` (${d.vm})` : ''} disagrees with the location DB: ${d.kind ? `${d.kind}: ` : ''}${d.detail}`);
+    if (appeared.length > 20) this.log.warn({ more: appeared.length - 20 }, `drift: ${appeared.length - 20} more disagreements`);
+    for (const d of resolved.slice(0, 20)) this.log.info({ plane: d.plane, vm: d.vm, drift: d.component }, `drift resolved: ${d.component}${d.vm ? ` (${d.vm})` : ''} agrees again`);
+    if (resolved.length > 20) this.log.info({ more: resolved.length - 20 }, `drift: ${resolved.length - 20} more resolved`);
+    if (appeared.length || resolved.length)
+      this.log.info({ disagreements: known.size }, known.size ? `drift: ${known.size} disagreement(s) with the location DB` : 'drift: every plane agrees with the location DB again');
+    return disagreements;
+  }
+
+  /** Compared again by the next periodic check (only while the detector runs periodically; bounded: the sweep finds the rest). */
+  private dueAgain(vm: string): void {
+    if (this.options.intervalMs > 0 && this.again.size < MAX_AGAIN) this.again.add(vm);
+  }
+
+  private sites() {
+    return this.deps.topology.sites.map((s) => ({ name: s.name, hostRoutes: s.hostRoutes, mappingSystem: s.mappingSystem }));
+  }
+
+  private hostRouteSites(): string[] {
+    return this.deps.topology.sites.filter((s) => s.hostRoutes).map((s) => s.name);
+  }
+
+  private async ask<T>(memo: Memo, component: string, subject: string, body: unknown): Promise<({ ok: true } & T) | Unavailable> {
+    const failed = memo.get(component);
+    if (failed) return failed;
+    try {
+      const reply = await requestJson<({ ok: true } & T) | { ok: false; error: { code: string; message: string } }>(this.deps.nc, subject, body, this.options.timeoutMs ?? 3000);
+      if (reply.ok) return reply;
+      const r = { unavailable: `${reply.error.code}: ${reply.error.message}` };
+      memo.set(component, r);
+      return r;
+    } catch (err) {
+      const r = { unavailable: (err as Error).message };
+      memo.set(component, r);
+      return r;
+    }
+  }
+}
+
+const round = (ms: number) => Math.round(ms * 10) / 10;

@@ -1,0 +1,157 @@
+import type { DriftLocation, MoveRow } from '@locus/domain';
+import type { Queryable } from '../event-store';
+
+/** Where a VM is, as the location database says. */
+export interface VmLocationRow {
+  name: string;
+  l2Domain: string;
+  hypervisor: string;
+  site: string;
+}
+
+/** A host's outbound moves: operator moves running from it (HA restarts take no slot) and moves waiting for a slot. */
+export interface OutboundCounts {
+  active: number;
+  waiting: number;
+}
+
+/** A VM's location as the drift detector compares it (its host always given). */
+export type DriftLocationRow = DriftLocation & { hypervisor: string };
+
+const DRIFT_COLUMNS = `name AS vm, host(ip) AS ip, site, hypervisor, state, location_version AS "locationVersion"`;
+
+/**
+ * The mobility manager's reads of the projections `moves` and `vm_location`, one named query each,
+ * so that a handler or a process says what it asks ("operator moves running from this host") and
+ * the SQL lives in one place, beside the tables it reads (written only by the projector).
+ */
+export class MoveReadModel {
+  constructor(private readonly db: Queryable) {}
+
+  private async rows<T>(sql: string, parameters: unknown[] = []): Promise<T[]> {
+    return (await this.db.query(sql, parameters)) as T[];
+  }
+
+  // ---- vm_location ----
+
+  /** Where the VM is; undefined for a VM the location database does not have. */
+  async location(vm: string): Promise<VmLocationRow | undefined> {
+    const [row] = await this.rows<VmLocationRow>(`SELECT name, l2_domain AS "l2Domain", hypervisor, site FROM vm_location WHERE name = $1`, [vm]);
+    return row;
+  }
+
+  /** Where the VM is and its host's outbound moves, in one query (`vm.move` under load); undefined for an unknown VM. */
+  async locationWithOutbound(vm: string): Promise<(VmLocationRow & OutboundCounts) | undefined> {
+    const [row] = await this.rows<VmLocationRow & OutboundCounts>(
+      `SELECT l.name, l.l2_domain AS "l2Domain", l.hypervisor, l.site,
+              (SELECT count(*) FROM moves m WHERE m.state = 'in-progress' AND m.view->'from'->>'hypervisor' = l.hypervisor AND m.view->>'cause' <> 'ha-restart')::int AS active,
+              (SELECT count(*) FROM moves m WHERE m.state = 'accepted' AND m.view->'from'->>'hypervisor' = l.hypervisor)::int AS waiting
+         FROM vm_location l WHERE l.name = $1`,
+      [vm],
+    );
+    return row;
+  }
+
+  /** The VMs located on a hypervisor, by name. */
+  async vmsOn(hypervisor: string): Promise<string[]> {
+    return (await this.rows<{ name: string }>(`SELECT name FROM vm_location WHERE hypervisor = $1 ORDER BY name`, [hypervisor])).map((r) => r.name);
+  }
+
+  /** Memory committed on a hypervisor: VMs located there (but `except`) plus active moves heading there (summed in the database). */
+  async memoryCommittedMb(hypervisor: string, except?: string): Promise<number> {
+    const [row] = await this.rows<{ used: number | string }>(
+      `SELECT (SELECT coalesce(sum(memory_mb), 0) FROM vm_location WHERE hypervisor = $1 AND name <> $2)
+            + (SELECT coalesce(sum(l.memory_mb), 0) FROM moves m JOIN vm_location l ON l.name = m.vm
+                WHERE m.state IN ('accepted', 'in-progress') AND m.view->'to'->>'hypervisor' = $1 AND m.vm <> $2 AND l.hypervisor <> $1) AS used`,
+      [hypervisor, except ?? ''],
+    );
+    return Number(row?.used ?? 0);
+  }
+
+  /** How many VMs the location database holds. */
+  async vmCount(): Promise<number> {
+    const [row] = await this.rows<{ n: number }>(`SELECT count(*)::int AS n FROM vm_location`);
+    return row?.n ?? 0;
+  }
+
+  /** The next `limit` VMs by name after `after` (from the first when undefined), as the drift detector compares them. */
+  async driftLocationsAfter(after: string | undefined, limit: number): Promise<DriftLocationRow[]> {
+    return this.rows<DriftLocationRow>(`SELECT ${DRIFT_COLUMNS} FROM vm_location WHERE ($1::text IS NULL OR name > $1) ORDER BY name LIMIT $2`, [after ?? null, limit]);
+  }
+
+  /** The named VMs the location database has, by name, as the drift detector compares them. */
+  async driftLocationsNamed(names: readonly string[]): Promise<DriftLocationRow[]> {
+    return this.rows<DriftLocationRow>(`SELECT ${DRIFT_COLUMNS} FROM vm_location WHERE name = ANY($1::text[]) ORDER BY name`, [[...new Set(names)]]);
+  }
+
+  /** The VMs that own these IPs, as the drift detector compares them. */
+  async driftLocationsByIp(ips: readonly string[]): Promise<DriftLocationRow[]> {
+    return ips.length ? this.rows<DriftLocationRow>(`SELECT ${DRIFT_COLUMNS} FROM vm_location WHERE ip = ANY($1::inet[])`, [ips]) : [];
+  }
+
+  // ---- moves ----
+
+  /** Operator moves running from a host (HA restarts take no outbound slot). */
+  async operatorMovesRunningFrom(hypervisor: string): Promise<number> {
+    const [row] = await this.rows<{ n: number }>(`SELECT count(*)::int AS n FROM moves WHERE state = 'in-progress' AND view->'from'->>'hypervisor' = $1 AND view->>'cause' <> 'ha-restart'`, [hypervisor]);
+    return row?.n ?? 0;
+  }
+
+  /** The oldest `limit` moves waiting for a slot of their source host, first accepted first. */
+  async queuedFrom(hypervisor: string, limit: number): Promise<{ moveId: string; vm: string }[]> {
+    return this.rows<{ moveId: string; vm: string }>(
+      `SELECT move_id AS "moveId", vm FROM moves WHERE state = 'accepted' AND view->'from'->>'hypervisor' = $1 ORDER BY accepted_at, move_id LIMIT $2`,
+      [hypervisor, limit],
+    );
+  }
+
+  /** Moves of the same source host accepted before this one and still waiting. */
+  async queuedAhead(hypervisor: string, acceptedAt: string, moveId: string): Promise<number> {
+    const [row] = await this.rows<{ ahead: number }>(
+      `SELECT count(*)::int AS ahead FROM moves WHERE state = 'accepted' AND view->'from'->>'hypervisor' = $1
+         AND (accepted_at, move_id) < ($2::timestamptz, $3::uuid)`,
+      [hypervisor, acceptedAt, moveId],
+    );
+    return row?.ahead ?? 0;
+  }
+
+  /** The source host of a move; undefined for a move the projection does not have. */
+  async sourceHostOf(moveId: string): Promise<string | undefined> {
+    const [row] = await this.rows<{ host: string | null }>(`SELECT view->'from'->>'hypervisor' AS host FROM moves WHERE move_id = $1`, [moveId]);
+    return row?.host ?? undefined;
+  }
+
+  /** The VM's move accepted or in progress, if any. */
+  async activeMoveOf(vm: string): Promise<{ moveId: string; state: string } | undefined> {
+    const [row] = await this.rows<{ moveId: string; state: string }>(`SELECT move_id AS "moveId", state FROM moves WHERE vm = $1 AND state IN ('accepted', 'in-progress') LIMIT 1`, [vm]);
+    return row;
+  }
+
+  /** A move's projected view. */
+  async moveView(moveId: string): Promise<MoveRow | undefined> {
+    const [row] = await this.rows<{ view: MoveRow }>(`SELECT view FROM moves WHERE move_id = $1`, [moveId]);
+    return row?.view;
+  }
+
+  /** A move's mode (cold, warm, hot). */
+  async moveMode(moveId: string): Promise<string | undefined> {
+    const [row] = await this.rows<{ mode: string | null }>(`SELECT view->>'mode' AS mode FROM moves WHERE move_id = $1`, [moveId]);
+    return row?.mode ?? undefined;
+  }
+
+  /**
+   * When the oldest move not converged yet within the lookback was accepted (a late one may still
+   * converge). A completed move whose VM has completed a later move is superseded (its planes follow
+   * the newer location): it would only pin the replay further back. Undefined: none.
+   */
+  async oldestUnconvergedAcceptedAt(lookbackMs: number): Promise<Date | undefined> {
+    const [row] = await this.rows<{ since: Date | string | null }>(
+      `SELECT min(m.accepted_at) AS since FROM moves m
+        WHERE m.state IN ('accepted', 'in-progress', 'completed') AND m.accepted_at > now() - ($1::int * interval '1 millisecond')
+          AND NOT (m.state = 'completed' AND EXISTS (
+            SELECT 1 FROM moves later WHERE later.vm = m.vm AND later.accepted_at > m.accepted_at AND later.state IN ('completed', 'converged')))`,
+      [lookbackMs],
+    );
+    return row?.since ? new Date(row.since) : undefined;
+  }
+}
