@@ -4,3 +4,6 @@ export { QmpClient, QmpError, type QmpEvent } from './qemu/qmp-client';
 export { QemuGuest, type GuestSpec, type GuestImage, type GuestLaunch } from './qemu/qemu-guest';
 export { LiveMigration, type MigrationLimits, type MigrationPass, type MigrationResult } from './qemu/live-migration';
 export { guestImage, qemuUnavailable } from './qemu/guest-image';
+export { QemuDriver, type GuestNetwork } from './qemu/qemu-driver';
+export { chosenQemuVms, qemuRunDir, dataplaneGuestNetwork } from './qemu/qemu-setup';
+export type { HypervisorDriver, GuestHealth, HotLimits, HotPass } from './host/hypervisor-driver';

@@ -320,6 +320,7 @@ export class MoveSagaRunner {
         const p = step.params;
         const bandwidthBps = p.bandwidthBps as number;
         const dirtyBytes = reply.dirtyBytes ?? 0;
+        // A real hypervisor's pass carries its own throttle, expected downtime and dirty rate: recorded as they are.
         return {
           type: 'RecordPrecopyRound',
           moveId,
@@ -328,8 +329,10 @@ export class MoveSagaRunner {
             sentBytes: reply.bytes ?? 0,
             durationMs,
             dirtyBytes,
-            throttlePct: (p.throttlePct as number) ?? 0,
-            expectedDowntimeMs: (dirtyBytes / bandwidthBps) * 1000 + (step.meta?.resumeMs ?? 0),
+            throttlePct: reply.throttlePct ?? (p.throttlePct as number) ?? 0,
+            expectedDowntimeMs: reply.expectedDowntimeMs ?? (dirtyBytes / bandwidthBps) * 1000 + (step.meta?.resumeMs ?? 0),
+            ...(reply.measured ? { measured: true, completed: reply.completed === true } : {}),
+            ...(reply.dirtyRateBps !== undefined ? { dirtyRateBps: reply.dirtyRateBps } : {}),
           },
         };
       }
@@ -371,8 +374,8 @@ export class MoveSagaRunner {
   }
 }
 
-function definedParams(params: Record<string, number | null>): Record<string, number | null> {
-  const out: Record<string, number | null> = {};
+function definedParams(params: Record<string, number | string | null>): Record<string, number | string | null> {
+  const out: Record<string, number | string | null> = {};
   for (const [k, v] of Object.entries(params)) if (v !== null && v !== undefined) out[k] = v;
   if ('workingSetBytes' in params) out.workingSetBytes = params.workingSetBytes;
   return out;
