@@ -210,7 +210,8 @@ export class LinuxDataplane implements Dataplane {
   }
 
   async deleteRoute(ns: string, prefix: string): Promise<void> {
-    await ip(ns, 'route', 'del', prefix).catch(() => undefined);
+    // Only the route installed from BGP: a site's own /32 on a segment (a VM that just arrived) stays.
+    await ip(ns, 'route', 'del', prefix, 'proto', 'bgp').catch(() => undefined);
   }
 
   /** The /32s in a namespace's main table (those installed from BGP only, or all), with their next hop. */
