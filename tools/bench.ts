@@ -13,6 +13,7 @@ import { renderReport, usedSummary, type BenchResult, type CompareFigures } from
 import { runLab, type LabRun, type RunConfig, type Session } from './bench/run';
 import { PROCESS_LAYOUTS, type ProcessLayout } from './bench/start-lab';
 import { renderLinuxBench, runLinuxDataplaneBench } from './bench/linux-dataplane';
+import { renderQemuFidelity, runQemuFidelity } from './bench/qemu-fidelity';
 
 /**
  * `npm run bench` (node dist/tools/bench.js): drives cold moves against a lab at a given rate and
@@ -54,6 +55,7 @@ interface Opts {
   compareVms?: number;
   requestTimeout: number;
   dataplane: 'lab' | 'linux';
+  hypervisor: 'simulated' | 'qemu';
   moves: number;
   timeScale: number;
 }
@@ -95,6 +97,7 @@ const program = new Command()
   .option('--seed <n>', 'seed of the random choices', num, 1)
   .addOption(new Option('--processes <layout>', 'how the services are grouped into processes: per-service (five), planes (the manager, and the four plane services in one), one (the whole lab, as `npm run lab`)').choices([...PROCESS_LAYOUTS]).default('per-service'))
   .addOption(new Option('--dataplane <kind>', 'linux: the default topology as network namespaces, a batch of moves with a ping train each, the manager\'s convergence beside the first packet (root); lab: the load run above').choices(['lab', 'linux']).default('lab'))
+  .addOption(new Option('--hypervisor <kind>', 'qemu: fidelity of the pre-copy model: for a few real QEMU guests (accel=tcg), locus.move.plan\'s prediction (dirty rate sampled with calc-dirty-rate) beside QEMU\'s actual rounds, data sent and downtime').choices(['simulated', 'qemu']).default('simulated'))
   .option('--moves <n>', 'with --dataplane linux: moves in the batch', num, 6)
   .option('--time-scale <n>', 'with --dataplane linux: simulated ms per real ms', num, 20)
   .option('--sites-per-process <n>', 'sites per mapping-system / route-injector / arp-proxy process, started one group after another (default, or 0: all, one process per service, started at once)', num)
@@ -131,6 +134,11 @@ let aborted = false;
 const vmListPaged = () => ListVmsRequest.safeParse({ limit: 1 }).success;
 
 async function main(): Promise<void> {
+  if (o.hypervisor === 'qemu') {
+    const rows = await runQemuFidelity(undefined, (line) => log(line));
+    process.stdout.write(o.json ? JSON.stringify(rows, null, 2) + '\n' : renderQemuFidelity(rows) + '\n');
+    return;
+  }
   if (o.dataplane === 'linux') {
     const result = await runLinuxDataplaneBench({ moves: o.moves, timeScale: o.timeScale, log });
     process.stdout.write(o.json ? JSON.stringify(result, null, 2) + '\n' : renderLinuxBench(result) + '\n');

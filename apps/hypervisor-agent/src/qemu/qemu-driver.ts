@@ -136,7 +136,7 @@ export class QemuDriver implements HypervisorDriver {
     const { guest, hypervisor } = r;
     if (!guest.exitInfo) {
       await guest.qmp.execute('system_powerdown').catch(() => undefined);
-      const off = await Promise.race([guest.exited.then(() => true), new Promise<boolean>((res) => setTimeout(() => res(false), 15_000))]);
+      const off = await guest.exitsWithin(15_000);
       const poweredOff = off && guest.console().includes(`LOCUS-POWEROFF ${vm}`);
       if (!off) await guest.quit();
       this.log.info({ vm, hypervisor, ms: Date.now() - downAt, acpi: poweredOff }, poweredOff ? `QEMU guest ${vm} powered off (ACPI)` : `QEMU guest ${vm} did not power off: quit`);

@@ -120,12 +120,20 @@ export class QemuGuest {
   async quit(timeoutMs = 3000): Promise<void> {
     if (this.exitInfo) return;
     await this.qmp.execute('quit', undefined, timeoutMs).catch(() => undefined);
-    const gone = await Promise.race([this.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs))]);
+    const gone = await this.exitsWithin(timeoutMs);
     if (!gone) {
       this.child.kill('SIGKILL');
       await this.exited;
     }
     this.qmp.close();
+  }
+
+  /** true once the process is gone, false if it still runs after `ms` (the timer cleared either way). */
+  async exitsWithin(ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const gone = await Promise.race([this.exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))]);
+    clearTimeout(timer);
+    return gone;
   }
 
   kill(): void {
