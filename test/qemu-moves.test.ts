@@ -173,6 +173,22 @@ describeQemu('QEMU guests moved by the saga (issue 12)', () => {
     session.close();
   }, 150_000);
 
+  it('item 5, warm: web-01 back to dc1-hv1 saved to a file and restored: the same guest goes on (its heartbeat counts on), healthy', async () => {
+    const before = driver().guestOf('web-01')!.console();
+    const lastBeat = Number([...before.matchAll(/LOCUS-ALIVE web-01 (\d+)/g)].pop()![1]);
+    const reply = await lab!.req('vm.move', { vm: 'web-01', to: 'dc1-hv1', mode: 'warm' });
+    expect(reply.ok).toBe(true);
+    const move = await lab!.waitForMove(reply.moveId, ['completed'], 90_000);
+    expect(driver().hypervisorOf('web-01')).toBe('dc1-hv1');
+    const health = await healthAfter('web-01', 'dc1-hv1', reply.moveId);
+    expect(health).toMatchObject({ ok: true, pingOk: true, hypervisor: 'dc1-hv1' });
+    // Restored, not booted: no LOCUS-BOOT at the target, and the heartbeat goes on from where it was.
+    const beat = Number(/LOCUS-ALIVE web-01 (\d+)/.exec(health.heartbeat!)![1]);
+    expect(beat).toBeGreaterThan(lastBeat);
+    expect(driver().guestOf('web-01')!.console()).not.toContain('LOCUS-BOOT');
+    report('warm web-01 dc2-hv1 -> dc1-hv1 (QEMU)', { downtimeMs: move.downtimeMs, phases: move.phases, dataSentMiB: +((move.dataSentBytes ?? 0) / 1048576).toFixed(1), heartbeatBefore: lastBeat, heartbeatAfter: beat });
+  }, 120_000);
+
   it('item 2: web-02 dirtying faster than the link: policy abort fails NOT_CONVERGING and the guest keeps running at the source; throttle (auto-converge) completes', async () => {
     const aborted = await lab!.req('vm.move', { vm: 'web-02', to: 'dc2-hv2', mode: 'hot', options: { policy: 'abort', bandwidthMbps: 256 } });
     expect(aborted).toMatchObject({ ok: true });

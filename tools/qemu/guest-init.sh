@@ -48,6 +48,8 @@ ip link set eth0 up
 [ -n "$IP" ] && ip addr add "$IP" dev eth0
 [ -n "$GW" ] && ip route add default via "$GW"
 echo "LOCUS-NET-UP $NAME $IP $(cat /sys/class/net/eth0/address 2>/dev/null)"
+# A booting OS announces itself: switches learn its MAC behind its new port, neighbours its address.
+[ -n "$IP" ] && arping -q -U -c 2 -I eth0 -s "${IP%/*}" "${IP%/*}" >/dev/null 2>&1 &
 
 # The service: HTTP on 80 (GET / names the guest) and a TCP echo on 7.
 echo "$NAME" >/www/index.html

@@ -202,6 +202,8 @@ export class QemuDriver implements HypervisorDriver {
     const resumed = guest.qmp.waitForEvent('RESUME', 10_000);
     await guest.qmp.execute('cont');
     const upAt = (await resumed).timestampMs;
+    // RARP from the restored guest at its new port (QEMU's self-announce, as after a live migration).
+    await guest.qmp.execute('announce-self', { initial: 50, max: 550, rounds: 5, step: 100 }).catch((err: Error) => this.log.warn({ vm, err: err.message }, 'announce-self failed'));
     rmSync(file, { force: true });
     this.saved.delete(vm);
     this.log.info({ vm, hypervisor, ms: upAt - started }, `QEMU guest ${vm} restored on ${hypervisor}`);
