@@ -14,7 +14,8 @@ update_once() { if ((updated == 0)); then apt-get update -qq; updated=1; fi; }
 
 missing=()
 command -v qemu-system-x86_64 >/dev/null 2>&1 || missing+=(qemu-system-x86)
-[[ -x /bin/busybox ]] && /bin/busybox --list 2>/dev/null | grep -qx httpd || missing+=(busybox-static)
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+installed busybox-static || missing+=(busybox-static) # the static one: the initramfs has no libc
 command -v cpio >/dev/null 2>&1 || missing+=(cpio)
 if ((${#missing[@]} > 0)); then
   echo "install-qemu: installing Debian's ${missing[*]}"

@@ -1,15 +1,15 @@
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { LinuxDataplane, spawnIn } from '@locus/dataplane';
+import { LinuxDataplane } from '@locus/dataplane';
 import { defaultTopologyPath, loadTopologyFile } from '@locus/topology';
 import { qemuRunDir, qemuUnavailable, type QemuDriver } from '../apps/hypervisor-agent/src';
 import { startArpProxies, type RunningArpProxies } from '../apps/arp-proxy/src/start-arp-proxies';
 import { startRouteInjectors, type RunningRouteInjectors } from '../apps/route-injector/src/start-route-injectors';
 import { capturingLogger, eventually, startTestLab, uniqueId, type TestLab } from './support/harness';
-import { describeWithNamespaces, PingTrain, pings } from './support/netns';
+import { describeWithNamespaces, PingTrain, pings, TcpSession } from './support/netns';
 
 /**
  * Issue 12: real QEMU guests (accel=tcg) moved by the saga on the Linux dataplane. Three of the
@@ -30,47 +30,6 @@ function topologyFile(dir: string): string {
   return file;
 }
 
-const ECHO_CLIENT = `
-const [host, port, everyMs] = process.argv.slice(1);
-const s = require('net').connect(Number(port), host);
-let seq = 0, buf = '';
-s.setNoDelay(true);
-s.on('connect', () => { console.log(JSON.stringify({ event: 'connected', at: Date.now() })); setInterval(() => s.write(++seq + '\\n'), Number(everyMs)); });
-s.on('data', (d) => { buf += d; const parts = buf.split('\\n'); buf = parts.pop(); const at = Date.now(); for (const p of parts) console.log(JSON.stringify({ echo: Number(p), at })); });
-s.on('error', (e) => { console.log(JSON.stringify({ event: 'error', code: e.code, at: Date.now() })); process.exit(1); });
-s.on('close', () => { console.log(JSON.stringify({ event: 'close', at: Date.now() })); process.exit(1); });
-`;
-
-/** A TCP session from a neighbour namespace to the guest's own echo service (busybox nc on port 7). */
-class GuestSession {
-  readonly echoes: { echo: number; at: number }[] = [];
-  readonly events: { event: string; code?: string; at: number }[] = [];
-  private readonly child: ChildProcess;
-  constructor(ns: string, address: string, everyMs = 20) {
-    this.child = spawnIn(ns, [process.execPath, '-e', ECHO_CLIENT, address, '7', String(everyMs)]);
-    let buffer = '';
-    this.child.stdout!.on('data', (chunk) => {
-      buffer += String(chunk);
-      const lines = buffer.split('\n');
-      buffer = lines.pop()!;
-      for (const l of lines) {
-        const m = JSON.parse(l);
-        if ('echo' in m) this.echoes.push(m);
-        else this.events.push(m);
-      }
-    });
-  }
-  longestGapAfter(t: number): number {
-    const at = this.echoes.filter((e) => e.at >= t).map((e) => e.at);
-    let gap = 0;
-    for (let i = 1; i < at.length; i++) gap = Math.max(gap, at[i] - at[i - 1]);
-    return gap;
-  }
-  close(): void {
-    this.child.kill('SIGKILL');
-  }
-}
-
 const reason = qemuUnavailable();
 const describeQemu = reason ? (name: string, body: () => void) => describe.skip(`${name} (skipped: ${reason})`, body) : describeWithNamespaces;
 if (reason) console.warn(`qemu-moves: skipped, ${reason}`);
@@ -87,7 +46,7 @@ describeQemu('QEMU guests moved by the saga (issue 12)', () => {
   let arp: RunningArpProxies | undefined;
   let routes: RunningRouteInjectors | undefined;
   const trains: PingTrain[] = [];
-  const sessions: GuestSession[] = [];
+  const sessions: TcpSession[] = [];
   const report = (what: string, figures: Record<string, unknown>) => console.log(`${what}: ${JSON.stringify(figures)}`);
   const driver = () => lab!.agents.host.driver as QemuDriver;
   const agent = (name: string) => lab!.agents.host.agents.find((a) => a.name === name)!;
@@ -115,7 +74,7 @@ describeQemu('QEMU guests moved by the saga (issue 12)', () => {
 
   afterAll(async () => {
     await Promise.all(trains.map((t) => t.stop()));
-    for (const s of sessions) s.close();
+    await Promise.all(sessions.map((s) => s.close()));
     await arp?.stop();
     await routes?.stop();
     await lab?.stop();
@@ -126,7 +85,8 @@ describeQemu('QEMU guests moved by the saga (issue 12)', () => {
   it('item 1 and 5: a hot move of web-01 inside the stretched domain: the TCP session survives, the 20 ms ping train loses what the downtime allows, move.get shows QEMU\'s rounds, downtime and total time', async () => {
     const neighbour = names.neighbour('web-stretched-dc1-nb1');
     expect(await pings(neighbour, '10.1.0.10')).toBe(true);
-    const session = new GuestSession(neighbour, '10.1.0.10');
+    // The guest's own TCP echo (busybox nc on port 7), a line every 20 ms.
+    const session = TcpSession.connect(neighbour, '10.1.0.10', 7, 20);
     sessions.push(session);
     await eventually(async () => session.echoes.length >= 20, 15_000, 'echoes before the move');
     const train = new PingTrain(neighbour, '10.1.0.10');
@@ -170,7 +130,7 @@ describeQemu('QEMU guests moved by the saga (issue 12)', () => {
     const health = await healthAfter('web-01', 'dc2-hv1', reply.moveId);
     expect(health).toMatchObject({ ok: true, pingOk: true, hypervisor: 'dc2-hv1' });
     expect(health.heartbeat).toMatch(/^LOCUS-ALIVE web-01 \d+$/);
-    session.close();
+    await session.close();
   }, 150_000);
 
   it('item 5, warm: web-01 back to dc1-hv1 saved to a file and restored: the same guest goes on (its heartbeat counts on), healthy', async () => {

@@ -12,6 +12,7 @@ kernel=$(ls -d "$kdir"/*-cloud-amd64 2>/dev/null | sort -V | tail -n 1 || true)
 if [[ -z $kernel || ! -f $kernel/vmlinuz ]]; then echo "build-guest-image: no kernel in $kdir (run .ci/install-qemu.sh)" >&2; exit 1; fi
 kver=$(basename "$kernel")
 bbver=$(dpkg-query -W -f='${Version}' busybox-static)
+if ldd /bin/busybox >/dev/null 2>&1; then echo "build-guest-image: /bin/busybox is dynamically linked (install busybox-static)" >&2; exit 1; fi
 init=$root/tools/qemu/guest-init.sh
 key=$(printf '%s\n' "$kver" "$bbver" "$(sha256sum "$init" "${BASH_SOURCE[0]}" | cut -d' ' -f1)" | sha256sum | cut -c1-16)
 out=$cache/$key

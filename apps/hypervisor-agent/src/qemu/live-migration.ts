@@ -1,3 +1,4 @@
+import type { HotPass } from '../host/hypervisor-driver';
 import type { QemuGuest } from './qemu-guest';
 import { QmpError } from './qmp-client';
 
@@ -9,20 +10,9 @@ export interface MigrationLimits {
   policy: 'throttle' | 'abort';
 }
 
-/** One pass of QEMU's pre-copy as `query-migrate` showed it: what the saga records as a round. */
-export interface MigrationPass {
+/** One pass of QEMU's pre-copy as `query-migrate` showed it (`dirtyBytes`: `ram.remaining` after its bitmap sync): what the saga records as a round. */
+export interface MigrationPass extends HotPass {
   round: number;
-  sentBytes: number;
-  durationMs: number;
-  /** Bytes still dirty when the pass ended (QEMU's `ram.remaining` after its bitmap sync): what the next pass sends. */
-  dirtyBytes: number;
-  /** QEMU's dirty page rate during the pass (pages/s x page size). */
-  dirtyRateBps: number;
-  throttlePct: number;
-  /** QEMU's own `expected-downtime` at the end of the pass. */
-  expectedDowntimeMs: number;
-  /** QEMU switched over at the end of this pass: the guest runs at the target. */
-  completed: boolean;
 }
 
 /** What QEMU says of a completed migration (re-read until filled) and the moments from its events. */
