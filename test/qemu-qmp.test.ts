@@ -47,6 +47,13 @@ describeQemu('QEMU over QMP (real guests, accel=tcg)', () => {
     expect(await g.status()).toBe('running');
     // A dirty rate sampled with page-sampling (dirty-bitmap mode crashed QEMU 7.2).
     await g.qmp.execute('calc-dirty-rate', { 'calc-time': 1, mode: 'page-sampling' });
+    let rate: { status: string; mode?: string; 'dirty-rate'?: number } = { status: 'measuring' };
+    for (let i = 0; i < 40 && rate.status !== 'measured'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      rate = await g.qmp.execute('query-dirty-rate');
+    }
+    expect(rate).toMatchObject({ status: 'measured', mode: 'page-sampling' });
+    expect(rate['dirty-rate']).toBeGreaterThanOrEqual(0);
     const stop = g.qmp.waitForEvent('STOP', 5000);
     await g.qmp.execute('stop');
     expect((await stop).timestampMs).toBeGreaterThan(Date.now() - 10_000);
