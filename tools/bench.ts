@@ -4,6 +4,7 @@ import { connect, type NatsConnection } from 'nats';
 import { compareFigures } from './bench/compare';
 import { measureFloors, type Floors } from './bench/floors';
 import { renderLinuxBench, runLinuxDataplaneBench } from './bench/linux-dataplane';
+import { renderQemuFidelity, runQemuFidelity } from './bench/qemu-fidelity';
 import { chooseNats } from './bench/nats-choice';
 import { parseBenchOptions } from './bench/options';
 import { renderReport, type BenchResult, type CompareFigures } from './bench/report';
@@ -34,6 +35,11 @@ const log = (msg: string) => process.stderr.write(`[bench ${new Date().toISOStri
 const bench = new BenchProcess(log);
 
 async function main(): Promise<void> {
+  if (o.hypervisor === 'qemu') {
+    const rows = await runQemuFidelity(undefined, (line) => log(line));
+    process.stdout.write(o.json ? JSON.stringify(rows, null, 2) + '\n' : renderQemuFidelity(rows) + '\n');
+    return;
+  }
   if (o.dataplane === 'linux') {
     const result = await runLinuxDataplaneBench({ moves: o.moves, timeScale: o.timeScale, log });
     process.stdout.write(o.json ? JSON.stringify(result, null, 2) + '\n' : renderLinuxBench(result) + '\n');

@@ -42,7 +42,7 @@ export class TcpSession {
   readonly echoes: { echo: number; at: number }[] = [];
   readonly events: { event: string; code?: string; at: number }[] = [];
   private constructor(
-    private readonly server: ChildProcess,
+    private readonly server: ChildProcess | undefined,
     private readonly client: ChildProcess,
   ) {}
 
@@ -52,6 +52,11 @@ export class TcpSession {
       server.stdout!.once('data', () => resolve());
       server.once('exit', (code) => reject(new Error(`echo server exited (${code})`)));
     });
+    return TcpSession.connect(clientNs, address, port, everyMs, server);
+  }
+
+  /** Only the client, to an echo service already there (a real guest's own, on port 7). */
+  static connect(clientNs: string, address: string, port: number, everyMs = 10, server?: ChildProcess): TcpSession {
     const client = spawnIn(clientNs, [process.execPath, '-e', ECHO_CLIENT, address, String(port), String(everyMs)]);
     const session = new TcpSession(server, client);
     let buffer = '';
@@ -78,7 +83,7 @@ export class TcpSession {
 
   async close(): Promise<void> {
     for (const child of [this.client, this.server])
-      if (child.exitCode === null && child.signalCode === null) {
+      if (child && child.exitCode === null && child.signalCode === null) {
         const closed = new Promise((r) => child.once('close', r));
         child.kill('SIGKILL');
         await closed;

@@ -34,6 +34,7 @@ export interface Opts {
   compareVms?: number;
   requestTimeout: number;
   dataplane: 'lab' | 'linux';
+  hypervisor: 'simulated' | 'qemu';
   moves: number;
   timeScale: number;
 }
@@ -88,6 +89,7 @@ const program = () =>
     .addOption(new Option('--processes <layout>', 'how the services are grouped into processes: per-service (five), planes (the manager, and the four plane services in one), one (the whole lab, as `npm run lab`)').choices([...PROCESS_LAYOUTS]).default('planes'))
     .option('--heap-mib <n>', 'heap budget of each service process (node --max-old-space-size); default: 384 MiB, plus 4 MiB per 1,000 VMs above 32,000; 0: none (Node sizes it from the machine)', num)
     .addOption(new Option('--dataplane <kind>', 'linux: the default topology as network namespaces, a batch of moves with a ping train each, the manager\'s convergence beside the first packet (root); lab: the load run above').choices(['lab', 'linux']).default('lab'))
+    .addOption(new Option('--hypervisor <kind>', 'qemu: fidelity of the pre-copy model: for a few real QEMU guests (accel=tcg), locus.move.plan\'s prediction (dirty rate sampled with calc-dirty-rate) beside QEMU\'s actual rounds, data sent and downtime').choices(['simulated', 'qemu']).default('simulated'))
     .option('--moves <n>', 'with --dataplane linux: moves in the batch', num, 6)
     .option('--time-scale <n>', 'with --dataplane linux: simulated ms per real ms', num, 20)
     .option('--sites-per-process <n>', 'sites per mapping-system / route-injector / arp-proxy process, started one group after another (default, or 0: all, one process per service, started at once)', num);

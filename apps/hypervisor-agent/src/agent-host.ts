@@ -6,6 +6,7 @@ import { feedDurableName, fetchLocationSnapshot, listAllVms, LocationFeed, reque
 import type { TopologyIndex } from '@locus/topology';
 import { HypervisorAgent } from './host/hypervisor-agent';
 import type { VmNetwork } from './host/vm-network';
+import type { HypervisorDriver } from './host/hypervisor-driver';
 import { serveAgentSteps } from './serve-steps/agent-endpoints';
 import { AgentLocationFollower } from './follow-locations/location-follower';
 
@@ -23,6 +24,8 @@ export interface AgentHostDeps {
   timeScale: number;
   /** The VMs' links (the Linux dataplane); default: simulated, none. */
   network?: VmNetwork;
+  /** The hypervisor that really runs some VMs (the QEMU driver), shared by the agents of this process. */
+  driver?: HypervisorDriver;
 }
 
 /** The agents one process hosts (one per hypervisor in compose, all of them in the lab). */
@@ -42,7 +45,7 @@ export class AgentHost {
     /** What each hypervisor still runs as its agent starts (a real agent reads it from its hypervisor); absent: the DB's word. */
     held?: ReadonlyMap<string, HostInventory>,
   ) {
-    this.agents = hypervisors.map((h) => new HypervisorAgent(h, deps.topology, deps.clock, deps.logger, held?.get(h), undefined, deps.network));
+    this.agents = hypervisors.map((h) => new HypervisorAgent(h, deps.topology, deps.clock, deps.logger, held?.get(h), undefined, deps.network, deps.driver));
   }
 
   /** The durable consumer this process follows the location events with (one for all its agents). */
@@ -185,6 +188,16 @@ export class AgentHost {
     agent.silent = false;
     this.deps.logger.info({ component: `agent:${name}`, fenced }, `${name} is back`);
     return fenced;
+  }
+
+  /** The real guests of this process gone (their QEMU processes and taps): the lab's stop. */
+  async stopDriver(): Promise<void> {
+    await this.deps.driver?.stopAll();
+  }
+
+  /** The QEMU driver, when this process runs real guests. */
+  get driver(): HypervisorDriver | undefined {
+    return this.deps.driver;
   }
 
   async stop(): Promise<void> {

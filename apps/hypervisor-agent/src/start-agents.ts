@@ -10,6 +10,7 @@ import { defaultTopologyPath, loadTopologyFile } from '@locus/topology';
 import { LinuxDataplane } from '@locus/dataplane';
 import { AgentHost, type AgentHostDeps } from './agent-host';
 import { LinuxVmNetwork } from './host/linux-vm-network';
+import { qemuDriverFor } from './qemu/qemu-setup';
 
 const HOST = Symbol('AGENT_HOST');
 
@@ -49,6 +50,8 @@ export async function prepareAgents(config: LocusConfig, logger: Logger, options
   const nc = await connectNats(config.natsUrl, `locus-agents-${names.join('-').slice(0, 40)}`, logger, natsCredentials(config, 'agent'));
   const jsm = await nc.jetstreamManager();
   await ensureEventStream(jsm, config.streamName, subjects(config.subjectPrefix).eventsWildcard, config.streamReplicas);
+  const dataplane = config.dataplane === 'linux' ? new LinuxDataplane(topology, { prefix: config.dataplanePrefix }) : undefined;
+  const driver = config.hypervisor === 'qemu' ? await qemuDriverFor(config, topology, dataplane, logger) : undefined;
   const deps: AgentHostDeps = {
     nc,
     js: nc.jetstream(),
@@ -60,7 +63,8 @@ export async function prepareAgents(config: LocusConfig, logger: Logger, options
     stream: config.streamName,
     heartbeatMs: config.heartbeatMs,
     timeScale: config.timeScale,
-    ...(config.dataplane === 'linux' ? { network: new LinuxVmNetwork(new LinuxDataplane(topology, { prefix: config.dataplanePrefix }), logger) } : {}),
+    ...(dataplane ? { network: new LinuxVmNetwork(dataplane, logger) } : {}),
+    ...(driver ? { driver } : {}),
   };
   return { host: new AgentHost(names, deps, options.held), nc };
 }
@@ -81,6 +85,7 @@ export async function startAgents(config: LocusConfig, logger: Logger, options: 
     nc,
     async stop() {
       await app.close();
+      await host.stopDriver();
       await nc.drain().catch(() => undefined);
     },
   };

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { Client } from 'pg';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { connectNats, DEFAULT_NATS_AUTH_DIR, deleteStreamIfExists, hasNatsAuth, 
 import { createLogger, loadConfig, LOG_FORMATS, natsCredentials, type LocusConfig, type LogFormat, type Logger } from '@locus/platform';
 import { startMobilityManager } from '../../mobility-manager/src/start-mobility-manager';
 import { startAgents } from '../../hypervisor-agent/src/start-agents';
+import { qemuRunDir } from '../../hypervisor-agent/src';
 import { startMappingSystem } from '../../mapping-system/src/start-mapping-system';
 import { keyMaterialOrGenerated } from '../../mapping-system/src';
 import { startRouteInjectors } from '../../route-injector/src/start-route-injectors';
@@ -54,11 +55,13 @@ const program = new Command()
   .option('--no-metrics', 'do not serve /metrics, /healthz and /readyz')
   .addOption(new Option('--log-format <format>', 'pretty: readable lines, also into a file or pipe; json: one object per line; auto: pretty in a terminal, JSON when piped (LOG_FORMAT, default auto)').choices(LOG_FORMATS))
   .option('--dataplane <kind>', 'lab (simulated, the default) or linux: the topology as network namespaces on this machine (root, iproute2, arping)')
+  .option('--hypervisor <kind>', 'simulated (the default) or qemu: some VMs run as real QEMU guests (accel=tcg) on the Linux dataplane, live-migrated over QMP; needs --dataplane linux and runs in real time')
+  .option('--qemu-vms <list>', 'with --hypervisor qemu: the VMs QEMU runs, comma-separated, or a number N for the first N VMs of the topology (LOCUS_QEMU_VMS, default 2); the others stay simulated')
   .option('--remove-dataplane', 'only remove the Linux dataplane\'s namespaces of LOCUS_DATAPLANE_PREFIX (what a crashed lab left) and exit')
   .option('--services <list>', `only these services, comma-separated (${LAB_SERVICES.join(', ')}): one process of a layout of several (default: all of them)`)
   .parse();
 
-const opts = program.opts<{ fresh?: boolean; timeScale?: string; topology?: string; services?: string; console: boolean; consolePort?: string; metrics: boolean; metricsPort?: string; logFormat?: LogFormat; dataplane?: string; removeDataplane?: boolean }>();
+const opts = program.opts<{ fresh?: boolean; timeScale?: string; topology?: string; services?: string; console: boolean; consolePort?: string; metrics: boolean; metricsPort?: string; logFormat?: LogFormat; dataplane?: string; removeDataplane?: boolean; hypervisor?: string; qemuVms?: string }>();
 
 async function main() {
   const config = loadConfig(process.env, {
@@ -66,14 +69,19 @@ async function main() {
     ...(opts.topology ? { topologyPath: opts.topology } : {}),
     ...(opts.logFormat ? { logFormat: opts.logFormat } : {}),
     ...(opts.dataplane ? { dataplane: dataplaneKind(opts.dataplane) } : {}),
+    ...(opts.hypervisor ? { hypervisor: hypervisorKind(opts.hypervisor) } : {}),
+    ...(opts.qemuVms ? { qemuVms: opts.qemuVms } : {}),
   });
+  if (config.hypervisor === 'qemu' && config.dataplane !== 'linux') throw new Error('--hypervisor qemu needs --dataplane linux: each guest\'s tap sits on its hypervisor namespace\'s bridge');
+  if (config.hypervisor === 'qemu' && !opts.timeScale) config.timeScale = 1;
   const logger = createLogger(config.logLevel, config.logFormat);
   const log = logger.child({ component: 'lab' });
   if (opts.removeDataplane) {
     const prefix = `${config.dataplanePrefix}-`;
     const found = await namespacesWith(prefix);
     await removeNamespaces(found);
-    log.info({ prefix: config.dataplanePrefix, removed: found.length }, `removed ${found.length} namespaces (${prefix}*) and the processes in them`);
+    rmSync(qemuRunDir(config.dataplanePrefix), { recursive: true, force: true });
+    log.info({ prefix: config.dataplanePrefix, removed: found.length }, `removed ${found.length} namespaces (${prefix}*) and the processes in them (QEMU guests included)`);
     return;
   }
   const only = chosenServices(opts.services);
@@ -140,6 +148,11 @@ async function main() {
   };
   process.once('SIGINT', () => void shutdown('SIGINT'));
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+function hypervisorKind(kind: string): 'simulated' | 'qemu' {
+  if (kind !== 'simulated' && kind !== 'qemu') throw new Error(`--hypervisor ${kind}: expected simulated or qemu`);
+  return kind;
 }
 
 function dataplaneKind(kind: string): 'lab' | 'linux' {

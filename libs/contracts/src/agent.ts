@@ -22,6 +22,9 @@ export const AgentStepRequest = z.strictObject({
   /** Durations fixed by the move's plan (shutdown, boot, resume). */
   durationMs: z.number().nonnegative().optional(),
   diskBps: z.number().positive().optional(),
+  /** Pre-copy on a real hypervisor: the move's limits, which it applies itself (QEMU's downtime-limit, auto-converge). */
+  downtimeLimitMs: z.number().positive().optional(),
+  policy: z.enum(['throttle', 'postcopy', 'abort']).optional(),
 });
 export type AgentStepRequest = z.infer<typeof AgentStepRequest>;
 
@@ -37,6 +40,12 @@ export interface AgentStepReply {
   bytes?: number;
   /** Pre-copy round: unique bytes the guest dirtied while the round was sent. */
   dirtyBytes?: number;
+  /** Pre-copy round on a real hypervisor: its own figures for the pass (the saga records them as they are). */
+  measured?: boolean;
+  completed?: boolean;
+  throttlePct?: number;
+  expectedDowntimeMs?: number;
+  dirtyRateBps?: number;
   /** Announce: offsets of the RARP rounds after resume. */
   offsetsMs?: number[];
   /** true when this step had already been done for this move and the stored result is returned. */

@@ -79,6 +79,12 @@ export const PreCopyRoundCompleted = z.object({
   dirtyBytes: z.number().nonnegative(),
   throttlePct: z.number().nonnegative(),
   expectedDowntimeMs: z.number().nonnegative(),
+  /** A real hypervisor's pass (QEMU's `query-migrate`), not the model's: it runs its own pre-copy and switches over itself. */
+  measured: z.boolean().optional(),
+  /** The hypervisor switched over at the end of this pass (the guest runs at the target). */
+  completed: z.boolean().optional(),
+  /** The dirty rate the hypervisor saw during the pass, bytes/s. */
+  dirtyRateBps: z.number().nonnegative().optional(),
 });
 /** The point of no return of a hot move: from here a cancel is TOO_LATE. */
 export const SwitchoverStarted = z.object({

@@ -119,6 +119,12 @@ export interface PrecopyRoundView {
   dirtyBytes: number;
   throttlePct: number;
   expectedDowntimeMs: number;
+  /** A real hypervisor's pass (QEMU's `query-migrate`), not the model's. */
+  measured?: boolean;
+  /** The hypervisor switched over at the end of this pass. */
+  completed?: boolean;
+  /** The dirty rate the hypervisor saw during the pass, bytes/s. */
+  dirtyRateBps?: number;
 }
 
 export interface MoveView {

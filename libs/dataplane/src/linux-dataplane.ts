@@ -92,11 +92,56 @@ export class LinuxDataplane implements Dataplane {
     const vmNs = this.names.vm(vm);
     const nicUp = !(await linkUp(vmNs, 'eth0', true));
     if (nicUp) await ipBatch(vmNs, ['link set eth0 up', `route replace default via ${domain.gateway} dev eth0`]);
+    await this.siteRoutes(vm, hypervisor, from);
+    return { from, nicUp };
+  }
+
+  /** At a site that carries the VM's gateway without its L2 the router reaches it by a /32 on that segment; the site it left drops its own. */
+  private async siteRoutes(vm: string, hypervisor: string, from: string | undefined): Promise<void> {
+    const v = this.vmOf(vm);
+    const domain = this.topology.l2Domain(v.l2Domain)!;
     const toSite = this.topology.hypervisor(hypervisor)!.site;
     const fromSite = from ? this.topology.hypervisor(from)?.site : undefined;
     if (fromSite && fromSite !== toSite && !domain.sites.includes(fromSite)) await ip(this.names.router(fromSite), 'route', 'del', `${v.ip}/32`).catch(() => undefined);
     if (!domain.sites.includes(toSite)) await ip(this.names.router(toSite), 'route', 'replace', `${v.ip}/32`, 'dev', this.names.bridge(v.l2Domain));
-    return { from, nicUp };
+  }
+
+  // ---- real guests (QEMU) ----
+
+  /** The name of a real guest's tap in a hypervisor namespace: stable whatever the topology's VM order. */
+  tapOf(vm: string): string {
+    return this.names.vmTap(vm);
+  }
+
+  /**
+   * A real guest's NIC: a tap in `hypervisor`'s namespace on the bridge of the VM's L2 domain, up,
+   * before QEMU opens it; the site routes as for a plugged veth (`from`: where the guest ran before).
+   */
+  async plugTap(vm: string, hypervisor: string, from?: string): Promise<string> {
+    const v = this.vmOf(vm);
+    if (!atHypervisor(this.topology, hypervisor).some((d) => d.name === v.l2Domain))
+      throw new Error(`${hypervisor} has no segment of ${v.l2Domain} (its site neither spans the domain nor carries its gateway)`);
+    const ns = this.names.hypervisor(hypervisor);
+    const tap = this.tapOf(vm);
+    await ip(ns, 'link', 'del', tap).catch(() => undefined);
+    await ipBatch(ns, [`tuntap add dev ${tap} mode tap`, `link set ${tap} master ${this.names.bridge(v.l2Domain)}`, `link set ${tap} up`]);
+    await this.siteRoutes(vm, hypervisor, from);
+    return tap;
+  }
+
+  /** The guest's tap gone from `hypervisor` (its QEMU quit or the guest moved away). */
+  async unplugTap(vm: string, hypervisor: string): Promise<void> {
+    await ip(this.names.hypervisor(hypervisor), 'link', 'del', this.tapOf(vm)).catch(() => undefined);
+  }
+
+  /** The namespace that stands in for a VM when a real guest plays it: its link down and off the bridge, for good. */
+  async park(vm: string): Promise<void> {
+    await this.detach(vm);
+  }
+
+  /** Where a neighbour of the VM's domain pings it from: the router of a site of the domain or carrying its gateway, nearest `hypervisor`. */
+  pingNamespaceFor(vm: string, hypervisor: string): string {
+    return this.names.router(this.topology.hypervisor(hypervisor)!.site);
   }
 
   /** The guest is off: its NIC down, its port off the bridge and down. No frame reaches or leaves the VM. */
@@ -165,7 +210,8 @@ export class LinuxDataplane implements Dataplane {
   }
 
   async deleteRoute(ns: string, prefix: string): Promise<void> {
-    await ip(ns, 'route', 'del', prefix).catch(() => undefined);
+    // Only the route installed from BGP: a site's own /32 on a segment (a VM that just arrived) stays.
+    await ip(ns, 'route', 'del', prefix, 'proto', 'bgp').catch(() => undefined);
   }
 
   /** The /32s in a namespace's main table (those installed from BGP only, or all), with their next hop. */

@@ -84,6 +84,11 @@ export class DataplaneNames {
     return `v${createHash('sha1').update(vm).digest('hex').slice(0, 10)}`;
   }
 
+  /** A real guest's tap (QEMU's NIC) in the hypervisor namespace that runs it. */
+  vmTap(vm: string): string {
+    return `q${createHash('sha1').update(vm).digest('hex').slice(0, 10)}`;
+  }
+
   /** The core's port towards a site router. */
   corePort(site: string): string {
     return `s${this.siteIndex(site)}`;

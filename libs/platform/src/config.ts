@@ -44,6 +44,8 @@ const Env = z.object({
   LOCUS_CONSOLE_PORT: z.coerce.number().int().min(0).max(65535).default(8480),
   LOCUS_CONSOLE_HOST: z.string().min(1).default('127.0.0.1'),
   LOCUS_DATAPLANE: z.enum(['lab', 'linux']).default('lab'),
+  LOCUS_HYPERVISOR: z.enum(['simulated', 'qemu']).default('simulated'),
+  LOCUS_QEMU_VMS: z.string().default('2'),
   LOCUS_DATAPLANE_PREFIX: z.string().regex(/^[a-z0-9]{1,16}$/, '1-16 lower-case letters or digits: the start of every namespace name of the lab').default('locus'),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   LOG_FORMAT: z.enum(LOG_FORMATS).default('auto'),
@@ -109,6 +111,10 @@ export interface LocusConfig {
   dataplane: 'lab' | 'linux';
   /** The Linux dataplane's namespaces all start with `<prefix>-` (LOCUS_DATAPLANE_PREFIX, default `locus`). */
   dataplanePrefix: string;
+  /** What runs the VMs (LOCUS_HYPERVISOR): `simulated` (the default) or `qemu` (real QEMU guests for `qemuVms`; needs the Linux dataplane). */
+  hypervisor: 'simulated' | 'qemu';
+  /** LOCUS_QEMU_VMS: the VMs QEMU runs, comma-separated names, or a number N: the first N VMs of the topology (default 2). */
+  qemuVms: string;
   logLevel: string;
   /** LOG_FORMAT: `pretty` (one readable line per step, coloured only in a terminal), `json` (one object per line), `auto` (the default: pretty in a terminal, JSON when piped). */
   logFormat: LogFormat;
@@ -149,6 +155,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     maxQueuedRequests: e.LOCUS_MAX_QUEUED_REQUESTS,
     dataplane: e.LOCUS_DATAPLANE,
     dataplanePrefix: e.LOCUS_DATAPLANE_PREFIX,
+    hypervisor: e.LOCUS_HYPERVISOR,
+    qemuVms: e.LOCUS_QEMU_VMS,
     requestBudgetMs: e.LOCUS_REQUEST_BUDGET_MS,
     metricsPort: e.LOCUS_METRICS_PORT,
     consolePort: e.LOCUS_CONSOLE_PORT,

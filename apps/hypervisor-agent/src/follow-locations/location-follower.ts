@@ -57,5 +57,7 @@ export class AgentLocationFollower implements LocationFollower {
   handle(event: LocationEvent): void {
     const fact = locationFactOf(event);
     if (fact) this.agent.learn(fact);
+    // A real hypervisor's live migration does not stop by itself when the saga gives the move up (NOT_CONVERGING, a cancel).
+    if (event.type === 'MoveFailed' || event.type === 'MoveCancelled') this.agent.moveEnded(event.streamId.replace(/^vm:/, ''), event.data.moveId);
   }
 }

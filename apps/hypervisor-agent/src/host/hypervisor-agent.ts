@@ -16,9 +16,19 @@ import {
 import { wallClockMs } from '@locus/platform';
 import type { TopologyIndex } from '@locus/topology';
 import { SimulatedVmNetwork, type VmNetwork } from './vm-network';
+import type { GuestHealth, HypervisorDriver } from './hypervisor-driver';
 
 type Step = 'stop' | 'transfer' | 'start' | 'suspend' | 'receive-state' | 'resume' | 'precopy-round' | 'pause-and-copy' | 'announce' | 'postcopy-pull';
-type Work = { durationMs: number; bytes?: number; dirtyBytes?: number; offsetsMs?: number[] };
+/** A step's result; a real hypervisor also says when the guest stopped or ran again (`startedAt`, `endedAt`: its own moments) and its pass figures. */
+type Work = {
+  durationMs: number;
+  bytes?: number;
+  dirtyBytes?: number;
+  offsetsMs?: number[];
+  startedAt?: number;
+  endedAt?: number;
+  pass?: Pick<AgentStepReply, 'measured' | 'completed' | 'throttlePct' | 'expectedDowntimeMs' | 'dirtyRateBps'>;
+};
 
 /**
  * One simulated hypervisor. It holds its VMs' run state and executes move steps on its
@@ -59,6 +69,8 @@ export class HypervisorAgent {
     private readonly wallNow: () => number = wallClockMs,
     /** The VMs' links (the Linux dataplane's veths); simulated: none. */
     private readonly network: VmNetwork = new SimulatedVmNetwork(),
+    /** The hypervisor that really runs some VMs (QEMU); every other VM is simulated on the clock. */
+    private readonly driver?: HypervisorDriver,
   ) {
     this.inventory = emptyInventory(name);
     for (const [vm, v] of held?.vms ?? []) this.inventory.vms.set(vm, { ...v });
@@ -77,10 +89,23 @@ export class HypervisorAgent {
    * dataplane is built from the topology's placement; earlier moves kept in the DB put VMs elsewhere).
    */
   async plugInRunningVms(): Promise<number> {
-    if (this.network.kind === 'lab') return 0;
     let plugged = 0;
+    // A real guest placed here boots here (the lab's start: the guests follow the location DB too).
+    const real = [...this.inventory.vms].filter(([vm, hosted]) => hosted.state === 'running' && this.real(vm));
+    await Promise.all(
+      real.map(async ([vm]) => {
+        try {
+          const r = await this.driver!.boot(vm, this.name);
+          this.log.info({ vm, bootMs: r.ms }, `${vm} booted on ${this.name} as a QEMU guest`);
+          plugged++;
+        } catch (err) {
+          this.log.warn({ vm, err: (err as Error).message }, `could not boot ${vm} on ${this.name} as a QEMU guest`);
+        }
+      }),
+    );
+    if (this.network.kind === 'lab') return plugged;
     for (const [vm, hosted] of this.inventory.vms) {
-      if (hosted.state !== 'running') continue;
+      if (hosted.state !== 'running' || this.real(vm)) continue;
       try {
         await this.network.attach(vm, this.name, 'resume');
         plugged++;
@@ -138,6 +163,13 @@ export class HypervisorAgent {
   stop(req: AgentStepRequest): Promise<AgentStepReply> {
     return this.once('stop', req, async () => {
       const vm = this.hosted(req, ['running', 'stopped']);
+      const real = this.real(req.vm);
+      if (real) {
+        const r = vm.state === 'running' ? await real.shutdown(req.vm) : { ms: 0, downAt: this.wallNow() };
+        vm.state = 'stopped';
+        this.log.info({ vm: req.vm, moveId: req.moveId, ms: r.ms }, 'VM stopped at source (ACPI powerdown)');
+        return { durationMs: r.ms, startedAt: r.downAt };
+      }
       const durationMs = vm.state === 'running' ? req.durationMs ?? this.topology.profileOf(req.vm)?.shutdownMs ?? 0 : 0;
       this.log.info({ vm: req.vm, moveId: req.moveId, shutdownMs: durationMs }, 'guest shutdown started');
       await this.clock.sleep(durationMs);
@@ -168,6 +200,8 @@ export class HypervisorAgent {
       if (this.bootFailure) throw new LocusError('AGENT_FAILED', `${this.name} cannot boot ${req.vm}: ${this.bootFailure}`);
       const vm = this.expect(req, 'incoming');
       vm.locationVersion = req.locationVersion;
+      const real = this.real(req.vm);
+      if (real) return this.startReal(real, req, vm);
       const profile = this.topology.profileOf(req.vm);
       const durationMs = vm.state === 'running' ? 0 : vm.state === 'paused' ? 0 : vm.state === 'suspended' ? this.resumeFromDiskMs(req.vm) : req.durationMs ?? profile?.bootMs ?? 0;
       this.log.info({ vm: req.vm, moveId: req.moveId, locationVersion: req.locationVersion, bootMs: durationMs, from: vm.state }, 'VM start');
@@ -184,6 +218,14 @@ export class HypervisorAgent {
   suspend(req: AgentStepRequest): Promise<AgentStepReply> {
     return this.once('suspend', req, async () => {
       const vm = this.hosted(req, ['running', 'suspended']);
+      const real = this.real(req.vm);
+      if (real) {
+        if (vm.state !== 'running') return { durationMs: 0 };
+        const r = await real.save(req.vm);
+        vm.state = 'suspended';
+        this.log.info({ vm: req.vm, moveId: req.moveId, ms: r.ms, bytes: r.bytes }, 'VM saved to disk at source (QMP stop, migrate to file)');
+        return { durationMs: r.ms, bytes: r.bytes, startedAt: r.downAt };
+      }
       const bytes = req.bytes ?? 0;
       const durationMs = vm.state === 'running' ? transferMs(bytes, req.diskBps ?? this.diskBps()) : 0;
       this.log.info({ vm: req.vm, moveId: req.moveId, bytes }, 'suspending VM to disk');
@@ -198,6 +240,12 @@ export class HypervisorAgent {
   receiveState(req: AgentStepRequest): Promise<AgentStepReply> {
     return this.once('receive-state', req, async () => {
       this.fence(req);
+      const real = this.real(req.vm);
+      if (real) {
+        const r = await real.transferState(req.vm, this.name);
+        this.expect(req, 'incoming');
+        return { durationMs: r.ms, bytes: r.bytes };
+      }
       const bytes = req.bytes ?? 0;
       const durationMs = transferMs(bytes, this.bandwidth(req));
       this.log.info({ vm: req.vm, moveId: req.moveId, from: req.peer, bytes }, 'receiving suspended VM state');
@@ -214,6 +262,15 @@ export class HypervisorAgent {
       this.fence(req);
       const vm = this.expect(req, 'incoming');
       vm.locationVersion = req.locationVersion;
+      const real = this.real(req.vm);
+      if (real) {
+        // Warm: the target QEMU starts from the saved state; hot: QEMU resumed the guest at the switchover (its RESUME event).
+        const r = req.bytes !== undefined ? await real.restore(req.vm, this.name) : await real.resumed(req.vm, req.moveId, this.name);
+        vm.state = 'running';
+        this.log.info({ vm: req.vm, moveId: req.moveId, locationVersion: req.locationVersion, ms: r.ms }, 'VM resumed (QEMU)');
+        this.checkHealth(real, req.vm, req.moveId);
+        return { durationMs: req.bytes !== undefined ? r.ms : 0, endedAt: r.upAt };
+      }
       const durationMs = req.bytes !== undefined ? transferMs(req.bytes, req.diskBps ?? this.diskBps()) : req.durationMs ?? 0;
       await this.clock.sleep(durationMs);
       await this.network.attach(req.vm, this.name, 'resume');
@@ -228,6 +285,20 @@ export class HypervisorAgent {
   precopyRound(req: AgentStepRequest): Promise<AgentStepReply> {
     return this.once('precopy-round', req, async () => {
       this.hosted(req, ['running']);
+      const real = this.real(req.vm);
+      if (real) {
+        if (!req.peer) throw new LocusError('AGENT_FAILED', `a live migration of ${req.vm} needs its target (peer)`);
+        const limits = { downtimeLimitMs: req.downtimeLimitMs ?? 300, bandwidthBps: this.bandwidth(req), policy: req.policy ?? 'throttle' };
+        const p = await real.migratePass(req.vm, req.moveId, req.peer, req.round ?? 0, limits).catch((err: Error) => {
+          throw new LocusError('AGENT_FAILED', `live migration of ${req.vm} to ${req.peer} failed: ${err.message}`);
+        });
+        return {
+          durationMs: p.durationMs,
+          bytes: p.sentBytes,
+          dirtyBytes: p.dirtyBytes,
+          pass: { measured: true, completed: p.completed, throttlePct: p.throttlePct, expectedDowntimeMs: p.expectedDowntimeMs, dirtyRateBps: p.dirtyRateBps },
+        };
+      }
       const bytes = req.bytes ?? 0;
       const bandwidthBps = this.bandwidth(req);
       const durationMs = transferMs(bytes, bandwidthBps);
@@ -255,6 +326,13 @@ export class HypervisorAgent {
   pauseAndCopy(req: AgentStepRequest): Promise<AgentStepReply> {
     return this.once('pause-and-copy', req, async () => {
       const vm = this.hosted(req, ['running', 'paused']);
+      const real = this.real(req.vm);
+      if (real) {
+        const r = await real.switchover(req.vm, req.moveId);
+        vm.state = 'paused';
+        this.log.info({ vm: req.vm, moveId: req.moveId, downtimeMs: r.downtimeMs, totalMs: r.totalMs, bytes: r.bytes }, `switchover by QEMU: downtime ${r.downtimeMs} ms`);
+        return { durationMs: r.downtimeMs, bytes: r.bytes, startedAt: r.downAt };
+      }
       vm.state = 'paused';
       await this.network.pause(req.vm);
       const bytes = req.bytes ?? 0;
@@ -270,6 +348,8 @@ export class HypervisorAgent {
     return this.once('announce', req, async () => {
       this.fence(req);
       const offsetsMs = [...RARP_ANNOUNCE_OFFSETS_MS];
+      // QEMU announces the guest itself after the switchover (its self-announce: these offsets).
+      if (this.real(req.vm)) return { durationMs: 0, offsetsMs };
       let previous = 0;
       const sent: Promise<void>[] = [];
       for (const offset of offsetsMs) {
@@ -298,6 +378,46 @@ export class HypervisorAgent {
   /** A postcopy pull needs the source alive: this is what it answers. */
   servePages(vm: string): boolean {
     return this.inventory.vms.get(vm)?.state === 'paused';
+  }
+
+  /** A move of `vm` failed or was cancelled: a live migration still running for it stops (QMP migrate_cancel). */
+  moveEnded(vm: string, moveId: string): void {
+    const real = this.real(vm);
+    if (!real || !this.inventory.vms.has(vm)) return;
+    real.cancel(vm, moveId).then(
+      (cancelled) => cancelled && this.log.info({ vm, moveId }, `live migration of ${vm} cancelled: the move ended without switchover`),
+      (err: Error) => this.log.warn({ vm, moveId, err: err.message }, `cancelling the live migration of ${vm} failed`),
+    );
+  }
+
+  /** The health check after each move of a real guest (its serial console's heartbeat, a ping), newest per VM. */
+  readonly health = new Map<string, GuestHealth & { moveId: string; at: number }>();
+
+  private checkHealth(real: HypervisorDriver, vm: string, moveId: string): void {
+    void real.health(vm).then((h) => {
+      this.health.set(vm, { ...h, moveId, at: Date.now() });
+      if (h.ok) this.log.info({ vm, moveId, hypervisor: h.hypervisor, heartbeat: h.heartbeat, ping: h.pingOk }, `health of ${vm} after the move: ok (${h.heartbeat}, ping answered)`);
+      else this.log.warn({ vm, moveId, hypervisor: h.hypervisor, reason: h.reason }, `health of ${vm} after the move: FAILED (${h.reason})`);
+    });
+  }
+
+  /** Boots, restores or keeps a real guest here (a cold move's target, a restart at the source). */
+  private async startReal(real: HypervisorDriver, req: AgentStepRequest, vm: HostedVm): Promise<Work> {
+    let r: { ms: number; upAt: number };
+    if (vm.state === 'running' || vm.state === 'paused') {
+      // A hot move that failed or was cancelled: the migration stops and the guest goes on here.
+      await real.cancel(req.vm, req.moveId);
+      r = { ms: 0, upAt: this.wallNow() };
+    } else if (vm.state === 'suspended') r = await real.restore(req.vm, this.name);
+    else r = await real.boot(req.vm, this.name);
+    vm.state = 'running';
+    this.log.info({ vm: req.vm, moveId: req.moveId, locationVersion: req.locationVersion, bootMs: r.ms }, `VM running (QEMU, boot measured ${r.ms} ms)`);
+    this.checkHealth(real, req.vm, req.moveId);
+    return { durationMs: r.ms, endedAt: r.upAt };
+  }
+
+  private real(vm: string): HypervisorDriver | undefined {
+    return this.driver?.runs(vm) ? this.driver : undefined;
   }
 
   // ---- helpers ----
@@ -345,9 +465,10 @@ export class HypervisorAgent {
           vm: req.vm,
           hypervisor: this.name,
           durationMs: round(r.durationMs),
-          startedAt,
-          endedAt: this.wallNow(),
+          startedAt: r.startedAt ?? startedAt,
+          endedAt: r.endedAt ?? this.wallNow(),
           replayed: false,
+          ...(r.pass ?? {}),
           ...(r.bytes !== undefined ? { bytes: r.bytes } : {}),
           ...(r.dirtyBytes !== undefined ? { dirtyBytes: r.dirtyBytes } : {}),
           ...(r.offsetsMs !== undefined ? { offsetsMs: r.offsetsMs } : {}),

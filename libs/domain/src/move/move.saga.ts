@@ -22,7 +22,7 @@ export type SagaStep =
       moveId: string;
       locationVersion: number;
       /** Step parameters from the move's plan, sent to the agent. */
-      params: Record<string, number | null>;
+      params: Record<string, number | string | null>;
       /** What the saga needs to record the answer (pre-copy round number, resume time). */
       meta?: { round: number; resumeMs: number };
     };
@@ -34,7 +34,7 @@ export function nextSagaStep(state: VmState): SagaStep | null {
   if (state.status !== 'placed' || !state.move) return null;
   const { move, locationVersion } = state;
   const plan = move.plan;
-  const agent = (action: Exclude<AgentAction, 'inventory'>, hypervisor: string, params: Record<string, number | null> = {}, peer?: string): SagaStep => ({
+  const agent = (action: Exclude<AgentAction, 'inventory'>, hypervisor: string, params: Record<string, number | string | null> = {}, peer?: string): SagaStep => ({
     kind: 'agent',
     action,
     hypervisor,
@@ -96,6 +96,8 @@ function precopyStep(state: Extract<VmState, { status: 'placed' }>): SagaStep | 
         kind: 'agent',
         action: 'precopy-round',
         hypervisor: move.from.hypervisor,
+        // A real hypervisor migrates to its peer itself (QEMU: the target listens with -incoming).
+        peer: move.to.hypervisor,
         moveId: move.moveId,
         locationVersion: state.locationVersion,
         meta: { round: next.round, resumeMs: params.resumeMs },
@@ -105,6 +107,8 @@ function precopyStep(state: Extract<VmState, { status: 'placed' }>): SagaStep | 
           bandwidthBps: params.bandwidthBps,
           dirtyRateBps: params.dirtyRateBps,
           workingSetBytes: move.plan.workingSetBytes,
+          downtimeLimitMs: params.downtimeLimitMs,
+          policy: params.policy,
         },
       };
     case 'switchover':

@@ -10,7 +10,7 @@ import type { AgentStep, SagaStep } from './move.saga';
 /** A step the manager records by itself, without asking an agent. */
 export type OwnStep = Exclude<SagaStep, { kind: 'agent' }>;
 /** The part of an agent's reply that the saga records. */
-export type StepAnswer = Pick<AgentStepReply, 'durationMs' | 'startedAt' | 'endedAt' | 'bytes' | 'dirtyBytes' | 'offsetsMs'>;
+export type StepAnswer = Pick<AgentStepReply, 'durationMs' | 'startedAt' | 'endedAt' | 'bytes' | 'dirtyBytes' | 'offsetsMs' | 'measured' | 'completed' | 'throttlePct' | 'expectedDowntimeMs' | 'dirtyRateBps'>;
 
 /** The command of a step the manager takes itself: admit (once admission lets it), commit, switchover, fail. */
 export function commandOfStep(step: OwnStep): VmCommand {
@@ -65,6 +65,7 @@ export function commandOfAnswer(step: AgentStep, answer: StepAnswer, timeScale: 
       const p = step.params;
       const bandwidthBps = p.bandwidthBps as number;
       const dirtyBytes = answer.dirtyBytes ?? 0;
+      // A real hypervisor's pass carries its own throttle, expected downtime and dirty rate: recorded as they are.
       return {
         type: 'RecordPrecopyRound',
         moveId,
@@ -73,8 +74,10 @@ export function commandOfAnswer(step: AgentStep, answer: StepAnswer, timeScale: 
           sentBytes: answer.bytes ?? 0,
           durationMs,
           dirtyBytes,
-          throttlePct: (p.throttlePct as number) ?? 0,
-          expectedDowntimeMs: (dirtyBytes / bandwidthBps) * 1000 + (step.meta?.resumeMs ?? 0),
+          throttlePct: answer.throttlePct ?? (p.throttlePct as number) ?? 0,
+          expectedDowntimeMs: answer.expectedDowntimeMs ?? (dirtyBytes / bandwidthBps) * 1000 + (step.meta?.resumeMs ?? 0),
+          ...(answer.measured ? { measured: true, completed: answer.completed === true } : {}),
+          ...(answer.dirtyRateBps !== undefined ? { dirtyRateBps: answer.dirtyRateBps } : {}),
         },
       };
     }

@@ -125,3 +125,36 @@ describe('pre-copy model: non-convergence under each policy', () => {
     expect(prediction.dataSentBytes).toBeLessThanOrEqual(36 * GiB + 12 * GiB);
   });
 });
+
+describe('pre-copy with a real hypervisor (measured passes, QEMU)', () => {
+  const pass = (round: number, dirtyBytes: number, extra: { completed?: boolean; throttlePct?: number } = {}) => ({
+    round,
+    sentBytes: 64 * MiB,
+    durationMs: 500,
+    dirtyBytes,
+    throttlePct: extra.throttlePct ?? 0,
+    expectedDowntimeMs: 10,
+    measured: true,
+    ...(extra.completed !== undefined ? { completed: extra.completed } : {}),
+  });
+
+  it('given a pass the model would switch over after, when the hypervisor has not switched, then the rounds go on (QEMU decides its switchover)', () => {
+    const p = params({ dirtyRateBps: 1 * MiB, bandwidthBps: 1 * Gbps, policy: 'abort' });
+    expect(nextPrecopyStep(p, [pass(0, 1 * MiB)])).toMatchObject({ kind: 'round', round: 1 });
+  });
+
+  it('given a pass that ended with the hypervisor switching over, then the saga switches over (converged)', () => {
+    const p = params({ dirtyRateBps: 1 * MiB, bandwidthBps: 1 * Gbps });
+    expect(nextPrecopyStep(p, [pass(0, 8 * MiB), pass(1, 1 * MiB, { completed: true })])).toMatchObject({ kind: 'switchover', reason: 'converged', remainingBytes: 1 * MiB });
+  });
+
+  it('given passes that do not shrink past the limit and policy abort, then the move aborts (NOT_CONVERGING)', () => {
+    const p = params({ memoryBytes: 192 * MiB, dirtyRateBps: 80 * MiB, bandwidthBps: 32 * MiB, downtimeLimitMs: 300, policy: 'abort' });
+    expect(nextPrecopyStep(p, [pass(0, 32 * MiB)])).toMatchObject({ kind: 'abort' });
+  });
+
+  it('given max rounds of measured passes, then the saga forces the switchover', () => {
+    const p = params({ dirtyRateBps: 80 * MiB, bandwidthBps: 32 * MiB, policy: 'throttle', maxRounds: 2 });
+    expect(nextPrecopyStep(p, [pass(0, 32 * MiB), pass(1, 32 * MiB, { throttlePct: 20 })])).toMatchObject({ kind: 'switchover', reason: 'max-rounds' });
+  });
+});

@@ -47,6 +47,11 @@ export interface PrecopyRound {
   throttlePct: number;
   /** Downtime if the VM were stopped right after this round. */
   expectedDowntimeMs: number;
+  /** A real hypervisor's pass (QEMU): it runs its own pre-copy and switches over itself; the saga only records, caps and aborts. */
+  measured?: boolean;
+  /** The hypervisor switched over at the end of this pass: the guest runs at the target. */
+  completed?: boolean;
+  dirtyRateBps?: number;
 }
 
 export type PrecopyNext =
@@ -88,14 +93,17 @@ export function nextPrecopyStep(p: PrecopyParams, rounds: readonly PrecopyRound[
     stopCopyMs,
     downtimeMs: stopCopyMs + p.resumeMs,
   });
-  if (stopCopyMs <= p.downtimeLimitMs) return switchover('converged');
+  if (last.completed) return switchover('converged');
+  // A real hypervisor decides its switchover with its own measure of the link: while it goes on, so do the rounds.
+  if (stopCopyMs <= p.downtimeLimitMs && !last.measured) return switchover('converged');
   if (rounds.length >= p.maxRounds) return switchover('max-rounds');
   const sent = rounds.reduce((sum, r) => sum + r.sentBytes, 0);
-  if (sent + remaining > p.maxDataBytes) return switchover('max-data');
+  if (sent + remaining > p.maxDataBytes && !last.measured) return switchover('max-data');
 
   const previous = rounds.length >= 2 ? rounds[rounds.length - 2] : undefined;
   const notConverging = p.dirtyRateBps * (1 - last.throttlePct / 100) >= p.bandwidthBps || (previous !== undefined && remaining >= previous.dirtyBytes);
   let throttlePct = last.throttlePct;
+  if (notConverging && last.measured && stopCopyMs <= p.downtimeLimitMs) return { kind: 'round', round: last.round + 1, sendBytes: remaining, throttlePct };
   if (notConverging) {
     if (p.policy === 'abort')
       return { kind: 'abort', reason: `dirty data is not shrinking (${fmtBytes(remaining)} left after round ${last.round}, ${fmtBytes(p.dirtyRateBps)}/s dirty rate against ${fmtBytes(p.bandwidthBps)}/s)` };

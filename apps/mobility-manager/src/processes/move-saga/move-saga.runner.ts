@@ -309,8 +309,8 @@ export class MoveSagaRunner {
   }
 }
 
-function definedParams(params: Record<string, number | null>): Record<string, number | null> {
-  const out: Record<string, number | null> = {};
+function definedParams(params: Record<string, number | string | null>): Record<string, number | string | null> {
+  const out: Record<string, number | string | null> = {};
   for (const [k, v] of Object.entries(params)) if (v !== null && v !== undefined) out[k] = v;
   if ('workingSetBytes' in params) out.workingSetBytes = params.workingSetBytes;
   return out;
