@@ -88,6 +88,9 @@ describe('console in a browser', () => {
     await page.waitForSelector('#timeline-verdict.converged', { timeout: 30_000 });
     const moveId = await page.getAttribute('#timeline-title', 'data-move');
     const recorded = await lab.waitForMove(moveId!, ['converged']);
+    // The verdict can show the page's own figure (the same definition) before the tracker's
+    // MoveConverged reaches the page: wait for that event to be on the timeline too.
+    await page.waitForSelector('#timeline-list li[data-event="MoveConverged"]', { timeout: 30_000 });
     // one figure: the page says what the tracker recorded
     expect(await page.textContent('#timeline-verdict')).toBe(`converged in ${Math.round(recorded.convergenceMs)} ms after the location commit`);
 
