@@ -43,7 +43,7 @@ module.exports = {
     },
     {
       name: 'tools-and-tests-use-public-entry-points',
-      comment: "tools and tests import a lib through its index (@locus/<lib>) and an app through its entry points (start-*.ts, index.ts), never their internals.",
+      comment: 'tools and tests import a lib through its index (@locus/<lib>) and an app through its entry points (start-*.ts, index.ts), never their internals.',
       severity: 'error',
       from: { path: '^(tools|test)/' },
       to: { path: ['^libs/[^/]+/src/(?!index\\.ts$)', '^apps/[^/]+/src/(?!(start-[^/]+|index)\\.ts$)'] },

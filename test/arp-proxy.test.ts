@@ -24,7 +24,7 @@ class ManualClock {
 /** A seeded random source, so the neighbours' 15–45 s reachable times repeat from run to run. */
 function seeded(seed = 42) {
   let s = seed;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 }
 
 describe('ARP proxy: proxy-ARP and gratuitous ARP when a VM leaves its subnet, nothing inside the L2 domain', () => {
@@ -63,10 +63,14 @@ describe('ARP proxy: proxy-ARP and gratuitous ARP when a VM leaves its subnet, n
     await publishSyntheticVmEvent(lab!.client, prefix, 'web-03', 'MoveAccepted', { moveId, vm: 'web-03', mode: 'hot', from, to, locationVersion: 1 });
     // The ARP proxy follows the location events alone: the move's mode comes with the commit.
     await publishSyntheticVmEvent(lab!.client, prefix, 'web-03', 'VmRelocated', { moveId, vm: 'web-03', ip: '10.1.0.12', mac: '52:54:00:01:00:12', from, to, locationVersion: 2, mode: 'hot' });
-    const decisions = await eventually(async () => {
-      const l = lines().filter((x) => x.moveId === moveId && x.rule && x.proxy);
-      return l.length === 2 ? l : undefined;
-    }, 10_000, 'both sites of web-stretched deciding');
+    const decisions = await eventually(
+      async () => {
+        const l = lines().filter((x) => x.moveId === moveId && x.rule && x.proxy);
+        return l.length === 2 ? l : undefined;
+      },
+      10_000,
+      'both sites of web-stretched deciding',
+    );
     for (const d of decisions) {
       expect(d.rule).toBe('stays-in-domain');
       expect(d.proxy).toBe('none');
@@ -83,15 +87,25 @@ describe('ARP proxy: proxy-ARP and gratuitous ARP when a VM leaves its subnet, n
     const accepted = await lab!.req('vm.move', { vm: 'db-01', to: 'cloud-hv1', mode: 'cold' });
     expect(accepted.ok).toBe(true);
     await lab!.waitForMove(accepted.moveId);
-    const events = await eventually(async () => {
-      const e = await planeEvents(lab!.client, lab!.config.streamName, 'arp', 'db-01');
-      return e.some((x) => x.type === 'NeighbourRepaired') ? e : undefined;
-    }, 10_000, 'ARP events of db-01');
+    const events = await eventually(
+      async () => {
+        const e = await planeEvents(lab!.client, lab!.config.streamName, 'arp', 'db-01');
+        return e.some((x) => x.type === 'NeighbourRepaired') ? e : undefined;
+      },
+      10_000,
+      'ARP events of db-01',
+    );
     const installed = events.find((e) => e.type === 'ProxyInstalled');
     expect(installed).toMatchObject({ component: 'arp-proxy:dc1', moveId: accepted.moveId, locationVersion: 2, data: { ip: '10.11.0.10', mac: '02:00:00:00:11:01' } });
     expect(events.find((e) => e.type === 'GratuitousArpSent')).toMatchObject({ data: { ip: '10.11.0.10', mac: '02:00:00:00:11:01' } });
-    const stale = events.filter((e) => e.type === 'NeighbourStale').map((e) => e.data.neighbour).sort();
-    const repaired = events.filter((e) => e.type === 'NeighbourRepaired').map((e) => e.data.neighbour).sort();
+    const stale = events
+      .filter((e) => e.type === 'NeighbourStale')
+      .map((e) => e.data.neighbour)
+      .sort();
+    const repaired = events
+      .filter((e) => e.type === 'NeighbourRepaired')
+      .map((e) => e.data.neighbour)
+      .sort();
     expect(stale.length).toBeGreaterThan(0);
     expect(repaired).toEqual(stale);
     expect(events.filter((e) => e.type === 'NeighbourRepaired').every((e) => e.data.how === 'garp' && e.data.mac === '02:00:00:00:11:01')).toBe(true);
@@ -112,10 +126,14 @@ describe('ARP proxy: proxy-ARP and gratuitous ARP when a VM leaves its subnet, n
     const accepted = await lab!.req('vm.move', { vm: 'app-01', to: 'cloud-hv2', mode: 'cold' });
     expect(accepted.ok).toBe(true);
     await lab!.waitForMove(accepted.moveId);
-    const stale = await eventually(async () => {
-      const r = await req('arp.stale', { vm: 'app-01' });
-      return r.stale.length > 0 ? r.stale : undefined;
-    }, 10_000, 'stale neighbours of app-01');
+    const stale = await eventually(
+      async () => {
+        const r = await req('arp.stale', { vm: 'app-01' });
+        return r.stale.length > 0 ? r.stale : undefined;
+      },
+      10_000,
+      'stale neighbours of app-01',
+    );
     expect(stale.every((s: any) => s.site === 'dc1' && s.heldMac === '52:54:00:11:00:20' && s.rightMac === null)).toBe(true);
     const events = await planeEvents(lab!.client, lab!.config.streamName, 'arp', 'app-01');
     expect(events.filter((e) => e.type === 'ProxyInstalled' || e.type === 'GratuitousArpSent')).toEqual([]);
@@ -126,10 +144,14 @@ describe('ARP proxy: proxy-ARP and gratuitous ARP when a VM leaves its subnet, n
     // ...until their own timers run out (REACHABLE 15–45 s, DELAY 5 s, 3 unanswered probes).
     clock.advance(45_000);
     expect((await req('arp.stale', { vm: 'app-01' })).stale).toEqual([]);
-    const expired = await eventually(async () => {
-      const e = (await planeEvents(lab!.client, lab!.config.streamName, 'arp', 'app-01')).filter((x) => x.type === 'NeighbourRepaired');
-      return e.length === stale.length ? e : undefined;
-    }, 10_000, 'NeighbourRepaired by expiry');
+    const expired = await eventually(
+      async () => {
+        const e = (await planeEvents(lab!.client, lab!.config.streamName, 'arp', 'app-01')).filter((x) => x.type === 'NeighbourRepaired');
+        return e.length === stale.length ? e : undefined;
+      },
+      10_000,
+      'NeighbourRepaired by expiry',
+    );
     expect(expired.every((e) => e.data.how === 'expired' && e.data.staleMs >= 15_000)).toBe(true);
   });
 });

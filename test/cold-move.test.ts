@@ -55,20 +55,9 @@ describe('cold move end to end', () => {
 
   it('has every committed event in Postgres and in JetStream exactly once', async () => {
     await lab.manager.relay.drained();
-    const stored: { id: string; type: string; stream_id: string }[] = await lab.manager.dataSource.query(
-      'SELECT id, type, stream_id FROM events ORDER BY position',
-    );
+    const stored: { id: string; type: string; stream_id: string }[] = await lab.manager.dataSource.query('SELECT id, type, stream_id FROM events ORDER BY position');
     const moveEvents = stored.filter((e) => e.stream_id === 'vm:web-01');
-    expect(moveEvents.map((e) => e.type)).toEqual([
-      'VmPlaced',
-      'MoveAccepted',
-      'MoveStarted',
-      'VmStoppedAtSource',
-      'VmConfigTransferred',
-      'VmRelocated',
-      'VmStartedAtTarget',
-      'MoveCompleted',
-    ]);
+    expect(moveEvents.map((e) => e.type)).toEqual(['VmPlaced', 'MoveAccepted', 'MoveStarted', 'VmStoppedAtSource', 'VmConfigTransferred', 'VmRelocated', 'VmStartedAtTarget', 'MoveCompleted']);
     const published = await readStream(lab.client, lab.config.streamName);
     expect(published.map((m) => m.msgId).sort()).toEqual(stored.map((e) => e.id).sort());
     expect(new Set(published.map((m) => m.msgId)).size).toBe(published.length);

@@ -168,7 +168,8 @@ describe('commands: refusals, idempotency and bad input', () => {
     const stats = async () => {
       // every manager on this NATS answers (other tests' too): this lab's is the one serving its prefix
       let mine: { num_errors: number; last_error?: string } | undefined;
-      for await (const s of await lab.client.services.client({ strategy: RequestStrategy.Timer, maxWait: 1000 }).stats('locus-mobility-manager')) mine ??= s.endpoints?.find((e) => e.subject === subject);
+      for await (const s of await lab.client.services.client({ strategy: RequestStrategy.Timer, maxWait: 1000 }).stats('locus-mobility-manager'))
+        mine ??= s.endpoints?.find((e) => e.subject === subject);
       return mine;
     };
     const before = (await stats())?.num_errors ?? 0;

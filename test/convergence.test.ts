@@ -70,7 +70,9 @@ describe('convergence tracker', () => {
     const lines = await eventually(async () => (summaries(accepted.moveId).length ? summaries(accepted.moveId) : undefined), 5000, 'the summary line');
     expect(lines).toHaveLength(1);
     expect(lines[0].msg).toMatch(
-      new RegExp(`^move ${accepted.moveId.slice(0, 8)} web-01 cold dc1-hv1 -> dc2-hv1: converged in [\\d.]+ m?s after commit \\(downtime [\\d.]+ m?s, 0 rounds\\) \\| map [\\d.]+ m?s, itr 2/2 [\\d.]+ m?s \\| routes \\+dc2 -dc1 [\\d.]+ m?s \\| arp 0 proxied$`),
+      new RegExp(
+        `^move ${accepted.moveId.slice(0, 8)} web-01 cold dc1-hv1 -> dc2-hv1: converged in [\\d.]+ m?s after commit \\(downtime [\\d.]+ m?s, 0 rounds\\) \\| map [\\d.]+ m?s, itr 2/2 [\\d.]+ m?s \\| routes \\+dc2 -dc1 [\\d.]+ m?s \\| arp 0 proxied$`,
+      ),
     );
     measured['web-01 dc1->dc2'] = { convergenceMs: move.convergenceMs, ...Object.fromEntries(Object.entries(move.planeTimes).map(([p, t]: [string, any]) => [p, t.ms])) };
   });
@@ -107,10 +109,14 @@ describe('convergence tracker', () => {
     await dc2Routes!.stop();
     dc2Routes = undefined;
     const accepted = await lab.req('vm.move', { vm: 'web-02', to: 'dc2-hv2', mode: 'cold' });
-    const late = await eventually(async () => {
-      const r = await lab.req('move.get', { moveId: accepted.moveId });
-      return r.move.convergenceLate ? r.move : undefined;
-    }, 15_000, 'the move flagged late');
+    const late = await eventually(
+      async () => {
+        const r = await lab.req('move.get', { moveId: accepted.moveId });
+        return r.move.convergenceLate ? r.move : undefined;
+      },
+      15_000,
+      'the move flagged late',
+    );
     expect(late.state).toBe('completed');
     expect(late.convergenceLate.stale).toEqual(
       expect.arrayContaining([
@@ -119,7 +125,9 @@ describe('convergence tracker', () => {
       ]),
     );
     expect(late.convergenceLate.stale.map((s: any) => s.component)).not.toContain('etr:dc2');
-    expect(managerLogs().some((l) => l.level === 40 && l.moveId === accepted.moveId && /NOT converged .* still stale: route-injector:dc2: 10\.1\.0\.11\/32 v2 not advertised; /.test(l.msg))).toBe(true);
+    expect(managerLogs().some((l) => l.level === 40 && l.moveId === accepted.moveId && /NOT converged .* still stale: route-injector:dc2: 10\.1\.0\.11\/32 v2 not advertised; /.test(l.msg))).toBe(
+      true,
+    );
     const before = (await lab.manager.dataSource.query(`SELECT count(*)::int AS n FROM events WHERE type = 'MoveConvergenceLate'`))[0].n;
 
     // The manager restarts while the plane is still held back: the tracker reads the move's facts again.
@@ -141,10 +149,14 @@ describe('convergence tracker', () => {
   });
 
   it('drift.check: every plane agrees with the location DB; a route planted by hand is named', async () => {
-    const clean = await eventually(async () => {
-      const r = await lab.req('drift.check', {});
-      return r.ok && r.disagreements.length === 0 ? r : undefined;
-    }, 10_000, 'no drift');
+    const clean = await eventually(
+      async () => {
+        const r = await lab.req('drift.check', {});
+        return r.ok && r.disagreements.length === 0 ? r : undefined;
+      },
+      10_000,
+      'no drift',
+    );
     expect(clean.vms).toBeGreaterThan(20);
     fabric.plant('cloud', { prefix: '10.1.0.12/32', nextHop: '198.51.100.21', localPref: 100, locationVersion: 1, best: true, neighbour: '' });
     const drift = await lab.req('drift.check', {});

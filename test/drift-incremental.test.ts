@@ -58,16 +58,20 @@ describe('drift: the periodic check is incremental', () => {
     expect(branch).toMatchObject({ ok: true, source: 'itr:branch', total: 1, entries: [{ prefix: '10.1.0.12/32', site: 'dc2' }] });
     expect((await ask(map().list, {})).total).toBeGreaterThan(20); // unfiltered as before
 
-    const some = await eventually(async () => {
-      const r = await ask(routing().routesList, { prefixes: ['10.1.0.10/32', '10.1.0.12/32'] });
-      return r.sites.flatMap((s: any) => s.routes).length === 2 ? r : undefined;
-    }, 10_000, 'the routes of web-01 and web-03');
+    const some = await eventually(
+      async () => {
+        const r = await ask(routing().routesList, { prefixes: ['10.1.0.10/32', '10.1.0.12/32'] });
+        return r.sites.flatMap((s: any) => s.routes).length === 2 ? r : undefined;
+      },
+      10_000,
+      'the routes of web-01 and web-03',
+    );
     expect(Object.fromEntries(some.sites.map((s: any) => [s.site, s.routes.map((r: any) => r.prefix)]))).toEqual({ dc1: ['10.1.0.10/32'], dc2: ['10.1.0.12/32'], cloud: [] });
     expect(some.sites[0].total).toBeUndefined();
 
     const whole = (await ask(routing().routesList, { site: 'dc1' })).sites[0];
     const paged: string[] = [];
-    for (let after: string | undefined; ; ) {
+    for (let after: string | undefined; ;) {
       const [page] = (await ask(routing().routesList, { site: 'dc1', limit: 3, ...(after ? { after } : {}) })).sites;
       expect(page.total).toBe(whole.routes.length);
       paged.push(...page.routes.map((r: any) => r.prefix));
@@ -93,10 +97,14 @@ describe('drift: the periodic check is incremental', () => {
   });
 
   it('each period compares the VMs that changed and a slice of the sweep, asking the planes for those only, and finds a route planted by hand within a sweep', async () => {
-    await eventually(async () => {
-      const r = await lab.req('drift.check', {});
-      return r.ok && r.disagreements.length === 0 ? r : undefined;
-    }, 15_000, 'no drift');
+    await eventually(
+      async () => {
+        const r = await lab.req('drift.check', {});
+        return r.ok && r.disagreements.length === 0 ? r : undefined;
+      },
+      15_000,
+      'no drift',
+    );
     const total = (await lab.vms()).length;
 
     // What the manager asks the planes: a plain subscription sees every request of the queue group.
@@ -125,11 +133,15 @@ describe('drift: the periodic check is incremental', () => {
     const moved = await lab.req('vm.move', { vm: 'web-04', to: 'dc1-hv2', mode: 'cold' });
     await lab.waitForMove(moved.moveId, ['converged']);
 
-    const found = await eventually(async () => {
-      const web03 = driftLines(/^drift: route-injector:cloud \(web-03\) disagrees with the location DB: still originates 10\.1\.0\.12\/32 v1 \(stale\); web-03 is at dc2 v1$/);
-      const nobody = driftLines(/^drift: route-injector:dc1 disagrees with the location DB: originates 10\.1\.0\.99\/32, which no VM has$/);
-      return web03.length && nobody.length ? { web03: web03[0].time, nobody: nobody[0].time } : undefined;
-    }, 2 * sweeps[0].ms + 10_000, 'both planted routes found by the periodic check');
+    const found = await eventually(
+      async () => {
+        const web03 = driftLines(/^drift: route-injector:cloud \(web-03\) disagrees with the location DB: still originates 10\.1\.0\.12\/32 v1 \(stale\); web-03 is at dc2 v1$/);
+        const nobody = driftLines(/^drift: route-injector:dc1 disagrees with the location DB: originates 10\.1\.0\.99\/32, which no VM has$/);
+        return web03.length && nobody.length ? { web03: web03[0].time, nobody: nobody[0].time } : undefined;
+      },
+      2 * sweeps[0].ms + 10_000,
+      'both planted routes found by the periodic check',
+    );
     figures.foundAfterMs = { web03: found.web03 - plantedAt, orphan: found.nobody - plantedAt, sweepMs: sweeps[0].ms };
     expect(found.web03 - plantedAt).toBeLessThan(sweeps[0].ms + 5000);
     expect(found.nobody - plantedAt).toBeLessThan(sweeps[0].ms + 5000);

@@ -71,10 +71,14 @@ describe('drift repair: the periodic check repairs what the hypervisors disagree
     routes = await startRouteInjectors(lab.config, planes.logger, { sites: ['dc1', 'dc2', 'cloud'], fabric });
     arp = await startArpProxies(lab.config, planes.logger);
     await registered(lab, '10.1.0.10', 1, 'dc1');
-    await eventually(async () => {
-      const r = await lab.req('drift.check', {});
-      return r.ok && r.disagreements.length === 0 ? r : undefined;
-    }, 20_000, 'no drift at start');
+    await eventually(
+      async () => {
+        const r = await lab.req('drift.check', {});
+        return r.ok && r.disagreements.length === 0 ? r : undefined;
+      },
+      20_000,
+      'no drift at start',
+    );
   }, 60_000);
 
   afterAll(async () => {
@@ -94,12 +98,16 @@ describe('drift repair: the periodic check repairs what the hypervisors disagree
     // The attack took: the real host dropped the VM.
     await eventually(async () => lab.logs().some((l) => l.component === 'agent:dc1-hv1' && /^fenced: web-01 was relocated away at version 2/.test(l.msg)), 10_000, 'dc1-hv1 fenced by the forgery');
 
-    const vm = await eventually(async () => {
-      const v = (await lab.req('vm.get', { vm: 'web-01' })).vm;
-      const held = holders([lab.agents.host], 'web-01');
-      const ran = v.locationVersion === 3 && v.hypervisor === 'dc1-hv1' && v.state === 'running' && held['dc1-hv1'] === 'running v3' && Object.keys(held).length === 1;
-      return ran && (await streamTypes(lab, 'web-01')).includes('VmRestartedByRepair') ? v : undefined;
-    }, 15_000, 'web-01 running on dc1-hv1 alone at v3, its boot recorded');
+    const vm = await eventually(
+      async () => {
+        const v = (await lab.req('vm.get', { vm: 'web-01' })).vm;
+        const held = holders([lab.agents.host], 'web-01');
+        const ran = v.locationVersion === 3 && v.hypervisor === 'dc1-hv1' && v.state === 'running' && held['dc1-hv1'] === 'running v3' && Object.keys(held).length === 1;
+        return ran && (await streamTypes(lab, 'web-01')).includes('VmRestartedByRepair') ? v : undefined;
+      },
+      15_000,
+      'web-01 running on dc1-hv1 alone at v3, its boot recorded',
+    );
     figures.forged = Date.now() - forgedAt;
     expect(vm).toMatchObject({ site: 'dc1', hypervisor: 'dc1-hv1' });
     expect(figures.forged).toBeLessThan(10_000);
@@ -121,10 +129,14 @@ describe('drift repair: the periodic check repairs what the hypervisors disagree
 
     // The network followed the repair: the mapping says dc1 at v3, and every plane agrees with the DB again.
     await registered(lab, '10.1.0.10', 3, 'dc1');
-    await eventually(async () => {
-      const r = await lab.req('drift.check', {});
-      return r.ok && r.disagreements.length === 0 ? r : undefined;
-    }, 15_000, 'every plane agreeing after the repair');
+    await eventually(
+      async () => {
+        const r = await lab.req('drift.check', {});
+        return r.ok && r.disagreements.length === 0 ? r : undefined;
+      },
+      15_000,
+      'every plane agreeing after the repair',
+    );
     figures.planesAgree = Date.now() - forgedAt;
 
     // Not fenced any more: the next move of web-01 completes.
@@ -139,10 +151,14 @@ describe('drift repair: the periodic check repairs what the hypervisors disagree
     const direct = await requestJson<any>(lab.client, `${lab.config.subjectPrefix}.agent.dc2-hv2.start`, { moveId: randomUUID(), vm: 'web-02', locationVersion: 1 }, 10_000);
     expect(direct).toMatchObject({ ok: true, hypervisor: 'dc2-hv2', vm: 'web-02' });
 
-    await eventually(async () => {
-      const held = holders([lab.agents.host], 'web-02');
-      return held['dc1-hv2'] === 'running v2' && Object.keys(held).length === 1 ? held : undefined;
-    }, 15_000, 'the copy on dc2-hv2 dropped, web-02 on dc1-hv2 at v2');
+    await eventually(
+      async () => {
+        const held = holders([lab.agents.host], 'web-02');
+        return held['dc1-hv2'] === 'running v2' && Object.keys(held).length === 1 ? held : undefined;
+      },
+      15_000,
+      'the copy on dc2-hv2 dropped, web-02 on dc1-hv2 at v2',
+    );
     figures.twoCopies = Date.now() - startedAt;
     expect(figures.twoCopies).toBeLessThan(10_000);
 
@@ -154,13 +170,19 @@ describe('drift repair: the periodic check repairs what the hypervisors disagree
       start: false,
       findings: [{ kind: 'extra-copy', hosts: ['dc2-hv2', 'dc1-hv2'] }],
     });
-    expect(driftLines(/^drift: agent:dc2-hv2 \(web-02\) disagrees with the location DB: extra-copy: dc2-hv2 holds a copy of web-02 \((incoming|running) v1\); the DB places web-02 on dc1-hv2 \(dc1\) v1$/)).toHaveLength(1);
+    expect(
+      driftLines(/^drift: agent:dc2-hv2 \(web-02\) disagrees with the location DB: extra-copy: dc2-hv2 holds a copy of web-02 \((incoming|running) v1\); the DB places web-02 on dc1-hv2 \(dc1\) v1$/),
+    ).toHaveLength(1);
     expect(lab.logs().some((l) => l.component === 'agent:dc2-hv2' && /^fenced: web-02 was relocated away at version 2/.test(l.msg))).toBe(true);
     expect((await lab.req('vm.get', { vm: 'web-02' })).vm).toMatchObject({ hypervisor: 'dc1-hv2', state: 'running', locationVersion: 2 });
-    await eventually(async () => {
-      const r = await lab.req('drift.check', {});
-      return r.ok && r.disagreements.length === 0 ? r : undefined;
-    }, 15_000, 'every plane agreeing after the repair');
+    await eventually(
+      async () => {
+        const r = await lab.req('drift.check', {});
+        return r.ok && r.disagreements.length === 0 ? r : undefined;
+      },
+      15_000,
+      'every plane agreeing after the repair',
+    );
   });
 
   it('a repair that cannot boot the VM is loudly stuck (recorded, an error saying what to do), not tried again periodically, and done once the host can', async () => {
@@ -180,11 +202,15 @@ describe('drift repair: the periodic check repairs what the hypervisors disagree
 
     // Three more periodic checks: the disagreement stays known, the stuck repair is not tried again.
     const seen = new Set<string>();
-    await eventually(async () => {
-      const last = lab.manager.drift.last;
-      if (last) seen.add(last.checkedAt);
-      return seen.size >= 4 && last?.disagreements.some((d) => d.vm === 'jump-02' && d.kind === 'missing');
-    }, 15_000, 'three more periodic checks still finding jump-02 missing');
+    await eventually(
+      async () => {
+        const last = lab.manager.drift.last;
+        if (last) seen.add(last.checkedAt);
+        return seen.size >= 4 && last?.disagreements.some((d) => d.vm === 'jump-02' && d.kind === 'missing');
+      },
+      15_000,
+      'three more periodic checks still finding jump-02 missing',
+    );
     expect((await streamTypes(lab, 'jump-02')).filter((t) => t === 'VmRepairStuck')).toHaveLength(1);
     expect(errors()).toHaveLength(1);
 
@@ -229,11 +255,15 @@ describe('drift repair: agents reconcile with the location DB, and a move stuck 
     const logs = capturingLogger();
     cloud = await startAgents({ ...lab.config, hypervisors: ['cloud-hv2'] }, logs.logger, { held: new Map([['cloud-hv2', held]]) });
 
-    await eventually(async () => {
-      const burst01 = holders(hosts(), 'burst-01');
-      const burst03 = holders(hosts(), 'burst-03');
-      return burst03['cloud-hv2'] === 'running v1' && Object.keys(burst01).join() === 'cloud-hv1' && burst01['cloud-hv1'] === 'running v2';
-    }, 15_000, 'burst-03 booted again on cloud-hv2, the copy of burst-01 dropped');
+    await eventually(
+      async () => {
+        const burst01 = holders(hosts(), 'burst-01');
+        const burst03 = holders(hosts(), 'burst-03');
+        return burst03['cloud-hv2'] === 'running v1' && Object.keys(burst01).join() === 'cloud-hv1' && burst01['cloud-hv1'] === 'running v2';
+      },
+      15_000,
+      'burst-03 booted again on cloud-hv2, the copy of burst-01 dropped',
+    );
 
     const said = logs.lines().find((l) => /^inventory differs from the location DB \(start\)/.test(l.msg));
     expect(said).toMatchObject({ component: 'agent:cloud-hv2', extra: [{ vm: 'burst-01', state: 'running', locationVersion: 1 }], missing: [{ vm: 'burst-03', locationVersion: 1 }] });
@@ -244,7 +274,11 @@ describe('drift repair: agents reconcile with the location DB, and a move stuck 
     expect(answered.repairs).toEqual(expect.arrayContaining(['burst-01: reasserted', 'burst-03: restarted']));
     expect(await streamTypes(lab, 'burst-03')).toEqual(['VmPlaced', 'VmRestartedByRepair']);
     expect(await streamTypes(lab, 'burst-01')).toEqual(['VmPlaced', 'VmLocationReasserted']);
-    expect(await lastEvent(lab, 'burst-01', 'VmLocationReasserted')).toMatchObject({ hypervisor: 'cloud-hv1', evict: ['cloud-hv2'], findings: [{ kind: 'extra-copy', hosts: ['cloud-hv2', 'cloud-hv1'] }] });
+    expect(await lastEvent(lab, 'burst-01', 'VmLocationReasserted')).toMatchObject({
+      hypervisor: 'cloud-hv1',
+      evict: ['cloud-hv2'],
+      findings: [{ kind: 'extra-copy', hosts: ['cloud-hv2', 'cloud-hv1'] }],
+    });
     const check = await lab.req('drift.check', { vms: ['burst-01', 'burst-03'] });
     expect(check).toMatchObject({ ok: true, vms: 2 });
     expect(onHosts(check)).toEqual([]);
@@ -254,10 +288,14 @@ describe('drift repair: agents reconcile with the location DB, and a move stuck 
     const agent = cloud.host.agent('cloud-hv2')!;
     agent.inventory.vms.set('jump-03', { state: 'running', locationVersion: 1 }); // jump-03 runs on cloud-hv1
     await cloud.nc.reconnect();
-    await eventually(async () => {
-      const held = holders(hosts(), 'jump-03');
-      return Object.keys(held).join() === 'cloud-hv1' && held['cloud-hv1'] === 'running v2';
-    }, 15_000, 'the copy of jump-03 on cloud-hv2 dropped');
+    await eventually(
+      async () => {
+        const held = holders(hosts(), 'jump-03');
+        return Object.keys(held).join() === 'cloud-hv1' && held['cloud-hv1'] === 'running v2';
+      },
+      15_000,
+      'the copy of jump-03 on cloud-hv2 dropped',
+    );
     expect(await lastEvent(lab, 'jump-03', 'VmLocationReasserted')).toMatchObject({ hypervisor: 'cloud-hv1', evict: ['cloud-hv2'] });
   });
 
@@ -279,10 +317,14 @@ describe('drift repair: agents reconcile with the location DB, and a move stuck 
     // The saga's restart at the source now carries v3: no longer fenced.
     await eventually(async () => (await lab.req('vm.get', { vm: 'app-01' })).vm.state === 'running', 15_000, 'app-01 restarted at its source');
     expect((await streamTypes(lab, 'app-01')).slice(-2)).toEqual(['VmLocationReasserted', 'VmRestartedAtSource']);
-    await eventually(async () => {
-      const held = holders(hosts(), 'app-01');
-      return Object.keys(held).join() === 'dc1-hv1' && held['dc1-hv1'] === 'running v3';
-    }, 10_000, 'app-01 on dc1-hv1 alone');
+    await eventually(
+      async () => {
+        const held = holders(hosts(), 'app-01');
+        return Object.keys(held).join() === 'dc1-hv1' && held['dc1-hv1'] === 'running v3';
+      },
+      10_000,
+      'app-01 on dc1-hv1 alone',
+    );
     expect(onHosts(await lab.req('drift.check', { vms: ['app-01'] }))).toEqual([]);
   });
 

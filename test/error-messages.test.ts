@@ -31,7 +31,9 @@ describe('error messages: what is wrong, said the same way on every subject', ()
   beforeAll(async () => {
     lab = await startTestLab();
     mapping = await startMappingSystem(lab.config, logger, mappingOptions());
-    const hostRouteSites = routeSites(lab.manager.topology).filter((s) => s.hostRoutes).map((s) => s.name);
+    const hostRouteSites = routeSites(lab.manager.topology)
+      .filter((s) => s.hostRoutes)
+      .map((s) => s.name);
     routes = await startRouteInjectors(lab.config, logger, { fabric: new InMemoryFabric(hostRouteSites), holdMs: 50 });
     arp = await startArpProxies(lab.config, logger);
   }, 60_000);

@@ -8,12 +8,31 @@ import { asOwner, useTestStore } from './support/store';
 const meta = { correlationId: 'test', component: 'test', at: new Date(0).toISOString() };
 const placed = (vm: string, n: number) => ({
   type: 'VmPlaced',
-  data: { vm, ip: `10.9.${Math.floor(n / 250)}.${(n % 250) + 2}`, mac: `52:54:00:09:${(n >> 8).toString(16).padStart(2, '0')}:${(n & 255).toString(16).padStart(2, '0')}`, l2Domain: 'lab', site: 'dc1', hypervisor: 'dc1-hv1', memoryMb: 1024, locationVersion: 1 },
+  data: {
+    vm,
+    ip: `10.9.${Math.floor(n / 250)}.${(n % 250) + 2}`,
+    mac: `52:54:00:09:${(n >> 8).toString(16).padStart(2, '0')}:${(n & 255).toString(16).padStart(2, '0')}`,
+    l2Domain: 'lab',
+    site: 'dc1',
+    hypervisor: 'dc1-hv1',
+    memoryMb: 1024,
+    locationVersion: 1,
+  },
   metadata: meta,
 });
 const moveAccepted = (vm: string, n: number) => ({
   type: 'MoveAccepted',
-  data: { moveId: `7f3b0000-0000-4000-8000-${String(n).padStart(12, '0')}`, vm, mode: 'cold', from: { site: 'dc1', hypervisor: 'dc1-hv1' }, to: { site: 'dc2', hypervisor: 'dc2-hv1' }, locationVersion: 1, cause: 'operator', warnings: [], planes: [] },
+  data: {
+    moveId: `7f3b0000-0000-4000-8000-${String(n).padStart(12, '0')}`,
+    vm,
+    mode: 'cold',
+    from: { site: 'dc1', hypervisor: 'dc1-hv1' },
+    to: { site: 'dc2', hypervisor: 'dc2-hv1' },
+    locationVersion: 1,
+    cause: 'operator',
+    warnings: [],
+    planes: [],
+  },
   metadata: meta,
 });
 const moveStarted = (n: number) => ({ type: 'MoveStarted', data: { moveId: `7f3b0000-0000-4000-8000-${String(n).padStart(12, '0')}`, hypervisor: 'dc1-hv1' }, metadata: meta });
@@ -22,7 +41,14 @@ const moveStarted = (n: number) => ({ type: 'MoveStarted', data: { moveId: `7f3b
 async function countingStore(databaseUrl: string): Promise<{ ds: DataSource; store: PgEventStore; statements: string[] }> {
   const statements: string[] = [];
   const ds = createDataSource(databaseUrl, 2);
-  const logger: OrmLogger = { logQuery: (q) => void statements.push(q.trim().split(/\s+/).slice(0, 3).join(' ')), logQueryError: () => undefined, logQuerySlow: () => undefined, logSchemaBuild: () => undefined, logMigration: () => undefined, log: () => undefined };
+  const logger: OrmLogger = {
+    logQuery: (q) => void statements.push(q.trim().split(/\s+/).slice(0, 3).join(' ')),
+    logQueryError: () => undefined,
+    logQuerySlow: () => undefined,
+    logSchemaBuild: () => undefined,
+    logMigration: () => undefined,
+    log: () => undefined,
+  };
   (ds as unknown as { logger: OrmLogger }).logger = logger;
   await ds.initialize();
   statements.length = 0; // the connection's own start-up queries
@@ -53,7 +79,23 @@ describe('event store: expected-version appends against real Postgres', () => {
     await store.append('vm:race-01', 0, [placed('race-01', 1)]);
     const results = await Promise.allSettled(
       Array.from({ length: 20 }, (_, i) =>
-        store.append('vm:race-01', 1, [{ type: 'MoveAccepted', data: { moveId: `7f3a0000-0000-4000-8000-${String(i).padStart(12, '0')}`, vm: 'race-01', mode: 'cold', from: { site: 'dc1', hypervisor: 'dc1-hv1' }, to: { site: 'dc2', hypervisor: 'dc2-hv1' }, locationVersion: 1, cause: 'operator', warnings: [], planes: [] }, metadata: meta }]),
+        store.append('vm:race-01', 1, [
+          {
+            type: 'MoveAccepted',
+            data: {
+              moveId: `7f3a0000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+              vm: 'race-01',
+              mode: 'cold',
+              from: { site: 'dc1', hypervisor: 'dc1-hv1' },
+              to: { site: 'dc2', hypervisor: 'dc2-hv1' },
+              locationVersion: 1,
+              cause: 'operator',
+              warnings: [],
+              planes: [],
+            },
+            metadata: meta,
+          },
+        ]),
       ),
     );
     const won = results.filter((r) => r.status === 'fulfilled');
@@ -196,7 +238,12 @@ describe('event store: round trips and group commit (appendMany)', () => {
     expect(mixLocation(after, 'mix-3')).toEqual(mixLocation(before, 'mix-3'));
     expect(mixLocation(after, 'mix-7')).toEqual(mixLocation(before, 'mix-7'));
     expect(mixLocation(after, 'mix-0')).toMatchObject({ state: 'moving', stream_version: 3 });
-    expect(after.moves.filter((m: any) => m.vm.startsWith('mix-')).map((m: any) => m.vm).sort()).toEqual(['mix-0', 'mix-1', 'mix-2', 'mix-4', 'mix-5', 'mix-6', 'mix-8', 'mix-9']);
+    expect(
+      after.moves
+        .filter((m: any) => m.vm.startsWith('mix-'))
+        .map((m: any) => m.vm)
+        .sort(),
+    ).toEqual(['mix-0', 'mix-1', 'mix-2', 'mix-4', 'mix-5', 'mix-6', 'mix-8', 'mix-9']);
   });
 
   it('concurrent batches over the same streams, in different orders: each stream is appended by exactly one, none deadlocks', async () => {

@@ -93,10 +93,14 @@ describe('HA restart', () => {
       expect(await lab.req('vm.move', { vm: 'burst-01', to: 'cloud-hv2', mode: 'cold' })).toMatchObject({ ok: false, error: { code: 'HOST_DOWN' } });
 
       for (const vm of victims)
-        await eventually(async () => {
-          const v = (await lab.req('vm.get', { vm })).vm;
-          return v.hypervisor === 'cloud-hv1' && v.state === 'running' && v.locationVersion === 2;
-        }, 20_000, `${vm} restarted on cloud-hv1`);
+        await eventually(
+          async () => {
+            const v = (await lab.req('vm.get', { vm })).vm;
+            return v.hypervisor === 'cloud-hv1' && v.state === 'running' && v.locationVersion === 2;
+          },
+          20_000,
+          `${vm} restarted on cloud-hv1`,
+        );
       const decisions = lab.logs().filter((l) => /^HA: restarting/.test(l.msg));
       expect(decisions.map((d) => d.vm).sort()).toEqual([...victims].sort());
       expect(decisions.every((d) => d.to === 'cloud-hv1' && d.sameSite === true)).toBe(true);

@@ -5,7 +5,16 @@ import { asOwner, useTestStore } from './support/store';
 const meta = { correlationId: 'test', component: 'test', at: new Date(0).toISOString() };
 const placed = (vm: string, n: number, ip = `10.8.${Math.floor(n / 250)}.${(n % 250) + 2}`) => ({
   type: 'VmPlaced',
-  data: { vm, ip, mac: `52:54:00:08:${(n >> 8).toString(16).padStart(2, '0')}:${(n & 255).toString(16).padStart(2, '0')}`, l2Domain: 'lab', site: 'dc1', hypervisor: 'dc1-hv1', memoryMb: 1024, locationVersion: 1 },
+  data: {
+    vm,
+    ip,
+    mac: `52:54:00:08:${(n >> 8).toString(16).padStart(2, '0')}:${(n & 255).toString(16).padStart(2, '0')}`,
+    l2Domain: 'lab',
+    site: 'dc1',
+    hypervisor: 'dc1-hv1',
+    memoryMb: 1024,
+    locationVersion: 1,
+  },
   metadata: meta,
 });
 

@@ -39,7 +39,11 @@ describe('npm run lab: metrics on by default', () => {
     child = spawn(process.execPath, [LAB, '--no-console'], { cwd: join(__dirname, '..'), env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (d) => (out += String(d)));
     child.stderr!.on('data', (d) => (out += String(d)));
-    const said = await eventually(async () => /"msg":"(metrics at http:\/\/127\.0\.0\.1:9464\/metrics|metrics not served: [^"]*)/.exec(out)?.[1], 45_000, `the lab saying where its metrics are:\n${out.slice(-2000)}`);
+    const said = await eventually(
+      async () => /"msg":"(metrics at http:\/\/127\.0\.0\.1:9464\/metrics|metrics not served: [^"]*)/.exec(out)?.[1],
+      45_000,
+      `the lab saying where its metrics are:\n${out.slice(-2000)}`,
+    );
     if (said.startsWith('metrics not served')) {
       expect(said).toMatch(/9464.*--metrics-port N, or --no-metrics/); // another lab holds the port
       return;

@@ -1,7 +1,7 @@
 import { renderLinuxBench, runLinuxDataplaneBench } from '../tools/bench/linux-dataplane';
 import { describeWithNamespaces } from './support/netns';
 
-describeWithNamespaces('bench --dataplane linux (issue 11 item 4): the manager\'s convergence beside the first packet at the new place', () => {
+describeWithNamespaces("bench --dataplane linux (issue 11 item 4): the manager's convergence beside the first packet at the new place", () => {
   it('runs a batch (a cold move between data centers, a cold one across the stretched domain, a hot one), prints both figures per move and removes what it made', async () => {
     const lines: string[] = [];
     const result = await runLinuxDataplaneBench({ moves: 3, timeScale: 20, log: (m) => lines.push(m) });

@@ -17,7 +17,9 @@ describeWithNamespaces('Linux dataplane: the lab topology as network namespaces'
     const existing = await namespacesWith(names.namespacePrefix);
     expect(existing.sort()).toEqual([...dataplane.plan.namespaces].sort());
     expect(built).toMatchObject({ namespaces: existing.length, leftovers: 0 });
-    expect(existing).toEqual(expect.arrayContaining([names.core(), names.router('dc1'), names.router('branch'), names.hypervisor('dc1-hv1'), names.vm('web-01'), names.neighbour('dc1-local-dc1-nb1')]));
+    expect(existing).toEqual(
+      expect.arrayContaining([names.core(), names.router('dc1'), names.router('branch'), names.hypervisor('dc1-hv1'), names.vm('web-01'), names.neighbour('dc1-local-dc1-nb1')]),
+    );
   });
 
   it('forwards: a VM reaches its anycast gateway, neighbours reach VMs across the stretched trunk, the branch reaches every site through the core', async () => {

@@ -88,7 +88,14 @@ describeWithNamespaces('Linux dataplane: moves measured by packets (issue 11)', 
     expect(await macHeld(neighbour, '10.11.0.20')).toBe('02:00:00:00:11:01'); // the gratuitous ARP: dc1's router MAC
     const neighbourOutage = fromNeighbour.longestOutage();
     const branchOutage = fromBranch.longestOutage();
-    report('cold app-01 dc1 -> cloud, ARP proxy on', { downtimeMs: move.downtimeMs, realDowntimeMs: Math.round((move.downtimeMs ?? 0) / 20), neighbourOutage, branchOutage, neighbourLostAfterBoot: fromNeighbour.lostAfter(bootedAt), branchLostAfterBoot: fromBranch.lostAfter(bootedAt) });
+    report('cold app-01 dc1 -> cloud, ARP proxy on', {
+      downtimeMs: move.downtimeMs,
+      realDowntimeMs: Math.round((move.downtimeMs ?? 0) / 20),
+      neighbourOutage,
+      branchOutage,
+      neighbourLostAfterBoot: fromNeighbour.lostAfter(bootedAt),
+      branchLostAfterBoot: fromBranch.lostAfter(bootedAt),
+    });
     expect(fromNeighbour.lostAfter(bootedAt)).toBe(0);
     expect(fromBranch.lostAfter(bootedAt)).toBe(0);
     // One outage, the move's own: no blackhole once replies came back.
@@ -97,7 +104,7 @@ describeWithNamespaces('Linux dataplane: moves measured by packets (issue 11)', 
     expect(fromBranch.lostAfter(firstBackAt)).toBe(0);
   }, 90_000);
 
-  it('item 2: the same move out of dc2-local with dc2\'s proxy off: the dc2 neighbour fails until its kernel drops the stale entry (measured, printed)', async () => {
+  it("item 2: the same move out of dc2-local with dc2's proxy off: the dc2 neighbour fails until its kernel drops the stale entry (measured, printed)", async () => {
     const neighbour = names.neighbour('dc2-local-dc2-nb1');
     expect(await pings(neighbour, '10.12.0.20')).toBe(true);
     expect(await macHeld(neighbour, '10.12.0.20')).toBe('52:54:00:12:00:20');
@@ -137,13 +144,18 @@ describeWithNamespaces('Linux dataplane: moves measured by packets (issue 11)', 
     await eventually(async () => session.echoes.filter((e) => e.at > doneAt + 500).length >= 20, 15_000, 'echoes after the move');
     expect(session.events.filter((e) => e.event !== 'connected')).toEqual([]);
     const gapMs = session.longestGapAfter(before);
-    report('hot web-01 dc1-hv1 -> dc2-hv1, TCP session', { downtimeMs: move.downtimeMs, realDowntimeMs: Math.round(((move.downtimeMs ?? 0) / 20) * 10) / 10, longestGapMs: gapMs, echoes: session.echoes.length });
+    report('hot web-01 dc1-hv1 -> dc2-hv1, TCP session', {
+      downtimeMs: move.downtimeMs,
+      realDowntimeMs: Math.round(((move.downtimeMs ?? 0) / 20) * 10) / 10,
+      longestGapMs: gapMs,
+      echoes: session.echoes.length,
+    });
     // Every line sent came back, in order: nothing lost, nothing reset.
     const seqs = session.echoes.map((e) => e.echo);
     expect(seqs).toEqual(seqs.map((_, i) => i + 1));
   }, 90_000);
 
-  it('a warm move of web-02 (suspended at dc1-hv2, resumed at dc2-hv2): the port moves, the guest\'s NIC comes back configured, the branch and a dc1 neighbour reach it again', async () => {
+  it("a warm move of web-02 (suspended at dc1-hv2, resumed at dc2-hv2): the port moves, the guest's NIC comes back configured, the branch and a dc1 neighbour reach it again", async () => {
     const fromBranch = train(names.router('branch'), '10.1.0.11');
     await eventually(async () => fromBranch.repliesAfter(0) >= 5, 10_000, 'the branch reaching web-02');
     const reply = await lab!.req('vm.move', { vm: 'web-02', to: 'dc2-hv2', mode: 'warm' });

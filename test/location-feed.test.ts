@@ -28,8 +28,26 @@ function recorder(name: string, failOnce?: (e: LocationEvent) => boolean) {
 }
 
 const loc = (site: string) => ({ site, hypervisor: `${site}-hv9` });
-const placed = (vm: string, n: number) => ({ vm, ip: `10.99.0.${n}`, mac: `52:54:00:99:00:${String(n).padStart(2, '0')}`, l2Domain: 'web-stretched', site: 'dc1', hypervisor: 'nowhere', memoryMb: 1024, locationVersion: 1 });
-const relocated = (vm: string, n: number, version: number) => ({ moveId: randomUUID(), vm, ip: `10.99.0.${n}`, mac: `52:54:00:99:00:${String(n).padStart(2, '0')}`, from: loc('dc1'), to: loc('dc2'), locationVersion: version, mode: 'cold' });
+const placed = (vm: string, n: number) => ({
+  vm,
+  ip: `10.99.0.${n}`,
+  mac: `52:54:00:99:00:${String(n).padStart(2, '0')}`,
+  l2Domain: 'web-stretched',
+  site: 'dc1',
+  hypervisor: 'nowhere',
+  memoryMb: 1024,
+  locationVersion: 1,
+});
+const relocated = (vm: string, n: number, version: number) => ({
+  moveId: randomUUID(),
+  vm,
+  ip: `10.99.0.${n}`,
+  mac: `52:54:00:99:00:${String(n).padStart(2, '0')}`,
+  from: loc('dc1'),
+  to: loc('dc2'),
+  locationVersion: version,
+  mode: 'cold',
+});
 
 /**
  * One location feed per process against real NATS: every follower gets every location event of the
@@ -54,10 +72,7 @@ describe('location feed: one consumer per process, every follower, order per VM,
     const b = recorder('b', (e) => e.type === 'VmRelocated' && e.streamId === 'vm:feed-one' && e.data.locationVersion === 2);
     const { logger } = capturingLogger();
     const nc = lab.client;
-    feed = new LocationFeed(
-      { nc, js: nc.jetstream(), jsm: await nc.jetstreamManager(), prefix: p, stream: lab.config.streamName, logger },
-      { durable: feedDurableName('test-feed', ['a', 'b']) },
-    );
+    feed = new LocationFeed({ nc, js: nc.jetstream(), jsm: await nc.jetstreamManager(), prefix: p, stream: lab.config.streamName, logger }, { durable: feedDurableName('test-feed', ['a', 'b']) });
     feed.follow(a.follower);
     feed.follow(b.follower);
     await feed.start();

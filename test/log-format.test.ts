@@ -26,7 +26,11 @@ describe('log format when piped', () => {
 
   it('LOG_FORMAT=pretty: one readable line per step, the component first, no JSON and no colour codes', async () => {
     const child = run({ LOG_FORMAT: 'pretty' });
-    const out = await eventually(async () => (/\[console\] console: waiting for the mobility manager/.test(child.output()) ? child.output() : undefined), 15_000, 'the console waiting for the manager');
+    const out = await eventually(
+      async () => (/\[console\] console: waiting for the mobility manager/.test(child.output()) ? child.output() : undefined),
+      15_000,
+      'the console waiting for the manager',
+    );
     expect(out).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: \[nats\] connected to NATS$/m);
     expect(out).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] WARN: \[console\] console: waiting for the mobility manager to answer topology\.get$/m);
     expect(out).toMatch(/^    subject: "\S+\.topology\.get"$/m); // the fields beneath, one per line
@@ -36,10 +40,14 @@ describe('log format when piped', () => {
 
   it('by default, piped: one JSON object per line, with the component and the message', async () => {
     const child = run({ LOG_FORMAT: 'auto' });
-    const lines = await eventually(async () => {
-      const l = child.lines();
-      return l.some((x) => x.component === 'console') ? l : undefined;
-    }, 15_000, 'a JSON line of the console');
+    const lines = await eventually(
+      async () => {
+        const l = child.lines();
+        return l.some((x) => x.component === 'console') ? l : undefined;
+      },
+      15_000,
+      'a JSON line of the console',
+    );
     expect(lines[0]).toMatchObject({ level: 30, component: 'nats', msg: 'connected to NATS', time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
     expect(child.output()).not.toMatch(ANSI);
   });

@@ -84,7 +84,12 @@ describe('mapping system: cold moves', () => {
       expect(m.event).toMatchObject({ plane: 'map', vm: 'web-01', moveId: expect.any(String), data: { eid: '10.1.0.10/32', version: 2, rloc: RLOC.dc2, site: 'dc2' } });
     }
     expect(v2.filter((m) => m.event.type === 'Registered').map((m) => m.event.data)).toEqual([expect.objectContaining({ site: 'dc2', previousSite: 'dc1', kind: 'moved' })]);
-    expect(v2.filter((m) => m.event.type === 'Notified').map((m) => m.event.data).sort((a: any, b: any) => a.kind.localeCompare(b.kind))).toEqual([
+    expect(
+      v2
+        .filter((m) => m.event.type === 'Notified')
+        .map((m) => m.event.data)
+        .sort((a: any, b: any) => a.kind.localeCompare(b.kind)),
+    ).toEqual([
       { kind: 'ack', to: 'dc2', site: 'dc2' },
       { kind: 'away', to: 'dc1', site: 'dc2', acked: true },
     ]);

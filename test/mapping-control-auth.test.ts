@@ -61,7 +61,7 @@ describe('mapping system: authenticated control messages', () => {
       expect(refusalLogged('Map-Publish', code, 'branch')).toBe(true);
     }
 
-    it('refuses a forged Map-Publish (the old unsigned format, a wrong HMAC, the committed seed, another ITR\'s key, another addressee) and the ITR cache does not change', async () => {
+    it("refuses a forged Map-Publish (the old unsigned format, a wrong HMAC, the committed seed, another ITR's key, another addressee) and the ITR cache does not change", async () => {
       const before = await branchCache();
       expect(before).toContain(`10.1.0.10/32 dc1 v1 ${RLOC.dc1}`);
       await expectPublishRefused(publication, 'AUTH_FAILED');

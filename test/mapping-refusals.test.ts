@@ -79,8 +79,16 @@ describe('mapping system: refused registrations and versions that never go back'
   });
 
   it('an ETR refuses a Map-Notify not signed with its key, and keeps claiming the EID', async () => {
-    const forged = { type: 'Map-Notify', kind: 'away', site: 'dc2', nonce: '00000000000000ff', timestamp: Date.now(), keyId: 'hmac-sha-256', authData: 'ab'.repeat(32),
-      records: [{ eid: '10.12.0.10/32', vm: 'db-03', site: 'dc1', locators: [{ rloc: RLOC.dc1, priority: 1, weight: 100 }], ttl: 1440, version: 9 }] };
+    const forged = {
+      type: 'Map-Notify',
+      kind: 'away',
+      site: 'dc2',
+      nonce: '00000000000000ff',
+      timestamp: Date.now(),
+      keyId: 'hmac-sha-256',
+      authData: 'ab'.repeat(32),
+      records: [{ eid: '10.12.0.10/32', vm: 'db-03', site: 'dc1', locators: [{ rloc: RLOC.dc1, priority: 1, weight: 100 }], ttl: 1440, version: 9 }],
+    };
     expect(await c().req(c().subjects.notify('dc2'), forged)).toMatchObject({ ok: false, error: { code: 'AUTH_FAILED' } });
     expect(mapping.etr('dc2')!.claims.claim('10.12.0.10/32')).toMatchObject({ vm: 'db-03', version: 1 });
   });
@@ -146,7 +154,9 @@ describe('mapping system: refused registrations and versions that never go back'
       const stale = { eid: '10.1.0.10/32', vm: 'web-01', site: 'dc1', locators: [{ rloc: RLOC.dc1, priority: 1, weight: 100 }], ttl: 1440, version: 1 };
       const publication = signedAs('branch', { type: 'Map-Publish' as const, itr: 'branch', record: stale });
       expect(await c().req(c().subjects.publish('branch'), publication)).toEqual({ ok: true, itr: 'branch', eid: '10.1.0.10/32', outcome: 'stale', holds: 2 });
-      const installed = mapping.itr('branch')!.cache.installReply({ type: 'Map-Reply', nonce: '00000000000000aa', eid: '10.1.0.10', prefix: '10.1.0.10/32', negative: false, record: stale, ttl: 1440, subscribed: true });
+      const installed = mapping
+        .itr('branch')!
+        .cache.installReply({ type: 'Map-Reply', nonce: '00000000000000aa', eid: '10.1.0.10', prefix: '10.1.0.10/32', negative: false, record: stale, ttl: 1440, subscribed: true });
       expect(installed.outcome).toBe('stale');
       expect((await c().resolve('10.1.0.10', 'branch')).mapping).toMatchObject({ site: 'dc2', version: 2, rloc: RLOC.dc2 });
     });

@@ -47,7 +47,9 @@ describe('metrics and health endpoints', () => {
     // with the convergence tracker (the harness turns it off by default): MoveConverged feeds locus_convergence_seconds
     lab = await startTestLab({ convergenceTracking: true });
     mapping = await startMappingSystem(lab.config, logger, mappingOptions());
-    const hostRouteSites = routeSites(lab.manager.topology).filter((s) => s.hostRoutes).map((s) => s.name);
+    const hostRouteSites = routeSites(lab.manager.topology)
+      .filter((s) => s.hostRoutes)
+      .map((s) => s.name);
     routes = await startRouteInjectors(lab.config, logger, { fabric: new InMemoryFabric(hostRouteSites), holdMs: 50 });
     arp = await startArpProxies(lab.config, logger);
     observability = await startLabObservability({ ...lab.config, metricsPort: await freePort() }, logger, { manager: lab.manager, agents: lab.agents, mapping, routes, arp });
@@ -77,14 +79,7 @@ describe('metrics and health endpoints', () => {
     expect(ready.status).toBe(200);
     const report = JSON.parse(ready.body);
     expect(report.status).toBe('ok');
-    expect(report.checks.map((c: any) => c.name)).toEqual([
-      'mobility-manager:nats',
-      'mobility-manager:postgres',
-      'agents:nats',
-      'mapping-system:nats',
-      'route-injector:nats',
-      'arp-proxy:nats',
-    ]);
+    expect(report.checks.map((c: any) => c.name)).toEqual(['mobility-manager:nats', 'mobility-manager:postgres', 'agents:nats', 'mapping-system:nats', 'route-injector:nats', 'arp-proxy:nats']);
     expect((await get('/nope')).status).toBe(404);
   });
 
@@ -102,11 +97,15 @@ describe('metrics and health endpoints', () => {
     expect(await c.req(c.subjects.publish('branch'), unsignedPublish)).toMatchObject({ ok: false, error: { code: 'AUTH_FAILED' } });
     await registered(lab, '10.1.0.10', 2, 'dc2');
 
-    const text = await eventually(async () => {
-      const m = await get('/metrics');
-      const converged = sample(m.body, 'locus_moves_total{mode="cold",outcome="converged"}') === 1;
-      return converged && sample(m.body, 'locus_outbox_pending') === 0 ? m.body : undefined;
-    }, 15_000, 'the move converged (MoveConverged) and an empty outbox');
+    const text = await eventually(
+      async () => {
+        const m = await get('/metrics');
+        const converged = sample(m.body, 'locus_moves_total{mode="cold",outcome="converged"}') === 1;
+        return converged && sample(m.body, 'locus_outbox_pending') === 0 ? m.body : undefined;
+      },
+      15_000,
+      'the move converged (MoveConverged) and an empty outbox',
+    );
     const metrics = await get('/metrics');
     expect(metrics.status).toBe(200);
     expect(metrics.type).toMatch(/^text\/plain; version=0\.0\.4/);
@@ -156,7 +155,11 @@ describe('metrics and health endpoints', () => {
     const queried = new Set(exprs.flatMap((e) => e.match(/\blocus_[a-z_]+/g) ?? []).map((m) => m.replace(/_(bucket|sum|count)$/, '')));
     const exported = new Set([...(await get('/metrics')).body.matchAll(/^# TYPE (locus_[a-z_]+) /gm)].map((m) => m[1]));
     expect([...queried].filter((m) => !exported.has(m))).toEqual([]);
-    expect(Object.values(LOCUS_METRICS).map((m) => m.name).filter((m) => !queried.has(m))).toEqual([]);
+    expect(
+      Object.values(LOCUS_METRICS)
+        .map((m) => m.name)
+        .filter((m) => !queried.has(m)),
+    ).toEqual([]);
     // a panel each for what a newcomer looks for first
     const titles = panels.map((p) => p.title).join('\n');
     expect(titles).toMatch(/Moves per minute/);
@@ -187,7 +190,14 @@ describe("a service's own metrics server (main.ts)", () => {
       expect(starting.status).toBe(503);
       expect(await starting.json()).toMatchObject({ status: 'fail', checks: [{ name: 'started', ok: false, error: 'still starting' }] });
       let up = true;
-      o.ready([{ name: 'nats', check: () => { if (!up) throw new Error('connection closed'); } }]);
+      o.ready([
+        {
+          name: 'nats',
+          check: () => {
+            if (!up) throw new Error('connection closed');
+          },
+        },
+      ]);
       expect((await fetch(`${url}/readyz`)).status).toBe(200);
       up = false;
       expect((await fetch(`${url}/readyz`)).status).toBe(503);

@@ -153,11 +153,15 @@ describe('move engines', () => {
     const c = await lab.req('vm.move', { vm: 'app-03', to: 'dc2-hv2', mode: 'cold' });
     expect([a.ok, b.ok, c.ok]).toEqual([true, true, true]);
     // Which of the three waits depends on the order the saga admits them in; exactly one must.
-    const queued = await eventually(async () => {
-      const moves = await Promise.all([a, b, c].map(async (m) => (await lab.req('move.get', { moveId: m.moveId })).move));
-      const waiting = moves.filter((m) => m.state === 'accepted' && m.queuePosition === 1);
-      return waiting.length === 1 && moves.filter((m) => m.state === 'in-progress').length === 2 ? waiting[0] : undefined;
-    }, 10_000, 'one of the three moves to be queued behind the other two');
+    const queued = await eventually(
+      async () => {
+        const moves = await Promise.all([a, b, c].map(async (m) => (await lab.req('move.get', { moveId: m.moveId })).move));
+        const waiting = moves.filter((m) => m.state === 'accepted' && m.queuePosition === 1);
+        return waiting.length === 1 && moves.filter((m) => m.state === 'in-progress').length === 2 ? waiting[0] : undefined;
+      },
+      10_000,
+      'one of the three moves to be queued behind the other two',
+    );
     expect(queued.queuePosition).toBe(1);
     for (const m of [a, b, c]) expect((await lab.waitForMove(m.moveId, undefined, 60_000)).state).toBe('completed');
     expect(lab.logs().some((l) => l.moveId === queued.moveId && /queued: dc2-hv1 already has 2 outbound moves/.test(l.msg))).toBe(true);

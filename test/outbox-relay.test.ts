@@ -10,20 +10,7 @@ import { connectNats, deleteStreamIfExists, ensureEventStream, JetStreamOutboxPu
 import type { LocusConfig } from '@locus/platform';
 import { OUTBOX_CHANNEL } from '../apps/mobility-manager/src/start-mobility-manager';
 import { capturingLogger, eventually, readStream, testConfig, uniqueId } from './support/harness';
-import {
-  appendMany,
-  bareStore,
-  eventIds,
-  freePort,
-  GateProjector,
-  NatsServerProcess,
-  outboxCount,
-  publishedHeaders,
-  spawnRelay,
-  streamMessages,
-  testEvent,
-  type RelayChild,
-} from './support/outbox';
+import { appendMany, bareStore, eventIds, freePort, GateProjector, NatsServerProcess, outboxCount, publishedHeaders, spawnRelay, streamMessages, testEvent, type RelayChild } from './support/outbox';
 
 /**
  * The outbox's promise against the real Postgres and NATS: what commits is published exactly
@@ -38,8 +25,7 @@ describe('outbox relay', () => {
   beforeAll(() => {
     // Tests (b) and (e) run the relay as its own process from dist/. `npm test` has just built it;
     // a lone `npx jest` run builds it first.
-    if (!existsSync(join(__dirname, '..', 'dist', 'tools', 'run-outbox-relay.js')))
-      execFileSync('npm', ['run', '-s', 'build'], { cwd: join(__dirname, '..'), stdio: 'pipe' });
+    if (!existsSync(join(__dirname, '..', 'dist', 'tools', 'run-outbox-relay.js'))) execFileSync('npm', ['run', '-s', 'build'], { cwd: join(__dirname, '..'), stdio: 'pipe' });
   });
 
   afterEach(async () => {
@@ -154,9 +140,7 @@ describe('outbox relay', () => {
     await expect(t.store.append('vm:a', 1, [testEvent({ n: 'stale' })])).rejects.toBeInstanceOf(VersionConflictError);
     await expect(t.store.append('vm:a', 0, [testEvent({ n: 'stale-new' })])).rejects.toBeInstanceOf(VersionConflictError);
     // Rolled back after its rows were written: the projector saw them inside the transaction.
-    await expect(t.store.append('vm:doomed', 0, [testEvent({ n: 'doomed' }), testEvent({ n: 'doomed' }), testEvent({ n: 'doomed' })])).rejects.toThrow(
-      'projection refused the events',
-    );
+    await expect(t.store.append('vm:doomed', 0, [testEvent({ n: 'doomed' }), testEvent({ n: 'doomed' }), testEvent({ n: 'doomed' })])).rejects.toThrow('projection refused the events');
     expect(seenInside).toEqual([{ events: 3, outbox: 3 }]);
     // The stream is still at 2, and the relay goes on past the hole the rollback left in the positions.
     const last = await t.store.append('vm:a', 2, [testEvent({ n: 3 })]);
@@ -169,7 +153,10 @@ describe('outbox relay', () => {
     expect(await t.ds.query(`SELECT stream_id, version FROM streams`)).toEqual([{ stream_id: 'vm:a', version: 3 }]);
 
     const published = await readStream(t.nc, t.config.streamName);
-    expectExactlyOnce(published as { msgId: string }[], committed.map((e) => e.id));
+    expectExactlyOnce(
+      published as { msgId: string }[],
+      committed.map((e) => e.id),
+    );
     expect(published.map((m) => m.event.data.n)).toEqual([1, 2, 3]);
     expect(published.map((m) => m.subject)).toEqual(Array(3).fill(`${t.config.subjectPrefix}.evt.vm.a.loc.VmPlaced`));
     expect(relay.stats).toMatchObject({ published: 3, duplicates: 0, failures: 0 });

@@ -51,7 +51,15 @@ describe('placing the topology at start (group commit)', () => {
     const commands = new VmCommandService(store, logger);
     const [a, b] = index.topology.vms.map((vm) => ({
       vm: `race-${vm.name}`,
-      command: { type: 'PlaceVm' as const, vm: `race-${vm.name}`, ip: vm.ip.replace(/^10\./, '172.'), mac: vm.mac.replace(/^52:54/, '52:55'), l2Domain: vm.l2Domain, memoryMb: vm.memoryMb, location: { hypervisor: vm.hypervisor, site: 's01' } },
+      command: {
+        type: 'PlaceVm' as const,
+        vm: `race-${vm.name}`,
+        ip: vm.ip.replace(/^10\./, '172.'),
+        mac: vm.mac.replace(/^52:54/, '52:55'),
+        l2Domain: vm.l2Domain,
+        memoryMb: vm.memoryMb,
+        location: { hypervisor: vm.hypervisor, site: 's01' },
+      },
       ctx: { correlationId: 'race', component: 'test' },
     }));
     // b is placed by someone else after executeMany read the streams: its append conflicts, execute finds it placed.

@@ -29,10 +29,14 @@ describe('Postgres roles: the services append and read, the owner owns', () => {
     expect((await lab.manager.dataSource.query(`SELECT current_user AS role`))[0].role).toBe(role);
     // Every other session on the database is the service role's (the owner's migration session has ended).
     await asOwner(lab.config, (owner) =>
-      eventually(async () => {
-        const rows = await owner.query(`SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND usename IS NOT NULL`);
-        return rows.length === 1 && rows[0].usename === role;
-      }, 10_000, 'only service-role sessions'),
+      eventually(
+        async () => {
+          const rows = await owner.query(`SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND usename IS NOT NULL`);
+          return rows.length === 1 && rows[0].usename === role;
+        },
+        10_000,
+        'only service-role sessions',
+      ),
     );
   });
 

@@ -52,17 +52,24 @@ describeQemu('QEMU guests moved by the saga (issue 12)', () => {
   const agent = (name: string) => lab!.agents.host.agents.find((a) => a.name === name)!;
   const qemuPids = () => {
     try {
-      return execFileSync('pgrep', ['-f', qemuRunDir(prefix)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+      return execFileSync('pgrep', ['-f', qemuRunDir(prefix)], { encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .filter(Boolean);
     } catch {
       return [];
     }
   };
   /** The health check the agent ran after the move: its console heartbeat and a ping. */
   const healthAfter = (vm: string, hypervisor: string, moveId: string) =>
-    eventually(async () => {
-      const h = agent(hypervisor).health.get(vm);
-      return h?.moveId === moveId ? h : undefined;
-    }, 20_000, `the health check of ${vm} on ${hypervisor}`);
+    eventually(
+      async () => {
+        const h = agent(hypervisor).health.get(vm);
+        return h?.moveId === moveId ? h : undefined;
+      },
+      20_000,
+      `the health check of ${vm} on ${hypervisor}`,
+    );
 
   beforeAll(async () => {
     await dataplane.build();
@@ -82,7 +89,7 @@ describeQemu('QEMU guests moved by the saga (issue 12)', () => {
     rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 
-  it('item 1 and 5: a hot move of web-01 inside the stretched domain: the TCP session survives, the 20 ms ping train loses what the downtime allows, move.get shows QEMU\'s rounds, downtime and total time', async () => {
+  it("item 1 and 5: a hot move of web-01 inside the stretched domain: the TCP session survives, the 20 ms ping train loses what the downtime allows, move.get shows QEMU's rounds, downtime and total time", async () => {
     const neighbour = names.neighbour('web-stretched-dc1-nb1');
     expect(await pings(neighbour, '10.1.0.10')).toBe(true);
     // The guest's own TCP echo (busybox nc on port 7), a line every 20 ms.
@@ -117,7 +124,14 @@ describeQemu('QEMU guests moved by the saga (issue 12)', () => {
     // The guest is down for the measured downtime; QEMU's first RARP goes out 50 ms after the resume.
     const allowed = Math.ceil((move.downtimeMs + 50) / train.intervalMs) + 2;
     report('hot web-01 dc1-hv1 -> dc2-hv1 (QEMU)', {
-      rounds: move.rounds.map((r: any) => ({ round: r.round, sentMiB: +(r.sentBytes / 1048576).toFixed(1), dirtyMiB: +(r.dirtyBytes / 1048576).toFixed(2), ms: Math.round(r.durationMs), expectedDowntimeMs: r.expectedDowntimeMs, completed: r.completed })),
+      rounds: move.rounds.map((r: any) => ({
+        round: r.round,
+        sentMiB: +(r.sentBytes / 1048576).toFixed(1),
+        dirtyMiB: +(r.dirtyBytes / 1048576).toFixed(2),
+        ms: Math.round(r.durationMs),
+        expectedDowntimeMs: r.expectedDowntimeMs,
+        completed: r.completed,
+      })),
       downtimeMs: move.downtimeMs,
       totalMs: move.totalMs,
       dataSentMiB: +((move.dataSentBytes ?? 0) / 1048576).toFixed(1),
@@ -146,7 +160,13 @@ describeQemu('QEMU guests moved by the saga (issue 12)', () => {
     const beat = Number(/LOCUS-ALIVE web-01 (\d+)/.exec(health.heartbeat!)![1]);
     expect(beat).toBeGreaterThan(lastBeat);
     expect(driver().guestOf('web-01')!.console()).not.toContain('LOCUS-BOOT');
-    report('warm web-01 dc2-hv1 -> dc1-hv1 (QEMU)', { downtimeMs: move.downtimeMs, phases: move.phases, dataSentMiB: +((move.dataSentBytes ?? 0) / 1048576).toFixed(1), heartbeatBefore: lastBeat, heartbeatAfter: beat });
+    report('warm web-01 dc2-hv1 -> dc1-hv1 (QEMU)', {
+      downtimeMs: move.downtimeMs,
+      phases: move.phases,
+      dataSentMiB: +((move.dataSentBytes ?? 0) / 1048576).toFixed(1),
+      heartbeatBefore: lastBeat,
+      heartbeatAfter: beat,
+    });
   }, 120_000);
 
   it('item 2: web-02 dirtying faster than the link: policy abort fails NOT_CONVERGING and the guest keeps running at the source; throttle (auto-converge) completes', async () => {
@@ -169,7 +189,13 @@ describeQemu('QEMU guests moved by the saga (issue 12)', () => {
     expect(done.state).toBe('completed');
     expect(driver().hypervisorOf('web-02')).toBe('dc2-hv2');
     report('hot web-02 (80 MB/s over 32 MiB) at 256 Mbit/s', {
-      abort: { rounds: failed.rounds.map((r: any) => ({ sentMiB: +(r.sentBytes / 1048576).toFixed(1), dirtyMiB: +(r.dirtyBytes / 1048576).toFixed(1), dirtyRateMBps: +((r.dirtyRateBps ?? 0) / 1e6).toFixed(1) })) },
+      abort: {
+        rounds: failed.rounds.map((r: any) => ({
+          sentMiB: +(r.sentBytes / 1048576).toFixed(1),
+          dirtyMiB: +(r.dirtyBytes / 1048576).toFixed(1),
+          dirtyRateMBps: +((r.dirtyRateBps ?? 0) / 1e6).toFixed(1),
+        })),
+      },
       throttle: { rounds: done.rounds.length, throttlePct: done.rounds.map((r: any) => r.throttlePct), downtimeMs: done.downtimeMs, totalMs: done.totalMs },
     });
     expect(done.rounds[done.rounds.length - 1].completed === true || done.rounds.length >= 30).toBe(true);
@@ -207,7 +233,7 @@ describeQemu('QEMU guests moved by the saga (issue 12)', () => {
     expect(train.lostAfter(Math.max(firstBack, bootedAt))).toBe(0);
   }, 150_000);
 
-  it('item 5: what a crashed lab leaves is removed: the dataplane\'s removal kills every QEMU process in its namespaces, the stop removes the rest', async () => {
+  it("item 5: what a crashed lab leaves is removed: the dataplane's removal kills every QEMU process in its namespaces, the stop removes the rest", async () => {
     expect(qemuPids().length).toBeGreaterThanOrEqual(QEMU_VMS.length);
     // As at the start after a crash (or `npm run lab -- --remove-dataplane`): the namespaces go, and the QEMU processes in them.
     await dataplane.remove();

@@ -34,7 +34,7 @@ describeQemu('QEMU over QMP (real guests, accel=tcg)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('negotiates capabilities, answers commands, refuses unknown ones with QEMU\'s error, and times a call out', async () => {
+  it("negotiates capabilities, answers commands, refuses unknown ones with QEMU's error, and times a call out", async () => {
     const g = await start('qmp1', 'a', 0);
     expect(g.qmp.version).toMatch(/^\d+\.\d+\.\d+$/);
     await g.waitForConsole('LOCUS-READY qmp1', 60_000);
@@ -109,7 +109,10 @@ describeQemu('QEMU over QMP (real guests, accel=tcg)', () => {
     const m = await LiveMigration.start(src, dst, uri, { downtimeLimitMs: 10, bandwidthBps: 32 * 1024 * 1024, policy: 'abort' });
     await m.pass(0, 60_000);
     dst.kill();
-    const error = await m.done.then(() => undefined, (e: QmpError) => e);
+    const error = await m.done.then(
+      () => undefined,
+      (e: QmpError) => e,
+    );
     expect(error).toBeInstanceOf(QmpError);
     expect(['MIGRATION_FAILED', 'TARGET_EXITED']).toContain(error!.qmpClass);
     await expect(m.pass(50, 1000)).rejects.toBeInstanceOf(QmpError);

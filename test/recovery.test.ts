@@ -144,10 +144,14 @@ describe('recovery within seconds', () => {
       manager = spawnService(MANAGER, config, env);
       await ready(manager);
       const started = Date.now();
-      const move = await eventually(async () => {
-        const m = (await req('move.get', { moveId }).catch(() => undefined))?.move;
-        return m && reachedAny(m.state, TERMINAL) ? m : undefined;
-      }, 15_000, 'the move to finish after the restart');
+      const move = await eventually(
+        async () => {
+          const m = (await req('move.get', { moveId }).catch(() => undefined))?.move;
+          return m && reachedAny(m.state, TERMINAL) ? m : undefined;
+        },
+        15_000,
+        'the move to finish after the restart',
+      );
       const tookMs = Date.now() - started;
       expect(move.state).toBe('completed');
       // What is left is a little more than the boot (2 s here) plus at most one ack wait (3 s).

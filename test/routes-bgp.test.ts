@@ -26,7 +26,10 @@ describeBgp('host routes through gobgpd: make-before-break, reconcile, restart, 
 
   beforeAll(async () => {
     const topology = loadTopologyFile(defaultTopologyPath()).index;
-    fabric = await startGoBgpFabric(routeSites(topology).filter((s) => s.hostRoutes), logger);
+    fabric = await startGoBgpFabric(
+      routeSites(topology).filter((s) => s.hostRoutes),
+      logger,
+    );
     lab = await startTestLab();
     mainInjectors = await startRouteInjectors(lab.config, logger, { sites: ['dc1', 'cloud'], fabric });
     dc2 = await startRouteInjectors(lab.config, logger, { sites: ['dc2'], fabric });
@@ -43,10 +46,14 @@ describeBgp('host routes through gobgpd: make-before-break, reconcile, restart, 
   });
 
   it('originates a /32 per running VM from its site, carrying the location version', async () => {
-    await eventually(async () => {
-      const paths = await corePaths('10.1.0.10/32');
-      return paths.length === 1 && paths[0].nextHop === DC1 && paths[0].v === 1;
-    }, 15_000, 'web-01 /32 via dc1 in the core');
+    await eventually(
+      async () => {
+        const paths = await corePaths('10.1.0.10/32');
+        return paths.length === 1 && paths[0].nextHop === DC1 && paths[0].v === 1;
+      },
+      15_000,
+      'web-01 /32 via dc1 in the core',
+    );
     const reply = await req('routes.list', { site: 'dc1' });
     expect(reply.ok).toBe(true);
     expect(reply.sites[0].rib).toBe('gobgp');
@@ -54,15 +61,19 @@ describeBgp('host routes through gobgpd: make-before-break, reconcile, restart, 
   });
 
   it('routes.list filtered by prefixes (one ListPath of those prefixes) and paged by prefix answers what the whole list does', async () => {
-    const whole = await eventually(async () => {
-      const view = (await req('routes.list', { site: 'dc1' })).sites[0];
-      return view.routes.length > 3 && view.routes.every((r: any) => r.state === 'confirmed') ? view : undefined;
-    }, 10_000, "dc1's routes confirmed in the core");
+    const whole = await eventually(
+      async () => {
+        const view = (await req('routes.list', { site: 'dc1' })).sites[0];
+        return view.routes.length > 3 && view.routes.every((r: any) => r.state === 'confirmed') ? view : undefined;
+      },
+      10_000,
+      "dc1's routes confirmed in the core",
+    );
     const some = (await req('routes.list', { prefixes: ['10.1.0.10/32', '10.11.0.10/32', '10.1.0.99/32'] })).sites;
     expect(some.find((s: any) => s.site === 'dc1').routes).toEqual(whole.routes.filter((r: any) => ['10.1.0.10/32', '10.11.0.10/32'].includes(r.prefix)));
     expect(some.filter((s: any) => s.site !== 'dc1').flatMap((s: any) => s.routes)).toEqual([]);
     const paged: any[] = [];
-    for (let after: string | undefined; ; ) {
+    for (let after: string | undefined; ;) {
       const [page] = (await req('routes.list', { site: 'dc1', limit: 2, ...(after ? { after } : {}) })).sites;
       expect(page.total).toBe(whole.routes.length);
       paged.push(...page.routes);
@@ -76,14 +87,22 @@ describeBgp('host routes through gobgpd: make-before-break, reconcile, restart, 
     const accepted = await lab!.req('vm.move', { vm: 'web-01', to: 'dc2-hv1', mode: 'cold' });
     expect(accepted.ok).toBe(true);
     await lab!.waitForMove(accepted.moveId);
-    await eventually(async () => {
-      const paths = await corePaths('10.1.0.10/32');
-      return paths.length === 1 && paths[0].nextHop === DC2 && paths[0].v === 2;
-    }, 15_000, 'web-01 /32 only via dc2 in the core');
-    const events = await eventually(async () => {
-      const e = await planeEvents(lab!.client, lab!.config.streamName, 'route', 'web-01');
-      return e.some((x) => x.type === 'RouteWithdrawn') ? e : undefined;
-    }, 10_000, 'RouteWithdrawn of web-01');
+    await eventually(
+      async () => {
+        const paths = await corePaths('10.1.0.10/32');
+        return paths.length === 1 && paths[0].nextHop === DC2 && paths[0].v === 2;
+      },
+      15_000,
+      'web-01 /32 only via dc2 in the core',
+    );
+    const events = await eventually(
+      async () => {
+        const e = await planeEvents(lab!.client, lab!.config.streamName, 'route', 'web-01');
+        return e.some((x) => x.type === 'RouteWithdrawn') ? e : undefined;
+      },
+      10_000,
+      'RouteWithdrawn of web-01',
+    );
     const order = events.map((e) => `${e.type}:${e.data.site}:v${e.locationVersion}`);
     const adv = order.indexOf('RouteAdvertised:dc2:v2');
     const conf = order.indexOf('RouteConfirmed:dc2:v2');
@@ -117,10 +136,14 @@ describeBgp('host routes through gobgpd: make-before-break, reconcile, restart, 
     expect(reply.ok).toBe(true);
     const fixes = reply.sites[0].fixes.map((f: any) => `${f.fix} ${f.prefix}`).sort();
     expect(fixes).toEqual(['added 10.1.0.11/32', 'withdrawn 10.1.0.10/32', 'withdrawn 10.1.0.99/32']);
-    await eventually(async () => {
-      const [a, b, c] = await Promise.all([corePaths('10.1.0.10/32'), corePaths('10.1.0.11/32'), corePaths('10.1.0.99/32')]);
-      return a.length === 1 && a[0].nextHop === DC2 && b.length === 1 && b[0].nextHop === DC1 && c.length === 0;
-    }, 10_000, 'core RIB repaired');
+    await eventually(
+      async () => {
+        const [a, b, c] = await Promise.all([corePaths('10.1.0.10/32'), corePaths('10.1.0.11/32'), corePaths('10.1.0.99/32')]);
+        return a.length === 1 && a[0].nextHop === DC2 && b.length === 1 && b[0].nextHop === DC1 && c.length === 0;
+      },
+      10_000,
+      'core RIB repaired',
+    );
     const fixed = (await planeEvents(lab!.client, lab!.config.streamName, 'route')).filter((e) => e.type === 'ReconcileFixed' && e.data.trigger === 'request');
     expect(fixed.map((e) => e.eid).sort()).toEqual(['10.1.0.10/32', '10.1.0.11/32', '10.1.0.99/32']);
     expect(lines().some((l) => /reconcile fixed drift/.test(l.msg) && l.prefix === '10.1.0.99/32')).toBe(true);
@@ -135,36 +158,52 @@ describeBgp('host routes through gobgpd: make-before-break, reconcile, restart, 
     expect(accepted.ok).toBe(true);
     await lab!.waitForMove(accepted.moveId);
     // dc1 holds its route until dc2 confirms the new one: the /32 never disappears from the core.
-    await eventually(async () => {
-      const view = await req('routes.list', { site: 'dc1' });
-      return view.sites[0].routes.some((r: any) => r.prefix === '10.1.0.11/32' && r.state === 'withdrawing');
-    }, 10_000, 'dc1 holding web-02 for make-before-break');
+    await eventually(
+      async () => {
+        const view = await req('routes.list', { site: 'dc1' });
+        return view.sites[0].routes.some((r: any) => r.prefix === '10.1.0.11/32' && r.state === 'withdrawing');
+      },
+      10_000,
+      'dc1 holding web-02 for make-before-break',
+    );
     expect(await corePaths('10.1.0.11/32')).toEqual([{ nextHop: DC1, v: 1 }]);
     const dc2View = await req('routes.list', { site: 'dc2' });
     expect(dc2View.sites[0].unavailable).toBe(true);
 
     dc2 = await startRouteInjectors(lab!.config, logger, { sites: ['dc2'], fabric });
-    await eventually(async () => {
-      const paths = await corePaths('10.1.0.11/32');
-      return paths.length === 1 && paths[0].nextHop === DC2 && paths[0].v === 2;
-    }, 15_000, 'web-02 only via dc2 after the restart');
+    await eventually(
+      async () => {
+        const paths = await corePaths('10.1.0.11/32');
+        return paths.length === 1 && paths[0].nextHop === DC2 && paths[0].v === 2;
+      },
+      15_000,
+      'web-02 only via dc2 after the restart',
+    );
     // The RIB is right before every plane event is stored: wait for both facts, then check their order.
-    const events = await eventually(async () => {
-      const all = (await planeEvents(lab!.client, lab!.config.streamName, 'route', 'web-02')).map((e) => `${e.type}:${e.data.site}`);
-      return all.includes('RouteWithdrawn:dc1') && all.includes('RouteConfirmed:dc2') ? all : undefined;
-    }, 10_000, 'RouteConfirmed at dc2 and RouteWithdrawn at dc1 in the stream');
+    const events = await eventually(
+      async () => {
+        const all = (await planeEvents(lab!.client, lab!.config.streamName, 'route', 'web-02')).map((e) => `${e.type}:${e.data.site}`);
+        return all.includes('RouteWithdrawn:dc1') && all.includes('RouteConfirmed:dc2') ? all : undefined;
+      },
+      10_000,
+      'RouteConfirmed at dc2 and RouteWithdrawn at dc1 in the stream',
+    );
     expect(events.indexOf('RouteWithdrawn:dc1')).toBeGreaterThan(events.indexOf('RouteConfirmed:dc2'));
   });
 
-  it('a stopped VM\'s route falls and comes back when it runs again (rise/fall)', async () => {
+  it("a stopped VM's route falls and comes back when it runs again (rise/fall)", async () => {
     const moveId = randomUUID();
     await publishSyntheticVmEvent(lab!.client, lab!.config.subjectPrefix, 'burst-01', 'MoveFailed', { moveId, code: 'AGENT_FAILED', message: 'test', phase: 'boot', restartAtSource: true });
     await eventually(async () => (await corePaths('10.21.0.10/32')).length === 0, 10_000, 'burst-01 /32 withdrawn');
     await publishSyntheticVmEvent(lab!.client, lab!.config.subjectPrefix, 'burst-01', 'VmRestartedAtSource', { moveId, hypervisor: 'cloud-hv1', durationMs: 1 });
-    await eventually(async () => {
-      const paths = await corePaths('10.21.0.10/32');
-      return paths.length === 1 && paths[0].nextHop === '198.51.100.21';
-    }, 10_000, 'burst-01 /32 back');
+    await eventually(
+      async () => {
+        const paths = await corePaths('10.21.0.10/32');
+        return paths.length === 1 && paths[0].nextHop === '198.51.100.21';
+      },
+      10_000,
+      'burst-01 /32 back',
+    );
     const events = (await planeEvents(lab!.client, lab!.config.streamName, 'route', 'burst-01')).map((e) => `${e.type}:${e.data.cause ?? ''}`);
     expect(events).toEqual(expect.arrayContaining(['RouteWithdrawn:fall', 'RouteAdvertised:rise']));
   });

@@ -32,7 +32,11 @@ describe('start-up: ready means ready', () => {
     let manager: MobilityManager | undefined;
     try {
       await asOwner(config, (owner) =>
-        eventually(async () => (await owner.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`))[0].n > 0, 15_000, 'the placement to wait on the row lock'),
+        eventually(
+          async () => (await owner.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`))[0].n > 0,
+          15_000,
+          'the placement to wait on the row lock',
+        ),
       );
       const req = (endpoint: RequestEndpoint, body: unknown) => requestJson(client, s.request(endpoint), body, 5000);
       // The endpoints serve already (answers, not "no responders"), but only to say the manager is not ready.
@@ -77,7 +81,10 @@ describe('start-up: ready means ready', () => {
       // The agents serve their subjects, but have not loaded their inventory: they answer UNAVAILABLE, not "web-01 is not on dc1-hv1".
       agents = await prepareAgents(config, capturingLogger().logger);
       await agents.host.serve();
-      expect(await requestJson(client, s.agent('dc1-hv1', 'inventory'), {})).toEqual({ ok: false, error: { code: 'UNAVAILABLE', message: expect.stringMatching(/dc1-hv1 is starting: its inventory is not loaded/) } });
+      expect(await requestJson(client, s.agent('dc1-hv1', 'inventory'), {})).toEqual({
+        ok: false,
+        error: { code: 'UNAVAILABLE', message: expect.stringMatching(/dc1-hv1 is starting: its inventory is not loaded/) },
+      });
       await eventually(async () => retried('dc1-hv1', /^UNAVAILABLE dc1-hv1 is starting/), 15_000, 'the stop retried while the agent loads');
       expect(agents.host.agent('dc1-hv1')!.stepsDone.size).toBe(0);
       expect((await req('move.get', { moveId: accepted.moveId })).move.state).toBe('in-progress');

@@ -181,7 +181,7 @@ program
   .option('--site <site>')
   .option('--hypervisor <hypervisor>')
   .option('--limit <n>', 'one page of at most n VMs (1..5000)')
-  .option('--after <name>', 'one page: the VMs whose name sorts after this one (the previous page\'s next)')
+  .option('--after <name>', "one page: the VMs whose name sorts after this one (the previous page's next)")
   .action(async (o: { site?: string; hypervisor?: string; limit?: string; after?: string }, cmd: Command) => {
     const g = globals(cmd);
     const filter = { ...(o.site ? { site: o.site } : {}), ...(o.hypervisor ? { hypervisor: o.hypervisor } : {}) };
@@ -192,7 +192,7 @@ program
     }
     // Every page: after = the previous page's next, until a page comes without one.
     const vms: Parameters<typeof views.vmsTable>[0] = [];
-    for (let after: string | undefined; ; ) {
+    for (let after: string | undefined; ;) {
       const { raw, reply } = await ask(g, req(g, 'vm.list'), { ...filter, ...(after ? { after } : {}) });
       if (reply?.ok !== true) {
         process.exitCode = 1;
@@ -276,7 +276,7 @@ program
   .description('NATS users per role: one nkey seed per role (mode 0600) and the nats-server authorization config (auth.conf), in a directory that must never be committed')
   .addOption(new Option('--out <dir>', 'where to write them').env('LOCUS_NATS_AUTH_DIR').default(DEFAULT_NATS_AUTH_DIR))
   .option('--force', 'new keys for every role (rotation: restart or reload nats-server and every service after)')
-  .option('--print', 'also print each role\'s allow lists')
+  .option('--print', "also print each role's allow lists")
   .action((o: { out: string; force?: boolean; print?: boolean }, cmd: Command) => {
     const g = globals(cmd);
     const auth = writeNatsAuth(o.out, { prefix: g.prefix, stream: g.stream, force: o.force });

@@ -65,12 +65,18 @@ if (opts.json) {
   const pad = (s: string, n: number) => s.padStart(n);
   console.log(`${pad('round', 5)} ${pad('sent', 10)} ${pad('time', 10)} ${pad('dirty left', 11)} ${pad('throttle', 8)} ${pad('downtime if stopped', 19)}`);
   for (const r of prediction.rounds)
-    console.log(`${pad(String(r.round), 5)} ${pad(fmtBytes(r.sentBytes), 10)} ${pad(`${r.durationMs.toFixed(1)} ms`, 10)} ${pad(fmtBytes(r.dirtyBytes), 11)} ${pad(`${r.throttlePct}%`, 8)} ${pad(`${r.expectedDowntimeMs.toFixed(1)} ms`, 19)}`);
+    console.log(
+      `${pad(String(r.round), 5)} ${pad(fmtBytes(r.sentBytes), 10)} ${pad(`${r.durationMs.toFixed(1)} ms`, 10)} ${pad(fmtBytes(r.dirtyBytes), 11)} ${pad(`${r.throttlePct}%`, 8)} ${pad(`${r.expectedDowntimeMs.toFixed(1)} ms`, 19)}`,
+    );
   const l = opts.dirtyRate / opts.bandwidth;
   console.log(
     `\n${prediction.outcome}${prediction.reason ? ` (${prediction.reason})` : ''}: ${prediction.rounds.length} rounds, ${fmtBytes(prediction.dataSentBytes)} sent, total ${prediction.totalMs.toFixed(1)} ms` +
       (prediction.downtimeMs !== undefined ? `, downtime ${prediction.downtimeMs.toFixed(1)} ms` : '') +
       ` (D/R = ${l.toFixed(3)})`,
   );
-  console.log(`phases: ${Object.entries(prediction.phases).map(([k, v]) => `${k} ${v.toFixed(1)} ms`).join(', ')}`);
+  console.log(
+    `phases: ${Object.entries(prediction.phases)
+      .map(([k, v]) => `${k} ${v.toFixed(1)} ms`)
+      .join(', ')}`,
+  );
 }

@@ -11,7 +11,7 @@ import { explainConnectFailure, explainRequestFailure } from './cli/request-fail
 async function main() {
   const [subject, body = '{}'] = process.argv.slice(2);
   if (!subject) {
-    console.error("usage: npm run -s req -- SUBJECT 'JSON'   e.g. npm run -s req -- locus.vm.get '{\"vm\":\"web-01\"}'");
+    console.error('usage: npm run -s req -- SUBJECT \'JSON\'   e.g. npm run -s req -- locus.vm.get \'{"vm":"web-01"}\'');
     process.exit(2);
   }
   const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';

@@ -59,7 +59,8 @@ async function main(): Promise<number> {
   const seed = Number(opts.seed ?? Math.floor(Math.random() * 2 ** 31));
   const timeScale = Number(opts.timeScale);
   const drainS = Number(opts.drain);
-  if (![durationS, seed, timeScale, drainS].every(Number.isFinite) || durationS <= 0 || timeScale <= 0) throw new Error('--duration, --seed, --time-scale and --drain take numbers (duration and time scale > 0)');
+  if (![durationS, seed, timeScale, drainS].every(Number.isFinite) || durationS <= 0 || timeScale <= 0)
+    throw new Error('--duration, --seed, --time-scale and --drain take numbers (duration and time scale > 0)');
   if (opts.nats !== 'cluster' && opts.nats !== 'single') throw new Error(`--nats is cluster or single, not ${opts.nats}`);
   const pgWhere = PrivatePostgres.locate();
   if (opts.postgres !== undefined && opts.postgres !== 'private' && opts.postgres !== 'shared') throw new Error(`--postgres is private or shared, not ${opts.postgres}`);
@@ -279,7 +280,10 @@ async function main(): Promise<number> {
     const inventories = new Map<string, string[] | undefined>();
     for (const h of hosts) {
       const r = await requestJson(nc, s.agent(h, 'inventory'), {}, 5000).catch(() => undefined);
-      inventories.set(h, r?.vms?.map((v: { name: string }) => v.name));
+      inventories.set(
+        h,
+        r?.vms?.map((v: { name: string }) => v.name),
+      );
     }
     const drift = await requestJson(nc, s.request('drift.check'), {}, 15_000).catch((err) => ({ ok: false, error: { message: (err as Error).message } }));
     const facts: SoakFacts = { seed, durationS, timeScale, hostTimeoutRealMs, heartbeatRealMs: HEARTBEAT_SIM_MS / timeScale, lastFaultEndMs, sent, faults, events, inventories, drift, crashes };
@@ -307,7 +311,10 @@ async function main(): Promise<number> {
     if (!opts.keep) {
       rmSync(dir, { recursive: true, force: true });
       pgServer?.remove();
-    } else log(`kept: logs and NATS stores in ${dir}${pgServer ? `, the Postgres cluster in ${pgServer.dataDir} (start: postgres -D ${pgServer.dataDir} -p ${pgServer.port})` : `, database locus_soak_${id}`}`);
+    } else
+      log(
+        `kept: logs and NATS stores in ${dir}${pgServer ? `, the Postgres cluster in ${pgServer.dataDir} (start: postgres -D ${pgServer.dataDir} -p ${pgServer.port})` : `, database locus_soak_${id}`}`,
+      );
   }
   return exitCode;
 }

@@ -44,7 +44,11 @@ export function testConfig(overrides: Partial<LocusConfig> = {}): LocusConfig {
  * A plain client connection as `role` when the config names NATS credentials (LOCUS_NATS_AUTH_DIR),
  * else an anonymous one: tests talk as the operator and clean up as the admin.
  */
-export async function connectAs(config: Pick<LocusConfig, 'natsUrl' | 'natsAuthDir' | 'natsSeedFile'>, role: NatsRole, options: { name?: string; maxReconnectAttempts?: number } = {}): Promise<NatsConnection> {
+export async function connectAs(
+  config: Pick<LocusConfig, 'natsUrl' | 'natsAuthDir' | 'natsSeedFile'>,
+  role: NatsRole,
+  options: { name?: string; maxReconnectAttempts?: number } = {},
+): Promise<NatsConnection> {
   const credentials = natsCredentials(config, role);
   const auth = credentials ? natsAuthOptions(credentials) : undefined;
   return connect({ servers: config.natsUrl, ...options, ...(auth ? { authenticator: auth.authenticator, inboxPrefix: auth.inboxPrefix } : {}) });
@@ -95,7 +99,12 @@ export function reachedAny(state: string, wanted: readonly string[]): boolean {
 }
 
 /** Polls `move.get` until the move has reached one of `states`, or a later one (`reachedAny`). */
-export async function waitForMove(req: (endpoint: 'move.get', body: unknown) => Promise<any>, moveId: string, states: string[] = ['completed', 'failed', 'cancelled'], timeoutMs = 20_000): Promise<any> {
+export async function waitForMove(
+  req: (endpoint: 'move.get', body: unknown) => Promise<any>,
+  moveId: string,
+  states: string[] = ['completed', 'failed', 'cancelled'],
+  timeoutMs = 20_000,
+): Promise<any> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const reply = await req('move.get', { moveId });

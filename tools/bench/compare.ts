@@ -8,7 +8,8 @@ export function compareFigures(main: LabRun, cmp: LabRun, vms: number): CompareF
   const compareP50 = usedSummary(cmp)?.p50;
   const c = cmp.config;
   return {
-    command: `npm run bench -- --vms ${vms} --itrs ${c.itrs} --rate ${c.rate} --duration ${c.durationS}` + (c.bootMs ? ` --boot-ms ${c.bootMs}` : '') + (c.shutdownMs ? ` --shutdown-ms ${c.shutdownMs}` : ''),
+    command:
+      `npm run bench -- --vms ${vms} --itrs ${c.itrs} --rate ${c.rate} --duration ${c.durationS}` + (c.bootMs ? ` --boot-ms ${c.bootMs}` : '') + (c.shutdownMs ? ` --shutdown-ms ${c.shutdownMs}` : ''),
     vms,
     itrs: c.itrs,
     rate: c.rate,

@@ -47,7 +47,13 @@ export const STATEMENTS_NOT_LOADED = 'pg_stat_statements not loaded; enable with
  */
 export async function enableStatements(client: Client): Promise<{ available: true } | { available: false; reason: string }> {
   const libs = String((await client.query('SHOW shared_preload_libraries')).rows[0]?.shared_preload_libraries ?? '');
-  if (!libs.split(',').map((x) => x.trim()).includes('pg_stat_statements')) return { available: false, reason: STATEMENTS_NOT_LOADED };
+  if (
+    !libs
+      .split(',')
+      .map((x) => x.trim())
+      .includes('pg_stat_statements')
+  )
+    return { available: false, reason: STATEMENTS_NOT_LOADED };
   try {
     await client.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
     return { available: true };
@@ -114,7 +120,8 @@ export interface CostFigures {
     deleted: number;
     perMove: { transactions?: number; rowsRead?: number; inserted?: number; updated?: number; deleted?: number };
   };
-  statements: { available: true; calls: number; perMove?: number; top: { query: string; calls: number; perMove?: number; rowsPerCall?: number; meanMs?: number }[] } | { available: false; reason: string };
+  statements:
+    { available: true; calls: number; perMove?: number; top: { query: string; calls: number; perMove?: number; rowsPerCall?: number; meanMs?: number }[] } | { available: false; reason: string };
   stream?: {
     /** Consumers at the end of the window. */
     consumers: number;

@@ -88,7 +88,13 @@ export function allProcessCpu(): Map<number, { comm: string; cpuS: number }> {
 }
 
 /** The processes that used the most CPU between two snapshots, as a share of all cores (100% = every core busy). */
-export function topCpu(before: Map<number, { comm: string; cpuS: number }>, after: Map<number, { comm: string; cpuS: number }>, totalS: number, label: (pid: number, comm: string) => string, n = 6): { who: string; pct: number }[] {
+export function topCpu(
+  before: Map<number, { comm: string; cpuS: number }>,
+  after: Map<number, { comm: string; cpuS: number }>,
+  totalS: number,
+  label: (pid: number, comm: string) => string,
+  n = 6,
+): { who: string; pct: number }[] {
   const by = new Map<string, number>();
   for (const [pid, a] of after) {
     const d = a.cpuS - (before.get(pid)?.cpuS ?? 0);
@@ -96,7 +102,10 @@ export function topCpu(before: Map<number, { comm: string; cpuS: number }>, afte
     const who = label(pid, a.comm);
     by.set(who, (by.get(who) ?? 0) + d);
   }
-  return [...by].map(([who, s]) => ({ who, pct: (100 * s) / totalS })).sort((a, b) => b.pct - a.pct).slice(0, n);
+  return [...by]
+    .map(([who, s]) => ({ who, pct: (100 * s) / totalS }))
+    .sort((a, b) => b.pct - a.pct)
+    .slice(0, n);
 }
 
 /**
@@ -194,7 +203,11 @@ export async function startPrivateNats(children: ChildSet, dir: string, maxPaylo
   const port = await freePort();
   mkdirSync(join(dir, 'nats'), { recursive: true });
   const conf = join(dir, 'nats.conf');
-  writeFileSync(conf, [`listen: 127.0.0.1:${port}`, `max_payload: ${maxPayload}`, `max_pending: ${Math.max(maxPayload * 2, 128 * 1024 * 1024)}`, `jetstream {`, `  store_dir: "${join(dir, 'nats')}"`, `}`].join('\n') + '\n');
+  writeFileSync(
+    conf,
+    [`listen: 127.0.0.1:${port}`, `max_payload: ${maxPayload}`, `max_pending: ${Math.max(maxPayload * 2, 128 * 1024 * 1024)}`, `jetstream {`, `  store_dir: "${join(dir, 'nats')}"`, `}`].join('\n') +
+      '\n',
+  );
   const child = children.spawn('nats-server', binary, ['-c', conf], process.env, dir);
   const url = `nats://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {

@@ -25,7 +25,15 @@ export interface LabLayout {
 export function generatedLayout(o: { sites: number; vms: number; hypervisorsPerSite: number; bootMs: number; shutdownMs: number }, file: string, comment: string): LabLayout {
   const { topology, layout } = generateTopology(o);
   writeFileSync(file, renderTopologyYaml(topology, [comment]));
-  const out: LabLayout = { vmNames: layout.vmNames, vmIp: new Map(), vmSite: new Map(), hvsBySite: new Map(), hostRouteSites: new Set(layout.siteNames), itrSites: layout.siteNames, convergenceTopology: convergenceTopologyOf(topology) };
+  const out: LabLayout = {
+    vmNames: layout.vmNames,
+    vmIp: new Map(),
+    vmSite: new Map(),
+    hvsBySite: new Map(),
+    hostRouteSites: new Set(layout.siteNames),
+    itrSites: layout.siteNames,
+    convergenceTopology: convergenceTopologyOf(topology),
+  };
   for (const vm of topology.vms ?? []) {
     out.vmIp.set(vm.name, vm.ip);
     out.vmSite.set(vm.name, vm.hypervisor.replace(/-hv\d+$/, ''));

@@ -147,7 +147,9 @@ export async function runLinuxDataplaneBench(o: { moves: number; timeScale: numb
           downtimeMs: move.downtimeMs !== undefined ? Math.round(move.downtimeMs / o.timeScale) : undefined,
         };
         rows.push(row);
-        o.log(`${row.mode} ${row.vm} ${row.from} -> ${row.to}: manager ${fmt(row.managerMs)} (recorded ${fmt(row.convergedRecordedMs)}), first reply ${fmt(row.dataplaneMs)} after the commit (${move.state})`);
+        o.log(
+          `${row.mode} ${row.vm} ${row.from} -> ${row.to}: manager ${fmt(row.managerMs)} (recorded ${fmt(row.convergedRecordedMs)}), first reply ${fmt(row.dataplaneMs)} after the commit (${move.state})`,
+        );
       } finally {
         await train.stop();
       }
@@ -169,7 +171,16 @@ export async function runLinuxDataplaneBench(o: { moves: number; timeScale: numb
 /** The result as a table: the manager's convergence beside the packets'. */
 export function renderLinuxBench(r: LinuxBenchResult): string {
   const head = ['move', 'manager: convergenceMs', 'MoveConverged recorded', 'dataplane: first reply', 'difference', `within ${r.probeIntervalMs} ms`, 'outage', 'downtime (real)'];
-  const body = r.rows.map((x) => [`${x.mode} ${x.vm} ${x.from} -> ${x.to}`, fmt(x.managerMs), fmt(x.convergedRecordedMs), fmt(x.dataplaneMs), x.differenceMs !== undefined ? `${x.differenceMs > 0 ? '+' : ''}${x.differenceMs} ms` : '-', x.withinOneProbe === undefined ? '-' : x.withinOneProbe ? 'yes' : 'no', `${x.outageMs} ms`, fmt(x.downtimeMs)]);
+  const body = r.rows.map((x) => [
+    `${x.mode} ${x.vm} ${x.from} -> ${x.to}`,
+    fmt(x.managerMs),
+    fmt(x.convergedRecordedMs),
+    fmt(x.dataplaneMs),
+    x.differenceMs !== undefined ? `${x.differenceMs > 0 ? '+' : ''}${x.differenceMs} ms` : '-',
+    x.withinOneProbe === undefined ? '-' : x.withinOneProbe ? 'yes' : 'no',
+    `${x.outageMs} ms`,
+    fmt(x.downtimeMs),
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
   return [
@@ -182,4 +193,3 @@ export function renderLinuxBench(r: LinuxBenchResult): string {
 
 const fmt = (ms?: number) => (ms === undefined ? '-' : `${Math.round(ms)} ms`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-

@@ -145,8 +145,7 @@ export class LoadDriver {
   private noteCommit(moveId: string, e: { metadata?: { at?: string }; recordedAt?: string }): void {
     const at = Date.parse(e.metadata?.at ?? '');
     const recorded = Date.parse(e.recordedAt ?? '');
-    if (Number.isFinite(at) && Number.isFinite(recorded) && !this.commitStages.has(moveId))
-      this.commitStages.set(moveId, { toInsertMs: recorded - at, toStreamMs: Date.now() - at });
+    if (Number.isFinite(at) && Number.isFinite(recorded) && !this.commitStages.has(moveId)) this.commitStages.set(moveId, { toInsertMs: recorded - at, toStreamMs: Date.now() - at });
   }
 
   /** Counts one event of one of the bench's moves (once per type) and frees its VM when it is done. */

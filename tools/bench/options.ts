@@ -74,7 +74,9 @@ const program = () =>
     .option('--attach', 'measure a running lab (NATS_URL, DATABASE_URL, LOCUS_SUBJECT_PREFIX, LOCUS_STREAM) instead of starting one')
     .option('--pids <list>', 'with --attach: name=pid,... of the lab processes whose RSS to report')
     .option('--json', 'print the result as JSON (the human report goes to stderr)')
-    .addOption(new Option('--nats-server <which>', 'auto: the shared NATS unless vm.list would outgrow its max_payload, then a private nats-server').choices(['auto', 'shared', 'private']).default('auto'))
+    .addOption(
+      new Option('--nats-server <which>', 'auto: the shared NATS unless vm.list would outgrow its max_payload, then a private nats-server').choices(['auto', 'shared', 'private']).default('auto'),
+    )
     .option('--log-level <level>', 'log level of the lab services (their logs go to files in the run folder)', 'warn')
     .option('--drain <s>', 'seconds to wait after the load for moves to finish and converge', num, 20)
     .option('--startup-timeout <s>', 'seconds the manager may take to place the VMs (and each later start-up step)', num, 600)
@@ -86,13 +88,38 @@ const program = () =>
     .option('--overload', 'phase 1 offers --rate for --duration (its completed rate is the peak), phase 2 offers twice the peak for as long; prints both and the answers of phase 2 by kind')
     .option('--compare-vms <n>', 'after the main run, the same configuration (ITRs, rate, duration) on a fresh lab of N VMs; prints both convergence p50s and their ratio', num)
     .option('--seed <n>', 'seed of the random choices', num, 1)
-    .addOption(new Option('--processes <layout>', 'how the services are grouped into processes: per-service (five), planes (the manager, and the four plane services in one), one (the whole lab, as `npm run lab`)').choices([...PROCESS_LAYOUTS]).default('planes'))
+    .addOption(
+      new Option(
+        '--processes <layout>',
+        'how the services are grouped into processes: per-service (five), planes (the manager, and the four plane services in one), one (the whole lab, as `npm run lab`)',
+      )
+        .choices([...PROCESS_LAYOUTS])
+        .default('planes'),
+    )
     .option('--heap-mib <n>', 'heap budget of each service process (node --max-old-space-size); default: 384 MiB, plus 4 MiB per 1,000 VMs above 32,000; 0: none (Node sizes it from the machine)', num)
-    .addOption(new Option('--dataplane <kind>', 'linux: the default topology as network namespaces, a batch of moves with a ping train each, the manager\'s convergence beside the first packet (root); lab: the load run above').choices(['lab', 'linux']).default('lab'))
-    .addOption(new Option('--hypervisor <kind>', 'qemu: fidelity of the pre-copy model: for a few real QEMU guests (accel=tcg), locus.move.plan\'s prediction (dirty rate sampled with calc-dirty-rate) beside QEMU\'s actual rounds, data sent and downtime').choices(['simulated', 'qemu']).default('simulated'))
+    .addOption(
+      new Option(
+        '--dataplane <kind>',
+        "linux: the default topology as network namespaces, a batch of moves with a ping train each, the manager's convergence beside the first packet (root); lab: the load run above",
+      )
+        .choices(['lab', 'linux'])
+        .default('lab'),
+    )
+    .addOption(
+      new Option(
+        '--hypervisor <kind>',
+        "qemu: fidelity of the pre-copy model: for a few real QEMU guests (accel=tcg), locus.move.plan's prediction (dirty rate sampled with calc-dirty-rate) beside QEMU's actual rounds, data sent and downtime",
+      )
+        .choices(['simulated', 'qemu'])
+        .default('simulated'),
+    )
     .option('--moves <n>', 'with --dataplane linux: moves in the batch', num, 6)
     .option('--time-scale <n>', 'with --dataplane linux: simulated ms per real ms', num, 20)
-    .option('--sites-per-process <n>', 'sites per mapping-system / route-injector / arp-proxy process, started one group after another (default, or 0: all, one process per service, started at once)', num);
+    .option(
+      '--sites-per-process <n>',
+      'sites per mapping-system / route-injector / arp-proxy process, started one group after another (default, or 0: all, one process per service, started at once)',
+      num,
+    );
 
 /** Parses the command line (exits with commander's message on a bad option) and applies the preset. */
 export function parseBenchOptions(argv: string[] = process.argv): BenchOptions {

@@ -92,7 +92,16 @@ async function runCase(c: FidelityCase, image: GuestImage, dir: string, log: (li
     let outcome = 'switchover';
     for (let round = 0; ; round++) {
       const p = await m.pass(round, 120_000);
-      rounds.push({ round, sentBytes: p.sentBytes, durationMs: p.durationMs, dirtyBytes: p.dirtyBytes, throttlePct: p.throttlePct, expectedDowntimeMs: p.expectedDowntimeMs, measured: true, completed: p.completed });
+      rounds.push({
+        round,
+        sentBytes: p.sentBytes,
+        durationMs: p.durationMs,
+        dirtyBytes: p.dirtyBytes,
+        throttlePct: p.throttlePct,
+        expectedDowntimeMs: p.expectedDowntimeMs,
+        measured: true,
+        completed: p.completed,
+      });
       if (p.completed) break;
       const next = nextPrecopyStep(params, rounds);
       if (next.kind === 'abort') {
@@ -135,7 +144,7 @@ async function runCase(c: FidelityCase, image: GuestImage, dir: string, log: (li
 export function renderQemuFidelity(rows: FidelityRow[]): string {
   const f = (n: number | undefined, d = 0) => (n === undefined ? '-' : n.toFixed(d));
   const lines = [
-    'QEMU fidelity (accel=tcg): locus.move.plan\'s prediction (dirty rate sampled with calc-dirty-rate page-sampling) beside QEMU\'s actual migration',
+    "QEMU fidelity (accel=tcg): locus.move.plan's prediction (dirty rate sampled with calc-dirty-rate page-sampling) beside QEMU's actual migration",
     '',
     'case        guest                         sampled    | predicted: outcome   rounds  sent MiB  downtime ms  total ms | actual: outcome   rounds  sent MiB  downtime ms  total ms',
   ];

@@ -8,7 +8,24 @@ function result(over: Partial<BenchResult['config']> = {}, conv: number[] = [10,
     date: '2026-11-26T14:00:00.000Z',
     machine: { cpus: 2, cpuModel: 'test cpu', memGiB: 24, node: '20.0.0', nats: '2.9.10', postgres: '15' },
     command: 'npm run bench',
-    config: { preset: 'default', vms: 10_000, itrs: 50, hypervisors: 100, rate: 100, durationS: 60, bootMs: 0, shutdownMs: 0, cacheFraction: 0.05, mode: 'cold', idle: false, natsServer: 'shared', rib: 'memory', logLevel: 'warn', attach: false, ...over },
+    config: {
+      preset: 'default',
+      vms: 10_000,
+      itrs: 50,
+      hypervisors: 100,
+      rate: 100,
+      durationS: 60,
+      bootMs: 0,
+      shutdownMs: 0,
+      cacheFraction: 0.05,
+      mode: 'cold',
+      idle: false,
+      natsServer: 'shared',
+      rib: 'memory',
+      logLevel: 'warn',
+      attach: false,
+      ...over,
+    },
     startup: { labReadyS: 30, placeS: 10, cachedEntries: 500, warmS: 1 },
     floors: { C: { ms: 0.5, how: 'c' }, H: { ms: 0.4, how: 'h' }, gobgp: { ms: 10, p99: 20, how: 'g' } },
     moves: {
@@ -116,7 +133,21 @@ describe('issue 9 targets', () => {
     r.moves.sustainedPerS = 210;
     r.moves.backlogSlopePerS = 1;
     const fast: Answer[] = [...Array(90).fill({ kind: 'accepted', ms: 20 }), ...Array(10).fill({ kind: 'unavailable', code: 'UNAVAILABLE', ms: 5 })];
-    const phase = { rate: 420, windowS: 60, sent: 100, sentPerS: 420, notSent: { inFlightCap: 0, noIdleVm: 0 }, maxInFlight: 5000, accepted: 90, acceptedPerS: 1.5, completedInWindow: 11_400, sustainedPerS: 190, backlogEnd: 5, backlogMax: 9, backlogSlopePerS: 0 };
+    const phase = {
+      rate: 420,
+      windowS: 60,
+      sent: 100,
+      sentPerS: 420,
+      notSent: { inFlightCap: 0, noIdleVm: 0 },
+      maxInFlight: 5000,
+      accepted: 90,
+      acceptedPerS: 1.5,
+      completedInWindow: 11_400,
+      sustainedPerS: 190,
+      backlogEnd: 5,
+      backlogMax: 9,
+      backlogSlopePerS: 0,
+    };
     r.overload = { peakPerS: 210, phase1: { ...phase, rate: 500, sustainedPerS: 210 }, phase2: { ...phase, ratioToPeak: 190 / 210, answers: answerFigures(fast, 100, 10_000) } };
     expect(target(r, 3).met).toBe(true);
     expect(check(r, 3, /90 %/).measured).toMatch(/190 moves\/s at 420\/s offered = 90\.5% of the peak 210\/s/);
@@ -137,7 +168,23 @@ describe('issue 9 targets', () => {
     expect(target(idle, 4).met).toBeUndefined();
     const r = result({ vms: 100_000, itrs: 10, rate: 10 }, [30, 40]);
     r.startup.labReadyS = 100;
-    r.compare = { command: 'c', vms: 1000, itrs: 10, rate: 10, durationS: 60, sent: 600, completed: 600, timeouts: 0, sustainedPerS: 10, used: 'tracker', totalPeakMiB: 500, mainP50: 30, compareP50: 25, ratioP50: 1.2, notes: [] };
+    r.compare = {
+      command: 'c',
+      vms: 1000,
+      itrs: 10,
+      rate: 10,
+      durationS: 60,
+      sent: 600,
+      completed: 600,
+      timeouts: 0,
+      sustainedPerS: 10,
+      used: 'tracker',
+      totalPeakMiB: 500,
+      mainP50: 30,
+      compareP50: 25,
+      ratioP50: 1.2,
+      notes: [],
+    };
     expect(check(r, 4, /1\.5 x/)).toMatchObject({ met: true, measured: 'p50 30.0 ms at 100000 VMs / 25.0 ms at 1000 VMs = 1.20' });
     r.compare.ratioP50 = 1.6;
     expect(target(r, 4).met).toBe(false);
@@ -211,13 +258,46 @@ describe('bench report', () => {
     ];
     r.startup.concurrent = false;
     r.config.sitesPerProcess = 10;
-    const phase = { rate: 100, windowS: 60, sent: 6000, sentPerS: 100, notSent: { inFlightCap: 0, noIdleVm: 0 }, maxInFlight: 2000, accepted: 6000, acceptedPerS: 100, completedInWindow: 6000, sustainedPerS: 100, backlogEnd: 1, backlogMax: 2, backlogSlopePerS: 0 };
+    const phase = {
+      rate: 100,
+      windowS: 60,
+      sent: 6000,
+      sentPerS: 100,
+      notSent: { inFlightCap: 0, noIdleVm: 0 },
+      maxInFlight: 2000,
+      accepted: 6000,
+      acceptedPerS: 100,
+      completedInWindow: 6000,
+      sustainedPerS: 100,
+      backlogEnd: 1,
+      backlogMax: 2,
+      backlogSlopePerS: 0,
+    };
     r.overload = {
       peakPerS: 100,
       phase1: phase,
       phase2: { ...phase, rate: 200, sustainedPerS: 95, backlogStart: 7, ratioToPeak: 0.95, answers: answerFigures([{ kind: 'accepted', ms: 5 }], 1, 10_000), convergence: summarize([11, 22]) },
     };
-    r.compare = { command: 'npm run bench -- --vms 1000 --itrs 50 --rate 100 --duration 60', vms: 1000, itrs: 50, rate: 100, durationS: 60, labReadyS: 5, placeS: 2, sent: 6000, completed: 6000, timeouts: 0, sustainedPerS: 100, used: 'tracker', convergence: summarize([8, 9]), totalPeakMiB: 600, mainP50: 12, compareP50: 8, ratioP50: 1.5, notes: [] };
+    r.compare = {
+      command: 'npm run bench -- --vms 1000 --itrs 50 --rate 100 --duration 60',
+      vms: 1000,
+      itrs: 50,
+      rate: 100,
+      durationS: 60,
+      labReadyS: 5,
+      placeS: 2,
+      sent: 6000,
+      completed: 6000,
+      timeouts: 0,
+      sustainedPerS: 100,
+      used: 'tracker',
+      convergence: summarize([8, 9]),
+      totalPeakMiB: 600,
+      mainP50: 12,
+      compareP50: 8,
+      ratioP50: 1.5,
+      notes: [],
+    };
     const text = renderReport(r);
     expect(text).toMatch(/start-up \(seconds since the manager was started; 10 sites per plane process, one group after another\)/);
     expect(text).toMatch(/mobility-manager \(placed 10000 VMs\)\s+0\.00 s\s+10\.0 s\s+10\.0 s/);

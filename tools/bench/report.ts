@@ -15,7 +15,10 @@ const fx = (x: number | undefined) => (x === undefined ? 'n/a' : `${x < 10 ? x.t
 const pctS = (x: number | undefined) => (x === undefined ? 'n/a' : `${(100 * x).toFixed(1)}%`);
 const signed = (x: number | undefined, unit = '/s') => (x === undefined ? 'n/a' : `${x >= 0 ? '+' : ''}${f1(x)}${unit}`);
 const lat = (x: Summary) => (x.count ? `n=${x.count}  p50 ${f1(x.p50)} ms  p99 ${f1(x.p99)} ms  max ${f1(x.max)} ms` : 'none');
-const codes = (by: Record<string, number>) => Object.entries(by).map(([k, v]) => `${k} ${v}`).join(', ');
+const codes = (by: Record<string, number>) =>
+  Object.entries(by)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
 
 /** Answer kinds of one window's vm.move requests: one line each, with latency percentiles. */
 export function renderAnswers(a: AnswerFigures, label = 'vm.move answers', indent = '  '): string[] {
@@ -80,12 +83,18 @@ export function renderReport(r: BenchResult): string {
           : c.processes === 'planes'
             ? 'two processes: the manager, and the four plane services together'
             : r.startup.concurrent
-          ? `one process per service (all sites), the plane services started at once`
-          : `${c.sitesPerProcess} site${c.sitesPerProcess === 1 ? '' : 's'} per plane process, one group after another`;
+              ? `one process per service (all sites), the plane services started at once`
+              : `${c.sitesPerProcess} site${c.sitesPerProcess === 1 ? '' : 's'} per plane process, one group after another`;
     L.push(`start-up (seconds since the manager was started; ${how})`);
     L.push(
       renderTable(
-        [...r.startup.steps.map((x) => ({ ...x, label: x.service === 'mobility-manager' ? `${x.service} (placed ${c.vms} VMs)` : x.processes > 1 ? `${x.service} (${x.processes} processes)` : x.service })), { label: 'lab ready', startedS: undefined, readyS: r.startup.labReadyS, processes: 0, service: '' }],
+        [
+          ...r.startup.steps.map((x) => ({
+            ...x,
+            label: x.service === 'mobility-manager' ? `${x.service} (placed ${c.vms} VMs)` : x.processes > 1 ? `${x.service} (${x.processes} processes)` : x.service,
+          })),
+          { label: 'lab ready', startedS: undefined, readyS: r.startup.labReadyS, processes: 0, service: '' },
+        ],
         [
           { header: '  SERVICE', value: (x) => `  ${x.label}` },
           { header: 'STARTED', value: (x) => (x.startedS === undefined ? '' : `${f1(x.startedS)} s`), align: 'right' },
@@ -112,12 +121,17 @@ export function renderReport(r: BenchResult): string {
     const m = r.moves;
     L.push('');
     L.push(c.overload ? 'moves (phase 1 of --overload: the offered rate)' : 'moves');
-    L.push(`  sent ${m.sent}, accepted ${m.accepted}, completed ${m.completed}, failed ${m.failed}, cancelled ${m.cancelled}, request timeouts ${m.timeouts}` + (Object.keys(m.refused).length ? `, refused ${codes(m.refused)}` : ''));
+    L.push(
+      `  sent ${m.sent}, accepted ${m.accepted}, completed ${m.completed}, failed ${m.failed}, cancelled ${m.cancelled}, request timeouts ${m.timeouts}` +
+        (Object.keys(m.refused).length ? `, refused ${codes(m.refused)}` : ''),
+    );
     L.push(
       `  sustained            ${f1(m.sustainedPerS)} moves/s completed during the ${f1(m.windowS)} s window (accepted ${f1(m.acceptedPerS)}/s, offered ${c.rate}/s` +
         (m.sentPerS !== undefined ? `, sent ${f1(m.sentPerS)}/s` : '') +
         ')' +
-        (m.notSent && (m.notSent.inFlightCap || m.notSent.noIdleVm) ? `; not sent when due: ${m.notSent.inFlightCap} at the in-flight cap of ${m.maxInFlight}, ${m.notSent.noIdleVm} with no idle VM` : ''),
+        (m.notSent && (m.notSent.inFlightCap || m.notSent.noIdleVm)
+          ? `; not sent when due: ${m.notSent.inFlightCap} at the in-flight cap of ${m.maxInFlight}, ${m.notSent.noIdleVm} with no idle VM`
+          : ''),
     );
     L.push(
       `  backlog              ${m.backlogEnd} at the end of the window (max ${m.backlogMax}), trend ${signed(m.backlogSlopePerS, ' moves/s')}; after ${f1(m.drainS)} s of drain: ${m.unfinished} unfinished, ${m.unconverged} not converged${c.overload ? ' (all phases)' : ''}`,
@@ -131,9 +145,7 @@ export function renderReport(r: BenchResult): string {
     L.push('');
     L.push(`convergence (location commit -> last network plane), used: ${r.convergence.used}`);
     const row = (name: string, x?: Summary) =>
-      x && x.count
-        ? `  ${name.padEnd(9)} n=${x.count}  p50 ${f1(x.p50)} ms  p95 ${f1(x.p95)} ms  p99 ${f1(x.p99)} ms  max ${f1(x.max)} ms`
-        : `  ${name.padEnd(9)} none`;
+      x && x.count ? `  ${name.padEnd(9)} n=${x.count}  p50 ${f1(x.p50)} ms  p95 ${f1(x.p95)} ms  p99 ${f1(x.p99)} ms  max ${f1(x.max)} ms` : `  ${name.padEnd(9)} none`;
     L.push(row('tracker', r.convergence.tracker));
     L.push(row('computed', r.convergence.computed));
     const planes = Object.entries(r.convergence.byPlane ?? {}).sort(([, a], [, b]) => (b.p50 ?? 0) - (a.p50 ?? 0));
@@ -153,7 +165,8 @@ export function renderReport(r: BenchResult): string {
       L.push(`    to C           ${fx(ratio(s.p50, C))} / ${fx(ratio(s.p99, C))} / ${fx(ratio(s.max, C))}`);
       L.push(`    to H           ${fx(ratio(s.p50, H))} / ${fx(ratio(s.p99, H))} / ${fx(ratio(s.max, H))}`);
       L.push(`    to 2C + 3H     ${fx(ratio(s.p50, B))} / ${fx(ratio(s.p99, B))} / ${fx(ratio(s.max, B))}   (targets: --quick p50 <= 10x, p99 <= 40x; default p99 <= 60x)`);
-      if (r.floors.gobgp) L.push(`    to GoBGP /32   ${fx(ratio(s.p50, r.floors.gobgp.ms))} / ${fx(ratio(s.p99, r.floors.gobgp.ms))} / ${fx(ratio(s.max, r.floors.gobgp.ms))}   (this run's RIB: ${c.rib})`);
+      if (r.floors.gobgp)
+        L.push(`    to GoBGP /32   ${fx(ratio(s.p50, r.floors.gobgp.ms))} / ${fx(ratio(s.p99, r.floors.gobgp.ms))} / ${fx(ratio(s.max, r.floors.gobgp.ms))}   (this run's RIB: ${c.rib})`);
     }
     L.push('');
     L.push(`events: ${r.events.appended} appended to the events table = ${f1(r.events.perS)}/s; ${r.events.streamMessages} messages on the stream (with plane events) = ${f1(r.events.streamPerS)}/s`);
@@ -167,7 +180,9 @@ export function renderReport(r: BenchResult): string {
     const o = r.overload;
     L.push('');
     L.push(`overload (--overload: phase 1 offers ${c.rate}/s, its completed rate is the peak; phase 2 offers twice the peak, both for ${c.durationS} s)`);
-    L.push(`  peak                 ${f1(o.peakPerS)} moves/s completed in phase 1 (offered ${f1(o.phase1.rate)}/s, sent ${f1(o.phase1.sentPerS)}/s; backlog trend ${signed(o.phase1.backlogSlopePerS)})`);
+    L.push(
+      `  peak                 ${f1(o.peakPerS)} moves/s completed in phase 1 (offered ${f1(o.phase1.rate)}/s, sent ${f1(o.phase1.sentPerS)}/s; backlog trend ${signed(o.phase1.backlogSlopePerS)})`,
+    );
     const p2 = o.phase2;
     if (!p2) L.push('  phase 2              did not run (no move completed in phase 1)');
     else {
@@ -176,8 +191,14 @@ export function renderReport(r: BenchResult): string {
           (p2.notSent.inFlightCap || p2.notSent.noIdleVm ? `; not sent when due: ${p2.notSent.inFlightCap} at the in-flight cap of ${p2.maxInFlight}, ${p2.notSent.noIdleVm} with no idle VM` : ''),
       );
       L.push(...renderAnswers(p2.answers, 'phase 2 answers'));
-      if (p2.convergence?.count) L.push(`  phase 2 convergence  n=${p2.convergence.count}  p50 ${f1(p2.convergence.p50)} ms  p99 ${f1(p2.convergence.p99)} ms  (${fx(ratio(p2.convergence.p50, B))} / ${fx(ratio(p2.convergence.p99, B))} (2C + 3H))`);
-      if (p2.costs) L.push(`  phase 2 per move     ${f1(p2.costs.postgres?.perMove.transactions)} transactions, ${f1(p2.costs.postgres?.perMove.rowsRead)} rows read, ${f1(p2.costs.stream?.perMove)} stream deliveries (${p2.costs.moves} moves completed)`);
+      if (p2.convergence?.count)
+        L.push(
+          `  phase 2 convergence  n=${p2.convergence.count}  p50 ${f1(p2.convergence.p50)} ms  p99 ${f1(p2.convergence.p99)} ms  (${fx(ratio(p2.convergence.p50, B))} / ${fx(ratio(p2.convergence.p99, B))} (2C + 3H))`,
+        );
+      if (p2.costs)
+        L.push(
+          `  phase 2 per move     ${f1(p2.costs.postgres?.perMove.transactions)} transactions, ${f1(p2.costs.postgres?.perMove.rowsRead)} rows read, ${f1(p2.costs.stream?.perMove)} stream deliveries (${p2.costs.moves} moves completed)`,
+        );
     }
   }
   if (r.compare) {
@@ -210,7 +231,9 @@ export function renderReport(r: BenchResult): string {
     );
     L.push(`  (the benchmark process itself used ${f1(r.rss.benchCpuS)} s of CPU on the same ${r.machine.cpus} cores)`);
     if (r.rss.machineBusyPct !== undefined)
-      L.push(`  machine during the ${c.idle ? 'idle wait' : 'load window'}: ${f1(r.rss.machineBusyPct)}% of all ${r.machine.cpus} cores busy, ${f1(r.rss.labBusyPct)}% by the lab's services, private NATS and the bench (the rest: PostgreSQL, the shared NATS, anything else on the machine)`);
+      L.push(
+        `  machine during the ${c.idle ? 'idle wait' : 'load window'}: ${f1(r.rss.machineBusyPct)}% of all ${r.machine.cpus} cores busy, ${f1(r.rss.labBusyPct)}% by the lab's services, private NATS and the bench (the rest: PostgreSQL, the shared NATS, anything else on the machine)`,
+      );
     if (r.rss.topCpu?.length) L.push(`  top CPU users in that time: ${r.rss.topCpu.map((t) => `${t.who} ${f1(t.pct)}%`).join(', ')}`);
   } else L.push('memory: not measured (attached to a lab whose processes the bench did not start; pass --pids name=pid,...)');
   L.push('');

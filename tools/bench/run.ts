@@ -99,8 +99,7 @@ export function convergenceOf(moves: MoveTrack[], trackerSeen: boolean): { used:
   const used = trackerSeen && trackerMs.length ? 'tracker' : computedMs.length ? 'computed' : 'none';
   // The tracker's time of each plane (from the location commit): which plane is the last one, and by how much.
   const perPlane = new Map<string, number[]>();
-  for (const m of moves)
-    for (const [plane, timing] of Object.entries(m.tracker?.planes ?? {})) if (typeof timing.ms === 'number') perPlane.set(plane, [...(perPlane.get(plane) ?? []), timing.ms]);
+  for (const m of moves) for (const [plane, timing] of Object.entries(m.tracker?.planes ?? {})) if (typeof timing.ms === 'number') perPlane.set(plane, [...(perPlane.get(plane) ?? []), timing.ms]);
   const byPlane = perPlane.size ? Object.fromEntries([...perPlane].map(([plane, ms]) => [plane, summarize(ms)])) : undefined;
   return { used, tracker: trackerMs.length ? summarize(trackerMs) : undefined, computed: computedMs.length ? summarize(computedMs) : undefined, ...(byPlane ? { byPlane } : {}) };
 }
@@ -182,7 +181,22 @@ export async function runLab(session: Session, cfg: RunConfig, hooks: { beforeLa
       log(`${cfg.label} lab: ${cfg.vms} VMs, ${cfg.itrs} sites, ${cfg.itrs * cfg.hypervisorsPerSite} hypervisors (logs in ${dir})`);
       try {
         await startLab(
-          { children: session.children, services, env, dir, nc, prefix, ...layout, startupTimeoutS: cfg.startupTimeoutS, planesTimeoutS: cfg.planesTimeoutS, sitesPerProcess: cfg.sitesPerProcess, processes: cfg.processes, heapMiB: cfg.heapMiB, log, notes },
+          {
+            children: session.children,
+            services,
+            env,
+            dir,
+            nc,
+            prefix,
+            ...layout,
+            startupTimeoutS: cfg.startupTimeoutS,
+            planesTimeoutS: cfg.planesTimeoutS,
+            sitesPerProcess: cfg.sitesPerProcess,
+            processes: cfg.processes,
+            heapMiB: cfg.heapMiB,
+            log,
+            notes,
+          },
           startup,
         );
       } catch (err) {
@@ -273,8 +287,12 @@ export async function runLab(session: Session, cfg: RunConfig, hooks: { beforeLa
       phase1 = driver.settle(phase1);
       if (phase2) phase2 = driver.settle(phase2);
       const notSent = (p: PhaseFigures) => {
-        if (p.notSent.noIdleVm) notes.push(`${p.name}: ${p.notSent.noIdleVm} moves could not be sent when due: every VM was already moving or waiting for its previous move to converge (V too small for the rate)`);
-        if (p.notSent.inFlightCap) notes.push(`${p.name}: ${p.notSent.inFlightCap} moves were not sent when due because ${p.maxInFlight} requests were awaiting a reply (--max-in-flight): for those the load was not open-loop`);
+        if (p.notSent.noIdleVm)
+          notes.push(`${p.name}: ${p.notSent.noIdleVm} moves could not be sent when due: every VM was already moving or waiting for its previous move to converge (V too small for the rate)`);
+        if (p.notSent.inFlightCap)
+          notes.push(
+            `${p.name}: ${p.notSent.inFlightCap} moves were not sent when due because ${p.maxInFlight} requests were awaiting a reply (--max-in-flight): for those the load was not open-loop`,
+          );
       };
       notSent(phase1);
       if (phase2) notSent(phase2);
@@ -362,7 +380,7 @@ export async function runLab(session: Session, cfg: RunConfig, hooks: { beforeLa
         how:
           conv.used === 'tracker'
             ? "the manager's convergence tracker: convergenceMs of each MoveConverged event (real ms from the location commit to the last plane agreeing); computed = the same definition (MoveConvergenceBook) applied by the bench to the events it saw, for comparison"
-            : 'computed: the convergence tracker\'s definition (MoveConvergenceBook: the location commit to the last plane agreeing) applied by the bench to the events on <prefix>.evt.>; no MoveConverged events were seen',
+            : "computed: the convergence tracker's definition (MoveConvergenceBook: the location commit to the last plane agreeing) applied by the bench to the events on <prefix>.evt.>; no MoveConverged events were seen",
       },
       events: {
         appended: events1 - events0,
@@ -410,7 +428,13 @@ export async function runLab(session: Session, cfg: RunConfig, hooks: { beforeLa
       },
       notes,
     };
-    if (failedMoves.length) notes.push(`failed moves, e.g. ${failedMoves.slice(0, 3).map((m) => `${m.vm}: ${m.error}`).join('; ')}`);
+    if (failedMoves.length)
+      notes.push(
+        `failed moves, e.g. ${failedMoves
+          .slice(0, 3)
+          .map((m) => `${m.vm}: ${m.error}`)
+          .join('; ')}`,
+      );
     for (const c of services) if (c.logFile && !session.children.alive(c)) log(`${c.name} is not running any more; last log lines:\n${tail(c.logFile, 10)}`);
     return run;
   } finally {

@@ -123,7 +123,8 @@ export async function startLab(x: StartSetup, f: StartupFigures): Promise<void> 
   const concurrent = groups.length === 1;
   Object.assign(f, { sitesPerProcess: spp, concurrent });
   if (layout === 'one') x.notes.push(`the whole lab ran in one process (apps/lab), as \`npm run lab\` runs it`);
-  else if (layout === 'planes') x.notes.push(`two processes: the mobility manager, and the agents, mapping system, route injectors and ARP proxies together (apps/lab --services agents,mapping,routes,arp)`);
+  else if (layout === 'planes')
+    x.notes.push(`two processes: the mobility manager, and the agents, mapping system, route injectors and ARP proxies together (apps/lab --services agents,mapping,routes,arp)`);
   else if (!asked) x.notes.push(`the plane services ran as one process each (all ${I} sites), started at once`);
   else if (groups.length > 1) x.notes.push(`the plane services ran as ${groups.length} processes each (--sites-per-process ${spp}, started one after another)`);
 

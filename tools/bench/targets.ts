@@ -70,7 +70,12 @@ const backlogCheck = (r: BenchResult, limit: number) =>
 const timeoutsCheck = (r: BenchResult) => ({ what: '0 request timeouts', measured: `${r.moves.timeouts} of ${r.moves.sent} requests`, met: r.moves.timeouts === 0 });
 const rssCheck = (r: BenchResult) =>
   r.rss.services.length
-    ? atMost('all services <= 1 GiB peak RSS in total', r.rss.totalPeakMiB, GIB_MIB, `${f1(r.rss.totalPeakMiB)} MiB (sum of VmHWM of ${r.rss.services.length} service${r.rss.services.length === 1 ? '' : 's'})`)
+    ? atMost(
+        'all services <= 1 GiB peak RSS in total',
+        r.rss.totalPeakMiB,
+        GIB_MIB,
+        `${f1(r.rss.totalPeakMiB)} MiB (sum of VmHWM of ${r.rss.services.length} service${r.rss.services.length === 1 ? '' : 's'})`,
+      )
     : { what: 'all services <= 1 GiB peak RSS in total', measured: 'not measured (no process of the lab known)', met: undefined };
 const readyCheck = (r: BenchResult, limitS: number) =>
   r.startup.labReadyS === undefined
@@ -87,13 +92,12 @@ export function targets(r: BenchResult): Target[] {
     out.push({ id, target, applies, checks: cs, met: applies ? verdict(cs) : undefined });
   };
 
-  add(1, '--quick (1,000 VMs, 10 ITRs, 50 moves/s): >= 48/s completed, backlog <= +0.5/s, 0 timeouts, convergence p50 <= 10 x and p99 <= 40 x (2C + 3H)', moving && c.vms === 1000 && c.itrs === 10 && c.rate === 50 && c.durationS >= 20, () => [
-    completedCheck(r, 48),
-    backlogCheck(r, 0.5),
-    timeoutsCheck(r),
-    convergenceCheck(r, 'p50', 10),
-    convergenceCheck(r, 'p99', 40),
-  ]);
+  add(
+    1,
+    '--quick (1,000 VMs, 10 ITRs, 50 moves/s): >= 48/s completed, backlog <= +0.5/s, 0 timeouts, convergence p50 <= 10 x and p99 <= 40 x (2C + 3H)',
+    moving && c.vms === 1000 && c.itrs === 10 && c.rate === 50 && c.durationS >= 20,
+    () => [completedCheck(r, 48), backlogCheck(r, 0.5), timeoutsCheck(r), convergenceCheck(r, 'p50', 10), convergenceCheck(r, 'p99', 40)],
+  );
 
   add(
     2,
@@ -134,17 +138,27 @@ export function targets(r: BenchResult): Target[] {
     },
   );
 
-  add(4, '100,000 VMs, 10 ITRs: all five services placed and ready <= 120 s, <= 1 GiB peak RSS in total; at 10 moves/s convergence p50 within 1.5 x of the same run at 1,000 VMs', c.vms === 100_000 && c.itrs === 10, () => {
-    const checks: Check[] = [readyCheck(r, 120), rssCheck(r)];
-    const cmp = r.compare;
-    const what = 'convergence p50 <= 1.5 x the same run at 1,000 VMs';
-    if (c.idle || c.rate !== 10 || cmp?.vms !== 1000) checks.push({ what, measured: 'not measured: run with --rate 10 --compare-vms 1000', met: undefined });
-    else
-      checks.push(
-        atMost(what, cmp.ratioP50, 1.5, cmp.ratioP50 === undefined ? 'no converged moves in one of the runs' : `p50 ${f1(cmp.mainP50)} ms at ${c.vms} VMs / ${f1(cmp.compareP50)} ms at ${cmp.vms} VMs = ${f1(cmp.ratioP50)}`),
-      );
-    return checks;
-  });
+  add(
+    4,
+    '100,000 VMs, 10 ITRs: all five services placed and ready <= 120 s, <= 1 GiB peak RSS in total; at 10 moves/s convergence p50 within 1.5 x of the same run at 1,000 VMs',
+    c.vms === 100_000 && c.itrs === 10,
+    () => {
+      const checks: Check[] = [readyCheck(r, 120), rssCheck(r)];
+      const cmp = r.compare;
+      const what = 'convergence p50 <= 1.5 x the same run at 1,000 VMs';
+      if (c.idle || c.rate !== 10 || cmp?.vms !== 1000) checks.push({ what, measured: 'not measured: run with --rate 10 --compare-vms 1000', met: undefined });
+      else
+        checks.push(
+          atMost(
+            what,
+            cmp.ratioP50,
+            1.5,
+            cmp.ratioP50 === undefined ? 'no converged moves in one of the runs' : `p50 ${f1(cmp.mainP50)} ms at ${c.vms} VMs / ${f1(cmp.compareP50)} ms at ${cmp.vms} VMs = ${f1(cmp.ratioP50)}`,
+          ),
+        );
+      return checks;
+    },
+  );
 
   add(5, 'per move: Postgres statements and rows read, stream deliveries per event (printed, so that a regression shows as a number)', moving, () => {
     const k = r.costs;
@@ -152,7 +166,11 @@ export function targets(r: BenchResult): Target[] {
     const st = k?.statements;
     const sm = k?.stream;
     return [
-      { what: 'Postgres transactions and rows read per move', measured: pg?.transactions === undefined ? 'not measured' : `${f1(pg.transactions)} transactions, ${f1(pg.rowsRead)} rows read per move`, met: pg?.transactions !== undefined },
+      {
+        what: 'Postgres transactions and rows read per move',
+        measured: pg?.transactions === undefined ? 'not measured' : `${f1(pg.transactions)} transactions, ${f1(pg.rowsRead)} rows read per move`,
+        met: pg?.transactions !== undefined,
+      },
       st?.available
         ? { what: 'Postgres statements per move', measured: `${f1(st.perMove)} statements per move`, met: st.perMove !== undefined }
         : { what: 'Postgres statements per move', measured: `n/a (${st?.reason ?? 'not measured'})`, met: undefined },

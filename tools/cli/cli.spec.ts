@@ -13,10 +13,23 @@ function vmEvent(type: string, data: Record<string, unknown>, atMs: number): Rec
 
 describe('format', () => {
   it('aligns a table, numbers to the right, and cuts it to a width', () => {
-    const rows = [{ a: 'web-01', n: 5 }, { a: 'a-much-longer-name', n: 1234 }];
-    const t = renderTable(rows, [{ header: 'NAME', value: (r) => r.a }, { header: 'N', value: (r) => r.n, align: 'right' }]);
+    const rows = [
+      { a: 'web-01', n: 5 },
+      { a: 'a-much-longer-name', n: 1234 },
+    ];
+    const t = renderTable(rows, [
+      { header: 'NAME', value: (r) => r.a },
+      { header: 'N', value: (r) => r.n, align: 'right' },
+    ]);
     expect(t.split('\n')).toEqual(['NAME                   N', 'web-01                 5', 'a-much-longer-name  1234']);
-    const cut = renderTable(rows, [{ header: 'NAME', value: (r) => r.a }, { header: 'N', value: (r) => r.n, align: 'right' }], { maxWidth: 16 });
+    const cut = renderTable(
+      rows,
+      [
+        { header: 'NAME', value: (r) => r.a },
+        { header: 'N', value: (r) => r.n, align: 'right' },
+      ],
+      { maxWidth: 16 },
+    );
     for (const line of cut.split('\n')) expect(visibleLength(line)).toBeLessThanOrEqual(16);
     expect(cut).toContain('…');
   });
@@ -34,15 +47,38 @@ describe('format', () => {
     expect(bar(2, 2)).toBe('[##]');
     expect(truncate('abcdef', 4)).toBe('abc…');
     expect(visibleLength('\x1b[1mab\x1b[0m')).toBe(2);
-    expect(renderFields([['state', 'completed'], ['error', undefined], ['vm', 'web-01']])).toBe('state  completed\nvm     web-01');
+    expect(
+      renderFields([
+        ['state', 'completed'],
+        ['error', undefined],
+        ['vm', 'web-01'],
+      ]),
+    ).toBe('state  completed\nvm     web-01');
   });
 });
 
 describe('locus watch: the board on a terminal', () => {
   it('follows pre-copy rounds and renders a board that fits the terminal', () => {
     const board = new MoveBoard();
-    board.applyVmEvent(vmEvent('MoveAccepted', { moveId: MOVE, vm: 'web-01', mode: 'hot', from: { hypervisor: 'dc1-hv1', site: 'dc1' }, to: { hypervisor: 'dc2-hv1', site: 'dc2' }, locationVersion: 1, planes: ['location', 'l2-announce'], plan: { mode: 'hot', maxRounds: 30, downtimeLimitMs: 300 } }, 0));
-    board.applyVmEvent(vmEvent('PreCopyRoundCompleted', { moveId: MOVE, round: 0, sentBytes: 2 * 1024 ** 3, durationMs: 1000, dirtyBytes: 400 * 1024 ** 2, throttlePct: 0, expectedDowntimeMs: 600 }, 1000));
+    board.applyVmEvent(
+      vmEvent(
+        'MoveAccepted',
+        {
+          moveId: MOVE,
+          vm: 'web-01',
+          mode: 'hot',
+          from: { hypervisor: 'dc1-hv1', site: 'dc1' },
+          to: { hypervisor: 'dc2-hv1', site: 'dc2' },
+          locationVersion: 1,
+          planes: ['location', 'l2-announce'],
+          plan: { mode: 'hot', maxRounds: 30, downtimeLimitMs: 300 },
+        },
+        0,
+      ),
+    );
+    board.applyVmEvent(
+      vmEvent('PreCopyRoundCompleted', { moveId: MOVE, round: 0, sentBytes: 2 * 1024 ** 3, durationMs: 1000, dirtyBytes: 400 * 1024 ** 2, throttlePct: 0, expectedDowntimeMs: 600 }, 1000),
+    );
     const m = board.moves.get(MOVE)!;
     expect(m.precopy).toMatchObject({ round: 0, maxRounds: 30, expectedDowntimeMs: 600, downtimeLimitMs: 300 });
     const screen = renderBoard(board, { width: 140, height: 20, now: T0 + 2000, title: 'locus watch' });

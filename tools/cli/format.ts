@@ -48,10 +48,12 @@ export function renderTable<T>(rows: readonly T[], allColumns: readonly Column<T
       columns = columns.filter((c) => c !== drop);
     }
   }
-  const cells = rows.map((r) => columns.map((c) => {
-    const v = c.value(r);
-    return v === undefined || v === null ? '' : String(v);
-  }));
+  const cells = rows.map((r) =>
+    columns.map((c) => {
+      const v = c.value(r);
+      return v === undefined || v === null ? '' : String(v);
+    }),
+  );
   const widths = columns.map((c, i) => Math.max(visibleLength(c.header), ...cells.map((row) => visibleLength(row[i]))));
   if (options.maxWidth) {
     const total = () => widths.reduce((a, b) => a + b, 0) + 2 * (widths.length - 1);

@@ -14,9 +14,7 @@ export function errorView(reply: Any): string {
 }
 
 export function moveAcceptedView(r: Any): string {
-  const lines = [
-    `move ${r.moveId} ${r.duplicate ? 'already accepted (same requestId)' : 'accepted'}: ${r.vm} ${r.mode} ${loc(r.from)} -> ${loc(r.to)}`,
-  ];
+  const lines = [`move ${r.moveId} ${r.duplicate ? 'already accepted (same requestId)' : 'accepted'}: ${r.vm} ${r.mode} ${loc(r.from)} -> ${loc(r.to)}`];
   for (const w of r.warnings ?? []) lines.push(`warning: ${w}`);
   if (r.prediction) lines.push(predictionView(r.prediction));
   return lines.join('\n');
@@ -94,11 +92,18 @@ export function moveView(m: Any): string {
     lines.push(`convergence late: after ${formatMs(m.convergenceLate.afterMs)} still stale: ${(m.convergenceLate.stale ?? []).map((x: Any) => `${x.plane} ${x.component} (${x.detail})`).join('; ')}`);
   const perPlane = m.planeTimes ?? m.convergence?.planes ?? (typeof m.planes === 'object' && !Array.isArray(m.planes) ? m.planes : undefined);
   if (perPlane && typeof perPlane === 'object')
-    lines.push('', renderTable<[string, unknown]>(Object.entries(perPlane), [
-      { header: 'PLANE', value: ([k]) => k },
-      { header: 'CONVERGED', value: ([, v]) => (typeof v === 'number' ? formatMs(v) : typeof v === 'object' && v ? formatMs((v as Any).ms ?? (v as Any).convergenceMs) || JSON.stringify(v) : String(v)), align: 'right' },
-      { header: 'DETAIL', value: ([, v]) => (v && typeof v === 'object' ? compact(Object.fromEntries(Object.entries(v as Any).filter(([k]) => k !== 'ms'))) : '') },
-    ]));
+    lines.push(
+      '',
+      renderTable<[string, unknown]>(Object.entries(perPlane), [
+        { header: 'PLANE', value: ([k]) => k },
+        {
+          header: 'CONVERGED',
+          value: ([, v]) => (typeof v === 'number' ? formatMs(v) : typeof v === 'object' && v ? formatMs((v as Any).ms ?? (v as Any).convergenceMs) || JSON.stringify(v) : String(v)),
+          align: 'right',
+        },
+        { header: 'DETAIL', value: ([, v]) => (v && typeof v === 'object' ? compact(Object.fromEntries(Object.entries(v as Any).filter(([k]) => k !== 'ms'))) : '') },
+      ]),
+    );
   if (m.rounds?.length) lines.push('', roundsTable(m.rounds));
   if (m.timeline?.length) {
     const t0 = Date.parse(m.timeline[0].at);

@@ -11,7 +11,10 @@ export function renderBoard(board: MoveBoard, opts: { width: number; height: num
   const sources = new Set(all.map((m) => board.convergence(m)?.source).filter(Boolean));
   const header = [
     `${opts.title}  ${new Date(opts.now).toISOString().slice(11, 19)} UTC`,
-    `moves ${all.length}: ${['accepted', 'in-progress', 'completed', 'converged', 'failed', 'cancelled'].filter((s) => count(s) > 0).map((s) => `${s} ${count(s)}`).join(', ')}`,
+    `moves ${all.length}: ${['accepted', 'in-progress', 'completed', 'converged', 'failed', 'cancelled']
+      .filter((s) => count(s) > 0)
+      .map((s) => `${s} ${count(s)}`)
+      .join(', ')}`,
     c.count
       ? `convergence (${[...sources].join(' + ')}, ${c.count} moves): p50 ${formatMs(c.p50)}  p99 ${formatMs(c.p99)}  max ${formatMs(c.max)}`
       : 'convergence: none yet (timed from the location commit to the last plane agreeing)',
@@ -79,7 +82,13 @@ const STEPS: Record<string, string> = {
 };
 
 function stepName(step: string): string {
-  return STEPS[step] ?? step.replace(/^Vm/, '').replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase();
+  return (
+    STEPS[step] ??
+    step
+      .replace(/^Vm/, '')
+      .replace(/([a-z])([A-Z])/g, '$1-$2')
+      .toLowerCase()
+  );
 }
 
 /** `0.4ms`, `12ms`, `1.2s`: narrow cells. */

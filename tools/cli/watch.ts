@@ -54,7 +54,12 @@ export async function watch(nc: NatsConnection, o: WatchOptions): Promise<void> 
     if (!tty || !dirty) return;
     dirty = false;
     const screen = renderBoard(board, { width: out.columns || 120, height: out.rows || 30, now: Date.now(), title });
-    out.write(`\x1b[H${screen.split('\n').map((l) => `${l}\x1b[K`).join('\n')}\n\x1b[J`);
+    out.write(
+      `\x1b[H${screen
+        .split('\n')
+        .map((l) => `${l}\x1b[K`)
+        .join('\n')}\n\x1b[J`,
+    );
   };
 
   let stop!: () => void;

@@ -24,7 +24,11 @@ describe('soak checker', () => {
   it('a clean run passes, and the time to terminal counts only moves still open when the last fault ended', () => {
     const r = buildSoakReport(
       facts({
-        sent: [{ requestId: 'r1', vm: 'a', moveId: 'm1' }, { requestId: 'r2', vm: 'b', moveId: 'm2' }, { requestId: 'r3', vm: 'a', refused: 'VM_BUSY' }],
+        sent: [
+          { requestId: 'r1', vm: 'a', moveId: 'm1' },
+          { requestId: 'r2', vm: 'b', moveId: 'm2' },
+          { requestId: 'r3', vm: 'a', refused: 'VM_BUSY' },
+        ],
         events: [
           ev('MoveAccepted', { moveId: 'm1', vm: 'a', cause: 'operator' }, 1000),
           ev('MoveCompleted', { moveId: 'm1' }, 2000),
@@ -54,12 +58,21 @@ describe('soak checker', () => {
           ev('HostDeclaredFailed', { hypervisor: 'hv1', silentMs: 1, vms: ['a'] }, 3600),
         ],
         // hv1 was stopped longer than the failure timeout: its failover is earned; hv2's is not.
-        faults: [{ kind: 'stop', target: 'hv1', startMs: 0, endMs: 4500 }, { kind: 'stop', target: 'hv2', startMs: 0, endMs: 1000 }],
+        faults: [
+          { kind: 'stop', target: 'hv1', startMs: 0, endMs: 4500 },
+          { kind: 'stop', target: 'hv2', startMs: 0, endMs: 1000 },
+        ],
         inventories: new Map([
           ['hv1', ['a', 'b']],
           ['hv2', ['b']],
         ]),
-        drift: { ok: true, disagreements: [{ plane: 'hypervisors', vm: 'b' }, { plane: 'mapping', component: 'map-server', detail: 'not answering: 503' }] },
+        drift: {
+          ok: true,
+          disagreements: [
+            { plane: 'hypervisors', vm: 'b' },
+            { plane: 'mapping', component: 'map-server', detail: 'not answering: 503' },
+          ],
+        },
       }),
     );
     // The mapping plane's disagreement counts too: the soak runs every plane.
@@ -107,7 +120,10 @@ describe('soak checker', () => {
     const r = buildSoakReport(
       facts({
         events: [ev('HostDeclaredFailed', { hypervisor: 'hv1', silentMs: 212_350, vms: [] }, 4500), ev('HostDeclaredFailed', { hypervisor: 'hv2', silentMs: 210_000, vms: [] }, 30_000)],
-        faults: [{ kind: 'stop', target: 'hv1', startMs: 600, endMs: 4000 }, { kind: 'stop', target: 'hv2', startMs: 5000, endMs: 9800 }],
+        faults: [
+          { kind: 'stop', target: 'hv1', startMs: 600, endMs: 4000 },
+          { kind: 'stop', target: 'hv2', startMs: 5000, endMs: 9800 },
+        ],
       }),
     );
     expect(r).toMatchObject({ ok: false, spuriousHa: 1 });

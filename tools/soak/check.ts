@@ -160,7 +160,9 @@ export function buildSoakReport(f: SoakFacts): SoakReport {
   const declared = f.events.filter((e) => e.type === 'HostDeclaredFailed');
   const spurious = declared.filter((e) => !earned(e));
   for (const e of spurious)
-    details.push(`spurious HA: ${e.data.hypervisor} declared failed at +${(e.atMs / 1000).toFixed(1)} s (silent ${e.data.silentMs} ms simulated) with no kill or stop of it near ${f.hostTimeoutRealMs} ms then`);
+    details.push(
+      `spurious HA: ${e.data.hypervisor} declared failed at +${(e.atMs / 1000).toFixed(1)} s (silent ${e.data.silentMs} ms simulated) with no kill or stop of it near ${f.hostTimeoutRealMs} ms then`,
+    );
   const haRestarts = [...accepted.values()].filter((e) => e.data.cause === 'ha-restart');
   const spuriousHosts = new Set(spurious.map((e) => e.data.hypervisor));
   const spuriousRestarts = haRestarts.filter((e) => spuriousHosts.has(e.data.from?.hypervisor)).length;
@@ -203,7 +205,15 @@ export function buildSoakReport(f: SoakFacts): SoakReport {
     afterLastFault: { moves: after.length, p50S: percentile(after, 50), p99S: percentile(after, 99), maxS: after[after.length - 1] },
     details,
   };
-  report.ok = report.notTerminal === 0 && report.unsettled === 0 && report.lost === 0 && report.duplicated === 0 && report.doubleLocated === 0 && agentsUnanswered === 0 && drift === 0 && report.spuriousHa === 0;
+  report.ok =
+    report.notTerminal === 0 &&
+    report.unsettled === 0 &&
+    report.lost === 0 &&
+    report.duplicated === 0 &&
+    report.doubleLocated === 0 &&
+    agentsUnanswered === 0 &&
+    drift === 0 &&
+    report.spuriousHa === 0;
   return report;
 }
 
@@ -211,9 +221,23 @@ export function renderSoakTable(r: SoakReport): string {
   const s = (x?: number) => (x === undefined ? '–' : `${x.toFixed(2)} s`);
   const rows: [string, string][] = [
     ['seed / duration', `${r.seed} / ${r.durationS} s`],
-    ['faults', Object.entries(r.faults).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'],
+    [
+      'faults',
+      Object.entries(r.faults)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ') || 'none',
+    ],
     ['moves sent', String(r.movesSent)],
-    ['  refused (typed answer)', `${r.refused}${r.refused ? ` (${Object.entries(r.refusedBy).map(([k, n]) => `${k} ${n}`).join(', ')})` : ''}`],
+    [
+      '  refused (typed answer)',
+      `${r.refused}${
+        r.refused
+          ? ` (${Object.entries(r.refusedBy)
+              .map(([k, n]) => `${k} ${n}`)
+              .join(', ')})`
+          : ''
+      }`,
+    ],
     ['  unanswered after 4 tries', String(r.unanswered)],
     ['moves accepted (operator)', String(r.accepted)],
     ['HA restarts accepted', String(r.haRestarts)],

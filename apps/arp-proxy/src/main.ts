@@ -10,7 +10,14 @@ async function main() {
   const proxies = await startArpProxies(config, logger);
   observability.ready(observeArpProxies(observability.metrics, proxies));
   for (const signal of ['SIGINT', 'SIGTERM'] as const)
-    process.once(signal, () => void proxies.stop().then(() => observability.stop()).then(() => process.exit(0)));
+    process.once(
+      signal,
+      () =>
+        void proxies
+          .stop()
+          .then(() => observability.stop())
+          .then(() => process.exit(0)),
+    );
 }
 
 main().catch((err) => {

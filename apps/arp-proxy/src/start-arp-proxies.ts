@@ -68,7 +68,12 @@ export async function startArpProxies(config: LocusConfig, logger: Logger, opts:
   const sites = arpSites(topology);
   const domains = arpDomains(topology);
   const withDomains = sites.filter((s) => domains.some((d) => d.sites.includes(s.name))).map((s) => s.name);
-  const envSites = process.env.LOCUS_SITES && process.env.LOCUS_SITES !== 'all' ? process.env.LOCUS_SITES.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+  const envSites =
+    process.env.LOCUS_SITES && process.env.LOCUS_SITES !== 'all'
+      ? process.env.LOCUS_SITES.split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : undefined;
   const names = opts.sites ?? envSites ?? withDomains;
   const unknown = names.filter((n) => !withDomains.includes(n));
   if (unknown.length) throw new Error(`no site with an L2 domain named ${unknown.join(', ')} in the topology`);
@@ -84,8 +89,24 @@ export async function startArpProxies(config: LocusConfig, logger: Logger, opts:
   const deps = { logger, publisher: new PlaneEventPublisher(js, config.subjectPrefix, logger), clock, known: new KnownVms() };
   const dataplane = config.dataplane === 'linux' ? new LinuxDataplane(topology, { prefix: config.dataplanePrefix, neighboursPerSite: perSite }) : undefined;
   const driverFor = (name: string): SiteArpDriver =>
-    dataplane ? new LinuxArpDriver(name, dataplane, clock, logger) : new LabArpDriver(name, neighbours.filter((n) => n.site === name), clock, random);
-  const proxies = names.map((name) => new SiteArpProxy(sites.find((s) => s.name === name)!, sites, domains, driverFor(name), deps));
+    dataplane
+      ? new LinuxArpDriver(name, dataplane, clock, logger)
+      : new LabArpDriver(
+          name,
+          neighbours.filter((n) => n.site === name),
+          clock,
+          random,
+        );
+  const proxies = names.map(
+    (name) =>
+      new SiteArpProxy(
+        sites.find((s) => s.name === name)!,
+        sites,
+        domains,
+        driverFor(name),
+        deps,
+      ),
+  );
   // One consumer of the location events for the process, whatever its number of sites.
   const feed = new LocationFeed({ nc, js, jsm, prefix: config.subjectPrefix, stream: config.streamName, logger }, { durable: feedDurableName('arp-proxies', names) });
   for (const p of proxies) feed.follow(p);

@@ -84,7 +84,8 @@ export async function startConsole(config: LocusConfig, logger: Logger, options:
     if (!vm) return;
     const d = e.data ?? {};
     if (e.type === 'MoveAccepted') vm.moving = d.moveId;
-    else if (e.type === 'VmRelocated' && d.to && d.locationVersion !== undefined && d.locationVersion >= vm.locationVersion) Object.assign(vm, { site: d.to.site, hypervisor: d.to.hypervisor, locationVersion: d.locationVersion });
+    else if (e.type === 'VmRelocated' && d.to && d.locationVersion !== undefined && d.locationVersion >= vm.locationVersion)
+      Object.assign(vm, { site: d.to.site, hypervisor: d.to.hypervisor, locationVersion: d.locationVersion });
     else if (['MoveCompleted', 'MoveFailed', 'MoveCancelled'].includes(e.type ?? '') && vm.moving === d.moveId) delete vm.moving;
     else return;
     dirtyVms.add(vm.name);
@@ -94,7 +95,10 @@ export async function startConsole(config: LocusConfig, logger: Logger, options:
   const send = (res: ServerResponse, event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   const flush = setInterval(() => {
     if (!dirtyMoves.size && !dirtyVms.size) return;
-    const moves = [...dirtyMoves].map((id) => board.moves.get(id)).filter((m): m is MoveTrack => !!m).map(view);
+    const moves = [...dirtyMoves]
+      .map((id) => board.moves.get(id))
+      .filter((m): m is MoveTrack => !!m)
+      .map(view);
     const changed = [...dirtyVms].map((n) => vms.get(n)).filter(Boolean);
     dirtyMoves.clear();
     dirtyVms.clear();
@@ -148,7 +152,10 @@ export async function startConsole(config: LocusConfig, logger: Logger, options:
         return;
       }
       const reply = await request(endpoint, parsed).catch((err: Error): PassedReply => ({ ok: false, error: { code: 'UNAVAILABLE', message: `${s.request(endpoint)}: ${err.message}` } }));
-      log.info({ endpoint, body: parsed, ok: reply.ok, ...(reply.ok ? {} : { error: reply.error?.code }) }, `console: ${endpoint}${reply.ok ? '' : ` refused: ${reply.error?.code ?? reply.refusal?.code ?? ''}`}`);
+      log.info(
+        { endpoint, body: parsed, ok: reply.ok, ...(reply.ok ? {} : { error: reply.error?.code }) },
+        `console: ${endpoint}${reply.ok ? '' : ` refused: ${reply.error?.code ?? reply.refusal?.code ?? ''}`}`,
+      );
       json(res, 200, reply);
       return;
     }
@@ -201,7 +208,10 @@ type PassedReply = ({ ok: true } & Record<string, unknown>) | { ok: false; error
 /** topology.get, asked again until the manager answers (a console started before it waits for it). */
 async function waitForTopology(nc: NatsConnection, subject: string, log: Logger): Promise<{ topology: ConvergenceTopologySource }> {
   for (let attempt = 1; ; attempt++) {
-    const reply = await requestJson<Reply<{ topology: ConvergenceTopologySource }>>(nc, subject, {}, 5000).catch((err: Error): Reply<never> => ({ ok: false, error: { code: 'UNAVAILABLE', message: err.message } }));
+    const reply = await requestJson<Reply<{ topology: ConvergenceTopologySource }>>(nc, subject, {}, 5000).catch((err: Error): Reply<never> => ({
+      ok: false,
+      error: { code: 'UNAVAILABLE', message: err.message },
+    }));
     if (reply.ok) return reply;
     if (attempt === 1 || attempt % 30 === 0) log.warn({ subject, error: reply.error.message }, 'console: waiting for the mobility manager to answer topology.get');
     await new Promise((r) => setTimeout(r, 1000));

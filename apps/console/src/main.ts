@@ -15,7 +15,10 @@ async function main() {
   for (const signal of ['SIGINT', 'SIGTERM'] as const)
     process.once(signal, () => {
       logger.info({ component: 'console', signal }, 'shutting down');
-      void webConsole.stop().then(() => observability.stop()).then(() => process.exit(0));
+      void webConsole
+        .stop()
+        .then(() => observability.stop())
+        .then(() => process.exit(0));
     });
 }
 

@@ -50,7 +50,11 @@ function renderTopology() {
       { class: 'site', 'data-site': site.name },
       el('h4', {}, site.name, ' ', el('span', { class: 'kind' }, site.kind)),
       el('div', { class: 'planes' }, ...planes.map(([name, on, title]) => el('span', { class: `badge${on ? ' on' : ''}`, title, 'data-plane': on ? name : undefined }, String(name)))),
-      el('div', { class: 'planes' }, ...domainsHere.map((/** @type {any} */ d) => el('span', { class: `badge${stretched.has(d.name) ? ' stretched' : ''}`, title: `${d.subnet}` }, d.name, stretched.has(d.name) ? ' ↔' : ''))),
+      el(
+        'div',
+        { class: 'planes' },
+        ...domainsHere.map((/** @type {any} */ d) => el('span', { class: `badge${stretched.has(d.name) ? ' stretched' : ''}`, title: `${d.subnet}` }, d.name, stretched.has(d.name) ? ' ↔' : '')),
+      ),
     );
     for (const hv of t.hypervisors.filter((/** @type {any} */ h) => h.site === site.name)) {
       const vms = [...state.vms.values()].filter((v) => v.hypervisor === hv.name).sort((a, b) => a.name.localeCompare(b.name));
@@ -59,7 +63,22 @@ function renderTopology() {
           'div',
           { class: 'hypervisor', 'data-hypervisor': hv.name },
           el('div', { class: 'name' }, hv.name),
-          el('div', { class: 'vms' }, ...vms.map((v) => el('span', { class: `vm${v.moving ? ' moving' : ''}${$('#move-vm') && /** @type {HTMLSelectElement} */ ($('#move-vm')).value === v.name ? ' selected' : ''}`, 'data-vm': v.name, title: `${v.ip} ${v.l2Domain} v${v.locationVersion}`, onclick: () => pickVm(v.name) }, v.name))),
+          el(
+            'div',
+            { class: 'vms' },
+            ...vms.map((v) =>
+              el(
+                'span',
+                {
+                  class: `vm${v.moving ? ' moving' : ''}${$('#move-vm') && /** @type {HTMLSelectElement} */ ($('#move-vm')).value === v.name ? ' selected' : ''}`,
+                  'data-vm': v.name,
+                  title: `${v.ip} ${v.l2Domain} v${v.locationVersion}`,
+                  onclick: () => pickVm(v.name),
+                },
+                v.name,
+              ),
+            ),
+          ),
         ),
       );
     }
@@ -67,7 +86,17 @@ function renderTopology() {
   }
   $('#domains').replaceChildren(
     ...t.l2Domains.map((/** @type {any} */ d) =>
-      el('li', { class: 'domain', 'data-domain': d.name }, el('strong', {}, d.name), ' ', stretched.has(d.name) ? el('span', { class: 'badge stretched' }, 'stretched') : el('span', { class: 'badge' }, d.kind), ' ', el('code', {}, `${d.subnet} ${d.encapsulation ?? ''} ${d.segmentId ?? ''}`), ' sites: ', d.sites.join(', ')),
+      el(
+        'li',
+        { class: 'domain', 'data-domain': d.name },
+        el('strong', {}, d.name),
+        ' ',
+        stretched.has(d.name) ? el('span', { class: 'badge stretched' }, 'stretched') : el('span', { class: 'badge' }, d.kind),
+        ' ',
+        el('code', {}, `${d.subnet} ${d.encapsulation ?? ''} ${d.segmentId ?? ''}`),
+        ' sites: ',
+        d.sites.join(', '),
+      ),
     ),
   );
 }
@@ -118,10 +147,14 @@ async function plan(/** @type {Event} */ ev) {
       el(
         'dl',
         {},
-        el('dt', {}, 'downtime'), el('dd', { 'data-field': 'downtime' }, ms(p.downtimeMs)),
-        el('dt', {}, 'total'), el('dd', {}, ms(p.totalMs)),
-        el('dt', {}, 'pre-copy rounds'), el('dd', { 'data-field': 'rounds' }, String((p.rounds ?? []).length), p.outcome ? ` (${p.outcome}${p.reason ? `: ${p.reason}` : ''})` : ''),
-        el('dt', {}, 'planes'), el('dd', { 'data-field': 'planes' }, (reply.planes ?? []).join(', ')),
+        el('dt', {}, 'downtime'),
+        el('dd', { 'data-field': 'downtime' }, ms(p.downtimeMs)),
+        el('dt', {}, 'total'),
+        el('dd', {}, ms(p.totalMs)),
+        el('dt', {}, 'pre-copy rounds'),
+        el('dd', { 'data-field': 'rounds' }, String((p.rounds ?? []).length), p.outcome ? ` (${p.outcome}${p.reason ? `: ${p.reason}` : ''})` : ''),
+        el('dt', {}, 'planes'),
+        el('dd', { 'data-field': 'planes' }, (reply.planes ?? []).join(', ')),
         ...(reply.warnings?.length ? [el('dt', {}, 'warnings'), el('dd', {}, reply.warnings.join('; '))] : []),
       ),
     );
@@ -142,7 +175,10 @@ async function move() {
   const box = $('#plan');
   if (!reply.ok) {
     box.className = 'refused';
-    box.replaceChildren(el('div', { class: 'verdict', 'data-verdict': 'refused', 'data-code': reply.error?.code }, `Refused: ${reply.error?.code}`), el('p', { class: 'message' }, reply.error?.message ?? ''));
+    box.replaceChildren(
+      el('div', { class: 'verdict', 'data-verdict': 'refused', 'data-code': reply.error?.code }, `Refused: ${reply.error?.code}`),
+      el('p', { class: 'message' }, reply.error?.message ?? ''),
+    );
     return;
   }
   box.hidden = true;
@@ -171,7 +207,19 @@ function select(/** @type {string} */ moveId) {
 }
 
 const lane = (/** @type {string} */ c) =>
-  c.startsWith('agent') ? 'agent' : /saga|mobility-manager|ha-/.test(c) ? 'saga' : /map-server|itr:|etr:/.test(c) ? 'map' : c.startsWith('route') ? 'route' : c.startsWith('arp') ? 'arp' : c.startsWith('convergence') ? 'tracker' : '';
+  c.startsWith('agent')
+    ? 'agent'
+    : /saga|mobility-manager|ha-/.test(c)
+      ? 'saga'
+      : /map-server|itr:|etr:/.test(c)
+        ? 'map'
+        : c.startsWith('route')
+          ? 'route'
+          : c.startsWith('arp')
+            ? 'arp'
+            : c.startsWith('convergence')
+              ? 'tracker'
+              : '';
 
 function renderTimeline() {
   const m = state.selected ? state.moves.get(state.selected) : undefined;
@@ -203,7 +251,9 @@ function renderTimeline() {
   $('#timeline-planes').replaceChildren(
     ...Object.entries(m.planeViews ?? {})
       .filter(([, v]) => v.status !== 'n/a')
-      .map(([p, v]) => el('span', { class: `plane ${v.status}`, 'data-plane': p }, `${names[/** @type {'map'} */ (p)]} ${v.status === 'done' ? `✓ ${ms(v.ms)}` : '…'}${v.detail ? ` (${v.detail})` : ''}`)),
+      .map(([p, v]) =>
+        el('span', { class: `plane ${v.status}`, 'data-plane': p }, `${names[/** @type {'map'} */ (p)]} ${v.status === 'done' ? `✓ ${ms(v.ms)}` : '…'}${v.detail ? ` (${v.detail})` : ''}`),
+      ),
   );
   verdict.className = '';
   if (m.convergence) {
@@ -267,7 +317,11 @@ function renderHistogram() {
   const counts = Array.from({ length: bins }, () => 0);
   for (const v of values) counts[Math.min(bins - 1, Math.floor(v / width))]++;
   const top = Math.max(...counts);
-  const W = 480, H = 160, left = 28, bottom = 20, bw = (W - left - 4) / bins;
+  const W = 480,
+    H = 160,
+    left = 28,
+    bottom = 20,
+    bw = (W - left - 4) / bins;
   svg.append(svgEl('text', { x: 0, y: 12 }, String(top)), svgEl('line', { x1: left, y1: H - bottom, x2: W, y2: H - bottom, stroke: '#cbd5e0' }));
   counts.forEach((c, i) => {
     const h = top ? ((H - bottom - 16) * c) / top : 0;

@@ -50,7 +50,10 @@ export class AgentHost {
 
   /** The durable consumer this process follows the location events with (one for all its agents). */
   get feedDurable(): string {
-    return feedDurableName('agents', this.agents.map((a) => a.name));
+    return feedDurableName(
+      'agents',
+      this.agents.map((a) => a.name),
+    );
   }
 
   /** What the location feed dropped before dispatch (undecodable, wrong source). */
@@ -94,7 +97,11 @@ export class AgentHost {
     this.heartbeat = setInterval(beat, Math.max(10, this.deps.heartbeatMs / this.deps.timeScale));
     this.deps.logger.info({ component: 'agents', hypervisors: this.agents.map((a) => a.name) }, 'hypervisor agents ready');
     // An agent that started from what its hypervisor runs compares it with the DB now; every agent does after a reconnect.
-    if (this.agents.some((a) => a.knowsWhatItRuns)) void this.reconcile('start', this.agents.filter((a) => a.knowsWhatItRuns));
+    if (this.agents.some((a) => a.knowsWhatItRuns))
+      void this.reconcile(
+        'start',
+        this.agents.filter((a) => a.knowsWhatItRuns),
+      );
     void this.reconcileOnReconnect();
   }
 
@@ -141,13 +148,20 @@ export class AgentHost {
         { reason, extra: diff.extra, missing: diff.missing },
         `inventory differs from the location DB (${reason}): ${[
           diff.extra.length ? `holds ${diff.extra.map((x) => `${x.vm} (${x.state} v${x.locationVersion})`).join(', ')}, which the DB does not place here` : '',
-          diff.missing.length ? `lacks ${diff.missing.map((x) => `${x.vm} (v${x.locationVersion}${x.seen && x.seen > x.locationVersion ? `, seen v${x.seen}` : ''})`).join(', ')}, which the DB says run here` : '',
+          diff.missing.length
+            ? `lacks ${diff.missing.map((x) => `${x.vm} (v${x.locationVersion}${x.seen && x.seen > x.locationVersion ? `, seen v${x.seen}` : ''})`).join(', ')}, which the DB says run here`
+            : '',
         ]
           .filter(Boolean)
           .join('; ')}; asking the manager's drift check`,
       );
       for (let i = 0; i < named.length; i += DRIFT_CHECK_MAX_VMS) {
-        const reply = await requestJson<({ ok: true } & DriftReply) | { ok: false; error: ErrorBody }>(this.deps.nc, subjects(this.deps.prefix).request('drift.check'), { vms: named.slice(i, i + DRIFT_CHECK_MAX_VMS) }, 60_000);
+        const reply = await requestJson<({ ok: true } & DriftReply) | { ok: false; error: ErrorBody }>(
+          this.deps.nc,
+          subjects(this.deps.prefix).request('drift.check'),
+          { vms: named.slice(i, i + DRIFT_CHECK_MAX_VMS) },
+          60_000,
+        );
         if (!reply.ok) {
           log.warn({ reason, code: reply.error.code, err: reply.error.message }, `drift check of this inventory refused: ${reply.error.code} ${reply.error.message}`);
           continue;

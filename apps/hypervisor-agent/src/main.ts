@@ -10,7 +10,14 @@ async function main() {
   const agents = await startAgents(config, logger);
   observability.ready(observeAgents(observability.metrics, agents));
   for (const signal of ['SIGINT', 'SIGTERM'] as const)
-    process.once(signal, () => void agents.stop().then(() => observability.stop()).then(() => process.exit(0)));
+    process.once(
+      signal,
+      () =>
+        void agents
+          .stop()
+          .then(() => observability.stop())
+          .then(() => process.exit(0)),
+    );
 }
 
 main().catch((err) => {

@@ -29,7 +29,10 @@ type LabService = (typeof LAB_SERVICES)[number];
 /** The services this process runs: every one unless `--services` names some (an unknown name is an error). */
 function chosenServices(list: string | undefined): Set<LabService> {
   if (!list) return new Set(LAB_SERVICES);
-  const names = list.split(',').map((x) => x.trim()).filter(Boolean);
+  const names = list
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
   const unknown = names.filter((n) => !(LAB_SERVICES as readonly string[]).includes(n));
   if (unknown.length || !names.length) throw new Error(`--services ${list}: expected some of ${LAB_SERVICES.join(', ')}${unknown.length ? `; unknown: ${unknown.join(', ')}` : ''}`);
   return new Set(names as LabService[]);
@@ -53,15 +56,36 @@ const program = new Command()
   .option('--no-console', 'do not serve the web console')
   .option('--metrics-port <n>', `port of /metrics, /healthz and /readyz on 127.0.0.1 (LOCUS_METRICS_PORT; default ${LAB_METRICS_PORT} in the whole lab, none in one process of a layout; 0: none)`)
   .option('--no-metrics', 'do not serve /metrics, /healthz and /readyz')
-  .addOption(new Option('--log-format <format>', 'pretty: readable lines, also into a file or pipe; json: one object per line; auto: pretty in a terminal, JSON when piped (LOG_FORMAT, default auto)').choices(LOG_FORMATS))
+  .addOption(
+    new Option('--log-format <format>', 'pretty: readable lines, also into a file or pipe; json: one object per line; auto: pretty in a terminal, JSON when piped (LOG_FORMAT, default auto)').choices(
+      LOG_FORMATS,
+    ),
+  )
   .option('--dataplane <kind>', 'lab (simulated, the default) or linux: the topology as network namespaces on this machine (root, iproute2, arping)')
-  .option('--hypervisor <kind>', 'simulated (the default) or qemu: some VMs run as real QEMU guests (accel=tcg) on the Linux dataplane, live-migrated over QMP; needs --dataplane linux and runs in real time')
+  .option(
+    '--hypervisor <kind>',
+    'simulated (the default) or qemu: some VMs run as real QEMU guests (accel=tcg) on the Linux dataplane, live-migrated over QMP; needs --dataplane linux and runs in real time',
+  )
   .option('--qemu-vms <list>', 'with --hypervisor qemu: the VMs QEMU runs, comma-separated, or a number N for the first N VMs of the topology (LOCUS_QEMU_VMS, default 2); the others stay simulated')
-  .option('--remove-dataplane', 'only remove the Linux dataplane\'s namespaces of LOCUS_DATAPLANE_PREFIX (what a crashed lab left) and exit')
+  .option('--remove-dataplane', "only remove the Linux dataplane's namespaces of LOCUS_DATAPLANE_PREFIX (what a crashed lab left) and exit")
   .option('--services <list>', `only these services, comma-separated (${LAB_SERVICES.join(', ')}): one process of a layout of several (default: all of them)`)
   .parse();
 
-const opts = program.opts<{ fresh?: boolean; timeScale?: string; topology?: string; services?: string; console: boolean; consolePort?: string; metrics: boolean; metricsPort?: string; logFormat?: LogFormat; dataplane?: string; removeDataplane?: boolean; hypervisor?: string; qemuVms?: string }>();
+const opts = program.opts<{
+  fresh?: boolean;
+  timeScale?: string;
+  topology?: string;
+  services?: string;
+  console: boolean;
+  consolePort?: string;
+  metrics: boolean;
+  metricsPort?: string;
+  logFormat?: LogFormat;
+  dataplane?: string;
+  removeDataplane?: boolean;
+  hypervisor?: string;
+  qemuVms?: string;
+}>();
 
 async function main() {
   const config = loadConfig(process.env, {
@@ -72,7 +96,7 @@ async function main() {
     ...(opts.hypervisor ? { hypervisor: hypervisorKind(opts.hypervisor) } : {}),
     ...(opts.qemuVms ? { qemuVms: opts.qemuVms } : {}),
   });
-  if (config.hypervisor === 'qemu' && config.dataplane !== 'linux') throw new Error('--hypervisor qemu needs --dataplane linux: each guest\'s tap sits on its hypervisor namespace\'s bridge');
+  if (config.hypervisor === 'qemu' && config.dataplane !== 'linux') throw new Error("--hypervisor qemu needs --dataplane linux: each guest's tap sits on its hypervisor namespace's bridge");
   if (config.hypervisor === 'qemu' && !opts.timeScale) config.timeScale = 1;
   const logger = createLogger(config.logLevel, config.logFormat);
   const log = logger.child({ component: 'lab' });
@@ -126,7 +150,8 @@ async function main() {
       : `lab services ready: ${services}`,
   );
   if (webConsole) log.info({ url: webConsole.url }, `console: open ${webConsole.url} in a browser`);
-  if (observability.server) log.info({ url: `${observability.server.url}/metrics` }, `metrics at ${observability.server.url}/metrics (Prometheus; a Grafana dashboard: deploy/grafana/locus-dashboard.json)`);
+  if (observability.server)
+    log.info({ url: `${observability.server.url}/metrics` }, `metrics at ${observability.server.url}/metrics (Prometheus; a Grafana dashboard: deploy/grafana/locus-dashboard.json)`);
   const shutdown = async (signal: string) => {
     log.info({ signal }, 'stopping the lab');
     // A stop that hangs (a peer gone, a drain that never ends) must not leave the lab running.
@@ -210,7 +235,9 @@ async function startLabConsole(config: LocusConfig, logger: Logger, wholeLab: bo
   try {
     return await startConsole(config, logger, { port, host: config.consoleHost });
   } catch (err) {
-    logger.child({ component: 'lab' }).warn({ port, err: (err as Error).message }, `console not started: ${(err as Error).message} (choose another port with --console-port N, 0 for any free port, or --no-console)`);
+    logger
+      .child({ component: 'lab' })
+      .warn({ port, err: (err as Error).message }, `console not started: ${(err as Error).message} (choose another port with --console-port N, 0 for any free port, or --no-console)`);
     return undefined;
   }
 }
@@ -235,21 +262,19 @@ async function ensureNats(config: LocusConfig, log: Logger): Promise<Pick<LocusC
   }
   if (state === 'auth-required') {
     if (!config.natsSeedFile && !hasNatsAuth(authDir))
-      throw new Error(`NATS at ${url} requires authentication, but ${authDir} holds no seed per role: generate them with npm run locus -- nats-auth --out ${authDir} (and give its auth.conf to the server), or set LOCUS_NATS_AUTH_DIR`);
+      throw new Error(
+        `NATS at ${url} requires authentication, but ${authDir} holds no seed per role: generate them with npm run locus -- nats-auth --out ${authDir} (and give its auth.conf to the server), or set LOCUS_NATS_AUTH_DIR`,
+      );
     log.info({ url, authDir }, 'NATS requires users: every service connects as its own role');
     return { natsAuthDir: authDir };
   }
   const binary = ['/usr/sbin/nats-server', '/usr/local/bin/nats-server', '/usr/bin/nats-server'].find((p) => existsSync(p));
   const { hostname, port } = new URL(url.replace(/^nats:/, 'http:'));
-  if (!binary || !['127.0.0.1', 'localhost'].includes(hostname))
-    throw new Error(`NATS does not answer at ${url}; ${NATS_START_HINT}`);
+  if (!binary || !['127.0.0.1', 'localhost'].includes(hostname)) throw new Error(`NATS does not answer at ${url}; ${NATS_START_HINT}`);
   const auth = writeNatsAuth(authDir, { prefix: config.subjectPrefix, stream: config.streamName });
   const dir = '.lab-data/nats';
   mkdirSync(dir, { recursive: true });
-  log.warn(
-    { url, binary, authDir, newSeeds: auth.created },
-    `NATS does not answer; starting an embedded nats-server with JetStream and NATS users per role (${auth.configFile}) for this lab`,
-  );
+  log.warn({ url, binary, authDir, newSeeds: auth.created }, `NATS does not answer; starting an embedded nats-server with JetStream and NATS users per role (${auth.configFile}) for this lab`);
   const child = spawn(binary, ['-a', '127.0.0.1', '-p', port || '4222', '-js', '-sd', dir, '-c', auth.configFile], { stdio: 'ignore', detached: false });
   process.once('exit', () => child.kill());
   for (let i = 0; i < 50; i++) {

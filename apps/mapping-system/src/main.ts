@@ -12,7 +12,10 @@ async function main() {
   for (const signal of ['SIGINT', 'SIGTERM'] as const)
     process.once(signal, () => {
       logger.info({ component: 'mapping-system', signal }, 'shutting down');
-      void mapping.stop().then(() => observability.stop()).then(() => process.exit(0));
+      void mapping
+        .stop()
+        .then(() => observability.stop())
+        .then(() => process.exit(0));
     });
 }
 

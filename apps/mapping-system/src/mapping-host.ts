@@ -76,8 +76,7 @@ export class MappingHost {
       this.feed = new LocationFeed(d, { durable: this.feedDurable });
       for (const etr of this.etrs.values()) this.feed.follow(new EtrLocationFollower(etr));
       await this.feed.start();
-      for (const etr of this.etrs.values())
-        d.logger.info({ component: `etr:${etr.site}`, claims: etr.claims.size }, `location snapshot loaded: ${etr.claims.size} EIDs to register`);
+      for (const etr of this.etrs.values()) d.logger.info({ component: `etr:${etr.site}`, claims: etr.claims.size }, `location snapshot loaded: ${etr.claims.size} EIDs to register`);
     }
     d.logger.info(
       { component: 'mapping-system', mapServer: !!this.mapServer, etrs: [...this.etrs.keys()], itrs: [...this.itrs.keys()], smrOnly: this.roles.smrOnlyItrs, keySource: d.options.keySource },

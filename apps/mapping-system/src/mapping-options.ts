@@ -37,7 +37,11 @@ export interface MappingOptions {
   timeScale?: number;
 }
 
-const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
+const list = (v: string) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 const Env = z.object({
   LOCUS_MAP_SERVER: z.enum(['true', 'false', '1', '0']).default('true'),

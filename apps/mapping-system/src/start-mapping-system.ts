@@ -63,7 +63,12 @@ export async function startMappingSystem(config: LocusConfig, logger: Logger, ov
 
   const timeScale = options.timeScale ?? config.timeScale;
   const lab = new ScaledClock(timeScale);
-  const nc = await connectNats(config.natsUrl, `locus-mapping-system${options.mapServer ? '-ms' : ''}${xtrSites.length ? `-${xtrSites.join('-')}` : ''}`.slice(0, 60), logger, natsCredentials(config, 'mapping'));
+  const nc = await connectNats(
+    config.natsUrl,
+    `locus-mapping-system${options.mapServer ? '-ms' : ''}${xtrSites.length ? `-${xtrSites.join('-')}` : ''}`.slice(0, 60),
+    logger,
+    natsCredentials(config, 'mapping'),
+  );
   const jsm = await nc.jetstreamManager();
   await ensureEventStream(jsm, config.streamName, subjects(config.subjectPrefix).eventsWildcard, config.streamReplicas);
   const js = nc.jetstream();

@@ -12,7 +12,10 @@ async function main() {
   for (const signal of ['SIGINT', 'SIGTERM'] as const)
     process.once(signal, () => {
       logger.info({ component: 'mobility-manager', signal }, 'shutting down');
-      void manager.stop().then(() => observability.stop()).then(() => process.exit(0));
+      void manager
+        .stop()
+        .then(() => observability.stop())
+        .then(() => process.exit(0));
     });
 }
 

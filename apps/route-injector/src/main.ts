@@ -10,7 +10,14 @@ async function main() {
   const injectors = await startRouteInjectors(config, logger);
   observability.ready(observeRouteInjectors(observability.metrics, injectors));
   for (const signal of ['SIGINT', 'SIGTERM'] as const)
-    process.once(signal, () => void injectors.stop().then(() => observability.stop()).then(() => process.exit(0)));
+    process.once(
+      signal,
+      () =>
+        void injectors
+          .stop()
+          .then(() => observability.stop())
+          .then(() => process.exit(0)),
+    );
 }
 
 main().catch((err) => {

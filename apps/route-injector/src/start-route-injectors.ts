@@ -36,7 +36,13 @@ export interface RouteInjectorEnv {
 
 /** LOCUS_SITES, LOCUS_BGP (auto|gobgp|memory), LOCUS_GOBGP_API (`dc1=host:50051,…`), LOCUS_GOBGP_CORE_API, LOCUS_ROUTE_HOLD_MS. */
 export function routeInjectorEnv(env: NodeJS.ProcessEnv = process.env): RouteInjectorEnv {
-  const list = (v?: string) => (v && v !== 'all' ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined);
+  const list = (v?: string) =>
+    v && v !== 'all'
+      ? v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : undefined;
   const bgp = (env.LOCUS_BGP ?? 'auto') as RouteInjectorEnv['bgp'];
   if (!['auto', 'gobgp', 'memory'].includes(bgp)) throw new Error(`LOCUS_BGP must be auto, gobgp or memory, not ${bgp}`);
   const apis = list(env.LOCUS_GOBGP_API);
@@ -68,9 +74,7 @@ export async function chooseFabric(env: RouteInjectorEnv, sites: RouteSite[], lo
   }
   if (gobgpdBinary()) return { fabric: await startGoBgpFabric(injecting, logger), owned: true };
   if (env.bgp === 'gobgp') throw new Error('LOCUS_BGP=gobgp but gobgpd is not installed (Debian: apt-get install gobgpd)');
-  log.warn(
-    'gobgpd is not installed (Debian: apt-get install gobgpd, or .ci/install-gobgp.sh): route injectors run on an IN-MEMORY RIB, not a real BGP speaker',
-  );
+  log.warn('gobgpd is not installed (Debian: apt-get install gobgpd, or .ci/install-gobgp.sh): route injectors run on an IN-MEMORY RIB, not a real BGP speaker');
   return { fabric: new InMemoryFabric(injecting.map((s) => s.name)), owned: true };
 }
 

@@ -197,10 +197,7 @@ export type MapServerHello = z.infer<typeof MapServerHello>;
 /** The most EIDs one filtered `map.list` may name. */
 export const MAP_LIST_MAX_EIDS = 1000;
 /** `eids` of `map.list`: only the entries of exactly these EID prefixes (a VM is its /32). */
-export const EidFilter = z
-  .array(EidPrefix)
-  .min(1, 'name at least one EID prefix, or leave eids out')
-  .max(MAP_LIST_MAX_EIDS, `at most ${MAP_LIST_MAX_EIDS} EID prefixes per request; split the list`);
+export const EidFilter = z.array(EidPrefix).min(1, 'name at least one EID prefix, or leave eids out').max(MAP_LIST_MAX_EIDS, `at most ${MAP_LIST_MAX_EIDS} EID prefixes per request; split the list`);
 
 /** What map.resolve / map.list forward to an ITR (`<prefix>.lisp.itr.<itr>`), wherever it runs. */
 export const ItrQuery = z.discriminatedUnion('op', [

@@ -68,7 +68,15 @@ export const PLANE_EVENT_SCHEMAS = {
       breakBeforeMake: z.boolean(),
     }),
     RouteConfirmed: z.looseObject({ site: str, prefix: str, nextHop: str, ms: num, via: str }),
-    ReconcileFixed: z.looseObject({ site: str, prefix: str, vm: str.optional(), fix: z.enum(['added', 'replaced', 'withdrawn', 'deferred']), reason: str, locationVersion: num.optional(), trigger: str }),
+    ReconcileFixed: z.looseObject({
+      site: str,
+      prefix: str,
+      vm: str.optional(),
+      fix: z.enum(['added', 'replaced', 'withdrawn', 'deferred']),
+      reason: str,
+      locationVersion: num.optional(),
+      trigger: str,
+    }),
   },
   arp: {
     ProxyInstalled: z.looseObject({ site: str, ip: str, mac: str, l2Domain: str }),

@@ -48,7 +48,7 @@ export const VM_LIST_MAX_LIMIT = 5000;
 export const ListVmsRequest = z.strictObject({
   site: Name.optional(),
   hypervisor: Name.optional(),
-  after: Name.optional().describe('exclusive cursor: only VMs whose name sorts after this one (the previous page\'s `next`)'),
+  after: Name.optional().describe("exclusive cursor: only VMs whose name sorts after this one (the previous page's `next`)"),
   limit: z.number().int().min(1).max(VM_LIST_MAX_LIMIT).optional().describe(`VMs in this page, default ${VM_LIST_DEFAULT_LIMIT}`),
 });
 export type ListVmsRequest = z.infer<typeof ListVmsRequest>;
@@ -65,11 +65,7 @@ export const DRIFT_CHECK_MAX_VMS = 1000;
  * finds its inventory differs from the DB names its VMs here). `repair: false`: report only.
  */
 export const DriftCheckRequest = z.strictObject({
-  vms: z
-    .array(Name)
-    .min(1, 'name at least one VM, or leave vms out')
-    .max(DRIFT_CHECK_MAX_VMS, `at most ${DRIFT_CHECK_MAX_VMS} VMs per request; split the list`)
-    .optional(),
+  vms: z.array(Name).min(1, 'name at least one VM, or leave vms out').max(DRIFT_CHECK_MAX_VMS, `at most ${DRIFT_CHECK_MAX_VMS} VMs per request; split the list`).optional(),
   repair: z.boolean().optional(),
 });
 export type DriftCheckRequest = z.infer<typeof DriftCheckRequest>;

@@ -42,11 +42,7 @@ export const ARP_STALE_MAX_VMS = 1000;
 export const ArpStaleRequest = z
   .strictObject({
     vm: Name.optional(),
-    vms: z
-      .array(Name)
-      .min(1, 'name at least one VM, or leave vms out')
-      .max(ARP_STALE_MAX_VMS, `at most ${ARP_STALE_MAX_VMS} VMs per request; split the list`)
-      .optional(),
+    vms: z.array(Name).min(1, 'name at least one VM, or leave vms out').max(ARP_STALE_MAX_VMS, `at most ${ARP_STALE_MAX_VMS} VMs per request; split the list`).optional(),
   })
   .refine((r) => r.vm === undefined || r.vms === undefined, { message: 'give vm or vms, not both', path: ['vms'] });
 export type ArpStaleRequest = z.infer<typeof ArpStaleRequest>;

@@ -105,7 +105,9 @@ describe('decodePlaneEventFrom', () => {
   });
 
   it('given a fact whose data is not its type’s (a field missing, or of another type), then it is undecodable', () => {
-    const missing = rejection(() => decodePlaneEventFrom(prefix, planeSubject(prefix, 'route', 'web-01', 'RouteConfirmed'), planeEvent({ data: { site: 'dc2', prefix: '10.1.0.10/32', nextHop: 'x', via: 'core-rib' } })));
+    const missing = rejection(() =>
+      decodePlaneEventFrom(prefix, planeSubject(prefix, 'route', 'web-01', 'RouteConfirmed'), planeEvent({ data: { site: 'dc2', prefix: '10.1.0.10/32', nextHop: 'x', via: 'core-rib' } })),
+    );
     expect(missing.reason).toBe('undecodable');
     expect(missing.message).toContain('ms');
     const wrong = planeEvent({ plane: 'arp', type: 'ArpConverged', data: { site: 'dc2', rule: 'leaves-domain', proxy: 'install', stale: '2', repaired: 2, ms: 5 } });
@@ -118,7 +120,11 @@ describe('decodePlaneEventFrom', () => {
   });
 
   it('given a known fact, then its data narrows with its plane and type, and fields of a newer publisher are kept', () => {
-    const e = decodePlaneEventFrom(prefix, planeSubject(prefix, 'route', 'web-01', 'RouteConfirmed'), planeEvent({ data: { site: 'dc2', prefix: '10.1.0.10/32', nextHop: 'n', ms: 4, via: 'core-rib', extra: 1 } }));
+    const e = decodePlaneEventFrom(
+      prefix,
+      planeSubject(prefix, 'route', 'web-01', 'RouteConfirmed'),
+      planeEvent({ data: { site: 'dc2', prefix: '10.1.0.10/32', nextHop: 'n', ms: 4, via: 'core-rib', extra: 1 } }),
+    );
     if (e.plane !== 'route' || e.type !== 'RouteConfirmed') throw new Error('not narrowed');
     const ms: number = e.data.ms;
     expect(ms).toBe(4);
@@ -131,7 +137,16 @@ describe('decodePlaneEventFrom', () => {
 });
 
 describe('decodeHostEventFrom / decodeStreamEventFrom', () => {
-  const failed = { id: 'h-1', streamId: 'host:dc1-hv1', streamVersion: 1, position: '3', type: 'HostDeclaredFailed', data: { hypervisor: 'dc1-hv1', silentMs: 15000, vms: ['web-01'] }, metadata: relocated().metadata, recordedAt: relocated().recordedAt };
+  const failed = {
+    id: 'h-1',
+    streamId: 'host:dc1-hv1',
+    streamVersion: 1,
+    position: '3',
+    type: 'HostDeclaredFailed',
+    data: { hypervisor: 'dc1-hv1', silentMs: 15000, vms: ['web-01'] },
+    metadata: relocated().metadata,
+    recordedAt: relocated().recordedAt,
+  };
 
   it('given a host event on its host subject, then it is the event', () => {
     expect(decodeHostEventFrom(prefix, s.streamEvent('host:dc1-hv1', 'HostDeclaredFailed'), failed).data.hypervisor).toBe('dc1-hv1');

@@ -100,7 +100,10 @@ export async function neighboursOfMany(namespaces: readonly string[]): Promise<M
     if (line.startsWith('#')) current = line.slice(1);
     else if (current && line.trim().startsWith('[')) {
       const rows = JSON.parse(line) as { dst: string; dev: string; lladdr?: string; state?: string[] }[];
-      out.set(current, rows.map((r) => ({ ip: r.dst, dev: r.dev, mac: r.lladdr, state: r.state ?? [] })));
+      out.set(
+        current,
+        rows.map((r) => ({ ip: r.dst, dev: r.dev, mac: r.lladdr, state: r.state ?? [] })),
+      );
     }
   }
   return out;
@@ -131,7 +134,11 @@ export function renderScript(steps: readonly Step[]): string {
     lines.push(`${cmd} <<'${tag}'`, ...body, tag);
   };
   for (const step of steps) {
-    if (step.kind === 'netns') heredoc('ip -batch -', step.names.map((n) => `netns add ${n}`));
+    if (step.kind === 'netns')
+      heredoc(
+        'ip -batch -',
+        step.names.map((n) => `netns add ${n}`),
+      );
     else if (step.kind === 'ip') heredoc(`ip -n ${shellWord(step.ns)} -batch -`, step.commands);
     else if (step.kind === 'bridge') heredoc(`bridge -n ${shellWord(step.ns)} -batch -`, step.commands);
     else {

@@ -190,7 +190,10 @@ export class LinuxDataplane implements Dataplane {
 
   async proxies(site: string): Promise<string[]> {
     const out = await ip(this.names.router(site), '-4', 'neigh', 'show', 'proxy');
-    return out.split('\n').map((l) => l.trim().split(/\s+/)[0]).filter(Boolean);
+    return out
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/)[0])
+      .filter(Boolean);
   }
 
   /** Gratuitous ARP from the site router's segment of a domain: `address is-at <router MAC>`. */

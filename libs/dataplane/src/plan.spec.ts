@@ -14,7 +14,7 @@ describe('planDataplane: the lab topology as namespaces (no I/O)', () => {
     expect(plan.namespaces.length).toBe(1 + topology.sites.length + topology.hypervisors.length + topology.vms.length + plan.neighbours.length);
   });
 
-  it('keeps every interface name within the kernel\'s 15 characters', () => {
+  it("keeps every interface name within the kernel's 15 characters", () => {
     const names = plan.steps.flatMap((s) => (s.kind === 'ip' ? s.commands : [])).flatMap((c) => [...c.matchAll(/link (?:add|set) (\S+)|peer name (\S+)/g)].map((m) => m[1] ?? m[2]));
     expect(names.length).toBeGreaterThan(100);
     expect(names.filter((n) => n.length > 15)).toEqual([]);
@@ -29,7 +29,7 @@ describe('planDataplane: the lab topology as namespaces (no I/O)', () => {
     }
   });
 
-  it('joins the stretched domain\'s bridges with a trunk; the cloud carries dc1-local\'s gateway without its L2 (proxy ARP, no /24)', () => {
+  it("joins the stretched domain's bridges with a trunk; the cloud carries dc1-local's gateway without its L2 (proxy ARP, no /24)", () => {
     expect(ipCommands('lab-router-dc1')).toContain('link add t1-0 type veth peer name t0-0 netns lab-router-dc2');
     const cloud = ipCommands('lab-router-cloud');
     expect(cloud).toContain('addr add 10.11.0.1/32 dev g1');

@@ -77,7 +77,13 @@ export function planDataplane(topology: TopologyIndex, options: DataplaneOptions
   // No IPv6 chatter, and no ICMP redirects: every router sits on the one WAN bridge, and a redirect would
   // let the branch bypass the core's table (the one that follows BGP) with a cached next hop.
   const quiet = { 'net/ipv6/conf/all/disable_ipv6': 1, 'net/ipv6/conf/default/disable_ipv6': 1, 'net/ipv4/conf/all/accept_redirects': 0, 'net/ipv4/conf/default/accept_redirects': 0 };
-  const forwarding = { 'net/ipv4/ip_forward': 1, 'net/ipv4/conf/all/rp_filter': 0, 'net/ipv4/conf/default/rp_filter': 0, 'net/ipv4/conf/all/send_redirects': 0, 'net/ipv4/conf/default/send_redirects': 0 };
+  const forwarding = {
+    'net/ipv4/ip_forward': 1,
+    'net/ipv4/conf/all/rp_filter': 0,
+    'net/ipv4/conf/default/rp_filter': 0,
+    'net/ipv4/conf/all/send_redirects': 0,
+    'net/ipv4/conf/default/send_redirects': 0,
+  };
   steps.push({ kind: 'sysctl', ns: core, values: { ...quiet, ...forwarding } });
   for (const s of routers)
     steps.push({
@@ -179,7 +185,11 @@ export function planDataplane(topology: TopologyIndex, options: DataplaneOptions
       );
     }
     for (const v of topology.vmsOn(h.name))
-      cmds.push(`link add ${names.vmPort(v.name)} type veth peer name eth0 address ${v.mac} netns ${names.vm(v.name)}`, `link set ${names.vmPort(v.name)} alias ${v.name}`, `link set ${names.vmPort(v.name)} master ${names.bridge(v.l2Domain)} up`);
+      cmds.push(
+        `link add ${names.vmPort(v.name)} type veth peer name eth0 address ${v.mac} netns ${names.vm(v.name)}`,
+        `link set ${names.vmPort(v.name)} alias ${v.name}`,
+        `link set ${names.vmPort(v.name)} master ${names.bridge(v.l2Domain)} up`,
+      );
     deviceSteps.push({ kind: 'ip', ns, commands: cmds });
   }
 
@@ -189,11 +199,14 @@ export function planDataplane(topology: TopologyIndex, options: DataplaneOptions
     const cmds: string[] = [];
     for (const d of carried(topology, s)) {
       const br = names.bridge(d.domain.name);
-      for (const h of topology.hypervisorsAt(s.name)) if (atHypervisor(topology, h.name).some((x) => x.name === d.domain.name)) cmds.push(`link set ${names.uplinkAtRouter(h.name, d.domain.name)} master ${br} up`, `link set ${names.uplinkAtRouter(h.name, d.domain.name)} alias ${h.name}`);
+      for (const h of topology.hypervisorsAt(s.name))
+        if (atHypervisor(topology, h.name).some((x) => x.name === d.domain.name))
+          cmds.push(`link set ${names.uplinkAtRouter(h.name, d.domain.name)} master ${br} up`, `link set ${names.uplinkAtRouter(h.name, d.domain.name)} alias ${h.name}`);
       if (d.l2 && d.domain.kind === 'stretched') {
         const at = d.domain.sites.indexOf(s.name);
         const previous = d.domain.sites[at - 1];
-        for (const peer of [previous, d.domain.sites[at + 1]].filter((x): x is string => !!x)) cmds.push(`link set ${names.trunk(d.domain.name, peer)} master ${br} up`, `link set ${names.trunk(d.domain.name, peer)} alias trunk-${peer}`);
+        for (const peer of [previous, d.domain.sites[at + 1]].filter((x): x is string => !!x))
+          cmds.push(`link set ${names.trunk(d.domain.name, peer)} master ${br} up`, `link set ${names.trunk(d.domain.name, peer)} alias trunk-${peer}`);
       }
     }
     neighbours.forEach((n, i) => {
@@ -228,9 +241,7 @@ function siteOf(topology: TopologyIndex, name: string): Site {
 /** The domains a site router has a bridge for: its L2 domains, and the gateways it carries without their L2. */
 export function carried(topology: TopologyIndex, site: Site): { domain: L2Domain; l2: boolean; gatewayMac?: string }[] {
   const gatewayMac = (d: L2Domain) => site.anycastGateways.find((g) => g.subnet === d.subnet)?.mac;
-  return topology.l2Domains
-    .filter((d) => d.sites.includes(site.name) || gatewayMac(d))
-    .map((domain) => ({ domain, l2: domain.sites.includes(site.name), gatewayMac: gatewayMac(domain) }));
+  return topology.l2Domains.filter((d) => d.sites.includes(site.name) || gatewayMac(d)).map((domain) => ({ domain, l2: domain.sites.includes(site.name), gatewayMac: gatewayMac(domain) }));
 }
 
 /** The bridges of a hypervisor: the domains it reaches, and those whose gateway its site carries (a moved VM lands there). */

@@ -49,7 +49,7 @@ export class GroupCommitter {
     const max = this.options.maxBatch ?? 256;
     const streams = new Set<string>();
     const batch: Pending[] = [];
-    for (let i = 0; i < this.queue.length && batch.length < max; ) {
+    for (let i = 0; i < this.queue.length && batch.length < max;) {
       const p = this.queue[i];
       if (streams.has(p.request.streamId)) {
         i++;

@@ -37,12 +37,7 @@ export interface Dropped<T> {
  * the arriving one when `expired`; waiting ones whose deadline passed, swept out to make room
  * when the queue was full).
  */
-export type Admission<T> = (
-  | { kind: 'start' }
-  | { kind: 'queued'; position: number }
-  | { kind: 'expired' }
-  | { kind: 'full'; running: number; queued: number }
-) & { dropped: Dropped<T>[] };
+export type Admission<T> = ({ kind: 'start' } | { kind: 'queued'; position: number } | { kind: 'expired' } | { kind: 'full'; running: number; queued: number }) & { dropped: Dropped<T>[] };
 
 export interface AdmissionStats {
   /** handlers started */

@@ -24,7 +24,10 @@ export async function connectNats(url: string, name: string, logger: Logger, cre
     noAsyncTraces: true,
     ...(auth ? { authenticator: auth.authenticator, inboxPrefix: auth.inboxPrefix } : {}),
   });
-  log.info({ server: nc.getServer(), client: name, ...(credentials ? { role: credentials.role, nkey: auth!.publicKey } : {}) }, credentials ? `connected to NATS as ${credentials.role}` : 'connected to NATS');
+  log.info(
+    { server: nc.getServer(), client: name, ...(credentials ? { role: credentials.role, nkey: auth!.publicKey } : {}) },
+    credentials ? `connected to NATS as ${credentials.role}` : 'connected to NATS',
+  );
   void (async () => {
     for await (const s of nc.status()) {
       if (s.type === 'disconnect') log.warn({ server: s.data }, 'NATS connection lost; reconnecting');
@@ -40,7 +43,10 @@ export async function connectNats(url: string, name: string, logger: Logger, cre
  * fails over to the others (it also learns the rest of the cluster from the one it reaches).
  */
 export function natsServers(url: string): string[] {
-  return url.split(',').map((u) => u.trim()).filter(Boolean);
+  return url
+    .split(',')
+    .map((u) => u.trim())
+    .filter(Boolean);
 }
 
 /** The operation and subject of a permissions violation, when the status carries them. */
@@ -95,5 +101,4 @@ export class LinkWatch {
 }
 
 /** Human hint used by the lab when NATS cannot be reached. */
-export const NATS_START_HINT =
-  'start it with: nats-server -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server (or set NATS_URL)';
+export const NATS_START_HINT = 'start it with: nats-server -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server (or set NATS_URL)';

@@ -115,7 +115,10 @@ export class DurableConsumer<E> {
       } catch (err) {
         const reason: EventRejectReason = err instanceof EventRejected ? err.reason : 'undecodable';
         this.stats.dropped[reason]++;
-        this.log.error({ subject: msg.subject, seq: msg.seq, reason, err: (err as Error).message }, reason === 'undecodable' ? 'undecodable message dropped' : 'message dropped: not from where it claims to be');
+        this.log.error(
+          { subject: msg.subject, seq: msg.seq, reason, err: (err as Error).message },
+          reason === 'undecodable' ? 'undecodable message dropped' : 'message dropped: not from where it claims to be',
+        );
         msg.term();
         return;
       }

@@ -11,8 +11,7 @@ export type JsonHandler<T> = (body: T, msg: ServiceMsg) => Promise<object> | obj
  * Nothing that arrives here can throw out of the endpoint: every path ends in a JSON reply.
  */
 export function parseRequest<T>(data: Uint8Array, schema: z.ZodType<T>): { ok: true; body: T } | { ok: false; reply: object } {
-  if (data.length > MAX_REQUEST_BYTES)
-    return { ok: false, reply: errorReply('TOO_LARGE', `request is ${data.length} bytes; the limit is ${MAX_REQUEST_BYTES}`) };
+  if (data.length > MAX_REQUEST_BYTES) return { ok: false, reply: errorReply('TOO_LARGE', `request is ${data.length} bytes; the limit is ${MAX_REQUEST_BYTES}`) };
   let json: unknown;
   const text = new TextDecoder().decode(data).trim();
   try {
@@ -45,8 +44,7 @@ export function describeZodError(error: z.ZodError, input?: unknown): string {
 
 function describeIssue(issue: z.core.$ZodIssue, path: string, value: { present: boolean; value?: unknown }): string {
   if (issue.code === 'unrecognized_keys') return `${path || '(body)'}: unknown field(s) ${issue.keys.join(', ')}`;
-  if (path === '' && issue.code === 'invalid_type' && issue.expected === 'object')
-    return `the body must be a JSON object ({"name": value, …}), not ${describeValue(value.value)}`;
+  if (path === '' && issue.code === 'invalid_type' && issue.expected === 'object') return `the body must be a JSON object ({"name": value, …}), not ${describeValue(value.value)}`;
   if (!value.present && (issue.code === 'invalid_type' || issue.code === 'invalid_value')) return `${path}: required`;
   const got = value.present ? `, got ${describeValue(value.value)}` : '';
   // A bound or format broken by a list or an object: the message says it all, the value would not help.
@@ -105,8 +103,7 @@ export function errorToReply(err: unknown, log: Logger, subject: string): object
   if (err instanceof LocusError) return { ok: false, error: err.toBody() };
   log.error({ err: (err as Error)?.stack ?? String(err), subject }, 'request handler failed');
   const message = (err as Error)?.message ?? String(err);
-  if (isUnavailable(err))
-    return errorReply('UNAVAILABLE', `a backing service is not reachable: ${message}`);
+  if (isUnavailable(err)) return errorReply('UNAVAILABLE', `a backing service is not reachable: ${message}`);
   return errorReply('INTERNAL', message);
 }
 
@@ -223,10 +220,7 @@ export function addJsonEndpoint<T>(service: Service, options: JsonEndpointOption
       log.debug({ subject, running: admission.running, queued: admission.queued }, 'request refused: endpoint at capacity');
       send(
         msg,
-        errorReply(
-          'UNAVAILABLE',
-          `${subject} is at capacity: ${admission.running} running and ${admission.queued} waiting (at most ${limits!.maxConcurrent} and ${limits!.maxQueued}); retry later`,
-        ),
+        errorReply('UNAVAILABLE', `${subject} is at capacity: ${admission.running} running and ${admission.queued} waiting (at most ${limits!.maxConcurrent} and ${limits!.maxQueued}); retry later`),
       );
     }
   }

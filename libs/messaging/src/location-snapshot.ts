@@ -81,8 +81,7 @@ export async function fetchLocationSnapshot(
         return await vmListPage(nc, subject, body, timeoutMs);
       } catch (err) {
         if (attempt >= (options.maxAttempts ?? Infinity)) throw err;
-        if (attempt === 1 || attempt % 10 === 0)
-          log.warn({ err: (err as Error).message, attempt, after: body.after, timeoutMs }, 'mobility manager not answering vm.list yet; retrying');
+        if (attempt === 1 || attempt % 10 === 0) log.warn({ err: (err as Error).message, attempt, after: body.after, timeoutMs }, 'mobility manager not answering vm.list yet; retrying');
         if (!(err instanceof VmListUnavailable)) timeoutMs = Math.min(maxTimeoutMs, timeoutMs * 2);
         await new Promise((r) => setTimeout(r, Math.min(2000, 100 * attempt)));
       }

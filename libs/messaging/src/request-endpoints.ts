@@ -46,9 +46,11 @@ export function serveRequestEndpoints(service: Service, handlers: RequestHandler
   }
   return () => {
     const byName = endpointStats(service);
-    return new Map(served.flatMap(([endpoint]) => {
-      const s = byName.get(endpoint.replace(/\./g, '-'));
-      return s ? [[endpoint, s] as const] : [];
-    }));
+    return new Map(
+      served.flatMap(([endpoint]) => {
+        const s = byName.get(endpoint.replace(/\./g, '-'));
+        return s ? [[endpoint, s] as const] : [];
+      }),
+    );
   };
 }

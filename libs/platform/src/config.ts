@@ -19,7 +19,10 @@ const Env = z.object({
     .string()
     .regex(/^[A-Za-z0-9_-]+$/, 'one subject token, no dots or wildcards')
     .default(DEFAULT_SUBJECT_PREFIX),
-  LOCUS_STREAM: z.string().regex(/^[A-Za-z0-9_-]+$/).default(DEFAULT_EVENT_STREAM),
+  LOCUS_STREAM: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default(DEFAULT_EVENT_STREAM),
   LOCUS_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
   LOCUS_TIME_SCALE: z.coerce.number().positive().default(1),
   LOCUS_HYPERVISORS: z.string().default('all'),
@@ -46,7 +49,10 @@ const Env = z.object({
   LOCUS_DATAPLANE: z.enum(['lab', 'linux']).default('lab'),
   LOCUS_HYPERVISOR: z.enum(['simulated', 'qemu']).default('simulated'),
   LOCUS_QEMU_VMS: z.string().default('2'),
-  LOCUS_DATAPLANE_PREFIX: z.string().regex(/^[a-z0-9]{1,16}$/, '1-16 lower-case letters or digits: the start of every namespace name of the lab').default('locus'),
+  LOCUS_DATAPLANE_PREFIX: z
+    .string()
+    .regex(/^[a-z0-9]{1,16}$/, '1-16 lower-case letters or digits: the start of every namespace name of the lab')
+    .default('locus'),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   LOG_FORMAT: z.enum(LOG_FORMATS).default('auto'),
 });
@@ -136,7 +142,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     streamName: e.LOCUS_STREAM,
     streamReplicas: e.LOCUS_STREAM_REPLICAS,
     timeScale: e.LOCUS_TIME_SCALE,
-    hypervisors: e.LOCUS_HYPERVISORS === 'all' ? 'all' : e.LOCUS_HYPERVISORS.split(',').map((s) => s.trim()).filter(Boolean),
+    hypervisors:
+      e.LOCUS_HYPERVISORS === 'all'
+        ? 'all'
+        : e.LOCUS_HYPERVISORS.split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
     agentTimeoutMs: e.LOCUS_AGENT_TIMEOUT_MS,
     agentMaxTimeoutMs: e.LOCUS_AGENT_MAX_TIMEOUT_MS,
     agentGiveUpMs: e.LOCUS_AGENT_GIVE_UP_MS,

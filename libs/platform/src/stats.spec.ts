@@ -45,7 +45,12 @@ describe('slope', () => {
   });
   it('given fewer than two distinct x, then undefined', () => {
     expect(slope([{ x: 1, y: 1 }])).toBeUndefined();
-    expect(slope([{ x: 1, y: 1 }, { x: 1, y: 5 }])).toBeUndefined();
+    expect(
+      slope([
+        { x: 1, y: 1 },
+        { x: 1, y: 5 },
+      ]),
+    ).toBeUndefined();
   });
 });
 

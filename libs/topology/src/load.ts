@@ -16,9 +16,7 @@ export class TopologyError extends Error {
     readonly problems: readonly string[],
     readonly warnings: readonly string[] = [],
   ) {
-    super(
-      [`Invalid topology ${source}: ${problems.length} problem${problems.length === 1 ? '' : 's'}`, ...problems.map((p) => `  - ${p}`)].join('\n'),
-    );
+    super([`Invalid topology ${source}: ${problems.length} problem${problems.length === 1 ? '' : 's'}`, ...problems.map((p) => `  - ${p}`)].join('\n'));
   }
 }
 

@@ -13,9 +13,7 @@ export interface ValidateOptions {
 
 export const DEFAULT_MAX_STRETCHED_DOMAIN_HYPERVISORS = 8;
 
-export type ValidationResult =
-  | { ok: true; topology: Topology; warnings: string[] }
-  | { ok: false; problems: string[]; warnings: string[] };
+export type ValidationResult = { ok: true; topology: Topology; warnings: string[] } | { ok: false; problems: string[]; warnings: string[] };
 
 export interface SemanticReport {
   problems: string[];

@@ -1,15 +1,4 @@
-import {
-  advance,
-  expiresBy,
-  isWrong,
-  LINUX_ARP,
-  learnt,
-  receiveGratuitous,
-  type ArpEntry,
-  type Clock,
-  type LabNeighbour,
-  type Random,
-} from '@locus/domain';
+import { advance, expiresBy, isWrong, LINUX_ARP, learnt, receiveGratuitous, type ArpEntry, type Clock, type LabNeighbour, type Random } from '@locus/domain';
 import type { Repair, SiteArpDriver, WrongEntry } from './arp-driver';
 
 export type { Repair, WrongEntry } from './arp-driver';

@@ -81,7 +81,8 @@ export class LinuxArpDriver implements SiteArpDriver {
   async announce(l2Domain: string, ip: string, mac: string): Promise<string[]> {
     const vm = this.dataplane.topology.vms.find((v) => v.ip === ip);
     // A VM that has not booted yet has its NIC down: it announces itself when it comes up.
-    if (vm) await this.dataplane.announce(vm.name).catch((err) => this.log.info({ vm: vm.name, err: (err as Error).message }, `${vm.name} cannot announce yet (its NIC is down): it will when it boots`));
+    if (vm)
+      await this.dataplane.announce(vm.name).catch((err) => this.log.info({ vm: vm.name, err: (err as Error).message }, `${vm.name} cannot announce yet (its NIC is down): it will when it boots`));
     return this.afterGarp(l2Domain, ip, mac, 'announce');
   }
 

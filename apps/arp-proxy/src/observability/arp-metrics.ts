@@ -11,7 +11,10 @@ export function observeArpProxies(metrics: LocusMetrics, arp: RunningArpProxies)
     metrics.gaugeFrom(LOCUS_METRICS.arpProxyEntries, (emit) => {
       for (const p of arp.proxies) emit({ site: p.name }, p.view().proxies.length);
     }),
-    metrics.counterFrom(LOCUS_METRICS.eventsDroppedTotal, droppedEvents(() => [arp.feed.drops()])),
+    metrics.counterFrom(
+      LOCUS_METRICS.eventsDroppedTotal,
+      droppedEvents(() => [arp.feed.drops()]),
+    ),
   ];
   return { checks: [natsCheck(arp.nc)], stop: () => stops.forEach((s) => s()) };
 }

@@ -13,7 +13,6 @@ export interface SiteArpDeps {
   clock: Clock;
 }
 
-
 /**
  * One site's ARP proxy. It follows the location events (its process's location feed, after a
  * `vm.list` snapshot) and, per move, asks @locus/domain's decision table what this site does: nothing
@@ -82,7 +81,12 @@ export class SiteArpProxy implements LocationFollower {
     if (event.type === 'VmPlaced') {
       const d = event.data;
       const placed: KnownVm = { vm: d.vm, ip: d.ip, mac: d.mac, l2Domain: d.l2Domain, site: d.site, locationVersion: d.locationVersion };
-      const change = this.known.apply(event.id, d.vm, (before) => !before, () => placed);
+      const change = this.known.apply(
+        event.id,
+        d.vm,
+        (before) => !before,
+        () => placed,
+      );
       if (change.applied) this.learnVm(placed);
       return;
     }
@@ -115,7 +119,10 @@ export class SiteArpProxy implements LocationFollower {
       mode,
       targetSite: this.sites.find((s) => s.name === d.to),
     });
-    this.log.info({ vm: vm.vm, moveId: d.moveId, mode: mode ?? 'unknown', rule: decision.rule, proxy: decision.proxy, gateway: decision.gateway?.reason, version: vm.locationVersion }, decision.reason);
+    this.log.info(
+      { vm: vm.vm, moveId: d.moveId, mode: mode ?? 'unknown', rule: decision.rule, proxy: decision.proxy, gateway: decision.gateway?.reason, version: vm.locationVersion },
+      decision.reason,
+    );
     const ctx = { moveId: d.moveId, version: vm.locationVersion, trigger: event.id };
     // The VM is on this site's L2 or not any more: entries that held its MAC may now be wrong.
     this.driver.setOnLink(domain.name, vm.ip, domain.sites.includes(vm.site) ? vm.mac : null);
@@ -150,7 +157,12 @@ export class SiteArpProxy implements LocationFollower {
     const changed = how === 'announce' ? await this.driver.announce(domain.name, vm.ip, mac) : await this.driver.gratuitousArp(domain.name, vm.ip, mac);
     const repairs = this.driver.lastRepairs;
     this.log.info({ vm: vm.vm, ip: vm.ip, mac, neighboursUpdated: changed.length, repaired: repairs.length }, `gratuitous ARP sent: ${vm.ip} is-at ${mac}`);
-    this.emit('GratuitousArpSent', vm, { ...ctx, trigger: `${ctx.trigger}:${how}` }, { site: this.name, ip: vm.ip, mac, l2Domain: domain.name, announce: how === 'announce', neighboursUpdated: changed });
+    this.emit(
+      'GratuitousArpSent',
+      vm,
+      { ...ctx, trigger: `${ctx.trigger}:${how}` },
+      { site: this.name, ip: vm.ip, mac, l2Domain: domain.name, announce: how === 'announce', neighboursUpdated: changed },
+    );
     await this.publishRepairs(repairs);
   }
 
@@ -159,16 +171,21 @@ export class SiteArpProxy implements LocationFollower {
       const key = `${w.neighbour.name}|${w.ip}`;
       if (this.staleMeta.has(key)) continue;
       this.staleMeta.set(key, { vm: vm.vm, locationVersion: vm.locationVersion, moveId: ctx.moveId });
-      this.emit('NeighbourStale', vm, { ...ctx, trigger: `${ctx.trigger}:${w.neighbour.name}` }, {
-        site: this.name,
-        neighbour: w.neighbour.name,
-        neighbourIp: w.neighbour.ip,
-        ip: w.ip,
-        heldMac: w.heldMac,
-        rightMac: w.rightMac,
-        since: iso(this.driver.since(w.neighbour.name, w.ip) ?? this.deps.clock.now()),
-        expiresBy: iso(w.expiresBy),
-      });
+      this.emit(
+        'NeighbourStale',
+        vm,
+        { ...ctx, trigger: `${ctx.trigger}:${w.neighbour.name}` },
+        {
+          site: this.name,
+          neighbour: w.neighbour.name,
+          neighbourIp: w.neighbour.ip,
+          ip: w.ip,
+          heldMac: w.heldMac,
+          rightMac: w.rightMac,
+          since: iso(this.driver.since(w.neighbour.name, w.ip) ?? this.deps.clock.now()),
+          expiresBy: iso(w.expiresBy),
+        },
+      );
     }
   }
 
@@ -180,17 +197,25 @@ export class SiteArpProxy implements LocationFollower {
       const vm = meta ? this.known.get(meta.vm) : this.known.byIp(r.ip);
       if (!vm) continue;
       const staleMs = r.wrongSince !== undefined ? r.at - r.wrongSince : undefined;
-      this.log.info({ vm: vm.vm, neighbour: r.neighbour.name, how: r.how, mac: r.mac, staleMs }, `neighbour repaired: ${r.neighbour.name} ${r.mac ? `now has ${r.mac}` : 'dropped its wrong entry'} for ${r.ip}`);
-      this.emit('NeighbourRepaired', vm, { moveId: meta?.moveId, version: meta?.locationVersion ?? vm.locationVersion, trigger: `${r.neighbour.name}:${r.at}` }, {
-        site: this.name,
-        neighbour: r.neighbour.name,
-        neighbourIp: r.neighbour.ip,
-        ip: r.ip,
-        how: r.how,
-        mac: r.mac,
-        repairedAt: iso(r.at),
-        staleMs,
-      });
+      this.log.info(
+        { vm: vm.vm, neighbour: r.neighbour.name, how: r.how, mac: r.mac, staleMs },
+        `neighbour repaired: ${r.neighbour.name} ${r.mac ? `now has ${r.mac}` : 'dropped its wrong entry'} for ${r.ip}`,
+      );
+      this.emit(
+        'NeighbourRepaired',
+        vm,
+        { moveId: meta?.moveId, version: meta?.locationVersion ?? vm.locationVersion, trigger: `${r.neighbour.name}:${r.at}` },
+        {
+          site: this.name,
+          neighbour: r.neighbour.name,
+          neighbourIp: r.neighbour.ip,
+          ip: r.ip,
+          how: r.how,
+          mac: r.mac,
+          repairedAt: iso(r.at),
+          staleMs,
+        },
+      );
     }
   }
 
@@ -284,7 +309,7 @@ export class SiteArpProxy implements LocationFollower {
     return this.domains.find((d) => {
       const [net, len] = d.subnet.split('/');
       const mask = Number(len) === 0 ? 0 : (0xffffffff << (32 - Number(len))) >>> 0;
-      return ((n & mask) >>> 0) === (net.split('.').reduce((a, o) => ((a << 8) | Number(o)) >>> 0, 0) & mask) >>> 0;
+      return (n & mask) >>> 0 === (net.split('.').reduce((a, o) => ((a << 8) | Number(o)) >>> 0, 0) & mask) >>> 0;
     });
   }
 

@@ -11,14 +11,7 @@ import type { SiteArpProxy } from '../proxy-arp/site-arp-proxy';
  * topology does not have is refused (UNKNOWN_SITE, UNKNOWN_VM); of a `vms` list only the known
  * ones are asked about and the rest listed as `unknown` (none known: UNKNOWN_VM).
  */
-export async function serveArp(
-  nc: NatsConnection,
-  proxies: readonly SiteArpProxy[],
-  siteNames: readonly string[],
-  isVm: (name: string) => boolean,
-  prefix: string,
-  logger: Logger,
-): Promise<Service> {
+export async function serveArp(nc: NatsConnection, proxies: readonly SiteArpProxy[], siteNames: readonly string[], isVm: (name: string) => boolean, prefix: string, logger: Logger): Promise<Service> {
   const log = logger.child({ component: 'arp-proxy' });
   const subj = routingSubjects(prefix);
   const service = await addJsonService(nc, { name: 'locus-arp-proxy', version: '0.1.0', description: 'Locus ARP proxies: proxy-ARP, gratuitous ARP and anycast gateways per site' });

@@ -125,8 +125,7 @@ export class HypervisorAgent {
   learn(fact: LocationFact): void {
     const before = this.inventory.vms.get(fact.vm);
     const outcome = applyLocationFact(this.inventory, fact);
-    if (outcome === 'stale')
-      this.log.info({ vm: fact.vm, locationVersion: fact.locationVersion, seen: this.inventory.seen.get(fact.vm) }, 'ignored stale location event (older version than applied)');
+    if (outcome === 'stale') this.log.info({ vm: fact.vm, locationVersion: fact.locationVersion, seen: this.inventory.seen.get(fact.vm) }, 'ignored stale location event (older version than applied)');
     else if (outcome === 'applied') {
       this.log.debug({ vm: fact.vm, fact: fact.type, locationVersion: fact.locationVersion }, 'location applied');
       if (before?.state === 'running' && !this.inventory.vms.has(fact.vm))
@@ -170,7 +169,7 @@ export class HypervisorAgent {
         this.log.info({ vm: req.vm, moveId: req.moveId, ms: r.ms }, 'VM stopped at source (ACPI powerdown)');
         return { durationMs: r.ms, startedAt: r.downAt };
       }
-      const durationMs = vm.state === 'running' ? req.durationMs ?? this.topology.profileOf(req.vm)?.shutdownMs ?? 0 : 0;
+      const durationMs = vm.state === 'running' ? (req.durationMs ?? this.topology.profileOf(req.vm)?.shutdownMs ?? 0) : 0;
       this.log.info({ vm: req.vm, moveId: req.moveId, shutdownMs: durationMs }, 'guest shutdown started');
       await this.clock.sleep(durationMs);
       vm.state = 'stopped';
@@ -203,7 +202,7 @@ export class HypervisorAgent {
       const real = this.real(req.vm);
       if (real) return this.startReal(real, req, vm);
       const profile = this.topology.profileOf(req.vm);
-      const durationMs = vm.state === 'running' ? 0 : vm.state === 'paused' ? 0 : vm.state === 'suspended' ? this.resumeFromDiskMs(req.vm) : req.durationMs ?? profile?.bootMs ?? 0;
+      const durationMs = vm.state === 'running' ? 0 : vm.state === 'paused' ? 0 : vm.state === 'suspended' ? this.resumeFromDiskMs(req.vm) : (req.durationMs ?? profile?.bootMs ?? 0);
       this.log.info({ vm: req.vm, moveId: req.moveId, locationVersion: req.locationVersion, bootMs: durationMs, from: vm.state }, 'VM start');
       const how = vm.state === 'incoming' || vm.state === 'stopped' ? 'boot' : 'resume';
       await this.clock.sleep(durationMs);
@@ -271,7 +270,7 @@ export class HypervisorAgent {
         this.checkHealth(real, req.vm, req.moveId);
         return { durationMs: req.bytes !== undefined ? r.ms : 0, endedAt: r.upAt };
       }
-      const durationMs = req.bytes !== undefined ? transferMs(req.bytes, req.diskBps ?? this.diskBps()) : req.durationMs ?? 0;
+      const durationMs = req.bytes !== undefined ? transferMs(req.bytes, req.diskBps ?? this.diskBps()) : (req.durationMs ?? 0);
       await this.clock.sleep(durationMs);
       await this.network.attach(req.vm, this.name, 'resume');
       vm.state = 'running';
@@ -283,43 +282,48 @@ export class HypervisorAgent {
   // ---- hot ----
   /** Sends one pre-copy round while the guest runs, and reports the pages it dirtied meanwhile. */
   precopyRound(req: AgentStepRequest): Promise<AgentStepReply> {
-    return this.once('precopy-round', req, async () => {
-      this.hosted(req, ['running']);
-      const real = this.real(req.vm);
-      if (real) {
-        if (!req.peer) throw new LocusError('AGENT_FAILED', `a live migration of ${req.vm} needs its target (peer)`);
-        const limits = { downtimeLimitMs: req.downtimeLimitMs ?? 300, bandwidthBps: this.bandwidth(req), policy: req.policy ?? 'throttle' };
-        const p = await real.migratePass(req.vm, req.moveId, req.peer, req.round ?? 0, limits).catch((err: Error) => {
-          throw new LocusError('AGENT_FAILED', `live migration of ${req.vm} to ${req.peer} failed: ${err.message}`);
-        });
-        return {
-          durationMs: p.durationMs,
-          bytes: p.sentBytes,
-          dirtyBytes: p.dirtyBytes,
-          pass: { measured: true, completed: p.completed, throttlePct: p.throttlePct, expectedDowntimeMs: p.expectedDowntimeMs, dirtyRateBps: p.dirtyRateBps },
-        };
-      }
-      const bytes = req.bytes ?? 0;
-      const bandwidthBps = this.bandwidth(req);
-      const durationMs = transferMs(bytes, bandwidthBps);
-      await this.clock.sleep(durationMs);
-      const dirtyBytes = dirtiedDuring(
-        {
-          memoryBytes: 0,
-          workingSetBytes: req.workingSetBytes ?? Infinity,
-          dirtyRateBps: req.dirtyRateBps ?? 0,
-          bandwidthBps,
-          downtimeLimitMs: 0,
-          maxRounds: 0,
-          maxDataBytes: 0,
-          policy: 'throttle',
-          resumeMs: 0,
-        },
-        durationMs,
-        req.throttlePct ?? 0,
-      );
-      return { durationMs, bytes, dirtyBytes };
-    }, `${req.round ?? ''}:${req.bytes}:${req.throttlePct ?? 0}`);
+    return this.once(
+      'precopy-round',
+      req,
+      async () => {
+        this.hosted(req, ['running']);
+        const real = this.real(req.vm);
+        if (real) {
+          if (!req.peer) throw new LocusError('AGENT_FAILED', `a live migration of ${req.vm} needs its target (peer)`);
+          const limits = { downtimeLimitMs: req.downtimeLimitMs ?? 300, bandwidthBps: this.bandwidth(req), policy: req.policy ?? 'throttle' };
+          const p = await real.migratePass(req.vm, req.moveId, req.peer, req.round ?? 0, limits).catch((err: Error) => {
+            throw new LocusError('AGENT_FAILED', `live migration of ${req.vm} to ${req.peer} failed: ${err.message}`);
+          });
+          return {
+            durationMs: p.durationMs,
+            bytes: p.sentBytes,
+            dirtyBytes: p.dirtyBytes,
+            pass: { measured: true, completed: p.completed, throttlePct: p.throttlePct, expectedDowntimeMs: p.expectedDowntimeMs, dirtyRateBps: p.dirtyRateBps },
+          };
+        }
+        const bytes = req.bytes ?? 0;
+        const bandwidthBps = this.bandwidth(req);
+        const durationMs = transferMs(bytes, bandwidthBps);
+        await this.clock.sleep(durationMs);
+        const dirtyBytes = dirtiedDuring(
+          {
+            memoryBytes: 0,
+            workingSetBytes: req.workingSetBytes ?? Infinity,
+            dirtyRateBps: req.dirtyRateBps ?? 0,
+            bandwidthBps,
+            downtimeLimitMs: 0,
+            maxRounds: 0,
+            maxDataBytes: 0,
+            policy: 'throttle',
+            resumeMs: 0,
+          },
+          durationMs,
+          req.throttlePct ?? 0,
+        );
+        return { durationMs, bytes, dirtyBytes };
+      },
+      `${req.round ?? ''}:${req.bytes}:${req.throttlePct ?? 0}`,
+    );
   }
 
   /** The switchover at the source: pause the guest and send what is still dirty. */
@@ -488,7 +492,7 @@ export class HypervisorAgent {
   private bandwidth(req: AgentStepRequest): number {
     if (req.bandwidthBps) return req.bandwidthBps;
     const mine = this.topology.hypervisor(this.name)?.linkMbps ?? 1000;
-    const peer = req.peer ? this.topology.hypervisor(req.peer)?.linkMbps ?? mine : mine;
+    const peer = req.peer ? (this.topology.hypervisor(req.peer)?.linkMbps ?? mine) : mine;
     return (Math.min(mine, peer) * 1e6) / 8;
   }
 

@@ -14,7 +14,10 @@ export function observeAgents(metrics: LocusMetrics, agents: RunningAgents): Obs
     metrics.counterFrom(LOCUS_METRICS.agentStepsTotal, (emit) => {
       for (const agent of agents.host.agents) for (const [action, n] of agent.stepsDone) emit({ hypervisor: agent.name, action }, n);
     }),
-    metrics.counterFrom(LOCUS_METRICS.eventsDroppedTotal, droppedEvents(() => [agents.host.feedDrops()])),
+    metrics.counterFrom(
+      LOCUS_METRICS.eventsDroppedTotal,
+      droppedEvents(() => [agents.host.feedDrops()]),
+    ),
   ];
   return { checks: [natsCheck(agents.nc)], stop: () => stops.forEach((s) => s()) };
 }

@@ -19,7 +19,10 @@ function repoRoot(): string {
  * cached one): Debian's cloud kernel and a busybox initramfs.
  */
 export function guestImage(): GuestImage {
-  const out = execFileSync('bash', [join(repoRoot(), 'tools', 'qemu', 'build-guest-image.sh')], { encoding: 'utf8' }).trim().split('\n').pop()!;
+  const out = execFileSync('bash', [join(repoRoot(), 'tools', 'qemu', 'build-guest-image.sh')], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .pop()!;
   return { kernel: join(out, 'vmlinuz'), initrd: join(out, 'initrd.gz') };
 }
 

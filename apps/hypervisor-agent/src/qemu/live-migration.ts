@@ -164,7 +164,13 @@ export class LiveMigration {
           await new Promise((r) => setTimeout(r, 200));
           const again = await this.source.qmp.execute<QueryMigrate>('query-migrate', undefined, 5000).catch(() => ({ status: 'unknown' }) as QueryMigrate);
           if (again.status !== 'completed') {
-            this.finish({ ok: false, error: new QmpError('TARGET_EXITED', `${this.source.launch.spec.name}: the target QEMU exited during the migration (${this.target.exitInfo?.code ?? this.target.exitInfo?.signal}): ${this.target.lastError.slice(-300)}`) });
+            this.finish({
+              ok: false,
+              error: new QmpError(
+                'TARGET_EXITED',
+                `${this.source.launch.spec.name}: the target QEMU exited during the migration (${this.target.exitInfo?.code ?? this.target.exitInfo?.signal}): ${this.target.lastError.slice(-300)}`,
+              ),
+            });
             return;
           }
           continue;

@@ -93,7 +93,7 @@ export class QemuDriver implements HypervisorDriver {
     const domain = this.topology.l2Domain(v.l2Domain)!;
     const profile = this.topology.profileOf(vm);
     const prefixLength = domain.subnet.split('/')[1] ?? '24';
-    const memoryMb = v.memoryMb <= (this.options.maxMemoryMb ?? 512) && v.memoryMb >= 160 ? v.memoryMb : this.options.guestMemoryMb ?? 192;
+    const memoryMb = v.memoryMb <= (this.options.maxMemoryMb ?? 512) && v.memoryMb >= 160 ? v.memoryMb : (this.options.guestMemoryMb ?? 192);
     return {
       name: vm,
       mac: v.mac,
@@ -190,7 +190,15 @@ export class QemuDriver implements HypervisorDriver {
     const file = this.saved.get(vm)!.file;
     const started = Date.now();
     const tap = await this.network.plugTap(vm, hypervisor, from);
-    const guest = await QemuGuest.start({ spec: this.spec(vm), image: this.options.image, dir: this.dir(vm), instance: `${hypervisor}-restore`, netns: this.network.namespaceOf(hypervisor), tap, incoming: `exec:cat ${file}` });
+    const guest = await QemuGuest.start({
+      spec: this.spec(vm),
+      image: this.options.image,
+      dir: this.dir(vm),
+      instance: `${hypervisor}-restore`,
+      netns: this.network.namespaceOf(hypervisor),
+      tap,
+      incoming: `exec:cat ${file}`,
+    });
     this.running.set(vm, { guest, hypervisor });
     // The state was saved from a stopped guest: the target waits paused until `cont`.
     for (;;) {
@@ -215,7 +223,18 @@ export class QemuDriver implements HypervisorDriver {
     const hot = await this.startMigration(vm, moveId, to, limits);
     const pass = await hot.migration.pass(round, this.options.passTimeoutMs ?? 120_000);
     this.log.info(
-      { vm, moveId, round, sentBytes: pass.sentBytes, dirtyBytes: pass.dirtyBytes, dirtyRateBps: pass.dirtyRateBps, throttlePct: pass.throttlePct, expectedDowntimeMs: pass.expectedDowntimeMs, completed: pass.completed, ms: pass.durationMs },
+      {
+        vm,
+        moveId,
+        round,
+        sentBytes: pass.sentBytes,
+        dirtyBytes: pass.dirtyBytes,
+        dirtyRateBps: pass.dirtyRateBps,
+        throttlePct: pass.throttlePct,
+        expectedDowntimeMs: pass.expectedDowntimeMs,
+        completed: pass.completed,
+        ms: pass.durationMs,
+      },
       `QEMU pass ${round} of ${vm}: sent ${mib(pass.sentBytes)}, ${mib(pass.dirtyBytes)} dirty${pass.completed ? ', switched over' : ''}`,
     );
     return pass;
@@ -237,10 +256,17 @@ export class QemuDriver implements HypervisorDriver {
       const uri = `unix:${socket}`;
       const target = await QemuGuest.start({ spec: this.spec(vm), image: this.options.image, dir: this.dir(vm), instance: `${to}-incoming`, netns: this.network.namespaceOf(to), tap, incoming: uri });
       try {
-        const migration = await LiveMigration.start(r.guest, target, uri, { downtimeLimitMs: limits.downtimeLimitMs, bandwidthBps: limits.bandwidthBps, policy: limits.policy === 'throttle' ? 'throttle' : 'abort' });
+        const migration = await LiveMigration.start(r.guest, target, uri, {
+          downtimeLimitMs: limits.downtimeLimitMs,
+          bandwidthBps: limits.bandwidthBps,
+          policy: limits.policy === 'throttle' ? 'throttle' : 'abort',
+        });
         const hot: Hot = { moveId, to, target, migration };
         this.hot.set(vm, hot);
-        this.log.info({ vm, moveId, from, to, downtimeLimitMs: limits.downtimeLimitMs, bandwidthBps: limits.bandwidthBps, policy: limits.policy }, `QEMU live migration of ${vm} ${from} -> ${to} started`);
+        this.log.info(
+          { vm, moveId, from, to, downtimeLimitMs: limits.downtimeLimitMs, bandwidthBps: limits.bandwidthBps, policy: limits.policy },
+          `QEMU live migration of ${vm} ${from} -> ${to} started`,
+        );
         void migration.done.then(
           (res) => this.log.info({ vm, moveId, ...res }, `QEMU migration of ${vm} completed: downtime ${res.downtimeMs} ms, total ${res.totalMs} ms, ${res.passes} passes`),
           (err: Error) => this.log.warn({ vm, moveId, err: err.message }, `QEMU migration of ${vm} ended without switchover: ${err.message}`),
@@ -290,7 +316,10 @@ export class QemuDriver implements HypervisorDriver {
     if (!hot || hot.moveId !== moveId) return false;
     if (hot.migration.finished) {
       // Completed: the guest runs at the target and the move goes on; failed: the target is gone already.
-      const ok = await hot.migration.done.then(() => true, () => false);
+      const ok = await hot.migration.done.then(
+        () => true,
+        () => false,
+      );
       if (ok) return false;
     } else await hot.migration.cancel();
     this.hot.delete(vm);

@@ -190,9 +190,7 @@ export function qemuArgv(launch: GuestLaunch, qmpPath: string, serialLog: string
     'chardev:ser0',
     '-qmp',
     `unix:${qmpPath},server=on,wait=off`,
-    ...(launch.tap
-      ? ['-netdev', `tap,id=n0,ifname=${launch.tap},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=n0,mac=${spec.mac},romfile=`]
-      : ['-nic', 'none']),
+    ...(launch.tap ? ['-netdev', `tap,id=n0,ifname=${launch.tap},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=n0,mac=${spec.mac},romfile=`] : ['-nic', 'none']),
     ...(launch.incoming ? ['-incoming', launch.incoming] : []),
   ];
 }

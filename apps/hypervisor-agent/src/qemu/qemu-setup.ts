@@ -11,7 +11,10 @@ import { QemuDriver, type GuestNetwork } from './qemu-driver';
 export function chosenQemuVms(spec: string, topology: TopologyIndex): string[] {
   const trimmed = spec.trim();
   if (/^\d+$/.test(trimmed)) return topology.vms.slice(0, Number(trimmed)).map((v) => v.name);
-  const names = trimmed.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = trimmed
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const unknown = names.filter((n) => !topology.vm(n));
   if (unknown.length) throw new Error(`LOCUS_QEMU_VMS names VMs the topology does not have: ${unknown.join(', ')}`);
   return names;
@@ -44,7 +47,7 @@ export function dataplaneGuestNetwork(dataplane: LinuxDataplane): GuestNetwork {
  * the Linux dataplane; their stand-in namespaces are parked (link down) so only the guest answers.
  */
 export async function qemuDriverFor(config: LocusConfig, topology: TopologyIndex, dataplane: LinuxDataplane | undefined, logger: Logger): Promise<QemuDriver> {
-  if (!dataplane) throw new Error('LOCUS_HYPERVISOR=qemu needs the Linux dataplane (LOCUS_DATAPLANE=linux, --dataplane linux): each guest\'s tap sits on its hypervisor namespace\'s bridge');
+  if (!dataplane) throw new Error("LOCUS_HYPERVISOR=qemu needs the Linux dataplane (LOCUS_DATAPLANE=linux, --dataplane linux): each guest's tap sits on its hypervisor namespace's bridge");
   if (config.timeScale !== 1) throw new Error(`LOCUS_HYPERVISOR=qemu runs in real time: the time scale must be 1 (it is ${config.timeScale})`);
   const vms = chosenQemuVms(config.qemuVms, topology);
   const runDir = qemuRunDir(config.dataplanePrefix);

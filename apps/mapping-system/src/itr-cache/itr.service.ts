@@ -73,7 +73,11 @@ export class ItrService {
     });
     addJsonEndpoint(service, { name: `lisp-itr-${this.name}`, subject: this.subjects.itr(this.name), schema: ItrQuery, logger: this.log, handler: (q) => this.onQuery(q) });
     this.hello = this.deps.nc.subscribe(this.subjects.hello, { callback: () => void this.requestAllAgain() });
-    this.sweeper = new PeriodicTask(this.deps.timers.sweepRealMs, () => void this.cache.expire(), (err) => this.log.warn({ err: err.message }, 'sweep failed'));
+    this.sweeper = new PeriodicTask(
+      this.deps.timers.sweepRealMs,
+      () => void this.cache.expire(),
+      (err) => this.log.warn({ err: err.message }, 'sweep failed'),
+    );
     this.sweeper.start();
   }
 
@@ -116,8 +120,7 @@ export class ItrService {
     if (refused) throw new LocusError(refused.code, `Map-Reply for ${address} not taken: ${refused.reason}`);
     const { outcome, entry } = this.cache.installReply(res.reply, via);
     if (outcome === 'installed' && entry && !entry.negative) this.installed(entry, via);
-    else if (outcome === 'installed' && entry?.negative)
-      this.log.info({ eid: entry.eid, ttl: entry.ttl }, `negative Map-Reply: ${entry.eid} is not registered; cached for ${entry.ttl} min`);
+    else if (outcome === 'installed' && entry?.negative) this.log.info({ eid: entry.eid, ttl: entry.ttl }, `negative Map-Reply: ${entry.eid} is not registered; cached for ${entry.ttl} min`);
     else if (outcome === 'stale') this.log.info({ eid: res.reply.prefix, version: res.reply.record?.version, holds: entry?.record?.version }, 'ignored a Map-Reply older than the version held');
     return entry ?? this.cache.lookup(address);
   }
@@ -185,7 +188,10 @@ export class ItrService {
   private installed(entry: CacheEntry, via: CacheSource): void {
     const r = entry.record!;
     const rloc = r.locators[0]?.rloc ?? '';
-    this.log.info({ eid: r.eid, vm: r.vm, version: r.version, site: r.site, rloc, via, moveId: r.moveId }, `cached ${r.eid}${r.vm ? ` (${r.vm})` : ''} -> ${rloc} (${r.site}), version ${r.version}, via ${via}`);
+    this.log.info(
+      { eid: r.eid, vm: r.vm, version: r.version, site: r.site, rloc, via, moveId: r.moveId },
+      `cached ${r.eid}${r.vm ? ` (${r.vm})` : ''} -> ${rloc} (${r.site}), version ${r.version}, via ${via}`,
+    );
     const wall = this.deps.clock.wall();
     const data: CacheUpdatedData = { itr: this.name, eid: r.eid, version: r.version, rloc, site: r.site, via };
     const event: PlaneEvent<CacheUpdatedData> = {

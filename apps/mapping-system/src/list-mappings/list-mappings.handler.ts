@@ -19,7 +19,13 @@ export class ListMappingsHandler {
     const limit = req.limit ?? 1000;
     if (req.itr) {
       if (!this.deps.policy.has(req.itr))
-        throw new LocusError('UNKNOWN_SITE', `no ITR named ${req.itr}; the ITRs are ${this.deps.policy.sites().map((s) => s.name).join(', ')}`);
+        throw new LocusError(
+          'UNKNOWN_SITE',
+          `no ITR named ${req.itr}; the ITRs are ${this.deps.policy
+            .sites()
+            .map((s) => s.name)
+            .join(', ')}`,
+        );
       return requestJson(this.deps.nc, mappingSubjects(this.deps.prefix).itr(req.itr), { op: 'list', limit, ...(req.eids ? { eids: req.eids } : {}) }, 5000);
     }
     const { total, entries } = this.mapServer.server.list(limit, req.eids);

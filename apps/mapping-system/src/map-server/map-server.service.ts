@@ -61,7 +61,11 @@ export class MapServerService {
       logger: this.log,
       handler: (req) => this.onRequest(req),
     });
-    this.sweeper = new PeriodicTask(this.deps.timers.sweepRealMs, () => this.sweep(), (err) => this.log.warn({ err: err.message }, 'sweep failed'));
+    this.sweeper = new PeriodicTask(
+      this.deps.timers.sweepRealMs,
+      () => this.sweep(),
+      (err) => this.log.warn({ err: err.message }, 'sweep failed'),
+    );
     this.sweeper.start();
     // A map-server starts empty (soft state): ETRs register again, ITRs ask again for what they cache.
     const hello: MapServerHello = { type: 'Map-Server-Hello', epoch: this.epoch, at: iso(this.deps.clock.wall()) };
@@ -131,7 +135,10 @@ export class MapServerService {
   /** Records of a Map-Register the map-server holds newer elsewhere: that site must stop claiming them. */
   private tellRefused(decision: RegisterAccepted): void {
     for (const r of decision.refused) {
-      this.log.info({ site: decision.site, eid: r.eid, version: r.version, heldVersion: r.heldVersion, heldBy: r.heldBy }, `stale registration of ${r.eid} v${r.version} from ${decision.site}: v${r.heldVersion} is at ${r.heldBy}`);
+      this.log.info(
+        { site: decision.site, eid: r.eid, version: r.version, heldVersion: r.heldVersion, heldBy: r.heldBy },
+        `stale registration of ${r.eid} v${r.version} from ${decision.site}: v${r.heldVersion} is at ${r.heldBy}`,
+      );
       const current = this.server.registry.get(r.eid, this.deps.clock.lab());
       if (current && current.site !== decision.site) this.track(this.notifyAway(decision.site, current));
     }
@@ -158,7 +165,10 @@ export class MapServerService {
     } catch (err) {
       this.log.warn({ site, eid: entry.eid, err: (err as Error).message }, `Map-Notify to ${site} not acknowledged; its ETR learns the move from the location events or from a refused refresh`);
     }
-    this.log.info({ to: site, eid: entry.eid, vm: entry.vm, version: entry.version, site: entry.site, acked }, `Map-Notify to ${site}: ${entry.eid} is now at ${entry.site} (version ${entry.version}); stop claiming it`);
+    this.log.info(
+      { to: site, eid: entry.eid, vm: entry.vm, version: entry.version, site: entry.site, acked },
+      `Map-Notify to ${site}: ${entry.eid} is now at ${entry.site} (version ${entry.version}); stop claiming it`,
+    );
     this.plane('Notified', `notify:away:${site}:${entry.eid}:${entry.version}`, entry, this.deps.clock.wall(), { kind: 'away', to: site, site: entry.site, acked });
   }
 
@@ -210,7 +220,18 @@ export class MapServerService {
       if (r.moveId) {
         const data: MappingConvergedData = { site: r.site, ...(r.previousSite ? { previousSite: r.previousSite } : {}), kind: r.kind, itrs: r.itrs, dropped: r.dropped, ms: round(r.ms) };
         const id = `converged:${r.eid}:${r.version}:${r.site}`;
-        this.deps.planes.emit({ id, plane: 'map', type: 'MappingConverged', component: 'map-server', ...(r.vm ? { vm: r.vm } : {}), eid: r.eid, moveId: r.moveId, locationVersion: r.version, at: iso(this.deps.clock.wall()), data });
+        this.deps.planes.emit({
+          id,
+          plane: 'map',
+          type: 'MappingConverged',
+          component: 'map-server',
+          ...(r.vm ? { vm: r.vm } : {}),
+          eid: r.eid,
+          moveId: r.moveId,
+          locationVersion: r.version,
+          at: iso(this.deps.clock.wall()),
+          data,
+        });
       }
       const line = r.itrs.length
         ? `mapping converged: ${what}: all ${r.itrs.length} ITRs that cached it hold the new version (${r.itrs.join(', ')}) after ${round(r.ms)} ms`

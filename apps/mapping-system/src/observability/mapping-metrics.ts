@@ -11,7 +11,10 @@ export function observeMappingSystem(metrics: LocusMetrics, mapping: RunningMapp
       for (const [site, inbox] of mapping.host.inboxes)
         for (const [message, byCode] of Object.entries(inbox.refused)) for (const [reason, n] of Object.entries(byCode ?? {})) emit({ site, message, reason }, n);
     }),
-    metrics.counterFrom(LOCUS_METRICS.eventsDroppedTotal, droppedEvents(() => [mapping.host.feedDrops()])),
+    metrics.counterFrom(
+      LOCUS_METRICS.eventsDroppedTotal,
+      droppedEvents(() => [mapping.host.feedDrops()]),
+    ),
   ];
   const ms = mapping.mapServer;
   if (ms) {

@@ -1,13 +1,6 @@
 import type { Service, Subscription } from 'nats';
 import type { Logger } from 'pino';
-import {
-  MapNotify,
-  mappingSubjects,
-  MAX_RECORDS_PER_REGISTER,
-  type ErrorBody,
-  type MapRegister,
-  type RegisterRecord,
-} from '@locus/contracts';
+import { MapNotify, mappingSubjects, MAX_RECORDS_PER_REGISTER, type ErrorBody, type MapRegister, type RegisterRecord } from '@locus/contracts';
 import { EtrClaims, hostEid, verifyMessage, type ClaimOutcome, type EidClaim, type EtrLocationFact, type LocationVersions } from '@locus/domain';
 import { requestJson } from '@locus/messaging';
 import { isNoResponders, type MappingDeps } from '../shared/deps';
@@ -69,7 +62,11 @@ export class EtrService {
         void this.registerAll();
       },
     });
-    this.refresher = new PeriodicTask(this.deps.timers.refreshRealMs, () => this.registerAll(), (err) => this.log.warn({ err: err.message }, 'refresh failed'));
+    this.refresher = new PeriodicTask(
+      this.deps.timers.refreshRealMs,
+      () => this.registerAll(),
+      (err) => this.log.warn({ err: err.message }, 'refresh failed'),
+    );
     this.refresher.start();
   }
 
@@ -183,7 +180,8 @@ export class EtrService {
       }
       this.log.info(
         { eid: r.eid, vm: r.vm, version: r.version, site: r.site, outcome },
-        `Map-Notify: ${r.eid}${r.vm ? ` (${r.vm})` : ''} is away at ${r.site}, version ${r.version}` + (outcome === 'released' ? ': stopped claiming it' : outcome === 'kept' ? ': our claim is newer, kept' : ': not claimed here any more'),
+        `Map-Notify: ${r.eid}${r.vm ? ` (${r.vm})` : ''} is away at ${r.site}, version ${r.version}` +
+          (outcome === 'released' ? ': stopped claiming it' : outcome === 'kept' ? ': our claim is newer, kept' : ': not claimed here any more'),
       );
     }
     return { ok: true, released };

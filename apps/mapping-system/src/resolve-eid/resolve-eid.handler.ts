@@ -19,7 +19,13 @@ export class ResolveEidHandler {
   async handle(req: MapResolveRequest): Promise<MapResolveReply | object> {
     if (req.itr) {
       if (!this.deps.policy.has(req.itr))
-        throw new LocusError('UNKNOWN_SITE', `no ITR named ${req.itr}; the ITRs are ${this.deps.policy.sites().map((s) => s.name).join(', ')}`);
+        throw new LocusError(
+          'UNKNOWN_SITE',
+          `no ITR named ${req.itr}; the ITRs are ${this.deps.policy
+            .sites()
+            .map((s) => s.name)
+            .join(', ')}`,
+        );
       return requestJson(this.deps.nc, mappingSubjects(this.deps.prefix).itr(req.itr), { op: 'resolve', eid: req.eid, ...(req.forward ? { forward: true } : {}) }, 5000);
     }
     const entry = this.mapServer.server.resolve(req.eid);

@@ -93,7 +93,11 @@ describe('mapping options and timers', () => {
   const env = { LOCUS_MAPPING_KEY_SEED: generateKeySeed() };
   it('given no other environment, then the defaults: everything in one process, 60 s refresh, 180 s expiry, 1440/15 min TTLs', () => {
     expect(loadMappingOptions(env)).toMatchObject({ mapServer: true, xtrSites: 'all', smrOnlyItrs: [], registerIntervalS: 60, registrationTtlS: 180, mapCacheTtlMin: 1440, negativeTtlMin: 15 });
-    expect(loadMappingOptions({ ...env, LOCUS_MAP_SERVER: 'false', LOCUS_XTR_SITES: 'dc1, branch', LOCUS_ITR_SMR_ONLY: 'dc1' })).toMatchObject({ mapServer: false, xtrSites: ['dc1', 'branch'], smrOnlyItrs: ['dc1'] });
+    expect(loadMappingOptions({ ...env, LOCUS_MAP_SERVER: 'false', LOCUS_XTR_SITES: 'dc1, branch', LOCUS_ITR_SMR_ONLY: 'dc1' })).toMatchObject({
+      mapServer: false,
+      xtrSites: ['dc1', 'branch'],
+      smrOnlyItrs: ['dc1'],
+    });
     expect(loadMappingOptions({ ...env, LOCUS_XTR_SITES: 'none' }).xtrSites).toEqual([]);
     expect(() => loadMappingOptions({ ...env, LOCUS_MAP_REGISTER_INTERVAL_S: '-1' })).toThrow(/invalid mapping-system configuration/);
   });

@@ -92,8 +92,7 @@ export function keyMaterialOrGenerated(env: NodeJS.ProcessEnv): KeyMaterial {
 }
 
 export function checkedKeyMaterial(key: KeyMaterial): KeyMaterial {
-  if (key.seed.length < MIN_KEY_SEED_LENGTH)
-    throw new Error(`the mapping key seed (${key.source}) has ${key.seed.length} characters; at least ${MIN_KEY_SEED_LENGTH} are needed (${KEY_SEED_HINT})`);
+  if (key.seed.length < MIN_KEY_SEED_LENGTH) throw new Error(`the mapping key seed (${key.source}) has ${key.seed.length} characters; at least ${MIN_KEY_SEED_LENGTH} are needed (${KEY_SEED_HINT})`);
   return key;
 }
 

@@ -1,16 +1,6 @@
 import type { DataSource } from 'typeorm';
 import type { Logger } from 'pino';
-import type {
-  CancelMoveRequest,
-  DriftCheckRequest,
-  GetMoveRequest,
-  GetTopologyRequest,
-  GetVmRequest,
-  ListVmsRequest,
-  MoveVmRequest,
-  PlanMoveRequest,
-  RequestEndpoint,
-} from '@locus/contracts';
+import type { CancelMoveRequest, DriftCheckRequest, GetMoveRequest, GetTopologyRequest, GetVmRequest, ListVmsRequest, MoveVmRequest, PlanMoveRequest, RequestEndpoint } from '@locus/contracts';
 import type { RequestHandler } from '@locus/messaging';
 import type { TopologyIndex } from '@locus/topology';
 import type { VmCommandService } from '../vm-commands/vm-command.service';

@@ -98,7 +98,10 @@ export function observeMobilityManager(metrics: LocusMetrics, manager: MobilityM
         emit({ endpoint, reason: 'rejected' }, s.rejected);
       }
     }),
-    metrics.counterFrom(LOCUS_METRICS.eventsDroppedTotal, droppedEvents(() => [manager.saga.drops(), manager.convergence?.drops()])),
+    metrics.counterFrom(
+      LOCUS_METRICS.eventsDroppedTotal,
+      droppedEvents(() => [manager.saga.drops(), manager.convergence?.drops()]),
+    ),
     metrics.gaugeFrom(LOCUS_METRICS.outboxPending, async (emit) => {
       const rows: { n: number }[] = await manager.dataSource.query('SELECT count(*)::int AS n FROM outbox');
       emit({}, rows[0]?.n ?? 0);

@@ -106,7 +106,13 @@ export class VmCommandService {
           version,
           decision.events.map((e: VmEvent) => ({ type: e.type, data: e.data, metadata })),
         );
-        this.remember(vm, { state: fold(events.map((e) => parseVmEvent(e.type, e.data)), state), version: version + events.length });
+        this.remember(vm, {
+          state: fold(
+            events.map((e) => parseVmEvent(e.type, e.data)),
+            state,
+          ),
+          version: version + events.length,
+        });
         return { events, state };
       } catch (err) {
         this.forget(vm);

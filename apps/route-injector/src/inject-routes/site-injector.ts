@@ -162,8 +162,7 @@ export class SiteRouteInjector implements LocationFollower {
     const { site, prefix } = event.data;
     if (!event.vm || typeof site !== 'string' || typeof prefix !== 'string' || !site || !prefix || site === this.name) return;
     const prev = this.replacements.get(event.vm);
-    if (!prev || prev.locationVersion <= event.locationVersion)
-      this.replacements.set(event.vm, { site, locationVersion: event.locationVersion, source: 'route-confirmed' });
+    if (!prev || prev.locationVersion <= event.locationVersion) this.replacements.set(event.vm, { site, locationVersion: event.locationVersion, source: 'route-confirmed' });
     this.tracker.observe(event.vm, ipOfPrefix(prefix), site, event.locationVersion);
     const own = await this.opts.driver.list(prefix);
     if (own.length) await this.serial(() => this.converge(prefix, { id: event.id, cause: 'confirmation', moveId: event.moveId }));
@@ -200,7 +199,14 @@ export class SiteRouteInjector implements LocationFollower {
         this.confirmed.delete(action.prefix);
         this.pending.set(action.prefix, { route: action.route, startedAt, trigger: trigger.id, moveId: trigger.moveId });
         this.log.info(
-          { vm: action.route.vm, prefix: action.prefix, version: action.route.locationVersion, localPref: action.route.localPref, community: formatCommunity(versionCommunity(action.route.locationVersion)), reason: action.reason },
+          {
+            vm: action.route.vm,
+            prefix: action.prefix,
+            version: action.route.locationVersion,
+            localPref: action.route.localPref,
+            community: formatCommunity(versionCommunity(action.route.locationVersion)),
+            reason: action.reason,
+          },
           `route advertised: ${action.prefix} via ${action.route.nextHop}`,
         );
         await this.emit('RouteAdvertised', action.route.vm, action.prefix, action.route.locationVersion, trigger, {
@@ -221,7 +227,10 @@ export class SiteRouteInjector implements LocationFollower {
         this.confirmed.delete(action.prefix);
         await this.opts.driver.withdraw(action.path);
         const log = action.breakBeforeMake ? this.log.warn.bind(this.log) : this.log.info.bind(this.log);
-        log({ vm: action.vm, prefix: action.prefix, version: action.path.locationVersion, replacedBy: action.replacedBy, reason: action.reason }, `route withdrawn: ${action.prefix} via ${action.path.nextHop}`);
+        log(
+          { vm: action.vm, prefix: action.prefix, version: action.path.locationVersion, replacedBy: action.replacedBy, reason: action.reason },
+          `route withdrawn: ${action.prefix} via ${action.path.nextHop}`,
+        );
         await this.emit('RouteWithdrawn', action.vm, action.prefix, action.path.locationVersion ?? vm?.locationVersion ?? 0, trigger, {
           site: this.name,
           prefix: action.prefix,
@@ -262,13 +271,20 @@ export class SiteRouteInjector implements LocationFollower {
         const ms = Date.now() - p.startedAt;
         this.confirmed.set(prefix, { version: p.route.locationVersion, ms });
         this.log.info({ vm: p.route.vm, prefix, version: p.route.locationVersion, ms }, `route confirmed in the core RIB after ${ms} ms`);
-        await this.emit('RouteConfirmed', p.route.vm, prefix, p.route.locationVersion, { id: p.trigger, cause: 'core-rib', moveId: p.moveId }, {
-          site: this.name,
+        await this.emit(
+          'RouteConfirmed',
+          p.route.vm,
           prefix,
-          nextHop: p.route.nextHop,
-          ms,
-          via: 'core-rib',
-        }).then(
+          p.route.locationVersion,
+          { id: p.trigger, cause: 'core-rib', moveId: p.moveId },
+          {
+            site: this.name,
+            prefix,
+            nextHop: p.route.nextHop,
+            ms,
+            via: 'core-rib',
+          },
+        ).then(
           (event) => this.opts.confirmedLocally?.(event),
           (err) => this.log.warn({ err: (err as Error).message }, 'could not publish RouteConfirmed'),
         );
@@ -340,22 +356,21 @@ export class SiteRouteInjector implements LocationFollower {
     // the core only for the prefixes shown, unless the whole table is
     const core = wholeCore ?? (await coreOf(own.map((p) => p.prefix)));
     const inCore = new Set(core.map((c) => `${c.prefix}|${c.nextHop}|${c.locationVersion}`));
-    const routes: HostRouteView[] = own
-      .map((p) => {
-        const vm = this.tracker.byIp(ipOfPrefix(p.prefix));
-        const want = desiredRoute(vm, this.site).route;
-        const state = want && samePath(want, p) ? (inCore.has(`${p.prefix}|${p.nextHop}|${p.locationVersion}`) ? 'confirmed' : 'advertised') : this.held.has(p.prefix) ? 'withdrawing' : 'stale';
-        const c = this.confirmed.get(p.prefix);
-        return {
-          prefix: p.prefix,
-          vm: vm?.vm,
-          locationVersion: p.locationVersion,
-          state,
-          nextHop: p.nextHop,
-          localPref: p.localPref,
-          ...(c && c.version === p.locationVersion ? { confirmMs: c.ms } : {}),
-        } satisfies HostRouteView;
-      });
+    const routes: HostRouteView[] = own.map((p) => {
+      const vm = this.tracker.byIp(ipOfPrefix(p.prefix));
+      const want = desiredRoute(vm, this.site).route;
+      const state = want && samePath(want, p) ? (inCore.has(`${p.prefix}|${p.nextHop}|${p.locationVersion}`) ? 'confirmed' : 'advertised') : this.held.has(p.prefix) ? 'withdrawing' : 'stale';
+      const c = this.confirmed.get(p.prefix);
+      return {
+        prefix: p.prefix,
+        vm: vm?.vm,
+        locationVersion: p.locationVersion,
+        state,
+        nextHop: p.nextHop,
+        localPref: p.localPref,
+        ...(c && c.version === p.locationVersion ? { confirmMs: c.ms } : {}),
+      } satisfies HostRouteView;
+    });
     if (!paged) return { site: this.name, rib: this.opts.driver.kind, routes };
     return { site: this.name, rib: this.opts.driver.kind, routes, total: listed.length, ...(own.length < rest.length ? { next: own[own.length - 1].prefix } : {}) };
   }
@@ -372,7 +387,14 @@ export class SiteRouteInjector implements LocationFollower {
     return next;
   }
 
-  private async emit(type: string, vm: string | undefined, prefix: string, locationVersion: number, trigger: { id: string; cause: string; moveId?: string }, data: Record<string, unknown>): Promise<PlaneEvent> {
+  private async emit(
+    type: string,
+    vm: string | undefined,
+    prefix: string,
+    locationVersion: number,
+    trigger: { id: string; cause: string; moveId?: string },
+    data: Record<string, unknown>,
+  ): Promise<PlaneEvent> {
     const event: PlaneEvent = {
       id: `${type}:${this.name}:${prefix}:v${locationVersion}:${trigger.id}`,
       plane: 'route',

@@ -13,7 +13,10 @@ export function observeRouteInjectors(metrics: LocusMetrics, routes: RunningRout
         for (const r of view.routes) emit({ site: view.site, state: r.state }, 1);
       }
     }),
-    metrics.counterFrom(LOCUS_METRICS.eventsDroppedTotal, droppedEvents(() => routes.feeds.map((f) => f.drops()))),
+    metrics.counterFrom(
+      LOCUS_METRICS.eventsDroppedTotal,
+      droppedEvents(() => routes.feeds.map((f) => f.drops())),
+    ),
   ];
   return { checks: [natsCheck(routes.nc)], stop: () => stops.forEach((s) => s()) };
 }

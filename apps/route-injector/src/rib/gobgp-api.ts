@@ -73,8 +73,7 @@ export function fromApiPath(prefix: string, p: ApiPath, asn = LAB_ASN): RibPath 
     const type = String(a['@type'] ?? '');
     if (type.endsWith('.NextHopAttribute')) nextHop = a.next_hop ?? '';
     else if (type.endsWith('.LocalPrefAttribute')) localPref = a.local_pref ?? 0;
-    else if (type.endsWith('.LargeCommunitiesAttribute'))
-      communities = (a.communities ?? []).map((c) => ({ globalAdmin: c.global_admin, localData1: c.local_data1, localData2: c.local_data2 }));
+    else if (type.endsWith('.LargeCommunitiesAttribute')) communities = (a.communities ?? []).map((c) => ({ globalAdmin: c.global_admin, localData1: c.local_data1, localData2: c.local_data2 }));
   }
   const neighbour = p.neighbor_ip && p.neighbor_ip !== '<nil>' ? String(p.neighbor_ip) : '';
   return { prefix, nextHop, localPref, locationVersion: versionFromCommunities(communities, asn), best: !!p.best, neighbour };
@@ -143,7 +142,14 @@ export class GoBgpClient {
     let retry: NodeJS.Timeout | undefined;
     const open = () => {
       if (closed) return;
-      const c = this.api.WatchEvent({ table: { filters: [{ type: 'ADJIN', init: false }, { type: 'BEST', init: false }] } }) as grpc.ClientReadableStream<unknown>;
+      const c = this.api.WatchEvent({
+        table: {
+          filters: [
+            { type: 'ADJIN', init: false },
+            { type: 'BEST', init: false },
+          ],
+        },
+      }) as grpc.ClientReadableStream<unknown>;
       call = c;
       c.on('data', () => onChange());
       c.on('error', (err: Error & { code?: number }) => {

@@ -35,7 +35,10 @@ describe('in-memory RIB (when gobgpd is missing)', () => {
     await fabric.driverFor('dc2').advertise({ prefix: '10.1.0.10/32', site: 'dc2', nextHop: '198.51.100.12', localPref: 102, locationVersion: 2 });
     await watcher.until((paths) => paths.length === 2, 'both paths');
     const core = await fabric.core().list('10.1.0.10/32');
-    expect(core.map((p) => [p.nextHop, p.best])).toEqual([['198.51.100.11', false], ['198.51.100.12', true]]);
+    expect(core.map((p) => [p.nextHop, p.best])).toEqual([
+      ['198.51.100.11', false],
+      ['198.51.100.12', true],
+    ]);
     await watcher.until(() => watcher.notifications() >= 1, 'a notification of the advertisements');
     const told = watcher.notifications();
     const [own] = await fabric.driverFor('dc1').list();

@@ -62,7 +62,10 @@ export class LinuxFibSync {
   }
 
   private tables(): { ns: string; routerIp?: string }[] {
-    return [{ ns: this.dataplane.names.core() }, ...this.sites.filter((s) => this.dataplane.topology.site(s.name)?.kind !== 'branch').map((s) => ({ ns: this.dataplane.names.router(s.name), routerIp: s.routerIp }))];
+    return [
+      { ns: this.dataplane.names.core() },
+      ...this.sites.filter((s) => this.dataplane.topology.site(s.name)?.kind !== 'branch').map((s) => ({ ns: this.dataplane.names.router(s.name), routerIp: s.routerIp })),
+    ];
   }
 
   private async pass(): Promise<void> {
@@ -89,7 +92,10 @@ export class LinuxFibSync {
     }
     this.passes++;
     if (changes.length)
-      this.log.info({ changed: changes.length, routes: best.size, changes: changes.slice(0, 12) }, `kernel routes follow the core: ${changes.length} /32 change(s) installed${changes.length > 12 ? ' (first 12 listed)' : ''}`);
+      this.log.info(
+        { changed: changes.length, routes: best.size, changes: changes.slice(0, 12) },
+        `kernel routes follow the core: ${changes.length} /32 change(s) installed${changes.length > 12 ? ' (first 12 listed)' : ''}`,
+      );
   }
 }
 

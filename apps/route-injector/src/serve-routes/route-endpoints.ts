@@ -39,7 +39,12 @@ export async function serveRoutes(
   const targets = (site?: string): string[] => {
     if (!site) return allSites.filter((s) => s.hostRoutes).map((s) => s.name);
     const known = allSites.find((s) => s.name === site);
-    if (!known) throw unknownName('site', site, allSites.map((s) => s.name));
+    if (!known)
+      throw unknownName(
+        'site',
+        site,
+        allSites.map((s) => s.name),
+      );
     if (!known.hostRoutes) throw new LocusError('UNKNOWN_SITE', `${site} does not inject host routes (topology hostRoutes: false)`);
     return [site];
   };

@@ -44,7 +44,10 @@ describe('the recorded host state an agent restarts from', () => {
   const MOVE = '00000000-0000-4000-8000-000000000001';
   const dc1 = { site: 'dc1', hypervisor: 'dc1-hv1' };
   const dc2 = { site: 'dc2', hypervisor: 'dc2-hv1' };
-  const placed: VmEvent = { type: 'VmPlaced', data: { vm: 'web-01', ip: '10.1.0.10', mac: '52:54:00:01:00:10', l2Domain: 'web', site: 'dc1', hypervisor: 'dc1-hv1', memoryMb: 4096, locationVersion: 1 } };
+  const placed: VmEvent = {
+    type: 'VmPlaced',
+    data: { vm: 'web-01', ip: '10.1.0.10', mac: '52:54:00:01:00:10', l2Domain: 'web', site: 'dc1', hypervisor: 'dc1-hv1', memoryMb: 4096, locationVersion: 1 },
+  };
   const accepted = (mode: 'cold' | 'warm' | 'hot'): VmEvent => ({
     type: 'MoveAccepted',
     data: { moveId: MOVE, vm: 'web-01', mode, from: dc1, to: dc2, locationVersion: 1, cause: 'operator', warnings: [], planes: ['location'] },

@@ -63,8 +63,7 @@ export function applyLocationFact(inv: HostInventory, fact: LocationFact): Apply
 /** May this host act on `vm` for `locationVersion`? Refuses anything older than what it has seen. */
 export function checkFence(inv: HostInventory, vm: string, locationVersion: number): { ok: true } | { ok: false; reason: string } {
   const seen = inv.seen.get(vm) ?? 0;
-  if (locationVersion < seen)
-    return { ok: false, reason: `${inv.hypervisor} has seen ${vm} at location version ${seen}; a request for version ${locationVersion} is stale` };
+  if (locationVersion < seen) return { ok: false, reason: `${inv.hypervisor} has seen ${vm} at location version ${seen}; a request for version ${locationVersion} is stale` };
   return { ok: true };
 }
 

@@ -63,8 +63,7 @@ export function decideArpForMove(input: ArpMoveInput): ArpMoveDecision {
   const mode = input.mode ?? 'cold';
   const gateway = input.targetSite ? gatewayCheck(domain, input.targetSite, site) : undefined;
   const base = { site: site.name, gateway };
-  if (!domain.sites.includes(site.name))
-    return { ...base, rule: 'not-in-domain', proxy: 'none', reason: `${domain.name} does not span ${site.name}: no neighbours of ${vm.vm} here` };
+  if (!domain.sites.includes(site.name)) return { ...base, rule: 'not-in-domain', proxy: 'none', reason: `${domain.name} does not span ${site.name}: no neighbours of ${vm.vm} here` };
   const wasIn = domain.sites.includes(from);
   const isIn = domain.sites.includes(to);
   if (wasIn && isIn) {
@@ -116,7 +115,6 @@ export function gatewayCheck(domain: ArpDomain, target: ArpSite, home: ArpSite):
   const there = target.gateways.find((g) => g.subnet === domain.subnet && g.ip === domain.gateway);
   const here = home.gateways.find((g) => g.subnet === domain.subnet && g.ip === domain.gateway);
   if (!there) return { ok: false, reason: `${target.name} does not carry gateway ${domain.gateway} of ${domain.subnet}: the VM loses its first hop` };
-  if (here && here.mac !== there.mac)
-    return { ok: false, reason: `${target.name} answers ${domain.gateway} with ${there.mac}, not ${here.mac}: the VM's cached gateway entry is wrong` };
+  if (here && here.mac !== there.mac) return { ok: false, reason: `${target.name} answers ${domain.gateway} with ${there.mac}, not ${here.mac}: the VM's cached gateway entry is wrong` };
   return { ok: true, reason: `${target.name} answers ${domain.gateway} with the same virtual MAC ${there.mac}: the VM's cached gateway entry stays valid` };
 }

@@ -3,7 +3,12 @@ import { advance, expiresBy, isWrong, learnt, receiveGratuitous, reachableMs } f
 import { labNeighbours } from './lab-neighbours';
 
 const gw = (subnet: string, ip: string, mac: string) => ({ subnet, ip, mac });
-const dc1: ArpSite = { name: 'dc1', routerMac: '02:00:00:00:11:01', proxyEnabled: true, gateways: [gw('10.11.0.0/24', '10.11.0.1', '00:00:5e:00:01:0b'), gw('10.1.0.0/24', '10.1.0.1', '00:00:5e:00:01:01')] };
+const dc1: ArpSite = {
+  name: 'dc1',
+  routerMac: '02:00:00:00:11:01',
+  proxyEnabled: true,
+  gateways: [gw('10.11.0.0/24', '10.11.0.1', '00:00:5e:00:01:0b'), gw('10.1.0.0/24', '10.1.0.1', '00:00:5e:00:01:01')],
+};
 const dc2: ArpSite = { name: 'dc2', routerMac: '02:00:00:00:12:01', proxyEnabled: true, gateways: [gw('10.1.0.0/24', '10.1.0.1', '00:00:5e:00:01:01')] };
 const cloud: ArpSite = { name: 'cloud', routerMac: '02:00:00:00:21:01', proxyEnabled: true, gateways: [gw('10.11.0.0/24', '10.11.0.1', '00:00:5e:00:01:0b')] };
 const dc1Local: ArpDomain = { name: 'dc1-local', kind: 'site-local', sites: ['dc1'], subnet: '10.11.0.0/24', gateway: '10.11.0.1' };
@@ -38,7 +43,7 @@ describe('ARP decision per move', () => {
   it('given a site without the gateway, then the gateway check fails', () => {
     expect(decideArpForMove({ site: dc1, domain: dc1Local, vm: db01, from: 'dc1', to: 'dc2', targetSite: dc2 }).gateway?.ok).toBe(false);
   });
-  it('proxyWanted: only at the domain\'s own sites while the VM is away', () => {
+  it("proxyWanted: only at the domain's own sites while the VM is away", () => {
     expect(proxyWanted(dc1, dc1Local, 'cloud')).toBe(true);
     expect(proxyWanted(dc1, dc1Local, 'dc1')).toBe(false);
     expect(proxyWanted(cloud, dc1Local, 'cloud')).toBe(false);

@@ -16,7 +16,13 @@ const agreeing = (): DriftInput => ({
   skip: new Set(),
   registry: [{ prefix: '10.1.0.10/32', vm: 'web-01', site: 'dc2', version: 2 }],
   itrs: [
-    { itr: 'branch', entries: [{ prefix: '10.1.0.10/32', site: 'dc2', version: 2 }, { prefix: '10.99.0.1/32', negative: true }] },
+    {
+      itr: 'branch',
+      entries: [
+        { prefix: '10.1.0.10/32', site: 'dc2', version: 2 },
+        { prefix: '10.99.0.1/32', negative: true },
+      ],
+    },
     { itr: 'dc1', entries: [] },
   ],
   routes: [
@@ -36,7 +42,13 @@ describe('drift: every plane compared with the location DB', () => {
     input.registry = [{ prefix: '10.1.0.10/32', vm: 'web-01', site: 'dc1', version: 1 }];
     input.itrs = [{ itr: 'branch', entries: [{ prefix: '10.1.0.10/32', site: 'dc1', version: 1 }] }];
     input.routes = [
-      { site: 'dc1', routes: [{ prefix: '10.1.0.10/32', vm: 'web-01', locationVersion: 1, state: 'withdrawing' }, { prefix: '10.9.9.9/32', state: 'stale' }] },
+      {
+        site: 'dc1',
+        routes: [
+          { prefix: '10.1.0.10/32', vm: 'web-01', locationVersion: 1, state: 'withdrawing' },
+          { prefix: '10.9.9.9/32', state: 'stale' },
+        ],
+      },
       { site: 'dc2', routes: [{ prefix: '10.1.0.10/32', vm: 'web-01', locationVersion: 2, state: 'advertised' }] },
     ];
     expect(findDrift(input)).toEqual([
@@ -162,7 +174,14 @@ describe('drift: which disagreements a check may call resolved', () => {
   });
 
   it('given a disagreement of the hypervisors, then only a check that compared the VM with the agents resolves it (a moving VM is compared there, not on the network planes)', () => {
-    const copy: DriftView = { plane: 'hypervisors', component: 'agent:dc2-hv1', vm: 'web-01', kind: 'extra-copy', hosts: ['dc2-hv1', 'dc1-hv1'], detail: 'dc2-hv1 holds a copy of web-01 (running v1)' };
+    const copy: DriftView = {
+      plane: 'hypervisors',
+      component: 'agent:dc2-hv1',
+      vm: 'web-01',
+      kind: 'extra-copy',
+      hosts: ['dc2-hv1', 'dc1-hv1'],
+      detail: 'dc2-hv1 holds a copy of web-01 (running v1)',
+    };
     const withCopy = new Map([[driftKey(copy), copy]]);
     expect(nextKnownDrift(withCopy, [], scope({ vms: new Set(['web-01']) })).resolved).toEqual([]);
     expect(nextKnownDrift(withCopy, [], scope({ hostVms: new Set(['web-01']) })).resolved).toEqual([copy]);

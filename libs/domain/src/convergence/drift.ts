@@ -91,8 +91,7 @@ export function findDrift(input: DriftInput): DriftView[] {
     for (const e of entries) {
       const l = byIp.get(e.prefix);
       if (e.negative || !compared(l)) continue;
-      if (e.site !== l.site || e.version !== l.locationVersion)
-        out.push({ plane: 'mapping', component: `itr:${itr}`, vm: l.vm, detail: `caches ${e.prefix} at ${e.site} v${e.version}; ${where(l)}` });
+      if (e.site !== l.site || e.version !== l.locationVersion) out.push({ plane: 'mapping', component: `itr:${itr}`, vm: l.vm, detail: `caches ${e.prefix} at ${e.site} v${e.version}; ${where(l)}` });
     }
   }
 
@@ -114,7 +113,8 @@ export function findDrift(input: DriftInput): DriftView[] {
           continue;
         }
         if (!compared(l)) continue;
-        if (l.site !== v.site) out.push({ plane: 'host-routes', component: `route-injector:${v.site}`, vm: l.vm, detail: `still originates ${r.prefix} v${r.locationVersion ?? '?'} (${r.state}); ${where(l)}` });
+        if (l.site !== v.site)
+          out.push({ plane: 'host-routes', component: `route-injector:${v.site}`, vm: l.vm, detail: `still originates ${r.prefix} v${r.locationVersion ?? '?'} (${r.state}); ${where(l)}` });
         else if (l.state === 'stopped') out.push({ plane: 'host-routes', component: `route-injector:${v.site}`, vm: l.vm, detail: `originates ${r.prefix} of a stopped VM` });
         else if (r.locationVersion !== l.locationVersion)
           out.push({ plane: 'host-routes', component: `route-injector:${v.site}`, vm: l.vm, detail: `originates ${r.prefix} at v${r.locationVersion ?? '?'}; ${where(l)}` });
@@ -194,11 +194,7 @@ export function inDriftScope(d: DriftView, scope: DriftScope): boolean {
  * in the check's scope but not found are resolved, and the others (outside what the check compared)
  * stay known as they were.
  */
-export function nextKnownDrift(
-  known: ReadonlyMap<string, DriftView>,
-  found: readonly DriftView[],
-  scope: DriftScope,
-): { known: Map<string, DriftView>; appeared: DriftView[]; resolved: DriftView[] } {
+export function nextKnownDrift(known: ReadonlyMap<string, DriftView>, found: readonly DriftView[], scope: DriftScope): { known: Map<string, DriftView>; appeared: DriftView[]; resolved: DriftView[] } {
   const now = new Map(found.map((d) => [driftKey(d), d]));
   const appeared = [...now].filter(([k]) => !known.has(k)).map(([, d]) => d);
   const resolved: DriftView[] = [];

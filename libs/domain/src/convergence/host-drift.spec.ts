@@ -56,7 +56,12 @@ describe('drift on the hypervisors: where a VM runs, against the location DB', (
         detail: 'dc2-hv1 holds a copy of web-01 (running v1); the DB places web-01 on dc1-hv1 (dc1) v1',
       },
     ]);
-    expect(decision.repair).toEqual({ vm: 'web-01', hypervisor: 'dc1-hv1', findings: [expect.objectContaining({ kind: 'extra-copy' })], reassert: { expectedLocationVersion: 1, locationVersion: 2, evict: ['dc2-hv1'] } });
+    expect(decision.repair).toEqual({
+      vm: 'web-01',
+      hypervisor: 'dc1-hv1',
+      findings: [expect.objectContaining({ kind: 'extra-copy' })],
+      reassert: { expectedLocationVersion: 1, locationVersion: 2, evict: ['dc2-hv1'] },
+    });
   });
 
   it('given the DB host lost the VM and nobody is ahead, then missing, and the repair only boots it there at the DB version (nothing to fence)', () => {

@@ -22,7 +22,16 @@ const dc2 = { hypervisor: 'dc2-hv1', site: 'dc2' };
 
 /** A VM event as the outbox relay publishes it: `metadata.at` when decided, `recordedAt` a little later in the store. */
 function vmEvent(type: string, data: Record<string, unknown>, atMs: number, recordedLaterMs = 7): RecordedEvent<any> {
-  return { id: `${type}-${atMs}`, streamId: 'vm:web-01', streamVersion: 1, position: '1', type, data, metadata: { correlationId: 'c', component: 'move-saga', at: iso(atMs) }, recordedAt: iso(atMs + recordedLaterMs) };
+  return {
+    id: `${type}-${atMs}`,
+    streamId: 'vm:web-01',
+    streamVersion: 1,
+    position: '1',
+    type,
+    data,
+    metadata: { correlationId: 'c', component: 'move-saga', at: iso(atMs) },
+    recordedAt: iso(atMs + recordedLaterMs),
+  };
 }
 function plane(p: PlaneEvent['plane'], type: string, component: string, atMs: number, data: Record<string, unknown>, over: Partial<PlaneEvent> = {}): PlaneEvent {
   return { id: `${type}-${component}-${atMs}`, plane: p, type, component, vm: 'web-01', moveId: MOVE, locationVersion: 2, at: iso(atMs), data, ...over };
@@ -30,16 +39,57 @@ function plane(p: PlaneEvent['plane'], type: string, component: string, atMs: nu
 
 /** A cold move of web-01 dc1 -> dc2 on the wire: subject and payload, in stream order. */
 const coldMove: [string, unknown][] = [
-  ['locus.evt.vm.web-01.MoveAccepted', vmEvent('MoveAccepted', { moveId: MOVE, vm: 'web-01', mode: 'cold', from: dc1, to: dc2, locationVersion: 1, planes: ['location', 'mapping', 'host-routes'] }, 0)],
+  [
+    'locus.evt.vm.web-01.MoveAccepted',
+    vmEvent('MoveAccepted', { moveId: MOVE, vm: 'web-01', mode: 'cold', from: dc1, to: dc2, locationVersion: 1, planes: ['location', 'mapping', 'host-routes'] }, 0),
+  ],
   ['locus.evt.vm.web-01.MoveStarted', vmEvent('MoveStarted', { moveId: MOVE, hypervisor: 'dc1-hv1' }, 1)],
   ['locus.evt.vm.web-01.loc.VmRelocated', vmEvent('VmRelocated', { moveId: MOVE, vm: 'web-01', ip: '10.1.0.10', mac: 'x', from: dc1, to: dc2, locationVersion: 2 }, 100)],
-  ['locus.evt.map.web-01.Registered', plane('map', 'Registered', 'map-server', 104, { site: 'dc2', rloc: '192.0.2.2', kind: 'moved', previousSite: 'dc1', publishTo: ['branch'], smrTo: [] }, { eid: '10.1.0.10/32' })],
-  ['locus.evt.map.web-01.CacheUpdated', plane('map', 'CacheUpdated', 'itr:branch', 108, { itr: 'branch', eid: '10.1.0.10/32', version: 2, rloc: '192.0.2.2', site: 'dc2', via: 'publish' }, { eid: '10.1.0.10/32' })],
-  ['locus.evt.map.web-01.MappingConverged', plane('map', 'MappingConverged', 'map-server', 109, { site: 'dc2', previousSite: 'dc1', kind: 'moved', itrs: ['branch'], dropped: [], ms: 5 }, { eid: '10.1.0.10/32' })],
-  ['locus.evt.route.web-01.RouteAdvertised', plane('route', 'RouteAdvertised', 'route-injector:dc2', 110, { site: 'dc2', prefix: '10.1.0.10/32', nextHop: '198.51.100.12', localPref: 101, largeCommunity: '65000:1:2', cause: 'relocated', reason: 'the VM is here' })],
+  [
+    'locus.evt.map.web-01.Registered',
+    plane('map', 'Registered', 'map-server', 104, { site: 'dc2', rloc: '192.0.2.2', kind: 'moved', previousSite: 'dc1', publishTo: ['branch'], smrTo: [] }, { eid: '10.1.0.10/32' }),
+  ],
+  [
+    'locus.evt.map.web-01.CacheUpdated',
+    plane('map', 'CacheUpdated', 'itr:branch', 108, { itr: 'branch', eid: '10.1.0.10/32', version: 2, rloc: '192.0.2.2', site: 'dc2', via: 'publish' }, { eid: '10.1.0.10/32' }),
+  ],
+  [
+    'locus.evt.map.web-01.MappingConverged',
+    plane('map', 'MappingConverged', 'map-server', 109, { site: 'dc2', previousSite: 'dc1', kind: 'moved', itrs: ['branch'], dropped: [], ms: 5 }, { eid: '10.1.0.10/32' }),
+  ],
+  [
+    'locus.evt.route.web-01.RouteAdvertised',
+    plane('route', 'RouteAdvertised', 'route-injector:dc2', 110, {
+      site: 'dc2',
+      prefix: '10.1.0.10/32',
+      nextHop: '198.51.100.12',
+      localPref: 101,
+      largeCommunity: '65000:1:2',
+      cause: 'relocated',
+      reason: 'the VM is here',
+    }),
+  ],
   ['locus.evt.route.web-01.RouteConfirmed', plane('route', 'RouteConfirmed', 'route-injector:dc2', 120, { site: 'dc2', prefix: '10.1.0.10/32', nextHop: '198.51.100.12', ms: 10, via: 'core-rib' })],
   ['locus.evt.vm.web-01.MoveCompleted', vmEvent('MoveCompleted', { moveId: MOVE, locationVersion: 2, downtimeMs: 28000, totalMs: 28000 }, 125)],
-  ['locus.evt.route.web-01.RouteWithdrawn', plane('route', 'RouteWithdrawn', 'route-injector:dc1', 146, { site: 'dc1', prefix: '10.1.0.10/32', nextHop: '198.51.100.11', cause: 'relocated', reason: 'the VM left', replacedBy: { site: 'dc2', locationVersion: 2, source: 'route-confirmed' }, breakBeforeMake: false }, { locationVersion: 1, moveId: undefined })],
+  [
+    'locus.evt.route.web-01.RouteWithdrawn',
+    plane(
+      'route',
+      'RouteWithdrawn',
+      'route-injector:dc1',
+      146,
+      {
+        site: 'dc1',
+        prefix: '10.1.0.10/32',
+        nextHop: '198.51.100.11',
+        cause: 'relocated',
+        reason: 'the VM left',
+        replacedBy: { site: 'dc2', locationVersion: 2, source: 'route-confirmed' },
+        breakBeforeMake: false,
+      },
+      { locationVersion: 1, moveId: undefined },
+    ),
+  ],
 ];
 
 describe('MoveBoard: one convergence figure per move', () => {
@@ -81,7 +131,14 @@ describe('MoveBoard: one convergence figure per move', () => {
   it("given the tracker's MoveConverged with the same figure, then it is said once and becomes the move's figure", () => {
     const board = new MoveBoard({ topology });
     for (const [subject, payload] of coldMove) board.apply(subject, payload);
-    const lines = board.apply('locus.evt.vm.web-01.MoveConverged', vmEvent('MoveConverged', { moveId: MOVE, locationVersion: 2, convergenceMs: 46, planes: { location: { ms: 0 }, mapping: { ms: 9, itrs: 1, of: 1 }, 'host-routes': { ms: 46, advertised: 'dc2', withdrawn: 'dc1' } } }, 150));
+    const lines = board.apply(
+      'locus.evt.vm.web-01.MoveConverged',
+      vmEvent(
+        'MoveConverged',
+        { moveId: MOVE, locationVersion: 2, convergenceMs: 46, planes: { location: { ms: 0 }, mapping: { ms: 9, itrs: 1, of: 1 }, 'host-routes': { ms: 46, advertised: 'dc2', withdrawn: 'dc1' } } },
+        150,
+      ),
+    );
     const m = board.moves.get(MOVE)!;
     expect(lines).toEqual([]);
     expect(m.state).toBe('converged');
@@ -102,7 +159,18 @@ describe('MoveBoard: one convergence figure per move', () => {
     const board = new MoveBoard({ topology });
     for (const [subject, payload] of coldMove) board.apply(subject, payload);
     const timeline = board.moves.get(MOVE)!.timeline;
-    expect(timeline.map((e) => e.event)).toEqual(['MoveAccepted', 'MoveStarted', 'VmRelocated', 'Registered', 'CacheUpdated', 'MappingConverged', 'RouteAdvertised', 'RouteConfirmed', 'MoveCompleted', 'RouteWithdrawn']);
+    expect(timeline.map((e) => e.event)).toEqual([
+      'MoveAccepted',
+      'MoveStarted',
+      'VmRelocated',
+      'Registered',
+      'CacheUpdated',
+      'MappingConverged',
+      'RouteAdvertised',
+      'RouteConfirmed',
+      'MoveCompleted',
+      'RouteWithdrawn',
+    ]);
     expect(timeline[2]).toMatchObject({ at: T0 + 100, component: 'move-saga', text: 'location committed: web-01 at dc2-hv1 (dc2), version 2' });
     expect(timeline[9]).toMatchObject({ component: 'route-injector:dc1', text: 'dc1 withdrew its /32 v1' });
   });

@@ -1,4 +1,14 @@
-import { decodeStreamEventFrom, EventRejected, isRecordedVmEvent, type EventRejectReason, type Location, type PlaneEvent, type PlaneTiming, type RecordedVmEvent, type StaleComponent } from '@locus/contracts';
+import {
+  decodeStreamEventFrom,
+  EventRejected,
+  isRecordedVmEvent,
+  type EventRejectReason,
+  type Location,
+  type PlaneEvent,
+  type PlaneTiming,
+  type RecordedVmEvent,
+  type StaleComponent,
+} from '@locus/contracts';
 import { MoveConvergenceBook, type ConvergenceProgress, type ConvergenceTopology, type ConvergenceVerdict } from './move-convergence';
 import { convergenceInputOf } from './convergence-input';
 import { describePlaneEvent, describeVmEvent } from './move-timeline';
@@ -146,7 +156,8 @@ export class MoveBoard {
     switch (e.type) {
       case 'MoveAccepted':
         Object.assign(m, { vm: e.data.vm, mode: e.data.mode, from: e.data.from, to: e.data.to, requestId: e.data.requestId, planes: e.data.planes ?? [], acceptedAt: at });
-        if (e.data.plan?.mode === 'hot') m.precopy = { round: -1, maxRounds: e.data.plan.maxRounds, downtimeLimitMs: e.data.plan.downtimeLimitMs, sentBytes: 0, dirtyBytes: 0, expectedDowntimeMs: 0, throttlePct: 0 };
+        if (e.data.plan?.mode === 'hot')
+          m.precopy = { round: -1, maxRounds: e.data.plan.maxRounds, downtimeLimitMs: e.data.plan.downtimeLimitMs, sentBytes: 0, dirtyBytes: 0, expectedDowntimeMs: 0, throttlePct: 0 };
         say(`accepted (move ${moveId.slice(0, 8)}${m.planes.length ? `, planes ${m.planes.join(', ')}` : ''})`);
         break;
       case 'MoveStarted':
@@ -156,8 +167,17 @@ export class MoveBoard {
         break;
       case 'PreCopyRoundCompleted':
         m.state = 'in-progress';
-        m.precopy = { ...(m.precopy ?? { maxRounds: undefined, downtimeLimitMs: undefined }), round: e.data.round, sentBytes: (m.precopy?.sentBytes ?? 0) + (e.data.sentBytes ?? 0), dirtyBytes: e.data.dirtyBytes, expectedDowntimeMs: e.data.expectedDowntimeMs, throttlePct: e.data.throttlePct };
-        say(`pre-copy round ${e.data.round}: ${Math.round(e.data.sentBytes / 1048576)} MiB sent, ${Math.round(e.data.dirtyBytes / 1048576)} MiB dirty, downtime would be ${Math.round(e.data.expectedDowntimeMs)} ms`);
+        m.precopy = {
+          ...(m.precopy ?? { maxRounds: undefined, downtimeLimitMs: undefined }),
+          round: e.data.round,
+          sentBytes: (m.precopy?.sentBytes ?? 0) + (e.data.sentBytes ?? 0),
+          dirtyBytes: e.data.dirtyBytes,
+          expectedDowntimeMs: e.data.expectedDowntimeMs,
+          throttlePct: e.data.throttlePct,
+        };
+        say(
+          `pre-copy round ${e.data.round}: ${Math.round(e.data.sentBytes / 1048576)} MiB sent, ${Math.round(e.data.dirtyBytes / 1048576)} MiB dirty, downtime would be ${Math.round(e.data.expectedDowntimeMs)} ms`,
+        );
         break;
       case 'VmRelocated':
         m.relocatedAt = at;

@@ -69,7 +69,16 @@ function given(...inputs: ConvergenceInput[]) {
 const kinds = (verdicts: ConvergenceVerdict[]) => verdicts.map((v) => v.kind);
 
 describe('move convergence: a cold move between data centers (mapping, host routes)', () => {
-  const everyPlane = () => [registered(2), cacheUpdated('branch', 3), cacheUpdated('dc1', 3), cacheUpdated('dc2', 5), mappingConverged(5), advertised('dc2', 1), confirmed('dc2', 16), withdrawn('dc1', 18)];
+  const everyPlane = () => [
+    registered(2),
+    cacheUpdated('branch', 3),
+    cacheUpdated('dc1', 3),
+    cacheUpdated('dc2', 5),
+    mappingConverged(5),
+    advertised('dc2', 1),
+    confirmed('dc2', 16),
+    withdrawn('dc1', 18),
+  ];
 
   it('given every plane agreeing, when the move completes, then converged with the time of the last plane after the commit and per-plane times', () => {
     const { when } = given(accepted(), relocated(), ...everyPlane());
@@ -104,12 +113,16 @@ describe('move convergence: a cold move between data centers (mapping, host rout
   it('facts of VMs with no tracked move are kept for the 4,096 most recently reported VMs only; a tracked move keeps its own', () => {
     const all = everyPlane();
     // web-01's facts arrive first, then the planes report 4,096 other idle VMs (a lab starting).
-    const others = Array.from({ length: 4096 }, (_, i) => plane('route', 'RouteConfirmed', 'route-injector:dc1', 1, { site: 'dc1', prefix: `10.9.${i >> 8}.${i & 255}/32` }, { vm: `idle-${i}`, locationVersion: 1 }));
+    const others = Array.from({ length: 4096 }, (_, i) =>
+      plane('route', 'RouteConfirmed', 'route-injector:dc1', 1, { site: 'dc1', prefix: `10.9.${i >> 8}.${i & 255}/32` }, { vm: `idle-${i}`, locationVersion: 1 }),
+    );
     const { when } = given(...all, ...others);
     // web-01's facts were the oldest idle ones: forgotten, so its move waits for the planes again.
     expect(when(accepted(), relocated(), completed())).toEqual([]);
     // Tracked now: its facts stay however many idle VMs report meanwhile.
-    const more = Array.from({ length: 5000 }, (_, i) => plane('route', 'RouteConfirmed', 'route-injector:dc1', 1, { site: 'dc1', prefix: `10.8.${i >> 8}.${i & 255}/32` }, { vm: `later-${i}`, locationVersion: 1 }));
+    const more = Array.from({ length: 5000 }, (_, i) =>
+      plane('route', 'RouteConfirmed', 'route-injector:dc1', 1, { site: 'dc1', prefix: `10.8.${i >> 8}.${i & 255}/32` }, { vm: `later-${i}`, locationVersion: 1 }),
+    );
     expect(when(...all.slice(0, -1), ...more)).toEqual([]);
     expect(kinds(when(all[all.length - 1]))).toEqual(['converged']);
   });
@@ -131,13 +144,14 @@ describe('move convergence: a cold move between data centers (mapping, host rout
   it('a hot move inside the L2 domain waits for the RARP announce', () => {
     const { when } = given(accepted({ mode: 'hot', to: { site: 'dc1', hypervisor: 'dc1-hv2' }, planes: ['location', 'l2-announce'] }), relocated());
     expect(when(completed(500))).toEqual([]);
-    expect(when({ kind: 'announced', moveId: MOVE, vm: 'web-01', hypervisor: 'dc1-hv2', at: T0 + 470 })).toMatchObject([{ kind: 'converged', convergenceMs: 470, planes: { 'l2-announce': { ms: 470 } } }]);
+    expect(when({ kind: 'announced', moveId: MOVE, vm: 'web-01', hypervisor: 'dc1-hv2', at: T0 + 470 })).toMatchObject([
+      { kind: 'converged', convergenceMs: 470, planes: { 'l2-announce': { ms: 470 } } },
+    ]);
   });
 });
 
 describe('move convergence: the ARP proxy when a VM leaves its subnet (db-01 dc1-local -> cloud)', () => {
-  const db = (over: Partial<Extract<ConvergenceInput, { kind: 'accepted' }>> = {}) =>
-    accepted({ vm: 'db-01', to: cloud, planes: ['location', 'mapping', 'host-routes', 'arp-proxy'], ...over });
+  const db = (over: Partial<Extract<ConvergenceInput, { kind: 'accepted' }>> = {}) => accepted({ vm: 'db-01', to: cloud, planes: ['location', 'mapping', 'host-routes', 'arp-proxy'], ...over });
   const dbRelocated = relocated({ vm: 'db-01', ip: '10.11.0.10' });
   const p = (input: ConvergenceInput) => (input.kind === 'plane' ? { ...input, event: { ...input.event, vm: 'db-01', eid: input.event.eid?.replace('10.1.0.10', '10.11.0.10') } } : input);
   const routesAndMap = () =>

@@ -301,8 +301,7 @@ export class MoveConvergenceBook {
     const after = (at: number) => round3(Math.max(0, at - rel.at));
     const done: Record<string, PlaneTiming> = { location: { ms: 0, site: info.to.site, locationVersion: V } };
     const stale: StaleComponent[] = [];
-    const of = (plane: PlaneEvent['plane'], type: string, pred: (f: Fact) => boolean = () => true) =>
-      facts.filter((f) => f.event.plane === plane && f.event.type === type && pred(f));
+    const of = (plane: PlaneEvent['plane'], type: string, pred: (f: Fact) => boolean = () => true) => facts.filter((f) => f.event.plane === plane && f.event.type === type && pred(f));
     const first = (list: Fact[]) => list.reduce<Fact | undefined>((a, f) => (!a || f.at < a.at ? f : a), undefined);
     const data = (f: Fact) => f.event.data;
     const prefix = `${rel.ip}/32`;
@@ -329,7 +328,12 @@ export class MoveConvergenceBook {
           ...(registered ? { registeredMs: after(registered.at) } : {}),
           itrs: itrs.length,
           of: itrs.length + dropped.length,
-          itrMs: Object.fromEntries([...updated].filter(([itr]) => itrs.includes(itr)).sort(([a], [b]) => a.localeCompare(b)).map(([itr, f]) => [itr, after(f.at)])),
+          itrMs: Object.fromEntries(
+            [...updated]
+              .filter(([itr]) => itrs.includes(itr))
+              .sort(([a], [b]) => a.localeCompare(b))
+              .map(([itr, f]) => [itr, after(f.at)]),
+          ),
           ...(dropped.length ? { dropped } : {}),
         };
       } else if (!registered) {
@@ -352,23 +356,19 @@ export class MoveConvergenceBook {
       const advertised = newSite ? first(of('route', 'RouteAdvertised', (f) => data(f).site === B && f.event.locationVersion === V)) : undefined;
       const confirmed = newSite ? first(of('route', 'RouteConfirmed', (f) => data(f).site === B && f.event.locationVersion === V)) : undefined;
       const withdrawn = oldSite
-        ? first(
-            of(
-              'route',
-              'RouteWithdrawn',
-              (f) =>
-                data(f).site === A &&
-                f.event.locationVersion < V &&
-                (f.seq > since || f.event.moveId === m.moveId || replacedByVersion(data(f)) >= V),
-            ),
-          )
+        ? first(of('route', 'RouteWithdrawn', (f) => data(f).site === A && f.event.locationVersion < V && (f.seq > since || f.event.moveId === m.moveId || replacedByVersion(data(f)) >= V)))
         : undefined;
       if ((!newSite || confirmed) && (!oldSite || withdrawn)) {
         const last = Math.max(confirmed?.at ?? rel.at, withdrawn?.at ?? rel.at);
         done['host-routes'] = {
           ms: after(last),
           ...(confirmed
-            ? { advertised: B, ...(advertised ? { advertisedMs: after(advertised.at) } : {}), confirmedMs: after(confirmed.at), ...(typeof data(confirmed).ms === 'number' ? { coreMs: data(confirmed).ms } : {}) }
+            ? {
+                advertised: B,
+                ...(advertised ? { advertisedMs: after(advertised.at) } : {}),
+                confirmedMs: after(confirmed.at),
+                ...(typeof data(confirmed).ms === 'number' ? { coreMs: data(confirmed).ms } : {}),
+              }
             : {}),
           ...(withdrawn ? { withdrawn: A, withdrawnMs: after(withdrawn.at), ...(data(withdrawn).breakBeforeMake ? { breakBeforeMake: true } : {}) } : {}),
         };

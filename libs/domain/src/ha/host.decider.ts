@@ -9,9 +9,7 @@ import type { ErrorCode, HostEvent } from '@locus/contracts';
  */
 export type HostState = { status: 'unknown' } | { status: 'up' } | { status: 'failed'; silentMs: number; vms: readonly string[] };
 
-export type HostCommand =
-  | { type: 'DeclareHostFailed'; hypervisor: string; silentMs: number; vms: readonly string[] }
-  | { type: 'RecordHostRecovered'; hypervisor: string };
+export type HostCommand = { type: 'DeclareHostFailed'; hypervisor: string; silentMs: number; vms: readonly string[] } | { type: 'RecordHostRecovered'; hypervisor: string };
 
 export type HostDecision = { ok: true; events: HostEvent[] } | { ok: false; code: ErrorCode; message: string };
 

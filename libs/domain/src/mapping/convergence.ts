@@ -87,11 +87,13 @@ export class ConvergenceTracker {
   }
 
   timeouts(now: number): ConvergenceReport[] {
-    return this.deadlines.due(now, (eid) => this.pending.get(eid)?.deadline).map((eid) => {
-      const p = this.pending.get(eid)!;
-      this.pending.delete(eid);
-      return report(p, 'timed-out', now);
-    });
+    return this.deadlines
+      .due(now, (eid) => this.pending.get(eid)?.deadline)
+      .map((eid) => {
+        const p = this.pending.get(eid)!;
+        this.pending.delete(eid);
+        return report(p, 'timed-out', now);
+      });
   }
 
   private finishIfDone(p: Pending, now: number): ConvergenceReport | undefined {

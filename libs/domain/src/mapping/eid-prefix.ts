@@ -34,7 +34,7 @@ export function parseEidPrefix(text: string): ParsedPrefix | undefined {
   const lenText = text.slice(slash + 1);
   if (address === undefined || !/^(3[0-2]|[12]?\d)$/.test(lenText)) return undefined;
   const length = Number(lenText);
-  if (((address & prefixMask(length)) >>> 0) !== address) return undefined;
+  if ((address & prefixMask(length)) >>> 0 !== address) return undefined;
   return { network: address, length };
 }
 
@@ -50,7 +50,7 @@ export function hostEid(ip: string): string {
 }
 
 export function prefixContainsAddress(p: ParsedPrefix, address: number): boolean {
-  return ((address & prefixMask(p.length)) >>> 0) === p.network;
+  return (address & prefixMask(p.length)) >>> 0 === p.network;
 }
 
 /** True when every address of `inner` lies in `outer`. */

@@ -55,7 +55,10 @@ describe('ETR claims follow the location events', () => {
     };
 
     it('given a VM claimed at dc1, when it moves to dc2, then dc1 releases and dc2 claims, whichever learns it first', () => {
-      for (const order of [['dc1', 'dc2'], ['dc2', 'dc1']] as const) {
+      for (const order of [
+        ['dc1', 'dc2'],
+        ['dc2', 'dc1'],
+      ] as const) {
         const p = shared();
         for (const site of order) p[site].learn({ vm: 'web-01', ip: '10.1.0.10', site: 'dc1', locationVersion: 1 });
         const moved = { vm: 'web-01', ip: '10.1.0.10', site: 'dc2', locationVersion: 2 };

@@ -2,7 +2,11 @@ import { ExpiryQueue } from './expiry-queue';
 
 describe('expiry queue', () => {
   it('given keys with deadlines, when time passes, then exactly the due keys come out', () => {
-    const deadlines = new Map([['a', 10], ['b', 20], ['c', 30]]);
+    const deadlines = new Map([
+      ['a', 10],
+      ['b', 20],
+      ['c', 30],
+    ]);
     const q = new ExpiryQueue<string>();
     for (const [k, at] of deadlines) q.schedule(k, at);
     expect(q.due(5, (k) => deadlines.get(k))).toEqual([]);

@@ -2,7 +2,16 @@ import type { MapReply, MappingRecord } from '@locus/contracts';
 import { MapCache } from './map-cache';
 
 const record = (version: number, site = 'dc1', rloc = '192.0.2.11'): MappingRecord => ({ eid: '10.1.0.10/32', vm: 'web-01', site, locators: [{ rloc, priority: 1, weight: 100 }], ttl: 1440, version });
-const reply = (r?: MappingRecord, ttl = 1440): MapReply => ({ type: 'Map-Reply', nonce: '0000000000000001', eid: '10.1.0.10', prefix: r?.eid ?? '10.1.0.10/32', negative: !r, ...(r ? { record: r } : {}), ttl: r ? ttl : 15, subscribed: true });
+const reply = (r?: MappingRecord, ttl = 1440): MapReply => ({
+  type: 'Map-Reply',
+  nonce: '0000000000000001',
+  eid: '10.1.0.10',
+  prefix: r?.eid ?? '10.1.0.10/32',
+  negative: !r,
+  ...(r ? { record: r } : {}),
+  ttl: r ? ttl : 15,
+  subscribed: true,
+});
 
 function cache() {
   const clock = { now: 0 };

@@ -97,11 +97,13 @@ export class MapCache {
   /** Removes entries whose TTL ran out. */
   expire(): CacheEntry[] {
     const now = this.now();
-    return this.expiry.due(now, (k) => this.byKey.get(k)?.expiresAt).map((k) => {
-      const e = this.byKey.get(k)!;
-      this.remove(k);
-      return e;
-    });
+    return this.expiry
+      .due(now, (k) => this.byKey.get(k)?.expiresAt)
+      .map((k) => {
+        const e = this.byKey.get(k)!;
+        this.remove(k);
+        return e;
+      });
   }
 
   entries(): CacheEntry[] {

@@ -39,7 +39,14 @@ function world() {
       site,
       mac,
     );
-  const request = (eid: string, itr?: string, subscribe = false): MapRequest => ({ type: 'Map-Request', nonce: (++n).toString(16).padStart(16, '0'), eid, ...(itr ? { itr } : {}), subscribe, smrInvoked: false });
+  const request = (eid: string, itr?: string, subscribe = false): MapRequest => ({
+    type: 'Map-Request',
+    nonce: (++n).toString(16).padStart(16, '0'),
+    eid,
+    ...(itr ? { itr } : {}),
+    subscribe,
+    smrInvoked: false,
+  });
   const snapshot = () => JSON.stringify(server.list(1000));
   return { server, clock, register, request, snapshot };
 }

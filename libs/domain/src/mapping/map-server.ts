@@ -130,7 +130,10 @@ export class MapServer {
       this.counters.changes++;
       const publishTo = this.subscriptions.subscribers(record.eid).sort();
       const subscribed = new Set(publishTo);
-      const smrTo = this.requesters.live(record.eid, now).filter((itr) => !subscribed.has(itr)).sort();
+      const smrTo = this.requesters
+        .live(record.eid, now)
+        .filter((itr) => !subscribed.has(itr))
+        .sort();
       this.counters.publishes += publishTo.length;
       this.counters.smrs += smrTo.length;
       const change: MappingChange = { kind: result.outcome, entry: result.entry, ...(result.previous ? { previous: result.previous } : {}), publishTo, smrTo };

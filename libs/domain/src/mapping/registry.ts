@@ -16,9 +16,7 @@ export interface HeldVersion {
 }
 
 export type ApplyResult =
-  | { outcome: 'created' | 'updated' | 'moved'; entry: MappingEntry; previous?: HeldVersion }
-  | { outcome: 'refreshed'; entry: MappingEntry }
-  | { outcome: 'stale'; held: HeldVersion };
+  { outcome: 'created' | 'updated' | 'moved'; entry: MappingEntry; previous?: HeldVersion } | { outcome: 'refreshed'; entry: MappingEntry } | { outcome: 'stale'; held: HeldVersion };
 
 /**
  * The map-server's registrations: EID prefix -> locator set, site, TTL and map version.

@@ -21,8 +21,7 @@ export class ReplayWindow {
   check(site: string, nonce: string, timestamp: number, now: number): ReplayVerdict {
     this.prune(now);
     const skew = now - timestamp;
-    if (Math.abs(skew) > this.windowMs)
-      return { ok: false, reason: `timestamp is ${Math.round(skew)} ms ${skew > 0 ? 'old' : 'in the future'}; the window is ±${this.windowMs} ms` };
+    if (Math.abs(skew) > this.windowMs) return { ok: false, reason: `timestamp is ${Math.round(skew)} ms ${skew > 0 ? 'old' : 'in the future'}; the window is ±${this.windowMs} ms` };
     if (this.seen.has(key(site, nonce))) return { ok: false, reason: `nonce ${nonce} of site ${site} was already used` };
     return { ok: true };
   }

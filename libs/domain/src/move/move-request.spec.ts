@@ -4,7 +4,10 @@ const topology = { hypervisor: (name: string) => (['dc1-hv1', 'dc2-hv1'].include
 
 describe('checks of a move request, written once (decider, planner, move.plan)', () => {
   it('given a target that names no hypervisor, then UNKNOWN_TARGET, before anything about the VM', () => {
-    expect(checkMoveRequest(topology, { vm: 'nope', to: 'dc9-hv9' }, undefined)).toEqual({ code: 'UNKNOWN_TARGET', message: 'no hypervisor named dc9-hv9; see locus.topology.get for the hypervisors' });
+    expect(checkMoveRequest(topology, { vm: 'nope', to: 'dc9-hv9' }, undefined)).toEqual({
+      code: 'UNKNOWN_TARGET',
+      message: 'no hypervisor named dc9-hv9; see locus.topology.get for the hypervisors',
+    });
     expect(unknownTarget(topology, 'dc2-hv1')).toBeUndefined();
   });
 

@@ -28,7 +28,10 @@ const move: VmEvent[] = [
 ];
 const stale = [{ plane: 'host-routes', component: 'route-injector:dc2', detail: '10.1.0.10/32 v2 not advertised' }];
 const late: VmEvent = { type: 'MoveConvergenceLate', data: { moveId: MOVE, locationVersion: 2, afterMs: 30000, stale, planes: { location: { ms: 0 } } } };
-const converged: VmEvent = { type: 'MoveConverged', data: { moveId: MOVE, locationVersion: 2, convergenceMs: 31000, planes: { location: { ms: 0 }, 'host-routes': { ms: 31000, advertised: 'dc2' } } } };
+const converged: VmEvent = {
+  type: 'MoveConverged',
+  data: { moveId: MOVE, locationVersion: 2, convergenceMs: 31000, planes: { location: { ms: 0 }, 'host-routes': { ms: 31000, advertised: 'dc2' } } },
+};
 
 describe('move projection: convergence', () => {
   it('a completed move is not converged yet', () => {
@@ -43,7 +46,19 @@ describe('move projection: convergence', () => {
     expect(done.timeline[done.timeline.length - 1]).toMatchObject({ event: 'MoveConverged', detail: { convergenceMs: 31000, planes: { location: 0, 'host-routes': 31000 } } });
   });
   it('the location row only moves its stream version', () => {
-    const row: LocationRow = { name: 'web-01', ip: '10.1.0.10', mac: 'm', l2Domain: 'web', site: 'dc2', hypervisor: 'dc2-hv1', memoryMb: 4096, state: 'running', locationVersion: 2, streamVersion: 4, updatedAt: 'x' };
+    const row: LocationRow = {
+      name: 'web-01',
+      ip: '10.1.0.10',
+      mac: 'm',
+      l2Domain: 'web',
+      site: 'dc2',
+      hypervisor: 'dc2-hv1',
+      memoryMb: 4096,
+      state: 'running',
+      locationVersion: 2,
+      streamVersion: 4,
+      updatedAt: 'x',
+    };
     expect(projectLocation(row, rec(converged))).toMatchObject({ site: 'dc2', state: 'running', locationVersion: 2 });
   });
 });

@@ -113,7 +113,10 @@ export function projectMove(row: MoveRow | undefined, recorded: RecordedEvent): 
       return step({}, { bytes: event.data.bytes, durationMs: event.data.durationMs });
     case 'PreCopyRoundCompleted': {
       const { moveId: _m, ...round } = event.data;
-      return step({ rounds: [...row.rounds, round] }, { round: round.round, sentBytes: round.sentBytes, dirtyBytes: Math.round(round.dirtyBytes), throttlePct: round.throttlePct, expectedDowntimeMs: round3(round.expectedDowntimeMs) });
+      return step(
+        { rounds: [...row.rounds, round] },
+        { round: round.round, sentBytes: round.sentBytes, dirtyBytes: Math.round(round.dirtyBytes), throttlePct: round.throttlePct, expectedDowntimeMs: round3(round.expectedDowntimeMs) },
+      );
     }
     case 'SwitchoverStarted':
       return step({}, { reason: event.data.reason, remainingBytes: Math.round(event.data.remainingBytes), expectedDowntimeMs: round3(event.data.expectedDowntimeMs) });
@@ -136,10 +139,7 @@ export function projectMove(row: MoveRow | undefined, recorded: RecordedEvent): 
         { downtimeMs: event.data.downtimeMs, modelDowntimeMs: event.data.modelDowntimeMs, totalMs: event.data.totalMs },
       );
     case 'MoveFailed':
-      return step(
-        { state: 'failed', finishedAt: recorded.metadata.at, error: { code: event.data.code, message: event.data.message } },
-        { phase: event.data.phase, code: event.data.code },
-      );
+      return step({ state: 'failed', finishedAt: recorded.metadata.at, error: { code: event.data.code, message: event.data.message } }, { phase: event.data.phase, code: event.data.code });
     case 'MoveCancelled':
       return step({ state: 'cancelled', finishedAt: recorded.metadata.at }, { phase: event.data.phase });
     case 'MoveConverged':

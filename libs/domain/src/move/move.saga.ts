@@ -116,7 +116,12 @@ function precopyStep(state: Extract<VmState, { status: 'placed' }>): SagaStep | 
     case 'postcopy':
       return { kind: 'switchover', moveId: move.moveId, reason: 'postcopy', remainingBytes: next.remainingBytes, expectedDowntimeMs: next.downtimeMs };
     case 'abort':
-      return { kind: 'fail', moveId: move.moveId, code: 'NOT_CONVERGING', message: `hot move aborted: ${next.reason}; the VM keeps running at ${move.from.hypervisor}. Try a warm or cold move, a higher downtime limit, or the throttle or postcopy policy.` };
+      return {
+        kind: 'fail',
+        moveId: move.moveId,
+        code: 'NOT_CONVERGING',
+        message: `hot move aborted: ${next.reason}; the VM keeps running at ${move.from.hypervisor}. Try a warm or cold move, a higher downtime limit, or the throttle or postcopy policy.`,
+      };
     default: {
       const never: never = next;
       throw new Error(`unhandled pre-copy step ${JSON.stringify(never)}`);

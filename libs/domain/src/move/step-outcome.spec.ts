@@ -20,7 +20,13 @@ describe('step outcomes: what a saga step is recorded as', () => {
   });
 
   it('given a stop answered, then RecordSourceStopped with the moment the VM stopped serving', () => {
-    expect(commandOfAnswer(step({}), { durationMs: 8000, startedAt: 1000.5, endedAt: 1008 }, 10)).toEqual({ type: 'RecordSourceStopped', moveId: MOVE, hypervisor: 'dc1-hv1', durationMs: 8000, downAt: 1000.5 });
+    expect(commandOfAnswer(step({}), { durationMs: 8000, startedAt: 1000.5, endedAt: 1008 }, 10)).toEqual({
+      type: 'RecordSourceStopped',
+      moveId: MOVE,
+      hypervisor: 'dc1-hv1',
+      durationMs: 8000,
+      downAt: 1000.5,
+    });
   });
 
   it('given a start at the target answered, then RecordTargetStarted fenced by the step’s location version, with the moment it served again and the time scale', () => {

@@ -10,7 +10,10 @@ import type { AgentStep, SagaStep } from './move.saga';
 /** A step the manager records by itself, without asking an agent. */
 export type OwnStep = Exclude<SagaStep, { kind: 'agent' }>;
 /** The part of an agent's reply that the saga records. */
-export type StepAnswer = Pick<AgentStepReply, 'durationMs' | 'startedAt' | 'endedAt' | 'bytes' | 'dirtyBytes' | 'offsetsMs' | 'measured' | 'completed' | 'throttlePct' | 'expectedDowntimeMs' | 'dirtyRateBps'>;
+export type StepAnswer = Pick<
+  AgentStepReply,
+  'durationMs' | 'startedAt' | 'endedAt' | 'bytes' | 'dirtyBytes' | 'offsetsMs' | 'measured' | 'completed' | 'throttlePct' | 'expectedDowntimeMs' | 'dirtyRateBps'
+>;
 
 /** The command of a step the manager takes itself: admit (once admission lets it), commit, switchover, fail. */
 export function commandOfStep(step: OwnStep): VmCommand {

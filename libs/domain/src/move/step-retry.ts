@@ -30,7 +30,6 @@ export function attemptTimeoutMs(p: StepRetryPolicy, attempt: number): number {
   return Math.max(p.minRealMs, simMs / p.timeScale);
 }
 
-
 /** Simulated ms the agent needs for the step by its parameters (0 when they do not say, e.g. a restart at the source). */
 export function expectedStepMs(step: AgentStep): number {
   const { durationMs, bytes, bandwidthBps, diskBps } = step.params;

@@ -31,7 +31,7 @@ describe('pre-copy model: constant dirty rate without a working-set cap equals t
     expect(prediction.outcome.kind).toBe('switchover');
     const l = D / R;
     const n = prediction.rounds.length; // rounds 0..n-1 run live, the n-th transfer is the stop-and-copy
-    const totalMs = ((M / R) * (1 - l ** (n + 1))) / (1 - l) * 1000 + p.resumeMs;
+    const totalMs = (((M / R) * (1 - l ** (n + 1))) / (1 - l)) * 1000 + p.resumeMs;
     const downtimeMs = ((M * l ** n) / R) * 1000 + p.resumeMs;
     expect(Math.abs(prediction.totalMs - totalMs) / totalMs).toBeLessThan(0.01);
     expect(Math.abs(prediction.downtimeMs! - downtimeMs) / downtimeMs).toBeLessThan(0.01);

@@ -106,13 +106,12 @@ export function nextPrecopyStep(p: PrecopyParams, rounds: readonly PrecopyRound[
   if (notConverging && last.measured && stopCopyMs <= p.downtimeLimitMs) return { kind: 'round', round: last.round + 1, sendBytes: remaining, throttlePct };
   if (notConverging) {
     if (p.policy === 'abort')
-      return { kind: 'abort', reason: `dirty data is not shrinking (${fmtBytes(remaining)} left after round ${last.round}, ${fmtBytes(p.dirtyRateBps)}/s dirty rate against ${fmtBytes(p.bandwidthBps)}/s)` };
-    if (p.policy === 'postcopy')
-      return { kind: 'postcopy', remainingBytes: remaining, downtimeMs: p.resumeMs, pullMs: stopCopyMs };
-    throttlePct =
-      last.throttlePct === 0
-        ? PRECOPY_DEFAULTS.throttleInitialPct
-        : Math.min(PRECOPY_DEFAULTS.throttleMaxPct, last.throttlePct + PRECOPY_DEFAULTS.throttleIncrementPct);
+      return {
+        kind: 'abort',
+        reason: `dirty data is not shrinking (${fmtBytes(remaining)} left after round ${last.round}, ${fmtBytes(p.dirtyRateBps)}/s dirty rate against ${fmtBytes(p.bandwidthBps)}/s)`,
+      };
+    if (p.policy === 'postcopy') return { kind: 'postcopy', remainingBytes: remaining, downtimeMs: p.resumeMs, pullMs: stopCopyMs };
+    throttlePct = last.throttlePct === 0 ? PRECOPY_DEFAULTS.throttleInitialPct : Math.min(PRECOPY_DEFAULTS.throttleMaxPct, last.throttlePct + PRECOPY_DEFAULTS.throttleIncrementPct);
   }
   return { kind: 'round', round: last.round + 1, sendBytes: remaining, throttlePct };
 }
@@ -139,10 +138,8 @@ export function predictPrecopy(p: PrecopyParams): PrecopyPrediction {
     }
     const precopyMs = rounds.reduce((s, r) => s + r.durationMs, 0);
     const precopyBytes = rounds.reduce((s, r) => s + r.sentBytes, 0);
-    if (next.kind === 'switchover')
-      return { rounds, outcome: next, dataSentBytes: precopyBytes + next.remainingBytes, totalMs: precopyMs + next.downtimeMs, downtimeMs: next.downtimeMs };
-    if (next.kind === 'postcopy')
-      return { rounds, outcome: next, dataSentBytes: precopyBytes + next.remainingBytes, totalMs: precopyMs + next.downtimeMs + next.pullMs, downtimeMs: next.downtimeMs };
+    if (next.kind === 'switchover') return { rounds, outcome: next, dataSentBytes: precopyBytes + next.remainingBytes, totalMs: precopyMs + next.downtimeMs, downtimeMs: next.downtimeMs };
+    if (next.kind === 'postcopy') return { rounds, outcome: next, dataSentBytes: precopyBytes + next.remainingBytes, totalMs: precopyMs + next.downtimeMs + next.pullMs, downtimeMs: next.downtimeMs };
     return { rounds, outcome: next, dataSentBytes: precopyBytes, totalMs: precopyMs };
   }
 }

@@ -12,7 +12,12 @@ describe('host route attributes', () => {
     expect(localPrefFor(2)).toBeGreaterThan(localPrefFor(1));
     expect(versionFromCommunities([versionCommunity(7)])).toBe(7);
     expect(hostRouteFor({ vm: 'web-01', ip: '10.1.0.10', locationVersion: 2 }, dc2)).toEqual({
-      prefix: '10.1.0.10/32', vm: 'web-01', site: 'dc2', nextHop: '198.51.100.12', localPref: 102, locationVersion: 2,
+      prefix: '10.1.0.10/32',
+      vm: 'web-01',
+      site: 'dc2',
+      nextHop: '198.51.100.12',
+      localPref: 102,
+      locationVersion: 2,
     });
   });
 });
@@ -57,7 +62,14 @@ describe('make-before-break, one prefix', () => {
     expect(a).toMatchObject({ kind: 'withdraw', replacedBy: { site: 'dc2' } });
   });
   it('given a confirmation of an older version only, then dc1 still holds', () => {
-    const [a] = planPrefix({ site: dc1, prefix: '10.1.0.10/32', vm: { ...moved, locationVersion: 3 }, ownerSite: dc2, own: [path(dc1, 1)], replacement: { site: 'dc2', locationVersion: 2, source: 'route-confirmed' } });
+    const [a] = planPrefix({
+      site: dc1,
+      prefix: '10.1.0.10/32',
+      vm: { ...moved, locationVersion: 3 },
+      ownerSite: dc2,
+      own: [path(dc1, 1)],
+      replacement: { site: 'dc2', locationVersion: 2, source: 'route-confirmed' },
+    });
     expect(a.kind).toBe('hold');
   });
   it('given the hold ran out, then dc1 withdraws and says it broke before make', () => {

@@ -65,14 +65,11 @@ export function planPrefix(input: PlanPrefixInput): PrefixAction[] {
     const others = own.filter((p) => p !== exact);
     if (exact && others.length === 0) return [{ kind: 'keep', prefix, path: exact, reason: want.reason }];
     if (exact) return others.map((path) => ({ kind: 'withdraw' as const, prefix, path, vm: vm?.vm, reason: `duplicate path next to the current one (${describe(path)})` }));
-    const reason = own.length
-      ? `${want.reason}; replaces ${own.map(describe).join(', ')}`
-      : want.reason;
+    const reason = own.length ? `${want.reason}; replaces ${own.map(describe).join(', ')}` : want.reason;
     return [{ kind: 'advertise', prefix, route, reason, replaces: own }];
   }
   return own.map((path): PrefixAction => {
-    if (!vm || !vm.up || !input.ownerSite || !input.ownerSite.hostRoutes || vm.site === site.name)
-      return { kind: 'withdraw', prefix, path, vm: vm?.vm, reason: want.reason };
+    if (!vm || !vm.up || !input.ownerSite || !input.ownerSite.hostRoutes || vm.site === site.name) return { kind: 'withdraw', prefix, path, vm: vm?.vm, reason: want.reason };
     const r = input.replacement;
     if (r && r.site === vm.site && r.locationVersion >= vm.locationVersion)
       return {
@@ -154,9 +151,7 @@ function groupByPrefix(paths: readonly RibPath[]): Map<string, RibPath[]> {
 
 /** The VM's route at its current site as the core RIB shows it, if it is there. */
 export function replacementInCore(vm: TrackedVm, core: readonly RibPath[], siteByNextHop: ReadonlyMap<string, string>): Replacement | undefined {
-  const path = core.find(
-    (p) => p.prefix === `${vm.ip}/32` && siteByNextHop.get(p.nextHop) === vm.site && (p.locationVersion ?? 0) >= vm.locationVersion,
-  );
+  const path = core.find((p) => p.prefix === `${vm.ip}/32` && siteByNextHop.get(p.nextHop) === vm.site && (p.locationVersion ?? 0) >= vm.locationVersion);
   return path ? { site: vm.site, locationVersion: path.locationVersion!, source: 'core-rib' } : undefined;
 }
 

@@ -8,9 +8,7 @@ import type { ErrorCode, MoveMode } from '@locus/contracts';
  */
 export interface RuleTopology {
   hypervisor(name: string): { name: string; site: string; l2Domains: readonly string[]; memoryMb: number } | undefined;
-  site(name: string):
-    | { name: string; hostRoutes: boolean; mappingSystem: boolean; l3VirtualSwitch: boolean; anycastGateways: readonly { subnet: string; ip: string; mac: string }[] }
-    | undefined;
+  site(name: string): { name: string; hostRoutes: boolean; mappingSystem: boolean; l3VirtualSwitch: boolean; anycastGateways: readonly { subnet: string; ip: string; mac: string }[] } | undefined;
   l2Domain(name: string): { name: string; kind: string; sites: readonly string[]; subnet: string; gateway: string; encapsulation: string; segmentId: number } | undefined;
   readonly hypervisors: readonly { name: string; site: string; l2Domains: readonly string[] }[];
   readonly sites: readonly { name: string; hostRoutes: boolean; mappingSystem: boolean; anycastGateways: readonly { subnet: string; ip: string; mac: string }[] }[];
@@ -29,9 +27,7 @@ export interface MoveRuleInput {
 /** Network planes a move changes, so a plan can say what will happen and the tracker what to wait for. */
 export type NetworkPlane = 'location' | 'l2-announce' | 'mapping' | 'host-routes' | 'arp-proxy';
 
-export type RuleVerdict =
-  | { ok: true; warnings: string[]; planes: NetworkPlane[]; leavesL2Domain: boolean }
-  | { ok: false; code: ErrorCode; message: string };
+export type RuleVerdict = { ok: true; warnings: string[]; planes: NetworkPlane[]; leavesL2Domain: boolean } | { ok: false; code: ErrorCode; message: string };
 
 export function checkMoveRules(t: RuleTopology, input: MoveRuleInput): RuleVerdict {
   const { vm, mode, to } = input;
@@ -46,8 +42,7 @@ export function checkMoveRules(t: RuleTopology, input: MoveRuleInput): RuleVerdi
   const domainName = `${domain.name} (${domain.encapsulation.toUpperCase()} ${domain.segmentId}, ${domain.subnet})`;
   const adjacentHosts = t.hypervisors.filter((h) => h.l2Domains.includes(domain.name) && h.name !== vm.hypervisor).map((h) => h.name);
 
-  if (input.hostsDown.has(to))
-    return { ok: false, code: 'HOST_DOWN', message: `${to} is declared failed (no heartbeat); pick another hypervisor` };
+  if (input.hostsDown.has(to)) return { ok: false, code: 'HOST_DOWN', message: `${to} is declared failed (no heartbeat); pick another hypervisor` };
 
   if (mode === 'hot' && !reachesDomain) {
     if (!targetSite.l3VirtualSwitch)
@@ -90,8 +85,7 @@ export function checkMoveRules(t: RuleTopology, input: MoveRuleInput): RuleVerdi
   }
 
   const freeMb = target.memoryMb - input.targetUsedMb;
-  if (vm.memoryMb > freeMb)
-    return { ok: false, code: 'TARGET_FULL', message: `${to} has ${Math.max(0, freeMb)} MiB free of ${target.memoryMb} MiB; ${vm.name} needs ${vm.memoryMb} MiB` };
+  if (vm.memoryMb > freeMb) return { ok: false, code: 'TARGET_FULL', message: `${to} has ${Math.max(0, freeMb)} MiB free of ${target.memoryMb} MiB; ${vm.name} needs ${vm.memoryMb} MiB` };
 
   const planes: NetworkPlane[] = ['location'];
   if (reachesDomain && mode === 'hot') planes.push('l2-announce');

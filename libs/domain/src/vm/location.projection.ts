@@ -19,8 +19,7 @@ export interface LocationRow {
 
 export function projectLocation(row: LocationRow | undefined, recorded: RecordedEvent): LocationRow | undefined {
   const event: VmEvent = recorded;
-  const touch = (patch: Partial<LocationRow>): LocationRow | undefined =>
-    row ? { ...row, ...patch, streamVersion: recorded.streamVersion, updatedAt: recorded.recordedAt } : row;
+  const touch = (patch: Partial<LocationRow>): LocationRow | undefined => (row ? { ...row, ...patch, streamVersion: recorded.streamVersion, updatedAt: recorded.recordedAt } : row);
   switch (event.type) {
     case 'VmPlaced': {
       const d = event.data;

@@ -112,7 +112,9 @@ describe('VM decider: placing a VM', () => {
 
 describe('VM decider: requesting a move', () => {
   it('given a placed VM, when a cold move is requested, then MoveAccepted from its current location with its plan', () => {
-    given(placed).when({ type: 'RequestMove', moveId: MOVE, mode: 'cold', to: dc2, requestId: 'r1', plan: coldPlan, planes: ['location'] }).then(accepted());
+    given(placed)
+      .when({ type: 'RequestMove', moveId: MOVE, mode: 'cold', to: dc2, requestId: 'r1', plan: coldPlan, planes: ['location'] })
+      .then(accepted());
   });
   it('given no VM, when a move is requested, then UNKNOWN_VM', () => {
     given().when({ type: 'RequestMove', moveId: MOVE, mode: 'cold', to: dc2 }).thenRefused('UNKNOWN_VM');
@@ -216,9 +218,13 @@ describe('VM decider: warm and hot moves, driven by the saga, match the predicti
       { type: 'VmPausedAndCopied', data: { moveId: MOVE, hypervisor: 'dc1-hv1', bytes: 1, durationMs: 1, reason: 'converged', downAt: T } },
       { ...relocated, data: { ...relocated.data, mode: 'hot' } } as VmEvent,
     ];
-    const resumed = given(...history).when({ type: 'RecordResumed', moveId: MOVE, hypervisor: 'dc2-hv1', locationVersion: 2, durationMs: 20, upAt: T + 0.5, timeScale: 100 }).events();
+    const resumed = given(...history)
+      .when({ type: 'RecordResumed', moveId: MOVE, hypervisor: 'dc2-hv1', locationVersion: 2, durationMs: 20, upAt: T + 0.5, timeScale: 100 })
+      .events();
     expect(resumed).toEqual([{ type: 'VmResumedAtTarget', data: { moveId: MOVE, hypervisor: 'dc2-hv1', locationVersion: 2, durationMs: 20, upAt: T + 0.5, observedDowntimeMs: 50 } }]);
-    const done = given(...history, ...resumed).when({ type: 'RecordAnnounced', moveId: MOVE, hypervisor: 'dc2-hv1', offsetsMs: [50] }).events()[1];
+    const done = given(...history, ...resumed)
+      .when({ type: 'RecordAnnounced', moveId: MOVE, hypervisor: 'dc2-hv1', offsetsMs: [50] })
+      .events()[1];
     expect(done).toMatchObject({ type: 'MoveCompleted', data: { downtimeMs: 50, modelDowntimeMs: 21 } });
   });
   it('hot abort: NOT_CONVERGING, the VM keeps running at the source', () => {
@@ -239,7 +245,9 @@ describe('VM decider: cancel', () => {
   it('given a hot move in pre-copy, when cancelled, then cancelled and the VM keeps running at the source', () => {
     const plan = hotPlan();
     const round0: VmEvent = { type: 'PreCopyRoundCompleted', data: { moveId: MOVE, ...runRound(precopyParamsOf(plan as never), 0, 4 * GiB, 0) } };
-    given(placed, accepted(plan), started, round0).when({ type: 'CancelMove', moveId: MOVE }).then({ type: 'MoveCancelled', data: { moveId: MOVE, phase: 'precopy', restartAtSource: false } });
+    given(placed, accepted(plan), started, round0)
+      .when({ type: 'CancelMove', moveId: MOVE })
+      .then({ type: 'MoveCancelled', data: { moveId: MOVE, phase: 'precopy', restartAtSource: false } });
   });
   it('given a hot move past its switchover, when cancelled, then TOO_LATE', () => {
     const switching: VmEvent = { type: 'SwitchoverStarted', data: { moveId: MOVE, reason: 'converged', remainingBytes: 1, expectedDowntimeMs: 21 } };
@@ -258,7 +266,9 @@ describe('VM decider: cancel', () => {
     given(placed, accepted(), started, stopped, transferred, relocated).when({ type: 'CancelMove', moveId: MOVE }).thenRefused('TOO_LATE');
   });
   it('given a queued move, when cancelled, then cancelled without any restart', () => {
-    given(placed, accepted()).when({ type: 'CancelMove', moveId: MOVE }).then({ type: 'MoveCancelled', data: { moveId: MOVE, phase: 'queued', restartAtSource: false } });
+    given(placed, accepted())
+      .when({ type: 'CancelMove', moveId: MOVE })
+      .then({ type: 'MoveCancelled', data: { moveId: MOVE, phase: 'queued', restartAtSource: false } });
   });
 });
 
@@ -298,7 +308,19 @@ describe('VM decider: drift repair (the location DB asserted again)', () => {
   });
   const reasserted: VmEvent = {
     type: 'VmLocationReasserted',
-    data: { repairId: REPAIR, vm: 'web-01', ip: '10.1.0.10', mac: '52:54:00:01:00:10', site: 'dc1', hypervisor: 'dc1-hv1', locationVersion: 3, previousVersion: 1, findings, evict: ['dc2-hv1'], start: true },
+    data: {
+      repairId: REPAIR,
+      vm: 'web-01',
+      ip: '10.1.0.10',
+      mac: '52:54:00:01:00:10',
+      site: 'dc1',
+      hypervisor: 'dc1-hv1',
+      locationVersion: 3,
+      previousVersion: 1,
+      findings,
+      evict: ['dc2-hv1'],
+      start: true,
+    },
   };
 
   it('given web-01 on dc1-hv1 v1, when the repair reasserts it at v3, then VmLocationReasserted at the DB location, and the VM is at v3', () => {
@@ -312,15 +334,23 @@ describe('VM decider: drift repair (the location DB asserted again)', () => {
     given(placed, accepted(), started, stopped, transferred, relocated).when(reassert()).thenRefused('VERSION_CONFLICT');
   });
   it('given a move under way, then refused; given a move stuck restarting at its source, then accepted (the new version unfences the restart)', () => {
-    given(placed, accepted(), started).when(reassert({ evict: [], start: false })).thenRefused('MOVE_IN_PROGRESS');
+    given(placed, accepted(), started)
+      .when(reassert({ evict: [], start: false }))
+      .thenRefused('MOVE_IN_PROGRESS');
     const failed: VmEvent = { type: 'MoveFailed', data: { moveId: MOVE, code: 'FENCED', message: 'seen v2', phase: 'started', restartAtSource: true } };
-    const events = given(placed, accepted(), started, failed).when(reassert({ evict: [], start: false })).events();
+    const events = given(placed, accepted(), started, failed)
+      .when(reassert({ evict: [], start: false }))
+      .events();
     expect(events.map((e) => e.type)).toEqual(['VmLocationReasserted']);
     expect(nextSagaStep(fold([placed, accepted(), started, failed, ...events]))).toMatchObject({ action: 'start', purpose: 'restart', hypervisor: 'dc1-hv1', locationVersion: 3 });
   });
   it('refuses another host than the DB’s, and a version that does not rise', () => {
-    given(placed).when(reassert({ hypervisor: 'dc2-hv1' })).thenRefused('BAD_REQUEST');
-    given(placed).when(reassert({ locationVersion: 1 })).thenRefused('BAD_REQUEST');
+    given(placed)
+      .when(reassert({ hypervisor: 'dc2-hv1' }))
+      .thenRefused('BAD_REQUEST');
+    given(placed)
+      .when(reassert({ locationVersion: 1 }))
+      .thenRefused('BAD_REQUEST');
   });
   it('given the reassert, when the DB host booted it for v3, then VmRestartedByRepair once; a boot for another version is fenced', () => {
     const restarted: VmEvent = { type: 'VmRestartedByRepair', data: { repairId: REPAIR, hypervisor: 'dc1-hv1', locationVersion: 3, durationMs: 20000 } };
@@ -332,7 +362,9 @@ describe('VM decider: drift repair (the location DB asserted again)', () => {
     const stuck = { type: 'DeclareRepairStuck', repairId: REPAIR, hypervisor: 'dc1-hv1', locationVersion: 3, findings, reason: 'AGENT_FAILED: disk gone', action: 'fix dc1-hv1' } as const;
     const events = given(placed, reasserted).when(stuck).events();
     expect(events).toEqual([{ type: 'VmRepairStuck', data: { repairId: REPAIR, hypervisor: 'dc1-hv1', locationVersion: 3, findings, reason: 'AGENT_FAILED: disk gone', action: 'fix dc1-hv1' } }]);
-    given(placed, reasserted, ...events).when(stuck).thenNothing();
+    given(placed, reasserted, ...events)
+      .when(stuck)
+      .thenNothing();
   });
 });
 
@@ -358,25 +390,41 @@ describe('VM decider: network convergence of a committed move', () => {
   const lateEvent: VmEvent = { type: 'MoveConvergenceLate', data: { moveId: MOVE, locationVersion: 2, afterMs: 30000, stale, planes: { location: { ms: 0 } } } };
 
   it('given a completed move, when its convergence is recorded, then MoveConverged; recorded again, nothing', () => {
-    given(...moved).when(record).then(converged);
-    given(...moved, converged).when(record).thenNothing();
+    given(...moved)
+      .when(record)
+      .then(converged);
+    given(...moved, converged)
+      .when(record)
+      .thenNothing();
   });
   it('given a move not completed yet (VM still booting), when converged, then nothing: it is recorded after the completion', () => {
     given(placed, accepted(), started, stopped, transferred, relocated).when(record).thenNothing();
   });
   it('given a move that never committed, or another move id or version, when converged, then nothing', () => {
     given(placed, accepted(), started).when(record).thenNothing();
-    given(...moved).when({ ...record, moveId: '7f3a0000-0000-4000-8000-000000000002' }).thenNothing();
-    given(...moved).when({ ...record, locationVersion: 3 }).thenNothing();
+    given(...moved)
+      .when({ ...record, moveId: '7f3a0000-0000-4000-8000-000000000002' })
+      .thenNothing();
+    given(...moved)
+      .when({ ...record, locationVersion: 3 })
+      .thenNothing();
   });
   it('given a committed move, when late, then MoveConvergenceLate even before it completes; once; and a convergence may follow', () => {
     given(placed, accepted(), started, stopped, transferred, relocated).when(late).then(lateEvent);
-    given(...moved, lateEvent).when(late).thenNothing();
-    given(...moved, lateEvent).when(record).then(converged);
-    given(...moved, converged).when(late).thenNothing();
+    given(...moved, lateEvent)
+      .when(late)
+      .thenNothing();
+    given(...moved, lateEvent)
+      .when(record)
+      .then(converged);
+    given(...moved, converged)
+      .when(late)
+      .thenNothing();
   });
   it('given a late convergence naming nothing, then refused', () => {
-    given(...moved).when({ ...late, stale: [] }).thenRefused('BAD_REQUEST');
+    given(...moved)
+      .when({ ...late, stale: [] })
+      .thenRefused('BAD_REQUEST');
   });
   it('given the next move committed, when the previous one converges, then nothing (superseded)', () => {
     const next = '7f3a0000-0000-4000-8000-000000000002';
@@ -387,8 +435,12 @@ describe('VM decider: network convergence of a committed move', () => {
       { type: 'VmConfigTransferred', data: { moveId: next, from: 'dc2-hv1', to: 'dc1-hv1', bytes: 1, durationMs: 1 } },
       { type: 'VmRelocated', data: { moveId: next, vm: 'web-01', ip: '10.1.0.10', mac: '52:54:00:01:00:10', from: dc2, to: dc1, locationVersion: 3 } },
     ];
-    given(...moved, ...back).when(record).thenNothing();
-    given(...moved, back[0]).when(record).then(converged); // accepted but not committed: the previous one may still converge
+    given(...moved, ...back)
+      .when(record)
+      .thenNothing();
+    given(...moved, back[0])
+      .when(record)
+      .then(converged); // accepted but not committed: the previous one may still converge
   });
   it('given late while the VM still boots, when the boot is reported, then it completes as usual', () => {
     given(placed, accepted(), started, stopped, transferred, relocated, lateEvent)

@@ -83,8 +83,7 @@ export function decide(command: VmCommand, state: VmState): Decision {
     case 'RecordTargetStarted': {
       const move = activeMove(state, command.moveId, 'relocated');
       if (!move || move.mode !== 'cold') return nothing;
-      if (command.locationVersion !== state.locationVersion)
-        return refuse('FENCED', `target started the VM for location version ${command.locationVersion}, current is ${state.locationVersion}`);
+      if (command.locationVersion !== state.locationVersion) return refuse('FENCED', `target started the VM for location version ${command.locationVersion}, current is ${state.locationVersion}`);
       const modelMs = move.downMs + command.durationMs;
       const up = upAtOf(move, command);
       return accept(
@@ -95,8 +94,7 @@ export function decide(command: VmCommand, state: VmState): Decision {
     case 'RecordResumed': {
       const move = activeMove(state, command.moveId, 'relocated');
       if (!move || move.mode === 'cold') return nothing;
-      if (command.locationVersion !== state.locationVersion)
-        return refuse('FENCED', `target resumed the VM for location version ${command.locationVersion}, current is ${state.locationVersion}`);
+      if (command.locationVersion !== state.locationVersion) return refuse('FENCED', `target resumed the VM for location version ${command.locationVersion}, current is ${state.locationVersion}`);
       const up = upAtOf(move, command);
       const resumed: VmEvent = {
         type: 'VmResumedAtTarget',
@@ -132,8 +130,7 @@ export function decide(command: VmCommand, state: VmState): Decision {
       if (move.postcopy && (move.phase === 'resumed' || move.phase === 'announced'))
         // The source died while the target still pulled pages: the VM's memory is split and lost.
         return accept({ type: 'MoveFailed', data: { moveId: move.moveId, code: command.code, message: command.message, phase: move.phase, restartAtSource: false } });
-      if (!BEFORE_SWITCHOVER.has(move.phase) && move.phase !== 'switching')
-        return refuse('TOO_LATE', 'the location is already committed at the target; the move can only go forward');
+      if (!BEFORE_SWITCHOVER.has(move.phase) && move.phase !== 'switching') return refuse('TOO_LATE', 'the location is already committed at the target; the move can only go forward');
       return accept({
         type: 'MoveFailed',
         data: { moveId: move.moveId, code: command.code, message: command.message, phase: move.phase, restartAtSource: mayBeStopped(state, move) },
@@ -142,8 +139,7 @@ export function decide(command: VmCommand, state: VmState): Decision {
     case 'CancelMove': {
       const move = state.move;
       if (!move || move.moveId !== command.moveId) return nothing;
-      if (!BEFORE_SWITCHOVER.has(move.phase))
-        return refuse('TOO_LATE', `move ${move.moveId} is past its switchover (${move.phase}); it can only complete`);
+      if (!BEFORE_SWITCHOVER.has(move.phase)) return refuse('TOO_LATE', `move ${move.moveId} is past its switchover (${move.phase}); it can only complete`);
       return accept({ type: 'MoveCancelled', data: { moveId: move.moveId, phase: move.phase, restartAtSource: mayBeStopped(state, move) } });
     }
     case 'RecordRestartedAtSource': {
@@ -194,12 +190,10 @@ function decideReassert(command: Extract<VmCommand, { type: 'ReassertLocation' }
   if (state.repair?.repairId === command.repairId) return nothing;
   if (command.expectedLocationVersion !== state.locationVersion)
     return refuse('VERSION_CONFLICT', `${state.vm} is at location version ${state.locationVersion} now, not ${command.expectedLocationVersion}: compare it again`);
-  if (command.hypervisor !== state.location.hypervisor)
-    return refuse('BAD_REQUEST', `a repair asserts the DB's location: ${state.vm} is on ${state.location.hypervisor}, not ${command.hypervisor}`);
+  if (command.hypervisor !== state.location.hypervisor) return refuse('BAD_REQUEST', `a repair asserts the DB's location: ${state.vm} is on ${state.location.hypervisor}, not ${command.hypervisor}`);
   if (state.move && state.move.phase !== 'restarting-at-source')
     return refuse('MOVE_IN_PROGRESS', `${state.vm} is moving (move ${state.move.moveId}, ${state.move.phase}): its saga settles where it runs`);
-  if (command.locationVersion <= state.locationVersion)
-    return refuse('BAD_REQUEST', `a repair needs a location version above ${state.locationVersion}, not ${command.locationVersion}`);
+  if (command.locationVersion <= state.locationVersion) return refuse('BAD_REQUEST', `a repair needs a location version above ${state.locationVersion}, not ${command.locationVersion}`);
   if (command.findings.length === 0) return refuse('BAD_REQUEST', 'a repair names at least one finding');
   const { repairId, hypervisor, locationVersion, findings, evict, start } = command;
   return accept({
@@ -377,7 +371,12 @@ export function evolve(state: VmState, event: VmEvent): VmState {
       return state.convergence?.moveId === event.data.moveId ? { ...state, convergence: { ...state.convergence, late: true } } : state;
     case 'VmLocationReasserted': {
       const d = event.data;
-      return { ...state, location: { site: d.site, hypervisor: d.hypervisor }, locationVersion: d.locationVersion, repair: { repairId: d.repairId, locationVersion: d.locationVersion, restarted: false, stuck: false } };
+      return {
+        ...state,
+        location: { site: d.site, hypervisor: d.hypervisor },
+        locationVersion: d.locationVersion,
+        repair: { repairId: d.repairId, locationVersion: d.locationVersion, restarted: false, stuck: false },
+      };
     }
     case 'VmRestartedByRepair': {
       const d = event.data;

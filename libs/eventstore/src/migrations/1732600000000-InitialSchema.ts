@@ -81,5 +81,3 @@ export class InitialSchema1732600000000 implements MigrationInterface {
     await q.query(`DROP TABLE streams`);
   }
 }
-
-

@@ -70,8 +70,7 @@ export class OutboxRelay {
     this.wake?.();
     await this.loop;
     // What the last batch published is deleted now rather than published again by the next leader.
-    if (this.listener && this.published.length > 0)
-      await this.listener.query(`DELETE FROM outbox WHERE position = ANY($1::bigint[])`, [this.published]).catch(() => undefined);
+    if (this.listener && this.published.length > 0) await this.listener.query(`DELETE FROM outbox WHERE position = ANY($1::bigint[])`, [this.published]).catch(() => undefined);
     this.published = [];
     await this.listener?.end().catch(() => undefined);
     this.listener = undefined;

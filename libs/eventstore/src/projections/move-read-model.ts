@@ -93,16 +93,18 @@ export class MoveReadModel {
 
   /** Operator moves running from a host (HA restarts take no outbound slot). */
   async operatorMovesRunningFrom(hypervisor: string): Promise<number> {
-    const [row] = await this.rows<{ n: number }>(`SELECT count(*)::int AS n FROM moves WHERE state = 'in-progress' AND view->'from'->>'hypervisor' = $1 AND view->>'cause' <> 'ha-restart'`, [hypervisor]);
+    const [row] = await this.rows<{ n: number }>(`SELECT count(*)::int AS n FROM moves WHERE state = 'in-progress' AND view->'from'->>'hypervisor' = $1 AND view->>'cause' <> 'ha-restart'`, [
+      hypervisor,
+    ]);
     return row?.n ?? 0;
   }
 
   /** The oldest `limit` moves waiting for a slot of their source host, first accepted first. */
   async queuedFrom(hypervisor: string, limit: number): Promise<{ moveId: string; vm: string }[]> {
-    return this.rows<{ moveId: string; vm: string }>(
-      `SELECT move_id AS "moveId", vm FROM moves WHERE state = 'accepted' AND view->'from'->>'hypervisor' = $1 ORDER BY accepted_at, move_id LIMIT $2`,
-      [hypervisor, limit],
-    );
+    return this.rows<{ moveId: string; vm: string }>(`SELECT move_id AS "moveId", vm FROM moves WHERE state = 'accepted' AND view->'from'->>'hypervisor' = $1 ORDER BY accepted_at, move_id LIMIT $2`, [
+      hypervisor,
+      limit,
+    ]);
   }
 
   /** Moves of the same source host accepted before this one and still waiting. */

@@ -35,10 +35,7 @@ describe('the metrics catalog', () => {
   });
 
   it('refuses what would break the rules', () => {
-    expect(checkMetricSpec({ name: 'locus_moves', help: '', labelNames: ['vm'] }, 'counter')).toEqual([
-      'locus_moves: a counter ends in _total',
-      "locus_moves: label vm would carry a VM's identity",
-    ]);
+    expect(checkMetricSpec({ name: 'locus_moves', help: '', labelNames: ['vm'] }, 'counter')).toEqual(['locus_moves: a counter ends in _total', "locus_moves: label vm would carry a VM's identity"]);
     expect(checkMetricSpec({ name: 'moves_ms', help: '', labelNames: [] }, 'histogram')).toHaveLength(3);
   });
 });

@@ -61,7 +61,7 @@ export const LOCUS_METRICS = {
   // every consumer of the event stream
   eventsDroppedTotal: {
     name: 'locus_events_dropped_total',
-    help: 'Events a consumer of the stream dropped before handling them, by consumer (its durable) and reason: undecodable (not JSON, or not its type\'s schema) or wrong-source (not on the subject of its own VM, host, plane or type)',
+    help: "Events a consumer of the stream dropped before handling them, by consumer (its durable) and reason: undecodable (not JSON, or not its type's schema) or wrong-source (not on the subject of its own VM, host, plane or type)",
     labelNames: ['consumer', 'reason'],
   },
   // mapping system

@@ -2,9 +2,15 @@ import { EventLoopWatch, natsCheck, postgresCheck, runChecks } from './health';
 
 describe('readiness checks', () => {
   it('is ok only when every check is', async () => {
-    const ok = await runChecks([{ name: 'a', check: () => undefined }, { name: 'b', check: async () => 1 }]);
+    const ok = await runChecks([
+      { name: 'a', check: () => undefined },
+      { name: 'b', check: async () => 1 },
+    ]);
     expect(ok.status).toBe('ok');
-    const fail = await runChecks([{ name: 'a', check: () => undefined }, { name: 'b', check: () => Promise.reject(new Error('down')) }]);
+    const fail = await runChecks([
+      { name: 'a', check: () => undefined },
+      { name: 'b', check: () => Promise.reject(new Error('down')) },
+    ]);
     expect(fail.status).toBe('fail');
     expect(fail.checks[1]).toMatchObject({ name: 'b', ok: false, error: 'down' });
   });

@@ -29,10 +29,7 @@ export class LocusMetrics {
   }
 
   histogram<L extends string>(spec: MetricSpec<L>): Histogram<L> {
-    return (
-      this.existing(spec, Histogram) ??
-      new Histogram<L>({ name: spec.name, help: spec.help, labelNames: spec.labelNames, buckets: [...(spec.buckets ?? [])], registers: [this.registry] })
-    );
+    return this.existing(spec, Histogram) ?? new Histogram<L>({ name: spec.name, help: spec.help, labelNames: spec.labelNames, buckets: [...(spec.buckets ?? [])], registers: [this.registry] });
   }
 
   /** A gauge whose values are read at scrape time. Returns a function that removes this reader. */

@@ -18,13 +18,15 @@ export class CancelMoveHandler {
   async handle(request: CancelMoveRequest) {
     const row = await findMove(this.dataSource, request.moveId);
     const req = { moveId: row.moveId };
-    if (!['accepted', 'in-progress'].includes(row.state))
-      throw new LocusError('TOO_LATE', `move ${req.moveId} is already ${row.state}`);
+    if (!['accepted', 'in-progress'].includes(row.state)) throw new LocusError('TOO_LATE', `move ${req.moveId} is already ${row.state}`);
     const { events } = await this.commands.execute(row.vm, { type: 'CancelMove', moveId: req.moveId }, { correlationId: req.moveId, component: 'mobility-manager' });
     const cancelled = events.find((e): e is RecordedVmEvent<'MoveCancelled'> => e.type === 'MoveCancelled');
     if (!cancelled) throw new LocusError('TOO_LATE', `move ${req.moveId} finished before the cancel`);
     const d = cancelled.data;
-    this.logger.info({ component: 'mobility-manager', moveId: req.moveId, vm: row.vm, phase: d.phase, restartAtSource: d.restartAtSource }, `move ${req.moveId.slice(0, 8)} ${row.vm} cancelled in ${d.phase}`);
+    this.logger.info(
+      { component: 'mobility-manager', moveId: req.moveId, vm: row.vm, phase: d.phase, restartAtSource: d.restartAtSource },
+      `move ${req.moveId.slice(0, 8)} ${row.vm} cancelled in ${d.phase}`,
+    );
     return { moveId: req.moveId, vm: row.vm, state: 'cancelled', phase: d.phase, restartAtSource: d.restartAtSource };
   }
 }

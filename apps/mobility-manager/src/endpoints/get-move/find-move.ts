@@ -16,7 +16,11 @@ export async function findMove(dataSource: DataSource, moveId: string): Promise<
     if (!row) throw new LocusError('UNKNOWN_MOVE', `no move with id ${moveId}`);
     return row;
   }
-  const rows = await repo.createQueryBuilder('m').where('m.move_id::text LIKE :prefix', { prefix: `${moveId.toLowerCase()}%` }).limit(2).getMany();
+  const rows = await repo
+    .createQueryBuilder('m')
+    .where('m.move_id::text LIKE :prefix', { prefix: `${moveId.toLowerCase()}%` })
+    .limit(2)
+    .getMany();
   if (rows.length === 0) throw new LocusError('UNKNOWN_MOVE', `no move whose id starts with ${moveId}`);
   if (rows.length > 1) throw new LocusError('BAD_REQUEST', `moveId ${moveId} starts more than one move's id; give more of it`);
   return rows[0];

@@ -26,8 +26,18 @@ export class ListVmsHandler {
 
   async handle(req: ListVmsRequest): Promise<ListVmsReply> {
     const { sites, hypervisors } = this.topology.topology;
-    if (req.site && !this.topology.site(req.site)) throw unknownName('site', req.site, sites.map((s) => s.name));
-    if (req.hypervisor && !this.topology.hypervisor(req.hypervisor)) throw unknownName('hypervisor', req.hypervisor, hypervisors.map((h) => h.name));
+    if (req.site && !this.topology.site(req.site))
+      throw unknownName(
+        'site',
+        req.site,
+        sites.map((s) => s.name),
+      );
+    if (req.hypervisor && !this.topology.hypervisor(req.hypervisor))
+      throw unknownName(
+        'hypervisor',
+        req.hypervisor,
+        hypervisors.map((h) => h.name),
+      );
     const limit = req.limit ?? VM_LIST_DEFAULT_LIMIT;
     const where: FindOptionsWhere<VmLocationEntity> = {};
     if (req.site) where.site = req.site;

@@ -80,7 +80,18 @@ export class MoveVmHandler {
       const d = accepted.data;
       const p = planning.prediction;
       this.logger.info(
-        { component: 'mobility-manager', moveId, vm: d.vm, mode: d.mode, from: d.from.hypervisor, to: d.to.hypervisor, predictedDowntimeMs: p.downtimeMs, predictedTotalMs: p.totalMs, rounds: p.rounds.length, planes: d.planes },
+        {
+          component: 'mobility-manager',
+          moveId,
+          vm: d.vm,
+          mode: d.mode,
+          from: d.from.hypervisor,
+          to: d.to.hypervisor,
+          predictedDowntimeMs: p.downtimeMs,
+          predictedTotalMs: p.totalMs,
+          rounds: p.rounds.length,
+          planes: d.planes,
+        },
         `move accepted: ${d.vm} ${d.mode} ${d.from.hypervisor} -> ${d.to.hypervisor}`,
       );
       for (const warning of d.warnings) this.logger.warn({ component: 'mobility-manager', moveId, vm: d.vm }, warning);

@@ -25,8 +25,7 @@ export class PlanMoveHandler {
       return { allowed: true, vm: req.vm, mode: req.mode, from: p.from, to: p.to, warnings: p.warnings, planes: p.planes, prediction: p.prediction, plan: p.plan };
     } catch (err) {
       // A refusal by the rules is an answer; a name that names nothing (UNKNOWN_VM, UNKNOWN_TARGET) is an error of the request, as on every subject.
-      if (err instanceof LocusError && !NOT_A_PLAN.includes(err.code))
-        return { allowed: false, vm: req.vm, mode: req.mode, refusal: err.toBody() };
+      if (err instanceof LocusError && !NOT_A_PLAN.includes(err.code)) return { allowed: false, vm: req.vm, mode: req.mode, refusal: err.toBody() };
       throw err;
     }
   }

@@ -70,7 +70,6 @@ export interface PeriodicDriftCheck extends DriftReply {
   ms: number;
 }
 
-
 type Unavailable = { unavailable: string };
 type StaleFacts = Extract<NonNullable<DriftInput['arpStale']>, readonly unknown[]>;
 /** What one comparison found and what it compared. */
@@ -86,7 +85,17 @@ interface Pass {
   routePages: Map<string, { after?: string; through?: string }>;
   routesListed: number;
 }
-const emptyPass = (): Pass => ({ found: [], compared: new Set(), hostCompared: new Set(), repairs: [], skipped: new Set(), silent: new Set(), asked: new Set(), routePages: new Map(), routesListed: 0 });
+const emptyPass = (): Pass => ({
+  found: [],
+  compared: new Set(),
+  hostCompared: new Set(),
+  repairs: [],
+  skipped: new Set(),
+  silent: new Set(),
+  asked: new Set(),
+  routePages: new Map(),
+  routesListed: 0,
+});
 
 /** A plane's first failure in a check is reused for the rest of it: one timeout, not one per chunk, and one disagreement. */
 type Memo = Map<string, Unavailable>;
@@ -199,7 +208,7 @@ export class DriftDetector {
     const memo: Memo = new Map();
     const pass = emptyPass();
     let chunks = 0;
-    for (let after: string | undefined; ; ) {
+    for (let after: string | undefined; ;) {
       const rows = await this.reads.driftLocationsAfter(after, this.chunk);
       if (rows.length) {
         await this.compare(rows, converging, pass, memo);
@@ -209,7 +218,7 @@ export class DriftDetector {
       after = rows[rows.length - 1].vm;
     }
     for (const site of this.hostRouteSites()) {
-      for (let after: string | undefined; ; ) {
+      for (let after: string | undefined; ;) {
         const page = await this.routePage(site, after, this.chunk, converging, pass, memo);
         if (!page) break; // not answering: the site is silent
         if (page.next === undefined) {
@@ -222,7 +231,10 @@ export class DriftDetector {
     const disagreements = this.settle(pass);
     const repairs = await this.repair(pass, req.repair ?? true, true);
     const ms = performance.now() - t0;
-    this.log.debug({ vms: pass.compared.size, chunks, routes: pass.routesListed, skipped: pass.skipped.size, disagreements: disagreements.length, repairs: repairs.length, ms: round(ms) }, `full drift check: ${pass.compared.size} VMs in ${chunks} chunk(s), ${pass.routesListed} routes, ${round(ms)} ms`);
+    this.log.debug(
+      { vms: pass.compared.size, chunks, routes: pass.routesListed, skipped: pass.skipped.size, disagreements: disagreements.length, repairs: repairs.length, ms: round(ms) },
+      `full drift check: ${pass.compared.size} VMs in ${chunks} chunk(s), ${pass.routesListed} routes, ${round(ms)} ms`,
+    );
     return { checkedAt: new Date().toISOString(), vms: pass.compared.size, skipped: [...pass.skipped].sort(), disagreements, ...(repairs.length ? { repairs } : {}) };
   }
 
@@ -236,8 +248,18 @@ export class DriftDetector {
     await this.compare(rows, this.deps.converging(), pass, new Map());
     const disagreements = this.settle(pass);
     const repairs = await this.repair(pass, repair, true);
-    this.log.info({ vms: rows.length, unknown, disagreements: disagreements.length, repairs: repairs.length }, `drift check of ${rows.length} named VM(s): ${disagreements.length} disagreement(s)${repairs.length ? `, ${repairs.length} repair(s)` : ''}`);
-    return { checkedAt: new Date().toISOString(), vms: pass.compared.size, skipped: [...pass.skipped].sort(), disagreements, ...(repairs.length ? { repairs } : {}), ...(unknown.length ? { unknown } : {}) };
+    this.log.info(
+      { vms: rows.length, unknown, disagreements: disagreements.length, repairs: repairs.length },
+      `drift check of ${rows.length} named VM(s): ${disagreements.length} disagreement(s)${repairs.length ? `, ${repairs.length} repair(s)` : ''}`,
+    );
+    return {
+      checkedAt: new Date().toISOString(),
+      vms: pass.compared.size,
+      skipped: [...pass.skipped].sort(),
+      disagreements,
+      ...(repairs.length ? { repairs } : {}),
+      ...(unknown.length ? { unknown } : {}),
+    };
   }
 
   /** Carries out the check's repairs (when asked to and able to); the repaired VMs are compared again next period. */
@@ -494,7 +516,10 @@ export class DriftDetector {
     this.known = known;
     for (const d of known.values()) if (d.vm) this.dueAgain(d.vm);
     for (const d of appeared.slice(0, 20))
-      this.log.warn({ plane: d.plane, vm: d.vm, drift: d.component, ...(d.kind ? { kind: d.kind, hosts: d.hosts } : {}) }, `drift: ${d.component}${d.vm ? ` (${d.vm})` : ''} disagrees with the location DB: ${d.kind ? `${d.kind}: ` : ''}${d.detail}`);
+      this.log.warn(
+        { plane: d.plane, vm: d.vm, drift: d.component, ...(d.kind ? { kind: d.kind, hosts: d.hosts } : {}) },
+        `drift: ${d.component}${d.vm ? ` (${d.vm})` : ''} disagrees with the location DB: ${d.kind ? `${d.kind}: ` : ''}${d.detail}`,
+      );
     if (appeared.length > 20) this.log.warn({ more: appeared.length - 20 }, `drift: ${appeared.length - 20} more disagreements`);
     for (const d of resolved.slice(0, 20)) this.log.info({ plane: d.plane, vm: d.vm, drift: d.component }, `drift resolved: ${d.component}${d.vm ? ` (${d.vm})` : ''} agrees again`);
     if (resolved.length > 20) this.log.info({ more: resolved.length - 20 }, `drift: ${resolved.length - 20} more resolved`);

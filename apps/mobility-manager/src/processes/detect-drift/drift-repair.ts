@@ -99,7 +99,11 @@ export class DriftRepairer {
     this.unanswered.delete(plan.vm);
     this.stuck.delete(plan.vm);
     try {
-      await this.deps.commands.execute(plan.vm, { type: 'RecordRepairRestarted', repairId, hypervisor: plan.hypervisor, locationVersion, durationMs: reply.durationMs }, { ...ctx, component: `agent:${plan.hypervisor}` });
+      await this.deps.commands.execute(
+        plan.vm,
+        { type: 'RecordRepairRestarted', repairId, hypervisor: plan.hypervisor, locationVersion, durationMs: reply.durationMs },
+        { ...ctx, component: `agent:${plan.hypervisor}` },
+      );
     } catch (err) {
       if (!(err instanceof LocusError)) throw err;
       // Booted, but the VM changed meanwhile (a move): the next check compares it on the new facts.
@@ -117,7 +121,10 @@ export class DriftRepairer {
     this.unanswered.set(plan.vm, { locationVersion, count });
     const max = this.options.maxUnanswered ?? 3;
     if (count >= max) return this.declareStuck(plan, repairId, locationVersion, `${plan.hypervisor} did not answer the boot ${count} times: ${why}`, ctx);
-    this.log.warn({ vm: plan.vm, repairId, hypervisor: plan.hypervisor, attempt: count, err: why }, `drift repair: ${plan.hypervisor} did not answer the boot of ${plan.vm} (${count} of ${max}): ${why}; the next check asks again`);
+    this.log.warn(
+      { vm: plan.vm, repairId, hypervisor: plan.hypervisor, attempt: count, err: why },
+      `drift repair: ${plan.hypervisor} did not answer the boot of ${plan.vm} (${count} of ${max}): ${why}; the next check asks again`,
+    );
     return { vm: plan.vm, repairId, outcome: 'pending', hypervisor: plan.hypervisor, locationVersion, detail: `boot not answered (${count} of ${max}): ${why}` };
   }
 

@@ -39,7 +39,16 @@ export class HaMonitor implements HostHealth {
   private readonly log: Logger;
 
   constructor(
-    private readonly deps: { nc: NatsConnection; store: PgEventStore; commands: VmCommandService; planner: () => MovePlanner; topology: TopologyIndex; dataSource: DataSource; clock: Clock; logger: Logger },
+    private readonly deps: {
+      nc: NatsConnection;
+      store: PgEventStore;
+      commands: VmCommandService;
+      planner: () => MovePlanner;
+      topology: TopologyIndex;
+      dataSource: DataSource;
+      clock: Clock;
+      logger: Logger;
+    },
     private readonly options: HaOptions,
   ) {
     this.log = deps.logger.child({ component: 'ha-monitor' });
@@ -150,7 +159,10 @@ export class HaMonitor implements HostHealth {
           { type: 'RequestMove', moveId, mode: 'cold', to: p.to, cause: 'ha-restart', plan: p.plan, warnings: p.warnings, planes: p.planes },
           { correlationId: moveId, component: 'ha-monitor' },
         );
-        this.log.info({ vm, from: failed, to: candidate.name, site: candidate.site, moveId, sameSite: candidate.site === site, skipped: refusals }, `HA: restarting ${vm} on ${candidate.name} (${candidate.site === site ? 'same site' : `site ${candidate.site}`})`);
+        this.log.info(
+          { vm, from: failed, to: candidate.name, site: candidate.site, moveId, sameSite: candidate.site === site, skipped: refusals },
+          `HA: restarting ${vm} on ${candidate.name} (${candidate.site === site ? 'same site' : `site ${candidate.site}`})`,
+        );
         return;
       } catch (err) {
         if (!(err instanceof LocusError)) throw err;

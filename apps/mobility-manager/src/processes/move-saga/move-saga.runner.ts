@@ -2,7 +2,21 @@ import type { DataSource } from 'typeorm';
 import type { JetStreamClient, JetStreamManager, JsMsg, NatsConnection } from 'nats';
 import type { Logger } from 'pino';
 import { decodeVmEventFrom, MANAGER_DURABLES, subjects, type AgentStepReply, type ErrorBody, type RecordedEvent, type RecordedVmEvent } from '@locus/contracts';
-import { attemptTimeoutMs, commandOfAnswer, commandOfStep, expectedStepMs, failureOf, freeOutboundSlots, mayStartNow, nextSagaStep, silenceOf, type AgentStep, type SagaStep, type StepRetryPolicy, type VmState } from '@locus/domain';
+import {
+  attemptTimeoutMs,
+  commandOfAnswer,
+  commandOfStep,
+  expectedStepMs,
+  failureOf,
+  freeOutboundSlots,
+  mayStartNow,
+  nextSagaStep,
+  silenceOf,
+  type AgentStep,
+  type SagaStep,
+  type StepRetryPolicy,
+  type VmState,
+} from '@locus/domain';
 import { MoveReadModel } from '@locus/eventstore';
 import { ACK, DurableConsumer, LinkWatch, requestJson, type Outcome } from '@locus/messaging';
 import type { VmCommandService } from '../../vm-commands/vm-command.service';
@@ -114,7 +128,8 @@ export class MoveSagaRunner {
       const { outcome, events } = await this.take(vm, state, step, ctx);
       if (events.length === 0) return taken === 0 ? outcome : ACK;
       const terminal = events.find((e) => TERMINAL.has(e.type));
-      if (terminal && state.status === 'placed' && state.move) void this.admitQueued(state.move.from.hypervisor).catch((err: Error) => this.log.warn({ err: err.message }, 'admission of queued moves failed; the next terminal event retries it'));
+      if (terminal && state.status === 'placed' && state.move)
+        void this.admitQueued(state.move.from.hypervisor).catch((err: Error) => this.log.warn({ err: err.message }, 'admission of queued moves failed; the next terminal event retries it'));
       ({ state, version } = await this.deps.commands.load(vm, version + events.length));
       causationId = events[events.length - 1].id;
     }
@@ -129,7 +144,10 @@ export class MoveSagaRunner {
         return this.commit(vm, step, ctx);
       case 'switchover': {
         const { moveId, reason, remainingBytes, expectedDowntimeMs } = step;
-        this.log.info({ moveId, vm, reason, remainingBytes: Math.round(remainingBytes), expectedDowntimeMs: round(expectedDowntimeMs) }, `switchover of ${vm}: ${reason}, expected downtime ${fmt(expectedDowntimeMs)}`);
+        this.log.info(
+          { moveId, vm, reason, remainingBytes: Math.round(remainingBytes), expectedDowntimeMs: round(expectedDowntimeMs) },
+          `switchover of ${vm}: ${reason}, expected downtime ${fmt(expectedDowntimeMs)}`,
+        );
         const { events } = await this.deps.commands.execute(vm, commandOfStep(step), { ...ctx, component: 'mobility-manager' });
         return { outcome: ACK, events };
       }
@@ -150,7 +168,10 @@ export class MoveSagaRunner {
     const relocated = events.find((e): e is RecordedVmEvent<'VmRelocated'> => e.type === 'VmRelocated');
     if (relocated) {
       const d = relocated.data;
-      this.log.info({ moveId, vm, to: d.to.hypervisor, site: d.to.site, locationVersion: d.locationVersion }, `location committed: ${vm} now at ${d.to.hypervisor} (${d.to.site}), version ${d.locationVersion}`);
+      this.log.info(
+        { moveId, vm, to: d.to.hypervisor, site: d.to.site, locationVersion: d.locationVersion },
+        `location committed: ${vm} now at ${d.to.hypervisor} (${d.to.site}), version ${d.locationVersion}`,
+      );
     }
     return { outcome: ACK, events };
   }
@@ -270,13 +291,20 @@ export class MoveSagaRunner {
       await delay(timeoutMs - (performance.now() - sentAt), signal);
       const elapsedRealMs = performance.now() - started;
       silentMs += silenceOf({ linkUnbroken: this.link.unbrokenSince(mark), sentRealMs, endedRealMs: elapsedRealMs, expectedRealMs });
-      if (silentMs >= policy.giveUpRealMs)
-        return { unanswered: `silent ${(silentMs / 1000).toFixed(1)} s over ${attempt + 1} attempts, the last: ${lastError}`, stopping: false };
+      if (silentMs >= policy.giveUpRealMs) return { unanswered: `silent ${(silentMs / 1000).toFixed(1)} s over ${attempt + 1} attempts, the last: ${lastError}`, stopping: false };
       // Within its expected duration a step is just running: say so once it is late, then every fifth attempt or when the answer changes.
       if (elapsedRealMs > expectedRealMs && (late++ % 5 === 0 || lastError !== logged)) {
         logged = lastError;
         this.log.info(
-          { moveId: step.moveId, step: step.action, hypervisor: step.hypervisor, attempts: attempt + 1, silentMs: Math.round(silentMs), nextTimeoutMs: Math.round(attemptTimeoutMs(policy, attempt + 1)), err: lastError },
+          {
+            moveId: step.moveId,
+            step: step.action,
+            hypervisor: step.hypervisor,
+            attempts: attempt + 1,
+            silentMs: Math.round(silentMs),
+            nextTimeoutMs: Math.round(attemptTimeoutMs(policy, attempt + 1)),
+            err: lastError,
+          },
           `${step.hypervisor} has not answered ${step.action} past its expected ${fmt(expectedRealMs * policy.timeScale)}; asking again`,
         );
       }
@@ -289,7 +317,16 @@ export class MoveSagaRunner {
     if (e.type === 'PreCopyRoundCompleted') {
       const d = e.data;
       this.log.info(
-        { moveId: d.moveId, vm, round: d.round, sentBytes: d.sentBytes, dirtyBytes: Math.round(d.dirtyBytes), throttlePct: d.throttlePct, roundMs: round(d.durationMs), expectedDowntimeMs: round(d.expectedDowntimeMs) },
+        {
+          moveId: d.moveId,
+          vm,
+          round: d.round,
+          sentBytes: d.sentBytes,
+          dirtyBytes: Math.round(d.dirtyBytes),
+          throttlePct: d.throttlePct,
+          roundMs: round(d.durationMs),
+          expectedDowntimeMs: round(d.expectedDowntimeMs),
+        },
         `pre-copy ${vm} round ${d.round}: sent ${mib(d.sentBytes)}, ${mib(d.dirtyBytes)} dirty, downtime if stopped now ${fmt(d.expectedDowntimeMs)}${d.throttlePct ? `, vCPU throttled ${d.throttlePct}%` : ''}`,
       );
     } else if (e.type === 'MoveCompleted') {

@@ -81,7 +81,10 @@ export class ConvergenceTracker {
     await this.consumer.start();
     const tickMs = Math.min(1000, Math.max(20, this.options.deadlineMs / 4));
     this.timer = setInterval(() => this.handle(this.book.due(this.now())), tickMs);
-    this.log.info({ deadlineMs: this.options.deadlineMs, since: since.toISOString() }, `convergence tracker ready: a move whose planes do not all agree ${fmtS(this.options.deadlineMs)} after its commit is flagged late`);
+    this.log.info(
+      { deadlineMs: this.options.deadlineMs, since: since.toISOString() },
+      `convergence tracker ready: a move whose planes do not all agree ${fmtS(this.options.deadlineMs)} after its commit is flagged late`,
+    );
   }
 
   /** What its consumer dropped before handling, by reason (for `locus_events_dropped_total`). */
@@ -163,7 +166,10 @@ export class ConvergenceTracker {
     }
     const fields = { moveId: m.moveId, vm: m.vm, mode: m.mode, from: m.from.hypervisor, to: m.to.hypervisor, locationVersion: m.locationVersion, downtimeMs: m.downtimeMs, rounds: m.rounds };
     if (v.kind === 'converged')
-      this.log.info({ ...fields, convergenceMs: v.convergenceMs, planes: Object.fromEntries(Object.entries(v.planes).map(([p, t]) => [p, t.ms])), wasLate: v.wasLate }, convergedLine(m, v.convergenceMs, v.planes, v.wasLate));
+      this.log.info(
+        { ...fields, convergenceMs: v.convergenceMs, planes: Object.fromEntries(Object.entries(v.planes).map(([p, t]) => [p, t.ms])), wasLate: v.wasLate },
+        convergedLine(m, v.convergenceMs, v.planes, v.wasLate),
+      );
     else this.log.warn({ ...fields, afterMs: v.afterMs, stale: v.stale }, lateLine(m, v.afterMs, v.stale, v.planes));
   }
 }
