@@ -106,4 +106,37 @@ describe('location feed: one consumer per process, every follower, order per VM,
     expect(firstSeen('feed-two')).toEqual([1, 2]);
     expect(feed.stats.undecodable).toBe(0);
   });
+
+  it('two feeds of one process starting together share one snapshot, and each consumes from the point noted before it', async () => {
+    const p = lab.config.subjectPrefix;
+    const nc = lab.client;
+    const { logger, lines } = capturingLogger();
+    const deps = { nc, js: nc.jetstream(), jsm: await nc.jetstreamManager(), prefix: p, stream: lab.config.streamName, logger };
+    const x = recorder('x');
+    const y = recorder('y');
+    const feedX = new LocationFeed(deps, { durable: feedDurableName('test-shared', ['x']) });
+    const feedY = new LocationFeed(deps, { durable: feedDurableName('test-shared', ['y']) });
+    feedX.follow(x.follower);
+    feedY.follow(y.follower);
+    try {
+      await Promise.all([feedX.start(), feedY.start()]);
+      expect(lines().filter((l) => l.msg === 'location snapshot loaded')).toHaveLength(1);
+      expect(x.snapshot).toContain('web-01');
+      expect(y.snapshot).toEqual(x.snapshot);
+      // An event stored after the shared snapshot reaches both feeds.
+      const after = await publishSyntheticVmEvent(nc, p, 'feed-shared', 'VmPlaced', placed('feed-shared', 7));
+      await eventually(async () => x.got.some((g) => g.id === after) && y.got.some((g) => g.id === after), 15_000, 'both feeds to get the event after the snapshot');
+      // A feed started later fetches a snapshot of its own.
+      const z = recorder('z');
+      const feedZ = new LocationFeed(deps, { durable: feedDurableName('test-shared', ['z']) });
+      feedZ.follow(z.follower);
+      await feedZ.start();
+      await feedZ.stop();
+      expect(lines().filter((l) => l.msg === 'location snapshot loaded')).toHaveLength(2);
+      expect(z.snapshot).toEqual(x.snapshot);
+    } finally {
+      await feedX.stop();
+      await feedY.stop();
+    }
+  });
 });

@@ -41,6 +41,26 @@ describe('loadTopologyFile', () => {
     expect(index.vm('web-01')?.hypervisor).toBe('dc1-hv1');
   });
 
+  it('given a file loaded twice by one process, then both get one shared copy; after the file changes, a new one; without VMs, another', () => {
+    const yaml = (vms: number) => renderTopologyYaml(generateTopology({ sites: 2, vms }).topology);
+    const path = write('shared.yaml', yaml(10));
+    const first = loadTopologyFile(path);
+    expect(loadTopologyFile(path)).toBe(first);
+    expect(first.topology).toBe(first.index.topology); // one copy: what is returned is the index's own
+    const bare = loadTopologyFile(path, { withoutVms: true });
+    expect(bare).not.toBe(first);
+    expect(bare.index.vms).toHaveLength(0);
+    writeFileSync(path, yaml(12));
+    const changed = loadTopologyFile(path);
+    expect(changed).not.toBe(first);
+    expect(changed.index.vms).toHaveLength(12);
+    // Repeated names are one string each, and VMs without overrides share one profile object.
+    const [a, b] = changed.index.vms.filter((v) => v.hypervisor === changed.index.vms[0].hypervisor);
+    expect(b).toBeDefined();
+    expect(changed.index.profileOf(a.name)).toBeDefined();
+    expect(changed.index.profileOf(a.name)).toBe(changed.index.profileOf(b.name));
+  });
+
   it('given a file with several problems, when loaded, then the error names the file first and lists every problem on its own line', () => {
     const path = write(
       'broken.yaml',
