@@ -1,38 +1,18 @@
 import type { EntityManager } from 'typeorm';
 import type { RecordedEvent } from '@locus/contracts';
 import { moveIdOf, projectLocation, projectMove, type LocationRow, type MoveRow } from '@locus/domain';
-import type { InlineProjection, Projector, Queryable } from '../event-store';
+import type { InlineProjection, Queryable } from '../event-store';
 
 /**
- * Keeps `vm_location` (the authoritative location DB) and `moves` in step with the VM streams.
- * The row logic is the domain's pure reducers; this adapter only loads and saves rows, set-based:
- * one query loads every touched location and move row, one statement saves the changed ones,
- * whether the events are one append's or a whole appendMany batch's.
+ * `vm_location` (the authoritative location DB) and `moves`, kept in step with the VM streams by the
+ * domain's pure reducers (`projectLocation`, `projectMove`): live in each append's own statement
+ * (`VmInlineProjection`), and whole by a rebuild (`saveLocations`, `saveMoves`). Both write with the
+ * same conflict clauses, so a rebuild gives the live rows.
  */
-export class VmProjector implements Projector {
-  readonly name = 'vm';
-
-  async apply(events: RecordedEvent[], tx: EntityManager): Promise<void> {
-    const vmEvents = events.filter((e) => e.streamId.startsWith('vm:'));
-    if (vmEvents.length === 0) return;
-    const moveIdOfEvent = (e: RecordedEvent) => moveIdOf(e);
-    const vms = [...new Set(vmEvents.map((e) => e.streamId.slice(3)))];
-    const moveIds = [...new Set(vmEvents.map(moveIdOfEvent).filter((id): id is string => !!id))];
-    const loaded = await loadRows(tx, vms, moveIds);
-    const locations = new Map<string, LocationRow | undefined>(loaded.locations);
-    const moves = new Map<string, MoveRow | undefined>(loaded.moves);
-    for (const event of vmEvents) {
-      const vm = event.streamId.slice(3);
-      locations.set(vm, projectLocation(locations.get(vm), event));
-      const moveId = moveIdOfEvent(event);
-      if (moveId) moves.set(moveId, projectMove(moves.get(moveId), event));
-    }
-    // The reducers return the same object when nothing changed: such rows need no write.
-    const changedLocations = [...locations].filter(([vm, row]) => row && row !== loaded.locations.get(vm)).map(([, row]) => row!);
-    const changedMoves = [...moves].filter(([id, row]) => row && row !== loaded.moves.get(id)).map(([, row]) => row!);
-    await saveProjections(tx, changedLocations, changedMoves);
-  }
-}
+const LOCATION_ON_CONFLICT = `ON CONFLICT (name) DO UPDATE SET ip = EXCLUDED.ip, mac = EXCLUDED.mac, l2_domain = EXCLUDED.l2_domain, site = EXCLUDED.site,
+  hypervisor = EXCLUDED.hypervisor, memory_mb = EXCLUDED.memory_mb, state = EXCLUDED.state, location_version = EXCLUDED.location_version,
+  stream_version = EXCLUDED.stream_version, updated_at = EXCLUDED.updated_at`;
+const MOVE_ON_CONFLICT = `ON CONFLICT (move_id) DO UPDATE SET state = EXCLUDED.state, view = EXCLUDED.view`;
 
 /** The rows one append batch writes, each with the VM stream it belongs to. */
 export interface VmRows {
@@ -44,7 +24,7 @@ export interface VmRows {
 
 /**
  * `vm_location` and `moves` written in the append's own statement (see `InlineProjection`): the
- * same pure reducers as `VmProjector`, folded before the insert over the rows as they stand at
+ * domain's pure reducers, folded before the insert over the rows as they stand at
  * the append's expected version. Those rows come from memory when this process wrote the stream's
  * last version (the common case: the manager appends a move's steps one after another), otherwise
  * from one query. Remembered rows are tagged with the stream version they reflect and used only for
@@ -120,9 +100,7 @@ export class VmInlineProjection implements InlineProjection<VmRows> {
          INSERT INTO vm_location (name, ip, mac, l2_domain, site, hypervisor, state, location_version, stream_version, updated_at, memory_mb)
          SELECT l.name, l.ip, l.mac, l.l2_domain, l.site, l.hypervisor, l.state, l.location_version, l.stream_version, i.recorded_at, l.memory_mb
            FROM loc l JOIN inserted i ON i.stream_id = l.stream_id AND i.stream_version = l.stream_version
-         ON CONFLICT (name) DO UPDATE SET ip = EXCLUDED.ip, mac = EXCLUDED.mac, l2_domain = EXCLUDED.l2_domain, site = EXCLUDED.site,
-           hypervisor = EXCLUDED.hypervisor, memory_mb = EXCLUDED.memory_mb, state = EXCLUDED.state, location_version = EXCLUDED.location_version,
-           stream_version = EXCLUDED.stream_version, updated_at = EXCLUDED.updated_at
+         ${LOCATION_ON_CONFLICT}
          RETURNING 1
        ), mv AS (
          SELECT * FROM unnest(${$(11)}::text[], ${$(12)}::uuid[], ${$(13)}::text[], ${$(14)}::text[], ${$(15)}::text[], ${$(16)}::timestamptz[], ${$(17)}::jsonb[])
@@ -130,7 +108,7 @@ export class VmInlineProjection implements InlineProjection<VmRows> {
        ), saved_moves AS (
          INSERT INTO moves (move_id, vm, state, request_id, accepted_at, view)
          SELECT m.move_id, m.vm, m.state, m.request_id, m.accepted_at, m.view FROM mv m JOIN claimed USING (stream_id)
-         ON CONFLICT (move_id) DO UPDATE SET state = EXCLUDED.state, view = EXCLUDED.view
+         ${MOVE_ON_CONFLICT}
          RETURNING 1
        )`,
       params: [
@@ -224,20 +202,18 @@ export function locationFromDb(r: LocationDbRow): LocationRow {
 }
 
 /** Upserts location and move rows in one statement (nothing is sent when both are empty). */
-export async function saveProjections(tx: EntityManager, locations: LocationRow[], moves: MoveRow[]): Promise<void> {
+async function saveProjections(tx: EntityManager, locations: LocationRow[], moves: MoveRow[]): Promise<void> {
   if (locations.length === 0 && moves.length === 0) return;
   await tx.query(
     `WITH saved_locations AS (
        INSERT INTO vm_location (name, ip, mac, l2_domain, site, hypervisor, state, location_version, stream_version, updated_at, memory_mb)
        SELECT * FROM unnest($1::text[], $2::inet[], $3::macaddr[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::int[], $10::timestamptz[], $17::int[])
-       ON CONFLICT (name) DO UPDATE SET ip = EXCLUDED.ip, mac = EXCLUDED.mac, l2_domain = EXCLUDED.l2_domain, site = EXCLUDED.site,
-         hypervisor = EXCLUDED.hypervisor, memory_mb = EXCLUDED.memory_mb, state = EXCLUDED.state, location_version = EXCLUDED.location_version,
-         stream_version = EXCLUDED.stream_version, updated_at = EXCLUDED.updated_at
+       ${LOCATION_ON_CONFLICT}
        RETURNING 1
      ), saved_moves AS (
        INSERT INTO moves (move_id, vm, state, request_id, accepted_at, view)
        SELECT * FROM unnest($11::uuid[], $12::text[], $13::text[], $14::text[], $15::timestamptz[], $16::jsonb[])
-       ON CONFLICT (move_id) DO UPDATE SET state = EXCLUDED.state, view = EXCLUDED.view
+       ${MOVE_ON_CONFLICT}
        RETURNING 1
      )
      SELECT (SELECT count(*) FROM saved_locations)::int AS locations, (SELECT count(*) FROM saved_moves)::int AS moves`,
