@@ -76,6 +76,8 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
   const store = storeFor(dataSource, config.subjectPrefix);
   const commands = new VmCommandService(store, logger);
   const relay = new OutboxRelay(new JetStreamOutboxPublisher(js), { databaseUrl: serviceUrl, notifyChannel: OUTBOX_CHANNEL, logger });
+  // While this process's relay leads, it publishes the store's appends from memory as they commit.
+  const stopRelayingFromMemory = relay.relayFromMemory(store);
   await relay.start();
 
   const clock = new ScaledClock(config.timeScale);
@@ -152,6 +154,7 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
       await convergence?.stop();
       await saga.stop();
       await service.stop().catch(() => undefined);
+      stopRelayingFromMemory();
       await relay.stop();
       await nc.drain().catch(() => undefined);
       await dataSource.destroy();

@@ -276,12 +276,36 @@ export class PgEventStore {
          INSERT INTO outbox (position, subject) SELECT i.position, e.subject FROM inserted i JOIN e USING (id)
          RETURNING position
        ), notified AS (
-         SELECT pg_notify($11, max(position)::text) FROM queued HAVING count(*) > 0
+         SELECT pg_notify($11, max(position)::text) FROM queued WHERE $11::text IS NOT NULL HAVING count(*) > 0
        )${projection.sql}
-       SELECT i.*, (SELECT count(*) FROM notified)::int AS notified FROM inserted i`;
-    const values = [streamIds, expected, versions, ev.stream, ev.id, ev.version, ev.type, ev.data, ev.metadata, ev.subject, this.options.notifyChannel, ...projection.params];
-    const inserted: (EventRow & { notified: number })[] = db === this.dataSource ? await this.prepared(text, values) : await db.query(text, values);
-    return inserted.map(toRecorded).sort((a, b) => Number(BigInt(a.position) - BigInt(b.position)));
+       SELECT i.position, i.id, i.recorded_at, (SELECT count(*) FROM notified)::int AS notified FROM inserted i`;
+    // No notification while this process's own relay takes the events from memory (`relayFromMemory`).
+    const channel = this.relaysOwnAppends?.() ? null : this.options.notifyChannel;
+    const values = [streamIds, expected, versions, ev.stream, ev.id, ev.version, ev.type, ev.data, ev.metadata, ev.subject, channel, ...projection.params];
+    // Only what the database chose comes back: the events' data and metadata are the ones sent.
+    const inserted: InsertedRow[] = db === this.dataSource ? await this.prepared(text, values) : await db.query(text, values);
+    const recorded = inserted.map((row) => {
+      const event = pending.byId.get(row.id)!;
+      return { ...event, position: String(row.position), recordedAt: row.recorded_at.toISOString() } as RecordedEvent;
+    });
+    return recorded.sort((a, b) => Number(BigInt(a.position) - BigInt(b.position)));
+  }
+
+  /** Set by the outbox relay of this process while it leads (`OutboxRelay.relayFromMemory`): appends then skip the NOTIFY. */
+  private relaysOwnAppends?: () => boolean;
+
+  /**
+   * The outbox relay of this process publishes this store's committed appends from memory while
+   * it is the leader (`leading()`), so those appends do not notify; when another process leads,
+   * they notify as before. Returns a function that undoes it.
+   */
+  relayAppendsFromMemory(leading: () => boolean, offer: (entries: { subject: string; event: RecordedEvent }[]) => void): () => void {
+    this.relaysOwnAppends = leading;
+    const unlisten = this.onAppended((events) => offer(events.map((event) => ({ subject: this.options.subjectOf(event.streamId, event.type), event }))));
+    return () => {
+      if (this.relaysOwnAppends === leading) this.relaysOwnAppends = undefined;
+      unlisten();
+    };
   }
 
   private readonly statementNames = new Map<string, string>();
@@ -333,22 +357,33 @@ export class PgEventStore {
 interface PendingEvents {
   events: RecordedEvent[];
   ids: Map<string, string[]>;
+  byId: Map<string, RecordedEvent>;
+}
+
+/** What the append statement returns per event: what the database chose. */
+interface InsertedRow {
+  position: string;
+  id: string;
+  recorded_at: Date;
 }
 
 function pendingEventsOf(writes: readonly AppendRequest[]): PendingEvents {
   const events: RecordedEvent[] = [];
   const ids = new Map<string, string[]>();
+  const byId = new Map<string, RecordedEvent>();
   const now = new Date().toISOString();
   for (const { streamId, expectedVersion, events: news } of writes) {
     const streamIds: string[] = [];
     news.forEach((e, i) => {
       const id = randomUUID();
       streamIds.push(id);
-      events.push({ id, streamId, streamVersion: expectedVersion + i + 1, position: '0', type: e.type, data: e.data, metadata: e.metadata, recordedAt: now } as RecordedEvent);
+      const event = { id, streamId, streamVersion: expectedVersion + i + 1, position: '0', type: e.type, data: e.data, metadata: e.metadata, recordedAt: now } as RecordedEvent;
+      events.push(event);
+      byId.set(id, event);
     });
     ids.set(streamId, streamIds);
   }
-  return { events, ids };
+  return { events, ids, byId };
 }
 
 export function isUniqueViolation(err: unknown, constraint?: string): boolean {

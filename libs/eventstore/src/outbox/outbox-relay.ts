@@ -19,25 +19,46 @@ export interface OutboxRelayOptions {
   logger: Logger;
 }
 
+/** A committed event and the subject its outbox row names. */
+export interface OutboxEntry {
+  subject: string;
+  event: RecordedEvent;
+}
+
 export interface OutboxRelayStats {
   published: number;
+  /** Of `published`, the events that went from memory (no read). */
+  fromMemory: number;
+  /** Statements that read the outbox. */
+  scans: number;
   duplicates: number;
   batches: number;
   failures: number;
 }
 
+/** How many streams' last published versions the relay remembers (least recently published forgotten first). */
+const REMEMBERED_STREAMS = 65_536;
+/** Published rows are deleted in one statement at most this often (or when this many wait), not per batch. */
+const DELETE_EVERY_MS = 50;
+const DELETE_AT_ROWS = 512;
+
 /**
  * Moves committed events from the outbox to the broker.
  *
- * Gap-safe by construction: it never pages with a cursor. Each batch reads the oldest outbox
- * rows that are visible (committed) and publishes them awaiting every ack; the next batch's
- * statement deletes them. A row committed late is simply found by a later batch. A crash or
- * broker outage before that delete leaves the rows in place: they are published again and the
- * broker drops the copies by message id. Only one relay works at a time (a session advisory
- * lock), so per-stream order is kept.
+ * Two ways in, one order per stream. **From memory**: the events this process's own store
+ * committed (`relayFromMemory`) are published as soon as their append returns, with no read: an
+ * event goes this way only when the relay published its stream's previous version itself (or it
+ * is the stream's first), so a stream's events still reach the broker in version order; any other
+ * is left to a scan. **By scan**: the oldest outbox rows that are visible (committed), read in
+ * position order, gap-safe by construction since it never pages with a cursor: a row committed
+ * late is simply found by a later scan. Scans run when another writer notifies, when an event from
+ * memory could not go in order, at least every `pollMs`, and when someone waits for `drained()`.
+ * Published rows are deleted in batches. A crash or broker outage before that delete leaves the
+ * rows in place: they are published again and the broker drops the copies by message id. Only one
+ * relay works at a time (a session advisory lock).
  */
 export class OutboxRelay {
-  readonly stats: OutboxRelayStats = { published: 0, duplicates: 0, batches: 0, failures: 0 };
+  readonly stats: OutboxRelayStats = { published: 0, fromMemory: 0, scans: 0, duplicates: 0, batches: 0, failures: 0 };
   private listener?: Client;
   private running = false;
   private wake?: () => void;
@@ -47,8 +68,20 @@ export class OutboxRelay {
   private readonly maxBackoffMs: number;
   private readonly log: Logger;
   private idleWaiters: (() => void)[] = [];
-  /** A notification that arrived while a batch was running; the next sleep is skipped. */
+  /** Something to do arrived while a batch was running; the next sleep is skipped. */
   private notified = false;
+  /** Committed events of this process's store, in commit order, not published yet. */
+  private offered: OutboxEntry[] = [];
+  /** In a failure's backoff: offers wait for it to end. */
+  private backingOff = false;
+  /** Each stream's last version published by this relay (a bounded map, least recently published first). */
+  private readonly lastPublished = new Map<string, number>();
+  /** The outbox must be scanned: leadership just began, another writer notified, or an event could not go from memory. */
+  private scanDue = true;
+  private lastScanAt = 0;
+  private lastDeleteAt = 0;
+  /** Positions published and not deleted yet; every scan excludes them, and deletes them. */
+  private published: string[] = [];
 
   constructor(
     private readonly publisher: OutboxPublisher,
@@ -65,13 +98,37 @@ export class OutboxRelay {
     this.loop = this.run();
   }
 
+  /**
+   * Publishes what `store` commits straight from memory while this relay leads, and the store's
+   * appends stop notifying meanwhile (the relay already has them). Returns a function that undoes it.
+   */
+  relayFromMemory(store: { relayAppendsFromMemory(leading: () => boolean, offer: (entries: OutboxEntry[]) => void): () => void }): () => void {
+    return store.relayAppendsFromMemory(
+      () => this.leading,
+      (events) => this.offer(events),
+    );
+  }
+
+  /** Whether this relay holds the leader lock now. */
+  get leading(): boolean {
+    return this.running && this.listener !== undefined;
+  }
+
+  private offer(entries: OutboxEntry[]): void {
+    // Not leading: the events' NOTIFY woke the leader, or a scan of ours finds them once we lead.
+    if (!this.leading) return;
+    for (const e of entries) this.offered.push(e);
+    this.poke();
+  }
+
   async stop(): Promise<void> {
     this.running = false;
     this.wake?.();
     await this.loop;
-    // What the last batch published is deleted now rather than published again by the next leader.
+    // What was published is deleted now rather than published again by the next leader.
     if (this.listener && this.published.length > 0) await this.listener.query(`DELETE FROM outbox WHERE position = ANY($1::bigint[])`, [this.published]).catch(() => undefined);
     this.published = [];
+    this.offered = [];
     await this.listener?.end().catch(() => undefined);
     this.listener = undefined;
   }
@@ -80,14 +137,19 @@ export class OutboxRelay {
   drained(): Promise<void> {
     return new Promise((resolve) => {
       this.idleWaiters.push(resolve);
-      this.wake?.();
+      this.poke();
     });
+  }
+
+  private poke(): void {
+    this.notified = true;
+    if (!this.backingOff) this.wake?.();
   }
 
   private async run(): Promise<void> {
     let backoff = 100;
     while (this.running) {
-      // Waiters registered before this batch's SELECT: an empty batch proves their rows are out.
+      // Waiters registered before this turn's scan: an empty scan proves their rows are out.
       const waiters = this.idleWaiters.splice(0);
       try {
         if (!this.listener) {
@@ -97,17 +159,23 @@ export class OutboxRelay {
             continue; // stopped while standing by: never publish without the lock
           }
         }
-        const n = await this.relayBatch();
+        await this.publishOffered();
+        const now = performance.now();
+        let scanned = -1;
+        if (this.scanDue || waiters.length > 0 || now - this.lastScanAt >= this.pollMs) scanned = await this.scan();
+        else if (this.published.length >= DELETE_AT_ROWS || (this.published.length > 0 && now - this.lastDeleteAt >= DELETE_EVERY_MS)) await this.deletePublished();
         backoff = 100;
-        if (n === 0) {
-          waiters.forEach((r) => r());
-          await this.sleep(this.pollMs);
-        } else this.idleWaiters.push(...waiters);
+        if (scanned === 0) waiters.forEach((r) => r());
+        else this.idleWaiters.push(...waiters);
+        // A full scan goes on at once; otherwise sleep until offered, notified, the next delete or poll.
+        if (scanned < this.batchSize) await this.sleep(this.published.length > 0 ? DELETE_EVERY_MS : Math.max(1, this.pollMs - (performance.now() - this.lastScanAt)));
       } catch (err) {
         this.idleWaiters.push(...waiters);
         this.stats.failures++;
+        this.scanDue = true;
         this.log.warn({ err: (err as Error).message, retryInMs: backoff }, 'outbox relay failed; the batch stays in the outbox and will be retried');
-        await this.sleep(backoff);
+        this.backingOff = true;
+        await this.sleep(backoff, true).finally(() => (this.backingOff = false));
         backoff = Math.min(backoff * 2, this.maxBackoffMs);
       }
     }
@@ -130,14 +198,15 @@ export class OutboxRelay {
           await client.end();
           return;
         }
-        await this.sleep(1000);
+        await this.sleep(1000, true);
       }
       client.on('notification', () => {
-        this.notified = true;
-        this.wake?.();
+        // Another writer committed (this process's own appends do not notify while it leads).
+        this.scanDue = true;
+        this.poke();
       });
       await client.query(`LISTEN "${this.options.notifyChannel}"`);
-      // The batch's join would be planned as a merge join too, and costing one probes the outbox
+      // The scan's join would be planned as a merge join too, and costing one probes the outbox
       // index's first entries, which under load are thousands of deleted rows not vacuumed yet:
       // ~170 blocks and ~1 ms of planning per batch for a statement that runs in 0.2 ms.
       await client.query(`SET enable_mergejoin = off`);
@@ -146,52 +215,124 @@ export class OutboxRelay {
       await client.end().catch(() => undefined);
       throw err;
     }
+    // Whatever was committed before (by anyone, ours included while another relay led) is found by a scan.
+    this.offered = [];
+    this.lastPublished.clear();
+    this.scanDue = true;
     this.listener = client;
     this.log.info({ channel: this.options.notifyChannel }, 'outbox relay is the leader');
   }
 
-  /** Positions published in the last batch, deleted by the next batch's statement. */
-  private published: string[] = [];
+  /**
+   * Publishes the offered events whose stream's previous version this relay published (or that
+   * start a stream), all at once awaiting every ack; any other needs a scan, which finds it in the
+   * outbox behind the versions it must follow. A failed publish forgets the streams it touched, so
+   * their next events go by scan too.
+   */
+  private async publishOffered(): Promise<void> {
+    if (this.offered.length === 0) return;
+    const direct: OutboxEntry[] = [];
+    for (const entry of this.offered.splice(0)) {
+      const e = entry.event;
+      const last = this.lastPublished.get(e.streamId);
+      if (last !== undefined && last >= e.streamVersion) continue; // a scan published it already
+      if (e.streamVersion === 1 || last === e.streamVersion - 1) {
+        direct.push(entry);
+        this.remember(e.streamId, e.streamVersion);
+      } else this.scanDue = true;
+    }
+    if (direct.length === 0) return;
+    try {
+      await this.publishAll(direct);
+    } catch (err) {
+      for (const { event } of direct) this.lastPublished.delete(event.streamId);
+      throw err;
+    }
+    for (const { event } of direct) this.published.push(event.position);
+    this.stats.fromMemory += direct.length;
+  }
+
+  private async publishAll(entries: readonly OutboxEntry[]): Promise<void> {
+    const started = performance.now();
+    const acks = await Promise.all(entries.map(({ subject, event }) => this.publisher.publish(subject, event)));
+    const duplicates = acks.filter((a) => a.duplicate).length;
+    this.stats.published += entries.length;
+    this.stats.duplicates += duplicates;
+    this.stats.batches++;
+    this.log.debug({ events: entries.length, duplicates, ms: Math.round(performance.now() - started), last: entries[entries.length - 1].event.position }, 'published outbox batch');
+  }
+
+  private remember(streamId: string, version: number): void {
+    this.lastPublished.delete(streamId); // re-inserted last: the map's order is least recently published first
+    this.lastPublished.set(streamId, version);
+    if (this.lastPublished.size > REMEMBERED_STREAMS) this.lastPublished.delete(this.lastPublished.keys().next().value!);
+  }
+
+  private async deletePublished(): Promise<void> {
+    const done = this.published;
+    this.published = [];
+    this.lastDeleteAt = performance.now();
+    try {
+      await this.listener!.query(`DELETE FROM outbox WHERE position = ANY($1::bigint[])`, [done]);
+    } catch (err) {
+      this.published.push(...done);
+      throw err;
+    }
+  }
 
   /**
-   * One batch, one statement, on the leader's own session (the one holding the advisory lock; never
-   * the application's pool, which is busy with appends under load). The statement deletes what the
-   * previous batch published and reads the next batch; its CTEs share one snapshot, so the deleted
-   * rows are still visible to the read and are excluded by position. No explicit transaction and no
-   * row locks: the advisory lock already makes this session the only relay, and a row committed late
-   * is simply found by a later batch (gap-safe without a cursor). A crash between a publish and the
-   * next statement leaves the rows in place: the next leader publishes them again and the broker
-   * drops the copies by message id.
+   * One scan, one statement, on the leader's own session (the one holding the advisory lock; never
+   * the application's pool, which is busy with appends under load). The statement deletes what was
+   * published since the last delete and reads the oldest rows left; its CTEs share one snapshot, so
+   * the deleted rows are still visible to the read and are excluded by position. No explicit
+   * transaction and no row locks: the advisory lock already makes this session the only relay, and
+   * a row committed late is simply found by a later scan (gap-safe without a cursor). Returns the
+   * rows published.
    */
-  private async relayBatch(): Promise<number> {
+  private async scan(): Promise<number> {
     const client = this.listener!;
     const done = this.published;
+    this.scanDue = false;
+    this.lastScanAt = performance.now();
+    this.stats.scans++;
     // Fetch each event by its position (LATERAL: an index lookup per row). A plain join let the
     // planner hash-join the whole events table when the outbox's statistics were stale.
     // Not a named (prepared) statement: its generic plan read ~5x the blocks of a custom one.
-    const { rows } = await client.query<EventRow & { subject: string }>({
-      text: `WITH gone AS (DELETE FROM outbox WHERE position = ANY($2::bigint[])),
-            batch AS (SELECT position, subject FROM outbox WHERE position <> ALL($2::bigint[]) ORDER BY position LIMIT $1)
-       SELECT b.position, b.subject, e.id, e.stream_id, e.stream_version, e.type, e.data, e.metadata, e.recorded_at
-         FROM batch b, LATERAL (SELECT * FROM events WHERE events.position = b.position) e
-        ORDER BY b.position`,
-      values: [this.batchSize, done],
-    });
+    let rows: (EventRow & { subject: string })[];
+    try {
+      ({ rows } = await client.query<EventRow & { subject: string }>({
+        text: `WITH gone AS (DELETE FROM outbox WHERE position = ANY($2::bigint[])),
+              batch AS (SELECT position, subject FROM outbox WHERE position <> ALL($2::bigint[]) ORDER BY position LIMIT $1)
+         SELECT b.position, b.subject, e.id, e.stream_id, e.stream_version, e.type, e.data, e.metadata, e.recorded_at
+           FROM batch b, LATERAL (SELECT * FROM events WHERE events.position = b.position) e
+          ORDER BY b.position`,
+        values: [this.batchSize, done],
+      }));
+    } catch (err) {
+      this.scanDue = true;
+      throw err;
+    }
     this.published = [];
+    this.lastDeleteAt = this.lastScanAt;
     if (rows.length === 0) return 0;
-    const started = Date.now();
-    const acks = await Promise.all(rows.map((r) => this.publisher.publish(r.subject, toRecorded(r))));
-    this.published = rows.map((r) => String(r.position));
-    const duplicates = acks.filter((a) => a.duplicate).length;
-    this.stats.published += rows.length;
-    this.stats.duplicates += duplicates;
-    this.stats.batches++;
-    this.log.debug({ events: rows.length, duplicates, ms: Date.now() - started, last: rows[rows.length - 1].position }, 'published outbox batch');
+    const entries = rows.map((r) => ({ subject: r.subject, event: toRecorded(r) }));
+    try {
+      await this.publishAll(entries);
+    } catch (err) {
+      this.scanDue = true;
+      for (const { event } of entries) this.lastPublished.delete(event.streamId);
+      throw err;
+    }
+    for (const { event: e } of entries) {
+      this.published.push(e.position);
+      if ((this.lastPublished.get(e.streamId) ?? 0) < e.streamVersion) this.remember(e.streamId, e.streamVersion);
+    }
+    if (rows.length >= this.batchSize) this.scanDue = true;
     return rows.length;
   }
 
-  private sleep(ms: number): Promise<void> {
-    if (this.notified) {
+  private sleep(ms: number, ignoreNotified = false): Promise<void> {
+    if (this.notified && !ignoreNotified) {
       this.notified = false;
       return Promise.resolve();
     }
