@@ -137,11 +137,14 @@ export class VmCommandService {
     const outcomes: BatchedOutcome[] = batch.map(({ vm }) => ({ vm, events: [] }));
     const requests: AppendRequest[] = [];
     const position = new Map<string, number>();
+    const decided = new Map<string, VmSnapshot>();
     batch.forEach(({ vm, command, ctx }, i) => {
       const { version, events } = streams.get(vmStreamId(vm))!;
-      const decision = decide(command, fold(events.map((e) => parseVmEvent(e.type, e.data))));
+      const state = fold(events.map((e) => parseVmEvent(e.type, e.data)));
+      const decision = decide(command, state);
       if (!decision.ok) outcomes[i].error = refusal(vm, decision);
       else if (decision.events.length > 0) {
+        decided.set(vm, { state: fold(decision.events, state), version: version + decision.events.length });
         const metadata: EventMetadata = { ...ctx, at };
         requests.push({ streamId: vmStreamId(vm), expectedVersion: version, events: decision.events.map((e: VmEvent) => ({ type: e.type, data: e.data, metadata })) });
         position.set(vmStreamId(vm), i);
@@ -150,8 +153,11 @@ export class VmCommandService {
     const conflicted: number[] = [];
     for (const result of await this.store.appendMany(requests)) {
       const i = position.get(result.streamId)!;
-      if (result.events) outcomes[i].events = result.events;
-      else conflicted.push(i);
+      if (result.events) {
+        outcomes[i].events = result.events;
+        // As `execute` does: the next command of this VM (a move after placement) starts from memory.
+        this.remember(batch[i].vm, decided.get(batch[i].vm)!);
+      } else conflicted.push(i);
     }
     for (const i of conflicted) {
       const { vm, command, ctx } = batch[i];

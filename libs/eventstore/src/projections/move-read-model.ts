@@ -52,6 +52,24 @@ export class MoveReadModel {
     return row;
   }
 
+  /**
+   * What `vm.move` decides on, in one query: the move an earlier request with this `requestId`
+   * made (if any), and where the VM is with its host's outbound moves (undefined for an unknown VM).
+   */
+  async moveRequestContext(vm: string, requestId: string | undefined): Promise<{ requested?: MoveRow; host?: VmLocationRow & OutboundCounts }> {
+    const [row] = await this.rows<{ requested: MoveRow | null; name: string | null } & VmLocationRow & OutboundCounts>(
+      `SELECT (SELECT view FROM moves WHERE request_id = $2) AS requested, l.*
+         FROM (VALUES (1)) AS one (x) LEFT JOIN LATERAL (
+           SELECT l.name, l.l2_domain AS "l2Domain", l.hypervisor, l.site,
+                  (SELECT count(*) FROM moves m WHERE m.state = 'in-progress' AND m.view->'from'->>'hypervisor' = l.hypervisor AND m.view->>'cause' <> 'ha-restart')::int AS active,
+                  (SELECT count(*) FROM moves m WHERE m.state = 'accepted' AND m.view->'from'->>'hypervisor' = l.hypervisor)::int AS waiting
+             FROM vm_location l WHERE l.name = $1) l ON true`,
+      [vm, requestId ?? null],
+    );
+    const { requested, ...host } = row!;
+    return { ...(requested ? { requested } : {}), ...(host.name !== null ? { host: host as VmLocationRow & OutboundCounts } : {}) };
+  }
+
   /** The VMs located on a hypervisor, by name. */
   async vmsOn(hypervisor: string): Promise<string[]> {
     return (await this.rows<{ name: string }>(`SELECT name FROM vm_location WHERE hypervisor = $1 ORDER BY name`, [hypervisor])).map((r) => r.name);
@@ -105,6 +123,17 @@ export class MoveReadModel {
       hypervisor,
       limit,
     ]);
+  }
+
+  /** A host's operator moves running and its `limit` oldest moves waiting for a slot, in one query (what admission decides on when a move ends). */
+  async outboundQueueOf(hypervisor: string, limit: number): Promise<{ running: number; queued: { moveId: string; vm: string }[] }> {
+    const [row] = await this.rows<{ running: number; queued: { moveId: string; vm: string }[] | null }>(
+      `SELECT (SELECT count(*) FROM moves WHERE state = 'in-progress' AND view->'from'->>'hypervisor' = $1 AND view->>'cause' <> 'ha-restart')::int AS running,
+              (SELECT json_agg(json_build_object('moveId', q.move_id, 'vm', q.vm)) FROM (
+                 SELECT move_id, vm FROM moves WHERE state = 'accepted' AND view->'from'->>'hypervisor' = $1 ORDER BY accepted_at, move_id LIMIT $2) q) AS queued`,
+      [hypervisor, limit],
+    );
+    return { running: row?.running ?? 0, queued: row?.queued ?? [] };
   }
 
   /** Moves of the same source host accepted before this one and still waiting. */

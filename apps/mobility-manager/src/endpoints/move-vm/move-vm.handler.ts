@@ -48,13 +48,10 @@ export class MoveVmHandler {
   }
 
   private async accept(req: MoveVmRequest): Promise<MoveAcceptedReply> {
-    if (req.requestId) {
-      const existing = await this.byRequestId(req.requestId);
-      if (existing) return this.replay(existing, req);
-    }
-    // Where the VM is and its host's queue in one read; the request checked once, then the queue:
-    // under overload most requests end there, before any planning.
-    const host = await this.reads.locationWithOutbound(req.vm);
+    // A repeated requestId, where the VM is and its host's queue, in one read; the request checked
+    // once, then the queue: under overload most requests end there, before any planning.
+    const { requested, host } = await this.reads.moveRequestContext(req.vm, req.requestId);
+    if (requested) return this.replay(requested, req);
     const at = MovePlanner.checked(this.topology, req, host);
     const admission = admitRequest(host, this.queue);
     if (!admission.ok) throw new LocusError(admission.code, admission.message);

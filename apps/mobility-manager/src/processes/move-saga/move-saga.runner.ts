@@ -102,7 +102,9 @@ export class MoveSagaRunner {
   private async onEvent(event: RecordedEvent, msg: JsMsg): Promise<Outcome> {
     if (event.type === 'VmPlaced') return ACK;
     const vm = event.streamId.slice(3);
-    if (TERMINAL.has(event.type)) {
+    // A move ended: its host's queue goes on. The saga did that already for the terminal events it
+    // recorded itself; the others (a cancel, an HA decision, another replica's) are done here.
+    if (TERMINAL.has(event.type) && !this.queueRunAfter.delete(event.id)) {
       const from = await this.sourceOf(event);
       if (from) await this.admitQueued(from);
     }
@@ -128,8 +130,10 @@ export class MoveSagaRunner {
       const { outcome, events } = await this.take(vm, state, step, ctx);
       if (events.length === 0) return taken === 0 ? outcome : ACK;
       const terminal = events.find((e) => TERMINAL.has(e.type));
-      if (terminal && state.status === 'placed' && state.move)
+      if (terminal && state.status === 'placed' && state.move) {
+        this.rememberQueueRun(terminal.id);
         void this.admitQueued(state.move.from.hypervisor).catch((err: Error) => this.log.warn({ err: err.message }, 'admission of queued moves failed; the next terminal event retries it'));
+      }
       ({ state, version } = await this.deps.commands.load(vm, version + events.length));
       causationId = events[events.length - 1].id;
     }
@@ -189,16 +193,24 @@ export class MoveSagaRunner {
     });
   }
 
-  /** A move from `host` ended: start the oldest queued moves that now fit (one count, one read of the queue). */
+  /** A move from `host` ended: start the oldest queued moves that now fit (one query: the running count and the queue's head). */
   private admitQueued(host: string): Promise<unknown> {
     return this.serialPerHost(host, async () => {
-      const free = freeOutboundSlots(await this.reads.operatorMovesRunningFrom(host), this.limit);
-      if (free <= 0) return;
-      for (const q of await this.reads.queuedFrom(host, free))
+      const { running, queued } = await this.reads.outboundQueueOf(host, this.limit);
+      const free = freeOutboundSlots(running, this.limit);
+      for (const q of queued.slice(0, Math.max(0, free)))
         await this.deps.commands
           .execute(q.vm, commandOfStep({ kind: 'admit', moveId: q.moveId, hypervisor: host }), { correlationId: q.moveId, causationId: q.moveId, component: 'mobility-manager' })
           .catch((err: Error) => this.log.warn({ moveId: q.moveId, vm: q.vm, err: err.message }, `queued move of ${q.vm} not started`));
     });
+  }
+
+  /** Terminal events this process recorded and ran its host's queue after (bounded: their stream delivery removes them). */
+  private readonly queueRunAfter = new Set<string>();
+
+  private rememberQueueRun(eventId: string): void {
+    this.queueRunAfter.add(eventId);
+    if (this.queueRunAfter.size > 10_000) this.queueRunAfter.delete(this.queueRunAfter.values().next().value!);
   }
 
   private get limit(): number {
