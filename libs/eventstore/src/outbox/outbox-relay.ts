@@ -70,8 +70,10 @@ export class OutboxRelay {
   private idleWaiters: (() => void)[] = [];
   /** Something to do arrived while a batch was running; the next sleep is skipped. */
   private notified = false;
-  /** Committed events of this process's store, in commit order, not published yet. */
-  private offered: OutboxEntry[] = [];
+  /** Positions published from memory and not acknowledged yet: a scan neither publishes nor deletes them. */
+  private readonly sending = new Set<string>();
+  /** Direct publishes not settled yet (`stop` waits for them). */
+  private readonly sends = new Set<Promise<void>>();
   /** In a failure's backoff: offers wait for it to end. */
   private backingOff = false;
   /** Each stream's last version published by this relay (a bounded map, least recently published first). */
@@ -114,21 +116,62 @@ export class OutboxRelay {
     return this.running && this.listener !== undefined;
   }
 
+  /**
+   * Publishes committed events of this process at once, without waiting for earlier acks: the
+   * client writes them in call order on one connection, so the broker stores a stream's versions in
+   * order. An event goes only when this relay sent its stream's previous version itself (or it
+   * starts a stream); any other is left to a scan. A failed publish makes the next scan due and
+   * forgets the stream, so its later events go by scan, behind it.
+   */
   private offer(entries: OutboxEntry[]): void {
     // Not leading: the events' NOTIFY woke the leader, or a scan of ours finds them once we lead.
     if (!this.leading) return;
-    for (const e of entries) this.offered.push(e);
-    this.poke();
+    for (const entry of entries) {
+      const e = entry.event;
+      const last = this.lastPublished.get(e.streamId);
+      if (last !== undefined && last >= e.streamVersion) continue; // a scan published it already
+      if (e.streamVersion !== 1 && last !== e.streamVersion - 1) {
+        this.scanDue = true;
+        this.poke();
+        continue;
+      }
+      this.remember(e.streamId, e.streamVersion);
+      this.sending.add(e.position);
+      const send: Promise<void> = this.publisher
+        .publish(entry.subject, e)
+        .then(
+          (ack) => {
+            this.published.push(e.position);
+            this.deleteSoon();
+            this.stats.published++;
+            this.stats.fromMemory++;
+            if (ack.duplicate) this.stats.duplicates++;
+          },
+          (err: Error) => {
+            this.stats.failures++;
+            this.lastPublished.delete(e.streamId);
+            this.scanDue = true;
+            this.poke();
+            this.log.warn({ err: err.message, position: e.position, stream: e.streamId }, 'publishing a committed event from memory failed; a scan of the outbox publishes it');
+          },
+        )
+        .finally(() => {
+          this.sending.delete(e.position);
+          this.sends.delete(send);
+        });
+      this.sends.add(send);
+    }
   }
 
   async stop(): Promise<void> {
     this.running = false;
     this.wake?.();
     await this.loop;
+    await Promise.allSettled([...this.sends]);
+    clearTimeout(this.deleteTimer);
     // What was published is deleted now rather than published again by the next leader.
     if (this.listener && this.published.length > 0) await this.listener.query(`DELETE FROM outbox WHERE position = ANY($1::bigint[])`, [this.published]).catch(() => undefined);
     this.published = [];
-    this.offered = [];
     await this.listener?.end().catch(() => undefined);
     this.listener = undefined;
   }
@@ -139,6 +182,18 @@ export class OutboxRelay {
       this.idleWaiters.push(resolve);
       this.poke();
     });
+  }
+
+  private deleteTimer?: NodeJS.Timeout;
+
+  /** Wakes the loop to delete what was published, once per `DELETE_EVERY_MS` at most (or at once past `DELETE_AT_ROWS`). */
+  private deleteSoon(): void {
+    if (this.published.length >= DELETE_AT_ROWS) this.poke();
+    else if (!this.deleteTimer)
+      this.deleteTimer = setTimeout(() => {
+        this.deleteTimer = undefined;
+        this.poke();
+      }, DELETE_EVERY_MS);
   }
 
   private poke(): void {
@@ -159,7 +214,6 @@ export class OutboxRelay {
             continue; // stopped while standing by: never publish without the lock
           }
         }
-        await this.publishOffered();
         const now = performance.now();
         let scanned = -1;
         if (this.scanDue || waiters.length > 0 || now - this.lastScanAt >= this.pollMs) scanned = await this.scan();
@@ -167,8 +221,8 @@ export class OutboxRelay {
         backoff = 100;
         if (scanned === 0) waiters.forEach((r) => r());
         else this.idleWaiters.push(...waiters);
-        // A full scan goes on at once; otherwise sleep until offered, notified, the next delete or poll.
-        if (scanned < this.batchSize) await this.sleep(this.published.length > 0 ? DELETE_EVERY_MS : Math.max(1, this.pollMs - (performance.now() - this.lastScanAt)));
+        // A full scan goes on at once; otherwise sleep until poked (a scan due, rows to delete, a waiter) or the next poll.
+        if (scanned < this.batchSize) await this.sleep(Math.max(1, this.pollMs - (performance.now() - this.lastScanAt)));
       } catch (err) {
         this.idleWaiters.push(...waiters);
         this.stats.failures++;
@@ -216,40 +270,10 @@ export class OutboxRelay {
       throw err;
     }
     // Whatever was committed before (by anyone, ours included while another relay led) is found by a scan.
-    this.offered = [];
     this.lastPublished.clear();
     this.scanDue = true;
     this.listener = client;
     this.log.info({ channel: this.options.notifyChannel }, 'outbox relay is the leader');
-  }
-
-  /**
-   * Publishes the offered events whose stream's previous version this relay published (or that
-   * start a stream), all at once awaiting every ack; any other needs a scan, which finds it in the
-   * outbox behind the versions it must follow. A failed publish forgets the streams it touched, so
-   * their next events go by scan too.
-   */
-  private async publishOffered(): Promise<void> {
-    if (this.offered.length === 0) return;
-    const direct: OutboxEntry[] = [];
-    for (const entry of this.offered.splice(0)) {
-      const e = entry.event;
-      const last = this.lastPublished.get(e.streamId);
-      if (last !== undefined && last >= e.streamVersion) continue; // a scan published it already
-      if (e.streamVersion === 1 || last === e.streamVersion - 1) {
-        direct.push(entry);
-        this.remember(e.streamId, e.streamVersion);
-      } else this.scanDue = true;
-    }
-    if (direct.length === 0) return;
-    try {
-      await this.publishAll(direct);
-    } catch (err) {
-      for (const { event } of direct) this.lastPublished.delete(event.streamId);
-      throw err;
-    }
-    for (const { event } of direct) this.published.push(event.position);
-    this.stats.fromMemory += direct.length;
   }
 
   private async publishAll(entries: readonly OutboxEntry[]): Promise<void> {
@@ -291,7 +315,8 @@ export class OutboxRelay {
    */
   private async scan(): Promise<number> {
     const client = this.listener!;
-    const done = this.published;
+    // Taken now: acks that arrive while the statement runs are deleted by the next one.
+    const done = this.published.splice(0);
     this.scanDue = false;
     this.lastScanAt = performance.now();
     this.stats.scans++;
@@ -302,20 +327,22 @@ export class OutboxRelay {
     try {
       ({ rows } = await client.query<EventRow & { subject: string }>({
         text: `WITH gone AS (DELETE FROM outbox WHERE position = ANY($2::bigint[])),
-              batch AS (SELECT position, subject FROM outbox WHERE position <> ALL($2::bigint[]) ORDER BY position LIMIT $1)
+              batch AS (SELECT position, subject FROM outbox WHERE position <> ALL($2::bigint[]) AND position <> ALL($3::bigint[]) ORDER BY position LIMIT $1)
          SELECT b.position, b.subject, e.id, e.stream_id, e.stream_version, e.type, e.data, e.metadata, e.recorded_at
            FROM batch b, LATERAL (SELECT * FROM events WHERE events.position = b.position) e
           ORDER BY b.position`,
-        values: [this.batchSize, done],
+        values: [this.batchSize, done, [...this.sending]],
       }));
     } catch (err) {
       this.scanDue = true;
+      this.published.push(...done);
       throw err;
     }
-    this.published = [];
     this.lastDeleteAt = this.lastScanAt;
     if (rows.length === 0) return 0;
     const entries = rows.map((r) => ({ subject: r.subject, event: toRecorded(r) }));
+    // Remembered as they are sent: a later version offered meanwhile may follow at once (same connection, same order).
+    for (const { event: e } of entries) if ((this.lastPublished.get(e.streamId) ?? 0) < e.streamVersion) this.remember(e.streamId, e.streamVersion);
     try {
       await this.publishAll(entries);
     } catch (err) {
@@ -323,10 +350,7 @@ export class OutboxRelay {
       for (const { event } of entries) this.lastPublished.delete(event.streamId);
       throw err;
     }
-    for (const { event: e } of entries) {
-      this.published.push(e.position);
-      if ((this.lastPublished.get(e.streamId) ?? 0) < e.streamVersion) this.remember(e.streamId, e.streamVersion);
-    }
+    for (const { event: e } of entries) this.published.push(e.position);
     if (rows.length >= this.batchSize) this.scanDue = true;
     return rows.length;
   }
