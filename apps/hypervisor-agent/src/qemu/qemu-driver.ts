@@ -375,7 +375,9 @@ export class QemuDriver implements HypervisorDriver {
 
   async stopAll(): Promise<void> {
     for (const [vm, hot] of this.hot) {
+      // Gone before the stop returns, as the running guests below: a lab stopped mid-migration leaves no incoming QEMU behind.
       hot.target.kill();
+      await hot.target.exited;
       await this.network.unplugTap(vm, hot.to).catch(() => undefined);
     }
     this.hot.clear();
