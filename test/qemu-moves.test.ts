@@ -60,14 +60,14 @@ describeQemu('QEMU guests moved by the saga (issue 12)', () => {
       return [];
     }
   };
-  /** The health check the agent ran after the move: its console heartbeat and a ping. */
+  /** The health check the agent ran after the move: its console heartbeat and a ping (each awaited up to the check's 30 s). */
   const healthAfter = (vm: string, hypervisor: string, moveId: string) =>
     eventually(
       async () => {
         const h = agent(hypervisor).health.get(vm);
         return h?.moveId === moveId ? h : undefined;
       },
-      20_000,
+      45_000,
       `the health check of ${vm} on ${hypervisor}`,
     );
 
@@ -123,6 +123,7 @@ describeQemu('QEMU guests moved by the saga (issue 12)', () => {
     const lost = train.lostAfter(before);
     // The guest is down for the measured downtime; QEMU's first RARP goes out 50 ms after the resume.
     const allowed = Math.ceil((move.downtimeMs + 50) / train.intervalMs) + 2;
+    const health = await healthAfter('web-01', 'dc2-hv1', reply.moveId);
     report('hot web-01 dc1-hv1 -> dc2-hv1 (QEMU)', {
       rounds: move.rounds.map((r: any) => ({
         round: r.round,
@@ -138,10 +139,9 @@ describeQemu('QEMU guests moved by the saga (issue 12)', () => {
       pingLost: lost,
       pingAllowed: allowed,
       tcpLongestGapMs: session.longestGapAfter(before),
+      health: { ms: health.ms, pings: health.pings },
     });
     expect(lost).toBeLessThanOrEqual(allowed);
-
-    const health = await healthAfter('web-01', 'dc2-hv1', reply.moveId);
     expect(health).toMatchObject({ ok: true, pingOk: true, hypervisor: 'dc2-hv1' });
     expect(health.heartbeat).toMatch(/^LOCUS-ALIVE web-01 \d+$/);
     await session.close();
@@ -149,7 +149,8 @@ describeQemu('QEMU guests moved by the saga (issue 12)', () => {
 
   it('item 5, warm: web-01 back to dc1-hv1 saved to a file and restored: the same guest goes on (its heartbeat counts on), healthy', async () => {
     const before = driver().guestOf('web-01')!.console();
-    const lastBeat = Number([...before.matchAll(/LOCUS-ALIVE web-01 (\d+)/g)].pop()![1]);
+    // Whole lines only: the console is written a byte at a time (`… 1` may still become `… 12`).
+    const lastBeat = Number([...before.matchAll(/LOCUS-ALIVE web-01 (\d+)\r?\n/g)].pop()![1]);
     const reply = await lab!.req('vm.move', { vm: 'web-01', to: 'dc1-hv1', mode: 'warm' });
     expect(reply.ok).toBe(true);
     const move = await lab!.waitForMove(reply.moveId, ['completed'], 90_000);
@@ -166,6 +167,7 @@ describeQemu('QEMU guests moved by the saga (issue 12)', () => {
       dataSentMiB: +((move.dataSentBytes ?? 0) / 1048576).toFixed(1),
       heartbeatBefore: lastBeat,
       heartbeatAfter: beat,
+      health: { ms: health.ms, pings: health.pings },
     });
   }, 120_000);
 
@@ -188,6 +190,7 @@ describeQemu('QEMU guests moved by the saga (issue 12)', () => {
     const done = await lab!.waitForMove(throttled.moveId, ['completed', 'failed'], 150_000);
     expect(done.state).toBe('completed');
     expect(driver().hypervisorOf('web-02')).toBe('dc2-hv2');
+    const health = await healthAfter('web-02', 'dc2-hv2', throttled.moveId);
     report('hot web-02 (80 MB/s over 32 MiB) at 256 Mbit/s', {
       abort: {
         rounds: failed.rounds.map((r: any) => ({
@@ -197,9 +200,9 @@ describeQemu('QEMU guests moved by the saga (issue 12)', () => {
         })),
       },
       throttle: { rounds: done.rounds.length, throttlePct: done.rounds.map((r: any) => r.throttlePct), downtimeMs: done.downtimeMs, totalMs: done.totalMs },
+      health: { ms: health.ms, pings: health.pings },
     });
     expect(done.rounds[done.rounds.length - 1].completed === true || done.rounds.length >= 30).toBe(true);
-    const health = await healthAfter('web-02', 'dc2-hv2', throttled.moveId);
     expect(health).toMatchObject({ ok: true, hypervisor: 'dc2-hv2' });
   }, 300_000);
 
@@ -228,6 +231,7 @@ describeQemu('QEMU guests moved by the saga (issue 12)', () => {
       lostAfterBoot: train.lostAfter(bootedAt),
       outage: train.longestOutage(),
       heartbeat: health.heartbeat,
+      health: { ms: health.ms, pings: health.pings },
     });
     // Replies from the first one after the boot on: none lost.
     expect(train.lostAfter(Math.max(firstBack, bootedAt))).toBe(0);

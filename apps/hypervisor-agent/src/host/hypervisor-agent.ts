@@ -400,8 +400,9 @@ export class HypervisorAgent {
   private checkHealth(real: HypervisorDriver, vm: string, moveId: string): void {
     void real.health(vm).then((h) => {
       this.health.set(vm, { ...h, moveId, at: Date.now() });
-      if (h.ok) this.log.info({ vm, moveId, hypervisor: h.hypervisor, heartbeat: h.heartbeat, ping: h.pingOk }, `health of ${vm} after the move: ok (${h.heartbeat}, ping answered)`);
-      else this.log.warn({ vm, moveId, hypervisor: h.hypervisor, reason: h.reason }, `health of ${vm} after the move: FAILED (${h.reason})`);
+      if (h.ok)
+        this.log.info({ vm, moveId, hypervisor: h.hypervisor, heartbeat: h.heartbeat, ping: h.pingOk, ms: h.ms, pings: h.pings }, `health of ${vm} after the move: ok (${h.heartbeat}, ping answered)`);
+      else this.log.warn({ vm, moveId, hypervisor: h.hypervisor, reason: h.reason, ms: h.ms, pings: h.pings }, `health of ${vm} after the move: FAILED (${h.reason})`);
     });
   }
 

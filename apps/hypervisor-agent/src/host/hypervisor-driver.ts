@@ -57,4 +57,7 @@ export interface GuestHealth {
   heartbeat?: string;
   pingOk?: boolean;
   reason?: string;
+  /** How long the check took and how many pings it sent: how near a busy host comes to its deadline. */
+  ms?: number;
+  pings?: number;
 }

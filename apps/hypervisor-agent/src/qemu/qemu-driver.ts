@@ -334,27 +334,50 @@ export class QemuDriver implements HypervisorDriver {
     return true;
   }
 
-  async health(vm: string): Promise<GuestHealth> {
+  /**
+   * The guest where it runs now: QEMU running it, a whole heartbeat line on its console after the check
+   * began, a ping answered. The check starts right at a boot, restore or switchover, when an incoming
+   * QEMU may still be loading and the network still learning the guest's new port, and a busy host
+   * slows all three: each is waited for until `timeoutMs` from the start, and only then reported failed.
+   */
+  async health(vm: string, timeoutMs = 30_000): Promise<GuestHealth> {
     const r = this.running.get(vm);
     if (!r) return { vm, ok: false, reason: `${vm} runs nowhere under QEMU` };
     const { guest, hypervisor } = r;
+    const started = Date.now();
+    const deadline = started + timeoutMs;
     const from = guest.consoleSize();
+    let pings = 0;
+    const took = () => ({ ms: Date.now() - started, pings });
     try {
-      const status = await guest.status();
-      if (status !== 'running') return { vm, hypervisor, ok: false, reason: `QEMU says ${status}` };
-      const at = await guest.waitForConsole(new RegExp(`LOCUS-ALIVE ${vm} \\d+`), 5000, from);
+      for (let status = await guest.status(); status !== 'running'; status = await guest.status()) {
+        if (Date.now() > deadline) return { vm, hypervisor, ok: false, reason: `QEMU says ${status}`, ...took() };
+        await new Promise((res) => setTimeout(res, 50));
+      }
+      // A whole line: the serial console is written a byte at a time, so `LOCUS-ALIVE web-01 1` may still become `… 12`.
+      const at = await guest.waitForConsole(new RegExp(`LOCUS-ALIVE ${vm} \\d+\\r?\\n`), Math.max(1, deadline - Date.now()), from);
       const heartbeat = guest.console().slice(at).split('\n')[0].trim();
+      const stillHere = () => !guest.exitInfo && this.running.get(vm)?.guest === guest;
       let pingOk = false;
-      for (let i = 0; i < 5 && !pingOk; i++) pingOk = await this.network.ping(vm, hypervisor);
-      return { vm, hypervisor, ok: pingOk, heartbeat, pingOk, ...(pingOk ? {} : { reason: 'no ping reply' }) };
+      for (;;) {
+        const tried = Date.now();
+        pings++;
+        pingOk = await this.network.ping(vm, hypervisor);
+        if (pingOk || !stillHere() || Date.now() > deadline) break;
+        // An unanswered ping waits its second; one refused at once (no route yet) is not retried in a busy loop.
+        await new Promise((res) => setTimeout(res, Math.max(0, 250 - (Date.now() - tried))));
+      }
+      return { vm, hypervisor, ok: pingOk, heartbeat, pingOk, ...(pingOk ? {} : { reason: 'no ping reply' }), ...took() };
     } catch (err) {
-      return { vm, hypervisor, ok: false, reason: (err as Error).message };
+      return { vm, hypervisor, ok: false, reason: (err as Error).message, ...took() };
     }
   }
 
   async stopAll(): Promise<void> {
     for (const [vm, hot] of this.hot) {
+      // Gone before the stop returns, as the running guests below: a lab stopped mid-migration leaves no incoming QEMU behind.
       hot.target.kill();
+      await hot.target.exited;
       await this.network.unplugTap(vm, hot.to).catch(() => undefined);
     }
     this.hot.clear();
