@@ -65,9 +65,14 @@ async function listen(databaseUrl: string): Promise<{ payloads: string[]; stop: 
   return { payloads, stop: () => client.end() };
 }
 
+const HOST_MEMORY = `SELECT hypervisor, located_mb::int AS "locatedMb" FROM host_memory WHERE located_mb <> 0 ORDER BY hypervisor`;
+/** host_memory as vm_location says it should be: the memory of the VMs located on each host. */
+const HOST_MEMORY_FROM_LOCATIONS = `SELECT hypervisor, sum(memory_mb)::int AS "locatedMb" FROM vm_location GROUP BY hypervisor HAVING sum(memory_mb) <> 0 ORDER BY hypervisor`;
+
 const snapshot = async (ds: DataSource) => ({
   locations: await ds.query(`SELECT * FROM vm_location ORDER BY name`),
   moves: await ds.query(`SELECT * FROM moves ORDER BY move_id`),
+  hostMemory: await ds.query(HOST_MEMORY),
 });
 
 describe('event store: expected-version appends against real Postgres', () => {
@@ -300,6 +305,8 @@ describe('event store: round trips and group commit (appendMany)', () => {
   it('after single and batched appends, a rebuild gives identical vm_location and moves', async () => {
     const live = await snapshot(ds);
     expect(live.locations.length).toBeGreaterThan(1000);
+    // The append statement keeps each host's located memory as vm_location sums it.
+    expect(live.hostMemory).toEqual(await ds.query(HOST_MEMORY_FROM_LOCATIONS));
     const report = await asOwner(config, rebuildProjections);
     expect(report.vms).toBe(live.locations.length);
     expect(await snapshot(ds)).toEqual(live);
@@ -325,6 +332,7 @@ describe('projections rebuilt from the log equal the live ones', () => {
       const snapshot = async () => ({
         locations: await lab.manager.dataSource.query(`SELECT * FROM vm_location ORDER BY name`),
         moves: await lab.manager.dataSource.query(`SELECT * FROM moves ORDER BY move_id`),
+        hostMemory: await lab.manager.dataSource.query(HOST_MEMORY),
       });
       // The failed move's compensation (restart at the source) ends with the VM running again.
       await eventually(async () => (await lab.req('vm.get', { vm: toCloud2 })).vm.state === 'running', 15_000, 'restart at source');
@@ -334,6 +342,8 @@ describe('projections rebuilt from the log equal the live ones', () => {
       expect(report.vms).toBe(live.locations.length);
       expect(report.moves).toBe(5);
       expect(rebuilt).toEqual(live);
+      // Relocations moved memory between hosts: what the appends kept is what vm_location sums.
+      expect(live.hostMemory).toEqual(await lab.manager.dataSource.query(HOST_MEMORY_FROM_LOCATIONS));
       expect(live.locations.find((l: any) => l.name === 'web-01')).toMatchObject({ hypervisor: 'dc1-hv1', location_version: 3 });
     } finally {
       await lab.stop();

@@ -75,10 +75,11 @@ export class MoveReadModel {
     return (await this.rows<{ name: string }>(`SELECT name FROM vm_location WHERE hypervisor = $1 ORDER BY name`, [hypervisor])).map((r) => r.name);
   }
 
-  /** Memory committed on a hypervisor: VMs located there (but `except`) plus active moves heading there (summed in the database). */
+  /** Memory committed on a hypervisor: VMs located there (`host_memory`, less `except`) plus active moves heading there (summed in the database). */
   async memoryCommittedMb(hypervisor: string, except?: string): Promise<number> {
     const [row] = await this.rows<{ used: number | string }>(
-      `SELECT (SELECT coalesce(sum(memory_mb), 0) FROM vm_location WHERE hypervisor = $1 AND name <> $2)
+      `SELECT coalesce((SELECT located_mb FROM host_memory WHERE hypervisor = $1), 0)
+            - coalesce((SELECT memory_mb FROM vm_location WHERE name = $2 AND hypervisor = $1), 0)
             + (SELECT coalesce(sum(l.memory_mb), 0) FROM moves m JOIN vm_location l ON l.name = m.vm
                 WHERE m.state IN ('accepted', 'in-progress') AND m.view->'to'->>'hypervisor' = $1 AND m.vm <> $2 AND l.hypervisor <> $1) AS used`,
       [hypervisor, except ?? ''],

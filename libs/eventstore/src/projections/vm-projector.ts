@@ -13,11 +13,15 @@ const LOCATION_ON_CONFLICT = `ON CONFLICT (name) DO UPDATE SET ip = EXCLUDED.ip,
   hypervisor = EXCLUDED.hypervisor, memory_mb = EXCLUDED.memory_mb, state = EXCLUDED.state, location_version = EXCLUDED.location_version,
   stream_version = EXCLUDED.stream_version, updated_at = EXCLUDED.updated_at`;
 const MOVE_ON_CONFLICT = `ON CONFLICT (move_id) DO UPDATE SET state = EXCLUDED.state, view = EXCLUDED.view`;
+/** `host_memory` as a rebuild (and the migration) computes it: the memory of the VMs located on each host. */
+export const HOST_MEMORY_FROM_LOCATIONS = `INSERT INTO host_memory (hypervisor, located_mb) SELECT hypervisor, sum(memory_mb) FROM vm_location GROUP BY hypervisor`;
 
 /** The rows one append batch writes, each with the VM stream it belongs to. */
 export interface VmRows {
   locations: { streamId: string; row: LocationRow }[];
   moves: { streamId: string; row: MoveRow }[];
+  /** What the batch changes in `host_memory`: memory leaving and arriving at hosts, per VM stream. */
+  hostMemory: { streamId: string; hypervisor: string; deltaMb: number }[];
   /** Every VM stream of the batch with the rows its events were folded over (to remember when claimed). */
   folded: Map<string, { location?: LocationRow; moves: Map<string, MoveRow | undefined> }>;
 }
@@ -79,12 +83,21 @@ export class VmInlineProjection implements InlineProjection<VmRows> {
     }
     const locations: VmRows['locations'] = [];
     const moves: VmRows['moves'] = [];
+    const hostMemory: VmRows['hostMemory'] = [];
     for (const [vm, st] of folded) {
       const was = before.get(vm)!;
-      if (st.location && st.location !== was.location) locations.push({ streamId: `vm:${vm}`, row: st.location });
-      for (const [moveId, row] of st.moves) if (row && row !== was.moves.get(moveId)) moves.push({ streamId: `vm:${vm}`, row });
+      const streamId = `vm:${vm}`;
+      if (st.location && st.location !== was.location) {
+        locations.push({ streamId, row: st.location });
+        const from = was.location;
+        if (!from || from.hypervisor !== st.location.hypervisor || from.memoryMb !== st.location.memoryMb) {
+          if (from) hostMemory.push({ streamId, hypervisor: from.hypervisor, deltaMb: -from.memoryMb });
+          hostMemory.push({ streamId, hypervisor: st.location.hypervisor, deltaMb: st.location.memoryMb });
+        }
+      }
+      for (const [moveId, row] of st.moves) if (row && row !== was.moves.get(moveId)) moves.push({ streamId, row });
     }
-    return { locations, moves, folded };
+    return { locations, moves, hostMemory, folded };
   }
 
   ctes(first: number, rows: VmRows): { sql: string; params: unknown[] } {
@@ -110,6 +123,14 @@ export class VmInlineProjection implements InlineProjection<VmRows> {
          SELECT m.move_id, m.vm, m.state, m.request_id, m.accepted_at, m.view FROM mv m JOIN claimed USING (stream_id)
          ${MOVE_ON_CONFLICT}
          RETURNING 1
+       ), hm AS (
+         SELECT * FROM unnest(${$(18)}::text[], ${$(19)}::text[], ${$(20)}::bigint[]) AS h(stream_id, hypervisor, delta_mb)
+       ), saved_host_memory AS (
+         -- One row per host, in host order: two appends touching the same hosts lock them in one order.
+         INSERT INTO host_memory (hypervisor, located_mb)
+         SELECT h.hypervisor, sum(h.delta_mb) FROM hm h JOIN claimed USING (stream_id) GROUP BY h.hypervisor ORDER BY h.hypervisor
+         ON CONFLICT (hypervisor) DO UPDATE SET located_mb = host_memory.located_mb + EXCLUDED.located_mb
+         RETURNING 1
        )`,
       params: [
         rows.locations.map((x) => x.streamId),
@@ -130,6 +151,9 @@ export class VmInlineProjection implements InlineProjection<VmRows> {
         M.map((r) => r.requestId),
         M.map((r) => r.acceptedAt),
         M.map((r) => JSON.stringify(r)),
+        rows.hostMemory.map((x) => x.streamId),
+        rows.hostMemory.map((x) => x.hypervisor),
+        rows.hostMemory.map((x) => x.deltaMb),
       ],
     };
   }
