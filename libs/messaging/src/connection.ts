@@ -1,6 +1,7 @@
 import { connect, type NatsConnection, type Status } from 'nats';
 import type { Logger } from 'pino';
 import { coalesceNatsWrites } from './coalesced-writes';
+import { skipSettledRequestErrors } from './settled-requests';
 import type { NatsCredentials } from '@locus/contracts';
 import { natsAuthOptions } from './nats-auth';
 
@@ -13,6 +14,7 @@ export async function connectNats(url: string, name: string, logger: Logger, cre
   const log = logger.child({ component: 'nats' });
   const auth = credentials ? natsAuthOptions(credentials) : undefined;
   coalesceNatsWrites(); // the services' connections (a bench's floor keeps plain nats.js writes)
+  skipSettledRequestErrors();
   // noAsyncTraces: no stack captured per request and per JetStream publish (a profile put it at 3-8 %
   // of a busy service's CPU); a timeout still says which subject timed out.
   const nc = await connect({
