@@ -273,6 +273,40 @@ describe('outbox relay', () => {
     expectExactlyOnce(published, ids);
   });
 
+  it('publishing from memory during a NATS outage: what failed goes by scan once NATS is back, every event once, each stream in order', async () => {
+    natsDir ??= mkdtempSync(join(tmpdir(), 'locus-nats-'));
+    privateNats ??= new NatsServerProcess(await freePort(), natsDir);
+    if (!privateNats.running) await privateNats.start();
+    const nats = privateNats;
+    const t = await setup({ natsUrl: nats.url }, [], false);
+    const relay = await t.startRelay({ maxBackoffMs: 400 }, 1000);
+    const undo = relay.relayFromMemory(t.store);
+    onCleanup(async () => undo());
+    await eventually(async () => relay.leading, 10_000, 'the relay to lead');
+
+    const before = await appendMany(t.store, 'mem-before', 10, 5);
+    await eventually(async () => (await streamMessages(t.jsm, t.config.streamName)) >= before.length, 10_000, 'the first events to be published');
+    expect(relay.stats.fromMemory).toBeGreaterThan(0);
+
+    await nats.kill();
+    const during = await appendMany(t.store, 'mem-outage', 20, 5);
+    await eventually(async () => relay.stats.failures > 0, 15_000, 'a publish from memory to fail');
+    await nats.start();
+    await drain(relay, t.ds, 30_000);
+
+    const ids = await eventIds(t.ds);
+    expect(ids).toHaveLength(before.length + during.length);
+    const published = await publishedHeaders(t.nc, t.config.streamName);
+    expectExactlyOnce(published, ids);
+    // Each stream's events stored in version (= position) order.
+    const byVm = new Map<string, number[]>();
+    for (const m of [...published].sort((a, b) => a.seq - b.seq)) {
+      const vm = /\.evt\.vm\.([^.]+)\./.exec(m.subject)![1];
+      byVm.set(vm, [...(byVm.get(vm) ?? []), Number(m.position)]);
+    }
+    for (const positions of byVm.values()) expect(positions).toEqual([...positions].sort((a, b) => a - b));
+  });
+
   it('rows that commit out of position order are not skipped', async () => {
     const gate = new GateProjector();
     const t = await setup({}, [gate]);
