@@ -38,8 +38,7 @@ const Env = z.object({
   LOCUS_PG_POOL_SIZE: z.coerce.number().int().positive().default(20),
   LOCUS_CONVERGENCE: z.enum(['true', 'false']).default('true'),
   LOCUS_CONVERGENCE_DEADLINE_MS: z.coerce.number().positive().default(30_000),
-  // Short periods with a small slice each (a sweep in ~100 periods, ~5 min): a 30 s period's burst was a tail of the convergence under load.
-  LOCUS_DRIFT_INTERVAL_MS: z.coerce.number().nonnegative().default(3_000),
+  LOCUS_DRIFT_INTERVAL_MS: z.coerce.number().nonnegative().default(30_000),
   LOCUS_DRIFT_SLICE: z.coerce.number().int().nonnegative().default(0),
   LOCUS_MAX_CONCURRENT_REQUESTS: z.coerce.number().int().positive().default(64),
   LOCUS_MAX_QUEUED_REQUESTS: z.coerce.number().int().nonnegative().default(128),

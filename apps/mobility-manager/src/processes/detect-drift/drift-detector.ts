@@ -46,7 +46,7 @@ export interface DriftOptions {
   timeoutMs?: number;
   /** VMs of the rolling sweep each periodic check compares; 0 or absent: enough for a sweep to take `sweepPeriods` periods (counted when each sweep starts). */
   slice?: number;
-  /** Periods one sweep takes when `slice` is automatic (default 100: with 3 s periods, ~5 min a sweep). */
+  /** Periods one sweep takes when `slice` is automatic (default 10). */
   sweepPeriods?: number;
   /** VMs compared at once, with one filtered request per plane (default and most 1000: the planes' filter limit). */
   chunk?: number;
@@ -191,7 +191,7 @@ export class DriftDetector {
   }
 
   private get sweepPeriods(): number {
-    return Math.max(1, this.options.sweepPeriods ?? 100);
+    return Math.max(1, this.options.sweepPeriods ?? 10);
   }
 
   // ---- full check (drift.check) ----
