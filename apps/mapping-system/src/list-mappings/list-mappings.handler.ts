@@ -1,7 +1,8 @@
 import type { NatsConnection } from 'nats';
-import { LocusError, mappingSubjects, type MapListReply, type MapListRequest } from '@locus/contracts';
+import { mappingSubjects, type MapListReply, type MapListRequest } from '@locus/contracts';
 import type { MappingClock, SitePolicy } from '@locus/domain';
 import { requestJson } from '@locus/messaging';
+import { checkItrKnown } from '../shared/mapping-sites';
 import type { MapServerService } from '../map-server/map-server.service';
 import { registrationView } from '../shared/views';
 
@@ -18,14 +19,7 @@ export class ListMappingsHandler {
   async handle(req: MapListRequest): Promise<MapListReply | object> {
     const limit = req.limit ?? 1000;
     if (req.itr) {
-      if (!this.deps.policy.has(req.itr))
-        throw new LocusError(
-          'UNKNOWN_SITE',
-          `no ITR named ${req.itr}; the ITRs are ${this.deps.policy
-            .sites()
-            .map((s) => s.name)
-            .join(', ')}`,
-        );
+      checkItrKnown(this.deps.policy, req.itr);
       return requestJson(this.deps.nc, mappingSubjects(this.deps.prefix).itr(req.itr), { op: 'list', limit, ...(req.eids ? { eids: req.eids } : {}) }, 5000);
     }
     const { total, entries } = this.mapServer.server.list(limit, req.eids);

@@ -1,7 +1,8 @@
 import type { NatsConnection } from 'nats';
-import { LocusError, mappingSubjects, type MapResolveReply, type MapResolveRequest, type MappingView } from '@locus/contracts';
+import { mappingSubjects, type MapResolveReply, type MapResolveRequest, type MappingView } from '@locus/contracts';
 import { hostEid, type MappingClock, type SitePolicy } from '@locus/domain';
 import { requestJson } from '@locus/messaging';
+import { checkItrKnown } from '../shared/mapping-sites';
 import type { MapServerService } from '../map-server/map-server.service';
 import { flatten, registrationView } from '../shared/views';
 
@@ -18,14 +19,7 @@ export class ResolveEidHandler {
 
   async handle(req: MapResolveRequest): Promise<MapResolveReply | object> {
     if (req.itr) {
-      if (!this.deps.policy.has(req.itr))
-        throw new LocusError(
-          'UNKNOWN_SITE',
-          `no ITR named ${req.itr}; the ITRs are ${this.deps.policy
-            .sites()
-            .map((s) => s.name)
-            .join(', ')}`,
-        );
+      checkItrKnown(this.deps.policy, req.itr);
       return requestJson(this.deps.nc, mappingSubjects(this.deps.prefix).itr(req.itr), { op: 'resolve', eid: req.eid, ...(req.forward ? { forward: true } : {}) }, 5000);
     }
     const entry = this.mapServer.server.resolve(req.eid);

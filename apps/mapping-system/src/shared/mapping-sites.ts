@@ -1,4 +1,5 @@
-import type { MappingSite } from '@locus/domain';
+import { LocusError } from '@locus/contracts';
+import type { MappingSite, SitePolicy } from '@locus/domain';
 import type { TopologyIndex } from '@locus/topology';
 
 /**
@@ -14,4 +15,16 @@ export function mappingSitesOf(topology: TopologyIndex): MappingSite[] {
       rloc: s.rloc,
       claimable: [...new Set([...topology.l2DomainsAt(s.name).map((d) => d.subnet), ...s.anycastGateways.map((g) => g.subnet)])],
     }));
+}
+
+/** An ITR a request names must exist: UNKNOWN_SITE naming the ITRs there are, before anything is asked. */
+export function checkItrKnown(policy: SitePolicy, itr: string): void {
+  if (!policy.has(itr))
+    throw new LocusError(
+      'UNKNOWN_SITE',
+      `no ITR named ${itr}; the ITRs are ${policy
+        .sites()
+        .map((s) => s.name)
+        .join(', ')}`,
+    );
 }
