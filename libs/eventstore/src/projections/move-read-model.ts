@@ -40,18 +40,6 @@ export class MoveReadModel {
     return row;
   }
 
-  /** Where the VM is and its host's outbound moves, in one query (`vm.move` under load); undefined for an unknown VM. */
-  async locationWithOutbound(vm: string): Promise<(VmLocationRow & OutboundCounts) | undefined> {
-    const [row] = await this.rows<VmLocationRow & OutboundCounts>(
-      `SELECT l.name, l.l2_domain AS "l2Domain", l.hypervisor, l.site,
-              (SELECT count(*) FROM moves m WHERE m.state = 'in-progress' AND m.view->'from'->>'hypervisor' = l.hypervisor AND m.view->>'cause' <> 'ha-restart')::int AS active,
-              (SELECT count(*) FROM moves m WHERE m.state = 'accepted' AND m.view->'from'->>'hypervisor' = l.hypervisor)::int AS waiting
-         FROM vm_location l WHERE l.name = $1`,
-      [vm],
-    );
-    return row;
-  }
-
   /**
    * What `vm.move` decides on, in one query: the move an earlier request with this `requestId`
    * made (if any), and where the VM is with its host's outbound moves (undefined for an unknown VM).
@@ -116,14 +104,6 @@ export class MoveReadModel {
       hypervisor,
     ]);
     return row?.n ?? 0;
-  }
-
-  /** The oldest `limit` moves waiting for a slot of their source host, first accepted first. */
-  async queuedFrom(hypervisor: string, limit: number): Promise<{ moveId: string; vm: string }[]> {
-    return this.rows<{ moveId: string; vm: string }>(`SELECT move_id AS "moveId", vm FROM moves WHERE state = 'accepted' AND view->'from'->>'hypervisor' = $1 ORDER BY accepted_at, move_id LIMIT $2`, [
-      hypervisor,
-      limit,
-    ]);
   }
 
   /** A host's operator moves running and its `limit` oldest moves waiting for a slot, in one query (what admission decides on when a move ends). */
