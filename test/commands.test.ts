@@ -77,6 +77,15 @@ describe('commands: refusals, idempotency and bad input', () => {
     expect(count).toBeGreaterThan(0);
   });
 
+  it("a placed VM's first move starts from the state its placement left in memory: its stream is not read", async () => {
+    const { stats } = lab.manager.commands;
+    const reads = stats.reads;
+    const moved = await lab.req('vm.move', { vm: 'cache-01', to: 'dc2-hv2', mode: 'cold' });
+    expect(moved.ok).toBe(true);
+    expect((await lab.waitForMove(moved.moveId)).state).toMatch(/completed|converged/);
+    expect(stats.reads).toBe(reads);
+  });
+
   it('the same requestId sent ten times at once yields one move', async () => {
     const body = { vm: 'app-01', to: 'dc1-hv2', mode: 'cold', requestId: 'rq-app-01-burst' };
     const replies = await Promise.all(Array.from({ length: 10 }, () => lab.req('vm.move', body)));
