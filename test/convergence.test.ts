@@ -120,14 +120,16 @@ describe('convergence tracker', () => {
     expect(late.state).toBe('completed');
     expect(late.convergenceLate.stale).toEqual(
       expect.arrayContaining([
-        { plane: 'host-routes', component: 'route-injector:dc2', detail: '10.1.0.11/32 v2 not advertised' },
+        { plane: 'host-routes', component: 'route-injector:dc2', detail: '10.1.0.11/32 v2 not confirmed in the core RIB yet' },
         { plane: 'host-routes', component: 'route-injector:dc1', detail: expect.stringMatching(/^still originates 10\.1\.0\.11\/32 .*make-before-break/) },
       ]),
     );
     expect(late.convergenceLate.stale.map((s: any) => s.component)).not.toContain('etr:dc2');
-    expect(managerLogs().some((l) => l.level === 40 && l.moveId === accepted.moveId && /NOT converged .* still stale: route-injector:dc2: 10\.1\.0\.11\/32 v2 not advertised; /.test(l.msg))).toBe(
-      true,
-    );
+    expect(
+      managerLogs().some(
+        (l) => l.level === 40 && l.moveId === accepted.moveId && /NOT converged .* still stale: route-injector:dc2: 10\.1\.0\.11\/32 v2 not confirmed in the core RIB yet; /.test(l.msg),
+      ),
+    ).toBe(true);
     const before = (await lab.manager.dataSource.query(`SELECT count(*)::int AS n FROM events WHERE type = 'MoveConvergenceLate'`))[0].n;
 
     // The manager restarts while the plane is still held back: the tracker reads the move's facts again.

@@ -1,4 +1,4 @@
-import { eventually, startTestLab, type TestLab } from './support/harness';
+import { eventually, readStream, startTestLab, type TestLab } from './support/harness';
 import { itrHolds, mapPlaneEvents, mappingClient, registered, RLOC, startMapping, type RunningMappingSystem } from './support/mapping';
 
 /**
@@ -70,17 +70,17 @@ describe('mapping system: cold moves', () => {
     expect(logs().some((l) => l.component === 'etr:dc1' && /^Map-Notify: 10\.1\.0\.10\/32 \(web-01\) is away at dc2/.test(l.msg))).toBe(true);
   });
 
-  it('published the registration, the notifies and one CacheUpdated per ITR as map plane events', async () => {
+  it('published the registration, the notifies and one CacheUpdated per ITR as live map facts, and MappingConverged to the stream with their times', async () => {
     const events = await eventually(async () => {
       const all = await mapPlaneEvents(lab);
-      return all.filter((m) => m.event.eid === '10.1.0.10/32' && m.event.locationVersion === 2).length >= 6 ? all : undefined;
+      return all.filter((m) => m.event.eid === '10.1.0.10/32' && m.event.locationVersion === 2).length >= 7 ? all : undefined;
     });
     const v2 = events.filter((m) => m.event.eid === '10.1.0.10/32' && m.event.locationVersion === 2);
     const updated = v2.filter((m) => m.event.type === 'CacheUpdated');
     expect(updated.map((m) => `${m.event.component} ${m.event.data.via}`).sort()).toEqual(['itr:branch publish', 'itr:dc1 publish', 'itr:dc2 smr']);
     for (const m of updated) {
-      expect(m.subject).toBe(`${lab.config.subjectPrefix}.evt.map.web-01.CacheUpdated`);
-      expect(m.msgId).toBe(m.event.id);
+      // a step: live on core NATS, not stored
+      expect(m.subject).toBe(`${lab.config.subjectPrefix}.live.map.web-01.CacheUpdated`);
       expect(m.event).toMatchObject({ plane: 'map', vm: 'web-01', moveId: expect.any(String), data: { eid: '10.1.0.10/32', version: 2, rloc: RLOC.dc2, site: 'dc2' } });
     }
     expect(v2.filter((m) => m.event.type === 'Registered').map((m) => m.event.data)).toEqual([expect.objectContaining({ site: 'dc2', previousSite: 'dc1', kind: 'moved' })]);
@@ -93,6 +93,15 @@ describe('mapping system: cold moves', () => {
       { kind: 'ack', to: 'dc2', site: 'dc2' },
       { kind: 'away', to: 'dc1', site: 'dc2', acked: true },
     ]);
+    // the outcome is stored, with the times of the steps it stands for
+    const converged = v2.filter((m) => m.event.type === 'MappingConverged');
+    expect(converged).toHaveLength(1);
+    expect(converged[0].subject).toBe(`${lab.config.subjectPrefix}.evt.map.web-01.MappingConverged`);
+    expect(converged[0].event.data).toMatchObject({ site: 'dc2', itrs: ['branch', 'dc1', 'dc2'], registeredAt: expect.any(String) });
+    expect(Object.keys(converged[0].event.data.itrAt).sort()).toEqual(['branch', 'dc1', 'dc2']);
+    const stored = (await readStream(lab.client, lab.config.streamName)).filter((m) => m.event?.plane === 'map' && m.event.eid === '10.1.0.10/32' && m.event.locationVersion === 2);
+    expect(stored.map((m) => m.event.type)).toEqual(['MappingConverged']);
+    expect(stored[0].msgId).toBe(stored[0].event.id);
   });
 
   it('an ITR that never cached web-01 resolves it correctly on its next miss', async () => {

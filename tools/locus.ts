@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
-import { connect, type NatsConnection } from 'nats';
+import { connect, type Msg, type NatsConnection } from 'nats';
 import { mappingSubjects, NATS_ROLES, natsPermissions, routingSubjects, subjects, type RequestEndpoint } from '@locus/contracts';
 import { DEFAULT_NATS_AUTH_DIR, natsServers, writeNatsAuth } from '@locus/messaging';
 import { operatorConnectOptions } from './cli/credentials';
@@ -157,8 +157,8 @@ program
 
 program
   .command('watch')
-  .description(`live table of moves and their planes (map, routes, ARP) as they converge, from <prefix>.evt.>`)
-  .option('--since <duration>', 'replay the event stream from this long ago first (e.g. 5m)')
+  .description(`live table of moves and their planes (map, routes, ARP) as they converge, from <prefix>.evt.> and <prefix>.live.>`)
+  .option('--since <duration>', 'replay the event stream from this long ago first (e.g. 5m; stored events and plane outcomes only: the live steps are not stored)')
   .option('--for <duration>', 'stop after this long')
   .option('--lines', 'one line per step even on a terminal')
   .option('--max-moves <n>', 'moves kept in memory', '500')
@@ -335,13 +335,14 @@ async function follow(g: Globals, body: object, convergeTimeoutMs: number): Prom
       setTimeout(resolveDone, convergeTimeoutMs).unref();
     }
   };
-  const sub = conn.subscribe(`${g.prefix}.evt.>`, {
-    callback: (err, msg) => {
-      if (err) return;
-      if (!moveId) early.push({ subject: msg.subject, data: msg.data });
-      else handle(msg.subject, msg.data);
-    },
-  });
+  // the stored events and the planes' live steps (not stored: seen only by a subscriber)
+  const follow = (err: Error | null, msg: Msg) => {
+    if (err) return;
+    if (!moveId) early.push({ subject: msg.subject, data: msg.data });
+    else handle(msg.subject, msg.data);
+  };
+  const subs = [conn.subscribe(`${g.prefix}.evt.>`, { callback: follow }), conn.subscribe(`${g.prefix}.live.>`, { callback: follow })];
+  const sub = { unsubscribe: () => subs.forEach((x) => x.unsubscribe()) };
   const reply = await call(g, req(g, 'vm.move'), body, views.moveAcceptedView);
   if (!reply?.ok) {
     sub.unsubscribe();

@@ -7,6 +7,7 @@ import { subjects, type NatsRole, type RequestEndpoint, type VmView } from '@loc
 import { dropDatabase } from '@locus/eventstore';
 import { deleteStreamIfExists, listAllVms, natsAuthOptions, type VmListFilter } from '@locus/messaging';
 import { requestJson } from './request';
+import { recordPlaneFacts } from './planes';
 import { loadConfig, natsCredentials, type LocusConfig, type Logger } from '@locus/platform';
 import { startMobilityManager, type MobilityManager } from '../../apps/mobility-manager/src/start-mobility-manager';
 import { startAgents, type RunningAgents } from '../../apps/hypervisor-agent/src/start-agents';
@@ -121,6 +122,7 @@ export async function startTestLab(overrides: Partial<LocusConfig> = {}): Promis
   const manager = await startMobilityManager(config, logger);
   const agents = await startAgents(config, logger);
   const client = await connectAs(config, 'operator');
+  recordPlaneFacts(client, config.subjectPrefix);
   const s = subjects(config.subjectPrefix);
   const lab: TestLab = {
     config,

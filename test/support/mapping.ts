@@ -1,6 +1,7 @@
 import { mappingSubjects, type MapRegister, type RegisterRecord } from '@locus/contracts';
 import { requestJson } from './request';
-import { capturingLogger, eventually, readStream, type TestLab } from './harness';
+import { capturingLogger, eventually, type TestLab } from './harness';
+import { recordedPlaneFacts } from './planes';
 import { generateKeySeed, siteMac, signedFor } from '../../apps/mapping-system/src';
 import { startMappingSystem, type RunningMappingSystem } from '../../apps/mapping-system/src/start-mapping-system';
 import type { MappingOptions } from '../../apps/mapping-system/src';
@@ -87,9 +88,9 @@ export function signedRegister(site: string, records: RegisterRecord[], opts: Si
 
 export const record = (eid: string, version: number, rloc: string, vm?: string): RegisterRecord => ({ eid, ...(vm ? { vm } : {}), locators: [{ rloc, priority: 1, weight: 100 }], ttl: 1440, version });
 
-/** Map plane events in the test's stream. */
+/** Map plane facts the test's client saw (stored outcomes and live steps), in arrival order. */
 export async function mapPlaneEvents(lab: TestLab) {
-  return (await readStream(lab.client, lab.config.streamName)).filter((m) => m.subject.startsWith(`${lab.config.subjectPrefix}.evt.map.`));
+  return recordedPlaneFacts(lab.client, 'map');
 }
 
 export type { RunningMappingSystem };

@@ -1,12 +1,33 @@
 import { randomUUID } from 'node:crypto';
 import { headers, type NatsConnection } from 'nats';
 import { HEADERS, subjects } from '@locus/contracts';
-import { readStream } from './harness';
 
-/** Plane events of one plane in the test's stream, in stream order. */
-export async function planeEvents(nc: NatsConnection, stream: string, plane: 'route' | 'arp', vm?: string): Promise<any[]> {
-  const all = await readStream(nc, stream);
-  return all.map((m) => m.event).filter((e) => e?.plane === plane && (!vm || e.vm === vm));
+const recorded = new WeakMap<NatsConnection, { subject: string; event: any }[]>();
+
+/**
+ * Records every plane fact on this connection from now on, in arrival order: the stored outcomes
+ * (`<prefix>.evt.<plane>.>`) and the live steps (`<prefix>.live.>`, core NATS only: not in the
+ * stream, so a test must be subscribed before they happen). `startTestLab` starts one on its client.
+ */
+export function recordPlaneFacts(nc: NatsConnection, prefix: string): void {
+  const list: { subject: string; event: any }[] = [];
+  recorded.set(nc, list);
+  const decoder = new TextDecoder();
+  for (const subject of [`${prefix}.evt.map.>`, `${prefix}.evt.route.>`, `${prefix}.evt.arp.>`, `${prefix}.live.>`])
+    nc.subscribe(subject, { callback: (err, m) => !err && list.push({ subject: m.subject, event: JSON.parse(decoder.decode(m.data)) }) });
+}
+
+/** Plane facts recorded on this connection (outcomes and live steps), in arrival order, optionally of one plane. */
+export async function recordedPlaneFacts(nc: NatsConnection, plane?: 'map' | 'route' | 'arp'): Promise<{ subject: string; event: any }[]> {
+  const list = recorded.get(nc);
+  if (!list) throw new Error('no plane facts recorded on this connection (recordPlaneFacts)');
+  await nc.flush();
+  return list.filter((m) => !plane || m.event?.plane === plane);
+}
+
+/** Plane events of one plane the test's client saw (stored outcomes and live steps), in arrival order. */
+export async function planeEvents(nc: NatsConnection, _stream: string, plane: 'route' | 'arp', vm?: string): Promise<any[]> {
+  return (await recordedPlaneFacts(nc, plane)).map((m) => m.event).filter((e) => !vm || e.vm === vm);
 }
 
 /**

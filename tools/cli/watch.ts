@@ -97,8 +97,9 @@ export async function watch(nc: NatsConnection, o: WatchOptions): Promise<void> 
       await messages.close();
     };
   } else {
-    const sub = nc.subscribe(`${o.prefix}.evt.>`, { callback: (err, m) => !err && onMessage(m.subject, m.data) });
-    close = async () => sub.unsubscribe();
+    // the stored events and the planes' live steps (registrations, routes advertised, ARP repairs), as they pass
+    const subs = [`${o.prefix}.evt.>`, `${o.prefix}.live.>`].map((subject) => nc.subscribe(subject, { callback: (err, m) => !err && onMessage(m.subject, m.data) }));
+    close = async () => subs.forEach((sub) => sub.unsubscribe());
   }
   draw();
   await done;

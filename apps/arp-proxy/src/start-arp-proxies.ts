@@ -86,7 +86,7 @@ export async function startArpProxies(config: LocusConfig, logger: Logger, opts:
   const jsm = await nc.jetstreamManager();
   await ensureEventStream(jsm, config.streamName, subjects(config.subjectPrefix).eventsWildcard, config.streamReplicas);
   const js = nc.jetstream();
-  const deps = { logger, publisher: new PlaneEventPublisher(js, config.subjectPrefix, logger), clock, known: new KnownVms() };
+  const deps = { logger, publisher: new PlaneEventPublisher(nc, config.subjectPrefix, logger), clock, known: new KnownVms() };
   const dataplane = config.dataplane === 'linux' ? new LinuxDataplane(topology, { prefix: config.dataplanePrefix, neighboursPerSite: perSite }) : undefined;
   const driverFor = (name: string): SiteArpDriver =>
     dataplane

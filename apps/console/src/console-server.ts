@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import type { NatsConnection, Subscription } from 'nats';
+import type { Msg, NatsConnection, Subscription } from 'nats';
 import { subjects, type ErrorBody, type Location, type Reply, type RequestEndpoint, type VmView } from '@locus/contracts';
 import { convergenceTopologyOf, MoveBoard, type ConvergenceTopologySource, type MoveTrack, type PlaneName } from '@locus/domain';
 import { connectNats, listAllVms, requestJson } from '@locus/messaging';
@@ -59,22 +59,22 @@ export async function startConsole(config: LocusConfig, logger: Logger, options:
   const decoder = new TextDecoder();
 
   // Subscribe before listing the VMs: a move committed meanwhile is applied twice, never missed.
-  const sub: Subscription = nc.subscribe(s.eventsWildcard, {
-    callback: (err, msg) => {
-      if (err) return;
-      let payload: SeenEvent;
-      try {
-        payload = JSON.parse(decoder.decode(msg.data));
-      } catch {
-        return;
-      }
-      board.apply(msg.subject, payload);
-      const moveId = payload?.data?.moveId ?? payload?.moveId;
-      if (moveId && board.moves.has(moveId)) dirtyMoves.add(moveId);
-      else if (payload?.vm || payload?.eid) for (const m of board.moves.values()) if (m.vm === payload.vm && !board.convergence(m)) dirtyMoves.add(m.moveId);
-      followVm(payload);
-    },
-  });
+  // The stored events and the planes' live steps (registrations, routes advertised, ARP repairs) alike.
+  const onEvent = (err: Error | null, msg: Msg) => {
+    if (err) return;
+    let payload: SeenEvent;
+    try {
+      payload = JSON.parse(decoder.decode(msg.data));
+    } catch {
+      return;
+    }
+    board.apply(msg.subject, payload);
+    const moveId = payload?.data?.moveId ?? payload?.moveId;
+    if (moveId && board.moves.has(moveId)) dirtyMoves.add(moveId);
+    else if (payload?.vm || payload?.eid) for (const m of board.moves.values()) if (m.vm === payload.vm && !board.convergence(m)) dirtyMoves.add(m.moveId);
+    followVm(payload);
+  };
+  const subs: Subscription[] = [nc.subscribe(s.eventsWildcard, { callback: onEvent }), nc.subscribe(s.liveWildcard, { callback: onEvent })];
   for (const vm of await listAllVms(nc, config.subjectPrefix, {}, { timeoutMs: 10_000 })) vms.set(vm.name, { ...vms.get(vm.name), ...vm });
 
   /** Where each VM is and whether it is moving, from its own events. */
@@ -168,7 +168,7 @@ export async function startConsole(config: LocusConfig, logger: Logger, options:
   }).catch(async (err) => {
     clearInterval(flush);
     clearInterval(keepAlive);
-    sub.unsubscribe();
+    for (const sub of subs) sub.unsubscribe();
     await nc.close();
     throw err;
   });
@@ -186,7 +186,7 @@ export async function startConsole(config: LocusConfig, logger: Logger, options:
       for (const res of clients) res.end();
       clients.clear();
       await new Promise<void>((r) => server.close(() => r()));
-      sub.unsubscribe();
+      for (const sub of subs) sub.unsubscribe();
       await nc.drain().catch(() => undefined);
     },
   };

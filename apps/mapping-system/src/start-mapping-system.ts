@@ -84,7 +84,7 @@ export async function startMappingSystem(config: LocusConfig, logger: Logger, ov
     policy,
     options,
     timers: mappingTimers(options, timeScale),
-    planes: new PlaneEventPublisher(js, config.subjectPrefix, logger.child({ component: 'mapping-system' })),
+    planes: new PlaneEventPublisher(nc, config.subjectPrefix, logger.child({ component: 'mapping-system' })),
   };
   const host = new MappingHost(deps, { mapServer: options.mapServer, xtrSites, smrOnlyItrs: options.smrOnlyItrs });
   const app = await NestFactory.createApplicationContext(MappingSystemModule.register(host), { logger: new NestPinoLogger(logger) });

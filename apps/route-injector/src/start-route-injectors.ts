@@ -126,7 +126,7 @@ export async function startRouteInjectors(config: LocusConfig, logger: Logger, o
     const jsm = await nc.jetstreamManager();
     await ensureEventStream(jsm, config.streamName, subjects(config.subjectPrefix).eventsWildcard, config.streamReplicas);
     const js = nc.jetstream();
-    const publisher = new PlaneEventPublisher(js, config.subjectPrefix);
+    const publisher = new PlaneEventPublisher(nc, config.subjectPrefix);
     const deps = { nc, prefix: config.subjectPrefix, logger, publisher };
     const feedDeps = { nc, js, jsm, prefix: config.subjectPrefix, stream: config.streamName, logger };
     const tracker = new RouteTracker();

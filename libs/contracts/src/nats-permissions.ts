@@ -1,5 +1,5 @@
 import { mappingSubjects } from './mapping';
-import { planeSubject, type Plane } from './planes';
+import { planeSubjects, type Plane } from './planes';
 import { routingSubjects } from './routing';
 import { AGENT_ACTIONS, REQUEST_ENDPOINTS, subjects, type RequestEndpoint } from './subjects';
 
@@ -101,7 +101,7 @@ export function natsPermissions(prefix: string, stream: string): Record<NatsRole
   const requests = (Object.keys(REQUEST_ENDPOINTS) as RequestEndpoint[]).map((e) => s.request(e));
   const agentSteps = AGENT_ACTIONS.map((a) => s.agent('*', a));
   const snapshot = s.request('vm.list');
-  const ownPlane = (plane: Plane) => planeSubject(prefix, plane, '*', '*');
+  const ownPlane = (plane: Plane) => planeSubjects(prefix, plane);
   const followLocations = (stream_: string) => consumerRights(stream_, '*', s.locationEvents);
   const lisp = [map.register, map.request, map.hello, map.notify('*'), map.publish('*'), map.smr('*'), map.itr('*')];
 
@@ -129,7 +129,7 @@ export function natsPermissions(prefix: string, stream: string): Record<NatsRole
       subscribe: agentSteps,
     }),
     mapping: merge(serviceBase('mapping', stream), {
-      publish: [...lisp, snapshot, ownPlane('map'), ...followLocations(stream)],
+      publish: [...lisp, snapshot, ...ownPlane('map'), ...followLocations(stream)],
       subscribe: [...lisp, map.resolve, map.list],
     }),
     'route-injector': merge(serviceBase('route-injector', stream), {
@@ -137,14 +137,14 @@ export function natsPermissions(prefix: string, stream: string): Record<NatsRole
         routing.siteRoutesList('*'),
         routing.siteRoutesReconcile('*'),
         snapshot,
-        ownPlane('route'),
+        ...ownPlane('route'),
         ...followLocations(stream),
         ...consumerRights(stream, '*', s.event('route', '*', 'RouteConfirmed')),
       ],
       subscribe: [routing.routesList, routing.routesReconcile, routing.siteRoutesList('*'), routing.siteRoutesReconcile('*')],
     }),
     'arp-proxy': merge(serviceBase('arp-proxy', stream), {
-      publish: [routing.siteArpStale('*'), routing.siteArpList('*'), snapshot, ownPlane('arp'), ...followLocations(stream)],
+      publish: [routing.siteArpStale('*'), routing.siteArpList('*'), snapshot, ...ownPlane('arp'), ...followLocations(stream)],
       subscribe: [routing.arpStale, routing.arpList, routing.siteArpStale('*'), routing.siteArpList('*')],
     }),
     operator: {
@@ -161,7 +161,7 @@ export function natsPermissions(prefix: string, stream: string): Record<NatsRole
         `${JS_API}.CONSUMER.LIST.${stream}`,
         `${JS_API}.CONSUMER.INFO.${stream}.*`,
       ],
-      subscribe: [`${natsInboxPrefix('operator')}.>`, s.eventsWildcard],
+      subscribe: [`${natsInboxPrefix('operator')}.>`, s.eventsWildcard, s.liveWildcard],
       respond: false,
     },
     admin: { publish: ['>'], subscribe: ['>'], respond: true },

@@ -54,7 +54,16 @@ export const PLANE_EVENT_SCHEMAS = {
     Notified: z.looseObject({ kind: z.enum(['ack', 'away']), to: str, site: str }),
     RegistrationExpired: z.looseObject({ site: str }),
     CacheUpdated: z.looseObject({ itr: str, eid: str, version: num, rloc: str, site: str, via: z.enum(['map-reply', 'publish', 'smr']) }),
-    MappingConverged: z.looseObject({ site: str, previousSite: str.optional(), kind: z.enum(['created', 'updated', 'moved']), itrs: z.array(str), dropped: z.array(str), ms: num }),
+    MappingConverged: z.looseObject({
+      site: str,
+      previousSite: str.optional(),
+      kind: z.enum(['created', 'updated', 'moved']),
+      itrs: z.array(str),
+      dropped: z.array(str),
+      ms: num,
+      registeredAt: str.optional(),
+      itrAt: z.record(str, str).optional(),
+    }),
   },
   route: {
     RouteAdvertised: z.looseObject({ site: str, prefix: str, nextHop: str, localPref: num, largeCommunity: str, cause: str, reason: str }),
@@ -67,7 +76,7 @@ export const PLANE_EVENT_SCHEMAS = {
       replacedBy: z.looseObject({ site: str, locationVersion: num, source: str }).optional(),
       breakBeforeMake: z.boolean(),
     }),
-    RouteConfirmed: z.looseObject({ site: str, prefix: str, nextHop: str, ms: num, via: str }),
+    RouteConfirmed: z.looseObject({ site: str, prefix: str, nextHop: str, ms: num, via: str, advertisedAt: str.optional() }),
     ReconcileFixed: z.looseObject({
       site: str,
       prefix: str,
@@ -84,7 +93,7 @@ export const PLANE_EVENT_SCHEMAS = {
     GratuitousArpSent: z.looseObject({ site: str, ip: str, mac: str, l2Domain: str, announce: z.boolean() }),
     NeighbourStale: z.looseObject({ site: str, neighbour: str, neighbourIp: str, ip: str, since: str, expiresBy: str }),
     NeighbourRepaired: z.looseObject({ site: str, neighbour: str, neighbourIp: str, ip: str, how: str, repairedAt: str, staleMs: num.optional() }),
-    ArpConverged: z.looseObject({ site: str, rule: str, proxy: str, stale: num, repaired: num, ms: num }),
+    ArpConverged: z.looseObject({ site: str, rule: str, proxy: str, stale: num, repaired: num, ms: num, installed: z.boolean().optional() }),
   },
 } as const satisfies Record<Plane, Record<string, z.ZodType<Record<string, unknown>>>>;
 
@@ -102,8 +111,31 @@ export function parsePlaneEventData(e: PlaneEvent): KnownPlaneEvent {
   return { ...e, data: schema.parse(e.data) } as KnownPlaneEvent;
 }
 
+/**
+ * The planes' outcomes: what the convergence tracker decides a move by, and what a plane repaired.
+ * These are stored: published to the event stream on `<prefix>.evt.<plane>.<entity>.<type>`.
+ * Every other plane fact is a step on the way (a registration, one ITR's cache, a route
+ * advertised, a proxy entry, one neighbour's stale or repaired entry): published live on core NATS,
+ * `<prefix>.live.<plane>.<entity>.<type>`, for whoever watches (console, `locus watch`,
+ * `nats sub`), not stored. A cold move has ~4 outcomes and ~12 steps; storing and delivering the
+ * steps through JetStream cost more than the rest of the move's events together, and the outcomes
+ * carry the timings the tracker reports (`registeredAt`, `itrAt`, `advertisedAt`, `installed`).
+ */
+export const PLANE_OUTCOME_TYPES = ['MappingConverged', 'RegistrationExpired', 'RouteConfirmed', 'RouteWithdrawn', 'ReconcileFixed', 'ArpConverged'] as const;
+const OUTCOME_TYPES: ReadonlySet<string> = new Set(PLANE_OUTCOME_TYPES);
+/** Whether a plane fact of this type is stored on the event stream (an outcome) or only published live (a step). */
+export function isPlaneOutcomeType(type: string): boolean {
+  return OUTCOME_TYPES.has(type);
+}
+
+/** Where a plane fact is published: `<prefix>.evt.…` for an outcome (stored), `<prefix>.live.…` for a step (core NATS). */
 export function planeSubject(prefix: string, plane: Plane, entity: string, type: string): string {
-  return `${prefix}.evt.${plane}.${entity}.${type}`;
+  return `${prefix}.${isPlaneOutcomeType(type) ? 'evt' : 'live'}.${plane}.${entity}.${type}`;
+}
+
+/** A plane's subjects of both classes, for permissions: `<prefix>.evt.<plane>.*.*` and `<prefix>.live.<plane>.*.*`. */
+export function planeSubjects(prefix: string, plane: Plane): string[] {
+  return [`${prefix}.evt.${plane}.*.*`, `${prefix}.live.${plane}.*.*`];
 }
 
 /**
@@ -126,6 +158,10 @@ export interface MappingConvergedData extends Record<string, unknown> {
   dropped: string[];
   /** Real ms from the registration to the last ITR (the map-server's clock). */
   ms: number;
+  /** When the map-server took the registration (the step fact `Registered` is live only). */
+  registeredAt?: string;
+  /** When each ITR of `itrs` acknowledged the new version (the steps `Notified`/`CacheUpdated` are live only). */
+  itrAt?: Record<string, string>;
 }
 
 export interface ArpConvergedData extends Record<string, unknown> {
@@ -139,4 +175,6 @@ export interface ArpConvergedData extends Record<string, unknown> {
   repaired: number;
   /** Real ms from the location event to no neighbour holding a wrong MAC. */
   ms: number;
+  /** Whether this site installed a proxy entry for the move (the step `ProxyInstalled` is live only). */
+  installed?: boolean;
 }

@@ -52,6 +52,8 @@ export interface Subjects {
   request(endpoint: RequestEndpoint): string;
   /** Every event subject: `<prefix>.evt.>` (the JetStream stream binds this). */
   eventsWildcard: string;
+  /** The planes' step facts, published live on core NATS and not stored: `<prefix>.live.>` (see `PLANE_OUTCOME_TYPES`). */
+  liveWildcard: string;
   /** `<prefix>.evt.<category>.<entity>.<type>`, e.g. `locus.evt.host.dc1-hv1.HostDeclaredFailed`. */
   event(category: string, entity: string, type: string): string;
   /**
@@ -76,6 +78,7 @@ export function subjects(prefix: string = DEFAULT_SUBJECT_PREFIX): Subjects {
     prefix,
     request: (endpoint) => `${prefix}.${REQUEST_ENDPOINTS[endpoint]}`,
     eventsWildcard: `${prefix}.evt.>`,
+    liveWildcard: `${prefix}.live.>`,
     event: (category, entity, type) => `${prefix}.evt.${category}.${entity}.${type}`,
     vmEvent: (vm, type) => (isLocationEventType(type) ? `${prefix}.evt.vm.${vm}.loc.${type}` : `${prefix}.evt.vm.${vm}.${type}`),
     vmEvents: `${prefix}.evt.vm.>`,

@@ -93,6 +93,18 @@ describe('decodePlaneEventFrom', () => {
     expect(r.message).toContain('arp');
   });
 
+  it('given an outcome, it is on the stored class (evt.); given a step, on the live class (live.); each on the other class is wrong-source', () => {
+    expect(planeSubject(prefix, 'route', 'web-01', 'RouteConfirmed')).toBe(`${prefix}.evt.route.web-01.RouteConfirmed`);
+    expect(planeSubject(prefix, 'route', 'web-01', 'RouteAdvertised')).toBe(`${prefix}.live.route.web-01.RouteAdvertised`);
+    const advertised = planeEvent({
+      type: 'RouteAdvertised',
+      data: { site: 'dc2', prefix: '10.1.0.10/32', nextHop: '198.51.100.12', localPref: 101, largeCommunity: '65000:1:2', cause: 'relocated', reason: 'here' },
+    });
+    expect(decodeStreamEventFrom(prefix, `${prefix}.live.route.web-01.RouteAdvertised`, advertised).type).toBe('RouteAdvertised');
+    expect(rejection(() => decodePlaneEventFrom(prefix, `${prefix}.evt.route.web-01.RouteAdvertised`, advertised)).reason).toBe('wrong-source');
+    expect(rejection(() => decodeStreamEventFrom(prefix, `${prefix}.live.route.web-01.RouteConfirmed`, planeEvent())).reason).toBe('wrong-source');
+  });
+
   it('given a subject of another type or another VM, then it is wrong-source', () => {
     expect(rejection(() => decodePlaneEventFrom(prefix, planeSubject(prefix, 'route', 'web-01', 'RouteWithdrawn'), planeEvent())).reason).toBe('wrong-source');
     expect(rejection(() => decodePlaneEventFrom(prefix, planeSubject(prefix, 'route', 'web-02', 'RouteConfirmed'), planeEvent())).reason).toBe('wrong-source');

@@ -1,5 +1,5 @@
 import { isVmEventType, parseHostEvent, parseRecordedVmEvent, type LocationEvent, type RecordedEventBase, type RecordedHostEvent, type RecordedVmEvent } from './events';
-import { parsePlaneEvent, parsePlaneEventData, PLANES, type KnownPlaneEvent } from './planes';
+import { isPlaneOutcomeType, parsePlaneEvent, parsePlaneEventData, planeSubject, PLANES, type KnownPlaneEvent } from './planes';
 import { isLocationEventType, subjects } from './subjects';
 
 /**
@@ -75,9 +75,9 @@ export function decodeHostEventFrom(prefix: string, subject: string, raw: unknow
  */
 export function decodePlaneEventFrom(prefix: string, subject: string, raw: unknown): KnownPlaneEvent {
   const e = decoded(() => parsePlaneEvent(raw));
-  const head = `${prefix}.evt.`;
+  const head = isPlaneOutcomeType(e.type) ? `${prefix}.evt.` : `${prefix}.live.`;
   const tokens = subject.startsWith(head) ? subject.slice(head.length).split('.') : [];
-  if (tokens.length !== 3) wrongSource(`a ${e.plane} event came on ${subject}, which is not a plane event subject`);
+  if (tokens.length !== 3) wrongSource(`a ${e.plane} ${e.type} came on ${subject}, which is not its subject (${planeSubject(prefix, e.plane, '<entity>', e.type)})`);
   const [plane, entity, type] = tokens;
   if (plane !== e.plane) wrongSource(`a ${e.plane} event (${e.type}) came on ${subject}, the ${plane} plane's subject`);
   if (type !== e.type) wrongSource(`a ${e.type} came on ${subject}`);
@@ -96,6 +96,8 @@ export function isRecordedVmEvent(e: StreamEvent): e is RecordedVmEvent {
 
 /** Any event of the stream, by the subject's category: VM, host or one of the planes. */
 export function decodeStreamEventFrom(prefix: string, subject: string, raw: unknown): StreamEvent {
+  // a plane's step fact, published live (core NATS) beside the stream: watchers take both wildcards
+  if (subject.startsWith(`${prefix}.live.`)) return decodePlaneEventFrom(prefix, subject, raw);
   const head = `${prefix}.evt.`;
   const category = subject.startsWith(head) ? subject.slice(head.length).split('.')[0] : '';
   if (category === 'vm') return decodeVmEventFrom(prefix, subject, raw);

@@ -1,6 +1,6 @@
-import type { JetStreamClient } from 'nats';
+import type { JetStreamClient, NatsConnection } from 'nats';
 import type { Logger } from 'pino';
-import { planeSubject, type PlaneEvent } from '@locus/contracts';
+import { isPlaneOutcomeType, planeSubject, type PlaneEvent } from '@locus/contracts';
 import { planeEventHeaders } from './trace';
 
 /** The subject token of a plane event: the VM when known (so `evt.*.web-01.>` follows a VM across planes), else the EID. */
@@ -9,25 +9,34 @@ export function planeEntity(vm: string | undefined, eid: string | undefined): st
 }
 
 /**
- * Publishes network-plane facts (`PlaneEvent`) straight to the event stream, on
- * `<prefix>.evt.<plane>.<entity>.<type>` with `Nats-Msg-Id` = the event's id, so a repeat
- * inside the stream's duplicate window is dropped, and the move's correlation id and trace.
- * `publish` waits for the stream's ack (the route injector orders its facts by it); `emit` does
- * not hold up the caller (a plane event is a derived fact) and logs a failed publish; `flush`
- * waits for what was emitted.
+ * Publishes network-plane facts (`PlaneEvent`). Outcomes (`PLANE_OUTCOME_TYPES`) go straight to
+ * the event stream, on `<prefix>.evt.<plane>.<entity>.<type>` with `Nats-Msg-Id` = the event's id,
+ * so a repeat inside the stream's duplicate window is dropped, and the move's correlation id and
+ * trace. Steps go live on core NATS (`<prefix>.live.…`, same body and headers), not stored.
+ * `publish` waits for the stream's ack of an outcome (the route injector orders its facts by it;
+ * a step has none: it is written to the connection in call order, `seq` 0); `emit` does not hold
+ * up the caller (a plane event is a derived fact) and logs a failed publish; `flush` waits for
+ * what was emitted.
  */
 export class PlaneEventPublisher {
   private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly js: JetStreamClient;
 
   constructor(
-    private readonly js: JetStreamClient,
+    private readonly nc: NatsConnection,
     private readonly prefix: string,
     private readonly log?: Logger,
     private readonly timeoutMs = 5000,
-  ) {}
+  ) {
+    this.js = nc.jetstream();
+  }
 
   async publish(event: PlaneEvent, entity: string = planeEntity(event.vm, event.eid)): Promise<{ duplicate: boolean; seq: number }> {
     const subject = planeSubject(this.prefix, event.plane, entity, event.type);
+    if (!isPlaneOutcomeType(event.type)) {
+      this.nc.publish(subject, JSON.stringify(event), { headers: planeEventHeaders(event) });
+      return { duplicate: false, seq: 0 };
+    }
     const ack = await this.js.publish(subject, JSON.stringify(event), { msgID: event.id, headers: planeEventHeaders(event), timeout: this.timeoutMs });
     return { duplicate: ack.duplicate, seq: ack.seq };
   }

@@ -29,7 +29,7 @@ export class SiteArpProxy implements LocationFollower {
   private readonly proxies = new Map<string, { vm: string; locationVersion: number; since: number }>();
   private readonly staleMeta = new Map<string, { vm: string; locationVersion: number; moveId?: string }>();
   /** Moves whose neighbours this site has not all repaired yet: ArpConverged is published when none holds a wrong MAC. */
-  private readonly converging = new Map<string, { vm: KnownVm; moveId: string; rule: string; proxy: string; stale: number; startedAt: number }>();
+  private readonly converging = new Map<string, { vm: KnownVm; moveId: string; rule: string; proxy: string; installed: boolean; stale: number; startedAt: number }>();
   private timer?: NodeJS.Timeout;
   private chain: Promise<unknown> = Promise.resolve();
   private readonly unacked: Promise<unknown>[] = [];
@@ -129,12 +129,13 @@ export class SiteArpProxy implements LocationFollower {
     const startedAt = Date.now();
     const stale = (await this.driver.wrongEntries(vm.ip)).length;
     await this.reportStale(vm, ctx);
-    if (decision.proxy === 'install' || (decision.proxy === 'keep' && !this.proxies.has(vm.ip))) await this.install(vm, domain, ctx);
+    const installed = decision.proxy === 'install' || (decision.proxy === 'keep' && !this.proxies.has(vm.ip));
+    if (installed) await this.install(vm, domain, ctx);
     if (decision.proxy === 'keep' && this.proxies.has(vm.ip)) this.proxies.get(vm.ip)!.locationVersion = vm.locationVersion;
     if (decision.proxy === 'remove') await this.remove(vm, domain, ctx);
     if (decision.garp) await this.garp(vm, domain, decision.garp.mac, decision.rule === 'returns-to-domain' ? 'announce' : 'garp', ctx);
     await this.summary(vm, ctx.moveId, decision.rule);
-    this.converging.set(vm.vm, { vm, moveId: ctx.moveId, rule: decision.rule, proxy: decision.proxy, stale, startedAt });
+    this.converging.set(vm.vm, { vm, moveId: ctx.moveId, rule: decision.rule, proxy: decision.proxy, installed, stale, startedAt });
     await this.reportConverged();
   }
 
@@ -247,7 +248,7 @@ export class SiteArpProxy implements LocationFollower {
       if ((await this.driver.wrongEntries(c.vm.ip)).length > 0) continue;
       this.converging.delete(name);
       const now = Date.now();
-      const data: ArpConvergedData = { site: this.name, rule: c.rule, proxy: c.proxy, stale: c.stale, repaired: c.stale, ms: now - c.startedAt };
+      const data: ArpConvergedData = { site: this.name, rule: c.rule, proxy: c.proxy, installed: c.installed, stale: c.stale, repaired: c.stale, ms: now - c.startedAt };
       this.emit('ArpConverged', c.vm, { moveId: c.moveId, version: c.vm.locationVersion, trigger: 'converged' }, data, now);
     }
   }

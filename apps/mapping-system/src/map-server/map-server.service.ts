@@ -218,7 +218,17 @@ export class MapServerService {
     if (r.outcome === 'converged') {
       // The mapping plane's one "done" fact per move, for the convergence tracker.
       if (r.moveId) {
-        const data: MappingConvergedData = { site: r.site, ...(r.previousSite ? { previousSite: r.previousSite } : {}), kind: r.kind, itrs: r.itrs, dropped: r.dropped, ms: round(r.ms) };
+        const data: MappingConvergedData = {
+          site: r.site,
+          ...(r.previousSite ? { previousSite: r.previousSite } : {}),
+          kind: r.kind,
+          itrs: r.itrs,
+          dropped: r.dropped,
+          ms: round(r.ms),
+          // the steps (Registered, Notified, CacheUpdated) are published live only: the outcome keeps their times
+          registeredAt: iso(r.startedAt),
+          itrAt: Object.fromEntries(Object.entries(r.itrAt).map(([itr, at]) => [itr, iso(at)])),
+        };
         const id = `converged:${r.eid}:${r.version}:${r.site}`;
         this.deps.planes.emit({
           id,

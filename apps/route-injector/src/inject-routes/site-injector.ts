@@ -60,6 +60,8 @@ export interface SiteInjectorOptions {
 interface PendingConfirm {
   route: HostRoute;
   startedAt: number;
+  /** When `RouteAdvertised` was published (a live step): `RouteConfirmed`, stored, carries it. */
+  advertisedAt?: string;
   trigger: string;
   moveId?: string;
   /** Said once that the route is not in the core RIB yet. */
@@ -209,7 +211,7 @@ export class SiteRouteInjector implements LocationFollower {
           },
           `route advertised: ${action.prefix} via ${action.route.nextHop}`,
         );
-        await this.emit('RouteAdvertised', action.route.vm, action.prefix, action.route.locationVersion, trigger, {
+        const advertised = await this.emit('RouteAdvertised', action.route.vm, action.prefix, action.route.locationVersion, trigger, {
           site: this.name,
           prefix: action.prefix,
           nextHop: action.route.nextHop,
@@ -218,6 +220,8 @@ export class SiteRouteInjector implements LocationFollower {
           cause: trigger.cause,
           reason: action.reason,
         });
+        const pending = this.pending.get(action.prefix);
+        if (pending) pending.advertisedAt = advertised.at;
         void this.checkPending();
         return;
       }
@@ -283,6 +287,7 @@ export class SiteRouteInjector implements LocationFollower {
             nextHop: p.route.nextHop,
             ms,
             via: 'core-rib',
+            ...(p.advertisedAt ? { advertisedAt: p.advertisedAt } : {}),
           },
         ).then(
           (event) => this.opts.confirmedLocally?.(event),

@@ -46,11 +46,11 @@ const coldMove: [string, unknown][] = [
   ['locus.evt.vm.web-01.MoveStarted', vmEvent('MoveStarted', { moveId: MOVE, hypervisor: 'dc1-hv1' }, 1)],
   ['locus.evt.vm.web-01.loc.VmRelocated', vmEvent('VmRelocated', { moveId: MOVE, vm: 'web-01', ip: '10.1.0.10', mac: 'x', from: dc1, to: dc2, locationVersion: 2 }, 100)],
   [
-    'locus.evt.map.web-01.Registered',
+    'locus.live.map.web-01.Registered',
     plane('map', 'Registered', 'map-server', 104, { site: 'dc2', rloc: '192.0.2.2', kind: 'moved', previousSite: 'dc1', publishTo: ['branch'], smrTo: [] }, { eid: '10.1.0.10/32' }),
   ],
   [
-    'locus.evt.map.web-01.CacheUpdated',
+    'locus.live.map.web-01.CacheUpdated',
     plane('map', 'CacheUpdated', 'itr:branch', 108, { itr: 'branch', eid: '10.1.0.10/32', version: 2, rloc: '192.0.2.2', site: 'dc2', via: 'publish' }, { eid: '10.1.0.10/32' }),
   ],
   [
@@ -58,7 +58,7 @@ const coldMove: [string, unknown][] = [
     plane('map', 'MappingConverged', 'map-server', 109, { site: 'dc2', previousSite: 'dc1', kind: 'moved', itrs: ['branch'], dropped: [], ms: 5 }, { eid: '10.1.0.10/32' }),
   ],
   [
-    'locus.evt.route.web-01.RouteAdvertised',
+    'locus.live.route.web-01.RouteAdvertised',
     plane('route', 'RouteAdvertised', 'route-injector:dc2', 110, {
       site: 'dc2',
       prefix: '10.1.0.10/32',

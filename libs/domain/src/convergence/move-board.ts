@@ -14,7 +14,7 @@ import { convergenceInputOf } from './convergence-input';
 import { describePlaneEvent, describeVmEvent } from './move-timeline';
 
 /**
- * Every move folded from the events on `<prefix>.evt.>` (VM events from the location store, plane
+ * Every move folded from the events on `<prefix>.evt.>` and the live steps on `<prefix>.live.>` (VM events from the location store, plane
  * events from the mapping system, the route injectors and the ARP proxies): what `locus watch`,
  * `locus move --wait`, the bench and the console show. Pure: events in, rows and lines out.
  *
@@ -122,11 +122,13 @@ export class MoveBoard {
     if (options.topology) this.book = new MoveConvergenceBook(options.topology, Infinity);
   }
 
-  /** Applies one message from `<prefix>.evt.>`; returns human-readable transitions (for line output). */
+  /** Applies one message from `<prefix>.evt.>` or `<prefix>.live.>`; returns human-readable transitions (for line output). */
   apply(subject: string, payload: unknown, now = Date.now()): string[] {
     // Decoded as every consumer decodes it (the contracts' schemas, the subject's VM, plane and type):
-    // what fails is counted in `rejected` and not shown. The prefix is what precedes `.evt.`.
-    const at = subject.indexOf('.evt.');
+    // what fails is counted in `rejected` and not shown. The prefix is what precedes `.evt.`
+    // (stored events) or `.live.` (the planes' steps).
+    const stored = subject.indexOf('.evt.');
+    const at = stored >= 0 ? stored : subject.indexOf('.live.');
     if (at < 0) return [];
     let event;
     try {

@@ -215,9 +215,32 @@ describe('move convergence: a plane held back is named until it recovers', () =>
     expect(book.due(T0 + 30_000)).toMatchObject([{ stale: [{ plane: 'mapping', component: 'itr:dc2', detail: 'still caches 10.1.0.10/32 at an older version (SMR of v2 not answered)' }] }]);
   });
 
-  it('nothing registered (mapping system not running): the ETR of the new site is named', () => {
-    const { book } = given(accepted(), relocated(), completed(), confirmed('dc2', 5), withdrawn('dc1', 6));
+  it('nothing registered (mapping system not running), seen by a board fed the live steps: the ETR of the new site is named', () => {
+    const { book } = given(accepted(), relocated(), completed(), advertised('dc2', 4), confirmed('dc2', 5), withdrawn('dc1', 6));
     expect(book.due(T0 + 30_000)).toMatchObject([{ stale: [{ component: 'etr:dc2', detail: '10.1.0.10/32 v2 not registered with the map-server' }] }]);
+  });
+
+  it('the same seen from the stored outcomes only (the manager): the missing outcome is named, not steps it never reads', () => {
+    const { book } = given(accepted(), relocated(), completed(), confirmed('dc2', 5), withdrawn('dc1', 6));
+    expect(book.due(T0 + 30_000)).toMatchObject([
+      { stale: [{ component: 'map-server', detail: '10.1.0.10/32 v2: no MappingConverged yet (not registered, or ITRs still on an older version: map.list says which)' }] },
+    ]);
+  });
+
+  it('from the stored outcomes only, the times of the steps come from the outcomes that carry them', () => {
+    const at = (ms: number) => new Date(T0 + ms).toISOString();
+    const { book } = given(
+      accepted(),
+      relocated(),
+      plane('map', 'MappingConverged', 'map-server', 9, { site: 'dc2', kind: 'moved', itrs: ['dc1'], dropped: [], ms: 7, registeredAt: at(2), itrAt: { dc1: at(9) } }),
+      plane('route', 'RouteConfirmed', 'route-injector:dc2', 5, { site: 'dc2', prefix: '10.1.0.10/32', ms: 15, advertisedAt: at(3) }),
+      withdrawn('dc1', 6),
+      completed(),
+    );
+    expect(book.progress(MOVE)?.done).toMatchObject({
+      mapping: { registeredMs: 2, itrs: 1, of: 1, itrMs: { dc1: 9 } },
+      'host-routes': { advertised: 'dc2', advertisedMs: 3, confirmedMs: 5 },
+    });
   });
 
   it('a move whose VM is still booting at the deadline but whose planes agree is not late; it converges when it completes', () => {

@@ -1,4 +1,4 @@
-import type { Location, MoveMode, PlaneEvent, PlaneTiming, StaleComponent } from '@locus/contracts';
+import { isPlaneOutcomeType, type Location, type MoveMode, type PlaneEvent, type PlaneTiming, type StaleComponent } from '@locus/contracts';
 
 /**
  * Network convergence of moves, as a pure model: given what a move touches (MoveAccepted's
@@ -94,6 +94,12 @@ export class MoveConvergenceBook {
   /** Move ids decided for good (converged and recorded, failed, superseded): later inputs about them change nothing. */
   private readonly closed = new Set<string>();
   private readonly closedOrder: string[] = [];
+  /**
+   * Whether this book is fed the planes' live steps too (a watcher subscribed to `<prefix>.live.>`),
+   * or the stored outcomes only (the manager's tracker): what is still stale is then said by the
+   * outcome missing, not by steps that were never read.
+   */
+  private stepsSeen = false;
 
   constructor(
     private readonly topology: ConvergenceTopology,
@@ -239,6 +245,7 @@ export class MoveConvergenceBook {
   }
 
   private applyPlane(seq: number, event: PlaneEvent): ConvergenceVerdict[] {
+    if (!this.stepsSeen && !isPlaneOutcomeType(event.type)) this.stepsSeen = true;
     const vm = event.vm ?? this.vmOfAddress(event.eid);
     if (!vm) return [];
     let seen = this.seenFacts.get(vm);
@@ -323,19 +330,25 @@ export class MoveConvergenceBook {
         const d = data(converged);
         const itrs = stringsOf(d.itrs);
         const dropped = stringsOf(d.dropped);
+        // The steps (Registered, CacheUpdated) are live facts a stream reader never sees; the outcome carries their times.
+        const registeredAt = registered ? registered.at : timeOf(d.registeredAt);
+        const itrAt = (itr: string) => updated.get(itr)?.at ?? timeOf(isRecord(d.itrAt) ? d.itrAt[itr] : undefined);
         done.mapping = {
           ms: after(converged.at),
-          ...(registered ? { registeredMs: after(registered.at) } : {}),
+          ...(registeredAt !== undefined ? { registeredMs: after(registeredAt) } : {}),
           itrs: itrs.length,
           of: itrs.length + dropped.length,
           itrMs: Object.fromEntries(
-            [...updated]
-              .filter(([itr]) => itrs.includes(itr))
-              .sort(([a], [b]) => a.localeCompare(b))
-              .map(([itr, f]) => [itr, after(f.at)]),
+            [...itrs]
+              .sort((a, b) => a.localeCompare(b))
+              .map((itr): [string, number | undefined] => [itr, itrAt(itr)])
+              .filter((e): e is [string, number] => e[1] !== undefined)
+              .map(([itr, at]) => [itr, after(at)]),
           ),
           ...(dropped.length ? { dropped } : {}),
         };
+      } else if (!this.stepsSeen) {
+        stale.push({ plane: 'mapping', component: 'map-server', detail: `${prefix} v${V}: no MappingConverged yet (not registered, or ITRs still on an older version: map.list says which)` });
       } else if (!registered) {
         stale.push({ plane: 'mapping', component: `etr:${info.to.site}`, detail: `${prefix} v${V} not registered with the map-server` });
       } else {
@@ -365,7 +378,7 @@ export class MoveConvergenceBook {
           ...(confirmed
             ? {
                 advertised: B,
-                ...(advertised ? { advertisedMs: after(advertised.at) } : {}),
+                ...(advertised ? { advertisedMs: after(advertised.at) } : timeOf(data(confirmed).advertisedAt) !== undefined ? { advertisedMs: after(timeOf(data(confirmed).advertisedAt)!) } : {}),
                 confirmedMs: after(confirmed.at),
                 ...(typeof data(confirmed).ms === 'number' ? { coreMs: data(confirmed).ms } : {}),
               }
@@ -377,7 +390,7 @@ export class MoveConvergenceBook {
           stale.push({
             plane: 'host-routes',
             component: `route-injector:${B}`,
-            detail: advertised ? `${prefix} v${V} advertised, not in the core RIB yet` : `${prefix} v${V} not advertised`,
+            detail: !this.stepsSeen ? `${prefix} v${V} not confirmed in the core RIB yet` : advertised ? `${prefix} v${V} advertised, not in the core RIB yet` : `${prefix} v${V} not advertised`,
           });
         if (oldSite && !withdrawn)
           stale.push({
@@ -399,7 +412,8 @@ export class MoveConvergenceBook {
         const list = [...reports.values()];
         done['arp-proxy'] = {
           ms: list.length ? after(Math.max(...list.map((f) => f.at))) : 0,
-          proxied: of('arp', 'ProxyInstalled', (f) => f.event.locationVersion === V).length,
+          // ProxyInstalled is a live step; each site's ArpConverged says whether it installed one
+          proxied: Math.max(of('arp', 'ProxyInstalled', (f) => f.event.locationVersion === V).length, list.filter((f) => data(f).installed === true).length),
           stale: list.reduce((n, f) => n + (Number(data(f).stale) || 0), 0),
           repaired: list.reduce((n, f) => n + (Number(data(f).repaired) || 0), 0),
           sites: Object.fromEntries([...reports].map(([s, f]) => [s, { ms: after(f.at), rule: data(f).rule }])),
@@ -427,6 +441,17 @@ const round3 = (ms: number) => Math.round(ms * 1000) / 1000;
 function replacedByVersion(data: Record<string, unknown>): number {
   const by = data.replacedBy;
   return typeof by === 'object' && by !== null && 'locationVersion' in by && typeof by.locationVersion === 'number' ? by.locationVersion : 0;
+}
+
+/** Epoch ms of an ISO time in a plane event's data, if it holds one. */
+function timeOf(v: unknown): number | undefined {
+  if (typeof v !== 'string') return undefined;
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? undefined : t;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** A list of names in a plane event's data (none when it holds no list). */

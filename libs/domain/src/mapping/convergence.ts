@@ -23,6 +23,10 @@ export interface ConvergenceReport extends MappingChangeRef {
   dropped: string[];
   /** From the change to the last ITR holding the new version, in the tracker's clock (wall ms). */
   ms: number;
+  /** When the change began (the registration), in the tracker's clock. */
+  startedAt: number;
+  /** When each ITR of `itrs` held the new version, in the tracker's clock. */
+  itrAt: Record<string, number>;
 }
 
 interface Pending {
@@ -31,6 +35,7 @@ interface Pending {
   deadline: number;
   waiting: Set<string>;
   done: string[];
+  doneAt: Record<string, number>;
   dropped: string[];
 }
 
@@ -56,7 +61,7 @@ export class ConvergenceTracker {
       this.pending.delete(change.eid);
       out.push(report(previous, 'superseded', now));
     }
-    const p: Pending = { change, startedAt: now, deadline: now + this.timeoutMs, waiting: new Set(itrs), done: [], dropped: [] };
+    const p: Pending = { change, startedAt: now, deadline: now + this.timeoutMs, waiting: new Set(itrs), done: [], doneAt: {}, dropped: [] };
     if (p.waiting.size === 0) {
       out.push(report(p, 'converged', now));
       return out;
@@ -71,6 +76,7 @@ export class ConvergenceTracker {
     const p = this.pending.get(eid);
     if (!p || isNewerVersion(p.change.version, version) || !p.waiting.delete(itr)) return undefined;
     p.done.push(itr);
+    p.doneAt[itr] = now;
     return this.finishIfDone(p, now);
   }
 
@@ -104,5 +110,15 @@ export class ConvergenceTracker {
 }
 
 function report(p: Pending, outcome: ConvergenceReport['outcome'], now: number): ConvergenceReport {
-  return { ...p.change, outcome, itrs: [...p.done].sort(), missing: [...p.waiting].sort(), dropped: [...p.dropped].sort(), ms: now - p.startedAt };
+  const itrs = [...p.done].sort();
+  return {
+    ...p.change,
+    outcome,
+    itrs,
+    missing: [...p.waiting].sort(),
+    dropped: [...p.dropped].sort(),
+    ms: now - p.startedAt,
+    startedAt: p.startedAt,
+    itrAt: Object.fromEntries(itrs.map((i) => [i, p.doneAt[i]])),
+  };
 }
