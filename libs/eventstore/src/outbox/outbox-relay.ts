@@ -221,8 +221,15 @@ export class OutboxRelay {
         backoff = 100;
         if (scanned === 0) waiters.forEach((r) => r());
         else this.idleWaiters.push(...waiters);
-        // A full scan goes on at once; otherwise sleep until poked (a scan due, rows to delete, a waiter) or the next poll.
-        if (scanned < this.batchSize) await this.sleep(Math.max(1, this.pollMs - (performance.now() - this.lastScanAt)));
+        // A full scan goes on at once; otherwise sleep until poked (a scan due, rows to delete, a waiter), the next
+        // poll or, with published rows left, their delete: a timer that fired just before the interval since the
+        // last delete was over must not leave them until the next poll.
+        if (scanned < this.batchSize) {
+          const t = performance.now();
+          const untilPoll = this.pollMs - (t - this.lastScanAt);
+          const untilDelete = this.published.length > 0 ? DELETE_EVERY_MS - (t - this.lastDeleteAt) : Infinity;
+          await this.sleep(Math.max(1, Math.min(untilPoll, untilDelete)));
+        }
       } catch (err) {
         this.idleWaiters.push(...waiters);
         this.stats.failures++;
