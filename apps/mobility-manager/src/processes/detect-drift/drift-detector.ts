@@ -122,8 +122,30 @@ const emptyPass = (): Pass => ({
   routesListed: 0,
 });
 
-/** A plane's first failure in a check is reused for the rest of it: one timeout, not one per chunk, and one disagreement. */
-type Memo = Map<string, Unavailable>;
+/**
+ * What a check remembers of the planes: a plane's first failure is reused for the rest of it (one
+ * timeout, not one per chunk, and one disagreement); and how many of its requests may be in flight
+ * at once (a paced check: a few, so that the planes serve the moves' messages between them).
+ */
+class Memo extends Map<string, Unavailable> {
+  private inFlight = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly maxInFlight = Infinity) {
+    super();
+  }
+
+  async inTurn<T>(request: () => Promise<T>): Promise<T> {
+    while (this.inFlight >= this.maxInFlight) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.inFlight++;
+    try {
+      return await request();
+    } finally {
+      this.inFlight--;
+      this.waiting.shift()?.();
+    }
+  }
+}
 
 const ARP_NAMES_PER_REQUEST = 500; // 500 names of up to 63 characters stay under the 64 KiB request limit
 /** Up to this many VMs of a page by name an agent is asked about by name; more, by the range of their names (a request of a few bytes per agent). */
@@ -133,6 +155,8 @@ const MAX_AGAIN = 10_000;
 const PACED_CHUNK = 250;
 /** The part of the interval a paced check spreads its steps over (the rest is slack for a slow check). */
 const PACED_SPREAD = 0.5;
+/** Requests of a paced check in flight at once (an unpaced one sends a chunk's all at once). */
+const PACED_IN_FLIGHT = 8;
 /**
  * The smallest page of a site's routes in a periodic check: a site's page is sized by its RIB
  * alone (walked in as many periods as the sweep), so a small RIB is listed a route or two a
@@ -182,6 +206,8 @@ export class DriftDetector {
   private again = new Set<string>();
   /** Hosts each VM's appended events named since it was last compared with them (where it was, is or went): asked about it besides its DB host. */
   private readonly related = new Map<string, Set<string>>();
+  /** Sets of the VMs with events appended while their rows were being compared (see `watched`). */
+  private readonly watches = new Set<Set<string>>();
   private stopping = false;
   /** Ends the wait between two steps of a paced check at once (stop). */
   private wake?: () => void;
@@ -223,12 +249,14 @@ export class DriftDetector {
   }
 
   start(): void {
-    if (this.options.intervalMs <= 0) return;
+    const periodic = this.options.intervalMs > 0;
     this.stopping = false;
     this.unlisten = this.deps.appends?.onAppended((events) => {
       for (const e of events) {
         if (!e.streamId.startsWith('vm:')) continue;
         const vm = e.streamId.slice(3);
+        for (const touched of this.watches) touched.add(vm);
+        if (!periodic) continue;
         if (DRIFT_TRIGGER_TYPES.has(e.type)) this.changed.add(vm);
         const hosts = hostsNamedBy(e.data);
         if (hosts.length === 0) continue;
@@ -237,6 +265,7 @@ export class DriftDetector {
         this.related.set(vm, related);
       }
     });
+    if (!periodic) return;
     this.timer = setInterval(() => {
       if (this.running) return;
       this.running = this.checkPeriodic({ paced: true })
@@ -275,15 +304,16 @@ export class DriftDetector {
     if (req.vms) return this.checkVms(req.vms, req.repair ?? true);
     const t0 = performance.now();
     const converging = this.deps.converging();
-    const memo: Memo = new Map();
+    const memo = new Memo();
     const pass = emptyPass();
     let chunks = 0;
     for (let after: string | undefined; ;) {
-      const rows = await this.reads.driftLocationsAfter(after, this.chunk);
-      if (rows.length) {
-        await this.compare(rows, converging, pass, memo, EVERY_AGENT_PAGE);
-        chunks++;
-      }
+      const rows = await this.watched(async (touched) => {
+        const rows = await this.reads.driftLocationsAfter(after, this.chunk);
+        if (rows.length) await this.compare(rows, converging, pass, memo, EVERY_AGENT_PAGE, touched);
+        return rows;
+      });
+      if (rows.length) chunks++;
       if (rows.length < this.chunk) break;
       after = rows[rows.length - 1].vm;
     }
@@ -310,12 +340,15 @@ export class DriftDetector {
 
   /** The VMs named only, on every plane; names the DB does not have are returned as `unknown` (all unknown: UNKNOWN_VM). */
   private async checkVms(names: readonly string[], repair: boolean): Promise<DriftReply> {
-    const rows = await this.reads.driftLocationsNamed(names);
+    const pass = emptyPass();
+    const rows = await this.watched(async (touched) => {
+      const rows = await this.reads.driftLocationsNamed(names);
+      if (rows.length) await this.compare(rows, this.deps.converging(), pass, new Memo(), EVERY_AGENT_NAMED, touched);
+      return rows;
+    });
     const found = new Set(rows.map((r) => r.vm));
     const unknown = [...new Set(names)].filter((n) => !found.has(n)).sort();
     if (rows.length === 0) throw new LocusError('UNKNOWN_VM', `no VM named ${unknown.join(', ')}`);
-    const pass = emptyPass();
-    await this.compare(rows, this.deps.converging(), pass, new Map(), EVERY_AGENT_NAMED);
     const disagreements = this.settle(pass);
     const repairs = await this.repair(pass, repair, true);
     this.log.info(
@@ -382,7 +415,7 @@ export class DriftDetector {
       if (paced) waitedMs += await this.pause(wait);
     };
 
-    const memo: Memo = new Map();
+    const memo = new Memo(paced ? PACED_IN_FLIGHT : Infinity);
     const pass = emptyPass();
     // the sweep: every agent asked, by the range of each chunk's names
     const swept = new Set<string>();
@@ -390,10 +423,13 @@ export class DriftDetector {
     for (let left = sweep.slice; left > 0;) {
       await next();
       const want = Math.min(chunk, left);
-      const rows = await this.reads.driftLocationsAfter(sweepAfter, want);
+      const rows = await this.watched(async (touched) => {
+        const rows = await this.reads.driftLocationsAfter(sweepAfter, want);
+        if (rows.length) await this.compare(rows, this.deps.converging(), pass, memo, EVERY_AGENT_PAGE, touched);
+        return rows;
+      });
       if (rows.length === 0) break;
       for (const r of rows) swept.add(r.vm);
-      await this.compare(rows, this.deps.converging(), pass, memo, EVERY_AGENT_PAGE);
       left -= rows.length;
       sweepAfter = rows[rows.length - 1].vm;
       if (rows.length < want) break; // the last VM by name
@@ -412,8 +448,10 @@ export class DriftDetector {
     };
     for (let i = 0; i < named.length; i += chunk) {
       await next();
-      const rows = await this.reads.driftLocationsNamed(named.slice(i, i + chunk));
-      if (rows.length) await this.compare(rows, this.deps.converging(), pass, memo, byHost);
+      await this.watched(async (touched) => {
+        const rows = await this.reads.driftLocationsNamed(named.slice(i, i + chunk));
+        if (rows.length) await this.compare(rows, this.deps.converging(), pass, memo, byHost, touched);
+      });
     }
     // the next page of each site's RIB, sized so that a site is listed in about as many periods as the VMs are swept
     await next();
@@ -496,6 +534,23 @@ export class DriftDetector {
     return result;
   }
 
+  /**
+   * Runs `work` (a read of rows, then their comparison) with the set of the VMs that had events
+   * appended meanwhile: the planes are asked a little after the rows were read, and a VM whose
+   * stream grew in between (moved, started moving, repaired) may be ahead of its row on a plane.
+   * `compare` leaves such a VM out as moving (compared again next time): neither found nor
+   * resolved, nor repaired on an old row.
+   */
+  private async watched<T>(work: (touched: ReadonlySet<string>) => Promise<T>): Promise<T> {
+    const touched = new Set<string>();
+    this.watches.add(touched);
+    try {
+      return await work(touched);
+    } finally {
+      this.watches.delete(touched);
+    }
+  }
+
   /** Waits up to `ms` between two steps of a paced check (at once on stop); returns the ms waited. Throws once stopping. */
   private async pause(ms: number): Promise<number> {
     const t = performance.now();
@@ -515,8 +570,8 @@ export class DriftDetector {
   // ---- comparing ----
 
   /** Compares these VMs (those not moving or converging) with every plane, in chunks, each plane asked for the chunk only. */
-  private async compare(locations: readonly DriftLocation[], converging: ReadonlySet<string>, pass: Pass, memo: Memo, hostAsk: HostAsk): Promise<void> {
-    await this.compareHosts(locations, pass, memo, hostAsk);
+  private async compare(locations: readonly DriftLocation[], converging: ReadonlySet<string>, pass: Pass, memo: Memo, hostAsk: HostAsk, touched: ReadonlySet<string> = new Set()): Promise<void> {
+    await this.compareHosts(locations, pass, memo, hostAsk, touched);
     const compared: DriftLocation[] = [];
     for (const l of locations) {
       if (l.state === 'moving' || converging.has(l.vm)) pass.skipped.add(l.vm);
@@ -545,8 +600,14 @@ export class DriftDetector {
       if ('unavailable' in routes) pass.silent.add('route-injector');
       else for (const v of routes) if (v.unavailable) pass.silent.add(`route-injector:${v.site}`);
       if ('unavailable' in arpStale) pass.silent.add('arp-proxy');
-      pass.found.push(...findDrift({ locations: chunk, sites, skip: converging, partial: true, registry, routes, arpStale, itrs }));
-      for (const vm of vms) pass.compared.add(vm);
+      // a VM whose events were appended since its row was read: as if moving
+      const skip = new Set(converging);
+      for (const vm of vms) if (touched.has(vm)) skip.add(vm);
+      pass.found.push(...findDrift({ locations: chunk, sites, skip, partial: true, registry, routes, arpStale, itrs }));
+      for (const vm of vms) {
+        if (touched.has(vm)) pass.skipped.add(vm);
+        else pass.compared.add(vm);
+      }
     }
   }
 
@@ -557,7 +618,7 @@ export class DriftDetector {
    * about it said. Moving VMs too (a host ahead of the DB fences their moves); not those on a host
    * that did not answer or that the HA monitor declared failed.
    */
-  private async compareHosts(locations: readonly DriftLocation[], pass: Pass, memo: Memo, hostAsk: HostAsk): Promise<void> {
+  private async compareHosts(locations: readonly DriftLocation[], pass: Pass, memo: Memo, hostAsk: HostAsk, touched: ReadonlySet<string>): Promise<void> {
     const s = subjects(this.options.prefix);
     const hosts = this.deps.topology.hypervisors.map((h) => h.name);
     const down = this.deps.down?.() ?? new Set<string>();
@@ -619,6 +680,10 @@ export class DriftDetector {
         }
       });
       for (const l of chunk) {
+        if (touched.has(l.vm)) {
+          pass.skipped.add(l.vm); // its row may be behind the agents now
+          continue;
+        }
         const hypervisor = l.hypervisor ?? '';
         const locationHostAnswered = answered.has(hypervisor) && !down.has(hypervisor);
         const decision = decideHostDrift({ location: { vm: l.vm, site: l.site, hypervisor, state: l.state, locationVersion: l.locationVersion }, hosts: views.get(l.vm) ?? [], locationHostAnswered });
@@ -714,7 +779,7 @@ export class DriftDetector {
     const failed = memo.get(component);
     if (failed) return failed;
     try {
-      const reply = await requestJson<({ ok: true } & T) | { ok: false; error: { code: string; message: string } }>(this.deps.nc, subject, body, this.options.timeoutMs ?? 3000);
+      const reply = await memo.inTurn(() => requestJson<({ ok: true } & T) | { ok: false; error: { code: string; message: string } }>(this.deps.nc, subject, body, this.options.timeoutMs ?? 3000));
       if (reply.ok) return reply;
       const r = { unavailable: `${reply.error.code}: ${reply.error.message}` };
       memo.set(component, r);
