@@ -188,6 +188,28 @@ describe('drift: which disagreements a check may call resolved', () => {
     expect(nextKnownDrift(withCopy, [], scope({ hostVms: new Set(['web-01']), silent: new Set(['agent:dc2-hv1']) })).resolved).toEqual([]);
   });
 
+  it("given a copy on a third host, when the check asked only the VM's own host and the one it left, then the copy is not resolved; asked of every host involved, it is", () => {
+    const copy: DriftView = {
+      plane: 'hypervisors',
+      component: 'agent:dc2-hv1',
+      vm: 'web-01',
+      kind: 'extra-copy',
+      hosts: ['dc2-hv1', 'dc1-hv1'],
+      detail: 'dc2-hv1 holds a copy of web-01 (running v1)',
+    };
+    const withCopy = new Map([[driftKey(copy), copy]]);
+    const byHost = (...hosts: string[]) => scope({ hostVms: new Set(['web-01']), hostAsked: new Map([['web-01', new Set(hosts.map((h) => `agent:${h}`))]]) });
+    expect(nextKnownDrift(withCopy, [], byHost('dc1-hv1', 'colo-hv1')).resolved).toEqual([]);
+    expect(nextKnownDrift(withCopy, [], byHost('dc1-hv1', 'dc2-hv1')).resolved).toEqual([copy]);
+  });
+
+  it('given an agent not answering, then only a check that asked that agent again resolves it', () => {
+    const silent: DriftView = { plane: 'hypervisors', component: 'agent:dc2-hv1', detail: 'not answering: timeout' };
+    const known = new Map([[driftKey(silent), silent]]);
+    expect(nextKnownDrift(known, [], scope({ asked: new Set(['agent:dc1-hv1']) })).resolved).toEqual([]);
+    expect(nextKnownDrift(known, [], scope({ asked: new Set(['agent:dc2-hv1']) })).resolved).toEqual([silent]);
+  });
+
   it('given the same disagreement found by two passes of one check, then it is reported once', () => {
     expect(uniqueDrift([routeOld, orphan, { ...routeOld }])).toEqual([routeOld, orphan]);
   });

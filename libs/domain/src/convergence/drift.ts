@@ -170,6 +170,12 @@ export interface DriftScope {
   vms: ReadonlySet<string>;
   /** VMs compared on the `hypervisors` plane (their host answered; moving VMs too, for versions ahead). */
   hostVms?: ReadonlySet<string>;
+  /**
+   * Per VM of `hostVms` asked of some agents only (its DB host and the hosts its recent events
+   * named): those agents (`agent:<host>`). A VM not named here was asked of every agent. A
+   * disagreement of the hypervisors about a VM is decided only if every host it names was asked.
+   */
+  hostAsked?: ReadonlyMap<string, ReadonlySet<string>>;
   /** Components asked, e.g. `map-server`, `itr:branch`, `route-injector`, `route-injector:dc1`, `arp-proxy`. */
   asked: ReadonlySet<string>;
   /** Components that did not answer (a `route-injector` or `arp-proxy` that did not answer covers its sites): what they said before stands. */
@@ -182,7 +188,12 @@ export interface DriftScope {
 export function inDriftScope(d: DriftView, scope: DriftScope): boolean {
   const owner = d.component.split(':')[0];
   if (scope.silent.has(d.component) || ((owner === 'route-injector' || owner === 'arp-proxy') && scope.silent.has(owner))) return false;
-  if (d.vm !== undefined) return (d.plane === 'hypervisors' ? scope.hostVms : scope.vms)?.has(d.vm) ?? false;
+  if (d.vm !== undefined && d.plane === 'hypervisors') {
+    if (!scope.hostVms?.has(d.vm)) return false;
+    const asked = scope.hostAsked?.get(d.vm);
+    return !asked || (d.hosts ?? [d.component.slice('agent:'.length)]).every((h) => asked.has(`agent:${h}`));
+  }
+  if (d.vm !== undefined) return scope.vms.has(d.vm);
   const prefix = orphanRoutePrefix(d);
   if (prefix === undefined) return scope.asked.has(d.component); // a component not answering
   const page = scope.routePages.get(d.component);

@@ -9,7 +9,6 @@ import {
   routingSubjects,
   subjects,
   type AgentInventoryReply,
-  type AgentInventoryRequest,
   type DriftReply,
   type DriftRepairView,
   type DriftView,
@@ -18,7 +17,11 @@ import {
 import {
   decideHostDrift,
   findDrift,
+  hostsNamedBy,
   nextKnownDrift,
+  pacedStepStartMs,
+  planAgentAsks,
+  routePageLimit,
   uniqueDrift,
   type DriftInput,
   type DriftLocation,
@@ -61,13 +64,30 @@ export interface PeriodicDriftCheck extends DriftReply {
   changed: number;
   /** VMs compared again: a disagreement known, skipped as moving or converging, or a plane silent last time. */
   again: number;
+  /** VMs asked by name of their DB host (and the hosts their recent events named) only, not of every agent. */
+  askedByHost: number;
   /** VMs of the rolling sweep in this check, and the sweep's position after it (the last name compared; none: the sweep completed). */
   swept: number;
   sweepPosition?: string;
   sweepCompleted: boolean;
   /** Routes listed in this check's page of each host-route site's RIB. */
   routesListed: number;
+  /** Steps of the check (chunks of VMs, then the pages of routes), and the ms it waited between them (paced). */
+  chunks: number;
+  waitedMs: number;
   ms: number;
+}
+
+/** How a periodic check runs: paced (the timer's) spreads its chunks over part of the interval; unpaced (a test's call) runs them back to back. */
+export interface PeriodicCheckOptions {
+  paced?: boolean;
+}
+
+/** A paced check stopped by `stop()` between two of its steps: what it did not compare is compared next time. */
+class DriftCheckStopped extends Error {
+  constructor() {
+    super('drift check stopped');
+  }
 }
 
 type Unavailable = { unavailable: string };
@@ -82,6 +102,9 @@ interface Pass {
   skipped: Set<string>;
   silent: Set<string>;
   asked: Set<string>;
+  /** Per VM asked of some agents only, the agents asked (`agent:<host>`); `askedEveryAgent`: VMs asked of every agent. */
+  hostAsked: Map<string, Set<string>>;
+  askedEveryAgent: Set<string>;
   routePages: Map<string, { after?: string; through?: string }>;
   routesListed: number;
 }
@@ -93,17 +116,64 @@ const emptyPass = (): Pass => ({
   skipped: new Set(),
   silent: new Set(),
   asked: new Set(),
+  hostAsked: new Map(),
+  askedEveryAgent: new Set(),
   routePages: new Map(),
   routesListed: 0,
 });
 
-/** A plane's first failure in a check is reused for the rest of it: one timeout, not one per chunk, and one disagreement. */
-type Memo = Map<string, Unavailable>;
+/**
+ * What a check remembers of the planes: a plane's first failure is reused for the rest of it (one
+ * timeout, not one per chunk, and one disagreement); and how many of its requests may be in flight
+ * at once (a paced check: a few, so that the planes serve the moves' messages between them).
+ */
+class Memo extends Map<string, Unavailable> {
+  private inFlight = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly maxInFlight = Infinity) {
+    super();
+  }
+
+  async inTurn<T>(request: () => Promise<T>): Promise<T> {
+    while (this.inFlight >= this.maxInFlight) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.inFlight++;
+    try {
+      return await request();
+    } finally {
+      this.inFlight--;
+      this.waiting.shift()?.();
+    }
+  }
+}
 
 const ARP_NAMES_PER_REQUEST = 500; // 500 names of up to 63 characters stay under the 64 KiB request limit
-/** Up to this many VMs an agent is asked about by name; more, by the range of their names (a request of a few bytes per agent). */
+/** Up to this many VMs of a page by name an agent is asked about by name; more, by the range of their names (a request of a few bytes per agent). */
 const AGENT_NAMES_PER_REQUEST = 100;
 const MAX_AGAIN = 10_000;
+/** VMs compared in one step of a paced check: each step reads its VMs' rows right before comparing them, and is a short burst. */
+const PACED_CHUNK = 250;
+/** The part of the interval a paced check spreads its steps over (the rest is slack for a slow check). */
+const PACED_SPREAD = 0.5;
+/** Requests of a paced check in flight at once (an unpaced one sends a chunk's all at once). */
+const PACED_IN_FLIGHT = 8;
+/**
+ * The smallest page of a site's routes in a periodic check: a site's page is sized by its RIB
+ * alone (walked in as many periods as the sweep), so a small RIB is listed a route or two a
+ * period, not whole every period.
+ */
+const MIN_ROUTE_PAGE = 1;
+
+/** How the agents are asked about a list of VMs (see `planAgentAsks`). */
+interface HostAsk {
+  /** The VMs are a page by name (the sweep, a full check): a range covers them and nothing else. */
+  contiguous: boolean;
+  /** Asked of every agent (the default), or only of its DB host and `related` hosts. */
+  everyAgent?: (vm: string) => boolean;
+  related?: (vm: string) => Iterable<string> | undefined;
+}
+const EVERY_AGENT_PAGE: HostAsk = { contiguous: true };
+const EVERY_AGENT_NAMED: HostAsk = { contiguous: false };
 
 /**
  * Drift detector: compares the location DB with what every plane says through its query
@@ -112,9 +182,13 @@ const MAX_AGAIN = 10_000;
  * - Periodically (incremental): the VMs whose location changed since the previous check (this
  *   manager's appends), the VMs to compare again (a disagreement known, skipped as moving or
  *   converging), and the next slice of a rolling sweep over all VMs by name, each plane asked with
- *   a filter for those VMs only; plus the next page of each host-route site's RIB, for routes no VM
- *   has. A period costs O(changed + slice), and drift nobody caused through Locus is found within
- *   one sweep (about `sweepPeriods` periods).
+ *   a filter for those VMs only; plus the next page of each host-route site's RIB (sized to walk
+ *   it in about a sweep), for routes no VM has. Every agent is asked about the sweep's slice (by
+ *   the range of its names) and the VMs due again (by name); a VM that changed only of its DB
+ *   host and the hosts its events named (the one it just left). A period costs O(changed + slice),
+ *   and drift nobody caused through Locus (a copy on a third host included) is found within one
+ *   sweep (about `sweepPeriods` periods). The timer's check runs in steps of `PACED_CHUNK` VMs
+ *   spread over half the interval, each reading its rows right before comparing them.
  * - On `drift.check` (full): every VM, in chunks of `chunk` VMs with the same filters, and every
  *   site's whole RIB in pages: no truncation, whatever the number of VMs.
  *
@@ -130,6 +204,13 @@ export class DriftDetector {
   private unlisten?: () => void;
   private changed = new Set<string>();
   private again = new Set<string>();
+  /** Hosts each VM's appended events named since it was last compared with them (where it was, is or went): asked about it besides its DB host. */
+  private readonly related = new Map<string, Set<string>>();
+  /** Sets of the VMs with events appended while their rows were being compared (see `watched`). */
+  private readonly watches = new Set<Set<string>>();
+  private stopping = false;
+  /** Ends the wait between two steps of a paced check at once (stop). */
+  private wake?: () => void;
   private sweep?: { startedAt: number; after?: string; slice: number; periods: number; vms: number; compared: number };
   private readonly routeCursor = new Map<string, { after?: string; total?: number }>();
   private readonly repairer?: DriftRepairer;
@@ -148,7 +229,7 @@ export class DriftDetector {
       logger: Logger;
       converging: () => ReadonlySet<string>;
       /** Committed appends of this manager (the event store), to know which VMs changed. */
-      appends?: { onAppended(listener: (events: readonly { streamId: string; type: string }[]) => void): () => void };
+      appends?: { onAppended(listener: (events: readonly { streamId: string; type: string; data?: unknown }[]) => void): () => void };
       /** Appends the repairs' events; without it the hypervisors are compared, never repaired. */
       commands?: VmCommandService;
       /** Hosts the HA monitor declared failed: their VMs are its to restart, not drift's to repair. */
@@ -168,14 +249,30 @@ export class DriftDetector {
   }
 
   start(): void {
-    if (this.options.intervalMs <= 0) return;
+    const periodic = this.options.intervalMs > 0;
+    this.stopping = false;
     this.unlisten = this.deps.appends?.onAppended((events) => {
-      for (const e of events) if (DRIFT_TRIGGER_TYPES.has(e.type) && e.streamId.startsWith('vm:')) this.changed.add(e.streamId.slice(3));
+      for (const e of events) {
+        if (!e.streamId.startsWith('vm:')) continue;
+        const vm = e.streamId.slice(3);
+        for (const touched of this.watches) touched.add(vm);
+        if (!periodic) continue;
+        if (DRIFT_TRIGGER_TYPES.has(e.type)) this.changed.add(vm);
+        const hosts = hostsNamedBy(e.data);
+        if (hosts.length === 0) continue;
+        const related = this.related.get(vm) ?? new Set<string>();
+        for (const h of hosts) related.add(h);
+        this.related.set(vm, related);
+      }
     });
+    if (!periodic) return;
     this.timer = setInterval(() => {
       if (this.running) return;
-      this.running = this.checkPeriodic()
-        .catch((err) => this.log.warn({ err: (err as Error).message }, 'drift check failed'))
+      this.running = this.checkPeriodic({ paced: true })
+        .catch((err) => {
+          if (err instanceof DriftCheckStopped) this.log.debug('drift check stopped');
+          else this.log.warn({ err: (err as Error).message }, 'drift check failed');
+        })
         .finally(() => (this.running = undefined));
     }, this.options.intervalMs);
     this.log.info(
@@ -185,8 +282,10 @@ export class DriftDetector {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     clearInterval(this.timer);
     this.unlisten?.();
+    this.wake?.();
     await this.running;
   }
 
@@ -205,15 +304,16 @@ export class DriftDetector {
     if (req.vms) return this.checkVms(req.vms, req.repair ?? true);
     const t0 = performance.now();
     const converging = this.deps.converging();
-    const memo: Memo = new Map();
+    const memo = new Memo();
     const pass = emptyPass();
     let chunks = 0;
     for (let after: string | undefined; ;) {
-      const rows = await this.reads.driftLocationsAfter(after, this.chunk);
-      if (rows.length) {
-        await this.compare(rows, converging, pass, memo);
-        chunks++;
-      }
+      const rows = await this.watched(async (touched) => {
+        const rows = await this.reads.driftLocationsAfter(after, this.chunk);
+        if (rows.length) await this.compare(rows, converging, pass, memo, EVERY_AGENT_PAGE, touched);
+        return rows;
+      });
+      if (rows.length) chunks++;
       if (rows.length < this.chunk) break;
       after = rows[rows.length - 1].vm;
     }
@@ -240,12 +340,15 @@ export class DriftDetector {
 
   /** The VMs named only, on every plane; names the DB does not have are returned as `unknown` (all unknown: UNKNOWN_VM). */
   private async checkVms(names: readonly string[], repair: boolean): Promise<DriftReply> {
-    const rows = await this.reads.driftLocationsNamed(names);
+    const pass = emptyPass();
+    const rows = await this.watched(async (touched) => {
+      const rows = await this.reads.driftLocationsNamed(names);
+      if (rows.length) await this.compare(rows, this.deps.converging(), pass, new Memo(), EVERY_AGENT_NAMED, touched);
+      return rows;
+    });
     const found = new Set(rows.map((r) => r.vm));
     const unknown = [...new Set(names)].filter((n) => !found.has(n)).sort();
     if (rows.length === 0) throw new LocusError('UNKNOWN_VM', `no VM named ${unknown.join(', ')}`);
-    const pass = emptyPass();
-    await this.compare(rows, this.deps.converging(), pass, new Map());
     const disagreements = this.settle(pass);
     const repairs = await this.repair(pass, repair, true);
     this.log.info(
@@ -272,14 +375,19 @@ export class DriftDetector {
 
   // ---- periodic check (incremental) ----
 
-  /** The VMs that changed or are due again, the next slice of the sweep and the next page of each site's routes. */
-  async checkPeriodic(): Promise<PeriodicDriftCheck> {
+  /**
+   * The VMs that changed or are due again, the next slice of the sweep and the next page of each
+   * site's routes. `paced` (the timer's check): in steps of a few hundred VMs spread over about
+   * half the interval, each step reading its VMs' rows right before comparing them, so that the
+   * planes and the manager see a trickle, not a burst that queues every move behind it.
+   */
+  async checkPeriodic(options: PeriodicCheckOptions = {}): Promise<PeriodicDriftCheck> {
     const changed = this.changed;
     const again = this.again;
     this.changed = new Set();
     this.again = new Set();
     try {
-      return await this.periodic(changed, again);
+      return await this.periodic(changed, again, options.paced ?? false);
     } catch (err) {
       // not compared: next time
       for (const vm of changed) this.changed.add(vm);
@@ -288,29 +396,73 @@ export class DriftDetector {
     }
   }
 
-  private async periodic(changed: ReadonlySet<string>, again: ReadonlySet<string>): Promise<PeriodicDriftCheck> {
+  private async periodic(changed: ReadonlySet<string>, again: ReadonlySet<string>, paced: boolean): Promise<PeriodicDriftCheck> {
     const t0 = performance.now();
     if (!this.sweep) {
       const n = await this.reads.vmCount();
       this.sweep = { startedAt: Date.now(), slice: this.options.slice || Math.max(1, Math.ceil(n / this.sweepPeriods)), periods: 0, vms: n, compared: 0 };
     }
     const sweep = this.sweep;
-    const sliceRows = await this.reads.driftLocationsAfter(sweep.after, sweep.slice);
-    const inSlice = new Set(sliceRows.map((r) => r.vm));
-    const extra = [...new Set([...changed, ...again])].filter((vm) => !inSlice.has(vm));
-    const extraRows = extra.length ? await this.reads.driftLocationsNamed(extra) : [];
+    const chunk = paced ? Math.min(this.chunk, PACED_CHUNK) : this.chunk;
+    const extra = [...new Set([...changed, ...again])].sort();
+    // steps: the sweep's slice in chunks, then the VMs that changed or are due again (less those the sweep compared), then the route pages
+    const steps = Math.ceil(sweep.slice / chunk) + Math.ceil(extra.length / chunk) + 1;
+    const spreadMs = paced ? this.options.intervalMs * PACED_SPREAD : 0;
+    let step = 0;
+    let waitedMs = 0;
+    const next = async () => {
+      const wait = t0 + pacedStepStartMs(step++, steps, spreadMs) - performance.now();
+      if (paced) waitedMs += await this.pause(wait);
+    };
 
-    const converging = this.deps.converging();
-    const memo: Memo = new Map();
+    const memo = new Memo(paced ? PACED_IN_FLIGHT : Infinity);
     const pass = emptyPass();
-    await this.compare([...sliceRows, ...extraRows], converging, pass, memo);
+    // the sweep: every agent asked, by the range of each chunk's names
+    const swept = new Set<string>();
+    let sweepAfter = sweep.after;
+    for (let left = sweep.slice; left > 0;) {
+      await next();
+      const want = Math.min(chunk, left);
+      const rows = await this.watched(async (touched) => {
+        const rows = await this.reads.driftLocationsAfter(sweepAfter, want);
+        if (rows.length) await this.compare(rows, this.deps.converging(), pass, memo, EVERY_AGENT_PAGE, touched);
+        return rows;
+      });
+      if (rows.length === 0) break;
+      for (const r of rows) swept.add(r.vm);
+      left -= rows.length;
+      sweepAfter = rows[rows.length - 1].vm;
+      if (rows.length < want) break; // the last VM by name
+    }
+    // the VMs that changed, asked of their DB host and the hosts their events named; those due again (a disagreement known: a copy may be anywhere), of every agent
+    const named = extra.filter((vm) => !swept.has(vm));
+    const relatedAsked = new Map<string, string[]>();
+    const byHost: HostAsk = {
+      contiguous: false,
+      everyAgent: (vm) => again.has(vm),
+      related: (vm) => {
+        const hosts = [...(this.related.get(vm) ?? [])];
+        relatedAsked.set(vm, hosts);
+        return hosts;
+      },
+    };
+    for (let i = 0; i < named.length; i += chunk) {
+      await next();
+      await this.watched(async (touched) => {
+        const rows = await this.reads.driftLocationsNamed(named.slice(i, i + chunk));
+        if (rows.length) await this.compare(rows, this.deps.converging(), pass, memo, byHost, touched);
+      });
+    }
     // the next page of each site's RIB, sized so that a site is listed in about as many periods as the VMs are swept
+    await next();
+    const converging = this.deps.converging();
     const periodsPerSweep = Math.max(1, Math.ceil(sweep.vms / sweep.slice));
+    const routeSites = this.hostRouteSites();
     await Promise.all(
-      this.hostRouteSites().map(async (site) => {
+      routeSites.map(async (site) => {
         const cursor = this.routeCursor.get(site) ?? {};
-        const total = cursor.total ?? Math.ceil(sweep.vms / this.hostRouteSites().length); // a guess until the site says
-        const limit = Math.min(this.chunk, Math.max(1, Math.ceil(total / periodsPerSweep)));
+        const total = cursor.total ?? Math.ceil(sweep.vms / routeSites.length); // a guess until the site says
+        const limit = routePageLimit(total, periodsPerSweep, { min: MIN_ROUTE_PAGE, max: this.chunk });
         const page = await this.routePage(site, cursor.after, limit, converging, pass, memo);
         if (page) this.routeCursor.set(site, { after: page.next, total: page.total });
       }),
@@ -320,10 +472,18 @@ export class DriftDetector {
     // compare again next time: what was skipped, and what was compared while a plane was silent
     for (const vm of pass.skipped) this.dueAgain(vm);
     if (pass.silent.size) for (const vm of changed) this.dueAgain(vm);
+    // the hosts a VM's events named are asked again only if its own host did not answer (hosts named meanwhile stay)
+    for (const [vm, hosts] of relatedAsked) {
+      if (!pass.hostCompared.has(vm)) continue;
+      const left = this.related.get(vm);
+      for (const h of hosts) left?.delete(h);
+      if (left?.size === 0) this.related.delete(vm);
+    }
+    for (const vm of changed) if ((swept.has(vm) || pass.askedEveryAgent.has(vm)) && pass.hostCompared.has(vm)) this.related.delete(vm); // every agent was asked
 
     sweep.periods++;
-    sweep.compared += sliceRows.length;
-    const completed = sliceRows.length < sweep.slice;
+    sweep.compared += swept.size;
+    const completed = swept.size < sweep.slice;
     if (completed) {
       this.sweep = undefined;
       this.sweeps++;
@@ -332,7 +492,7 @@ export class DriftDetector {
         { vms: sweep.compared, periods: sweep.periods, ms, disagreements: this.known.size },
         `drift sweep completed: all ${sweep.compared} VMs in ${sweep.periods} period(s), ${(ms / 1000).toFixed(1)} s; ${this.known.size} disagreement(s) known`,
       );
-    } else sweep.after = sliceRows[sliceRows.length - 1].vm;
+    } else sweep.after = sweepAfter;
 
     const ms = performance.now() - t0;
     const result: PeriodicDriftCheck = {
@@ -343,10 +503,13 @@ export class DriftDetector {
       ...(repairs.length ? { repairs } : {}),
       changed: changed.size,
       again: again.size,
-      swept: sliceRows.length,
+      askedByHost: pass.hostAsked.size,
+      swept: swept.size,
       ...(completed ? {} : { sweepPosition: sweep.after }),
       sweepCompleted: completed,
       routesListed: pass.routesListed,
+      chunks: step,
+      waitedMs: round(waitedMs),
       ms,
     };
     this.last = result;
@@ -355,23 +518,60 @@ export class DriftDetector {
         vms: result.vms,
         changed: result.changed,
         again: result.again,
+        askedByHost: result.askedByHost,
         swept: result.swept,
         sweepPosition: result.sweepPosition ?? null,
         routes: result.routesListed,
         skipped: result.skipped.length,
         disagreements: disagreements.length,
+        chunks: result.chunks,
+        paced,
+        waitedMs: result.waitedMs,
         ms: round(ms),
       },
-      `drift check: ${result.vms} VMs compared (${result.changed} changed, ${result.again} again, ${result.swept} of the sweep${result.sweepPosition ? `, now after ${result.sweepPosition}` : ', sweep completed'}), ${result.routesListed} routes listed, ${disagreements.length} disagreement(s), ${round(ms)} ms`,
+      `drift check: ${result.vms} VMs compared (${result.changed} changed, ${result.again} again, ${result.swept} of the sweep${result.sweepPosition ? `, now after ${result.sweepPosition}` : ', sweep completed'}), ${result.routesListed} routes listed, ${disagreements.length} disagreement(s), ${round(ms)} ms in ${result.chunks} step(s)${paced ? ` (${round(waitedMs)} ms of it waiting between them)` : ''}`,
     );
     return result;
+  }
+
+  /**
+   * Runs `work` (a read of rows, then their comparison) with the set of the VMs that had events
+   * appended meanwhile: the planes are asked a little after the rows were read, and a VM whose
+   * stream grew in between (moved, started moving, repaired) may be ahead of its row on a plane.
+   * `compare` leaves such a VM out as moving (compared again next time): neither found nor
+   * resolved, nor repaired on an old row.
+   */
+  private async watched<T>(work: (touched: ReadonlySet<string>) => Promise<T>): Promise<T> {
+    const touched = new Set<string>();
+    this.watches.add(touched);
+    try {
+      return await work(touched);
+    } finally {
+      this.watches.delete(touched);
+    }
+  }
+
+  /** Waits up to `ms` between two steps of a paced check (at once on stop); returns the ms waited. Throws once stopping. */
+  private async pause(ms: number): Promise<number> {
+    const t = performance.now();
+    if (ms > 0 && !this.stopping)
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => this.wake?.(), ms);
+        this.wake = () => {
+          clearTimeout(timer);
+          this.wake = undefined;
+          resolve();
+        };
+      });
+    if (this.stopping) throw new DriftCheckStopped();
+    return performance.now() - t;
   }
 
   // ---- comparing ----
 
   /** Compares these VMs (those not moving or converging) with every plane, in chunks, each plane asked for the chunk only. */
-  private async compare(locations: readonly DriftLocation[], converging: ReadonlySet<string>, pass: Pass, memo: Memo): Promise<void> {
-    await this.compareHosts(locations, pass, memo);
+  private async compare(locations: readonly DriftLocation[], converging: ReadonlySet<string>, pass: Pass, memo: Memo, hostAsk: HostAsk, touched: ReadonlySet<string> = new Set()): Promise<void> {
+    await this.compareHosts(locations, pass, memo, hostAsk, touched);
     const compared: DriftLocation[] = [];
     for (const l of locations) {
       if (l.state === 'moving' || converging.has(l.vm)) pass.skipped.add(l.vm);
@@ -400,38 +600,68 @@ export class DriftDetector {
       if ('unavailable' in routes) pass.silent.add('route-injector');
       else for (const v of routes) if (v.unavailable) pass.silent.add(`route-injector:${v.site}`);
       if ('unavailable' in arpStale) pass.silent.add('arp-proxy');
-      pass.found.push(...findDrift({ locations: chunk, sites, skip: converging, partial: true, registry, routes, arpStale, itrs }));
-      for (const vm of vms) pass.compared.add(vm);
+      // a VM whose events were appended since its row was read: as if moving
+      const skip = new Set(converging);
+      for (const vm of vms) if (touched.has(vm)) skip.add(vm);
+      pass.found.push(...findDrift({ locations: chunk, sites, skip, partial: true, registry, routes, arpStale, itrs }));
+      for (const vm of vms) {
+        if (touched.has(vm)) pass.skipped.add(vm);
+        else pass.compared.add(vm);
+      }
     }
   }
 
   /**
-   * The hypervisors: every agent asked what it holds and has seen of these VMs (by name, or by
-   * the range of their names when there are many), each VM decided by `decideHostDrift`. Moving VMs
-   * too (a host ahead of the DB fences their moves); not those on a host that did not answer or
-   * that the HA monitor declared failed.
+   * The hypervisors: the agents asked what they hold and have seen of these VMs (see `HostAsk`:
+   * every agent by default, by name or by the range of a page's names; or a VM's DB host and the
+   * hosts its events named only), each VM decided by `decideHostDrift` with what the agents asked
+   * about it said. Moving VMs too (a host ahead of the DB fences their moves); not those on a host
+   * that did not answer or that the HA monitor declared failed.
    */
-  private async compareHosts(locations: readonly DriftLocation[], pass: Pass, memo: Memo): Promise<void> {
+  private async compareHosts(locations: readonly DriftLocation[], pass: Pass, memo: Memo, hostAsk: HostAsk, touched: ReadonlySet<string>): Promise<void> {
     const s = subjects(this.options.prefix);
     const hosts = this.deps.topology.hypervisors.map((h) => h.name);
     const down = this.deps.down?.() ?? new Set<string>();
-    for (const h of hosts) pass.asked.add(`agent:${h}`);
     for (let i = 0; i < locations.length; i += this.chunk) {
       const chunk = locations.slice(i, i + this.chunk);
-      const names = chunk.map((l) => l.vm);
-      const filter: AgentInventoryRequest =
-        names.length <= AGENT_NAMES_PER_REQUEST ? { vms: names } : { from: names.reduce((a, b) => (b < a ? b : a)), through: names.reduce((a, b) => (b > a ? b : a)) };
+      const plan = planAgentAsks(
+        hosts,
+        chunk.map((l) => {
+          const everyAgent = hostAsk.everyAgent?.(l.vm) ?? true;
+          return { vm: l.vm, hypervisor: l.hypervisor, everyAgent, ...(everyAgent ? {} : { related: hostAsk.related?.(l.vm) }) };
+        }),
+        { contiguous: hostAsk.contiguous, namesPerRequest: AGENT_NAMES_PER_REQUEST },
+      );
+      for (const l of chunk) {
+        const asked = plan.askedOf.get(l.vm);
+        if (!asked || pass.askedEveryAgent.has(l.vm)) {
+          pass.askedEveryAgent.add(l.vm);
+          pass.hostAsked.delete(l.vm);
+          continue;
+        }
+        const before = pass.hostAsked.get(l.vm) ?? new Set<string>();
+        for (const h of asked) before.add(`agent:${h}`);
+        pass.hostAsked.set(l.vm, before);
+      }
       const replies = await Promise.all(
-        hosts.map(async (h) => {
+        hosts.map(async (h): Promise<AgentInventoryReply | undefined> => {
+          const requests = plan.requests.get(h);
+          if (!requests) return undefined; // not asked
           const component = `agent:${h}`;
+          pass.asked.add(component);
           const first = !memo.has(component);
-          const r = await this.ask<AgentInventoryReply>(memo, component, s.agent(h, 'inventory'), filter);
-          if ('unavailable' in r) {
-            pass.silent.add(component);
-            if (first) pass.found.push({ plane: 'hypervisors', component, detail: `not answering: ${r.unavailable}` });
-            return undefined;
+          const merged: AgentInventoryReply = { hypervisor: h, vms: [], seen: [] };
+          for (const filter of requests) {
+            const r = await this.ask<AgentInventoryReply>(memo, component, s.agent(h, 'inventory'), filter);
+            if ('unavailable' in r) {
+              pass.silent.add(component);
+              if (first) pass.found.push({ plane: 'hypervisors', component, detail: `not answering: ${r.unavailable}` });
+              return undefined;
+            }
+            merged.vms.push(...r.vms);
+            merged.seen!.push(...(r.seen ?? []));
           }
-          return r;
+          return merged;
         }),
       );
       // In the topology's order of hosts, whichever answered first: the same facts give the same findings.
@@ -450,6 +680,10 @@ export class DriftDetector {
         }
       });
       for (const l of chunk) {
+        if (touched.has(l.vm)) {
+          pass.skipped.add(l.vm); // its row may be behind the agents now
+          continue;
+        }
         const hypervisor = l.hypervisor ?? '';
         const locationHostAnswered = answered.has(hypervisor) && !down.has(hypervisor);
         const decision = decideHostDrift({ location: { vm: l.vm, site: l.site, hypervisor, state: l.state, locationVersion: l.locationVersion }, hosts: views.get(l.vm) ?? [], locationHostAnswered });
@@ -511,7 +745,7 @@ export class DriftDetector {
   /** Merges a check's findings into what is known, logs what changed, and marks the VMs with disagreements to compare again. */
   private settle(pass: Pass): DriftView[] {
     const disagreements = uniqueDrift(pass.found);
-    const scope: DriftScope = { vms: pass.compared, hostVms: pass.hostCompared, asked: pass.asked, silent: pass.silent, routePages: pass.routePages };
+    const scope: DriftScope = { vms: pass.compared, hostVms: pass.hostCompared, hostAsked: pass.hostAsked, asked: pass.asked, silent: pass.silent, routePages: pass.routePages };
     const { known, appeared, resolved } = nextKnownDrift(this.known, disagreements, scope);
     this.known = known;
     for (const d of known.values()) if (d.vm) this.dueAgain(d.vm);
@@ -545,7 +779,7 @@ export class DriftDetector {
     const failed = memo.get(component);
     if (failed) return failed;
     try {
-      const reply = await requestJson<({ ok: true } & T) | { ok: false; error: { code: string; message: string } }>(this.deps.nc, subject, body, this.options.timeoutMs ?? 3000);
+      const reply = await memo.inTurn(() => requestJson<({ ok: true } & T) | { ok: false; error: { code: string; message: string } }>(this.deps.nc, subject, body, this.options.timeoutMs ?? 3000));
       if (reply.ok) return reply;
       const r = { unavailable: `${reply.error.code}: ${reply.error.message}` };
       memo.set(component, r);

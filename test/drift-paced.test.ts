@@ -1,0 +1,114 @@
+import type { Subscription } from 'nats';
+import { capturingLogger, eventually, startTestLab, type TestLab } from './support/harness';
+import { registered, startMapping, type RunningMappingSystem } from './support/mapping';
+import { DriftDetector } from '../apps/mobility-manager/src';
+import { startRouteInjectors, type RunningRouteInjectors } from '../apps/route-injector/src/start-route-injectors';
+import { InMemoryFabric } from '../apps/route-injector/src';
+import { startArpProxies, type RunningArpProxies } from '../apps/arp-proxy/src/start-arp-proxies';
+
+/**
+ * The periodic drift check's cost, against the real NATS and Postgres with every plane running: a
+ * VM that moved is asked by name of its new host and the host it left only, while every agent is
+ * still asked about the sweep's slice; a paced check spreads its steps over half the interval and
+ * ends at once on stop(). A detector of the test's own, its timer never firing (an hour's interval):
+ * each check is called here.
+ */
+describe('drift: the periodic check asks each agent about its own VMs and paces itself', () => {
+  let lab: TestLab;
+  let mapping: RunningMappingSystem;
+  let routes: RunningRouteInjectors;
+  let arp: RunningArpProxies;
+  const fabric = new InMemoryFabric(['dc1', 'dc2', 'cloud']);
+  const HOUR = 3_600_000;
+
+  beforeAll(async () => {
+    lab = await startTestLab({ convergenceTracking: true, convergenceDeadlineMs: 2000 });
+    const planes = capturingLogger();
+    ({ system: mapping } = await startMapping(lab));
+    routes = await startRouteInjectors(lab.config, planes.logger, { sites: ['dc1', 'dc2', 'cloud'], fabric });
+    arp = await startArpProxies(lab.config, planes.logger);
+    await registered(lab, '10.1.0.10', 1, 'dc1');
+    await eventually(
+      async () => {
+        const r = await lab.req('drift.check', {});
+        return r.ok && r.disagreements.length === 0 ? r : undefined;
+      },
+      15_000,
+      'no drift',
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    await arp?.stop();
+    await routes?.stop();
+    await mapping?.stop();
+    await lab?.stop();
+    await fabric.stop();
+  });
+
+  const detector = (intervalMs: number) =>
+    new DriftDetector(
+      { nc: lab.manager.nc, dataSource: lab.manager.dataSource, topology: lab.manager.topology, logger: capturingLogger().logger, converging: () => new Set(), appends: lab.manager.store },
+      { prefix: lab.config.subjectPrefix, intervalMs, slice: 1, repair: false },
+    );
+
+  /** The agents' `inventory` requests while `work` runs: a plain subscription sees every request. */
+  async function inventoryAsks(work: () => Promise<unknown>): Promise<{ host: string; body: { vms?: string[]; from?: string; through?: string } }[]> {
+    const seen: { host: string; body: any }[] = [];
+    const sub: Subscription = lab.client.subscribe(`${lab.config.subjectPrefix}.agent.*.inventory`, {
+      callback: (_e, m) => seen.push({ host: m.subject.split('.').at(-2)!, body: JSON.parse(new TextDecoder().decode(m.data)) }),
+    });
+    await work();
+    await lab.client.flush();
+    sub.unsubscribe();
+    return seen;
+  }
+
+  it('a VM that moved is asked of its new host and the one it left, by name; every agent is asked about the sweep', async () => {
+    const drift = detector(HOUR);
+    drift.start();
+    try {
+      await drift.checkPeriodic(); // the sweep starts; nothing changed yet
+      const moved = await lab.req('vm.move', { vm: 'web-04', to: 'dc1-hv2', mode: 'cold' }); // from dc2-hv2
+      await lab.waitForMove(moved.moveId, ['converged']);
+
+      let check: Awaited<ReturnType<DriftDetector['checkPeriodic']>> | undefined;
+      const asks = await inventoryAsks(async () => (check = await drift.checkPeriodic()));
+      expect(check).toMatchObject({ changed: 1, again: 0, swept: 1, askedByHost: 1, disagreements: [] });
+      expect(check!.sweepPosition).not.toBe('web-04');
+
+      const named = (vm: string) => [...new Set(asks.filter((a) => a.body.vms?.includes(vm)).map((a) => a.host))].sort();
+      expect(named('web-04')).toEqual(['dc1-hv2', 'dc2-hv2']);
+      // no range request at all: the slice of one VM goes by name, to every agent
+      expect(asks.filter((a) => a.body.from !== undefined)).toEqual([]);
+      const hosts = lab.manager.topology.hypervisors.map((h) => h.name).sort();
+      expect(named(check!.sweepPosition!)).toEqual(hosts);
+    } finally {
+      await drift.stop();
+    }
+  });
+
+  it('a paced check spreads its steps over half the interval; unpaced, it does not wait', async () => {
+    const drift = detector(HOUR);
+    const unpaced = await drift.checkPeriodic();
+    expect(unpaced.waitedMs).toBe(0);
+
+    const paced = detector(2000); // not started: no timer, the check below only
+    const t0 = Date.now();
+    const r = await paced.checkPeriodic({ paced: true });
+    await paced.stop();
+    expect(r.chunks).toBe(2); // the slice of one VM, then the route pages
+    expect(r.waitedMs).toBeGreaterThan(400); // the second step starts half of 1000 ms in
+    expect(Date.now() - t0).toBeLessThan(2000);
+  });
+
+  it('stop() ends a paced check between two steps at once', async () => {
+    const drift = detector(HOUR);
+    const t0 = Date.now();
+    const running = drift.checkPeriodic({ paced: true }); // two steps over half an hour
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await drift.stop();
+    await expect(running).rejects.toThrow('drift check stopped');
+    expect(Date.now() - t0).toBeLessThan(2000);
+  });
+});
