@@ -1,4 +1,4 @@
-import { advance, expiresBy, isWrong, LINUX_ARP, learnt, receiveGratuitous, type ArpEntry, type Clock, type LabNeighbour, type Random } from '@locus/domain';
+import { advance, expiresBy, ExpiryQueue, isWrong, LINUX_ARP, learnt, receiveGratuitous, type ArpEntry, type Clock, type LabNeighbour, type Random } from '@locus/domain';
 import type { Repair, SiteArpDriver, WrongEntry } from './arp-driver';
 
 export type { Repair, WrongEntry } from './arp-driver';
@@ -15,6 +15,9 @@ export class LabArpDriver implements SiteArpDriver {
   private readonly onLink = new Map<string, string>(); // `${domain}|${ip}` -> VM MAC
   private readonly proxies = new Map<string, string>(); // `${domain}|${ip}` -> router MAC
   private readonly wrongSince = new Map<string, number>(); // `${neighbour}|${ip}` -> since
+  /** When each entry's next timer runs out (`${neighbour}|${ip}`): a tick visits those, not every entry of every neighbour. */
+  private readonly timers = new ExpiryQueue<string>();
+  private readonly byName = new Map<string, LabNeighbour>();
 
   constructor(
     readonly site: string,
@@ -22,7 +25,16 @@ export class LabArpDriver implements SiteArpDriver {
     private readonly clock: Clock,
     private readonly random: Random,
   ) {
-    for (const n of neighbours) this.caches.set(n.name, new Map());
+    for (const n of neighbours) {
+      this.caches.set(n.name, new Map());
+      this.byName.set(n.name, n);
+    }
+  }
+
+  /** Sets a neighbour's entry and makes sure a tick looks at it when its timer runs out. */
+  private put(neighbour: string, ip: string, entry: ArpEntry): void {
+    this.caches.get(neighbour)!.set(ip, entry);
+    if (Number.isFinite(entry.until)) this.timers.schedule(`${neighbour}|${ip}`, entry.until);
   }
 
   answerer(l2Domain: string, ip: string): string | null {
@@ -52,7 +64,7 @@ export class LabArpDriver implements SiteArpDriver {
     if (!answer) return;
     for (const n of this.neighboursOf(l2Domain)) {
       const cache = this.caches.get(n.name)!;
-      if (!cache.has(ip) && cache.size < LINUX_ARP.gcThresh3) cache.set(ip, learnt(ip, answer, this.clock.now(), this.random));
+      if (!cache.has(ip) && cache.size < LINUX_ARP.gcThresh3) this.put(n.name, ip, learnt(ip, answer, this.clock.now(), this.random));
     }
   }
 
@@ -87,7 +99,7 @@ export class LabArpDriver implements SiteArpDriver {
       if (!entry) continue; // Linux creates no entry from a gratuitous ARP (arp_accept=0)
       const wasWrong = isWrong(entry, answer);
       const updated = receiveGratuitous(entry, mac, now);
-      cache.set(ip, updated);
+      this.put(n.name, ip, updated);
       if (wasWrong && !isWrong(updated, answer)) {
         const key = `${n.name}|${ip}`;
         repairs.push({ neighbour: n, ip, at: now, how, mac, wrongSince: this.wrongSince.get(key) });
@@ -102,18 +114,21 @@ export class LabArpDriver implements SiteArpDriver {
   tick(): Repair[] {
     const now = this.clock.now();
     const repairs: Repair[] = [];
-    for (const n of this.neighbours) {
-      const cache = this.caches.get(n.name)!;
-      for (const [ip, entry] of cache) {
-        if (entry.until > now) continue; // no timer of this entry ran out
-        const answer = this.answerer(n.l2Domain, ip);
-        const { entry: next, fixed } = advance(entry, now, answer, this.random);
-        cache.set(ip, next);
-        if (fixed) {
-          const key = `${n.name}|${ip}`;
-          repairs.push({ neighbour: n, ip, at: fixed.at, how: fixed.how, mac: fixed.mac, wrongSince: this.wrongSince.get(key) });
-          this.wrongSince.delete(key);
-        }
+    const entryOf = (key: string) => {
+      const at = key.lastIndexOf('|');
+      return this.caches.get(key.slice(0, at))?.get(key.slice(at + 1));
+    };
+    for (const key of this.timers.due(now, (k) => entryOf(k)?.until)) {
+      const at = key.lastIndexOf('|');
+      const n = this.byName.get(key.slice(0, at))!;
+      const ip = key.slice(at + 1);
+      const entry = entryOf(key)!;
+      const answer = this.answerer(n.l2Domain, ip);
+      const { entry: next, fixed } = advance(entry, now, answer, this.random);
+      this.put(n.name, ip, next);
+      if (fixed) {
+        repairs.push({ neighbour: n, ip, at: fixed.at, how: fixed.how, mac: fixed.mac, wrongSince: this.wrongSince.get(key) });
+        this.wrongSince.delete(key);
       }
     }
     return repairs;
