@@ -1,7 +1,7 @@
 import type { PlaneEvent } from './planes';
 import { planeSubject } from './planes';
 import { subjects } from './subjects';
-import { decodeHostEventFrom, decodeLocationEventFrom, decodePlaneEventFrom, decodeStreamEventFrom, decodeVmEventFrom, EventRejected, type EventRejectReason } from './wire-events';
+import { decodeHostEventFrom, decodeLocationEventFrom, decodePlaneEventFrom, decodeStreamEventFrom, decodeVmEventFrom, EventRejected, isOwnEventSubject, type EventRejectReason } from './wire-events';
 
 const prefix = 'lx';
 const s = subjects(prefix);
@@ -79,6 +79,16 @@ describe('decodeVmEventFrom / decodeLocationEventFrom', () => {
 
   it('given a VM event under another prefix, then it is wrong-source', () => {
     expect(rejection(() => decodeVmEventFrom(prefix, subjects('other').vmEvent('web-01', 'VmRelocated'), relocated())).reason).toBe('wrong-source');
+  });
+});
+
+describe('isOwnEventSubject', () => {
+  it("given headers naming a VM's stream and type, then only that event's own subject matches", () => {
+    expect(isOwnEventSubject(prefix, `${prefix}.evt.vm.web-01.loc.VmRelocated`, 'vm:web-01', 'VmRelocated')).toBe(true);
+    expect(isOwnEventSubject(prefix, `${prefix}.evt.vm.web-01.MoveStarted`, 'vm:web-01', 'MoveStarted')).toBe(true);
+    expect(isOwnEventSubject(prefix, `${prefix}.evt.vm.web-02.loc.VmRelocated`, 'vm:web-01', 'VmRelocated')).toBe(false);
+    expect(isOwnEventSubject(prefix, `${prefix}.evt.vm.web-01.MoveStarted`, 'vm:web-01', 'VmRelocated')).toBe(false);
+    expect(isOwnEventSubject(prefix, `${prefix}.evt.host.dc1-hv1.HostDeclaredFailed`, 'host:dc1-hv1', 'HostDeclaredFailed')).toBe(true);
   });
 });
 

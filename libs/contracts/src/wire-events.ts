@@ -86,6 +86,15 @@ export function decodePlaneEventFrom(prefix: string, subject: string, raw: unkno
   return decoded(() => parsePlaneEventData(e));
 }
 
+/**
+ * Whether a message's subject is the one its `Locus-Stream` and `Locus-Event-Type` headers say it
+ * is for: the cheap check a consumer makes before acking, undecoded, an event it would act on
+ * nothing for. A copy on another VM's subject fails it and is decoded, and dropped as wrong-source.
+ */
+export function isOwnEventSubject(prefix: string, subject: string, streamId: string, type: string): boolean {
+  return subjects(prefix).streamEvent(streamId, type) === subject;
+}
+
 /** Any event of the stream, decoded: a VM event, a host event or a plane event (`plane` in it tells). */
 export type StreamEvent = RecordedVmEvent | RecordedHostEvent | KnownPlaneEvent;
 

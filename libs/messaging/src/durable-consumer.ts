@@ -18,6 +18,13 @@ export interface DurableConsumerOptions<E> {
    * `EventRejected` (the schema, or a subject that is not the event's own), else as undecodable.
    */
   decode: (msg: JsMsg) => E;
+  /**
+   * Messages this consumer would act on nothing for, told by their headers alone (an event type it
+   * does not follow, a version it is already past): acked before any decode. An event nobody acts
+   * on needs no validation; one that says it is something the consumer does act on is decoded and
+   * checked as ever.
+   */
+  skip?: (msg: JsMsg) => boolean;
   logger: Logger;
   ackWaitMs?: number;
   maxAckPending?: number;
@@ -42,7 +49,7 @@ export class DurableConsumer<E> {
   private readonly log: Logger;
   inFlight = 0;
   /** Messages handled, and dropped before any handler saw them, by reason. */
-  readonly stats: { handled: number; dropped: Record<EventRejectReason, number> } = { handled: 0, dropped: { undecodable: 0, 'wrong-source': 0 } };
+  readonly stats: { handled: number; skipped: number; dropped: Record<EventRejectReason, number> } = { handled: 0, skipped: 0, dropped: { undecodable: 0, 'wrong-source': 0 } };
 
   constructor(
     private readonly js: JetStreamClient,
@@ -109,6 +116,11 @@ export class DurableConsumer<E> {
     this.inFlight++;
     const keepAlive = setInterval(() => msg.working(), heartbeatMs);
     try {
+      if (this.options.skip?.(msg)) {
+        this.stats.skipped++;
+        msg.ack();
+        return;
+      }
       let event: E;
       try {
         event = this.options.decode(msg);

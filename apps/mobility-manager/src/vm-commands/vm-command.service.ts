@@ -56,6 +56,11 @@ export class VmCommandService {
   }
 
   /** The VM's state; `atLeast` says a version the caller knows exists (an event it received): an older cached state is read again. */
+  /** The version of the VM's state this service holds in memory, if any (nothing is read). */
+  cachedVersion(vm: string): number | undefined {
+    return this.cache.get(vm)?.version;
+  }
+
   async load(vm: string, atLeast = 0): Promise<VmSnapshot> {
     return (await this.loadTelling(vm, atLeast)).snapshot;
   }

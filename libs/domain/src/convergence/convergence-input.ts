@@ -1,6 +1,18 @@
 import type { RecordedEvent } from '@locus/contracts';
 import type { ConvergenceInput, ConvergenceTopology } from './move-convergence';
 
+/** The VM event types the convergence book reads (`convergenceInputOf` returns nothing for the others). */
+export const CONVERGENCE_INPUT_TYPES: ReadonlySet<string> = new Set([
+  'MoveAccepted',
+  'VmRelocated',
+  'RarpAnnounced',
+  'MoveCompleted',
+  'MoveFailed',
+  'MoveCancelled',
+  'MoveConverged',
+  'MoveConvergenceLate',
+]);
+
 /**
  * What a VM event on the stream tells the convergence book (undefined: nothing). One reading,
  * shared by the manager's convergence tracker, the CLI, the bench and the console, so that they

@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { JetStreamClient, JetStreamManager, JsMsg, NatsConnection } from 'nats';
 import type { Logger } from 'pino';
-import { decodeVmEventFrom, MANAGER_DURABLES, subjects, type AgentStepReply, type ErrorBody, type RecordedEvent, type RecordedVmEvent } from '@locus/contracts';
+import { decodeVmEventFrom, HEADERS, isOwnEventSubject, MANAGER_DURABLES, subjects, type AgentStepReply, type ErrorBody, type RecordedEvent, type RecordedVmEvent } from '@locus/contracts';
 import {
   attemptTimeoutMs,
   commandOfAnswer,
@@ -84,9 +84,16 @@ export class MoveSagaRunner {
       maxAckPending: 20_000,
       // Only VM events on their own VM's subject drive a move (schema and source checked once here).
       decode: (msg): RecordedEvent => decodeVmEventFrom(this.options.prefix, msg.subject, msg.json<unknown>()),
+      // A step this saga recorded itself comes back not the head: its headers say so before any decode.
+      skip: (msg) => this.isPast(msg),
       handle: (event, msg) => this.onEvent(event, msg),
     });
     await this.consumer.start();
+  }
+
+  /** Its consumer's counts: handled, skipped undecoded (steps it recorded itself), dropped by reason. */
+  consumerStats(): DurableConsumer<RecordedEvent>['stats'] | undefined {
+    return this.consumer?.stats;
   }
 
   /** What its consumer dropped before handling, by reason (for `locus_events_dropped_total`). */
@@ -97,6 +104,21 @@ export class MoveSagaRunner {
   async stop(): Promise<void> {
     this.stopping.abort();
     await this.consumer?.stop();
+  }
+
+  /**
+   * Whether the VM's state in memory is already past this event (its version is below the cached
+   * one), so that `drive` would ack it and do nothing: told by the outbox's headers. Terminal events
+   * are never skipped (a move's end runs its host's queue).
+   */
+  private isPast(msg: JsMsg): boolean {
+    const type = msg.headers?.get(HEADERS.type);
+    const stream = msg.headers?.get(HEADERS.stream);
+    const version = Number(msg.headers?.get(HEADERS.streamVersion));
+    if (!type || TERMINAL.has(type) || !stream?.startsWith('vm:') || !Number.isInteger(version)) return false;
+    if (!isOwnEventSubject(this.options.prefix, msg.subject, stream, type)) return false; // decoded, and dropped as wrong-source
+    const cached = this.deps.commands.cachedVersion(stream.slice(3));
+    return cached !== undefined && cached > version;
   }
 
   private async onEvent(event: RecordedEvent, msg: JsMsg): Promise<Outcome> {

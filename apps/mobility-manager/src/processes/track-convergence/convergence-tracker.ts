@@ -1,8 +1,8 @@
 import type { JetStreamClient, JetStreamManager, JsMsg } from 'nats';
 import type { DataSource } from 'typeorm';
 import type { Logger } from 'pino';
-import { decodeStreamEventFrom, isRecordedVmEvent, MANAGER_DURABLES, subjects, type StreamEvent } from '@locus/contracts';
-import { MoveConvergenceBook, convergedLine, convergenceInputOf, convergenceTopologyOf, lateLine, type ConvergenceVerdict } from '@locus/domain';
+import { decodeStreamEventFrom, HEADERS, isOwnEventSubject, isRecordedVmEvent, MANAGER_DURABLES, subjects, type StreamEvent } from '@locus/contracts';
+import { CONVERGENCE_INPUT_TYPES, MoveConvergenceBook, convergedLine, convergenceInputOf, convergenceTopologyOf, lateLine, type ConvergenceVerdict } from '@locus/domain';
 import { MoveReadModel } from '@locus/eventstore';
 import { ACK, DurableConsumer, type Outcome } from '@locus/messaging';
 import type { TopologyIndex } from '@locus/topology';
@@ -76,6 +76,13 @@ export class ConvergenceTracker {
       logger: this.log,
       // VM, host and plane events alike: schema and source checked (a plane event on another plane's subject is dropped).
       decode: (msg) => decodeStreamEventFrom(this.options.prefix, msg.subject, msg.json<unknown>()),
+      // A move's steps between its acceptance and its end, and host events, time nothing: their headers say which they are.
+      skip: (msg) => {
+        const stream = msg.headers?.get(HEADERS.stream);
+        const type = msg.headers?.get(HEADERS.type);
+        if (!stream || !type || !(stream.startsWith('host:') || (stream.startsWith('vm:') && !CONVERGENCE_INPUT_TYPES.has(type)))) return false;
+        return isOwnEventSubject(this.options.prefix, msg.subject, stream, type);
+      },
       handle: (event, msg) => this.onMessage(event, msg),
     });
     await this.consumer.start();
