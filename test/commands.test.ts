@@ -97,6 +97,16 @@ describe('commands: refusals, idempotency and bad input', () => {
     await eventually(async () => stats.skipped >= skipped + 5, 10_000, 'the five steps acked undecoded');
   });
 
+  it("a move's source, target and cause are columns generated from its view (what admission counts and sums by)", async () => {
+    const moved = await lab.req('vm.move', { vm: 'app-02', to: 'dc1-hv1', mode: 'cold' });
+    const rows = await lab.manager.dataSource.query(
+      `SELECT from_hypervisor, to_hypervisor, cause, view->'from'->>'hypervisor' AS "viewFrom", view->'to'->>'hypervisor' AS "viewTo", view->>'cause' AS "viewCause" FROM moves WHERE move_id = $1`,
+      [moved.moveId],
+    );
+    expect(rows).toEqual([{ from_hypervisor: 'dc1-hv2', to_hypervisor: 'dc1-hv1', cause: rows[0].viewCause, viewFrom: 'dc1-hv2', viewTo: 'dc1-hv1', viewCause: rows[0].viewCause }]);
+    await lab.waitForMove(moved.moveId);
+  });
+
   it('the same requestId sent ten times at once yields one move', async () => {
     const body = { vm: 'app-01', to: 'dc1-hv2', mode: 'cold', requestId: 'rq-app-01-burst' };
     const replies = await Promise.all(Array.from({ length: 10 }, () => lab.req('vm.move', body)));

@@ -49,8 +49,8 @@ export class MoveReadModel {
       `SELECT (SELECT view FROM moves WHERE request_id = $2) AS requested, l.*
          FROM (VALUES (1)) AS one (x) LEFT JOIN LATERAL (
            SELECT l.name, l.l2_domain AS "l2Domain", l.hypervisor, l.site,
-                  (SELECT count(*) FROM moves m WHERE m.state = 'in-progress' AND m.view->'from'->>'hypervisor' = l.hypervisor AND m.view->>'cause' <> 'ha-restart')::int AS active,
-                  (SELECT count(*) FROM moves m WHERE m.state = 'accepted' AND m.view->'from'->>'hypervisor' = l.hypervisor)::int AS waiting
+                  (SELECT count(*) FROM moves m WHERE m.state = 'in-progress' AND m.from_hypervisor = l.hypervisor AND m.cause <> 'ha-restart')::int AS active,
+                  (SELECT count(*) FROM moves m WHERE m.state = 'accepted' AND m.from_hypervisor = l.hypervisor)::int AS waiting
              FROM vm_location l WHERE l.name = $1) l ON true`,
       [vm, requestId ?? null],
     );
@@ -69,7 +69,7 @@ export class MoveReadModel {
       `SELECT coalesce((SELECT located_mb FROM host_memory WHERE hypervisor = $1), 0)
             - coalesce((SELECT memory_mb FROM vm_location WHERE name = $2 AND hypervisor = $1), 0)
             + (SELECT coalesce(sum(l.memory_mb), 0) FROM moves m JOIN vm_location l ON l.name = m.vm
-                WHERE m.state IN ('accepted', 'in-progress') AND m.view->'to'->>'hypervisor' = $1 AND m.vm <> $2 AND l.hypervisor <> $1) AS used`,
+                WHERE m.state IN ('accepted', 'in-progress') AND m.to_hypervisor = $1 AND m.vm <> $2 AND l.hypervisor <> $1) AS used`,
       [hypervisor, except ?? ''],
     );
     return Number(row?.used ?? 0);
@@ -100,18 +100,16 @@ export class MoveReadModel {
 
   /** Operator moves running from a host (HA restarts take no outbound slot). */
   async operatorMovesRunningFrom(hypervisor: string): Promise<number> {
-    const [row] = await this.rows<{ n: number }>(`SELECT count(*)::int AS n FROM moves WHERE state = 'in-progress' AND view->'from'->>'hypervisor' = $1 AND view->>'cause' <> 'ha-restart'`, [
-      hypervisor,
-    ]);
+    const [row] = await this.rows<{ n: number }>(`SELECT count(*)::int AS n FROM moves WHERE state = 'in-progress' AND from_hypervisor = $1 AND cause <> 'ha-restart'`, [hypervisor]);
     return row?.n ?? 0;
   }
 
   /** A host's operator moves running and its `limit` oldest moves waiting for a slot, in one query (what admission decides on when a move ends). */
   async outboundQueueOf(hypervisor: string, limit: number): Promise<{ running: number; queued: { moveId: string; vm: string }[] }> {
     const [row] = await this.rows<{ running: number; queued: { moveId: string; vm: string }[] | null }>(
-      `SELECT (SELECT count(*) FROM moves WHERE state = 'in-progress' AND view->'from'->>'hypervisor' = $1 AND view->>'cause' <> 'ha-restart')::int AS running,
+      `SELECT (SELECT count(*) FROM moves WHERE state = 'in-progress' AND from_hypervisor = $1 AND cause <> 'ha-restart')::int AS running,
               (SELECT json_agg(json_build_object('moveId', q.move_id, 'vm', q.vm)) FROM (
-                 SELECT move_id, vm FROM moves WHERE state = 'accepted' AND view->'from'->>'hypervisor' = $1 ORDER BY accepted_at, move_id LIMIT $2) q) AS queued`,
+                 SELECT move_id, vm FROM moves WHERE state = 'accepted' AND from_hypervisor = $1 ORDER BY accepted_at, move_id LIMIT $2) q) AS queued`,
       [hypervisor, limit],
     );
     return { running: row?.running ?? 0, queued: row?.queued ?? [] };
@@ -120,7 +118,7 @@ export class MoveReadModel {
   /** Moves of the same source host accepted before this one and still waiting. */
   async queuedAhead(hypervisor: string, acceptedAt: string, moveId: string): Promise<number> {
     const [row] = await this.rows<{ ahead: number }>(
-      `SELECT count(*)::int AS ahead FROM moves WHERE state = 'accepted' AND view->'from'->>'hypervisor' = $1
+      `SELECT count(*)::int AS ahead FROM moves WHERE state = 'accepted' AND from_hypervisor = $1
          AND (accepted_at, move_id) < ($2::timestamptz, $3::uuid)`,
       [hypervisor, acceptedAt, moveId],
     );
@@ -129,7 +127,7 @@ export class MoveReadModel {
 
   /** The source host of a move; undefined for a move the projection does not have. */
   async sourceHostOf(moveId: string): Promise<string | undefined> {
-    const [row] = await this.rows<{ host: string | null }>(`SELECT view->'from'->>'hypervisor' AS host FROM moves WHERE move_id = $1`, [moveId]);
+    const [row] = await this.rows<{ host: string | null }>(`SELECT from_hypervisor AS host FROM moves WHERE move_id = $1`, [moveId]);
     return row?.host ?? undefined;
   }
 
