@@ -88,6 +88,44 @@ describe('drift: the periodic check asks each agent about its own VMs and paces 
     }
   });
 
+  it('a moved VM asked of some hosts only is not repaired from that part view: the next check asks every agent and repairs with all of it', async () => {
+    const drift = new DriftDetector(
+      {
+        nc: lab.manager.nc,
+        dataSource: lab.manager.dataSource,
+        topology: lab.manager.topology,
+        logger: capturingLogger().logger,
+        converging: () => new Set(),
+        appends: lab.manager.store,
+        commands: lab.manager.commands,
+      },
+      { prefix: lab.config.subjectPrefix, intervalMs: HOUR, slice: 1 },
+    );
+    drift.start();
+    try {
+      await drift.checkPeriodic();
+      const moved = await lab.req('vm.move', { vm: 'web-05', to: 'dc2-hv1', mode: 'cold' }); // from dc1-hv1
+      const { locationVersion } = await lab.waitForMove(moved.moveId, ['converged']);
+      // The target lost it, and a copy runs on a host neither the DB nor web-05's events name.
+      lab.agents.host.agent('dc2-hv1')!.inventory.vms.delete('web-05');
+      lab.agents.host.agent('cloud-hv1')!.inventory.vms.set('web-05', { state: 'running', locationVersion });
+
+      const partial = await drift.checkPeriodic();
+      expect(partial.repairs ?? []).toEqual([]); // "missing" from dc2-hv1 and dc1-hv1 alone would boot a second copy
+      expect(lab.agents.host.agent('dc2-hv1')!.inventory.vms.has('web-05')).toBe(false);
+
+      const full = await drift.checkPeriodic();
+      expect(full.again).toBeGreaterThanOrEqual(1);
+      await eventually(
+        async () => lab.agents.host.agent('dc2-hv1')!.inventory.vms.get('web-05')?.state === 'running' && !lab.agents.host.agent('cloud-hv1')!.inventory.vms.has('web-05'),
+        15_000,
+        'web-05 running on dc2-hv1 only',
+      );
+    } finally {
+      await drift.stop();
+    }
+  });
+
   it('a paced check spreads its steps over half the interval; unpaced, it does not wait', async () => {
     const drift = detector(HOUR);
     const unpaced = await drift.checkPeriodic();

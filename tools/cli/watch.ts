@@ -19,7 +19,7 @@ export interface WatchOptions {
 }
 
 /**
- * `locus watch`: every event under `<prefix>.evt.>` folded into a table of recent moves that is
+ * `locus watch`: every event under `<prefix>.evt.>` and `<prefix>.live.>` folded into a table of recent moves that is
  * redrawn in place on a terminal (ANSI), or one line per transition when the output is not a
  * terminal (or with --lines).
  */
@@ -27,7 +27,7 @@ export async function watch(nc: NatsConnection, o: WatchOptions): Promise<void> 
   const out = o.out ?? process.stdout;
   const tty = !!out.isTTY && !o.lines;
   const board = new MoveBoard({ maxMoves: o.maxMoves, topology: o.topology });
-  const title = `locus watch ${o.prefix}.evt.>`;
+  const title = `locus watch ${o.prefix}.evt.> ${o.prefix}.live.>`;
   let dirty = true;
   let stopped = false;
   const decoder = new TextDecoder();
@@ -74,7 +74,7 @@ export async function watch(nc: NatsConnection, o: WatchOptions): Promise<void> 
   if (o.durationMs !== undefined) setTimeout(finish, o.durationMs).unref();
 
   if (tty) out.write('\x1b[?25l\x1b[2J');
-  else out.write(`${clockTime(Date.now())}  watching ${o.prefix}.evt.> (one line per step; Ctrl-C to stop)\n`);
+  else out.write(`${clockTime(Date.now())}  watching ${o.prefix}.evt.> and ${o.prefix}.live.> (one line per step; Ctrl-C to stop)\n`);
   const timer = setInterval(() => {
     dirty = true; // ages change
     draw();
@@ -93,7 +93,10 @@ export async function watch(nc: NatsConnection, o: WatchOptions): Promise<void> 
     void (async () => {
       for await (const m of messages) onMessage(m.subject, m.data);
     })();
+    // the stream replays the stored events; the planes' live steps are not stored: seen from now on
+    const live = nc.subscribe(`${o.prefix}.live.>`, { callback: (err, m) => !err && onMessage(m.subject, m.data) });
     close = async () => {
+      live.unsubscribe();
       await messages.close();
     };
   } else {

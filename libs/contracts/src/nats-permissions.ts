@@ -88,7 +88,7 @@ function merge(base: RolePermissions, extra: { publish?: string[]; subscribe?: s
  *   heartbeats, reads `vm.list`, asks `drift.check` about VMs its host holds differently from the
  *   location DB, and follows the location events;
  * - mapping, route-injector, arp-proxy: serve their endpoints, publish their own plane's events
- *   only (`evt.map.*.*`, `evt.route.*.*`, `evt.arp.*.*`), read `vm.list`, follow the location
+ *   only (outcomes `evt.<plane>.*.*` and live steps `live.<plane>.*.*` of map, route or arp), read `vm.list`, follow the location
  *   events (the route injectors also `RouteConfirmed`); the mapping system speaks LISP among its roles;
  * - operator: calls the request endpoints (the manager's and the planes' public ones), reads the
  *   events as they pass (`locus watch`), service discovery and read-only JetStream info;

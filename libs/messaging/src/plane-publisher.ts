@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { isPlaneOutcomeType, planeSubject, type PlaneEvent } from '@locus/contracts';
 import { planeEventHeaders } from './trace';
 
-/** The subject token of a plane event: the VM when known (so `evt.*.web-01.>` follows a VM across planes), else the EID. */
+/** The subject token of a plane event: the VM when known (so `evt.*.web-01.>` and `live.*.web-01.>` follow a VM across planes), else the EID. */
 export function planeEntity(vm: string | undefined, eid: string | undefined): string {
   return vm ?? (eid ?? 'unknown').replace(/\./g, '-').replace('/', '_');
 }
@@ -50,5 +50,7 @@ export class PlaneEventPublisher {
 
   async flush(): Promise<void> {
     await Promise.allSettled([...this.inFlight]);
+    // the live steps left with nc.publish: flushed, they have reached the server
+    await this.nc.flush().catch(() => undefined);
   }
 }

@@ -55,11 +55,12 @@ export class VmCommandService {
     this.committer = new GroupCommitter(store);
   }
 
-  /** The VM's state; `atLeast` says a version the caller knows exists (an event it received): an older cached state is read again. */
   /** The version of the VM's state this service holds in memory, if any (nothing is read). */
   cachedVersion(vm: string): number | undefined {
     return this.cache.get(vm)?.version;
   }
+
+  /** The VM's state; `atLeast` says a version the caller knows exists (an event it received): an older cached state is read again. */
 
   async load(vm: string, atLeast = 0): Promise<VmSnapshot> {
     return (await this.loadTelling(vm, atLeast)).snapshot;

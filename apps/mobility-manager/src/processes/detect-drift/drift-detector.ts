@@ -398,6 +398,8 @@ export class DriftDetector {
 
   private async periodic(changed: ReadonlySet<string>, again: ReadonlySet<string>, paced: boolean): Promise<PeriodicDriftCheck> {
     const t0 = performance.now();
+    // the hosts each changed VM's events had named when this check began (a paced check runs for seconds; later moves name more)
+    const relatedAtStart = new Map([...changed].map((vm): [string, string[]] => [vm, [...(this.related.get(vm) ?? [])]]));
     if (!this.sweep) {
       const n = await this.reads.vmCount();
       this.sweep = { startedAt: Date.now(), slice: this.options.slice || Math.max(1, Math.ceil(n / this.sweepPeriods)), periods: 0, vms: n, compared: 0 };
@@ -479,7 +481,13 @@ export class DriftDetector {
       for (const h of hosts) left?.delete(h);
       if (left?.size === 0) this.related.delete(vm);
     }
-    for (const vm of changed) if ((swept.has(vm) || pass.askedEveryAgent.has(vm)) && pass.hostCompared.has(vm)) this.related.delete(vm); // every agent was asked
+    // every agent was asked: the hosts named until then are done (not those named by events after this check began)
+    for (const vm of changed) {
+      if (!(swept.has(vm) || pass.askedEveryAgent.has(vm)) || !pass.hostCompared.has(vm)) continue;
+      const left = this.related.get(vm);
+      for (const h of relatedAtStart.get(vm) ?? []) left?.delete(h);
+      if (left?.size === 0) this.related.delete(vm);
+    }
 
     sweep.periods++;
     sweep.compared += swept.size;
@@ -690,7 +698,10 @@ export class DriftDetector {
         if (!locationHostAnswered) continue;
         pass.hostCompared.add(l.vm);
         pass.found.push(...decision.disagreements);
-        if (decision.repair) pass.repairs.push(decision.repair);
+        // A VM asked of some hosts only is repaired only once every agent has been asked: a copy may run on one
+        // not asked ("missing" would boot a second copy). It is due again, and the next check asks every agent.
+        if (decision.repair && pass.hostAsked.has(l.vm)) this.dueAgain(l.vm);
+        else if (decision.repair) pass.repairs.push(decision.repair);
       }
     }
   }

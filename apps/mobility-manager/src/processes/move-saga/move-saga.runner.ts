@@ -114,8 +114,9 @@ export class MoveSagaRunner {
   private isPast(msg: JsMsg): boolean {
     const type = msg.headers?.get(HEADERS.type);
     const stream = msg.headers?.get(HEADERS.stream);
-    const version = Number(msg.headers?.get(HEADERS.streamVersion));
-    if (!type || TERMINAL.has(type) || !stream?.startsWith('vm:') || !Number.isInteger(version)) return false;
+    const versionHeader = msg.headers?.get(HEADERS.streamVersion);
+    const version = Number(versionHeader);
+    if (!type || TERMINAL.has(type) || !stream?.startsWith('vm:') || !versionHeader || !Number.isInteger(version)) return false;
     if (!isOwnEventSubject(this.options.prefix, msg.subject, stream, type)) return false; // decoded, and dropped as wrong-source
     const cached = this.deps.commands.cachedVersion(stream.slice(3));
     return cached !== undefined && cached > version;
