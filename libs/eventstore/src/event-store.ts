@@ -1,7 +1,7 @@
-import { createHash, randomUUID } from 'node:crypto';
-import type { Pool } from 'pg';
+import { randomUUID } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { EventMetadata, RecordedEvent } from '@locus/contracts';
+import { preparedQuery } from './prepared';
 
 export interface NewEvent {
   type: string;
@@ -308,23 +308,9 @@ export class PgEventStore {
     };
   }
 
-  private readonly statementNames = new Map<string, string>();
-
-  /**
-   * A statement the pool's sessions prepare once (node-postgres named statements): the append's
-   * CTEs took longer to plan than to run. Its text is the same for every append of a store, and
-   * its parameters are arrays, so one plan serves batches of every size.
-   */
-  private async prepared<R>(text: string, values: unknown[]): Promise<R[]> {
-    let name = this.statementNames.get(text);
-    if (!name) {
-      name = `locus-append-${createHash('sha1').update(text).digest('hex').slice(0, 12)}`;
-      this.statementNames.set(text, name);
-    }
-    const pool = (this.dataSource.driver as unknown as { master: Pool }).master;
-    this.dataSource.logger.logQuery(text, values); // as TypeORM logs the queries it runs (off unless configured)
-    const result = await pool.query({ name, text, values });
-    return result.rows as R[];
+  /** The append: a statement the pool's sessions prepare once (its CTEs took longer to plan than to run); its parameters are arrays, so one plan serves batches of every size. */
+  private prepared<R>(text: string, values: unknown[]): Promise<R[]> {
+    return preparedQuery<R>(this.dataSource, text, values);
   }
 
   private notifyListeners(committed: RecordedEvent[]): void {

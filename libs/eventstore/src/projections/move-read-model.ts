@@ -1,5 +1,6 @@
 import type { DriftLocation, MoveRow } from '@locus/domain';
 import type { Queryable } from '../event-store';
+import { isDataSource, preparedQuery } from '../prepared';
 
 /** Where a VM is, as the location database says. */
 export interface VmLocationRow {
@@ -28,7 +29,9 @@ const DRIFT_COLUMNS = `name AS vm, host(ip) AS ip, site, hypervisor, state, loca
 export class MoveReadModel {
   constructor(private readonly db: Queryable) {}
 
+  /** A read the services run for every move: prepared once per pooled session (inside a transaction, as given). */
   private async rows<T>(sql: string, parameters: unknown[] = []): Promise<T[]> {
+    if (isDataSource(this.db)) return preparedQuery<T>(this.db, sql, parameters);
     return (await this.db.query(sql, parameters)) as T[];
   }
 
