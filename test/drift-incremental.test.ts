@@ -1,13 +1,11 @@
 import type { Subscription } from 'nats';
 import { mappingSubjects, routingSubjects } from '@locus/contracts';
 import { requestJson } from './support/request';
-import { capturingLogger, eventually, startTestLab, type TestLab } from './support/harness';
-import { registered, startMapping, type RunningMappingSystem } from './support/mapping';
+import { startLabWithPlanes, untilNoDrift } from './support/planes-lab';
+import { capturingLogger, eventually, type TestLab } from './support/harness';
 import { startMobilityManager } from '../apps/mobility-manager/src/start-mobility-manager';
 import { DriftDetector } from '../apps/mobility-manager/src';
-import { startRouteInjectors, type RunningRouteInjectors } from '../apps/route-injector/src/start-route-injectors';
 import { InMemoryFabric } from '../apps/route-injector/src';
-import { startArpProxies, type RunningArpProxies } from '../apps/arp-proxy/src/start-arp-proxies';
 
 /**
  * The incremental drift check against the real NATS and Postgres, every plane running (mapping
@@ -19,31 +17,20 @@ import { startArpProxies, type RunningArpProxies } from '../apps/arp-proxy/src/s
  */
 describe('drift: the periodic check is incremental', () => {
   let lab: TestLab;
-  let mapping: RunningMappingSystem;
-  let routes: RunningRouteInjectors;
-  let arp: RunningArpProxies;
-  const fabric = new InMemoryFabric(['dc1', 'dc2', 'cloud']);
-  const planes = capturingLogger();
+  let stop: (() => Promise<void>) | undefined;
+  let fabric: InMemoryFabric;
   let logs: () => any[] = () => [];
   const SLICE = 4;
   const figures: Record<string, unknown> = {};
 
   beforeAll(async () => {
-    lab = await startTestLab({ convergenceTracking: true, convergenceDeadlineMs: 2000 });
-    ({ system: mapping } = await startMapping(lab));
-    routes = await startRouteInjectors(lab.config, planes.logger, { sites: ['dc1', 'dc2', 'cloud'], fabric });
-    arp = await startArpProxies(lab.config, planes.logger);
-    await registered(lab, '10.1.0.10', 1, 'dc1');
+    ({ lab, fabric, stop } = await startLabWithPlanes({ convergenceTracking: true, convergenceDeadlineMs: 2000 }));
     await requestJson(lab.client, mappingSubjects(lab.config.subjectPrefix).resolve, { eid: '10.1.0.12', itr: 'branch', forward: true }, 10_000);
   }, 60_000);
 
   afterAll(async () => {
     console.log(`incremental drift check in this run: ${JSON.stringify(figures)}`);
-    await arp?.stop();
-    await routes?.stop();
-    await mapping?.stop();
-    await lab?.stop();
-    await fabric.stop();
+    await stop?.();
   });
 
   const map = () => mappingSubjects(lab.config.subjectPrefix);
@@ -97,14 +84,7 @@ describe('drift: the periodic check is incremental', () => {
   });
 
   it('each period compares the VMs that changed and a slice of the sweep, asking the planes for those only, and finds a route planted by hand within a sweep', async () => {
-    await eventually(
-      async () => {
-        const r = await lab.req('drift.check', {});
-        return r.ok && r.disagreements.length === 0 ? r : undefined;
-      },
-      15_000,
-      'no drift',
-    );
+    await untilNoDrift(lab);
     const total = (await lab.vms()).length;
 
     // What the manager asks the planes: a plain subscription sees every request of the queue group.

@@ -1,10 +1,7 @@
 import type { Subscription } from 'nats';
-import { capturingLogger, eventually, startTestLab, type TestLab } from './support/harness';
-import { registered, startMapping, type RunningMappingSystem } from './support/mapping';
+import { startLabWithPlanes, untilNoDrift } from './support/planes-lab';
+import { capturingLogger, eventually, type TestLab } from './support/harness';
 import { DriftDetector } from '../apps/mobility-manager/src';
-import { startRouteInjectors, type RunningRouteInjectors } from '../apps/route-injector/src/start-route-injectors';
-import { InMemoryFabric } from '../apps/route-injector/src';
-import { startArpProxies, type RunningArpProxies } from '../apps/arp-proxy/src/start-arp-proxies';
 
 /**
  * The periodic drift check's cost, against the real NATS and Postgres with every plane running: a
@@ -15,35 +12,16 @@ import { startArpProxies, type RunningArpProxies } from '../apps/arp-proxy/src/s
  */
 describe('drift: the periodic check asks each agent about its own VMs and paces itself', () => {
   let lab: TestLab;
-  let mapping: RunningMappingSystem;
-  let routes: RunningRouteInjectors;
-  let arp: RunningArpProxies;
-  const fabric = new InMemoryFabric(['dc1', 'dc2', 'cloud']);
+  let stop: (() => Promise<void>) | undefined;
   const HOUR = 3_600_000;
 
   beforeAll(async () => {
-    lab = await startTestLab({ convergenceTracking: true, convergenceDeadlineMs: 2000 });
-    const planes = capturingLogger();
-    ({ system: mapping } = await startMapping(lab));
-    routes = await startRouteInjectors(lab.config, planes.logger, { sites: ['dc1', 'dc2', 'cloud'], fabric });
-    arp = await startArpProxies(lab.config, planes.logger);
-    await registered(lab, '10.1.0.10', 1, 'dc1');
-    await eventually(
-      async () => {
-        const r = await lab.req('drift.check', {});
-        return r.ok && r.disagreements.length === 0 ? r : undefined;
-      },
-      15_000,
-      'no drift',
-    );
+    ({ lab, stop } = await startLabWithPlanes({ convergenceTracking: true, convergenceDeadlineMs: 2000 }));
+    await untilNoDrift(lab);
   }, 60_000);
 
   afterAll(async () => {
-    await arp?.stop();
-    await routes?.stop();
-    await mapping?.stop();
-    await lab?.stop();
-    await fabric.stop();
+    await stop?.();
   });
 
   const detector = (intervalMs: number) =>

@@ -1,13 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { emptyInventory, type HostInventory } from '@locus/domain';
 import { requestJson } from './support/request';
+import { startLabWithPlanes, untilNoDrift } from './support/planes-lab';
 import { capturingLogger, eventually, startTestLab, type TestLab } from './support/harness';
 import { publishSyntheticVmEvent } from './support/planes';
-import { registered, startMapping, type RunningMappingSystem } from './support/mapping';
+import { registered } from './support/mapping';
 import { startAgents, type RunningAgents } from '../apps/hypervisor-agent/src/start-agents';
-import { startRouteInjectors, type RunningRouteInjectors } from '../apps/route-injector/src/start-route-injectors';
-import { InMemoryFabric } from '../apps/route-injector/src';
-import { startArpProxies, type RunningArpProxies } from '../apps/arp-proxy/src/start-arp-proxies';
 
 const HOSTS = ['dc1-hv1', 'dc1-hv2', 'dc2-hv1', 'dc2-hv2', 'cloud-hv1', 'cloud-hv2', 'colo-hv1'];
 
@@ -58,36 +56,17 @@ async function forgeRelocation(lab: TestLab, vm: string, to: { hypervisor: strin
  */
 describe('drift repair: the periodic check repairs what the hypervisors disagree about', () => {
   let lab: TestLab;
-  let mapping: RunningMappingSystem;
-  let routes: RunningRouteInjectors;
-  let arp: RunningArpProxies;
-  const fabric = new InMemoryFabric(['dc1', 'dc2', 'cloud']);
+  let stop: (() => Promise<void>) | undefined;
   const figures: Record<string, number> = {};
 
   beforeAll(async () => {
-    lab = await startTestLab({ convergenceTracking: true, convergenceDeadlineMs: 2000, driftIntervalMs: 1000 * 1000, driftSlice: 100 });
-    ({ system: mapping } = await startMapping(lab));
-    const planes = capturingLogger();
-    routes = await startRouteInjectors(lab.config, planes.logger, { sites: ['dc1', 'dc2', 'cloud'], fabric });
-    arp = await startArpProxies(lab.config, planes.logger);
-    await registered(lab, '10.1.0.10', 1, 'dc1');
-    await eventually(
-      async () => {
-        const r = await lab.req('drift.check', {});
-        return r.ok && r.disagreements.length === 0 ? r : undefined;
-      },
-      20_000,
-      'no drift at start',
-    );
+    ({ lab, stop } = await startLabWithPlanes({ convergenceTracking: true, convergenceDeadlineMs: 2000, driftIntervalMs: 1000 * 1000, driftSlice: 100 }));
+    await untilNoDrift(lab, 20_000, 'no drift at start');
   }, 60_000);
 
   afterAll(async () => {
     console.log(`drift repair in this run (real ms from the fault to the VM running where the DB says): ${JSON.stringify(figures)}`);
-    await arp?.stop();
-    await routes?.stop();
-    await mapping?.stop();
-    await lab?.stop();
-    await fabric.stop();
+    await stop?.();
   });
 
   const driftLines = (re: RegExp) => lab.logs().filter((l) => (l.component === 'drift-detector' || l.component === 'drift-repair') && re.test(l.msg));
@@ -129,14 +108,7 @@ describe('drift repair: the periodic check repairs what the hypervisors disagree
 
     // The network followed the repair: the mapping says dc1 at v3, and every plane agrees with the DB again.
     await registered(lab, '10.1.0.10', 3, 'dc1');
-    await eventually(
-      async () => {
-        const r = await lab.req('drift.check', {});
-        return r.ok && r.disagreements.length === 0 ? r : undefined;
-      },
-      15_000,
-      'every plane agreeing after the repair',
-    );
+    await untilNoDrift(lab, 15_000, 'every plane agreeing after the repair');
     figures.planesAgree = Date.now() - forgedAt;
 
     // Not fenced any more: the next move of web-01 completes.
@@ -176,14 +148,7 @@ describe('drift repair: the periodic check repairs what the hypervisors disagree
     ).toHaveLength(1);
     expect(lab.logs().some((l) => l.component === 'agent:dc2-hv2' && /^fenced: web-02 was relocated away at version 2/.test(l.msg))).toBe(true);
     expect((await lab.req('vm.get', { vm: 'web-02' })).vm).toMatchObject({ hypervisor: 'dc1-hv2', state: 'running', locationVersion: 2 });
-    await eventually(
-      async () => {
-        const r = await lab.req('drift.check', {});
-        return r.ok && r.disagreements.length === 0 ? r : undefined;
-      },
-      15_000,
-      'every plane agreeing after the repair',
-    );
+    await untilNoDrift(lab, 15_000, 'every plane agreeing after the repair');
   });
 
   it('a repair that cannot boot the VM is loudly stuck (recorded, an error saying what to do), not tried again periodically, and done once the host can', async () => {

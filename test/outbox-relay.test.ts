@@ -83,6 +83,13 @@ describe('outbox relay', () => {
   }
 
   /** Until the relay has seen the outbox empty and no committed row is left in it. */
+  /** The relay publishes the test store's appends from memory (undone at cleanup), once it leads. */
+  async function leadFromMemory(t: Ctx, relay: OutboxRelay): Promise<void> {
+    const undo = relay.relayFromMemory(t.store);
+    onCleanup(async () => undo());
+    await eventually(async () => relay.leading, 10_000, 'the relay to lead');
+  }
+
   async function drain(relay: OutboxRelay, ds: DataSource, timeoutMs = 20_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -280,9 +287,7 @@ describe('outbox relay', () => {
     const nats = privateNats;
     const t = await setup({ natsUrl: nats.url }, [], false);
     const relay = await t.startRelay({ maxBackoffMs: 400 }, 1000);
-    const undo = relay.relayFromMemory(t.store);
-    onCleanup(async () => undo());
-    await eventually(async () => relay.leading, 10_000, 'the relay to lead');
+    await leadFromMemory(t, relay);
 
     const before = await appendMany(t.store, 'mem-before', 10, 5);
     await eventually(async () => (await streamMessages(t.jsm, t.config.streamName)) >= before.length, 10_000, 'the first events to be published');
@@ -337,9 +342,7 @@ describe('outbox relay', () => {
   it("the leader publishes its own store's appends from memory: no NOTIFY, no read, every event once and each stream in version order", async () => {
     const t = await setup();
     const relay = await t.startRelay({ pollMs: 60_000 });
-    const undo = relay.relayFromMemory(t.store);
-    onCleanup(async () => undo());
-    await eventually(async () => relay.leading, 10_000, 'the relay to lead');
+    await leadFromMemory(t, relay);
     await drain(relay, t.ds); // the scan that leadership begins with
     const notifications = await listen(t.config.databaseUrl);
     onCleanup(() => notifications.stop());
@@ -369,9 +372,7 @@ describe('outbox relay', () => {
   it("a stream another writer advanced goes by scan, behind the other writer's event: order per stream is kept", async () => {
     const t = await setup();
     const relay = await t.startRelay({ pollMs: 60_000 });
-    const undo = relay.relayFromMemory(t.store);
-    onCleanup(async () => undo());
-    await eventually(async () => relay.leading, 10_000, 'the relay to lead');
+    await leadFromMemory(t, relay);
     const other = bareStore(t.ds, t.config.subjectPrefix); // another process's store: it notifies
 
     const [v1] = await t.store.append('vm:shared', 0, [testEvent({ v: 1 })]);

@@ -173,31 +173,24 @@ describe('drift: which disagreements a check may call resolved', () => {
     expect(again.known.size).toBe(4);
   });
 
+  /** A known disagreement of the hypervisors: dc2-hv1 holds a copy of web-01, which the DB places on dc1-hv1. */
+  const copy: DriftView = {
+    plane: 'hypervisors',
+    component: 'agent:dc2-hv1',
+    vm: 'web-01',
+    kind: 'extra-copy',
+    hosts: ['dc2-hv1', 'dc1-hv1'],
+    detail: 'dc2-hv1 holds a copy of web-01 (running v1)',
+  };
+  const withCopy = new Map([[driftKey(copy), copy]]);
+
   it('given a disagreement of the hypervisors, then only a check that compared the VM with the agents resolves it (a moving VM is compared there, not on the network planes)', () => {
-    const copy: DriftView = {
-      plane: 'hypervisors',
-      component: 'agent:dc2-hv1',
-      vm: 'web-01',
-      kind: 'extra-copy',
-      hosts: ['dc2-hv1', 'dc1-hv1'],
-      detail: 'dc2-hv1 holds a copy of web-01 (running v1)',
-    };
-    const withCopy = new Map([[driftKey(copy), copy]]);
     expect(nextKnownDrift(withCopy, [], scope({ vms: new Set(['web-01']) })).resolved).toEqual([]);
     expect(nextKnownDrift(withCopy, [], scope({ hostVms: new Set(['web-01']) })).resolved).toEqual([copy]);
     expect(nextKnownDrift(withCopy, [], scope({ hostVms: new Set(['web-01']), silent: new Set(['agent:dc2-hv1']) })).resolved).toEqual([]);
   });
 
   it("given a copy on a third host, when the check asked only the VM's own host and the one it left, then the copy is not resolved; asked of every host involved, it is", () => {
-    const copy: DriftView = {
-      plane: 'hypervisors',
-      component: 'agent:dc2-hv1',
-      vm: 'web-01',
-      kind: 'extra-copy',
-      hosts: ['dc2-hv1', 'dc1-hv1'],
-      detail: 'dc2-hv1 holds a copy of web-01 (running v1)',
-    };
-    const withCopy = new Map([[driftKey(copy), copy]]);
     const byHost = (...hosts: string[]) => scope({ hostVms: new Set(['web-01']), hostAsked: new Map([['web-01', new Set(hosts.map((h) => `agent:${h}`))]]) });
     expect(nextKnownDrift(withCopy, [], byHost('dc1-hv1', 'colo-hv1')).resolved).toEqual([]);
     expect(nextKnownDrift(withCopy, [], byHost('dc1-hv1', 'dc2-hv1')).resolved).toEqual([copy]);
