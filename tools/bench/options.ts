@@ -121,9 +121,29 @@ const program = () =>
       num,
     );
 
-/** Parses the command line (exits with commander's message on a bad option) and applies the preset. */
+/**
+ * `BENCH_LAB_ENV`: extra environment for the services of an experiment, space-separated `NAME=value`
+ * pairs (e.g. `LOCUS_DRIFT_INTERVAL_MS=0`). Throws, naming it, on a pair that is not one.
+ */
+export function labEnvOf(text: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of text.split(' ').filter(Boolean)) {
+    const at = pair.indexOf('=');
+    if (at <= 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(pair.slice(0, at))) throw new Error(`BENCH_LAB_ENV: "${pair}" is not NAME=value (space-separated pairs, e.g. LOCUS_DRIFT_INTERVAL_MS=0)`);
+    env[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return env;
+}
+
+/** Parses the command line (exits with commander's message on a bad option, or on a bad `BENCH_LAB_ENV`) and applies the preset. */
 export function parseBenchOptions(argv: string[] = process.argv): BenchOptions {
-  const o = program().parse(argv).opts<Opts>();
+  const cmd = program();
+  const o = cmd.parse(argv).opts<Opts>();
+  try {
+    labEnvOf(process.env.BENCH_LAB_ENV ?? '');
+  } catch (err) {
+    cmd.error((err as Error).message);
+  }
   // `npm run bench --quick` (without `--`) hands --quick to npm, which passes it on as npm_config_quick
   if (process.env.npm_config_quick === 'true') o.quick = true;
   return {

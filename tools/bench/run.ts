@@ -13,6 +13,7 @@ import { LoadDriver, type PhaseFigures } from './load';
 import type { AnswerFigures } from './open-loop';
 import type { BenchResult, PhaseSummary } from './report';
 import { startLab, type ProcessLayout, type StartupFigures } from './start-lab';
+import { labEnvOf } from './options';
 import { generateKeySeed } from '../../apps/mapping-system/src';
 
 /**
@@ -178,12 +179,7 @@ export async function runLab(session: Session, cfg: RunConfig, hooks: { beforeLa
         LOG_LEVEL: cfg.logLevel,
         NODE_ENV: 'production',
         // BENCH_LAB_ENV='LOCUS_DRIFT_INTERVAL_MS=0 LOG_FORMAT=json' sets the services' environment for an experiment
-        ...Object.fromEntries(
-          (process.env.BENCH_LAB_ENV ?? '')
-            .split(' ')
-            .filter(Boolean)
-            .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
-        ),
+        ...labEnvOf(process.env.BENCH_LAB_ENV ?? ''),
       };
       log(`${cfg.label} lab: ${cfg.vms} VMs, ${cfg.itrs} sites, ${cfg.itrs * cfg.hypervisorsPerSite} hypervisors (logs in ${dir})`);
       try {
