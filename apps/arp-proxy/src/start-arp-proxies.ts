@@ -12,7 +12,7 @@ import type { SiteArpDriver } from './arp-driver/arp-driver';
 import { LabArpDriver } from './arp-driver/lab-arp-driver';
 import { LinuxArpDriver } from './arp-driver/linux-arp-driver';
 import { KnownVms } from './proxy-arp/known-vms';
-import { SiteArpProxy } from './proxy-arp/site-arp-proxy';
+import { applyToKnown, arpAudience, SiteArpProxy } from './proxy-arp/site-arp-proxy';
 import { serveArp } from './serve-arp/arp-endpoints';
 
 export interface ArpProxyOptions {
@@ -107,8 +107,13 @@ export async function startArpProxies(config: LocusConfig, logger: Logger, opts:
         deps,
       ),
   );
-  // One consumer of the location events for the process, whatever its number of sites.
-  const feed = new LocationFeed({ nc, js, jsm, prefix: config.subjectPrefix, stream: config.streamName, logger }, { durable: feedDurableName('arp-proxies', names) });
+  // One consumer of the location events for the process, whatever its number of sites: each event
+  // updates the VMs the sites share once, then goes to the sites of the VM's L2 domain.
+  const feed = new LocationFeed(
+    { nc, js, jsm, prefix: config.subjectPrefix, stream: config.streamName, logger },
+    { durable: feedDurableName('arp-proxies', names), audience: (event) => arpAudience(event, deps.known, domains) },
+  );
+  feed.subscribe({ name: 'arp-known-vms', handle: (event) => void applyToKnown(deps.known, domains, event) });
   for (const p of proxies) feed.follow(p);
   let service: Service | undefined;
   const host = {

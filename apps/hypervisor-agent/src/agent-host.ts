@@ -8,7 +8,7 @@ import { HypervisorAgent } from './host/hypervisor-agent';
 import type { VmNetwork } from './host/vm-network';
 import type { HypervisorDriver } from './host/hypervisor-driver';
 import { serveAgentSteps } from './serve-steps/agent-endpoints';
-import { AgentLocationFollower } from './follow-locations/location-follower';
+import { AgentLocationFollower, agentAudience } from './follow-locations/location-follower';
 
 export interface AgentHostDeps {
   nc: NatsConnection;
@@ -79,9 +79,9 @@ export class AgentHost {
 
   /** Loads what each agent hosts from the location DB, follows the location events, then acts on steps and heartbeats. */
   async loadInventory(): Promise<void> {
-    // One consumer for the process: each event is delivered once and handed to every agent here.
+    // One consumer for the process: each event is delivered once and handed to the agents it names.
     const names = this.agents.map((a) => a.name);
-    this.feed = new LocationFeed(this.deps, { durable: this.feedDurable, snapshot: names.length === 1 ? { hypervisor: names[0] } : {} });
+    this.feed = new LocationFeed(this.deps, { durable: this.feedDurable, snapshot: names.length === 1 ? { hypervisor: names[0] } : {}, audience: agentAudience });
     for (const a of this.agents) this.feed.follow(new AgentLocationFollower(a));
     await this.feed.start();
     await Promise.all(this.agents.map((a) => a.plugInRunningVms()));

@@ -2,7 +2,7 @@ import type { Service } from 'nats';
 import { MapListRequest, MapResolveRequest, mappingSubjects } from '@locus/contracts';
 import { addJsonEndpoint, addJsonService, feedDurableName, LocationFeed } from '@locus/messaging';
 import { ListMappingsHandler } from './list-mappings/list-mappings.handler';
-import { EtrLocationFollower } from './follow-locations/location-follower';
+import { etrAudience, EtrLocationFollower } from './follow-locations/location-follower';
 import { MapServerService } from './map-server/map-server.service';
 import { EtrService } from './register-eid/etr.service';
 import { ItrService } from './itr-cache/itr.service';
@@ -72,8 +72,8 @@ export class MappingHost {
     for (const itr of this.itrs.values()) await itr.start(this.service);
     for (const etr of this.etrs.values()) await etr.start(this.service);
     if (this.etrs.size) {
-      // One consumer for the process: each location event is delivered once and handed to every ETR here.
-      this.feed = new LocationFeed(d, { durable: this.feedDurable });
+      // One consumer for the process: each location event is delivered once and handed to the ETRs of the sites it names.
+      this.feed = new LocationFeed(d, { durable: this.feedDurable, audience: etrAudience });
       for (const etr of this.etrs.values()) this.feed.follow(new EtrLocationFollower(etr));
       await this.feed.start();
       for (const etr of this.etrs.values()) d.logger.info({ component: `etr:${etr.site}`, claims: etr.claims.size }, `location snapshot loaded: ${etr.claims.size} EIDs to register`);

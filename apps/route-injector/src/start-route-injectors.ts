@@ -3,11 +3,12 @@ import { NestFactory } from '@nestjs/core';
 import { Inject, Module, type DynamicModule, type INestApplicationContext, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { NatsConnection, Service } from 'nats';
 import { subjects } from '@locus/contracts';
-import { RouteTracker, type Replacement, type RouteSite } from '@locus/domain';
+import { RouteTracker, SiteOriginators, type Replacement, type RouteSite } from '@locus/domain';
 import { connectNats, ensureEventStream, feedDurableName, LocationFeed, PlaneEventFeed, PlaneEventPublisher } from '@locus/messaging';
 import { NestPinoLogger, natsCredentials, type LocusConfig, type Logger } from '@locus/platform';
 import { defaultTopologyPath, loadTopologyFile, type TopologyIndex } from '@locus/topology';
-import { SiteRouteInjector } from './inject-routes/site-injector';
+import { noteRouteConfirmed, SiteRouteInjector } from './inject-routes/site-injector';
+import { routeAudience, routeFactOf } from './follow-locations/route-facts';
 import { serveRoutes } from './serve-routes/route-endpoints';
 import type { BgpFabric } from './rib/rib-driver';
 import { InMemoryFabric } from './rib/in-memory-rib';
@@ -130,6 +131,7 @@ export async function startRouteInjectors(config: LocusConfig, logger: Logger, o
     const deps = { nc, prefix: config.subjectPrefix, logger, publisher };
     const feedDeps = { nc, js, jsm, prefix: config.subjectPrefix, stream: config.streamName, logger };
     const tracker = new RouteTracker();
+    const originators = new SiteOriginators();
     const replacements = new Map<string, Replacement>();
     const injectors = names.map(
       (name) =>
@@ -142,10 +144,11 @@ export async function startRouteInjectors(config: LocusConfig, logger: Logger, o
             holdMs: opts.holdMs ?? env.holdMs,
             confirmTimeoutMs: opts.confirmTimeoutMs ?? 10_000,
             tracker,
+            originators,
             replacements,
             confirmedLocally: (event) => {
-              // Each site ignores its own confirmation; a failure here is retried when the stream's copy arrives.
-              for (const other of injectors) Promise.resolve(other.confirmations.handle(event)).catch(() => undefined);
+              // To the sites the stream's copy will go to (each ignores its own); a failure here is retried when that copy arrives.
+              for (const h of confirmations.audienceOf(event)) Promise.resolve(h.handle(event)).catch(() => undefined);
             },
           },
           deps,
@@ -155,8 +158,22 @@ export async function startRouteInjectors(config: LocusConfig, logger: Logger, o
     const conn = nc;
     const fib = config.dataplane === 'linux' ? new LinuxFibSync(fabric.core(), new LinuxDataplane(topology, { prefix: config.dataplanePrefix }), sites, logger) : undefined;
     // One consumer of the location events and one of RouteConfirmed for the process, whatever its number of sites.
-    const locations = new LocationFeed(feedDeps, { durable: feedDurableName('route-injectors', names) });
-    const confirmations = new PlaneEventFeed(feedDeps, { durable: feedDurableName('route-confirmed', names), filterSubject: subjects(config.subjectPrefix).event('route', '*', 'RouteConfirmed') });
+    // The process applies each to what its sites share (where the VMs are, the newest confirmations) once,
+    // then hands it to the sites it concerns: those it names and those that originate the VM's /32.
+    const locations = new LocationFeed(feedDeps, { durable: feedDurableName('route-injectors', names), audience: (event) => routeAudience(event, tracker, originators) });
+    const confirmations = new PlaneEventFeed(feedDeps, {
+      durable: feedDurableName('route-confirmed', names),
+      filterSubject: subjects(config.subjectPrefix).event('route', '*', 'RouteConfirmed'),
+      audience: (event) => (typeof event.data.prefix === 'string' ? originators.of(event.data.prefix).filter((site) => site !== event.data.site) : []),
+    });
+    locations.subscribe({
+      name: 'route-tracker',
+      handle: (event) => {
+        const fact = routeFactOf(event);
+        if (fact) tracker.applyEvent(event.id, fact);
+      },
+    });
+    confirmations.subscribe({ name: 'route-confirmations', handle: (event) => void noteRouteConfirmed(event, replacements, tracker) });
     for (const i of injectors) {
       locations.follow(i);
       confirmations.subscribe(i.confirmations);

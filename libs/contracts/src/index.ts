@@ -9,3 +9,4 @@ export * from './routing';
 export * from './mapping';
 export * from './nats-permissions';
 export * from './wire-events';
+export * from './location-event-fixtures';

@@ -18,8 +18,44 @@ export interface FeedDeps {
 export interface FeedHandler<E> {
   /** Names the subscriber in logs (e.g. `route-injector:dc1`). */
   readonly name: string;
+  /**
+   * The site or hypervisor this subscriber serves. A feed with an `audience` hands it only the
+   * events whose audience names it; a subscriber without one gets every event.
+   */
+  readonly member?: string;
   /** Handles one event; a throw gets the message redelivered (handlers must be idempotent). */
   handle(event: E): void | Promise<void>;
+}
+
+/** Who must hear an event: the members (sites, hypervisors) it concerns, or every subscriber. */
+export type Audience = readonly string[] | 'everyone';
+
+/**
+ * Picks the subscribers of one event: those without a member always, those with one when the
+ * audience names it, in the order they subscribed. A process serving 50 sites and 100 hypervisors
+ * hands a move's location event to the four or so it concerns instead of calling all 250.
+ */
+export class FeedAudience<E> {
+  private readonly byMember = new Map<string, number[]>();
+  private readonly always: number[] = [];
+
+  constructor(
+    private readonly handlers: readonly FeedHandler<E>[],
+    private readonly audienceOf?: (event: E) => Audience,
+  ) {
+    handlers.forEach((h, i) => {
+      if (h.member === undefined) this.always.push(i);
+      else this.byMember.set(h.member, [...(this.byMember.get(h.member) ?? []), i]);
+    });
+  }
+
+  of(event: E): readonly FeedHandler<E>[] {
+    const audience = this.audienceOf?.(event) ?? 'everyone';
+    if (audience === 'everyone') return this.handlers;
+    const picked = new Set(this.always);
+    for (const member of audience) for (const i of this.byMember.get(member) ?? []) picked.add(i);
+    return [...picked].sort((a, b) => a - b).map((i) => this.handlers[i]);
+  }
 }
 
 /**
@@ -31,22 +67,35 @@ export interface FeedHandler<E> {
 export class EventFeed<E> {
   private readonly handlers: FeedHandler<E>[] = [];
   private consumer?: DurableConsumer<E>;
+  private audience?: FeedAudience<E>;
   private delivered = 0;
+  private handedOut = 0;
 
   constructor(
     protected readonly deps: FeedDeps,
     /** `decode` validates a message's JSON against its schema and the subject it came on; what it throws for is dropped and counted. */
-    protected readonly options: { durable: string; filterSubject: string; decode: (prefix: string, subject: string, raw: unknown) => E; describe: string },
+    protected readonly options: {
+      durable: string;
+      filterSubject: string;
+      decode: (prefix: string, subject: string, raw: unknown) => E;
+      describe: string;
+      /** Which members an event concerns (see `FeedHandler.member`); without it every subscriber gets every event. */
+      audience?: (event: E) => Audience;
+    },
   ) {}
 
   get durable(): string {
     return this.options.durable;
   }
 
-  /** Messages dispatched, and dropped before dispatch: undecodable (JSON or schema) or from the wrong source (not the subject's VM, plane or type). */
-  get stats(): { delivered: number; undecodable: number; wrongSource: number } {
+  /**
+   * Messages dispatched, subscriber calls they made (`handedOut`: the audience at work), and
+   * messages dropped before dispatch: undecodable (JSON or schema) or from the wrong source
+   * (not the subject's VM, plane or type).
+   */
+  get stats(): { delivered: number; handedOut: number; undecodable: number; wrongSource: number } {
     const dropped = this.consumer?.stats.dropped;
-    return { delivered: this.delivered, undecodable: dropped?.undecodable ?? 0, wrongSource: dropped?.['wrong-source'] ?? 0 };
+    return { delivered: this.delivered, handedOut: this.handedOut, undecodable: dropped?.undecodable ?? 0, wrongSource: dropped?.['wrong-source'] ?? 0 };
   }
 
   subscribe(handler: FeedHandler<E>): void {
@@ -65,6 +114,7 @@ export class EventFeed<E> {
 
   /** A durable that does not exist yet starts at `startSeq` (default: the whole stream). */
   protected async consume(startSeq?: number): Promise<void> {
+    this.audience = new FeedAudience(this.handlers, this.options.audience);
     this.consumer = new DurableConsumer<E>(this.deps.js, this.deps.jsm, {
       stream: this.deps.stream,
       durable: this.options.durable,
@@ -76,7 +126,14 @@ export class EventFeed<E> {
     });
     await this.consumer.start();
     this.deps.logger.info(
-      { component: 'event-feed', durable: this.options.durable, filter: this.options.filterSubject, subscribers: this.handlers.length, ...(startSeq !== undefined ? { startSeq } : {}) },
+      {
+        component: 'event-feed',
+        durable: this.options.durable,
+        filter: this.options.filterSubject,
+        subscribers: this.handlers.length,
+        routed: this.options.audience ? 'to the members each event concerns' : 'to every subscriber',
+        ...(startSeq !== undefined ? { startSeq } : {}),
+      },
       `following ${this.options.describe} for ${this.handlers.length} subscriber${this.handlers.length === 1 ? '' : 's'} with one consumer`,
     );
   }
@@ -90,9 +147,16 @@ export class EventFeed<E> {
     return this.consumer?.drops();
   }
 
+  /** The subscribers `event` goes to (all of them before the feed starts). */
+  audienceOf(event: E): readonly FeedHandler<E>[] {
+    return (this.audience ?? new FeedAudience(this.handlers, this.options.audience)).of(event);
+  }
+
   private async dispatch(event: E): Promise<Outcome> {
     this.delivered++;
-    for (const h of this.handlers) await h.handle(event);
+    const handlers = this.audience!.of(event);
+    this.handedOut += handlers.length;
+    for (const h of handlers) await h.handle(event);
     return ACK;
   }
 }
@@ -118,10 +182,19 @@ export class LocationFeed extends EventFeed<LocationEvent> {
 
   constructor(
     deps: FeedDeps,
-    /** `durable` names this process's consumer: derive it with `feedDurableName`. `snapshot` filters the vm.list. */
-    private readonly feed: { durable: string; snapshot?: ListVmsRequest },
+    /**
+     * `durable` names this process's consumer: derive it with `feedDurableName`. `snapshot` filters
+     * the vm.list. `audience`: which members (sites, hypervisors) an event concerns.
+     */
+    private readonly feed: { durable: string; snapshot?: ListVmsRequest; audience?: (event: LocationEvent) => Audience },
   ) {
-    super(deps, { durable: feed.durable, filterSubject: subjects(deps.prefix).locationEvents, decode: decodeLocationEventFrom, describe: 'the location events' });
+    super(deps, {
+      durable: feed.durable,
+      filterSubject: subjects(deps.prefix).locationEvents,
+      decode: decodeLocationEventFrom,
+      describe: 'the location events',
+      ...(feed.audience ? { audience: feed.audience } : {}),
+    });
   }
 
   follow(follower: LocationFollower): void {
@@ -170,8 +243,8 @@ export class LocationFeed extends EventFeed<LocationEvent> {
 
 /** Plane events of one type (e.g. every site's `RouteConfirmed`), validated once per process. */
 export class PlaneEventFeed extends EventFeed<PlaneEvent> {
-  constructor(deps: FeedDeps, feed: { durable: string; filterSubject: string }) {
-    super(deps, { durable: feed.durable, filterSubject: feed.filterSubject, decode: decodePlaneEventFrom, describe: feed.filterSubject });
+  constructor(deps: FeedDeps, feed: { durable: string; filterSubject: string; audience?: (event: PlaneEvent) => Audience }) {
+    super(deps, { durable: feed.durable, filterSubject: feed.filterSubject, decode: decodePlaneEventFrom, describe: feed.filterSubject, ...(feed.audience ? { audience: feed.audience } : {}) });
   }
 }
 

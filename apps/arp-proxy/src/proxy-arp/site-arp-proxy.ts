@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import type { ArpConvergedData, LocationEvent, MoveMode, PlaneEvent, SiteArpView, StaleNeighbourView, VmView } from '@locus/contracts';
 import { decideArpForMove, proxyWanted, type ArpDomain, type ArpSite, type Clock } from '@locus/domain';
-import type { LocationFollower, PlaneEventPublisher } from '@locus/messaging';
+import type { Audience, LocationFollower, PlaneEventPublisher } from '@locus/messaging';
 import type { Repair, SiteArpDriver } from '../arp-driver/arp-driver';
-import { KnownVms, type KnownVm } from './known-vms';
+import { KnownVms, type KnownChange, type KnownVm } from './known-vms';
 
 export interface SiteArpDeps {
   logger: Logger;
@@ -22,6 +22,8 @@ export interface SiteArpDeps {
  */
 export class SiteArpProxy implements LocationFollower {
   readonly name: string;
+  /** The feed hands this site the events of the VMs of its L2 domains (see arpAudience). */
+  readonly member: string;
   private readonly log: Logger;
   private readonly component: string;
   /** Where every VM is: one table for all the sites of the process (it is the same for each). */
@@ -42,6 +44,7 @@ export class SiteArpProxy implements LocationFollower {
     private readonly deps: SiteArpDeps,
   ) {
     this.name = site.name;
+    this.member = site.name;
     this.component = `arp-proxy:${this.name}`;
     this.log = deps.logger.child({ component: this.component });
     this.known = deps.known ?? new KnownVms();
@@ -78,26 +81,14 @@ export class SiteArpProxy implements LocationFollower {
   // ---- events ----
 
   private async onVmEvent(event: LocationEvent): Promise<void> {
+    const change = applyToKnown(this.known, this.domains, event);
+    if (!change) return;
     if (event.type === 'VmPlaced') {
-      const d = event.data;
-      const placed: KnownVm = { vm: d.vm, ip: d.ip, mac: d.mac, l2Domain: d.l2Domain, site: d.site, locationVersion: d.locationVersion };
-      const change = this.known.apply(
-        event.id,
-        d.vm,
-        (before) => !before,
-        () => placed,
-      );
-      if (change.applied) this.learnVm(placed);
+      if (change.applied && change.after) this.learnVm(change.after);
       return;
     }
     const d = relocationOf(event);
     if (!d) return;
-    const change = this.known.apply(
-      event.id,
-      d.vm,
-      (before) => !before || d.locationVersion > before.locationVersion,
-      (before) => ({ vm: d.vm, ip: d.ip, mac: d.mac, l2Domain: before?.l2Domain ?? this.domainOfIp(d.ip)?.name ?? '', site: d.to, locationVersion: d.locationVersion }),
-    );
     if (!change.applied || !change.after) {
       const known = change.before;
       if (known && d.locationVersion < known.locationVersion) this.log.info({ vm: d.vm, version: d.locationVersion, known: known.locationVersion }, 'older location event ignored');
@@ -305,15 +296,6 @@ export class SiteArpProxy implements LocationFollower {
     this.driver.talkTo(domain.name, vm.ip);
   }
 
-  private domainOfIp(ip: string): ArpDomain | undefined {
-    const n = ip.split('.').reduce((a, o) => ((a << 8) | Number(o)) >>> 0, 0);
-    return this.domains.find((d) => {
-      const [net, len] = d.subnet.split('/');
-      const mask = Number(len) === 0 ? 0 : (0xffffffff << (32 - Number(len))) >>> 0;
-      return (n & mask) >>> 0 === (net.split('.').reduce((a, o) => ((a << 8) | Number(o)) >>> 0, 0) & mask) >>> 0;
-    });
-  }
-
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const next = this.chain.then(fn, fn);
     // The chain keeps no result (a task's result stays alive otherwise until the next task).
@@ -364,6 +346,57 @@ function iso(ms: number): string {
  * drift repair's VmLocationReasserted (from wherever the proxies last had the VM: `from` absent;
  * a boot, as after a cold move). Its repair id stands for the move id.
  */
+/** The L2 domain whose subnet holds `ip`. */
+function domainOfIp(domains: readonly ArpDomain[], ip: string): ArpDomain | undefined {
+  const n = ip.split('.').reduce((a, o) => ((a << 8) | Number(o)) >>> 0, 0);
+  return domains.find((d) => {
+    const [net, len] = d.subnet.split('/');
+    const mask = Number(len) === 0 ? 0 : (0xffffffff << (32 - Number(len))) >>> 0;
+    return (n & mask) >>> 0 === (net.split('.').reduce((a, o) => ((a << 8) | Number(o)) >>> 0, 0) & mask) >>> 0;
+  });
+}
+
+/**
+ * Applies a location event to the VMs the process's ARP proxies know, once (every later call for
+ * the same event gets the same change): a placement when the VM is new, a relocation or a drift
+ * repair when it is newer. Nothing for the events that do not move a VM.
+ */
+export function applyToKnown(known: KnownVms, domains: readonly ArpDomain[], event: LocationEvent): KnownChange | undefined {
+  if (event.type === 'VmPlaced') {
+    const d = event.data;
+    return known.apply(
+      event.id,
+      d.vm,
+      (before) => !before,
+      () => ({ vm: d.vm, ip: d.ip, mac: d.mac, l2Domain: d.l2Domain, site: d.site, locationVersion: d.locationVersion }),
+    );
+  }
+  const d = relocationOf(event);
+  if (!d) return undefined;
+  return known.apply(
+    event.id,
+    d.vm,
+    (before) => !before || d.locationVersion > before.locationVersion,
+    (before) => ({ vm: d.vm, ip: d.ip, mac: d.mac, l2Domain: before?.l2Domain ?? domainOfIp(domains, d.ip)?.name ?? '', site: d.to, locationVersion: d.locationVersion }),
+  );
+}
+
+/**
+ * The sites a location event concerns, read before it is applied: the sites of the VM's L2
+ * domain (only they hold neighbours that may cache its MAC, proxy its address or hear its
+ * gratuitous ARP). The events that do not move a VM concern none.
+ */
+export function arpAudience(event: LocationEvent, known: KnownVms, domains: readonly ArpDomain[]): Audience {
+  let l2Domain: string | undefined;
+  if (event.type === 'VmPlaced') l2Domain = event.data.l2Domain;
+  else {
+    const d = relocationOf(event);
+    if (!d) return [];
+    l2Domain = known.get(d.vm)?.l2Domain ?? domainOfIp(domains, d.ip)?.name;
+  }
+  return domains.find((x) => x.name === l2Domain)?.sites ?? [];
+}
+
 function relocationOf(event: LocationEvent): { vm: string; ip: string; mac: string; from?: string; to: string; locationVersion: number; mode?: MoveMode; moveId: string } | undefined {
   if (event.type === 'VmRelocated') {
     const d = event.data;

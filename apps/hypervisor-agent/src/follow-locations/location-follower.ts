@@ -1,6 +1,6 @@
 import type { LocationEvent, VmView } from '@locus/contracts';
 import type { LocationFact } from '@locus/domain';
-import type { LocationFollower } from '@locus/messaging';
+import type { Audience, LocationFollower } from '@locus/messaging';
 import type { HypervisorAgent } from '../host/hypervisor-agent';
 
 /** Turns a location event into the fact an agent applies (or nothing for the other location events). */
@@ -23,15 +23,39 @@ export function locationFactOf(event: LocationEvent): LocationFact | undefined {
 }
 
 /**
+ * The agents a location event concerns: the hosts it names. A drift repair may evict a copy from
+ * any host, and a failed or cancelled move ends a live migration wherever it runs: those (rare)
+ * go to every agent. A start, resume or restart changes no inventory (the step's reply did).
+ */
+export function agentAudience(event: LocationEvent): Audience {
+  switch (event.type) {
+    case 'VmPlaced':
+      return [event.data.hypervisor];
+    case 'VmRelocated':
+      return [event.data.from.hypervisor, event.data.to.hypervisor];
+    case 'VmLocationReasserted':
+    case 'MoveFailed':
+    case 'MoveCancelled':
+      return 'everyone';
+    case 'VmStartedAtTarget':
+    case 'VmResumedAtTarget':
+    case 'VmRestartedAtSource':
+      return [];
+  }
+}
+
+/**
  * Keeps one agent's inventory in step with the authoritative location DB through its process's
  * location feed: the snapshot's rows of this hypervisor, then the location events. Both carry
  * location versions, so order between them does not matter and redelivery changes nothing.
  */
 export class AgentLocationFollower implements LocationFollower {
   readonly name: string;
+  readonly member: string;
 
   constructor(private readonly agent: HypervisorAgent) {
     this.name = `agent:${agent.name}`;
+    this.member = agent.name;
   }
 
   /**

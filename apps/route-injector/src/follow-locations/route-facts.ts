@@ -1,5 +1,6 @@
 import type { LocationEvent, VmView } from '@locus/contracts';
-import type { RouteFact } from '@locus/domain';
+import type { RouteFact, RouteTracker, SiteOriginators } from '@locus/domain';
+import type { Audience } from '@locus/messaging';
 
 /** Turns a location event into the fact a route injector applies, or nothing. */
 export function routeFactOf(event: LocationEvent): RouteFact | undefined {
@@ -36,4 +37,19 @@ export function routeFactOf(event: LocationEvent): RouteFact | undefined {
 /** The location DB's row as a fact: a VM the DB says is stopped has no route. */
 export function snapshotFact(view: VmView): RouteFact {
   return { type: 'placed', vm: view.name, ip: view.ip, site: view.site, locationVersion: view.locationVersion, up: view.state !== 'stopped' };
+}
+
+/**
+ * The sites a location event concerns, read before it is applied: those it names (the site left
+ * and the site reached, where a VM is placed, or where it is for a start or a stop) and every site
+ * of the process that still originates the VM's /32 (it may have to withdraw). The others have
+ * nothing to do and are not called.
+ */
+export function routeAudience(event: LocationEvent, tracker: RouteTracker, originators: SiteOriginators): Audience {
+  const fact = routeFactOf(event);
+  if (!fact) return [];
+  const known = tracker.get(fact.vm);
+  const named = fact.type === 'relocated' ? [fact.from, fact.to] : fact.type === 'placed' ? [fact.site] : known ? [known.site] : [];
+  const ip = fact.type === 'relocated' || fact.type === 'placed' ? fact.ip : known?.ip;
+  return ip === undefined ? named : [...named, ...originators.of(`${ip}/32`)];
 }

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { HostRouteView, LocationEvent, PlaneEvent, ReconcileFix, SiteRoutesView, VmView } from '@locus/contracts';
 import {
   RouteTracker,
+  SiteOriginators,
   comparePrefixText,
   confirmedInCore,
   formatCommunity,
@@ -43,6 +44,8 @@ export interface SiteInjectorOptions {
   confirmTimeoutMs: number;
   /** Shared by the sites of one process (default: the site's own). */
   tracker?: RouteTracker;
+  /** Which sites of the process originate each /32, shared by them (default: the site's own): it picks who hears an event. */
+  originators?: SiteOriginators;
   /**
    * The newest RouteConfirmed of each VM, shared by the sites of one process (default: the site's
    * own). One table per process, not per site: every site hears every confirmation, and
@@ -79,6 +82,7 @@ interface PendingConfirm {
 export class SiteRouteInjector implements LocationFollower {
   /** Where every VM is: one tracker for all the sites of the process (it is the same for each of them). */
   readonly tracker: RouteTracker;
+  readonly originators: SiteOriginators;
   readonly name: string;
   private readonly log: Logger;
   private readonly component: string;
@@ -100,13 +104,19 @@ export class SiteRouteInjector implements LocationFollower {
     this.name = opts.site.name;
     this.component = `route-injector:${this.name}`;
     this.tracker = opts.tracker ?? new RouteTracker();
+    this.originators = opts.originators ?? new SiteOriginators();
     this.replacements = opts.replacements ?? new Map();
     this.log = deps.logger.child({ component: this.component });
-    this.confirmations = { name: this.component, handle: (event) => this.onRouteConfirmed(event) };
+    this.confirmations = { name: this.component, member: this.name, handle: (event) => this.onRouteConfirmed(event) };
   }
 
   get site(): RouteSite {
     return this.opts.site;
+  }
+
+  /** The feed hands this site the events of the VMs it serves or whose /32 it still originates (see routeAudience). */
+  get member(): string {
+    return this.name;
   }
 
   /** Called by the process once the feed's snapshot is loaded and before its events flow: reconcile, then watch. */
@@ -161,11 +171,9 @@ export class SiteRouteInjector implements LocationFollower {
   }
 
   private async onRouteConfirmed(event: PlaneEvent): Promise<void> {
-    const { site, prefix } = event.data;
-    if (!event.vm || typeof site !== 'string' || typeof prefix !== 'string' || !site || !prefix || site === this.name) return;
-    const prev = this.replacements.get(event.vm);
-    if (!prev || prev.locationVersion <= event.locationVersion) this.replacements.set(event.vm, { site, locationVersion: event.locationVersion, source: 'route-confirmed' });
-    this.tracker.observe(event.vm, ipOfPrefix(prefix), site, event.locationVersion);
+    const confirmed = noteRouteConfirmed(event, this.replacements, this.tracker);
+    if (!confirmed || confirmed.site === this.name) return;
+    const { prefix } = confirmed;
     const own = await this.opts.driver.list(prefix);
     if (own.length) await this.serial(() => this.converge(prefix, { id: event.id, cause: 'confirmation', moveId: event.moveId }));
   }
@@ -195,6 +203,7 @@ export class SiteRouteInjector implements LocationFollower {
       case 'advertise': {
         this.held.delete(action.prefix);
         const startedAt = Date.now();
+        this.originators.add(action.prefix, this.name);
         await this.opts.driver.advertise(action.route);
         // A replaced path of another next hop is not overwritten by the new one: withdraw it.
         for (const old of action.replaces) if (old.nextHop !== action.route.nextHop) await this.opts.driver.withdraw(old);
@@ -230,6 +239,7 @@ export class SiteRouteInjector implements LocationFollower {
         this.pending.delete(action.prefix);
         this.confirmed.delete(action.prefix);
         await this.opts.driver.withdraw(action.path);
+        if ((await this.opts.driver.list(action.prefix)).length === 0) this.originators.remove(action.prefix, this.name);
         const log = action.breakBeforeMake ? this.log.warn.bind(this.log) : this.log.info.bind(this.log);
         log(
           { vm: action.vm, prefix: action.prefix, version: action.path.locationVersion, replacedBy: action.replacedBy, reason: action.reason },
@@ -339,6 +349,7 @@ export class SiteRouteInjector implements LocationFollower {
         await this.emit('ReconcileFixed', fix.vm, a.prefix, fix.locationVersion ?? vm?.locationVersion ?? 0, { id: `${runId}-${a.prefix}`, cause: trigger }, { ...fix, trigger });
         fixes.push(fix);
       }
+      this.originators.reset(this.name, fixes.length ? (await this.opts.driver.list()).map((p) => p.prefix) : own.map((p) => p.prefix));
       this.log.info({ trigger, fixes: fixes.length, routes: own.length }, fixes.length ? 'reconcile done' : 'reconcile: RIB matches the location DB');
       return fixes;
     });
@@ -428,4 +439,18 @@ function causeOf(fact: RouteFact): string {
     case 'up':
       return 'rise';
   }
+}
+
+/**
+ * A RouteConfirmed, once per process whatever its number of sites: the newest confirmation of the
+ * VM (its replacement) and where the VM is. Returns the confirming site and prefix, or nothing for
+ * a confirmation that names neither.
+ */
+export function noteRouteConfirmed(event: PlaneEvent, replacements: Map<string, Replacement>, tracker: RouteTracker): { site: string; prefix: string } | undefined {
+  const { site, prefix } = event.data;
+  if (!event.vm || typeof site !== 'string' || typeof prefix !== 'string' || !site || !prefix) return undefined;
+  const prev = replacements.get(event.vm);
+  if (!prev || prev.locationVersion <= event.locationVersion) replacements.set(event.vm, { site, locationVersion: event.locationVersion, source: 'route-confirmed' });
+  tracker.observe(event.vm, ipOfPrefix(prefix), site, event.locationVersion);
+  return { site, prefix };
 }

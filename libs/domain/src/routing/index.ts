@@ -1,3 +1,4 @@
 export * from './host-route';
 export * from './route-tracker';
 export * from './route-plan';
+export * from './originators';
