@@ -9,7 +9,7 @@ import { chooseNats } from './bench/nats-choice';
 import { parseBenchOptions } from './bench/options';
 import { renderReport, type BenchResult, type CompareFigures } from './bench/report';
 import { runLab, type RunConfig } from './bench/run';
-import { defaultHeapMiB } from './bench/start-lab';
+import { defaultHeapMiB, defaultYoungMiB } from './bench/start-lab';
 import { BenchProcess } from './bench/session';
 
 /**
@@ -86,6 +86,7 @@ async function main(): Promise<void> {
     sitesPerProcess: o.sitesPerProcess,
     processes: o.processes,
     heapMiB: o.heapMib ?? defaultHeapMiB(vms),
+    youngMiB: o.youngMib ?? defaultYoungMiB(vms),
     maxInFlight: o.maxInFlight,
     requestTimeoutMs: o.requestTimeout,
     seed: o.seed,

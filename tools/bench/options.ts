@@ -16,6 +16,7 @@ export interface Opts {
   idle?: boolean;
   idleSeconds?: number;
   heapMib?: number;
+  youngMib?: number;
   attach?: boolean;
   json?: boolean;
   natsServer: 'auto' | 'shared' | 'private';
@@ -97,6 +98,7 @@ const program = () =>
         .default('planes'),
     )
     .option('--heap-mib <n>', 'heap budget of each service process (node --max-old-space-size); default: 384 MiB, plus 4 MiB per 1,000 VMs above 32,000; 0: none (Node sizes it from the machine)', num)
+    .option('--young-mib <n>', "young generation of each service process (node --max-semi-space-size); default: 64 MiB up to 32,000 VMs, Node's own (16 MiB) above; 0: Node's own", num)
     .addOption(
       new Option(
         '--dataplane <kind>',

@@ -38,6 +38,8 @@ export interface RunConfig {
   idleSeconds: number;
   /** Heap budget of each service process (MiB, `--max-old-space-size`); 0: Node's own (sized from the machine's memory). */
   heapMiB: number;
+  /** Young generation (semi-space) of each service process (MiB, `--max-semi-space-size`); 0: Node's own. */
+  youngMiB: number;
   attach: boolean;
   pids?: string;
   /** Phase 2 at twice the completed rate of phase 1. */
@@ -197,6 +199,7 @@ export async function runLab(session: Session, cfg: RunConfig, hooks: { beforeLa
             sitesPerProcess: cfg.sitesPerProcess,
             processes: cfg.processes,
             heapMiB: cfg.heapMiB,
+            youngMiB: cfg.youngMiB,
             log,
             notes,
           },
