@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { LocationEvent, VmView } from '@locus/contracts';
-import { feedDurableName, LocationFeed, type LocationFollower } from '@locus/messaging';
+import { feedDurableName, LocationFeed, LocationFeedHub, type LocationFollower } from '@locus/messaging';
 import { capturingLogger, eventually, startTestLab, type TestLab } from './support/harness';
 import { publishSyntheticVmEvent } from './support/planes';
 
@@ -137,6 +137,62 @@ describe('location feed: one consumer per process, every follower, order per VM,
     } finally {
       await feedX.stop();
       await feedY.stop();
+    }
+  });
+
+  it('feeds joined to a hub share one consumer: each gets every event from its own point, per VM in order, and a failure redelivers to all', async () => {
+    const p = lab.config.subjectPrefix;
+    const nc = lab.client;
+    const jsm = await nc.jetstreamManager();
+    const { logger, lines } = capturingLogger();
+    const hub = new LocationFeedHub();
+    const deps = { nc, js: nc.jetstream(), jsm, prefix: p, stream: lab.config.streamName, logger, locationHub: hub };
+    const m = recorder('m');
+    const n = recorder('n', (e) => e.type === 'VmRelocated' && e.streamId === 'vm:hub-one' && e.data.locationVersion === 2);
+    const feedM = new LocationFeed(deps, { durable: feedDurableName('test-hub', ['m']) });
+    const feedN = new LocationFeed(deps, { durable: feedDurableName('test-hub', ['n']) });
+    feedM.follow(m.follower);
+    feedN.follow(n.follower);
+    const consumers = async () => (await jsm.consumers.list(lab.config.streamName).next()).map((c) => c.name);
+    let late: LocationFeed | undefined;
+    try {
+      await Promise.all([feedM.start(), feedN.start()]);
+      // Joined, not consuming: an event stored now waits for the hub, it is not lost.
+      const early = await publishSyntheticVmEvent(nc, p, 'hub-one', 'VmPlaced', placed('hub-one', 11));
+      expect(await consumers()).not.toContain(feedM.durable);
+      await hub.start();
+      const ids = [
+        early,
+        await publishSyntheticVmEvent(nc, p, 'hub-one', 'VmRelocated', relocated('hub-one', 11, 2)),
+        await publishSyntheticVmEvent(nc, p, 'hub-two', 'VmPlaced', placed('hub-two', 12)),
+        await publishSyntheticVmEvent(nc, p, 'hub-one', 'VmRelocated', relocated('hub-one', 11, 3)),
+      ];
+      const distinct = (r: ReturnType<typeof recorder>) => new Set(r.got.map((g) => g.id));
+      await eventually(async () => ids.every((id) => distinct(m).has(id) && distinct(n).has(id)), 15_000, 'both feeds to get the four events through the hub');
+      // n threw once: the event came again to both feeds (one message, one redelivery), and n ends at the newest version.
+      await eventually(async () => n.got.filter((g) => g.id === ids[1]).length === 2 && m.got.filter((g) => g.id === ids[1]).length === 2, 15_000, 'the failed event again, to both');
+      const firstSeen = (r: ReturnType<typeof recorder>, vm: string) => [...new Map(r.got.filter((g) => g.vm === vm).map((g) => [g.id, g.version])).values()];
+      for (const r of [m, n]) {
+        expect(firstSeen(r, 'hub-one')).toEqual([1, 2, 3]);
+        expect(r.newest.get('hub-one')).toBe(3);
+      }
+      // One consumer for the two feeds: neither has its own durable.
+      const names = await consumers();
+      expect(names.filter((c) => c.startsWith('locations-'))).toHaveLength(1);
+      expect(names).not.toContain(feedM.durable);
+      expect(names).not.toContain(feedN.durable);
+      expect(lines().some((l) => l.msg === 'following the location events for 2 feeds with one consumer')).toBe(true);
+      expect(feedM.stats.delivered).toBeGreaterThanOrEqual(4);
+      // A feed that starts after the hub consumes on its own.
+      const o = recorder('o');
+      late = new LocationFeed(deps, { durable: feedDurableName('test-hub', ['o']) });
+      late.follow(o.follower);
+      await late.start();
+      expect(await consumers()).toContain(late.durable);
+    } finally {
+      await late?.stop();
+      await feedM.stop();
+      await feedN.stop();
     }
   });
 });

@@ -1,4 +1,5 @@
 import { mappingSubjects, type MapRegister, type RegisterRecord } from '@locus/contracts';
+import type { LocationFeedHub } from '@locus/messaging';
 import { requestJson } from './request';
 import { capturingLogger, eventually, type TestLab } from './harness';
 import { recordedPlaneFacts } from './planes';
@@ -17,10 +18,10 @@ export const TEST_KEY_SEED = generateKeySeed();
 /** The options a test's mapping system starts with: the run's seed, then the test's overrides. */
 export const mappingOptions = (overrides: Partial<MappingOptions> = {}): Partial<MappingOptions> => ({ keySeed: TEST_KEY_SEED, keySource: 'the test run', ...overrides });
 
-/** The mapping system of a test lab, with its own log lines, and helpers for its subjects. */
-export async function startMapping(lab: TestLab, overrides: Partial<MappingOptions> = {}) {
+/** The mapping system of a test lab, with its own log lines, and helpers for its subjects (`feeds`: a shared location consumer to join). */
+export async function startMapping(lab: TestLab, overrides: Partial<MappingOptions> = {}, feeds: { locationHub?: LocationFeedHub } = {}) {
   const { logger, lines } = capturingLogger();
-  const system = await startMappingSystem(lab.config, logger, mappingOptions(overrides));
+  const system = await startMappingSystem(lab.config, logger, mappingOptions(overrides), feeds);
   return { system, logs: lines };
 }
 

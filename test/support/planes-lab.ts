@@ -1,3 +1,4 @@
+import { LocationFeedHub } from '@locus/messaging';
 import type { LocusConfig } from '@locus/platform';
 import { capturingLogger, eventually, startTestLab, type TestLab } from './harness';
 import { registered, startMapping } from './mapping';
@@ -8,19 +9,25 @@ import { startArpProxies } from '../../apps/arp-proxy/src/start-arp-proxies';
 /**
  * The test lab with every network plane beside it, as the drift tests compare them: the mapping
  * system, route injectors for dc1, dc2 and cloud on an in-memory fabric and the ARP proxies, with
- * web-01's mapping registered. `stop` stops the planes, then the lab.
+ * web-01's mapping registered. The three follow the location events through one shared consumer,
+ * as the lab's `planes` process does (LocationFeedHub). `stop` stops the planes, then the lab.
  */
-export async function startLabWithPlanes(overrides: Partial<LocusConfig>): Promise<{ lab: TestLab; fabric: InMemoryFabric; stop(): Promise<void> }> {
+export async function startLabWithPlanes(overrides: Partial<LocusConfig>): Promise<{ lab: TestLab; fabric: InMemoryFabric; locationHub: LocationFeedHub; stop(): Promise<void> }> {
   const lab = await startTestLab(overrides);
   const fabric = new InMemoryFabric(['dc1', 'dc2', 'cloud']);
   const planes = capturingLogger();
-  const { system: mapping } = await startMapping(lab);
-  const routes = await startRouteInjectors(lab.config, planes.logger, { sites: ['dc1', 'dc2', 'cloud'], fabric });
-  const arp = await startArpProxies(lab.config, planes.logger);
+  const locationHub = new LocationFeedHub();
+  const [{ system: mapping }, routes, arp] = await Promise.all([
+    startMapping(lab, {}, { locationHub }),
+    startRouteInjectors(lab.config, planes.logger, { sites: ['dc1', 'dc2', 'cloud'], fabric, locationHub }),
+    startArpProxies(lab.config, planes.logger, { locationHub }),
+  ]);
+  await locationHub.start();
   await registered(lab, '10.1.0.10', 1, 'dc1');
   return {
     lab,
     fabric,
+    locationHub,
     async stop() {
       await arp.stop();
       await routes.stop();

@@ -4,7 +4,7 @@ import { Inject, Module, type DynamicModule, type INestApplicationContext, type 
 import type { NatsConnection, Service } from 'nats';
 import { subjects } from '@locus/contracts';
 import { DEFAULT_NEIGHBOURS_PER_SITE, labNeighbours, type ArpDomain, type ArpSite, type Clock, type Random } from '@locus/domain';
-import { connectNats, ensureEventStream, feedDurableName, LocationFeed, PlaneEventPublisher } from '@locus/messaging';
+import { connectNats, ensureEventStream, feedDurableName, LocationFeed, PlaneEventPublisher, type LocationFeedHub } from '@locus/messaging';
 import { NestPinoLogger, natsCredentials, ScaledClock, type LocusConfig, type Logger } from '@locus/platform';
 import { defaultTopologyPath, loadTopologyFile, type TopologyIndex } from '@locus/topology';
 import { LinuxDataplane } from '@locus/dataplane';
@@ -23,6 +23,8 @@ export interface ArpProxyOptions {
   random?: Random;
   /** Lab neighbours per L2 domain per site (default LOCUS_ARP_NEIGHBOURS or 3). */
   neighboursPerSite?: number;
+  /** The process's shared consumer of the location events (the lab's `planes` process), instead of one of its own. */
+  locationHub?: LocationFeedHub;
 }
 
 export function arpSites(topology: TopologyIndex): ArpSite[] {
@@ -110,7 +112,7 @@ export async function startArpProxies(config: LocusConfig, logger: Logger, opts:
   // One consumer of the location events for the process, whatever its number of sites: each event
   // updates the VMs the sites share once, then goes to the sites of the VM's L2 domain.
   const feed = new LocationFeed(
-    { nc, js, jsm, prefix: config.subjectPrefix, stream: config.streamName, logger },
+    { nc, js, jsm, prefix: config.subjectPrefix, stream: config.streamName, logger, ...(opts.locationHub ? { locationHub: opts.locationHub } : {}) },
     { durable: feedDurableName('arp-proxies', names), audience: (event) => arpAudience(event, deps.known, domains) },
   );
   feed.subscribe({ name: 'arp-known-vms', handle: (event) => void applyToKnown(deps.known, domains, event) });

@@ -2,7 +2,7 @@ import type { JetStreamClient, JetStreamManager, NatsConnection, Service } from 
 import type { Logger } from 'pino';
 import { DRIFT_CHECK_MAX_VMS, subjects, type DriftReply, type ErrorBody } from '@locus/contracts';
 import { compareInventory, type Clock, type HostInventory } from '@locus/domain';
-import { feedDurableName, fetchLocationSnapshot, listAllVms, LocationFeed, requestJson } from '@locus/messaging';
+import { feedDurableName, fetchLocationSnapshot, listAllVms, LocationFeed, requestJson, type LocationFeedHub } from '@locus/messaging';
 import type { TopologyIndex } from '@locus/topology';
 import { HypervisorAgent } from './host/hypervisor-agent';
 import type { VmNetwork } from './host/vm-network';
@@ -19,6 +19,8 @@ export interface AgentHostDeps {
   logger: Logger;
   prefix: string;
   stream: string;
+  /** The process's shared consumer of the location events, if any (see LocationFeedHub). */
+  locationHub?: LocationFeedHub;
   /** Heartbeat period in simulated ms (a host silent for the manager's timeout is declared failed). */
   heartbeatMs: number;
   timeScale: number;

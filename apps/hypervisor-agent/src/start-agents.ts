@@ -4,7 +4,7 @@ import { Module, type DynamicModule, type INestApplicationContext, type OnApplic
 import type { NatsConnection } from 'nats';
 import { subjects } from '@locus/contracts';
 import type { HostInventory } from '@locus/domain';
-import { connectNats, ensureEventStream } from '@locus/messaging';
+import { connectNats, ensureEventStream, type LocationFeedHub } from '@locus/messaging';
 import { NestPinoLogger, natsCredentials, ScaledClock, type LocusConfig, type Logger } from '@locus/platform';
 import { defaultTopologyPath, loadTopologyFile } from '@locus/topology';
 import { LinuxDataplane } from '@locus/dataplane';
@@ -63,6 +63,7 @@ export async function prepareAgents(config: LocusConfig, logger: Logger, options
     stream: config.streamName,
     heartbeatMs: config.heartbeatMs,
     timeScale: config.timeScale,
+    ...(options.locationHub ? { locationHub: options.locationHub } : {}),
     ...(dataplane ? { network: new LinuxVmNetwork(dataplane, logger) } : {}),
     ...(driver ? { driver } : {}),
   };
@@ -72,6 +73,8 @@ export async function prepareAgents(config: LocusConfig, logger: Logger, options
 export interface AgentStartOptions {
   /** What each hypervisor still runs as its agent starts (the lab's hypervisors are simulated: a test says it). */
   held?: ReadonlyMap<string, HostInventory>;
+  /** The process's shared consumer of the location events (the lab's `planes` process), instead of one of its own. */
+  locationHub?: LocationFeedHub;
 }
 
 /** Starts the hypervisor agents named in the config (or every hypervisor of the topology). */

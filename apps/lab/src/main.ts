@@ -5,7 +5,7 @@ import { Command, Option } from 'commander';
 import { Client } from 'pg';
 import { join } from 'node:path';
 import { dropDatabase } from '@locus/eventstore';
-import { connectNats, DEFAULT_NATS_AUTH_DIR, deleteStreamIfExists, hasNatsAuth, NATS_AUTH_CONFIG_FILE, NATS_START_HINT, probeNats, writeNatsAuth } from '@locus/messaging';
+import { connectNats, DEFAULT_NATS_AUTH_DIR, deleteStreamIfExists, hasNatsAuth, LocationFeedHub, NATS_AUTH_CONFIG_FILE, NATS_START_HINT, probeNats, writeNatsAuth } from '@locus/messaging';
 import { createLogger, loadConfig, LOG_FORMATS, natsCredentials, type LocusConfig, type LogFormat, type Logger } from '@locus/platform';
 import { startMobilityManager } from '../../mobility-manager/src/start-mobility-manager';
 import { startAgents } from '../../hypervisor-agent/src/start-agents';
@@ -124,12 +124,14 @@ async function main() {
   // The manager first: it places the VMs the others load.
   const manager = only.has('manager') ? await startMobilityManager(config, logger) : undefined;
   // Then the others together: their location feeds share one snapshot of the location DB (see
-  // LocationFeed), and a big lab is ready sooner. One that fails stops those that started.
+  // LocationFeed) and one consumer of the location events, started once they have all loaded it
+  // (LocationFeedHub), and a big lab is ready sooner. One that fails stops those that started.
+  const locationHub = new LocationFeedHub();
   const started = await Promise.allSettled([
-    only.has('agents') ? startAgents(config, logger) : undefined,
-    only.has('mapping') ? startMappingSystem(config, logger, { keySeed: mappingKey.seed, keySource: mappingKey.source }) : undefined,
-    only.has('routes') ? startRouteInjectors(config, logger) : undefined,
-    only.has('arp') ? startArpProxies(config, logger) : undefined,
+    only.has('agents') ? startAgents(config, logger, { locationHub }) : undefined,
+    only.has('mapping') ? startMappingSystem(config, logger, { keySeed: mappingKey.seed, keySource: mappingKey.source }, { locationHub }) : undefined,
+    only.has('routes') ? startRouteInjectors(config, logger, { locationHub }) : undefined,
+    only.has('arp') ? startArpProxies(config, logger, { locationHub }) : undefined,
   ] as const);
   const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) {
@@ -137,6 +139,7 @@ async function main() {
     await manager?.stop().catch(() => undefined);
     throw failed.reason;
   }
+  await locationHub.start();
   const value = <T>(r: PromiseSettledResult<T>): T => (r as PromiseFulfilledResult<T>).value;
   const [agents, mapping, routes, arp] = [value(started[0]), value(started[1]), value(started[2]), value(started[3])];
   const observability = await startLabMetrics(config, logger, { manager, agents, mapping, routes, arp }, only.size === LAB_SERVICES.length);

@@ -4,7 +4,7 @@ import { Inject, Module, type DynamicModule, type INestApplicationContext, type 
 import type { NatsConnection } from 'nats';
 import { subjects } from '@locus/contracts';
 import { SitePolicy } from '@locus/domain';
-import { connectNats, ensureEventStream, PlaneEventPublisher } from '@locus/messaging';
+import { connectNats, ensureEventStream, PlaneEventPublisher, type LocationFeedHub } from '@locus/messaging';
 import { NestPinoLogger, natsCredentials, ScaledClock, type LocusConfig, type Logger } from '@locus/platform';
 import { defaultTopologyPath, loadTopologyFile } from '@locus/topology';
 import { loadMappingOptions, mappingTimers, type MappingOptions } from './mapping-options';
@@ -52,7 +52,8 @@ export interface RunningMappingSystem {
  * named by the options (default: everything, from the environment; see mapping-options.ts).
  * `overrides` replace environment settings (tests run the map-server and the xTRs apart).
  */
-export async function startMappingSystem(config: LocusConfig, logger: Logger, overrides: Partial<MappingOptions> = {}): Promise<RunningMappingSystem> {
+/** `feeds.locationHub`: the process's shared consumer of the location events (the lab's `planes` process), instead of one of its own. */
+export async function startMappingSystem(config: LocusConfig, logger: Logger, overrides: Partial<MappingOptions> = {}, feeds: { locationHub?: LocationFeedHub } = {}): Promise<RunningMappingSystem> {
   const options: MappingOptions = loadMappingOptions(process.env, overrides);
   const topologyFile = loadTopologyFile(config.topologyPath ?? defaultTopologyPath(), { withoutVms: true }); // VMs come from the location DB
   const policy = new SitePolicy(mappingSitesOf(topologyFile.index));
@@ -79,6 +80,7 @@ export async function startMappingSystem(config: LocusConfig, logger: Logger, ov
     prefix: config.subjectPrefix,
     stream: config.streamName,
     logger,
+    ...(feeds.locationHub ? { locationHub: feeds.locationHub } : {}),
     clock: { lab: () => lab.now(), wall: () => Date.now() },
     mac: siteMac(options.keySeed),
     policy,

@@ -4,7 +4,7 @@ import { Inject, Module, type DynamicModule, type INestApplicationContext, type 
 import type { NatsConnection, Service } from 'nats';
 import { subjects } from '@locus/contracts';
 import { RouteTracker, SiteOriginators, type Replacement, type RouteSite } from '@locus/domain';
-import { connectNats, ensureEventStream, feedDurableName, LocationFeed, PlaneEventFeed, PlaneEventPublisher } from '@locus/messaging';
+import { connectNats, ensureEventStream, feedDurableName, LocationFeed, PlaneEventFeed, PlaneEventPublisher, type LocationFeedHub } from '@locus/messaging';
 import { NestPinoLogger, natsCredentials, type LocusConfig, type Logger } from '@locus/platform';
 import { defaultTopologyPath, loadTopologyFile, type TopologyIndex } from '@locus/topology';
 import { noteRouteConfirmed, SiteRouteInjector } from './inject-routes/site-injector';
@@ -25,6 +25,8 @@ export interface RouteInjectorOptions {
   /** Make-before-break hold (default LOCUS_ROUTE_HOLD_MS or 60000). */
   holdMs?: number;
   confirmTimeoutMs?: number;
+  /** The process's shared consumer of the location events (the lab's `planes` process), instead of one of its own. */
+  locationHub?: LocationFeedHub;
 }
 
 export interface RouteInjectorEnv {
@@ -129,7 +131,7 @@ export async function startRouteInjectors(config: LocusConfig, logger: Logger, o
     const js = nc.jetstream();
     const publisher = new PlaneEventPublisher(nc, config.subjectPrefix);
     const deps = { nc, prefix: config.subjectPrefix, logger, publisher };
-    const feedDeps = { nc, js, jsm, prefix: config.subjectPrefix, stream: config.streamName, logger };
+    const feedDeps = { nc, js, jsm, prefix: config.subjectPrefix, stream: config.streamName, logger, ...(opts.locationHub ? { locationHub: opts.locationHub } : {}) };
     const tracker = new RouteTracker();
     const originators = new SiteOriginators();
     const replacements = new Map<string, Replacement>();

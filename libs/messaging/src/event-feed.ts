@@ -12,6 +12,8 @@ export interface FeedDeps {
   prefix: string;
   stream: string;
   logger: Logger;
+  /** The process's shared consumer of the location events: a location feed joins it instead of consuming on its own. */
+  locationHub?: LocationFeedHub;
 }
 
 /** One in-process subscriber of a feed: a site's ETR, route injector or ARP proxy, or one hypervisor's agent. */
@@ -114,7 +116,7 @@ export class EventFeed<E> {
 
   /** A durable that does not exist yet starts at `startSeq` (default: the whole stream). */
   protected async consume(startSeq?: number): Promise<void> {
-    this.audience = new FeedAudience(this.handlers, this.options.audience);
+    this.prepareDispatch();
     this.consumer = new DurableConsumer<E>(this.deps.js, this.deps.jsm, {
       stream: this.deps.stream,
       durable: this.options.durable,
@@ -147,12 +149,17 @@ export class EventFeed<E> {
     return this.consumer?.drops();
   }
 
+  /** Fixes the subscribers: from here on events are dispatched to them. */
+  protected prepareDispatch(): void {
+    this.audience = new FeedAudience(this.handlers, this.options.audience);
+  }
+
   /** The subscribers `event` goes to (all of them before the feed starts). */
   audienceOf(event: E): readonly FeedHandler<E>[] {
     return (this.audience ?? new FeedAudience(this.handlers, this.options.audience)).of(event);
   }
 
-  private async dispatch(event: E): Promise<Outcome> {
+  protected async dispatch(event: E): Promise<Outcome> {
     this.delivered++;
     const handlers = this.audience!.of(event);
     this.handedOut += handlers.length;
@@ -202,12 +209,37 @@ export class LocationFeed extends EventFeed<LocationEvent> {
     this.followers.push(follower);
   }
 
-  /** Snapshot, then `afterSnapshot` (e.g. a reconcile against it), then the events from the snapshot's point on. */
+  /**
+   * Snapshot, then `afterSnapshot` (e.g. a reconcile against it), then the events from the
+   * snapshot's point on: from the process's hub once it starts, if there is one not started yet,
+   * else from a consumer of its own.
+   */
   override async start(afterSnapshot?: () => Promise<void>): Promise<void> {
     const { startSeq, vms } = await this.startingSnapshot();
     for (const f of this.followers) await f.loadSnapshot(vms);
     await afterSnapshot?.();
+    if (this.deps.locationHub?.join(this, this.deps, startSeq)) {
+      this.prepareDispatch();
+      this.joined = this.deps.locationHub;
+      return;
+    }
     await this.consume(startSeq);
+  }
+
+  private joined?: LocationFeedHub;
+
+  override async stop(): Promise<void> {
+    if (this.joined) return this.joined.leave(this);
+    await super.stop();
+  }
+
+  override drops(): ReturnType<EventFeed<LocationEvent>['drops']> {
+    return this.joined ? this.joined.drops() : super.drops();
+  }
+
+  /** One event from the hub (its consumer decoded and validated it once for every feed of the process). */
+  deliver(event: LocationEvent): Promise<Outcome> {
+    return this.dispatch(event);
   }
 
   /** Loads the snapshot again into every follower (when a follower asks for a reconcile). */
@@ -238,6 +270,78 @@ export class LocationFeed extends EventFeed<LocationEvent> {
     const forget = () => void (startingSnapshots.get(key) === fetched && startingSnapshots.delete(key));
     fetched.then(forget, forget);
     return fetched;
+  }
+}
+
+/**
+ * One consumer of the location events for all the location feeds of a process (the `planes`
+ * layout runs the agents, mapping system, route injectors and ARP proxies together): each event is
+ * delivered, decoded, validated and acked once and handed to every feed in the order they joined,
+ * each from its own starting point on (what is older is in its snapshot). The composition root
+ * makes it, hands it to the services it starts (`FeedDeps.locationHub`) and starts it once they
+ * have all joined; a feed that comes after that consumes on its own. A hub with one feed is that
+ * feed's consumer under another durable name.
+ */
+export class LocationFeedHub {
+  private readonly members: { feed: LocationFeed; startSeq: number }[] = [];
+  private deps?: FeedDeps;
+  private consumer?: DurableConsumer<LocationEvent>;
+  private started = false;
+
+  /** Adds a feed that has loaded its snapshot (taken after the stream was at `startSeq - 1`); false once the hub has started. */
+  join(feed: LocationFeed, deps: FeedDeps, startSeq: number): boolean {
+    if (this.started) return false;
+    this.deps ??= deps;
+    this.members.push({ feed, startSeq });
+    return true;
+  }
+
+  get feeds(): readonly LocationFeed[] {
+    return this.members.map((m) => m.feed);
+  }
+
+  /** Starts consuming for the feeds that joined (nothing to do without any). */
+  async start(): Promise<void> {
+    this.started = true;
+    const deps = this.deps;
+    if (!deps || this.members.length === 0) return;
+    const durable = feedDurableName(
+      'locations',
+      this.members.map((m) => m.feed.durable),
+    );
+    this.consumer = new DurableConsumer<LocationEvent>(deps.js, deps.jsm, {
+      stream: deps.stream,
+      durable,
+      filterSubject: subjects(deps.prefix).locationEvents,
+      logger: deps.logger.child({ component: `feed:${durable}` }),
+      decode: (msg: JsMsg) => decodeLocationEventFrom(deps.prefix, msg.subject, msg.json<unknown>()),
+      handle: async (event, msg) => {
+        for (const m of [...this.members]) if (msg.seq >= m.startSeq) await m.feed.deliver(event);
+        return ACK;
+      },
+      startSeq: Math.min(...this.members.map((m) => m.startSeq)),
+    });
+    await this.consumer.start();
+    deps.logger.info(
+      { component: 'event-feed', durable, feeds: this.members.map((m) => m.feed.durable), subscribers: this.members.reduce((n, m) => n + m.feed.subscribers.length, 0) },
+      `following the location events for ${this.members.length} feeds with one consumer`,
+    );
+  }
+
+  /** A feed stops: it gets nothing more; the consumer stops with the last one. */
+  async leave(feed: LocationFeed): Promise<void> {
+    const at = this.members.findIndex((m) => m.feed === feed);
+    if (at >= 0) this.members.splice(at, 1);
+    if (this.members.length === 0) await this.stop();
+  }
+
+  async stop(): Promise<void> {
+    this.started = true;
+    await this.consumer?.stop();
+  }
+
+  drops(): ReturnType<DurableConsumer<LocationEvent>['drops']> | undefined {
+    return this.consumer?.drops();
   }
 }
 
