@@ -1,10 +1,11 @@
 import type { Service, Subscription } from 'nats';
 import type { Logger } from 'pino';
 import { MapNotify, mappingSubjects, MAX_RECORDS_PER_REGISTER, type ErrorBody, type MapRegister, type RegisterRecord } from '@locus/contracts';
-import { EtrClaims, hostEid, verifyMessage, type ClaimOutcome, type EidClaim, type EtrLocationFact, type LocationVersions } from '@locus/domain';
+import { EtrClaims, hostEid, refreshPlan, refreshSliceOf, verifyMessage, type ClaimOutcome, type EidClaim, type EtrLocationFact, type LocationVersions, type RefreshPlan } from '@locus/domain';
 import { requestJson } from '@locus/messaging';
 import { isNoResponders, type MappingDeps } from '../shared/deps';
 import { PeriodicTask } from '../shared/periodic';
+import { MIN_REFRESH_REAL_MS } from '../mapping-options';
 import type { SiteInbox } from '../shared/site-inbox';
 import { signedFor } from '../shared/site-keys';
 
@@ -26,6 +27,8 @@ export class EtrService {
   private retryTimer?: NodeJS.Timeout;
   private retryMs = 0;
   private refresher?: PeriodicTask;
+  private refreshStart?: NodeJS.Timeout;
+  private refreshTick = 0;
   private hello?: Subscription;
   private stopped = false;
   private readonly locator;
@@ -62,16 +65,25 @@ export class EtrService {
         void this.registerAll();
       },
     });
-    this.refresher = new PeriodicTask(
-      this.deps.timers.refreshRealMs,
-      () => this.registerAll(),
-      (err) => this.log.warn({ err: err.message }, 'refresh failed'),
-    );
-    this.refresher.start();
+    // Each claim once per period, a slice of them per tick: the ETRs of a lab start together, and
+    // all their EIDs at once held the map-server for seconds once a minute (refresh-slices.ts).
+    const plan = refreshPlan(this.deps.timers.refreshRealMs, this.site, MIN_REFRESH_REAL_MS);
+    this.refreshStart = setTimeout(() => {
+      if (this.stopped) return;
+      this.refresher = new PeriodicTask(
+        plan.tickMs,
+        () => this.registerSlice(plan),
+        (err) => this.log.warn({ err: err.message }, 'refresh failed'),
+      );
+      this.refresher.start();
+    }, plan.phaseMs);
+    this.refreshStart.unref();
+    this.log.debug({ refreshS: this.deps.timers.refreshRealMs / 1000, slices: plan.slices, tickMs: Math.round(plan.tickMs) }, 'registrations refreshed once per period, a slice per tick');
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.refreshStart) clearTimeout(this.refreshStart);
     this.refresher?.stop();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.hello?.unsubscribe();
@@ -95,7 +107,14 @@ export class EtrService {
     return outcome;
   }
 
-  /** Registers every claim now (refresh, map-server hello). */
+  /** Registers the claims of this tick's slice (the periodic refresh). */
+  private async registerSlice(plan: RefreshPlan): Promise<void> {
+    const slice = this.refreshTick++ % plan.slices;
+    const due = plan.slices === 1 ? this.claims.claims() : this.claims.claims().filter((c) => refreshSliceOf(c.eid, plan.slices) === slice);
+    for (let i = 0; i < due.length; i += MAX_RECORDS_PER_REGISTER) await this.send(due.slice(i, i + MAX_RECORDS_PER_REGISTER));
+  }
+
+  /** Registers every claim now (map-server hello). */
   async registerAll(): Promise<void> {
     const all = this.claims.claims();
     for (let i = 0; i < all.length; i += MAX_RECORDS_PER_REGISTER) await this.send(all.slice(i, i + MAX_RECORDS_PER_REGISTER));

@@ -10,3 +10,4 @@ export * from './convergence';
 export * from './map-server';
 export * from './map-cache';
 export * from './etr-claims';
+export * from './refresh-slices';
