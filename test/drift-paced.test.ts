@@ -24,9 +24,19 @@ describe('drift: the periodic check asks each agent about its own VMs and paces 
     await stop?.();
   });
 
+  /**
+   * The manager's appends less its MoveConverged: these tests are about how a changed VM is asked,
+   * and a converged move's VM is not compared as changed (the sweep compares it), as a manager
+   * without convergence tracking would see it.
+   */
+  const appendsWithoutConvergence = {
+    onAppended: (listener: (events: readonly { streamId: string; type: string; data?: unknown }[]) => void) =>
+      lab.manager.store.onAppended((events) => listener(events.filter((e) => e.type !== 'MoveConverged'))),
+  };
+
   const detector = (intervalMs: number) =>
     new DriftDetector(
-      { nc: lab.manager.nc, dataSource: lab.manager.dataSource, topology: lab.manager.topology, logger: capturingLogger().logger, converging: () => new Set(), appends: lab.manager.store },
+      { nc: lab.manager.nc, dataSource: lab.manager.dataSource, topology: lab.manager.topology, logger: capturingLogger().logger, converging: () => new Set(), appends: appendsWithoutConvergence },
       { prefix: lab.config.subjectPrefix, intervalMs, slice: 1, repair: false },
     );
 
@@ -66,6 +76,23 @@ describe('drift: the periodic check asks each agent about its own VMs and paces 
     }
   });
 
+  it('a VM whose move converged is not compared again as changed: every plane already agreed, the sweep compares it in turn', async () => {
+    const drift = new DriftDetector(
+      { nc: lab.manager.nc, dataSource: lab.manager.dataSource, topology: lab.manager.topology, logger: capturingLogger().logger, converging: () => new Set(), appends: lab.manager.store },
+      { prefix: lab.config.subjectPrefix, intervalMs: HOUR, slice: 1, repair: false },
+    );
+    drift.start();
+    try {
+      await drift.checkPeriodic();
+      const moved = await lab.req('vm.move', { vm: 'web-04', to: 'dc2-hv2', mode: 'cold' }); // back from dc1-hv2
+      await lab.waitForMove(moved.moveId, ['converged']);
+      const check = await drift.checkPeriodic();
+      expect(check).toMatchObject({ changed: 0, askedByHost: 0, disagreements: [] });
+    } finally {
+      await drift.stop();
+    }
+  });
+
   it('a moved VM asked of some hosts only is not repaired from that part view: the next check asks every agent and repairs with all of it', async () => {
     const drift = new DriftDetector(
       {
@@ -74,7 +101,7 @@ describe('drift: the periodic check asks each agent about its own VMs and paces 
         topology: lab.manager.topology,
         logger: capturingLogger().logger,
         converging: () => new Set(),
-        appends: lab.manager.store,
+        appends: appendsWithoutConvergence,
         commands: lab.manager.commands,
       },
       { prefix: lab.config.subjectPrefix, intervalMs: HOUR, slice: 1 },

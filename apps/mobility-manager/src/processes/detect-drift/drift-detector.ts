@@ -180,7 +180,8 @@ const EVERY_AGENT_NAMED: HostAsk = { contiguous: false };
  * endpoints (`map.list` of the map-server and of each ITR, `routes.list`, `arp.stale`).
  *
  * - Periodically (incremental): the VMs whose location changed since the previous check (this
- *   manager's appends), the VMs to compare again (a disagreement known, skipped as moving or
+ *   manager's appends; not those whose move has converged since, which the tracker saw every plane
+ *   agree with: the sweep compares them in turn), the VMs to compare again (a disagreement known, skipped as moving or
  *   converging), and the next slice of a rolling sweep over all VMs by name, each plane asked with
  *   a filter for those VMs only; plus the next page of each host-route site's RIB (sized to walk
  *   it in about a sweep), for routes no VM has. Every agent is asked about the sweep's slice (by
@@ -257,7 +258,11 @@ export class DriftDetector {
         const vm = e.streamId.slice(3);
         for (const touched of this.watches) touched.add(vm);
         if (!periodic) continue;
-        if (DRIFT_TRIGGER_TYPES.has(e.type)) this.changed.add(vm);
+        // Its move converged: every plane said it agrees with the new location (the convergence
+        // tracker's verdict) and the saga's steps left the hosts as the DB says, so it is not
+        // compared again as changed; the sweep compares it in turn, as every VM.
+        if (e.type === 'MoveConverged') this.changed.delete(vm);
+        else if (DRIFT_TRIGGER_TYPES.has(e.type)) this.changed.add(vm);
         const hosts = hostsNamedBy(e.data);
         if (hosts.length === 0) continue;
         const related = this.related.get(vm) ?? new Set<string>();
