@@ -262,6 +262,8 @@ describe('outbox relay', () => {
 
     const before = await appendMany(t.store, 'before', 10, 5);
     await eventually(async () => (await streamMessages(t.jsm, t.config.streamName)) === before.length, 10_000, 'the first events to be published');
+    // ... and their rows deleted: a delete still pending when NATS goes would leave them beside the outage's
+    await eventually(async () => (await outboxCount(t.ds)) === 0, 10_000, 'the published rows to leave the outbox');
 
     await nats.kill();
     const during = await appendMany(t.store, 'outage', 20, 5);
