@@ -93,6 +93,30 @@ describe('drift: the periodic check asks each agent about its own VMs and paces 
     }
   });
 
+  it('a move that converges after a newer location of its VM (a drift repair) leaves the VM to be compared', async () => {
+    type Appended = readonly { streamId: string; type: string; data?: unknown }[];
+    const listeners = new Set<(events: Appended) => void>();
+    const appends = { onAppended: (l: (events: Appended) => void) => (listeners.add(l), () => void listeners.delete(l)) };
+    const drift = new DriftDetector(
+      { nc: lab.manager.nc, dataSource: lab.manager.dataSource, topology: lab.manager.topology, logger: capturingLogger().logger, converging: () => new Set(), appends },
+      { prefix: lab.config.subjectPrefix, intervalMs: HOUR, slice: 1, repair: false },
+    );
+    const appended = (type: string, locationVersion: number) => listeners.forEach((l) => l([{ streamId: 'vm:web-04', type, data: { locationVersion } }]));
+    drift.start();
+    try {
+      await drift.checkPeriodic();
+      appended('VmRelocated', 7);
+      appended('VmLocationReasserted', 9);
+      appended('MoveConverged', 7); // late: the repair's location is newer
+      expect(await drift.checkPeriodic()).toMatchObject({ changed: 1 });
+      appended('VmRelocated', 11);
+      appended('MoveConverged', 11);
+      expect(await drift.checkPeriodic()).toMatchObject({ changed: 0 });
+    } finally {
+      await drift.stop();
+    }
+  });
+
   it('a moved VM asked of some hosts only is not repaired from that part view: the next check asks every agent and repairs with all of it', async () => {
     const drift = new DriftDetector(
       {

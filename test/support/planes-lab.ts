@@ -29,6 +29,7 @@ export async function startLabWithPlanes(overrides: Partial<LocusConfig>): Promi
     fabric,
     locationHub,
     async stop() {
+      await locationHub.stop();
       await arp.stop();
       await routes.stop();
       await mapping.stop();

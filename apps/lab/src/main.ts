@@ -167,6 +167,8 @@ async function main() {
     // The manager first: stopped after the agents, its HA monitor would take their silence for
     // failed hosts and restart their VMs on the way out.
     await manager?.stop();
+    // The shared location consumer before the services: it uses the connection of one of them.
+    await locationHub.stop();
     await arp?.stop();
     await routes?.stop();
     await mapping?.stop();

@@ -229,12 +229,16 @@ export class LocationFeed extends EventFeed<LocationEvent> {
   private joined?: LocationFeedHub;
 
   override async stop(): Promise<void> {
-    if (this.joined) return this.joined.leave(this);
+    const hub = this.joined;
+    this.joined = undefined;
+    if (hub) return hub.leave(this);
     await super.stop();
   }
 
+  /** What its consumer dropped; a feed joined to a hub reports the hub's only if it is the hub's first feed (one count per consumer in the metrics). */
   override drops(): ReturnType<EventFeed<LocationEvent>['drops']> {
-    return this.joined ? this.joined.drops() : super.drops();
+    if (this.joined) return this.joined.reporter === this ? this.joined.drops() : undefined;
+    return super.drops();
   }
 
   /** One event from the hub (its consumer decoded and validated it once for every feed of the process). */
@@ -285,6 +289,8 @@ export class LocationFeed extends EventFeed<LocationEvent> {
 export class LocationFeedHub {
   private readonly members: { feed: LocationFeed; startSeq: number }[] = [];
   private deps?: FeedDeps;
+  /** The feed whose connection the consumer uses. */
+  private first?: LocationFeed;
   private consumer?: DurableConsumer<LocationEvent>;
   private started = false;
 
@@ -292,6 +298,7 @@ export class LocationFeedHub {
   join(feed: LocationFeed, deps: FeedDeps, startSeq: number): boolean {
     if (this.started) return false;
     this.deps ??= deps;
+    this.first ??= feed;
     this.members.push({ feed, startSeq });
     return true;
   }
@@ -315,8 +322,13 @@ export class LocationFeedHub {
       filterSubject: subjects(deps.prefix).locationEvents,
       logger: deps.logger.child({ component: `feed:${durable}` }),
       decode: (msg: JsMsg) => decodeLocationEventFrom(deps.prefix, msg.subject, msg.json<unknown>()),
+      // Every feed at once, each in its own order per VM (the consumer's chain per VM waits for all):
+      // one plane that fails or is slow holds up no other. A failure gets the event again for
+      // every feed (each applies it once: location versions).
       handle: async (event, msg) => {
-        for (const m of [...this.members]) if (msg.seq >= m.startSeq) await m.feed.deliver(event);
+        const results = await Promise.allSettled(this.members.filter((m) => msg.seq >= m.startSeq).map((m) => m.feed.deliver(event)));
+        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
         return ACK;
       },
       startSeq: Math.min(...this.members.map((m) => m.startSeq)),
@@ -328,16 +340,27 @@ export class LocationFeedHub {
     );
   }
 
-  /** A feed stops: it gets nothing more; the consumer stops with the last one. */
+  /** The feed that reports the hub's drops (the first to join). */
+  get reporter(): LocationFeed | undefined {
+    return this.first;
+  }
+
+  /**
+   * A feed stops: it gets nothing more. The consumer stops with the last feed, or with the feed
+   * whose connection it uses (that service is draining it): the composition root stops the hub
+   * before its services for that reason.
+   */
   async leave(feed: LocationFeed): Promise<void> {
     const at = this.members.findIndex((m) => m.feed === feed);
     if (at >= 0) this.members.splice(at, 1);
-    if (this.members.length === 0) await this.stop();
+    if (this.members.length === 0 || feed === this.first) await this.stop();
   }
 
   async stop(): Promise<void> {
     this.started = true;
-    await this.consumer?.stop();
+    const consumer = this.consumer;
+    this.consumer = undefined;
+    await consumer?.stop();
   }
 
   drops(): ReturnType<DurableConsumer<LocationEvent>['drops']> | undefined {

@@ -341,11 +341,6 @@ function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
 
-/**
- * The location events that move a VM between sites as far as ARP goes: a move's commit, and a
- * drift repair's VmLocationReasserted (from wherever the proxies last had the VM: `from` absent;
- * a boot, as after a cold move). Its repair id stands for the move id.
- */
 /** The L2 domain whose subnet holds `ip`. */
 function domainOfIp(domains: readonly ArpDomain[], ip: string): ArpDomain | undefined {
   const n = ip.split('.').reduce((a, o) => ((a << 8) | Number(o)) >>> 0, 0);
@@ -397,6 +392,11 @@ export function arpAudience(event: LocationEvent, known: KnownVms, domains: read
   return domains.find((x) => x.name === l2Domain)?.sites ?? [];
 }
 
+/**
+ * The location events that move a VM between sites as far as ARP goes: a move's commit, and a
+ * drift repair's VmLocationReasserted (from wherever the proxies last had the VM: `from` absent;
+ * a boot, as after a cold move). Its repair id stands for the move id.
+ */
 function relocationOf(event: LocationEvent): { vm: string; ip: string; mac: string; from?: string; to: string; locationVersion: number; mode?: MoveMode; moveId: string } | undefined {
   if (event.type === 'VmRelocated') {
     const d = event.data;

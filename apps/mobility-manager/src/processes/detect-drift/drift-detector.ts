@@ -58,6 +58,12 @@ export interface DriftOptions {
 /** Events after which a VM's planes should follow it: the periodic check compares the VM next time. */
 export const DRIFT_TRIGGER_TYPES: ReadonlySet<string> = new Set([...LOCATION_EVENT_TYPES, 'MoveCompleted', 'VmRestartedByRepair']);
 
+/** The location version an appended event carries, if any. */
+function locationVersionOf(data: unknown): number | undefined {
+  const v = (data as { locationVersion?: unknown } | undefined)?.locationVersion;
+  return typeof v === 'number' ? v : undefined;
+}
+
 /** The figures of one periodic check. */
 export interface PeriodicDriftCheck extends DriftReply {
   /** VMs whose location changed (from this manager's appends) since the previous check. */
@@ -204,6 +210,8 @@ export class DriftDetector {
   private readonly log: Logger;
   private unlisten?: () => void;
   private changed = new Set<string>();
+  /** The newest location version the events that put each VM in `changed` carried. */
+  private readonly changedAt = new Map<string, number>();
   private again = new Set<string>();
   /** Hosts each VM's appended events named since it was last compared with them (where it was, is or went): asked about it besides its DB host. */
   private readonly related = new Map<string, Set<string>>();
@@ -258,11 +266,21 @@ export class DriftDetector {
         const vm = e.streamId.slice(3);
         for (const touched of this.watches) touched.add(vm);
         if (!periodic) continue;
-        // Its move converged: every plane said it agrees with the new location (the convergence
-        // tracker's verdict) and the saga's steps left the hosts as the DB says, so it is not
-        // compared again as changed; the sweep compares it in turn, as every VM.
-        if (e.type === 'MoveConverged') this.changed.delete(vm);
-        else if (DRIFT_TRIGGER_TYPES.has(e.type)) this.changed.add(vm);
+        const version = locationVersionOf(e.data);
+        // Its move converged at the newest location the VM has: every network plane said it agrees
+        // (the convergence tracker's verdict) and each of the move's steps was confirmed by its host,
+        // so it is not compared again as changed; the sweep compares it in turn, as every VM (a copy
+        // on a host no step touched is the sweep's to find). A move that converges late, after a
+        // newer location (a drift repair), leaves the VM to be compared.
+        if (e.type === 'MoveConverged') {
+          if (version !== undefined && version >= (this.changedAt.get(vm) ?? 0)) {
+            this.changed.delete(vm);
+            this.changedAt.delete(vm);
+          }
+        } else if (DRIFT_TRIGGER_TYPES.has(e.type)) {
+          this.changed.add(vm);
+          if (version !== undefined && version > (this.changedAt.get(vm) ?? 0)) this.changedAt.set(vm, version);
+        }
         const hosts = hostsNamedBy(e.data);
         if (hosts.length === 0) continue;
         const related = this.related.get(vm) ?? new Set<string>();
@@ -391,6 +409,7 @@ export class DriftDetector {
     const again = this.again;
     this.changed = new Set();
     this.again = new Set();
+    for (const vm of changed) this.changedAt.delete(vm);
     try {
       return await this.periodic(changed, again, options.paced ?? false);
     } catch (err) {
