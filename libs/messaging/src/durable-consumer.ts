@@ -113,14 +113,15 @@ export class DurableConsumer<E> {
   }
 
   private async dispatch(msg: JsMsg, heartbeatMs: number): Promise<void> {
+    // Told by its headers alone, acked at once: no keep-alive timer for it.
+    if (this.options.skip?.(msg)) {
+      this.stats.skipped++;
+      msg.ack();
+      return;
+    }
     this.inFlight++;
     const keepAlive = setInterval(() => msg.working(), heartbeatMs);
     try {
-      if (this.options.skip?.(msg)) {
-        this.stats.skipped++;
-        msg.ack();
-        return;
-      }
       let event: E;
       try {
         event = this.options.decode(msg);

@@ -61,8 +61,8 @@ export class FeedAudience<E> {
 }
 
 /**
- * One durable consumer per process, dispatching each message to every subscriber the process
- * hosts, in order: NATS delivers, and the process decodes, validates and acks, once per process
+ * One durable consumer per process, dispatching each message to the subscribers of the process it
+ * concerns (its `audience`), in order: NATS delivers, and the process decodes, validates and acks, once per process
  * instead of once per site or hypervisor. Events of one key (a VM's stream, a plane event's
  * subject) are handled one at a time and in order; different keys run concurrently.
  */
@@ -71,7 +71,6 @@ export class EventFeed<E> {
   private consumer?: DurableConsumer<E>;
   private audience?: FeedAudience<E>;
   private delivered = 0;
-  private handedOut = 0;
 
   constructor(
     protected readonly deps: FeedDeps,
@@ -90,14 +89,10 @@ export class EventFeed<E> {
     return this.options.durable;
   }
 
-  /**
-   * Messages dispatched, subscriber calls they made (`handedOut`: the audience at work), and
-   * messages dropped before dispatch: undecodable (JSON or schema) or from the wrong source
-   * (not the subject's VM, plane or type).
-   */
-  get stats(): { delivered: number; handedOut: number; undecodable: number; wrongSource: number } {
+  /** Messages dispatched, and dropped before dispatch: undecodable (JSON or schema) or from the wrong source (not the subject's VM, plane or type). */
+  get stats(): { delivered: number; undecodable: number; wrongSource: number } {
     const dropped = this.consumer?.stats.dropped;
-    return { delivered: this.delivered, handedOut: this.handedOut, undecodable: dropped?.undecodable ?? 0, wrongSource: dropped?.['wrong-source'] ?? 0 };
+    return { delivered: this.delivered, undecodable: dropped?.undecodable ?? 0, wrongSource: dropped?.['wrong-source'] ?? 0 };
   }
 
   subscribe(handler: FeedHandler<E>): void {
@@ -161,9 +156,7 @@ export class EventFeed<E> {
 
   protected async dispatch(event: E): Promise<Outcome> {
     this.delivered++;
-    const handlers = this.audience!.of(event);
-    this.handedOut += handlers.length;
-    for (const h of handlers) await h.handle(event);
+    for (const h of this.audience!.of(event)) await h.handle(event);
     return ACK;
   }
 }
@@ -280,8 +273,8 @@ export class LocationFeed extends EventFeed<LocationEvent> {
 /**
  * One consumer of the location events for all the location feeds of a process (the `planes`
  * layout runs the agents, mapping system, route injectors and ARP proxies together): each event is
- * delivered, decoded, validated and acked once and handed to every feed in the order they joined,
- * each from its own starting point on (what is older is in its snapshot). The composition root
+ * delivered, decoded, validated and acked once and handed to every feed at once, each from its own
+ * starting point on (what is older is in its snapshot). The composition root
  * makes it, hands it to the services it starts (`FeedDeps.locationHub`) and starts it once they
  * have all joined; a feed that comes after that consumes on its own. A hub with one feed is that
  * feed's consumer under another durable name.
@@ -301,10 +294,6 @@ export class LocationFeedHub {
     this.first ??= feed;
     this.members.push({ feed, startSeq });
     return true;
-  }
-
-  get feeds(): readonly LocationFeed[] {
-    return this.members.map((m) => m.feed);
   }
 
   /** Starts consuming for the feeds that joined (nothing to do without any). */
