@@ -140,6 +140,48 @@ describe('location feed: one consumer per process, every follower, order per VM,
     }
   });
 
+  it('a feed of a hub that keeps failing on an event holds up no other: they get it, and what comes after', async () => {
+    const p = lab.config.subjectPrefix;
+    const nc = lab.client;
+    const { logger } = capturingLogger();
+    const hub = new LocationFeedHub();
+    const deps = { nc, js: nc.jetstream(), jsm: await nc.jetstreamManager(), prefix: p, stream: lab.config.streamName, logger, locationHub: hub };
+    // The failing feed joins first: the hub once handed an event to its feeds one after another.
+    const stuck = recorder('stuck');
+    let failures = 0;
+    const always: LocationFollower = {
+      ...stuck.follower,
+      handle: (e) => {
+        stuck.follower.handle(e);
+        if (e.streamId === 'vm:hub-stuck') {
+          failures++;
+          throw new Error('this plane keeps failing on hub-stuck');
+        }
+      },
+    };
+    const fine = recorder('fine');
+    const feedStuck = new LocationFeed(deps, { durable: feedDurableName('test-hub-stuck', ['stuck']) });
+    const feedFine = new LocationFeed(deps, { durable: feedDurableName('test-hub-stuck', ['fine']) });
+    feedStuck.follow(always);
+    feedFine.follow(fine.follower);
+    try {
+      await feedStuck.start();
+      await feedFine.start();
+      await hub.start();
+      const blocked = await publishSyntheticVmEvent(nc, p, 'hub-stuck', 'VmPlaced', placed('hub-stuck', 21));
+      const later = await publishSyntheticVmEvent(nc, p, 'hub-later', 'VmPlaced', placed('hub-later', 22));
+      await eventually(async () => fine.got.some((g) => g.id === blocked) && fine.got.some((g) => g.id === later), 15_000, 'the other feed to get both events');
+      expect(failures).toBeGreaterThanOrEqual(1);
+      expect(stuck.got.some((g) => g.id === later)).toBe(true);
+    } finally {
+      await hub.stop();
+      await feedFine.stop();
+      await feedStuck.stop();
+      // its durable goes, so that the next test counts its own hub's consumer only
+      await deps.jsm.consumers.delete(lab.config.streamName, feedDurableName('locations', [feedStuck.durable, feedFine.durable]));
+    }
+  });
+
   it('feeds joined to a hub share one consumer: each gets every event from its own point, per VM in order, and a failure redelivers to all', async () => {
     const p = lab.config.subjectPrefix;
     const nc = lab.client;
@@ -183,6 +225,9 @@ describe('location feed: one consumer per process, every follower, order per VM,
       expect(names).not.toContain(feedN.durable);
       expect(lines().some((l) => l.msg === 'following the location events for 2 feeds with one consumer')).toBe(true);
       expect(feedM.stats.delivered).toBeGreaterThanOrEqual(4);
+      // The hub's drops are the first feed's to report, once (the metrics add up what each feed reports).
+      expect(feedM.drops()).toMatchObject({ durable: expect.stringMatching(/^locations-/) });
+      expect(feedN.drops()).toBeUndefined();
       // A feed that starts after the hub consumes on its own.
       const o = recorder('o');
       late = new LocationFeed(deps, { durable: feedDurableName('test-hub', ['o']) });
