@@ -20,6 +20,7 @@ import {
 import { MoveReadModel } from '@locus/eventstore';
 import { ACK, DurableConsumer, LinkWatch, requestJson, type Outcome } from '@locus/messaging';
 import type { VmCommandService } from '../../vm-commands/vm-command.service';
+import { SerialPerKey } from './serial-per-key';
 
 export interface MoveSagaOptions {
   prefix: string;
@@ -53,7 +54,12 @@ export class MoveSagaRunner {
   private consumer?: DurableConsumer<RecordedEvent>;
   private readonly log: Logger;
   /** Admission is serialised per source host so two moves never take the last slot together. */
-  private readonly admissions = new Map<string, Promise<unknown>>();
+  private readonly hosts = new SerialPerKey();
+  /**
+   * One driver per VM in this process: a queued move started here is driven at once, and its
+   * MoveStarted arriving from the stream meanwhile waits, then finds the move already past it.
+   */
+  private readonly vms = new SerialPerKey();
   private readonly link: LinkWatch;
   private readonly stopping = new AbortController();
   private readonly reads: MoveReadModel;
@@ -86,7 +92,7 @@ export class MoveSagaRunner {
       decode: (msg): RecordedEvent => decodeVmEventFrom(this.options.prefix, msg.subject, msg.json<unknown>()),
       // A step this saga recorded itself comes back not the head: its headers say so before any decode.
       skip: (msg) => this.isPast(msg),
-      handle: (event, msg) => this.onEvent(event, msg),
+      handle: (event) => this.onEvent(event),
     });
     await this.consumer.start();
   }
@@ -122,7 +128,7 @@ export class MoveSagaRunner {
     return cached !== undefined && cached > version;
   }
 
-  private async onEvent(event: RecordedEvent, msg: JsMsg): Promise<Outcome> {
+  private async onEvent(event: RecordedEvent): Promise<Outcome> {
     if (event.type === 'VmPlaced') return ACK;
     const vm = event.streamId.slice(3);
     // A move ended: its host's queue goes on. The saga did that already for the terminal events it
@@ -131,7 +137,7 @@ export class MoveSagaRunner {
       const from = await this.sourceOf(event);
       if (from) await this.admitQueued(from);
     }
-    return this.drive(vm, event, msg);
+    return this.vms.run(vm, () => this.drive(vm, event));
   }
 
   /**
@@ -142,7 +148,7 @@ export class MoveSagaRunner {
    * and when a step cannot complete now (an agent that does not answer) the head event's own
    * delivery retries it. Only the head of the stream drives: an older event changes nothing.
    */
-  private async drive(vm: string, trigger: RecordedEvent, msg: JsMsg): Promise<Outcome> {
+  private async drive(vm: string, trigger: RecordedEvent): Promise<Outcome> {
     let { state, version } = await this.deps.commands.load(vm, trigger.streamVersion);
     if (version > trigger.streamVersion) return ACK; // a later event of this VM drives the saga
     let causationId = trigger.id;
@@ -206,7 +212,7 @@ export class MoveSagaRunner {
   /** Starts a queued move when admission lets it (libs/domain admission: a free outbound slot; HA restarts never wait). Returns what was appended. */
   private admit(vm: string, step: Extract<SagaStep, { kind: 'admit' }>, cause: 'operator' | 'ha-restart' | undefined, ctx: Ctx): Promise<RecordedEvent[]> {
     const { hypervisor: host, moveId } = step;
-    return this.serialPerHost(host, async () => {
+    return this.hosts.run(host, async () => {
       if (!mayStartNow(cause, cause === 'ha-restart' ? 0 : await this.reads.operatorMovesRunningFrom(host), this.limit)) {
         this.log.info({ moveId, vm, host, limit: this.limit }, `move of ${vm} queued: ${host} already has ${this.limit} outbound moves`);
         return [];
@@ -216,15 +222,30 @@ export class MoveSagaRunner {
     });
   }
 
-  /** A move from `host` ended: start the oldest queued moves that now fit (one query: the running count and the queue's head). */
+  /**
+   * A move from `host` ended: start the oldest queued moves that now fit (one query: the running
+   * count and the queue's head), and drive each at once rather than after its MoveStarted's round
+   * trip through the outbox and the stream: a slot is held from MoveStarted on, so that trip was
+   * slot time. The stream's delivery stays the durable trigger if this process stops first.
+   */
   private admitQueued(host: string): Promise<unknown> {
-    return this.serialPerHost(host, async () => {
+    return this.hosts.run(host, async () => {
       const { running, queued } = await this.reads.outboundQueueOf(host, this.limit);
       const free = freeOutboundSlots(running, this.limit);
-      for (const q of queued.slice(0, Math.max(0, free)))
-        await this.deps.commands
+      for (const q of queued.slice(0, Math.max(0, free))) {
+        const { events } = await this.deps.commands
           .execute(q.vm, commandOfStep({ kind: 'admit', moveId: q.moveId, hypervisor: host }), { correlationId: q.moveId, causationId: q.moveId, component: 'mobility-manager' })
-          .catch((err: Error) => this.log.warn({ moveId: q.moveId, vm: q.vm, err: err.message }, `queued move of ${q.vm} not started`));
+          .catch((err: Error) => {
+            this.log.warn({ moveId: q.moveId, vm: q.vm, err: err.message }, `queued move of ${q.vm} not started`);
+            return { events: [] as RecordedEvent[] };
+          });
+        const started = events[events.length - 1];
+        // Not awaited: the move runs for as long as it runs; this host's queue goes on meanwhile.
+        if (started)
+          void this.vms
+            .run(q.vm, () => this.drive(q.vm, started))
+            .catch((err: Error) => this.log.warn({ moveId: q.moveId, vm: q.vm, err: err.message }, `queued move of ${q.vm} started; its stream delivery drives it on`));
+      }
     });
   }
 
@@ -238,19 +259,6 @@ export class MoveSagaRunner {
 
   private get limit(): number {
     return this.options.maxOutboundPerHost ?? 2;
-  }
-
-  /** Admission is serialised per source host so two moves never take the last slot together. */
-  private serialPerHost<T>(host: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.admissions.get(host) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(work);
-    this.admissions.set(host, next);
-    void next
-      .finally(() => {
-        if (this.admissions.get(host) === next) this.admissions.delete(host);
-      })
-      .catch(() => undefined);
-    return next;
   }
 
   private async sourceOf(event: RecordedEvent): Promise<string | undefined> {
