@@ -9,3 +9,4 @@ export * from './projections/rebuild';
 export * from './migrations';
 export * from './group-commit';
 export * from './command-handler';
+export * from './group-read';

@@ -16,6 +16,12 @@ export interface OutboundCounts {
   waiting: number;
 }
 
+/** What `vm.move` decides on: the move an earlier request with the same `requestId` made, and where the VM is with its host's outbound moves. */
+export interface MoveRequestContext {
+  requested?: MoveRow;
+  host?: VmLocationRow & OutboundCounts;
+}
+
 /** A VM's location as the drift detector compares it (its host always given). */
 export type DriftLocationRow = DriftLocation & { hypervisor: string };
 
@@ -47,18 +53,26 @@ export class MoveReadModel {
    * What `vm.move` decides on, in one query: the move an earlier request with this `requestId`
    * made (if any), and where the VM is with its host's outbound moves (undefined for an unknown VM).
    */
-  async moveRequestContext(vm: string, requestId: string | undefined): Promise<{ requested?: MoveRow; host?: VmLocationRow & OutboundCounts }> {
-    const [row] = await this.rows<{ requested: MoveRow | null; name: string | null } & VmLocationRow & OutboundCounts>(
-      `SELECT (SELECT view FROM moves WHERE request_id = $2) AS requested, l.*
-         FROM (VALUES (1)) AS one (x) LEFT JOIN LATERAL (
+  async moveRequestContext(vm: string, requestId: string | undefined): Promise<MoveRequestContext> {
+    return (await this.moveRequestContexts([{ vm, requestId }]))[0];
+  }
+
+  /** `moveRequestContext` of many requests in one query (for a group read), in the order given. */
+  async moveRequestContexts(requests: readonly { vm: string; requestId?: string }[]): Promise<MoveRequestContext[]> {
+    const rows = await this.rows<{ ord: number; requested: MoveRow | null; name: string | null } & VmLocationRow & OutboundCounts>(
+      `SELECT r.ord::int AS ord, (SELECT view FROM moves WHERE request_id = r.request_id) AS requested, l.*
+         FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS r (vm, request_id, ord) LEFT JOIN LATERAL (
            SELECT l.name, l.l2_domain AS "l2Domain", l.hypervisor, l.site,
                   (SELECT count(*) FROM moves m WHERE m.state = 'in-progress' AND m.from_hypervisor = l.hypervisor AND m.cause <> 'ha-restart')::int AS active,
                   (SELECT count(*) FROM moves m WHERE m.state = 'accepted' AND m.from_hypervisor = l.hypervisor)::int AS waiting
-             FROM vm_location l WHERE l.name = $1) l ON true`,
-      [vm, requestId ?? null],
+             FROM vm_location l WHERE l.name = r.vm) l ON true
+        ORDER BY r.ord`,
+      [requests.map((r) => r.vm), requests.map((r) => r.requestId ?? null)],
     );
-    const { requested, ...host } = row!;
-    return { ...(requested ? { requested } : {}), ...(host.name !== null ? { host: host as VmLocationRow & OutboundCounts } : {}) };
+    return rows.map(({ ord: _ord, requested, ...host }) => ({
+      ...(requested ? { requested } : {}),
+      ...(host.name !== null ? { host: host as VmLocationRow & OutboundCounts } : {}),
+    }));
   }
 
   /** The VMs located on a hypervisor, by name. */

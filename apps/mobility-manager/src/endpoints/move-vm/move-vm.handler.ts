@@ -3,7 +3,7 @@ import type { DataSource } from 'typeorm';
 import type { Logger } from 'pino';
 import { LocusError, type MoveAcceptedReply, type MoveVmRequest, type RecordedVmEvent } from '@locus/contracts';
 import { admitRequest, type MoveRow, type OutboundLimits } from '@locus/domain';
-import { isUniqueViolation, MoveEntity, MoveReadModel } from '@locus/eventstore';
+import { GroupRead, isUniqueViolation, MoveEntity, MoveReadModel, type MoveRequestContext } from '@locus/eventstore';
 import type { TopologyIndex } from '@locus/topology';
 import type { VmCommandService } from '../../vm-commands/vm-command.service';
 import { MovePlanner } from '../../move-planner/move-planner';
@@ -21,6 +21,8 @@ export class MoveVmHandler {
   /** vm.move requests refused so far, by error code. */
   private readonly refusals = new Map<string, number>();
   private readonly reads: MoveReadModel;
+  /** Requests that arrive together share one lookup: under overload most of them end at it, refused. */
+  private readonly contexts: GroupRead<{ vm: string; requestId?: string }, MoveRequestContext>;
 
   constructor(
     private readonly commands: VmCommandService,
@@ -31,6 +33,7 @@ export class MoveVmHandler {
     private readonly queue: QueueLimits = { maxOutboundPerHost: 2, maxQueuedPerHost: Infinity },
   ) {
     this.reads = new MoveReadModel(dataSource);
+    this.contexts = new GroupRead((requests) => this.reads.moveRequestContexts(requests));
   }
 
   /** vm.move requests refused so far, by error code (read by the metrics). */
@@ -50,7 +53,7 @@ export class MoveVmHandler {
   private async accept(req: MoveVmRequest): Promise<MoveAcceptedReply> {
     // A repeated requestId, where the VM is and its host's queue, in one read; the request checked
     // once, then the queue: under overload most requests end there, before any planning.
-    const { requested, host } = await this.reads.moveRequestContext(req.vm, req.requestId);
+    const { requested, host } = await this.contexts.read({ vm: req.vm, requestId: req.requestId });
     if (requested) return this.replay(requested, req);
     const at = MovePlanner.checked(this.topology, req, host);
     const admission = admitRequest(host, this.queue);
