@@ -18,6 +18,8 @@ export class LabArpDriver implements SiteArpDriver {
   /** When each entry's next timer runs out (`${neighbour}|${ip}`): a tick visits those, not every entry of every neighbour. */
   private readonly timers = new ExpiryQueue<string>();
   private readonly byName = new Map<string, LabNeighbour>();
+  /** The neighbours on each L2 domain's segment (a VM event concerns one domain, not every neighbour of the site). */
+  private readonly byDomain = new Map<string, LabNeighbour[]>();
 
   constructor(
     readonly site: string,
@@ -28,6 +30,7 @@ export class LabArpDriver implements SiteArpDriver {
     for (const n of neighbours) {
       this.caches.set(n.name, new Map());
       this.byName.set(n.name, n);
+      this.byDomain.set(n.l2Domain, [...(this.byDomain.get(n.l2Domain) ?? []), n]);
     }
   }
 
@@ -163,7 +166,7 @@ export class LabArpDriver implements SiteArpDriver {
     }
   }
 
-  private neighboursOf(l2Domain: string): LabNeighbour[] {
-    return this.neighbours.filter((n) => n.l2Domain === l2Domain);
+  private neighboursOf(l2Domain: string): readonly LabNeighbour[] {
+    return this.byDomain.get(l2Domain) ?? [];
   }
 }

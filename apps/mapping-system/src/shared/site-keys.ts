@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, randomFillSync } from 'node:crypto';
 import { linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { MAPPING_KEY_ID } from '@locus/contracts';
 import { signMessage, type SiteMac } from '@locus/domain';
@@ -26,9 +26,17 @@ export function siteMac(seed: string): SiteMac {
   };
 }
 
+/** Random bytes drawn 4 KiB at a time: one call into the random generator per 512 nonces, not per message. */
+const noncePool = { bytes: Buffer.alloc(4096), used: 4096 };
+
 /** 64 random bits as 16 hex digits (the nonce of every authenticated control message and of Map-Request). */
 export function newNonce(): string {
-  return randomBytes(8).toString('hex');
+  if (noncePool.used + 8 > noncePool.bytes.length) {
+    randomFillSync(noncePool.bytes);
+    noncePool.used = 0;
+  }
+  noncePool.used += 8;
+  return noncePool.bytes.toString('hex', noncePool.used - 8, noncePool.used);
 }
 
 /**
