@@ -10,3 +10,4 @@ export * from './location-snapshot';
 export * from './event-feed';
 export * from './admission';
 export * from './nats-auth';
+export { skipSettledRequestErrors } from './settled-requests';
