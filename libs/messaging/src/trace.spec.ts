@@ -19,6 +19,15 @@ describe('trace context', () => {
     expect(traceIdOfHeader('garbage')).toBeUndefined();
   });
 
+  it("an event's UUID gives its span id without hashing (its second half); another id hashes to a stable one", () => {
+    expect(spanIdOf('8d0e53c2-5b1f-4c6e-9a77-0f3e2d1c4b5a')).toBe('9a770f3e2d1c4b5a');
+    expect(spanIdOf('8D0E53C2-5B1F-4C6E-9A77-0F3E2D1C4B5A')).toBe('9a770f3e2d1c4b5a');
+    expect(spanIdOf('RouteConfirmed:dc2:x')).toMatch(/^[0-9a-f]{16}$/);
+    expect(spanIdOf('RouteConfirmed:dc2:x')).toBe(spanIdOf('RouteConfirmed:dc2:x'));
+    expect(spanIdOf('00000000-0000-4000-8000-000000000000')).toBe('8000000000000000');
+    expect(spanIdOf('00000000-0000-0000-0000-000000000000')).toBe('0000000000000001');
+  });
+
   it("a plane event about a move carries the move's correlation id and trace", () => {
     const h = planeEventHeaders({ id: 'RouteConfirmed:dc2:x', plane: 'route', type: 'RouteConfirmed', component: 'route-injector:dc2', moveId, locationVersion: 2, at: '', data: {} });
     expect(h.get(HEADERS.correlationId)).toBe(moveId);

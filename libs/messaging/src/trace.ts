@@ -6,7 +6,7 @@ import { HEADERS, type PlaneEvent } from '@locus/contracts';
  * W3C trace context for events, derived deterministically so that every service stamps the
  * same trace without passing spans around: the trace id comes from the correlation id (a move's
  * events and every plane event about that move share it: a UUID move id is its own trace id,
- * dashes dropped), the span id from the event id. `00-<trace id>-<span id>-01` (sampled).
+ * dashes dropped), the span id from the event id (a UUID's second half). `00-<trace id>-<span id>-01` (sampled).
  */
 export function traceIdOf(correlationId: string): string {
   const hex = correlationId.replace(/-/g, '').toLowerCase();
@@ -14,8 +14,10 @@ export function traceIdOf(correlationId: string): string {
   return /^0+$/.test(id) ? sha256(`trace:${correlationId}`).slice(0, 32) : id;
 }
 
+/** The span id of an event: the random half of its UUID (no hash needed: every event is stamped, ~20 per move), else a hash of the id. */
 export function spanIdOf(eventId: string): string {
-  const id = sha256(`span:${eventId}`).slice(0, 16);
+  const hex = eventId.length === 36 ? eventId.replace(/-/g, '').toLowerCase() : '';
+  const id = /^[0-9a-f]{32}$/.test(hex) ? hex.slice(16) : sha256(`span:${eventId}`).slice(0, 16);
   return /^0+$/.test(id) ? '0000000000000001' : id;
 }
 

@@ -8,6 +8,14 @@ describe('canonical text of a signed message', () => {
     expect(canonicalJson({ b: 1, a: { d: [1, { y: 2, x: 1 }], c: 'x' } })).toBe('{"a":{"c":"x","d":[1,{"x":1,"y":2}]},"b":1}');
     expect(signedText({ site: 'dc1', nonce: 'n', authData: 'zz' })).toBe(signedText({ nonce: 'n', site: 'dc1' }));
   });
+  it('given keys that need escaping, nested arrays with holes and every JSON leaf, when canonicalised, then it is JSON with sorted keys', () => {
+    const message = { 'z"q': 1, 'ü-key': [undefined, null, true, 'a"b', 1.5, -0, NaN, [{ b: undefined, a: [] }]], $id: 'x', '': {}, 'a b': 'c\n' };
+    const text = canonicalJson(message);
+    expect(text).toBe('{"":{},"$id":"x","a b":"c\\n","z\\"q":1,"ü-key":[null,null,true,"a\\"b",1.5,0,null,[{"a":[]}]]}');
+    // What it says is what the message says: parsed back, the same as JSON's own text of it.
+    expect(JSON.parse(text)).toEqual(JSON.parse(JSON.stringify(message)));
+  });
+
   it('given undefined fields, when canonicalised, then they are left out', () => {
     expect(canonicalJson({ a: undefined, b: 1 })).toBe('{"b":1}');
   });
