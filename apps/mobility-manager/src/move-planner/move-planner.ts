@@ -55,8 +55,12 @@ export class MovePlanner {
     return at!;
   }
 
-  /** Plans a request already checked (`checked`) for the VM at `row`: the network rules, the engine's parameters, the prediction. */
-  async planChecked(row: VmLocationRow, req: MoveRequest): Promise<MovePlanning> {
+  /**
+   * Plans a request already checked (`checked`) for the VM at `row`: the network rules, the engine's
+   * parameters, the prediction. `targetUsedMb`: the memory committed on the target, when the caller
+   * read it already (with the request's other facts); else it is read here.
+   */
+  async planChecked(row: VmLocationRow, req: MoveRequest, targetUsedMb?: number): Promise<MovePlanning> {
     const target = this.topology.hypervisor(req.to)!;
     const vmDef = this.topology.vm(req.vm);
     const memoryMb = vmDef?.memoryMb ?? 1024;
@@ -65,7 +69,7 @@ export class MovePlanner {
       mode: req.mode,
       to: req.to,
       hostsDown: this.health.down(),
-      targetUsedMb: await this.usedMemoryMb(req.to, req.vm),
+      targetUsedMb: targetUsedMb ?? (await this.usedMemoryMb(req.to, req.vm)),
     });
     if (!verdict.ok) throw new LocusError(verdict.code, verdict.message);
     const plan = this.buildPlan(req.vm, row.hypervisor, req.to, req.mode, memoryMb, req.options ?? {});

@@ -20,7 +20,18 @@ export interface OutboundCounts {
 export interface MoveRequestContext {
   requested?: MoveRow;
   host?: VmLocationRow & OutboundCounts;
+  /** Memory committed on the requested target, when asked for and the request is not refused for its queue first. */
+  targetUsedMb?: number;
 }
+
+/**
+ * Memory committed on the hypervisor `host` (an SQL expression): VMs located there (`host_memory`),
+ * less the VM `vm` if it is one of them, plus the memory of the other VMs whose active moves head there.
+ */
+const committedMbSql = (host: string, vm: string) => `(coalesce((SELECT located_mb FROM host_memory WHERE hypervisor = ${host}), 0)
+            - coalesce((SELECT memory_mb FROM vm_location WHERE name = ${vm} AND hypervisor = ${host}), 0)
+            + (SELECT coalesce(sum(l.memory_mb), 0) FROM moves m JOIN vm_location l ON l.name = m.vm
+                WHERE m.state IN ('accepted', 'in-progress') AND m.to_hypervisor = ${host} AND m.vm <> ${vm} AND l.hypervisor <> ${host}))`;
 
 /** A VM's location as the drift detector compares it (its host always given). */
 export type DriftLocationRow = DriftLocation & { hypervisor: string };
@@ -57,21 +68,28 @@ export class MoveReadModel {
     return (await this.moveRequestContexts([{ vm, requestId }]))[0];
   }
 
-  /** `moveRequestContext` of many requests in one query (for a group read), in the order given. */
-  async moveRequestContexts(requests: readonly { vm: string; requestId?: string }[]): Promise<MoveRequestContext[]> {
-    const rows = await this.rows<{ ord: number; requested: MoveRow | null; name: string | null } & VmLocationRow & OutboundCounts>(
-      `SELECT r.ord::int AS ord, (SELECT view FROM moves WHERE request_id = r.request_id) AS requested, l.*
-         FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS r (vm, request_id, ord) LEFT JOIN LATERAL (
+  /**
+   * `moveRequestContext` of many requests in one query (for a group read), in the order given. For a
+   * request that names its target `to`, also the memory committed there (`memoryCommittedMb(to, vm)`)
+   * when the VM is known and its host has fewer than `maxWaiting` moves waiting: a request that
+   * will be refused for its queue costs no sum.
+   */
+  async moveRequestContexts(requests: readonly { vm: string; requestId?: string; to?: string }[], maxWaiting?: number): Promise<MoveRequestContext[]> {
+    const rows = await this.rows<{ ord: number; requested: MoveRow | null; name: string | null; targetUsedMb: number | string | null } & VmLocationRow & OutboundCounts>(
+      `SELECT r.ord::int AS ord, (SELECT view FROM moves WHERE request_id = r.request_id) AS requested, l.*,
+              CASE WHEN l.name IS NOT NULL AND r.target IS NOT NULL AND ($4::int IS NULL OR l.waiting < $4) THEN ${committedMbSql('r.target', 'r.vm')} END AS "targetUsedMb"
+         FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS r (vm, request_id, target, ord) LEFT JOIN LATERAL (
            SELECT l.name, l.l2_domain AS "l2Domain", l.hypervisor, l.site,
                   (SELECT count(*) FROM moves m WHERE m.state = 'in-progress' AND m.from_hypervisor = l.hypervisor AND m.cause <> 'ha-restart')::int AS active,
                   (SELECT count(*) FROM moves m WHERE m.state = 'accepted' AND m.from_hypervisor = l.hypervisor)::int AS waiting
              FROM vm_location l WHERE l.name = r.vm) l ON true
         ORDER BY r.ord`,
-      [requests.map((r) => r.vm), requests.map((r) => r.requestId ?? null)],
+      [requests.map((r) => r.vm), requests.map((r) => r.requestId ?? null), requests.map((r) => r.to ?? null), Number.isFinite(maxWaiting) ? maxWaiting : null],
     );
-    return rows.map(({ ord: _ord, requested, ...host }) => ({
+    return rows.map(({ ord: _ord, requested, targetUsedMb, ...host }) => ({
       ...(requested ? { requested } : {}),
       ...(host.name !== null ? { host: host as VmLocationRow & OutboundCounts } : {}),
+      ...(targetUsedMb !== null ? { targetUsedMb: Number(targetUsedMb) } : {}),
     }));
   }
 
@@ -82,13 +100,7 @@ export class MoveReadModel {
 
   /** Memory committed on a hypervisor: VMs located there (`host_memory`, less `except`) plus active moves heading there (summed in the database). */
   async memoryCommittedMb(hypervisor: string, except?: string): Promise<number> {
-    const [row] = await this.rows<{ used: number | string }>(
-      `SELECT coalesce((SELECT located_mb FROM host_memory WHERE hypervisor = $1), 0)
-            - coalesce((SELECT memory_mb FROM vm_location WHERE name = $2 AND hypervisor = $1), 0)
-            + (SELECT coalesce(sum(l.memory_mb), 0) FROM moves m JOIN vm_location l ON l.name = m.vm
-                WHERE m.state IN ('accepted', 'in-progress') AND m.to_hypervisor = $1 AND m.vm <> $2 AND l.hypervisor <> $1) AS used`,
-      [hypervisor, except ?? ''],
-    );
+    const [row] = await this.rows<{ used: number | string }>(`SELECT ${committedMbSql('$1', '$2')} AS used`, [hypervisor, except ?? '']);
     return Number(row?.used ?? 0);
   }
 

@@ -22,7 +22,7 @@ export class MoveVmHandler {
   private readonly refusals = new Map<string, number>();
   private readonly reads: MoveReadModel;
   /** Requests that arrive together share one lookup: under overload most of them end at it, refused. */
-  private readonly contexts: GroupRead<{ vm: string; requestId?: string }, MoveRequestContext>;
+  private readonly contexts: GroupRead<{ vm: string; requestId?: string; to: string }, MoveRequestContext>;
 
   constructor(
     private readonly commands: VmCommandService,
@@ -33,7 +33,7 @@ export class MoveVmHandler {
     private readonly queue: QueueLimits = { maxOutboundPerHost: 2, maxQueuedPerHost: Infinity },
   ) {
     this.reads = new MoveReadModel(dataSource);
-    this.contexts = new GroupRead((requests) => this.reads.moveRequestContexts(requests));
+    this.contexts = new GroupRead((requests) => this.reads.moveRequestContexts(requests, queue.maxQueuedPerHost));
   }
 
   /** vm.move requests refused so far, by error code (read by the metrics). */
@@ -53,12 +53,13 @@ export class MoveVmHandler {
   private async accept(req: MoveVmRequest): Promise<MoveAcceptedReply> {
     // A repeated requestId, where the VM is and its host's queue, in one read; the request checked
     // once, then the queue: under overload most requests end there, before any planning.
-    const { requested, host } = await this.contexts.read({ vm: req.vm, requestId: req.requestId });
+    // ... and the memory committed on the target, which planning checks, unless the queue refuses first.
+    const { requested, host, targetUsedMb } = await this.contexts.read({ vm: req.vm, requestId: req.requestId, to: req.to });
     if (requested) return this.replay(requested, req);
     const at = MovePlanner.checked(this.topology, req, host);
     const admission = admitRequest(host, this.queue);
     if (!admission.ok) throw new LocusError(admission.code, admission.message);
-    const planning = await this.planner.planChecked(at, req);
+    const planning = await this.planner.planChecked(at, req, targetUsedMb);
     const moveId = randomUUID();
     try {
       const { events } = await this.commands.execute(
