@@ -278,6 +278,7 @@ export class SiteRouteInjector implements LocationFollower {
       this.log.warn({ err: (err as Error).message }, 'core RIB not readable; will retry');
       return;
     }
+    const confirming: Promise<void>[] = [];
     for (const [prefix, p] of [...this.pending]) {
       if (this.pending.get(prefix) !== p) continue;
       if (confirmedInCore(p.route, core)) {
@@ -285,29 +286,34 @@ export class SiteRouteInjector implements LocationFollower {
         const ms = Date.now() - p.startedAt;
         this.confirmed.set(prefix, { version: p.route.locationVersion, ms });
         this.log.info({ vm: p.route.vm, prefix, version: p.route.locationVersion, ms }, `route confirmed in the core RIB after ${ms} ms`);
-        await this.emit(
-          'RouteConfirmed',
-          p.route.vm,
-          prefix,
-          p.route.locationVersion,
-          { id: p.trigger, cause: 'core-rib', moveId: p.moveId },
-          {
-            site: this.name,
+        // Not awaited one by one (each is handled when its ack comes, in the order sent): after a start,
+        // thousands are confirmed in one check.
+        confirming.push(
+          this.emit(
+            'RouteConfirmed',
+            p.route.vm,
             prefix,
-            nextHop: p.route.nextHop,
-            ms,
-            via: 'core-rib',
-            ...(p.advertisedAt ? { advertisedAt: p.advertisedAt } : {}),
-          },
-        ).then(
-          (event) => this.opts.confirmedLocally?.(event),
-          (err) => this.log.warn({ err: (err as Error).message }, 'could not publish RouteConfirmed'),
+            p.route.locationVersion,
+            { id: p.trigger, cause: 'core-rib', moveId: p.moveId },
+            {
+              site: this.name,
+              prefix,
+              nextHop: p.route.nextHop,
+              ms,
+              via: 'core-rib',
+              ...(p.advertisedAt ? { advertisedAt: p.advertisedAt } : {}),
+            },
+          ).then(
+            (event) => this.opts.confirmedLocally?.(event),
+            (err) => this.log.warn({ err: (err as Error).message }, 'could not publish RouteConfirmed'),
+          ),
         );
       } else if (Date.now() - p.startedAt > this.opts.confirmTimeoutMs && !p.warned) {
         p.warned = true;
         this.log.warn({ prefix, version: p.route.locationVersion, waitedMs: Date.now() - p.startedAt }, 'route not in the core RIB yet');
       }
     }
+    await Promise.all(confirming);
   }
 
   private async tick(): Promise<void> {
@@ -332,6 +338,10 @@ export class SiteRouteInjector implements LocationFollower {
       const actions = reconcileDiff({ site: this.site, vms: this.tracker.all(), sites: this.opts.sites, own, core });
       const runId = `reconcile-${randomUUID()}`;
       const fixes: ReconcileFix[] = [];
+      // Each fix's ReconcileFixed goes out without waiting for the previous one's ack (one connection
+      // writes them in order): a start on an empty RIB is one fix per VM of the site, and a round trip
+      // each made a 100,000-VM lab's injectors the last service ready by a minute.
+      const published: Promise<unknown>[] = [];
       for (const a of actions) {
         const vm = this.tracker.byIp(ipOfPrefix(a.prefix));
         // a make-before-break hold the site already has is not drift
@@ -346,9 +356,11 @@ export class SiteRouteInjector implements LocationFollower {
         };
         await this.execute(a, { id: `${runId}-${a.prefix}`, cause: `reconcile-${trigger}`, reconcile: true });
         this.log.info({ trigger, prefix: a.prefix, vm: fix.vm, fix: fix.fix, reason: a.reason }, `reconcile fixed drift: ${fix.fix} ${a.prefix}`);
-        await this.emit('ReconcileFixed', fix.vm, a.prefix, fix.locationVersion ?? vm?.locationVersion ?? 0, { id: `${runId}-${a.prefix}`, cause: trigger }, { ...fix, trigger });
+        published.push(this.emit('ReconcileFixed', fix.vm, a.prefix, fix.locationVersion ?? vm?.locationVersion ?? 0, { id: `${runId}-${a.prefix}`, cause: trigger }, { ...fix, trigger }));
+        if (published.length >= RECONCILE_PUBLISH_WINDOW) await Promise.all(published.splice(0));
         fixes.push(fix);
       }
+      await Promise.all(published);
       this.originators.reset(this.name, fixes.length ? (await this.opts.driver.list()).map((p) => p.prefix) : own.map((p) => p.prefix));
       this.log.info({ trigger, fixes: fixes.length, routes: own.length }, fixes.length ? 'reconcile done' : 'reconcile: RIB matches the location DB');
       return fixes;
@@ -427,6 +439,9 @@ export class SiteRouteInjector implements LocationFollower {
     return event;
   }
 }
+
+/** ReconcileFixed events a reconcile has published and not yet had acked, at most: then it waits for them. */
+const RECONCILE_PUBLISH_WINDOW = 256;
 
 function causeOf(fact: RouteFact): string {
   switch (fact.type) {
