@@ -34,4 +34,11 @@ describe('trace context', () => {
     expect(traceIdOfHeader(h.get(HEADERS.traceparent))).toBe(traceIdOf(moveId));
     expect(h.get(HEADERS.type)).toBe('RouteConfirmed');
   });
+
+  it('a plane event of no move (a reconcile, a refresh) carries its type, no correlation id and no trace', () => {
+    const h = planeEventHeaders({ id: 'ReconcileFixed:dc2:x', plane: 'route', type: 'ReconcileFixed', component: 'route-injector:dc2', locationVersion: 2, at: '', data: {} });
+    expect(h.get(HEADERS.type)).toBe('ReconcileFixed');
+    expect(h.has(HEADERS.correlationId)).toBe(false);
+    expect(h.has(HEADERS.traceparent)).toBe(false);
+  });
 });

@@ -31,13 +31,18 @@ export function traceIdOfHeader(value: string | undefined): string | undefined {
   return m?.[1];
 }
 
-/** Headers of a plane event: its type, and for a move's fact the move's correlation id and trace. */
+/**
+ * Headers of a plane event: its type, and for a move's fact the move's correlation id and trace. A
+ * fact of no move (a reconcile's, a refresh's: one per VM when a site starts) is a trace of its own
+ * and carries none.
+ */
 export function planeEventHeaders(event: PlaneEvent): MsgHdrs {
   const h = headers();
   h.set(HEADERS.type, event.type);
-  const correlationId = event.moveId ?? `plane:${event.id}`;
-  if (event.moveId) h.set(HEADERS.correlationId, event.moveId);
-  h.set(HEADERS.traceparent, traceparent(correlationId, event.id));
+  if (event.moveId) {
+    h.set(HEADERS.correlationId, event.moveId);
+    h.set(HEADERS.traceparent, traceparent(event.moveId, event.id));
+  }
   return h;
 }
 
