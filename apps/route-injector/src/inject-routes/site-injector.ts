@@ -287,7 +287,8 @@ export class SiteRouteInjector implements LocationFollower {
         this.confirmed.set(prefix, { version: p.route.locationVersion, ms });
         this.log.info({ vm: p.route.vm, prefix, version: p.route.locationVersion, ms }, `route confirmed in the core RIB after ${ms} ms`);
         // Not awaited one by one (each is handled when its ack comes, in the order sent): after a start,
-        // thousands are confirmed in one check.
+        // thousands are confirmed in one check. At most a window of them in flight.
+        if (confirming.length >= PUBLISH_WINDOW) await Promise.all(confirming.splice(0));
         confirming.push(
           this.emit(
             'RouteConfirmed',
@@ -357,7 +358,7 @@ export class SiteRouteInjector implements LocationFollower {
         await this.execute(a, { id: `${runId}-${a.prefix}`, cause: `reconcile-${trigger}`, reconcile: true });
         this.log.info({ trigger, prefix: a.prefix, vm: fix.vm, fix: fix.fix, reason: a.reason }, `reconcile fixed drift: ${fix.fix} ${a.prefix}`);
         published.push(this.emit('ReconcileFixed', fix.vm, a.prefix, fix.locationVersion ?? vm?.locationVersion ?? 0, { id: `${runId}-${a.prefix}`, cause: trigger }, { ...fix, trigger }));
-        if (published.length >= RECONCILE_PUBLISH_WINDOW) await Promise.all(published.splice(0));
+        if (published.length >= PUBLISH_WINDOW) await Promise.all(published.splice(0));
         fixes.push(fix);
       }
       await Promise.all(published);
@@ -440,8 +441,8 @@ export class SiteRouteInjector implements LocationFollower {
   }
 }
 
-/** ReconcileFixed events a reconcile has published and not yet had acked, at most: then it waits for them. */
-const RECONCILE_PUBLISH_WINDOW = 256;
+/** Events a reconcile or a confirmation check of one site has published and not yet had acked, at most: then it waits for them (a process may run 50 sites). */
+const PUBLISH_WINDOW = 32;
 
 function causeOf(fact: RouteFact): string {
   switch (fact.type) {
