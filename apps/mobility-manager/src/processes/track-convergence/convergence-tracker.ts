@@ -73,9 +73,6 @@ export class ConvergenceTracker {
       durable: CONVERGENCE_DURABLE,
       filterSubject: subjects(this.options.prefix).eventsWildcard,
       startTime: since,
-      // Recreated at its resume point at every start, so acks would record a position never read:
-      // none are sent (a tenth of the messages of a move), a failed handler runs again here.
-      acks: 'none',
       logger: this.log,
       // VM, host and plane events alike: schema and source checked (a plane event on another plane's subject is dropped).
       decode: (msg) => decodeStreamEventFrom(this.options.prefix, msg.subject, msg.json<unknown>()),
