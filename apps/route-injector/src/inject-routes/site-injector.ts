@@ -287,7 +287,7 @@ export class SiteRouteInjector implements LocationFollower {
         this.confirmed.set(prefix, { version: p.route.locationVersion, ms });
         this.log.info({ vm: p.route.vm, prefix, version: p.route.locationVersion, ms }, `route confirmed in the core RIB after ${ms} ms`);
         // Not awaited one by one (each is handled when its ack comes, in the order sent): after a start,
-        // thousands are confirmed in one check. At most a window of them in flight.
+        // thousands are confirmed in one check. At most a window of them in flight per check.
         if (confirming.length >= PUBLISH_WINDOW) await Promise.all(confirming.splice(0));
         confirming.push(
           this.emit(
@@ -342,7 +342,8 @@ export class SiteRouteInjector implements LocationFollower {
       // Each fix's ReconcileFixed goes out without waiting for the previous one's ack (one connection
       // writes them in order): a start on an empty RIB is one fix per VM of the site, and a round trip
       // each made a 100,000-VM lab's injectors the last service ready by a minute.
-      const published: Promise<unknown>[] = [];
+      // Each carries its outcome (a rejection waiting for its await would end the process).
+      const published: Promise<Error | undefined>[] = [];
       for (const a of actions) {
         const vm = this.tracker.byIp(ipOfPrefix(a.prefix));
         // a make-before-break hold the site already has is not drift
@@ -357,11 +358,11 @@ export class SiteRouteInjector implements LocationFollower {
         };
         await this.execute(a, { id: `${runId}-${a.prefix}`, cause: `reconcile-${trigger}`, reconcile: true });
         this.log.info({ trigger, prefix: a.prefix, vm: fix.vm, fix: fix.fix, reason: a.reason }, `reconcile fixed drift: ${fix.fix} ${a.prefix}`);
-        published.push(this.emit('ReconcileFixed', fix.vm, a.prefix, fix.locationVersion ?? vm?.locationVersion ?? 0, { id: `${runId}-${a.prefix}`, cause: trigger }, { ...fix, trigger }));
-        if (published.length >= PUBLISH_WINDOW) await Promise.all(published.splice(0));
+        published.push(settled(this.emit('ReconcileFixed', fix.vm, a.prefix, fix.locationVersion ?? vm?.locationVersion ?? 0, { id: `${runId}-${a.prefix}`, cause: trigger }, { ...fix, trigger })));
+        if (published.length >= PUBLISH_WINDOW) await firstFailure(published.splice(0));
         fixes.push(fix);
       }
-      await Promise.all(published);
+      await firstFailure(published);
       this.originators.reset(this.name, fixes.length ? (await this.opts.driver.list()).map((p) => p.prefix) : own.map((p) => p.prefix));
       this.log.info({ trigger, fixes: fixes.length, routes: own.length }, fixes.length ? 'reconcile done' : 'reconcile: RIB matches the location DB');
       return fixes;
@@ -441,8 +442,22 @@ export class SiteRouteInjector implements LocationFollower {
   }
 }
 
-/** Events a reconcile or a confirmation check of one site has published and not yet had acked, at most: then it waits for them (a process may run 50 sites). */
+/** Events one reconcile or one confirmation check has published and not yet had acked, at most: then it waits for them (a process may run 50 sites). */
 const PUBLISH_WINDOW = 32;
+
+/** The promise's failure as a value (undefined when it succeeded): it never rejects. */
+function settled(p: Promise<unknown>): Promise<Error | undefined> {
+  return p.then(
+    () => undefined,
+    (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+  );
+}
+
+/** Waits for all; throws the first failure among them, as awaiting each in turn did. */
+async function firstFailure(outcomes: Promise<Error | undefined>[]): Promise<void> {
+  const failed = (await Promise.all(outcomes)).find((e) => e !== undefined);
+  if (failed) throw failed;
+}
 
 function causeOf(fact: RouteFact): string {
   switch (fact.type) {
