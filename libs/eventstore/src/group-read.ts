@@ -8,7 +8,8 @@ interface Waiting<K, V> {
  * Group read, the reading twin of group commit: a read asked for while another is in flight waits
  * and goes with the others that arrived meanwhile in one query (`readMany`, one result per key, in
  * order); a lone read goes at once. Under load many requests' lookups share one statement instead
- * of one round trip and one executor start each. A failed query fails the reads that shared it.
+ * of one round trip and one executor start each. A failed query is run again for each of its keys
+ * alone, so a read fails only for its own key's fault (or when the database fails them all).
  */
 export class GroupRead<K, V> {
   private readonly queue: Waiting<K, V>[] = [];
@@ -47,7 +48,9 @@ export class GroupRead<K, V> {
       if (values.length !== batch.length) throw new Error(`group read: ${values.length} results for ${batch.length} keys`);
       batch.forEach((w, i) => w.resolve(values[i]));
     } catch (err) {
-      for (const w of batch) w.reject(err);
+      if (batch.length === 1) return batch[0].reject(err);
+      // One key may be at fault (a value the database refuses): each alone, so only its read fails.
+      for (const w of batch) await this.query([w]);
     }
   }
 }

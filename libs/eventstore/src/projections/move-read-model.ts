@@ -84,7 +84,7 @@ export class MoveReadModel {
                   (SELECT count(*) FROM moves m WHERE m.state = 'accepted' AND m.from_hypervisor = l.hypervisor)::int AS waiting
              FROM vm_location l WHERE l.name = r.vm) l ON true
         ORDER BY r.ord`,
-      [requests.map((r) => r.vm), requests.map((r) => r.requestId ?? null), requests.map((r) => r.to ?? null), Number.isFinite(maxWaiting) ? maxWaiting : null],
+      [requests.map((r) => r.vm), requests.map((r) => r.requestId ?? null), requests.map((r) => r.to ?? null), Number.isFinite(maxWaiting) ? Math.min(maxWaiting!, 2 ** 31 - 1) : null],
     );
     return rows.map(({ ord: _ord, requested, targetUsedMb, ...host }) => ({
       ...(requested ? { requested } : {}),
