@@ -57,9 +57,13 @@ export class MoveSagaRunner {
   private readonly hosts = new SerialPerKey();
   /**
    * One driver per VM in this process: a queued move started here is driven at once, and its
-   * MoveStarted arriving from the stream meanwhile waits, then finds the move already past it.
+   * MoveStarted arriving from the stream to this process meanwhile waits, then finds the move
+   * already past it. (Delivered to another replica, it drives there too: correct, as any two
+   * replicas driving one VM are, but work done twice.)
    */
   private readonly vms = new SerialPerKey();
+  /** Queued moves this process is driving outside a stream delivery: `stop` waits for them. */
+  private readonly drivingQueued = new Set<Promise<unknown>>();
   private readonly link: LinkWatch;
   private readonly stopping = new AbortController();
   private readonly reads: MoveReadModel;
@@ -110,6 +114,8 @@ export class MoveSagaRunner {
   async stop(): Promise<void> {
     this.stopping.abort();
     await this.consumer?.stop();
+    // A step asked of an agent gives up at once now (the abort): nothing is appended after the caller closes the pool.
+    await Promise.allSettled([...this.drivingQueued]);
   }
 
   /**
@@ -241,10 +247,13 @@ export class MoveSagaRunner {
           });
         const started = events[events.length - 1];
         // Not awaited: the move runs for as long as it runs; this host's queue goes on meanwhile.
-        if (started)
-          void this.vms
+        if (started && !this.stopping.signal.aborted) {
+          const driving: Promise<unknown> = this.vms
             .run(q.vm, () => this.drive(q.vm, started))
-            .catch((err: Error) => this.log.warn({ moveId: q.moveId, vm: q.vm, err: err.message }, `queued move of ${q.vm} started; its stream delivery drives it on`));
+            .catch((err: Error) => this.log.warn({ moveId: q.moveId, vm: q.vm, err: err.message }, `queued move of ${q.vm} started; its stream delivery drives it on`))
+            .finally(() => this.drivingQueued.delete(driving));
+          this.drivingQueued.add(driving);
+        }
       }
     });
   }
