@@ -30,6 +30,8 @@ describe('commands: refusals, idempotency and bad input', () => {
   it('BAD_REQUEST naming the missing field', () => expectRefusal(() => lab.req('vm.move', { vm: 'web-02', mode: 'cold' }), 'BAD_REQUEST', /^to: required/));
   it('BAD_REQUEST naming the bad mode', () => expectRefusal(() => lab.req('vm.move', { vm: 'web-02', to: 'dc2-hv1', mode: 'teleport' }), 'BAD_REQUEST', /mode:/));
   it('BAD_REQUEST for unknown fields', () => expectRefusal(() => lab.req('vm.move', { vm: 'web-02', to: 'dc2-hv1', mode: 'cold', force: true }), 'BAD_REQUEST', /unknown field\(s\) force/));
+  it('BAD_REQUEST naming requestId for a control character in it (a NUL the database would refuse), nothing written', () =>
+    expectRefusal(() => lab.req('vm.move', { vm: 'web-02', to: 'dc2-hv1', mode: 'cold', requestId: 'rq\u0000x' }), 'BAD_REQUEST', /^requestId: no control characters/));
   it('BAD_REQUEST for a JSON array body', () => expectRefusal(() => lab.raw('vm.get', '[1,2]'), 'BAD_REQUEST'));
   it('TOO_LARGE over 64 KiB, before parsing', () => expectRefusal(() => lab.raw('vm.move', `{"vm":"${'a'.repeat(70_000)}"}`), 'TOO_LARGE'));
   it('UNKNOWN_VM', () => expectRefusal(() => lab.req('vm.move', { vm: 'no-such-vm', to: 'dc2-hv1', mode: 'cold' }), 'UNKNOWN_VM'));

@@ -20,7 +20,14 @@ export const MoveVmRequest = z.strictObject({
   vm: Name,
   to: Name.describe('target hypervisor'),
   mode: MoveMode,
-  requestId: z.string().min(1).max(128).optional().describe('idempotency key: the same key returns the same move'),
+  requestId: z
+    .string()
+    .min(1)
+    .max(128)
+    // Postgres stores no NUL in text; no control character is a key anyone types or logs well.
+    .regex(/^[^\u0000-\u001f\u007f]+$/, 'no control characters (U+0000–U+001F, U+007F)')
+    .optional()
+    .describe('idempotency key: the same key returns the same move'),
   options: MoveOptions.optional(),
 });
 export type MoveVmRequest = z.infer<typeof MoveVmRequest>;
