@@ -37,5 +37,8 @@ describe('vm.move: bounded outbound queue per source host', () => {
     // The queue drains: both accepted moves finish, in order.
     const done = await lab.waitForMove(second.moveId, undefined, 60_000);
     expect(done.state).toMatch(/completed|converged/);
+    // The queued move was started when web-01's move ended and driven on by the process that started
+    // it (not after its MoveStarted's trip through the outbox and the stream).
+    expect(lab.logs().filter((l) => l.msg === 'queued move of web-05 started: dc1-hv1 has a free outbound slot; driving it here' && l.moveId === second.moveId)).toHaveLength(1);
   }, 90_000);
 });

@@ -248,6 +248,7 @@ export class MoveSagaRunner {
         const started = events[events.length - 1];
         // Not awaited: the move runs for as long as it runs; this host's queue goes on meanwhile.
         if (started && !this.stopping.signal.aborted) {
+          this.log.info({ moveId: q.moveId, vm: q.vm, host }, `queued move of ${q.vm} started: ${host} has a free outbound slot; driving it here`);
           const driving: Promise<unknown> = this.vms
             .run(q.vm, () => this.drive(q.vm, started))
             .catch((err: Error) => this.log.warn({ moveId: q.moveId, vm: q.vm, err: err.message }, `queued move of ${q.vm} started; its stream delivery drives it on`))

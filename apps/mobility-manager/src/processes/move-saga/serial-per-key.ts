@@ -16,9 +16,4 @@ export class SerialPerKey {
       .catch(() => undefined);
     return next;
   }
-
-  /** Keys with work queued or running. */
-  get size(): number {
-    return this.tails.size;
-  }
 }
