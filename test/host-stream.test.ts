@@ -39,7 +39,7 @@ describe('host stream: decided, appended at the version read, decided again on a
   it('the read model answers the manager’s named queries on an empty database', async () => {
     const reads = new MoveReadModel(ds);
     expect(await reads.location('nobody')).toBeUndefined();
-    expect(await reads.moveRequestContext('nobody', 'no-such-request')).toEqual({});
+    expect(await reads.moveRequestContexts([{ vm: 'nobody', requestId: 'no-such-request', to: 'hv-a' }])).toEqual([{}]);
     expect(await reads.vmsOn('hv-a')).toEqual([]);
     expect(await reads.operatorMovesRunningFrom('hv-a')).toBe(0);
     expect(await reads.outboundQueueOf('hv-a', 5)).toEqual({ running: 0, queued: [] });

@@ -61,15 +61,9 @@ export class MoveReadModel {
   }
 
   /**
-   * What `vm.move` decides on, in one query: the move an earlier request with this `requestId`
-   * made (if any), and where the VM is with its host's outbound moves (undefined for an unknown VM).
-   */
-  async moveRequestContext(vm: string, requestId: string | undefined): Promise<MoveRequestContext> {
-    return (await this.moveRequestContexts([{ vm, requestId }]))[0];
-  }
-
-  /**
-   * `moveRequestContext` of many requests in one query (for a group read), in the order given. For a
+   * What `vm.move` decides on, for many requests in one query (for a group read), in the order given:
+   * the move an earlier request with the same `requestId` made (if any), and where the VM is with
+   * its host's outbound moves (no `host` for an unknown VM). For a
    * request that names its target `to`, also the memory committed there (`memoryCommittedMb(to, vm)`)
    * when the VM is known and its host has fewer than `maxWaiting` moves waiting: a request that
    * will be refused for its queue costs no sum.
