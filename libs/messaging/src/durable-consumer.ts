@@ -1,4 +1,4 @@
-import { AckPolicy, DeliverPolicy, nanos, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from 'nats';
+import { AckPolicy, DeliverPolicy, nanos, type ConsumerInfo, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from 'nats';
 import type { Logger } from 'pino';
 import { EventRejected, HEADERS, type EventRejectReason } from '@locus/contracts';
 
@@ -32,9 +32,80 @@ export interface DurableConsumerOptions<E> {
   startTime?: Date;
   /** Or from this stream sequence on (a follower that took a snapshot after the stream was at `startSeq - 1`). */
   startSeq?: number;
+  /**
+   * `each` (default): every message acked on its own (AckPolicy.Explicit). `cumulative`: one ack
+   * covers every message up to it (AckPolicy.All), sent once every message before it is handled
+   * (`CumulativeAcks`): a busy consumer sends a few acks a second instead of one per message. For
+   * handlers that succeed or throw: a failed message holds back the acks of those after it until
+   * its redelivery succeeds (they are redelivered after `ackWaitMs` meanwhile, so handlers must be
+   * idempotent), and a dropped one is not terminated (a term would ack everything before it).
+   */
+  acks?: 'each' | 'cumulative';
 }
 
 const PULL_EXPIRES_MS = 5000;
+/** How long a cumulative consumer lets handled messages wait for their one covering ack. */
+export const CUMULATIVE_ACK_EVERY_MS = 50;
+
+/**
+ * The ack floor of a consumer with AckPolicy.All, kept from the messages it holds: a message is
+ * open from its delivery until it is handled (a failed one stays open until its redelivery is
+ * handled), and the one ack sent covers the handled message with the highest stream sequence
+ * below every open one. The server would ack everything below an ack, including a message waiting
+ * to be redelivered: so the ack never passes an open message.
+ */
+export class CumulativeAcks {
+  /** Stream sequences delivered and not handled yet. */
+  private readonly open = new Set<number>();
+  /** Handled messages no ack has covered yet. */
+  private handledMsgs: JsMsg[] = [];
+  private timer?: NodeJS.Timeout;
+  /** Acks sent (each covering every message up to it). */
+  sent = 0;
+
+  constructor(private readonly everyMs = CUMULATIVE_ACK_EVERY_MS) {}
+
+  delivered(msg: JsMsg): void {
+    this.open.add(msg.seq);
+  }
+
+  handled(msg: JsMsg): void {
+    this.open.delete(msg.seq);
+    this.handledMsgs.push(msg);
+    this.timer ??= setTimeout(() => this.flush(), this.everyMs);
+  }
+
+  /** Handled messages waiting for their covering ack. */
+  get waiting(): number {
+    return this.handledMsgs.length;
+  }
+
+  /** Sends the one ack the open messages allow now (none if the oldest message is still open). */
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    let floor = Infinity;
+    for (const seq of this.open) if (seq < floor) floor = seq;
+    let covering: JsMsg | undefined;
+    const kept: JsMsg[] = [];
+    for (const m of this.handledMsgs) {
+      if (m.seq >= floor) kept.push(m);
+      else if (!covering || m.seq > covering.seq) covering = m;
+    }
+    this.handledMsgs = kept;
+    // Handled messages above an open one wait for it: its own handling schedules the next flush.
+    if (covering) {
+      covering.ack();
+      this.sent++;
+    }
+  }
+
+  stop(): void {
+    this.flush();
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
 
 /**
  * A durable JetStream consumer with explicit acks. Messages are dispatched concurrently across
@@ -47,6 +118,8 @@ export class DurableConsumer<E> {
   private readonly chains = new Map<string, Promise<void>>();
   private loop?: Promise<void>;
   private readonly log: Logger;
+  /** Set while the consumer acks cumulatively (AckPolicy.All on the server). */
+  private cumulative?: CumulativeAcks;
   inFlight = 0;
   /** Messages handled, and dropped before any handler saw them, by reason. */
   readonly stats: { handled: number; skipped: number; dropped: Record<EventRejectReason, number> } = { handled: 0, skipped: 0, dropped: { undecodable: 0, 'wrong-source': 0 } };
@@ -62,26 +135,38 @@ export class DurableConsumer<E> {
 
   async start(): Promise<void> {
     const ackWaitMs = this.options.ackWaitMs ?? 30_000;
+    const ackPolicy = this.options.acks === 'cumulative' ? AckPolicy.All : AckPolicy.Explicit;
     const config = {
       durable_name: this.options.durable,
-      ack_policy: AckPolicy.Explicit,
+      ack_policy: ackPolicy,
       ...startOf(this.options),
       filter_subject: this.options.filterSubject,
       ack_wait: nanos(ackWaitMs),
       max_ack_pending: this.options.maxAckPending ?? 1000,
       max_deliver: -1,
     };
+    let existing: ConsumerInfo | undefined;
     try {
-      await this.jsm.consumers.info(this.options.stream, this.options.durable);
+      existing = await this.jsm.consumers.info(this.options.stream, this.options.durable);
+    } catch (err) {
+      if (!/consumer not found/i.test((err as Error).message)) throw err;
+    }
+    if (!existing) await this.jsm.consumers.add(this.options.stream, config);
+    else if (existing.config.ack_policy !== ackPolicy) {
+      // A server cannot change a consumer's ack policy: the durable is made again where it was,
+      // just after its ack floor (what was delivered and not acked comes again; handlers are idempotent).
+      const from = existing.ack_floor.stream_seq + 1;
+      await this.jsm.consumers.delete(this.options.stream, this.options.durable);
+      await this.jsm.consumers.add(this.options.stream, { ...config, ...startOf({ startSeq: from }) });
+      this.log.info({ durable: this.options.durable, from: existing.config.ack_policy, to: ackPolicy, startSeq: from }, 'consumer made again with its new ack policy, from just after its ack floor');
+    } else {
       await this.jsm.consumers.update(this.options.stream, this.options.durable, {
         filter_subject: config.filter_subject,
         ack_wait: config.ack_wait,
         max_ack_pending: config.max_ack_pending,
       });
-    } catch (err) {
-      if (!/consumer not found/i.test((err as Error).message)) throw err;
-      await this.jsm.consumers.add(this.options.stream, config);
     }
+    if (ackPolicy === AckPolicy.All) this.cumulative = new CumulativeAcks();
     const consumer = await this.js.consumers.get(this.options.stream, this.options.durable);
     // Pulls that expire in 5 s (nats.js: 30 s) and heartbeats every 2.5 s: when the consumer's leader
     // in a JetStream cluster dies, the pull it held is lost, and the client notices two missed
@@ -90,6 +175,7 @@ export class DurableConsumer<E> {
     const heartbeatMs = Math.max(100, Math.floor(ackWaitMs / 3));
     this.loop = (async () => {
       for await (const msg of this.messages!) {
+        this.cumulative?.delivered(msg);
         const key = msg.headers?.get(HEADERS.stream) || msg.subject;
         const previous = this.chains.get(key) ?? Promise.resolve();
         const next = previous.then(() => this.dispatch(msg, heartbeatMs));
@@ -110,13 +196,19 @@ export class DurableConsumer<E> {
     await this.messages?.close();
     await this.loop?.catch(() => undefined);
     await Promise.allSettled([...this.chains.values()]);
+    this.cumulative?.stop();
+  }
+
+  /** Acks sent, with cumulative acks (each covers every message before it); undefined with an ack per message. */
+  get cumulativeAcks(): number | undefined {
+    return this.cumulative?.sent;
   }
 
   private async dispatch(msg: JsMsg, heartbeatMs: number): Promise<void> {
     // Told by its headers alone, acked at once: no keep-alive timer for it.
     if (this.options.skip?.(msg)) {
       this.stats.skipped++;
-      msg.ack();
+      this.ack(msg);
       return;
     }
     this.inFlight++;
@@ -132,27 +224,43 @@ export class DurableConsumer<E> {
           { subject: msg.subject, seq: msg.seq, reason, err: (err as Error).message },
           reason === 'undecodable' ? 'undecodable message dropped' : 'message dropped: not from where it claims to be',
         );
-        msg.term();
+        this.drop(msg);
         return;
       }
       this.stats.handled++;
       const outcome = await this.options.handle(event, msg);
-      if ('ack' in outcome) msg.ack();
+      if ('ack' in outcome) this.ack(msg);
       else if ('drop' in outcome) {
         this.log.warn({ subject: msg.subject, reason: outcome.drop }, 'message dropped');
-        msg.term();
+        this.drop(msg);
       } else {
         this.log.info({ subject: msg.subject, retryInMs: outcome.retryInMs, reason: outcome.reason, deliveries: msg.info.redeliveryCount }, 'will retry');
-        msg.nak(outcome.retryInMs);
+        this.retry(msg, outcome.retryInMs);
       }
     } catch (err) {
       const retryInMs = Math.min(10_000, 250 * 2 ** Math.min(msg.info.redeliveryCount, 6));
       this.log.warn({ subject: msg.subject, err: (err as Error).message, retryInMs }, 'handler failed; message will be redelivered');
-      msg.nak(retryInMs);
+      this.retry(msg, retryInMs);
     } finally {
       clearInterval(keepAlive);
       this.inFlight--;
     }
+  }
+
+  private ack(msg: JsMsg): void {
+    if (this.cumulative) this.cumulative.handled(msg);
+    else msg.ack();
+  }
+
+  /** Never redelivered: terminated, or with cumulative acks covered by the next ack (a term would ack everything before it). */
+  private drop(msg: JsMsg): void {
+    if (this.cumulative) this.cumulative.handled(msg);
+    else msg.term();
+  }
+
+  /** Redelivered after `delayMs`; with cumulative acks it stays open meanwhile, so no ack passes it. */
+  private retry(msg: JsMsg, delayMs: number): void {
+    msg.nak(delayMs);
   }
 }
 

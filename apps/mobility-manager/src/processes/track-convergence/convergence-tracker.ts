@@ -84,6 +84,8 @@ export class ConvergenceTracker {
         return isOwnEventSubject(this.options.prefix, msg.subject, stream, type);
       },
       handle: (event, msg) => this.onMessage(event, msg),
+      // It acts on a third of what it reads, and what it decides is idempotent: one ack covers many.
+      acks: 'cumulative',
     });
     await this.consumer.start();
     const tickMs = Math.min(1000, Math.max(20, this.options.deadlineMs / 4));
