@@ -176,4 +176,21 @@ describe('convergence tracker', () => {
     expect(await snapshot()).toEqual(live);
     expect(live.filter((m: any) => m.state === 'converged')).toHaveLength(3);
   });
+
+  it('a delivery the tracker missed (a reconnect): it follows the stream again from the oldest move still converging, records nothing twice, and the next move converges', async () => {
+    const converged = async () => (await lab.manager.dataSource.query(`SELECT count(*)::int AS n FROM events WHERE type = 'MoveConverged'`))[0].n as number;
+    const before = await converged();
+    lab.manager.convergence!.followAgain('delivery 41 never arrived (the next was 42)');
+    await eventually(
+      async () => managerLogs().some((l) => l.component === 'convergence-tracker' && l.msg === 'the convergence tracker follows the stream again'),
+      10_000,
+      'the tracker to follow again',
+    );
+    expect(managerLogs().find((l) => l.component === 'convergence-tracker' && /missed a delivery/.test(l.msg))).toMatchObject({ detail: 'delivery 41 never arrived (the next was 42)' });
+    const accepted = await lab.req('vm.move', { vm: 'web-01', to: 'dc1-hv1', mode: 'cold' });
+    const move = await lab.waitForMove(accepted.moveId, ['converged']);
+    expect(move).toMatchObject({ state: 'converged', planes: ['location', 'mapping', 'host-routes'] });
+    await lab.manager.relay.drained();
+    expect(await converged()).toBe(before + 1);
+  });
 });

@@ -7,7 +7,8 @@ import { capturingLogger, eventually, NATS_URL, testConfig } from './support/har
  * A consumer with cumulative acks (AckPolicy.All) against the real JetStream: one ack covers many
  * messages, but never one still being handled or waiting to be redelivered — the server would
  * count it acked and never deliver it again. Nothing is lost, nothing handled is delivered again
- * after a restart, and a durable that acked each message becomes cumulative where it stood.
+ * after a restart, a consumer that starts with messages pending acks nothing, and a durable made
+ * with the other ack policy is refused with what to do.
  */
 describe('durable consumer with cumulative acks: exactly the unhandled messages come again', () => {
   let nc: NatsConnection;
@@ -38,7 +39,7 @@ describe('durable consumer with cumulative acks: exactly the unhandled messages 
     }
   }
 
-  function consumer(durable: string, acks: 'each' | 'cumulative', handle: (n: number, redelivered: boolean) => void): DurableConsumer<{ n: number }> {
+  function consumer(durable: string, acks: 'each' | 'cumulative', handle: (n: number, redelivered: boolean) => void, onMissedDelivery?: (detail: string) => void): DurableConsumer<{ n: number }> {
     const c = new DurableConsumer<{ n: number }>(nc.jetstream(), jsm, {
       stream,
       durable,
@@ -50,6 +51,7 @@ describe('durable consumer with cumulative acks: exactly the unhandled messages 
         return ACK;
       },
       acks,
+      ...(onMissedDelivery ? { onMissedDelivery } : {}),
     });
     consumers.push(c);
     return c;
@@ -104,26 +106,47 @@ describe('durable consumer with cumulative acks: exactly the unhandled messages 
     expect(again).toEqual([21]);
   });
 
-  it('given a durable that acked each message, when it starts with cumulative acks, then it is made again just after its ack floor: no handled message twice, none skipped', async () => {
+  it('given a message still failing when the consumer stops, when a consumer starts on the durable again, then it acks nothing (it cannot tell which are pending) and the failed message comes again', async () => {
     await jsm.streams.purge(stream);
-    const before: number[] = [];
-    const explicit = consumer('migrates', 'each', (n) => void before.push(n));
-    await explicit.start();
-    await publish(1, 8);
-    await eventually(
-      async () => (await info('migrates')).ack_floor.stream_seq > 0 && before.length === 8 && (await info('migrates')).num_ack_pending === 0,
-      15_000,
-      'eight handled and acked one by one',
-    );
-    await explicit.stop();
-    expect((await info('migrates')).config.ack_policy).toBe('explicit');
+    const first = (await jsm.streams.info(stream)).state.last_seq + 1;
+    const seen: number[] = [];
+    const c = consumer('pending-at-restart', 'cumulative', (n) => {
+      seen.push(n);
+      if (n === 2) throw new Error('not now');
+    });
+    await c.start();
+    await publish(1, 3);
+    await eventually(async () => seen.includes(1) && seen.includes(2) && seen.includes(3), 15_000, 'the three delivered once');
+    await eventually(async () => (await info('pending-at-restart')).ack_floor.stream_seq === first, 15_000, 'the floor just below the failed message');
+    await c.stop();
 
-    await publish(9, 12);
-    const after: number[] = [];
-    const cumulative = consumer('migrates', 'cumulative', (n) => void after.push(n));
-    await cumulative.start();
-    expect((await info('migrates')).config.ack_policy).toBe('all');
-    await eventually(async () => after.length >= 4, 15_000, 'the four stored since');
-    expect([...after].sort((a, b) => a - b)).toEqual([9, 10, 11, 12]);
+    const missed: string[] = [];
+    const again: number[] = [];
+    const c2 = consumer(
+      'pending-at-restart',
+      'cumulative',
+      (n) => void again.push(n),
+      (detail) => void missed.push(detail),
+    );
+    await c2.start();
+    expect(missed).toHaveLength(1);
+    expect(missed[0]).toMatch(/pending \(delivered, not acked\) when the consumer started/);
+    await publish(4, 4);
+    await eventually(async () => again.includes(2) && again.includes(4), 15_000, 'the failed message again, and the new one');
+    await c2.stop();
+    // It sent no ack: the floor is where the first consumer left it.
+    expect((await info('pending-at-restart')).ack_floor.stream_seq).toBe(first);
+    expect(c2.cumulativeAcks).toBe(0);
+  });
+
+  it('given a durable that acks each message, when code asking for cumulative acks starts on it, then it refuses with what to do, and nothing is consumed', async () => {
+    await jsm.streams.purge(stream);
+    const explicit = consumer('each-then-cumulative', 'each', () => undefined);
+    await explicit.start();
+    await explicit.stop();
+    const got: number[] = [];
+    const cumulative = consumer('each-then-cumulative', 'cumulative', (n) => void got.push(n));
+    await expect(cumulative.start()).rejects.toThrow(/acks explicit, this code acks all: remove it \(nats consumer rm/);
+    expect((await info('each-then-cumulative')).config.ack_policy).toBe('explicit');
   });
 });

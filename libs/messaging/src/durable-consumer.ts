@@ -35,12 +35,21 @@ export interface DurableConsumerOptions<E> {
   /**
    * `each` (default): every message acked on its own (AckPolicy.Explicit). `cumulative`: one ack
    * covers every message up to it (AckPolicy.All), sent once every message before it is handled
-   * (`CumulativeAcks`): a busy consumer sends a few acks a second instead of one per message. For
-   * handlers that succeed or throw: a failed message holds back the acks of those after it until
-   * its redelivery succeeds (they are redelivered after `ackWaitMs` meanwhile, so handlers must be
-   * idempotent), and a dropped one is not terminated (a term would ack everything before it).
+   * (`CumulativeAcks`): a busy consumer sends a few acks a second instead of one per message. Only
+   * for a consumer whose handlers fail for all messages alike (a database down), never for one
+   * member's fault: a failed message holds back the acks of every message after it until its
+   * redelivery succeeds (those come again after `ackWaitMs`; handlers must be idempotent), and at
+   * `maxAckPending` delivery stops. A dropped message is not terminated (a term would ack
+   * everything before it). A delivery the consumer did not see (a reconnect, messages left
+   * pending by an earlier instance) stops its acks for good and calls `onMissedDelivery`.
    */
   acks?: 'each' | 'cumulative';
+  /**
+   * With cumulative acks: a delivery went missing, so an ack could cover a message nobody handled;
+   * the consumer sends no ack any more. The owner starts a consumer afresh from a point it knows
+   * (the convergence tracker: its resume point). Without it, the miss is logged as an error.
+   */
+  onMissedDelivery?: (detail: string) => void;
 }
 
 const PULL_EXPIRES_MS = 5000;
@@ -48,62 +57,92 @@ const PULL_EXPIRES_MS = 5000;
 export const CUMULATIVE_ACK_EVERY_MS = 50;
 
 /**
- * The ack floor of a consumer with AckPolicy.All, kept from the messages it holds: a message is
- * open from its delivery until it is handled (a failed one stays open until its redelivery is
- * handled), and the one ack sent covers the handled message with the highest stream sequence
- * below every open one. The server would ack everything below an ack, including a message waiting
- * to be redelivered: so the ack never passes an open message.
+ * The acks of a consumer with AckPolicy.All. The server takes an ack of a message as the ack of
+ * every message before it, even one waiting to be redelivered after a nak: so the one ack sent
+ * covers the handled message with the highest stream sequence below every message still open
+ * (delivered and not handled, or failed and waiting for its redelivery). That holds only if this
+ * consumer saw every delivery: delivery sequences are consecutive for a consumer with one client,
+ * so a gap (a delivery lost to a reconnect) or messages pending from before it started stop the
+ * acks for good (`missed`) and its owner starts over from a point it knows.
  */
 export class CumulativeAcks {
-  /** Stream sequences delivered and not handled yet. */
+  /** Stream sequences delivered and not handled yet (a failed one stays until its redelivery is handled). */
   private readonly open = new Set<number>();
-  /** Handled messages no ack has covered yet. */
-  private handledMsgs: JsMsg[] = [];
+  /** Handled messages no ack has covered yet: the newest delivery of each stream sequence. */
+  private readonly handledMsgs = new Map<number, JsMsg>();
+  /** The stream sequence the last ack covered (everything up to it is acked on the server). */
+  private ackedSeq = 0;
+  /** The delivery sequence of that ack: the server ignores an AckAll at or below the last one it took. */
+  private ackedDelivery = 0;
+  private lastDelivery: number;
+  private readonly everyMs: number;
   private timer?: NodeJS.Timeout;
+  /** Why acks stopped (a missed delivery), if they did. */
+  missed?: string;
   /** Acks sent (each covering every message up to it). */
   sent = 0;
 
-  constructor(private readonly everyMs = CUMULATIVE_ACK_EVERY_MS) {}
+  constructor(
+    private readonly onMissed: (detail: string) => void,
+    options: { everyMs?: number; deliveredBefore?: number; pendingBefore?: number } = {},
+  ) {
+    this.everyMs = options.everyMs ?? CUMULATIVE_ACK_EVERY_MS;
+    this.lastDelivery = options.deliveredBefore ?? 0;
+    if (options.pendingBefore) this.stopAcking(`${options.pendingBefore} messages were pending (delivered, not acked) when the consumer started`);
+  }
 
   delivered(msg: JsMsg): void {
+    const delivery = msg.info.deliverySequence;
+    if (delivery !== this.lastDelivery + 1) this.stopAcking(`delivery ${this.lastDelivery + 1} never arrived (the next was ${delivery})`);
+    this.lastDelivery = Math.max(this.lastDelivery, delivery);
+    // A copy of a message acked already or handled here: nothing to wait for (a failed copy of it changes nothing).
+    if (msg.seq <= this.ackedSeq || this.handledMsgs.has(msg.seq)) return;
     this.open.add(msg.seq);
   }
 
   handled(msg: JsMsg): void {
     this.open.delete(msg.seq);
-    this.handledMsgs.push(msg);
+    if (msg.seq <= this.ackedSeq) return;
+    this.handledMsgs.set(msg.seq, msg);
     this.timer ??= setTimeout(() => this.flush(), this.everyMs);
   }
 
   /** Handled messages waiting for their covering ack. */
   get waiting(): number {
-    return this.handledMsgs.length;
+    return this.handledMsgs.size;
   }
 
-  /** Sends the one ack the open messages allow now (none if the oldest message is still open). */
+  /** Sends the one ack the open messages allow now (none if the oldest message is still open, or after a missed delivery). */
   flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.missed) return;
     let floor = Infinity;
     for (const seq of this.open) if (seq < floor) floor = seq;
     let covering: JsMsg | undefined;
-    const kept: JsMsg[] = [];
-    for (const m of this.handledMsgs) {
-      if (m.seq >= floor) kept.push(m);
-      else if (!covering || m.seq > covering.seq) covering = m;
-    }
-    this.handledMsgs = kept;
+    for (const [seq, m] of this.handledMsgs) if (seq < floor && (!covering || seq > covering.seq)) covering = m;
     // Handled messages above an open one wait for it: its own handling schedules the next flush.
-    if (covering) {
-      covering.ack();
-      this.sent++;
-    }
+    // One whose delivery is older than the last ack's would be ignored: a later delivery covers it.
+    if (!covering || covering.info.deliverySequence <= this.ackedDelivery) return;
+    for (const seq of [...this.handledMsgs.keys()]) if (seq <= covering.seq) this.handledMsgs.delete(seq);
+    covering.ack();
+    this.ackedSeq = covering.seq;
+    this.ackedDelivery = covering.info.deliverySequence;
+    this.sent++;
   }
 
   stop(): void {
     this.flush();
     clearTimeout(this.timer);
     this.timer = undefined;
+  }
+
+  private stopAcking(detail: string): void {
+    if (this.missed) return;
+    this.missed = detail;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.onMissed(detail);
   }
 }
 
@@ -152,21 +191,24 @@ export class DurableConsumer<E> {
       if (!/consumer not found/i.test((err as Error).message)) throw err;
     }
     if (!existing) await this.jsm.consumers.add(this.options.stream, config);
-    else if (existing.config.ack_policy !== ackPolicy) {
-      // A server cannot change a consumer's ack policy: the durable is made again where it was,
-      // just after its ack floor (what was delivered and not acked comes again; handlers are idempotent).
-      const from = existing.ack_floor.stream_seq + 1;
-      await this.jsm.consumers.delete(this.options.stream, this.options.durable);
-      await this.jsm.consumers.add(this.options.stream, { ...config, ...startOf({ startSeq: from }) });
-      this.log.info({ durable: this.options.durable, from: existing.config.ack_policy, to: ackPolicy, startSeq: from }, 'consumer made again with its new ack policy, from just after its ack floor');
-    } else {
+    else if (existing.config.ack_policy !== ackPolicy)
+      // A server cannot change a consumer's ack policy, and neither way round is safe to ack with the other.
+      throw new Error(
+        `consumer ${this.options.durable} on ${this.options.stream} acks ${existing.config.ack_policy}, this code acks ${ackPolicy}: remove it (nats consumer rm ${this.options.stream} ${this.options.durable}, or start the lab with --fresh) and it is made again`,
+      );
+    else
       await this.jsm.consumers.update(this.options.stream, this.options.durable, {
         filter_subject: config.filter_subject,
         ack_wait: config.ack_wait,
         max_ack_pending: config.max_ack_pending,
       });
+    if (ackPolicy === AckPolicy.All) {
+      const onMissed = (detail: string) => {
+        this.log.error({ durable: this.options.durable, detail }, 'a delivery was missed: this consumer sends no more acks (an ack could cover a message nobody handled)');
+        this.options.onMissedDelivery?.(detail);
+      };
+      this.cumulative = new CumulativeAcks(onMissed, { deliveredBefore: existing?.delivered.consumer_seq ?? 0, pendingBefore: existing?.num_ack_pending ?? 0 });
     }
-    if (ackPolicy === AckPolicy.All) this.cumulative = new CumulativeAcks();
     const consumer = await this.js.consumers.get(this.options.stream, this.options.durable);
     // Pulls that expire in 5 s (nats.js: 30 s) and heartbeats every 2.5 s: when the consumer's leader
     // in a JetStream cluster dies, the pull it held is lost, and the client notices two missed

@@ -119,8 +119,6 @@ export class EventFeed<E> {
       logger: this.deps.logger.child({ component: `feed:${this.options.durable}` }),
       decode: (msg: JsMsg) => this.options.decode(this.deps.prefix, msg.subject, msg.json<unknown>()),
       handle: (event) => this.dispatch(event),
-      // Its subscribers succeed or throw (and apply an event once: versions), so one ack covers many.
-      acks: 'cumulative',
       ...(startSeq !== undefined ? { startSeq } : {}),
     });
     await this.consumer.start();
@@ -323,7 +321,6 @@ export class LocationFeedHub {
         return ACK;
       },
       startSeq: Math.min(...this.members.map((m) => m.startSeq)),
-      acks: 'cumulative',
     });
     await this.consumer.start();
     deps.logger.info(

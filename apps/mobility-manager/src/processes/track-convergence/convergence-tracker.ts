@@ -36,6 +36,8 @@ export class ConvergenceTracker {
   private consumer?: DurableConsumer<StreamEvent>;
   private timer?: NodeJS.Timeout;
   private recording: Promise<unknown> = Promise.resolve();
+  /** Set while the tracker follows the stream again after a missed delivery. */
+  private refollowing?: Promise<void>;
   private stopped = false;
   private readonly log: Logger;
   private readonly reads: MoveReadModel;
@@ -63,8 +65,19 @@ export class ConvergenceTracker {
   }
 
   async start(): Promise<void> {
+    const since = await this.follow();
+    const tickMs = Math.min(1000, Math.max(20, this.options.deadlineMs / 4));
+    this.timer = setInterval(() => this.handle(this.book.due(this.now())), tickMs);
+    this.log.info(
+      { deadlineMs: this.options.deadlineMs, since: since.toISOString() },
+      `convergence tracker ready: a move whose planes do not all agree ${fmtS(this.options.deadlineMs)} after its commit is flagged late`,
+    );
+  }
+
+  /** Makes the consumer afresh at the oldest move still converging, and consumes; returns that point. */
+  private async follow(): Promise<Date> {
     const since = await this.resumePoint();
-    // Reposition: the book starts empty, so the consumer starts at the oldest move still converging.
+    // Reposition: the book may lack what came before, so the consumer starts at the oldest move still converging.
     await this.deps.jsm.consumers.delete(this.options.stream, CONVERGENCE_DURABLE).catch((err: Error) => {
       if (!/not found/i.test(err.message)) throw err;
     });
@@ -84,16 +97,37 @@ export class ConvergenceTracker {
         return isOwnEventSubject(this.options.prefix, msg.subject, stream, type);
       },
       handle: (event, msg) => this.onMessage(event, msg),
-      // It acts on a third of what it reads, and what it decides is idempotent: one ack covers many.
+      // It acts on a third of what it reads, its handlers fail only when the database does, and what
+      // it decides is idempotent: one ack covers many. A missed delivery: follow again (below).
       acks: 'cumulative',
+      onMissedDelivery: (detail) => this.followAgain(detail),
     });
     await this.consumer.start();
-    const tickMs = Math.min(1000, Math.max(20, this.options.deadlineMs / 4));
-    this.timer = setInterval(() => this.handle(this.book.due(this.now())), tickMs);
-    this.log.info(
-      { deadlineMs: this.options.deadlineMs, since: since.toISOString() },
-      `convergence tracker ready: a move whose planes do not all agree ${fmtS(this.options.deadlineMs)} after its commit is flagged late`,
-    );
+    return since;
+  }
+
+  /**
+   * A delivery never arrived (a reconnect): the consumer acks no more, since an ack could cover the
+   * lost message. The tracker follows the stream again from the oldest move still converging (what
+   * it reads twice changes nothing), retrying every second until it can.
+   */
+  followAgain(detail: string): void {
+    if (this.stopped || this.refollowing) return;
+    this.log.warn({ detail }, 'the convergence tracker missed a delivery: following the stream again from the oldest move still converging');
+    const missed = this.consumer;
+    this.refollowing = (async () => {
+      await missed?.stop();
+      while (!this.stopped) {
+        try {
+          await this.follow();
+          this.log.info({}, 'the convergence tracker follows the stream again');
+          return;
+        } catch (err) {
+          this.log.warn({ err: (err as Error).message }, 'the convergence tracker could not follow the stream again yet; retrying in 1 s');
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+        }
+      }
+    })().finally(() => (this.refollowing = undefined));
   }
 
   /** What its consumer dropped before handling, by reason (for `locus_events_dropped_total`). */
@@ -104,6 +138,7 @@ export class ConvergenceTracker {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    await this.refollowing;
     await this.consumer?.stop();
     await this.recording.catch(() => undefined);
   }
