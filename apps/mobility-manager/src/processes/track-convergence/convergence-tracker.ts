@@ -38,6 +38,7 @@ export class ConvergenceTracker {
   private recording: Promise<unknown> = Promise.resolve();
   /** Set while the tracker follows the stream again after a missed delivery. */
   private refollowing?: Promise<void>;
+  private following = false;
   private stopped = false;
   private readonly log: Logger;
   private readonly reads: MoveReadModel;
@@ -76,6 +77,15 @@ export class ConvergenceTracker {
 
   /** Makes the consumer afresh at the oldest move still converging, and consumes; returns that point. */
   private async follow(): Promise<Date> {
+    this.following = true;
+    try {
+      return await this.followFromResumePoint();
+    } finally {
+      this.following = false;
+    }
+  }
+
+  private async followFromResumePoint(): Promise<Date> {
     const since = await this.resumePoint();
     // Reposition: the book may lack what came before, so the consumer starts at the oldest move still converging.
     await this.deps.jsm.consumers.delete(this.options.stream, CONVERGENCE_DURABLE).catch((err: Error) => {
@@ -112,7 +122,8 @@ export class ConvergenceTracker {
    * it reads twice changes nothing), retrying every second until it can.
    */
   followAgain(detail: string): void {
-    if (this.stopped || this.refollowing) return;
+    // While a consumer is being made there is nothing to follow again (its durable is new: nothing was pending).
+    if (this.stopped || this.refollowing || this.following) return;
     this.log.warn({ detail }, 'the convergence tracker missed a delivery: following the stream again from the oldest move still converging');
     const missed = this.consumer;
     this.refollowing = (async () => {
