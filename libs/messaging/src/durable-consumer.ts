@@ -147,9 +147,10 @@ export class CumulativeAcks {
 }
 
 /**
- * A durable JetStream consumer with explicit acks. Messages are dispatched concurrently across
- * keys and serially within a key; a handler that runs long keeps its message alive with
- * `working()`, and a handler that throws gets the message redelivered later.
+ * A durable JetStream consumer, acking each message (or, with `acks: 'cumulative'`, many with one:
+ * `CumulativeAcks`). Messages are dispatched concurrently across keys and serially within a key; a
+ * handler that runs long keeps its message alive with `working()`, and a handler that throws gets
+ * the message redelivered later.
  */
 export class DurableConsumer<E> {
   readonly durable: string;
