@@ -17,6 +17,8 @@ describe('durable consumer with cumulative acks: exactly the unhandled messages 
   const stream = `CUMACKS_${tag}`;
   const subject = (n: string) => `cumacks.${tag}.${n}`;
   const consumers: DurableConsumer<{ n: number }>[] = [];
+  /** What each consumer logged. */
+  const logsOf = new Map<DurableConsumer<{ n: number }>, () => any[]>();
 
   beforeAll(async () => {
     nc = await connect({ servers: NATS_URL });
@@ -40,11 +42,12 @@ describe('durable consumer with cumulative acks: exactly the unhandled messages 
   }
 
   function consumer(durable: string, acks: 'each' | 'cumulative', handle: (n: number, redelivered: boolean) => void, onMissedDelivery?: (detail: string) => void): DurableConsumer<{ n: number }> {
+    const { logger, lines } = capturingLogger();
     const c = new DurableConsumer<{ n: number }>(nc.jetstream(), jsm, {
       stream,
       durable,
       filterSubject: `cumacks.${tag}.>`,
-      logger: capturingLogger().logger,
+      logger,
       decode: (msg) => msg.json<{ n: number }>(),
       handle: async (event, msg) => {
         handle(event.n, msg.info.redelivered);
@@ -54,6 +57,7 @@ describe('durable consumer with cumulative acks: exactly the unhandled messages 
       ...(onMissedDelivery ? { onMissedDelivery } : {}),
     });
     consumers.push(c);
+    logsOf.set(c, lines);
     return c;
   }
 
@@ -137,6 +141,20 @@ describe('durable consumer with cumulative acks: exactly the unhandled messages 
     // It sent no ack: the floor is where the first consumer left it.
     expect((await info('pending-at-restart')).ack_floor.stream_seq).toBe(first);
     expect(c2.cumulativeAcks).toBe(0);
+    // Its owner was told (and says so itself): the consumer logged no error of its own.
+    expect(logsOf.get(c2)!().filter((l) => l.level >= 50)).toEqual([]);
+
+    // A consumer with no owner to tell says it, as an error naming the durable and what was missed.
+    const c3 = consumer('pending-at-restart', 'cumulative', () => undefined);
+    await c3.start();
+    expect(logsOf.get(c3)!().filter((l) => l.level >= 50)).toEqual([
+      expect.objectContaining({
+        durable: 'pending-at-restart',
+        detail: expect.stringMatching(/messages were pending \(delivered, not acked\) when the consumer started/),
+        msg: expect.stringMatching(/^a delivery was missed/),
+      }),
+    ]);
+    await c3.stop();
   });
 
   it('given a durable that acks each message, when code asking for cumulative acks starts on it, then it refuses with what to do, and nothing is consumed', async () => {

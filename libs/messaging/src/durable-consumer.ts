@@ -47,7 +47,8 @@ export interface DurableConsumerOptions<E> {
   /**
    * With cumulative acks: a delivery went missing, so an ack could cover a message nobody handled;
    * the consumer sends no ack any more. The owner starts a consumer afresh from a point it knows
-   * (the convergence tracker: its resume point). Without it, the miss is logged as an error.
+   * (the convergence tracker: its resume point) and logs it. Without it, the miss is logged as an
+   * error (and the consumer stalls once `maxAckPending` messages wait for an ack).
    */
   onMissedDelivery?: (detail: string) => void;
 }
@@ -204,10 +205,11 @@ export class DurableConsumer<E> {
         max_ack_pending: config.max_ack_pending,
       });
     if (ackPolicy === AckPolicy.All) {
-      const onMissed = (detail: string) => {
-        this.log.error({ durable: this.options.durable, detail }, 'a delivery was missed: this consumer sends no more acks (an ack could cover a message nobody handled)');
-        this.options.onMissedDelivery?.(detail);
-      };
+      // The owner that starts over says so in its own words; without one, the consumer says it (it will stall at maxAckPending).
+      const owner = this.options.onMissedDelivery;
+      const onMissed =
+        owner ??
+        ((detail: string) => this.log.error({ durable: this.options.durable, detail }, 'a delivery was missed: this consumer sends no more acks (an ack could cover a message nobody handled)'));
       this.cumulative = new CumulativeAcks(onMissed, { deliveredBefore: existing?.delivered.consumer_seq ?? 0, pendingBefore: existing?.num_ack_pending ?? 0 });
     }
     const consumer = await this.js.consumers.get(this.options.stream, this.options.durable);
