@@ -69,6 +69,18 @@ describe('cold move end to end', () => {
     expect(outbox[0].n).toBe(0);
   });
 
+  it("records the location commit in the transfer's own append: one transaction per step that asks someone", async () => {
+    // web-01's move of the first test. events is append-only: xmin is the transaction that inserted each row.
+    const rows: { type: string; tx: string }[] = await lab.manager.dataSource.query(
+      `SELECT type, xmin::text AS tx FROM events WHERE stream_id = 'vm:web-01' AND type <> 'VmPlaced' AND type <> 'MoveConverged' ORDER BY position`,
+    );
+    expect(rows.map((r) => r.type)).toEqual(['MoveAccepted', 'MoveStarted', 'VmStoppedAtSource', 'VmConfigTransferred', 'VmRelocated', 'VmStartedAtTarget', 'MoveCompleted']);
+    const tx = new Map(rows.map((r) => [r.type, r.tx]));
+    expect(tx.get('VmRelocated')).toBe(tx.get('VmConfigTransferred'));
+    // accepted, started, the stop, the transfer with the commit, the boot with the completion
+    expect(new Set(rows.map((r) => r.tx)).size).toBe(5);
+  });
+
   it('lists VMs by site from the location DB', async () => {
     const dc2 = await lab.vms({ site: 'dc2' });
     expect(dc2.map((v) => v.name)).toContain('web-01');

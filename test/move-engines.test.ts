@@ -39,7 +39,25 @@ describe('move engines', () => {
     expect((await lab.req('vm.get', { vm: 'web-01' })).vm).toMatchObject({ hypervisor: 'dc2-hv1', locationVersion: 2, state: 'running' });
     // One progress line per pre-copy round.
     expect(lab.logs().filter((l) => l.moveId === accepted.moveId && /^pre-copy web-01 round/.test(l.msg))).toHaveLength(move.rounds.length);
+    // The saga's own decisions go into the append of the answer before them: the switchover with
+    // the last round, the location commit with the stop-and-copy; each still says so once.
+    const tx = await transactionsOf(accepted.moveId);
+    expect(tx.SwitchoverStarted).toBe(tx.lastRound);
+    expect(tx.VmRelocated).toBe(tx.VmPausedAndCopied);
+    expect(lab.logs().filter((l) => l.moveId === accepted.moveId && /^switchover of web-01/.test(l.msg))).toHaveLength(1);
+    expect(lab.logs().filter((l) => l.moveId === accepted.moveId && /^location committed: web-01/.test(l.msg))).toHaveLength(1);
   });
+
+  /** The transaction (xmin: events is append-only) of each event of a move, and of its last pre-copy round. */
+  async function transactionsOf(moveId: string): Promise<Record<string, string>> {
+    const rows: { type: string; tx: string }[] = await lab.manager.dataSource.query(`SELECT type, xmin::text AS tx FROM events WHERE data->>'moveId' = $1 ORDER BY position`, [moveId]);
+    const out: Record<string, string> = {};
+    for (const r of rows) {
+      out[r.type] = r.tx;
+      if (r.type === 'PreCopyRoundCompleted') out.lastRound = r.tx;
+    }
+    return out;
+  }
 
   it('hot with a heavy writer: auto-converge throttles the vCPU round by round, and the plan said so', async () => {
     const body = { vm: 'db-01', to: 'dc1-hv2', mode: 'hot', options: { dirtyRateMBps: 1500, workingSetMb: 16384 } };
@@ -58,6 +76,10 @@ describe('move engines', () => {
     const move = await lab.waitForMove((await lab.req('vm.move', body)).moveId, ['failed'], 30_000);
     expect(move.error.code).toBe('NOT_CONVERGING');
     expect((await lab.req('vm.get', { vm: 'db-02' })).vm).toMatchObject({ hypervisor: 'dc1-hv2', locationVersion: 1, state: 'running' });
+    // The verdict is recorded with the round that called for it, and said once.
+    const tx = await transactionsOf(move.moveId);
+    expect(tx.MoveFailed).toBe(tx.lastRound);
+    expect(lab.logs().filter((l) => l.moveId === move.moveId && /failed: NOT_CONVERGING$/.test(l.msg))).toHaveLength(1);
   });
 
   it('hot with policy postcopy: downtime is device state only; the rest is pulled after resume', async () => {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { LocusError, parseVmEvent, vmStreamId, type EventMetadata, type RecordedEvent, type VmEvent } from '@locus/contracts';
 import { decide, fold, type Decision, type VmCommand, type VmState } from '@locus/domain';
-import { GroupCommitter, PgEventStore, VersionConflictError, type AppendRequest } from '@locus/eventstore';
+import { GroupCommitter, PgEventStore, VersionConflictError, type AppendRequest, type NewEvent } from '@locus/eventstore';
 
 export interface CommandContext {
   correlationId: string;
@@ -22,6 +22,13 @@ export interface BatchedOutcome {
   events: RecordedEvent[];
   error?: LocusError;
 }
+
+/**
+ * Events the caller decides itself on the state a command's events lead to (the saga's steps that
+ * ask no one: `decisionsAfter` in @locus/domain), appended with the command's events in one
+ * transaction. Undefined or empty: nothing more to record now.
+ */
+export type FollowUp = (state: VmState) => { events: VmEvent[]; ctx: CommandContext } | undefined;
 
 /** A VM's decided state at a stream version, as this process last read or wrote it. */
 export interface VmSnapshot {
@@ -90,8 +97,12 @@ export class VmCommandService {
     this.cache.delete(vm);
   }
 
-  /** Returns the appended events (empty when the command had already been applied). Throws LocusError on refusal. */
-  async execute(vm: string, command: VmCommand, ctx: CommandContext): Promise<{ events: RecordedEvent[]; state: VmState }> {
+  /**
+   * Returns the appended events (empty when the command had already been applied). Throws LocusError on refusal.
+   * With `followUp`, the events it decides on the state after the command's are appended with
+   * them, atomically (decided again with them after a version conflict).
+   */
+  async execute(vm: string, command: VmCommand, ctx: CommandContext, followUp?: FollowUp): Promise<{ events: RecordedEvent[]; state: VmState }> {
     for (let attempt = 1; ; attempt++) {
       const loaded = await this.loadTelling(vm);
       let { state, version } = loaded.snapshot;
@@ -105,13 +116,11 @@ export class VmCommandService {
       }
       if (!decision.ok) throw refusal(vm, decision);
       if (decision.events.length === 0) return { events: [], state };
-      const metadata: EventMetadata = { ...ctx, at: this.now().toISOString() };
+      const at = this.now().toISOString();
+      const toAppend: NewEvent[] = decision.events.map((e: VmEvent) => ({ type: e.type, data: e.data, metadata: { ...ctx, at } }));
+      for (const e of this.followUpEvents(vm, command, followUp, fold(decision.events, state), at)) toAppend.push(e);
       try {
-        const events = await this.committer.append(
-          vmStreamId(vm),
-          version,
-          decision.events.map((e: VmEvent) => ({ type: e.type, data: e.data, metadata })),
-        );
+        const events = await this.committer.append(vmStreamId(vm), version, toAppend);
         this.remember(vm, {
           state: fold(
             events.map((e) => parseVmEvent(e.type, e.data)),
@@ -127,6 +136,18 @@ export class VmCommandService {
         if (attempt >= this.maxAttempts) throw new LocusError('VERSION_CONFLICT', `${vm} kept changing under ${command.type}; retry`);
         this.logger.debug({ component: 'vm-commands', vm, command: command.type, attempt }, 'version conflict; deciding again');
       }
+    }
+  }
+
+  /** The follow-up's events on `state`; a follow-up that throws records nothing of its own and never costs the command its append. */
+  private followUpEvents(vm: string, command: VmCommand, followUp: FollowUp | undefined, state: VmState, at: string): NewEvent[] {
+    if (!followUp) return [];
+    try {
+      const more = followUp(state);
+      return more ? more.events.map((e) => ({ type: e.type, data: e.data, metadata: { ...more.ctx, at } })) : [];
+    } catch (err) {
+      this.logger.warn({ component: 'vm-commands', vm, command: command.type, err: (err as Error).message }, 'the decision after this command failed: the command is recorded alone');
+      return [];
     }
   }
 

@@ -1,6 +1,8 @@
-import type { AgentStepReply, ErrorBody } from '@locus/contracts';
+import type { AgentStepReply, ErrorBody, VmEvent } from '@locus/contracts';
 import type { VmCommand } from '../vm/vm.commands';
-import type { AgentStep, SagaStep } from './move.saga';
+import { decide, fold } from '../vm/vm.decider';
+import type { VmState } from '../vm/vm.state';
+import { nextSagaStep, type AgentStep, type SagaStep } from './move.saga';
 
 /**
  * What a saga step comes to, as a command for the VM's decider: written once, used by the saga
@@ -95,4 +97,33 @@ export function commandOfAnswer(step: AgentStep, answer: StepAnswer, timeScale: 
       throw new Error(`unhandled agent action ${never}`);
     }
   }
+}
+
+/** A decision the saga takes alone, and the events it comes to. */
+export interface DecidedStep {
+  step: Exclude<OwnStep, { kind: 'admit' }>;
+  events: VmEvent[];
+}
+
+/** Decisions chained after one answer at most (a cold move has one: the commit). */
+const MAX_CHAINED_DECISIONS = 4;
+
+/**
+ * The steps the saga can decide at once on `state` (the state right after an agent's answer is
+ * recorded), with their events, in order: the location commit after the last transfer, a
+ * switchover, a failure verdict. They ask no one, so they can be recorded in the answer's own
+ * append. The chain ends at a step that asks someone (an agent; admission, which reads its host's
+ * queue) and at one the decider refuses or finds already done: the saga takes that one later, alone.
+ */
+export function decisionsAfter(state: VmState): DecidedStep[] {
+  const out: DecidedStep[] = [];
+  for (let i = 0; i < MAX_CHAINED_DECISIONS; i++) {
+    const step = nextSagaStep(state);
+    if (!step || step.kind === 'agent' || step.kind === 'admit') break;
+    const decision = decide(commandOfStep(step), state);
+    if (!decision.ok || decision.events.length === 0) break;
+    out.push({ step, events: decision.events });
+    state = fold(decision.events, state);
+  }
+  return out;
 }

@@ -2,7 +2,7 @@ import type { MovePlan, VmEvent } from '@locus/contracts';
 import type { VmCommand } from './vm.commands';
 import { decide, fold } from './vm.decider';
 import { nextSagaStep, type AgentStep } from '../move/move.saga';
-import { commandOfAnswer, commandOfStep, type StepAnswer } from '../move/step-outcome';
+import { commandOfAnswer, commandOfStep, decisionsAfter, type StepAnswer } from '../move/step-outcome';
 import { predictMove } from '../move/move.prediction';
 import { runRound, precopyParamsOf } from '../precopy/precopy.model';
 
@@ -61,6 +61,28 @@ function drive(history: VmEvent[]): VmEvent[] {
     const decision = decide(command, state);
     if (!decision.ok) throw new Error(`${command.type} refused: ${decision.message}`);
     events.push(...decision.events);
+  }
+  throw new Error('saga did not finish');
+}
+
+/**
+ * `drive` as the runner does it: after each agent's answer, the decisions that follow at once
+ * (`decisionsAfter`) go into the same append. Returns the events and how many appends they took.
+ */
+function driveChained(history: VmEvent[]): { events: VmEvent[]; appends: number } {
+  const events = [...history];
+  let appends = 0;
+  for (let i = 0; i < 200; i++) {
+    const state = fold(events);
+    const step = nextSagaStep(state);
+    if (!step || state.status !== 'placed' || !state.move) return { events, appends };
+    const command: VmCommand = step.kind === 'agent' ? commandOfAnswer(step, perfectAnswer(step, state.move.plan!), 1) : commandOfStep(step);
+    const decision = decide(command, state);
+    if (!decision.ok) throw new Error(`${command.type} refused: ${decision.message}`);
+    const appended = [...decision.events];
+    if (step.kind === 'agent') appended.push(...decisionsAfter(fold(decision.events, state)).flatMap((d) => d.events));
+    events.push(...appended);
+    appends++;
   }
   throw new Error('saga did not finish');
 }
@@ -452,3 +474,64 @@ describe('VM decider: network convergence of a committed move', () => {
     expect(nextSagaStep(fold([...moved, lateEvent, converged]))).toBeNull();
   });
 });
+
+describe('saga: the decisions recorded in the append of the answer before them (decisionsAfter)', () => {
+  const postcopyPlan = hotPlan({ memoryBytes: 64 * GiB, workingSetBytes: 12 * GiB, dirtyRateBps: 2 * GiB, maxDataBytes: 192 * GiB, policy: 'postcopy' });
+  const abortPlan = hotPlan({ memoryBytes: 64 * GiB, workingSetBytes: 12 * GiB, dirtyRateBps: 2 * GiB, maxDataBytes: 192 * GiB, policy: 'abort' });
+
+  it('given a cold move whose config was just transferred, then the location commit, decided at once', () => {
+    const after = decisionsAfter(fold([placed, accepted(), started, stopped, transferred]));
+    expect(after.map((d) => d.step.kind)).toEqual(['commit']);
+    expect(after.flatMap((d) => d.events)).toEqual([relocated]);
+  });
+  it('given a step that asks an agent next (the transfer after the stop, the boot after the commit), then nothing', () => {
+    expect(decisionsAfter(fold([placed, accepted(), started, stopped]))).toEqual([]);
+    expect(decisionsAfter(fold([placed, accepted(), started, stopped, transferred, relocated]))).toEqual([]);
+  });
+  it('given a queued move, then nothing: admission reads its host’s queue first', () => {
+    expect(decisionsAfter(fold([placed, accepted()]))).toEqual([]);
+  });
+  it('given no move, then nothing', () => {
+    expect(decisionsAfter(fold([placed]))).toEqual([]);
+    expect(decisionsAfter(fold([]))).toEqual([]);
+  });
+  it('given a hot move whose last round converged, then the switchover; given one that cannot converge under abort, then the failure verdict', () => {
+    // The history up to the last round, as one step at a time records it.
+    const hot = drive([placed, accepted(hotPlan())]);
+    const switchover = hot.findIndex((e) => e.type === 'SwitchoverStarted');
+    expect(hot[switchover - 1].type).toBe('PreCopyRoundCompleted');
+    expect(decisionsAfter(fold(hot.slice(0, switchover))).map((d) => d.step.kind)).toEqual(['switchover']);
+    expect(decisionsAfter(fold(hot.slice(0, switchover))).flatMap((d) => d.events)).toEqual([hot[switchover]]);
+    const aborted = drive([placed, accepted(abortPlan)]);
+    const verdict = aborted.findIndex((e) => e.type === 'MoveFailed');
+    expect(aborted[verdict - 1].type).toBe('PreCopyRoundCompleted');
+    expect(decisionsAfter(fold(aborted.slice(0, verdict))).map((d) => d.step.kind)).toEqual(['fail']);
+    expect(decisionsAfter(fold(aborted.slice(0, verdict))).flatMap((d) => d.events)).toEqual([
+      expect.objectContaining({ type: 'MoveFailed', data: expect.objectContaining({ code: 'NOT_CONVERGING' }) }),
+    ]);
+  });
+  it('when every kind of move is driven with the decisions chained, then the same events in the same order as one step at a time, in fewer appends', () => {
+    const histories: [string, VmEvent[], number][] = [
+      // [label, history, appends saved: the commit (cold, warm, hot), the switchover (hot), the verdict (abort)]
+      ['cold', [placed, accepted()], 1],
+      ['warm', [placed, accepted(warmPlan)], 1],
+      ['hot', [placed, accepted(hotPlan())], 2],
+      ['hot postcopy', [placed, accepted(postcopyPlan)], 2],
+      ['hot abort', [placed, accepted(abortPlan)], 1],
+      ['HA restart', [placed, accepted(coldPlan, 'ha-restart')], 0],
+    ];
+    for (const [label, history, saved] of histories) {
+      const oneByOne = drive(history);
+      const chained = driveChained(history);
+      expect({ label, events: chained.events }).toEqual({ label, events: oneByOne });
+      expect({ label, appends: chained.appends }).toEqual({ label, appends: oneByOne.length - history.length - countMultiEventAppends(oneByOne.slice(history.length)) - saved });
+    }
+  });
+});
+
+/** Appends of one step that record two events (the boot and the completion, the announce and the completion). */
+function countMultiEventAppends(events: VmEvent[]): number {
+  return events.filter(
+    (e) => e.type === 'MoveCompleted' && events.indexOf(e) > 0 && ['VmStartedAtTarget', 'VmResumedAtTarget', 'RarpAnnounced', 'PostcopyCompleted'].includes(events[events.indexOf(e) - 1].type),
+  ).length;
+}

@@ -6,6 +6,7 @@ import {
   attemptTimeoutMs,
   commandOfAnswer,
   commandOfStep,
+  decisionsAfter,
   expectedStepMs,
   failureOf,
   freeOutboundSlots,
@@ -19,7 +20,7 @@ import {
 } from '@locus/domain';
 import { MoveReadModel } from '@locus/eventstore';
 import { ACK, DurableConsumer, LinkWatch, requestJson, type Outcome } from '@locus/messaging';
-import type { VmCommandService } from '../../vm-commands/vm-command.service';
+import type { FollowUp, VmCommandService } from '../../vm-commands/vm-command.service';
 import { SerialPerKey } from './serial-per-key';
 
 export interface MoveSagaOptions {
@@ -182,12 +183,8 @@ export class MoveSagaRunner {
       case 'commit':
         return this.commit(vm, step, ctx);
       case 'switchover': {
-        const { moveId, reason, remainingBytes, expectedDowntimeMs } = step;
-        this.log.info(
-          { moveId, vm, reason, remainingBytes: Math.round(remainingBytes), expectedDowntimeMs: round(expectedDowntimeMs) },
-          `switchover of ${vm}: ${reason}, expected downtime ${fmt(expectedDowntimeMs)}`,
-        );
         const { events } = await this.deps.commands.execute(vm, commandOfStep(step), { ...ctx, component: 'mobility-manager' });
+        for (const e of events) this.logDecision(vm, e);
         return { outcome: ACK, events };
       }
       case 'fail':
@@ -202,17 +199,35 @@ export class MoveSagaRunner {
   }
 
   private async commit(vm: string, step: Extract<SagaStep, { kind: 'commit' }>, ctx: Ctx): Promise<Stepped> {
-    const { moveId } = step;
     const { events } = await this.deps.commands.execute(vm, commandOfStep(step), { ...ctx, component: 'mobility-manager' });
-    const relocated = events.find((e): e is RecordedVmEvent<'VmRelocated'> => e.type === 'VmRelocated');
-    if (relocated) {
-      const d = relocated.data;
+    for (const e of events) this.logDecision(vm, e);
+    return { outcome: ACK, events };
+  }
+
+  /**
+   * The steps the saga decides alone right after an agent's answer (`decisionsAfter`: the location
+   * commit after the last transfer, a switchover, a failure verdict), recorded in the answer's own
+   * append: such a step costs no transaction and no commit wait of its own.
+   */
+  private decisionsAfterAnswer(ctx: Ctx): FollowUp {
+    return (state) => ({ events: decisionsAfter(state).flatMap((d) => d.events), ctx: { ...ctx, component: 'mobility-manager' } });
+  }
+
+  /** The progress line of a decision the saga recorded: a location commit, a switchover, a failure verdict. */
+  private logDecision(vm: string, e: RecordedEvent): void {
+    if (e.type === 'VmRelocated') {
+      const d = (e as RecordedVmEvent<'VmRelocated'>).data;
       this.log.info(
-        { moveId, vm, to: d.to.hypervisor, site: d.to.site, locationVersion: d.locationVersion },
+        { moveId: d.moveId, vm, to: d.to.hypervisor, site: d.to.site, locationVersion: d.locationVersion },
         `location committed: ${vm} now at ${d.to.hypervisor} (${d.to.site}), version ${d.locationVersion}`,
       );
+    } else if (e.type === 'SwitchoverStarted') {
+      const { moveId, reason, remainingBytes, expectedDowntimeMs } = (e as RecordedVmEvent<'SwitchoverStarted'>).data;
+      this.log.info(
+        { moveId, vm, reason, remainingBytes: Math.round(remainingBytes), expectedDowntimeMs: round(expectedDowntimeMs) },
+        `switchover of ${vm}: ${reason}, expected downtime ${fmt(expectedDowntimeMs)}`,
+      );
     }
-    return { outcome: ACK, events };
   }
 
   /** Starts a queued move when admission lets it (libs/domain admission: a free outbound slot; HA restarts never wait). Returns what was appended. */
@@ -305,8 +320,20 @@ export class MoveSagaRunner {
       // Past the point of no return nothing can go back; keep trying and say why.
       return { outcome: { retryInMs: 2000, reason: `${step.hypervisor} refused ${step.action}: ${reply.error.code} ${reply.error.message}` }, events: [] };
     }
-    const { events } = await this.deps.commands.execute(vm, commandOfAnswer(step, reply, this.options.stepRetry.timeScale), { ...ctx, component: `agent:${step.hypervisor}` });
-    for (const e of events) this.logEvent(vm, e);
+    const { events } = await this.deps.commands.execute(
+      vm,
+      commandOfAnswer(step, reply, this.options.stepRetry.timeScale),
+      { ...ctx, component: `agent:${step.hypervisor}` },
+      this.decisionsAfterAnswer(ctx),
+    );
+    for (const e of events) {
+      this.logEvent(vm, e);
+      this.logDecision(vm, e);
+      if (e.type === 'MoveFailed' && e.data.moveId === step.moveId) {
+        const { code, message } = (e as RecordedVmEvent<'MoveFailed'>).data;
+        this.log.warn({ moveId: step.moveId, vm, code, reason: message }, `move ${step.moveId.slice(0, 8)} ${vm} failed: ${code}`);
+      }
+    }
     return { outcome: ACK, events };
   }
 
