@@ -193,4 +193,31 @@ describe('convergence tracker', () => {
     await lab.manager.relay.drained();
     expect(await converged()).toBe(before + 1);
   });
+
+  it('records the convergences of several VMs side by side: one VM whose record is slow holds up no other', async () => {
+    const commands = lab.manager.commands;
+    const execute = commands.execute.bind(commands);
+    // Every MoveConverged append waits at a gate: with one chain for all VMs, a second VM's record
+    // would never start while the first is held.
+    const held = new Set<string>();
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    commands.execute = (async (vm, command, ctx, followUp) => {
+      if (command.type === 'RecordConverged') {
+        held.add(vm);
+        await gate;
+      }
+      return execute(vm, command, ctx, followUp);
+    }) as typeof commands.execute;
+    let moves: { moveId: string }[] = [];
+    try {
+      moves = await Promise.all([lab.req('vm.move', { vm: 'web-01', to: 'dc2-hv1', mode: 'cold' }), lab.req('vm.move', { vm: 'web-02', to: 'dc1-hv2', mode: 'cold' })]);
+      expect(moves.map((m: any) => m.ok)).toEqual([true, true]);
+      await eventually(async () => held.size >= 2, 20_000, "both VMs' convergences being recorded at once");
+    } finally {
+      open();
+      commands.execute = execute;
+    }
+    for (const m of moves) expect((await lab.waitForMove(m.moveId, ['converged'])).state).toBe('converged');
+  });
 });

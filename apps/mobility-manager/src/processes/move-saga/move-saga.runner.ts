@@ -21,7 +21,7 @@ import {
 import { MoveReadModel } from '@locus/eventstore';
 import { ACK, DurableConsumer, LinkWatch, requestJson, type Outcome } from '@locus/messaging';
 import type { FollowUp, VmCommandService } from '../../vm-commands/vm-command.service';
-import { SerialPerKey } from './serial-per-key';
+import { SerialPerKey } from '../../shared/serial-per-key';
 
 export interface MoveSagaOptions {
   prefix: string;

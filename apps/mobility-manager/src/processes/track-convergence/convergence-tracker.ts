@@ -7,6 +7,7 @@ import { MoveReadModel } from '@locus/eventstore';
 import { ACK, DurableConsumer, type Outcome } from '@locus/messaging';
 import type { TopologyIndex } from '@locus/topology';
 import type { VmCommandService } from '../../vm-commands/vm-command.service';
+import { SerialPerKey } from '../../shared/serial-per-key';
 
 export interface ConvergenceTrackerOptions {
   prefix: string;
@@ -35,7 +36,13 @@ export class ConvergenceTracker {
   readonly book: MoveConvergenceBook;
   private consumer?: DurableConsumer<StreamEvent>;
   private timer?: NodeJS.Timeout;
-  private recording: Promise<unknown> = Promise.resolve();
+  /**
+   * Recordings run one at a time per VM (a move's late verdict before its convergence), VMs side by
+   * side: their appends share group commits. One chain for every VM capped the tracker at one
+   * append's latency per move, and it fell behind a load of 100 moves/s.
+   */
+  private readonly recordings = new SerialPerKey();
+  private readonly recordsInFlight = new Set<Promise<unknown>>();
   /** Set while the tracker follows the stream again after a missed delivery. */
   private refollowing?: Promise<void>;
   private following = false;
@@ -151,7 +158,7 @@ export class ConvergenceTracker {
     clearInterval(this.timer);
     await this.refollowing;
     await this.consumer?.stop();
-    await this.recording.catch(() => undefined);
+    await Promise.allSettled([...this.recordsInFlight]);
   }
 
   /** VMs whose last move is still converging within its deadline (the drift detector leaves them out). */
@@ -198,7 +205,11 @@ export class ConvergenceTracker {
         this.log.info({ moveId: v.move.moveId, vm: v.move.vm, by: v.by }, `move ${v.move.moveId.slice(0, 8)} ${v.move.vm}: superseded by move ${v.by.slice(0, 8)} before its network converged`);
         continue;
       }
-      this.recording = this.recording.then(() => this.record(v, causationId)).catch((err) => this.log.error({ err: (err as Error).message, moveId: v.move.moveId }, 'could not record convergence'));
+      const recorded: Promise<unknown> = this.recordings
+        .run(v.move.vm, () => this.record(v, causationId))
+        .catch((err) => this.log.error({ err: (err as Error).message, moveId: v.move.moveId }, 'could not record convergence'))
+        .finally(() => this.recordsInFlight.delete(recorded));
+      this.recordsInFlight.add(recorded);
     }
   }
 
