@@ -16,7 +16,7 @@ import {
   type PlaneEvent,
   type PublishAck,
 } from '@locus/contracts';
-import { comparePrefixText, MapCache, type CacheEntry, type CacheSource } from '@locus/domain';
+import { firstByPrefix, MapCache, type CacheEntry, type CacheSource } from '@locus/domain';
 import { addJsonEndpoint, requestJson } from '@locus/messaging';
 import { iso, type MappingDeps } from '../shared/deps';
 import { PeriodicTask } from '../shared/periodic';
@@ -145,12 +145,12 @@ export class ItrService {
     const lab = this.deps.clock.lab();
     const source = `itr:${this.name}`;
     if (q.op === 'list') {
-      const all = (q.eids ? [...new Set(q.eids)].flatMap((eid) => this.cache.entry(eid) ?? []) : this.cache.entries()).sort((a, b) => comparePrefixText(a.eid, b.eid));
+      const all = q.eids ? [...new Set(q.eids)].flatMap((eid) => this.cache.entry(eid) ?? []) : this.cache.entries();
       const reply: MapListReply = {
         ok: true,
         source,
         total: all.length,
-        entries: all.slice(0, q.limit ?? 1000).map((e) => cacheView(e, lab)),
+        entries: firstByPrefix(all, (e) => e.eid, q.limit ?? 1000).map((e) => cacheView(e, lab)),
         stats: { refused: this.inbox.refused },
       };
       return reply;

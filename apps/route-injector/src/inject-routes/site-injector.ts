@@ -6,6 +6,7 @@ import {
   RouteTracker,
   SiteOriginators,
   comparePrefixText,
+  firstByPrefix,
   confirmedInCore,
   formatCommunity,
   ipOfPrefix,
@@ -380,9 +381,8 @@ export class SiteRouteInjector implements LocationFollower {
     const coreOf = (prefixes?: readonly string[]) => this.opts.core.list(prefixes).catch(() => [] as RibPath[]);
     const whole = !filter.prefixes && !paged;
     const [all, wholeCore] = await Promise.all([this.opts.driver.list(filter.prefixes), whole ? coreOf() : undefined]);
-    const listed = all.sort((a, b) => comparePrefixText(a.prefix, b.prefix));
-    const rest = filter.after === undefined ? listed : listed.filter((p) => comparePrefixText(p.prefix, filter.after!) > 0);
-    const own = filter.limit === undefined ? rest : rest.slice(0, filter.limit);
+    const rest = filter.after === undefined ? all : all.filter((p) => comparePrefixText(p.prefix, filter.after!) > 0);
+    const own = firstByPrefix(rest, (p) => p.prefix, filter.limit);
     // the core only for the prefixes shown, unless the whole table is
     const core = wholeCore ?? (await coreOf(own.map((p) => p.prefix)));
     const inCore = new Set(core.map((c) => `${c.prefix}|${c.nextHop}|${c.locationVersion}`));
@@ -402,7 +402,7 @@ export class SiteRouteInjector implements LocationFollower {
       } satisfies HostRouteView;
     });
     if (!paged) return { site: this.name, rib: this.opts.driver.kind, routes };
-    return { site: this.name, rib: this.opts.driver.kind, routes, total: listed.length, ...(own.length < rest.length ? { next: own[own.length - 1].prefix } : {}) };
+    return { site: this.name, rib: this.opts.driver.kind, routes, total: all.length, ...(own.length < rest.length ? { next: own[own.length - 1].prefix } : {}) };
   }
 
   // ---- helpers ----

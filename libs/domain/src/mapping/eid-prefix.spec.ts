@@ -1,4 +1,4 @@
-import { comparePrefixText, formatEidPrefix, hostEid, parseEidPrefix, prefixCovers, PrefixTable } from './eid-prefix';
+import { comparePrefixText, firstByPrefix, formatEidPrefix, formatIpv4, hostEid, parseEidPrefix, parseIpv4, prefixCovers, PrefixTable } from './eid-prefix';
 
 describe('EID prefixes', () => {
   it('given prefix texts, when parsed, then only canonical IPv4 prefixes are accepted', () => {
@@ -27,6 +27,58 @@ describe('EID prefixes', () => {
 
   it('sorts prefix texts by address', () => {
     expect(['10.1.0.12/32', '10.1.0.2/32', '10.0.0.0/8'].sort(comparePrefixText)).toEqual(['10.0.0.0/8', '10.1.0.2/32', '10.1.0.12/32']);
+  });
+
+  it('given dotted quads, when parsed, then exactly four decimal octets 0-255 without leading zeros are addresses', () => {
+    expect(parseIpv4('0.0.0.0')).toBe(0);
+    expect(parseIpv4('255.255.255.255')).toBe(0xffffffff);
+    expect(parseIpv4('10.1.0.10')).toBe(0x0a01000a);
+    expect(parseIpv4('192.168.100.200')).toBe(0xc0a864c8);
+    for (const bad of [
+      '',
+      '1.2.3',
+      '1.2.3.4.5',
+      '1.2.3.',
+      '.1.2.3',
+      '1..2.3',
+      '256.1.1.1',
+      '1.2.3.256',
+      '01.2.3.4',
+      '1.2.3.04',
+      '00.0.0.0',
+      '1000.1.1.1',
+      ' 1.2.3.4',
+      '1.2.3.4 ',
+      '1.2.3.4\n',
+      '1.2.-3.4',
+      '+1.2.3.4',
+      '1.2.3.a',
+      '1,2,3,4',
+      '１.2.3.4',
+      '10.1.0.10/32',
+    ])
+      expect({ bad, parsed: parseIpv4(bad) }).toEqual({ bad, parsed: undefined });
+    // Every address formats back to itself.
+    for (const n of [0, 1, 255, 256, 0x0a01000a, 0x7fffffff, 0x80000000, 0xfffffffe]) expect(parseIpv4(formatIpv4(n))).toBe(n);
+  });
+
+  it('given a table and a page size, when paged, then the first entries in address order, each key parsed once, whatever the size', () => {
+    const prefixes = ['10.1.0.12/32', '10.1.0.2/32', '10.0.0.0/8', '192.168.0.1/32', '10.1.0.0/24', '9.255.255.255/32', '10.1.0.2/31'];
+    const sorted = [...prefixes].sort(comparePrefixText);
+    const items = prefixes.map((prefix, i) => ({ prefix, i }));
+    for (const limit of [0, 1, 2, 3, 6, 7, 100, Infinity]) expect(firstByPrefix(items, (x) => x.prefix, limit).map((x) => x.prefix)).toEqual(sorted.slice(0, limit));
+    expect(firstByPrefix(items, (x) => x.prefix).map((x) => x.prefix)).toEqual(sorted);
+    // A key that is not a canonical prefix comes after the others, by text.
+    expect(firstByPrefix([{ prefix: 'junk' }, { prefix: '10.0.0.1/32' }], (x) => x.prefix, 2).map((x) => x.prefix)).toEqual(['10.0.0.1/32', 'junk']);
+    expect(firstByPrefix([{ prefix: 'junk' }, { prefix: '10.0.0.1/32' }], (x) => x.prefix, 1).map((x) => x.prefix)).toEqual(['10.0.0.1/32']);
+  });
+
+  it('given 20,000 EIDs in random order, when a page of 1, 10 or 1,000 is taken, then the same as sorting them all', () => {
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const eids = [...new Set(Array.from({ length: 20_000 }, () => `${formatIpv4(Math.floor(random() * 2 ** 32))}/32`))];
+    const sorted = [...eids].sort(comparePrefixText);
+    for (const limit of [1, 10, 1000]) expect(firstByPrefix(eids, (e) => e, limit)).toEqual(sorted.slice(0, limit));
   });
 });
 

@@ -3,8 +3,6 @@
  * everything by the canonical prefix text (`10.1.0.10/32` for a VM). Lookups probe one hash map
  * per prefix length in use (at most 33), never scan the table.
  */
-const OCTET = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
-const IPV4 = new RegExp(`^${OCTET}(\\.${OCTET}){3}$`);
 
 export interface ParsedPrefix {
   /** Network address as an unsigned 32-bit integer (host bits zero). */
@@ -13,9 +11,32 @@ export interface ParsedPrefix {
   readonly length: number;
 }
 
+/**
+ * Dotted-quad IPv4 (four decimal octets 0-255, no leading zeros, nothing else) as an unsigned 32-bit
+ * integer; undefined otherwise. One pass over the characters: it runs for every EID a list sorts or
+ * a message names (a regular expression and a split were 10 % of the planes' start-up at 100,000 VMs).
+ */
 export function parseIpv4(ip: string): number | undefined {
-  if (!IPV4.test(ip)) return undefined;
-  return ip.split('.').reduce((acc, o) => ((acc << 8) | Number(o)) >>> 0, 0);
+  if (ip.length < 7 || ip.length > 15) return undefined;
+  let value = 0;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      if (digits === 1 && octet === 0) return undefined; // a leading zero
+      octet = octet * 10 + (c - 48);
+      if (++digits > 3 || octet > 255) return undefined;
+    } else if (c === 46 && digits > 0 && dots < 3) {
+      value = (value << 8) | octet;
+      octet = 0;
+      digits = 0;
+      dots++;
+    } else return undefined;
+  }
+  if (digits === 0 || dots !== 3) return undefined;
+  return ((value << 8) | octet) >>> 0;
 }
 
 export function formatIpv4(n: number): string {
@@ -64,6 +85,63 @@ export function comparePrefixText(a: string, b: string): number {
   const pb = parseEidPrefix(b);
   if (!pa || !pb) return a < b ? -1 : a > b ? 1 : 0;
   return pa.network - pb.network || pa.length - pb.length;
+}
+
+/**
+ * The first `limit` items (all without one) in `comparePrefixText` order of their keys, sorted: a page
+ * of a table. Each key is parsed once and only the page is kept in order (a heap of `limit`), so a
+ * `limit: 1` probe of 100,000 EIDs is one pass, not a sort that parsed both sides of every comparison.
+ */
+export function firstByPrefix<T>(items: readonly T[], keyOf: (item: T) => string, limit = Infinity): T[] {
+  const keyed: { item: T; rank: number }[] = [];
+  const odd: T[] = []; // keys that are not canonical prefixes: after the others, by text (none in practice)
+  for (const item of items) {
+    const text = keyOf(item);
+    const p = parseEidPrefix(text);
+    if (p) keyed.push({ item, rank: p.network * 64 + p.length });
+    else odd.push(item);
+  }
+  const byRank = (a: { rank: number }, b: { rank: number }) => a.rank - b.rank;
+  const page = limit >= keyed.length ? keyed.sort(byRank) : smallest(keyed, Math.max(0, Math.floor(limit)));
+  const out = page.map((k) => k.item);
+  if (out.length < limit && odd.length) out.push(...odd.sort((a, b) => comparePrefixText(keyOf(a), keyOf(b))).slice(0, limit - out.length));
+  return out;
+}
+
+/** The k entries of smallest rank, in rank order: a max-heap of k over one pass. */
+function smallest<K extends { rank: number }>(all: readonly K[], k: number): K[] {
+  if (k === 0) return [];
+  const heap: K[] = [];
+  const up = (i: number) => {
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (heap[parent].rank >= heap[i].rank) return;
+      [heap[parent], heap[i]] = [heap[i], heap[parent]];
+      i = parent;
+    }
+  };
+  const down = (i: number) => {
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let top = i;
+      if (l < heap.length && heap[l].rank > heap[top].rank) top = l;
+      if (r < heap.length && heap[r].rank > heap[top].rank) top = r;
+      if (top === i) return;
+      [heap[top], heap[i]] = [heap[i], heap[top]];
+      i = top;
+    }
+  };
+  for (const e of all) {
+    if (heap.length < k) {
+      heap.push(e);
+      up(heap.length - 1);
+    } else if (e.rank < heap[0].rank) {
+      heap[0] = e;
+      down(0);
+    }
+  }
+  return heap.sort((a, b) => a.rank - b.rank);
 }
 
 /** A map from EID prefixes to values with exact get/set/delete and longest-prefix match. */

@@ -1,7 +1,7 @@
 import type { MapRegister, MapReply, MapRequest, MappingRecord, RefusedRecord } from '@locus/contracts';
 import { MessageAuthenticator, type SiteMac } from './authentication';
 import { ConvergenceTracker, type ConvergenceReport } from './convergence';
-import { comparePrefixText, hostEid } from './eid-prefix';
+import { firstByPrefix, hostEid } from './eid-prefix';
 import { MappingRegistry, toMappingRecord, type HeldVersion, type MappingEntry } from './registry';
 import type { SitePolicy } from './site-policy';
 import { RequesterIndex, SubscriptionIndex } from './subscriptions';
@@ -226,8 +226,8 @@ export class MapServer {
   /** The first `limit` live registrations by prefix; with `eids`, only those of exactly these prefixes (one lookup each, no scan). */
   list(limit: number, eids?: readonly string[]): { total: number; entries: MappingEntry[] } {
     const now = this.options.clock.lab();
-    const all = (eids ? [...new Set(eids)].flatMap((eid) => this.registry.get(eid, now) ?? []) : this.registry.entries(now)).sort((a, b) => comparePrefixText(a.eid, b.eid));
-    return { total: all.length, entries: all.slice(0, limit) };
+    const all = eids ? [...new Set(eids)].flatMap((eid) => this.registry.get(eid, now) ?? []) : this.registry.entries(now);
+    return { total: all.length, entries: firstByPrefix(all, (e) => e.eid, limit) };
   }
 
   stats(): Record<string, unknown> {
