@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { parse } from 'yaml';
 import { generateTopology, renderTopologyYaml } from './generate';
-import { defaultTopologyPath, loadTopologyFile, parseInPieces, parseTopology, TopologyError } from './load';
+import { defaultTopologyPath, flowMappingLine, loadTopologyFile, parseInPieces, parseTopology, TopologyError } from './load';
 
 describe('loadTopologyFile', () => {
   let dir: string;
@@ -150,6 +150,63 @@ describe('parseInPieces (large files without one big YAML Document)', () => {
     ['a YAML warning (unknown tag)', 'name: !foo a\n'],
   ])('given %s, then it declines (the whole text is parsed as one Document)', (_, text) => {
     expect(parseInPieces(text)).toBeUndefined();
+  });
+
+  it('given a generated VM line, then it is read without the YAML parser, as the parser reads it', () => {
+    const line = generated.split('\n').find((l) => l.startsWith('  - { name: vm-'))!;
+    expect(flowMappingLine(line)).toEqual(parse(`vms:\n${line}\n`).vms[0]);
+    expect(flowMappingLine('  - { name: vm-1, ip: 10.0.0.2, mac: "52:54:00:00:00:01", memoryMb: 512, subnet: 10.0.0.0/24 }')).toEqual({
+      name: 'vm-1',
+      ip: '10.0.0.2',
+      mac: '52:54:00:00:00:01',
+      memoryMb: 512,
+      subnet: '10.0.0.0/24',
+    });
+  });
+
+  it.each([
+    ['an octal-looking int', '0123'],
+    ['a float', '1.5'],
+    ['a trailing-dot float', '10.'],
+    ['an exponent', '1e5'],
+    ['hex', '0x1F'],
+    ['octal', '0o17'],
+    ['a boolean', 'true'],
+    ['a capitalised null', 'Null'],
+    ['a tilde', '~'],
+    ['a signed int', '-5'],
+    ['a quoted comma', '"a,b"'],
+    ['an escape', '"a\\"b"'],
+    ['a single-quoted string', "'x'"],
+    ['a plain scalar with a space', 'a b'],
+    ['a plain scalar with a colon', '52:54'],
+    ['a nested mapping', '{ b: 1 }'],
+    ['a list', '[a, b]'],
+    ['an anchor', '&x a'],
+    ['an empty value', ''],
+  ])('given a value that is %s, then the line is left to the YAML parser, and the file still reads as one Document reads it', (_, value) => {
+    const line = `  - { name: vm-1, value: ${value} }`;
+    expect(flowMappingLine(line)).toBeUndefined();
+    const text = `name: x\nvms:\n${line}\n  - { name: vm-2, value: 2 }\n`;
+    let whole: unknown;
+    try {
+      whole = parse(text);
+    } catch {
+      return expect(parseInPieces(text)).toBeUndefined();
+    }
+    const pieces = parseInPieces(text);
+    if (pieces) expect(pieces.value).toEqual(whole);
+  });
+
+  it.each([
+    ['a comment after the item', '  - { a: 1 } # note'],
+    ['a duplicate key', '  - { a: 1, a: 2 }'],
+    ['no space after the colon', '  - { a:1 }'],
+    ['two spaces after the dash', '  -  { a: 1 }'],
+    ['a prototype key', '  - { __proto__: 1 }'],
+    ['an empty mapping', '  - { }'],
+  ])('given %s, then the line is left to the YAML parser', (_, line) => {
+    expect(flowMappingLine(line)).toBeUndefined();
   });
 
   it('given a large file with a YAML error near the end, then the error has the line and column of the whole file', () => {
