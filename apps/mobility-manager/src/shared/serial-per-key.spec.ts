@@ -43,4 +43,29 @@ describe('SerialPerKey: one task at a time per key, keys independent', () => {
     await expect(failed).rejects.toThrow('agent gone');
     await expect(next).resolves.toBe('ran');
   });
+
+  it('given tasks of several keys running, when settled is awaited, then it resolves once every one has ended, a failed one too', async () => {
+    const serial = new SerialPerKey();
+    const held = gate();
+    const ended: string[] = [];
+    void serial.run('vm-1', async () => {
+      await held.opened;
+      ended.push('vm-1');
+    });
+    serial
+      .run('vm-2', async () => {
+        await held.opened;
+        ended.push('vm-2');
+        throw new Error('failed');
+      })
+      .catch(() => undefined);
+    let settled = false;
+    const waiting = serial.settled().then(() => (settled = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(settled).toBe(false);
+    held.open();
+    await waiting;
+    expect(ended.sort()).toEqual(['vm-1', 'vm-2']);
+    await expect(serial.settled()).resolves.toBeUndefined();
+  });
 });

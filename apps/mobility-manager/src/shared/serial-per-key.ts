@@ -16,4 +16,9 @@ export class SerialPerKey {
       .catch(() => undefined);
     return next;
   }
+
+  /** Resolves once every task asked for so far has ended (failed ones too). */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.tails.values()]);
+  }
 }

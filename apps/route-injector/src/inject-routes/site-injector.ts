@@ -5,7 +5,6 @@ import type { HostRouteView, LocationEvent, PlaneEvent, ReconcileFix, SiteRoutes
 import {
   RouteTracker,
   SiteOriginators,
-  comparePrefixText,
   firstByPrefix,
   confirmedInCore,
   formatCommunity,
@@ -381,8 +380,9 @@ export class SiteRouteInjector implements LocationFollower {
     const coreOf = (prefixes?: readonly string[]) => this.opts.core.list(prefixes).catch(() => [] as RibPath[]);
     const whole = !filter.prefixes && !paged;
     const [all, wholeCore] = await Promise.all([this.opts.driver.list(filter.prefixes), whole ? coreOf() : undefined]);
-    const rest = filter.after === undefined ? all : all.filter((p) => comparePrefixText(p.prefix, filter.after!) > 0);
-    const own = firstByPrefix(rest, (p) => p.prefix, filter.limit);
+    // One more than the page says whether another page follows.
+    const page = firstByPrefix(all, (p) => p.prefix, filter.limit === undefined ? Infinity : filter.limit + 1, filter.after);
+    const own = filter.limit === undefined ? page : page.slice(0, filter.limit);
     // the core only for the prefixes shown, unless the whole table is
     const core = wholeCore ?? (await coreOf(own.map((p) => p.prefix)));
     const inCore = new Set(core.map((c) => `${c.prefix}|${c.nextHop}|${c.locationVersion}`));
@@ -402,7 +402,7 @@ export class SiteRouteInjector implements LocationFollower {
       } satisfies HostRouteView;
     });
     if (!paged) return { site: this.name, rib: this.opts.driver.kind, routes };
-    return { site: this.name, rib: this.opts.driver.kind, routes, total: all.length, ...(own.length < rest.length ? { next: own[own.length - 1].prefix } : {}) };
+    return { site: this.name, rib: this.opts.driver.kind, routes, total: all.length, ...(own.length < page.length ? { next: own[own.length - 1].prefix } : {}) };
   }
 
   // ---- helpers ----

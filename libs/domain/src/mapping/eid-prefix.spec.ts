@@ -68,6 +68,15 @@ describe('EID prefixes', () => {
     const items = prefixes.map((prefix, i) => ({ prefix, i }));
     for (const limit of [0, 1, 2, 3, 6, 7, 100, Infinity]) expect(firstByPrefix(items, (x) => x.prefix, limit).map((x) => x.prefix)).toEqual(sorted.slice(0, limit));
     expect(firstByPrefix(items, (x) => x.prefix).map((x) => x.prefix)).toEqual(sorted);
+    // After a cursor: the page that follows it (the cursor itself excluded), whether or not it is in the table.
+    for (const [after, limit] of [
+      ['10.1.0.0/24', 2],
+      ['10.1.0.2/32', Infinity],
+      ['10.1.0.3/32', 1],
+      ['192.168.0.1/32', 5],
+      ['0.0.0.0/0', 3],
+    ] as const)
+      expect(firstByPrefix(items, (x) => x.prefix, limit, after).map((x) => x.prefix)).toEqual(sorted.filter((p) => comparePrefixText(p, after) > 0).slice(0, limit));
     // A key that is not a canonical prefix comes after the others, by text.
     expect(firstByPrefix([{ prefix: 'junk' }, { prefix: '10.0.0.1/32' }], (x) => x.prefix, 2).map((x) => x.prefix)).toEqual(['10.0.0.1/32', 'junk']);
     expect(firstByPrefix([{ prefix: 'junk' }, { prefix: '10.0.0.1/32' }], (x) => x.prefix, 1).map((x) => x.prefix)).toEqual(['10.0.0.1/32']);
@@ -79,6 +88,10 @@ describe('EID prefixes', () => {
     const eids = [...new Set(Array.from({ length: 20_000 }, () => `${formatIpv4(Math.floor(random() * 2 ** 32))}/32`))];
     const sorted = [...eids].sort(comparePrefixText);
     for (const limit of [1, 10, 1000]) expect(firstByPrefix(eids, (e) => e, limit)).toEqual(sorted.slice(0, limit));
+    // Paging through with the cursor gives the whole table once, in order.
+    const paged: string[] = [];
+    for (let page = firstByPrefix(eids, (e) => e, 4096); page.length > 0; page = firstByPrefix(eids, (e) => e, 4096, paged[paged.length - 1])) paged.push(...page);
+    expect(paged).toEqual(sorted);
   });
 });
 

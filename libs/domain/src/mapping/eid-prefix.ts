@@ -88,18 +88,24 @@ export function comparePrefixText(a: string, b: string): number {
 }
 
 /**
- * The first `limit` items (all without one) in `comparePrefixText` order of their keys, sorted: a page
- * of a table. Each key is parsed once and only the page is kept in order (a heap of `limit`), so a
+ * The first `limit` items (all without one) in `comparePrefixText` order of their keys, sorted, of
+ * those whose key sorts after `after` when given: a page of a table. Each key is parsed once and only the page is kept in order (a heap of `limit`), so a
  * `limit: 1` probe of 100,000 EIDs is one pass, not a sort that parsed both sides of every comparison.
  */
-export function firstByPrefix<T>(items: readonly T[], keyOf: (item: T) => string, limit = Infinity): T[] {
+export function firstByPrefix<T>(items: readonly T[], keyOf: (item: T) => string, limit = Infinity, after?: string): T[] {
+  // A page's cursor: only the keys that sort after it (parsed once, not once per comparison).
+  const cursor = after === undefined ? undefined : parseEidPrefix(after);
+  const afterRank = cursor ? cursor.network * 64 + cursor.length : -1;
   const keyed: { item: T; rank: number }[] = [];
   const odd: T[] = []; // keys that are not canonical prefixes: after the others, by text (none in practice)
   for (const item of items) {
     const text = keyOf(item);
+    if (after !== undefined && !cursor && comparePrefixText(text, after) <= 0) continue;
     const p = parseEidPrefix(text);
-    if (p) keyed.push({ item, rank: p.network * 64 + p.length });
-    else odd.push(item);
+    if (p) {
+      const rank = p.network * 64 + p.length;
+      if (rank > afterRank) keyed.push({ item, rank });
+    } else if (after === undefined || comparePrefixText(text, after) > 0) odd.push(item);
   }
   const byRank = (a: { rank: number }, b: { rank: number }) => a.rank - b.rank;
   const page = limit >= keyed.length ? keyed.sort(byRank) : smallest(keyed, Math.max(0, Math.floor(limit)));

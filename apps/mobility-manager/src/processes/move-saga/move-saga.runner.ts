@@ -213,7 +213,10 @@ export class MoveSagaRunner {
     return (state) => ({ events: decisionsAfter(state).flatMap((d) => d.events), ctx: { ...ctx, component: 'mobility-manager' } });
   }
 
-  /** The progress line of a decision the saga recorded: a location commit, a switchover, a failure verdict. */
+  /**
+   * The progress line of a decision the saga recorded: a location commit, a switchover, a failure
+   * verdict chained after an answer (`fail` says its own before it records one).
+   */
   private logDecision(vm: string, e: RecordedEvent): void {
     if (e.type === 'VmRelocated') {
       const d = (e as RecordedVmEvent<'VmRelocated'>).data;
@@ -227,6 +230,9 @@ export class MoveSagaRunner {
         { moveId, vm, reason, remainingBytes: Math.round(remainingBytes), expectedDowntimeMs: round(expectedDowntimeMs) },
         `switchover of ${vm}: ${reason}, expected downtime ${fmt(expectedDowntimeMs)}`,
       );
+    } else if (e.type === 'MoveFailed') {
+      const { moveId, code, message } = (e as RecordedVmEvent<'MoveFailed'>).data;
+      this.log.warn({ moveId, vm, code, reason: message }, `move ${moveId.slice(0, 8)} ${vm} failed: ${code}`);
     }
   }
 
@@ -329,10 +335,6 @@ export class MoveSagaRunner {
     for (const e of events) {
       this.logEvent(vm, e);
       this.logDecision(vm, e);
-      if (e.type === 'MoveFailed' && e.data.moveId === step.moveId) {
-        const { code, message } = (e as RecordedVmEvent<'MoveFailed'>).data;
-        this.log.warn({ moveId: step.moveId, vm, code, reason: message }, `move ${step.moveId.slice(0, 8)} ${vm} failed: ${code}`);
-      }
     }
     return { outcome: ACK, events };
   }

@@ -42,7 +42,6 @@ export class ConvergenceTracker {
    * append's latency per move, and it fell behind a load of 100 moves/s.
    */
   private readonly recordings = new SerialPerKey();
-  private readonly recordsInFlight = new Set<Promise<unknown>>();
   /** Set while the tracker follows the stream again after a missed delivery. */
   private refollowing?: Promise<void>;
   private following = false;
@@ -158,7 +157,7 @@ export class ConvergenceTracker {
     clearInterval(this.timer);
     await this.refollowing;
     await this.consumer?.stop();
-    await Promise.allSettled([...this.recordsInFlight]);
+    await this.recordings.settled();
   }
 
   /** VMs whose last move is still converging within its deadline (the drift detector leaves them out). */
@@ -205,11 +204,7 @@ export class ConvergenceTracker {
         this.log.info({ moveId: v.move.moveId, vm: v.move.vm, by: v.by }, `move ${v.move.moveId.slice(0, 8)} ${v.move.vm}: superseded by move ${v.by.slice(0, 8)} before its network converged`);
         continue;
       }
-      const recorded: Promise<unknown> = this.recordings
-        .run(v.move.vm, () => this.record(v, causationId))
-        .catch((err) => this.log.error({ err: (err as Error).message, moveId: v.move.moveId }, 'could not record convergence'))
-        .finally(() => this.recordsInFlight.delete(recorded));
-      this.recordsInFlight.add(recorded);
+      void this.recordings.run(v.move.vm, () => this.record(v, causationId)).catch((err) => this.log.error({ err: (err as Error).message, moveId: v.move.moveId }, 'could not record convergence'));
     }
   }
 
