@@ -51,6 +51,12 @@ describe('start-up: ready means ready', () => {
 
       await blocker.query('ROLLBACK');
       manager = await starting;
+      // Ready with every connection of its pool open: its first burst of work starts no database backend.
+      await asOwner(config, async (owner) =>
+        expect((await owner.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND usename = $1`, [config.databaseServiceUser]))[0].n).toBeGreaterThanOrEqual(
+          config.pgPoolSize,
+        ),
+      );
       expect(await req('vm.get', { vm: 'web-01' })).toMatchObject({ ok: true, vm: { name: 'web-01', hypervisor: 'dc1-hv1', locationVersion: 1 } });
       const accepted = await req('vm.move', { vm: 'web-01', to: 'dc2-hv1', mode: 'cold' });
       expect(accepted).toMatchObject({ ok: true, moveId: expect.any(String) });

@@ -65,8 +65,12 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
 
   // Migrated as the owner of DATABASE_URL; the pool and the relay log in as the service role, which can only append and read.
   const serviceUrl = serviceDatabaseUrl(config);
-  const dataSource = await openStore(config.databaseUrl, config.pgPoolSize, { serviceUrl, logger });
-  log.info({ database: new URL(config.databaseUrl).pathname.slice(1), role: config.databaseServiceUser }, 'event store ready (migrations applied)');
+  const storeStarted = performance.now();
+  const dataSource = await openStore(config.databaseUrl, config.pgPoolSize, { serviceUrl, logger, warm: true });
+  log.info(
+    { database: new URL(config.databaseUrl).pathname.slice(1), role: config.databaseServiceUser, connections: config.pgPoolSize, ms: Math.round(performance.now() - storeStarted) },
+    'event store ready (migrations applied, every pool connection open)',
+  );
   const nc = await connectNats(config.natsUrl, 'locus-mobility-manager', logger, natsCredentials(config, 'manager'));
   const js = nc.jetstream();
   const jsm = await nc.jetstreamManager();

@@ -13,8 +13,31 @@ export function createDataSource(databaseUrl: string, poolSize = 10): DataSource
     migrations: MIGRATIONS,
     synchronize: false,
     migrationsRun: false,
-    extra: { max: poolSize },
+    // `min`: the connections a burst opened stay open between bursts (a new one costs a backend's
+    // start, its catalog caches and every prepared statement's first plan again).
+    extra: { max: poolSize, min: poolSize },
   });
+}
+
+/** The tables every step of a move reads or writes: planning one statement over them loads their and their indexes' catalog entries. */
+const HOT_TABLES = ['streams', 'events', 'outbox', 'vm_location', 'moves', 'host_memory'];
+
+/**
+ * Opens every connection of the pool now, each with the hot tables' catalog entries loaded, so a
+ * service that says it is ready does not start its first burst of work by starting database
+ * backends: measured on a 2-core guest, the pool grew from 2 to 16 backends in the first 3 s of a
+ * 50-moves/s load and its convergence p50 stayed 4-10 x its later value for ~7 s.
+ */
+export async function warmPool(ds: DataSource): Promise<number> {
+  const size = (ds.options as { extra?: { max?: number } }).extra?.max ?? 10;
+  const runners = Array.from({ length: size }, () => ds.createQueryRunner());
+  try {
+    await Promise.all(runners.map((r) => r.connect()));
+    await Promise.all(runners.map((r) => r.query(`SELECT 1 FROM ${HOT_TABLES.join(', ')} WHERE false`)));
+  } finally {
+    await Promise.all(runners.map((r) => r.release()));
+  }
+  return size;
 }
 
 /** Creates the database named in the URL when it does not exist yet (the lab's first start). */
@@ -62,6 +85,8 @@ export interface OpenStoreOptions {
    */
   serviceUrl?: string;
   logger?: Logger;
+  /** Open every connection of the pool before returning (`warmPool`): for services, not for one-off tools. */
+  warm?: boolean;
 }
 
 /**
@@ -83,5 +108,6 @@ export async function openStore(databaseUrl: string, poolSize = 10, options: Ope
   await provisionServiceRole(databaseUrl, options.serviceUrl, options.logger);
   const ds = createDataSource(options.serviceUrl, poolSize);
   await ds.initialize();
+  if (options.warm) await warmPool(ds);
   return ds;
 }
