@@ -158,6 +158,11 @@ export function renderReport(r: BenchResult): string {
       L.push(
         `  before the planes (VmRelocated, from the decision): to its insert p50 ${f1(cs.toInsert.p50)} ms, p99 ${f1(cs.toInsert.p99)} ms (group commit); on the stream p50 ${f1(cs.toStream.p50)} ms, p99 ${f1(cs.toStream.p99)} ms (commit, outbox relay, publish)`,
       );
+    const w = r.convergence.warmUp;
+    if (w)
+      L.push(
+        `  warm-up (tracker): moves committed in the first ${w.firstS} s of the window n=${w.first.count} p50 ${f1(w.first.p50)} ms, p99 ${f1(w.first.p99)} ms; after them n=${w.after.count} p50 ${f1(w.after.p50)} ms, p99 ${f1(w.after.p99)} ms`,
+      );
     if (r.convergence.late) L.push(`  MoveConvergenceLate: ${r.convergence.late}`);
     L.push(`  how: ${r.convergence.how}`);
     if (s?.count) {

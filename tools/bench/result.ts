@@ -147,6 +147,8 @@ export interface BenchResult {
     byPlane?: Record<string, Summary>;
     /** VmRelocated: decision (`metadata.at`) → its insert (`recordedAt`) and → received on the stream by the bench. */
     commitStages?: { toInsert: Summary; toStream: Summary };
+    /** The tracker's figure for moves committed in the window's first seconds and after them: how long the lab takes to warm up. */
+    warmUp?: { firstS: number; first: Summary; after: Summary };
     late: number;
     how: string;
   };

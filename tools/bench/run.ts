@@ -108,6 +108,21 @@ export function convergenceOf(moves: MoveTrack[], trackerSeen: boolean): { used:
   return { used, tracker: trackerMs.length ? summarize(trackerMs) : undefined, computed: computedMs.length ? summarize(computedMs) : undefined, ...(byPlane ? { byPlane } : {}) };
 }
 
+/** Seconds at the start of a window whose moves the warm-up figure sets apart. */
+export const WARM_UP_S = 5;
+
+/** The tracker's convergence of the moves committed in the window's first `firstS` seconds, and of the rest. */
+export function warmUpOf(moves: MoveTrack[], firstS = WARM_UP_S): { warmUp?: { firstS: number; first: Summary; after: Summary } } {
+  const timed = moves.filter((m) => m.tracker?.ms !== undefined && m.relocatedAt !== undefined);
+  if (!timed.length) return {};
+  const start = Math.min(...timed.map((m) => m.relocatedAt!));
+  const early = (m: MoveTrack) => m.relocatedAt! - start < firstS * 1000;
+  const first = timed.filter(early).map((m) => m.tracker!.ms);
+  const after = timed.filter((m) => !early(m)).map((m) => m.tracker!.ms);
+  if (!first.length || !after.length) return {};
+  return { warmUp: { firstS, first: summarize(first), after: summarize(after) } };
+}
+
 /** Decision → insert and decision → on the stream of each move's VmRelocated, as the bench received it. */
 export function commitStagesOf(stages: ({ toInsertMs: number; toStreamMs: number } | undefined)[]): { commitStages?: { toInsert: Summary; toStream: Summary } } {
   const seen = stages.filter((x): x is { toInsertMs: number; toStreamMs: number } => x !== undefined);
@@ -320,7 +335,7 @@ export async function runLab(session: Session, cfg: RunConfig, hooks: { beforeLa
     // ---- results ----
     const mine = driver.moves('load');
     const all = driver.moves();
-    const conv = { ...convergenceOf(mine, driver.board.trackerSeen), ...commitStagesOf(mine.map((m) => driver!.commitStages.get(m.moveId))) };
+    const conv = { ...convergenceOf(mine, driver.board.trackerSeen), ...commitStagesOf(mine.map((m) => driver!.commitStages.get(m.moveId))), ...warmUpOf(mine) };
     const answers: AnswerFigures = driver.answerFigures('load');
     const servicesRss = sampler.byService(services);
     const usage = process.cpuUsage();
@@ -386,6 +401,7 @@ export async function runLab(session: Session, cfg: RunConfig, hooks: { beforeLa
         computed: conv.computed,
         byPlane: conv.byPlane,
         commitStages: conv.commitStages,
+        warmUp: conv.warmUp,
         late: mine.filter((m) => m.late).length,
         how:
           conv.used === 'tracker'
