@@ -406,7 +406,7 @@ export async function runLab(session: Session, cfg: RunConfig, hooks: { beforeLa
         how:
           conv.used === 'tracker'
             ? "the manager's convergence tracker: convergenceMs of each MoveConverged event (real ms from the location commit to the last plane agreeing); computed = the same definition (MoveConvergenceBook) applied by the bench to the events it saw, for comparison"
-            : "computed: the convergence tracker's definition (MoveConvergenceBook: the location commit to the last plane agreeing) applied by the bench to the events on <prefix>.evt.>; no MoveConverged events were seen",
+            : "computed: the convergence tracker's definition (MoveConvergenceBook: the location commit to the last plane agreeing) applied by the bench to the events it reads (the VM events the book takes and the planes' outcomes); no MoveConverged events were seen",
       },
       events: {
         appended: events1 - events0,
