@@ -113,6 +113,7 @@ async function main(): Promise<void> {
       node: process.versions.node,
       nats: nc.info?.version ?? '?',
       postgres: floors.postgresVersion,
+      control: floors.control,
     },
     command,
     config: { ...main.config, preset, compareVms: o.compareVms },

@@ -1,3 +1,4 @@
+import { fstatSync } from 'node:fs';
 import { Client } from 'pg';
 import pino from 'pino';
 import type { NatsConnection } from 'nats';
@@ -100,12 +101,34 @@ export async function gobgpPropagation(n = 20): Promise<(FloorResult & { setupMs
 
 export type GoBgpFloor = Awaited<ReturnType<typeof gobgpPropagation>>;
 
+/**
+ * The machine's own speed, beside the floors: the same guest type ran one code 2 x slower from one
+ * hour to the next (another tenant, nested virtualisation), and the floors move with system calls
+ * but not with plain computation. A fixed loop of arithmetic (median of 3, ms) and `fstat` on
+ * stdin (median µs of 20,000 calls), measured before the lab loads the machine.
+ */
+export function machineControl(): { jsLoopMs: number; syscallUs: number } {
+  const loops: number[] = [];
+  let x = 0;
+  for (let run = 0; run < 3; run++) {
+    const t0 = performance.now();
+    for (let i = 0; i < 30_000_000; i++) x = (x * 31 + i) % 1_000_003;
+    loops.push(performance.now() - t0);
+  }
+  if (x < 0) throw new Error('unreachable: keeps the loop from being optimised away');
+  const calls = 20_000;
+  const t1 = performance.now();
+  for (let i = 0; i < calls; i++) fstatSync(0);
+  return { jsLoopMs: median(loops)!, syscallUs: ((performance.now() - t1) / calls) * 1000 };
+}
+
 /** The three floors of one run and the Postgres version they were measured on. */
 export interface Floors {
   C: FloorResult;
   H: FloorResult;
   gobgp: GoBgpFloor;
   postgresVersion: string;
+  control: { jsLoopMs: number; syscallUs: number };
 }
 
 /**
@@ -121,6 +144,9 @@ export async function measureFloors(databaseUrl: string, requester: NatsConnecti
   const C = await postgresCommitFloor(databaseUrl);
   const H = await natsRoundTripFloor(requester, responder, echoSubject);
   const gobgp: GoBgpFloor = withGobgp ? await gobgpPropagation().catch((err: Error) => ({ skipped: `failed: ${err.message}` })) : { skipped: '--no-gobgp' };
-  log(`C ${C.median.toFixed(3)} ms, H ${H.median.toFixed(3)} ms${'median' in gobgp ? `, GoBGP ${gobgp.median.toFixed(1)} ms` : `, GoBGP ${gobgp.skipped}`}`);
-  return { C, H, gobgp, postgresVersion };
+  const control = machineControl();
+  log(
+    `C ${C.median.toFixed(3)} ms, H ${H.median.toFixed(3)} ms${'median' in gobgp ? `, GoBGP ${gobgp.median.toFixed(1)} ms` : `, GoBGP ${gobgp.skipped}`}; machine control: a fixed loop ${control.jsLoopMs.toFixed(0)} ms, a system call ${control.syscallUs.toFixed(2)} µs`,
+  );
+  return { C, H, gobgp, postgresVersion, control };
 }

@@ -311,3 +311,12 @@ describe('bench report', () => {
     expect(text).toMatch(/compare run\s+as `npm run bench -- --vms 1000 --itrs 50 --rate 100 --duration 60`/);
   });
 });
+
+describe('the report: the machine control beside the floors', () => {
+  it('given a run with its control measured, then the report prints the loop and the system call; without one, no line', () => {
+    const r = result();
+    expect(renderReport(r)).not.toMatch(/machine control/);
+    r.machine.control = { jsLoopMs: 145.2, syscallUs: 3.456 };
+    expect(renderReport(r)).toMatch(/machine control: a fixed loop of arithmetic 145 ms, one system call \(fstat\) 3\.46 µs/);
+  });
+});

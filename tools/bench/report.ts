@@ -67,6 +67,11 @@ export function renderReport(r: BenchResult): string {
   const B = floorB(r);
   L.push(`Locus benchmark, ${r.date}`);
   L.push(`machine: ${r.machine.cpus} cores (${r.machine.cpuModel}), ${r.machine.memGiB} GiB, Node ${r.machine.node}, NATS ${r.machine.nats} (${c.natsServer}), PostgreSQL ${r.machine.postgres}`);
+  const k = r.machine.control;
+  if (k)
+    L.push(
+      `machine control: a fixed loop of arithmetic ${f1(k.jsLoopMs)} ms, one system call (fstat) ${k.syscallUs.toFixed(2)} µs (the same code's figures move with them from one machine or hour to the next)`,
+    );
   L.push(`command: ${r.command}`);
   L.push(
     `lab: ${c.vms} VMs, ${c.itrs} sites = ${c.itrs} ITRs, ${c.hypervisors} hypervisors, ${c.attach ? "boot and shutdown as the lab's workload profiles say" : `boot ${c.bootMs} ms / shutdown ${c.shutdownMs} ms`}, RIB ${c.rib}` +

@@ -51,9 +51,24 @@ export interface CompareFigures {
 }
 
 /** Everything one benchmark run measured (what `--json` prints). */
+/** A fixed CPU job and a system call, timed (`machineControl`). */
+export interface MachineControl {
+  jsLoopMs: number;
+  syscallUs: number;
+}
+
 export interface BenchResult {
   date: string;
-  machine: { cpus: number; cpuModel: string; memGiB: number; node: string; nats: string; postgres: string };
+  machine: {
+    cpus: number;
+    cpuModel: string;
+    memGiB: number;
+    node: string;
+    nats: string;
+    postgres: string;
+    /** The machine's speed at the floors' time, to compare runs across machines and hours: a fixed JavaScript loop (ms) and one system call (µs). */
+    control?: MachineControl;
+  };
   command: string;
   config: {
     preset: string;
