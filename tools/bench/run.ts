@@ -115,7 +115,7 @@ export const WARM_UP_S = 5;
 export function warmUpOf(moves: MoveTrack[], firstS = WARM_UP_S): { warmUp?: { firstS: number; first: Summary; after: Summary } } {
   const timed = moves.filter((m) => m.tracker?.ms !== undefined && m.relocatedAt !== undefined);
   if (!timed.length) return {};
-  const start = Math.min(...timed.map((m) => m.relocatedAt!));
+  const start = timed.reduce((min, m) => Math.min(min, m.relocatedAt!), Infinity);
   const early = (m: MoveTrack) => m.relocatedAt! - start < firstS * 1000;
   const first = timed.filter(early).map((m) => m.tracker!.ms);
   const after = timed.filter((m) => !early(m)).map((m) => m.tracker!.ms);

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { Command, Option } from 'commander';
 import { Client } from 'pg';
 import { join } from 'node:path';
@@ -279,8 +280,18 @@ async function ensureNats(config: LocusConfig, log: Logger): Promise<Pick<LocusC
   const auth = writeNatsAuth(authDir, { prefix: config.subjectPrefix, stream: config.streamName });
   const dir = '.lab-data/nats';
   mkdirSync(dir, { recursive: true });
-  log.warn({ url, binary, authDir, newSeeds: auth.created }, `NATS does not answer; starting an embedded nats-server with JetStream and NATS users per role (${auth.configFile}) for this lab`);
-  const child = spawn(binary, ['-a', '127.0.0.1', '-p', port || '4222', '-js', '-sd', dir, '-c', auth.configFile], { stdio: 'ignore', detached: false });
+  // On a machine of two cores or fewer the server shares them with the services and Postgres: one Go
+  // thread spares it the hand-offs between threads (docs/flow-of-a-move.md, Process layout).
+  const gomaxprocs = process.env.GOMAXPROCS ?? (cpus().length <= 2 ? '1' : undefined);
+  log.warn(
+    { url, binary, authDir, newSeeds: auth.created, gomaxprocs: gomaxprocs ?? 'Go default' },
+    `NATS does not answer; starting an embedded nats-server with JetStream and NATS users per role (${auth.configFile}) for this lab`,
+  );
+  const child = spawn(binary, ['-a', '127.0.0.1', '-p', port || '4222', '-js', '-sd', dir, '-c', auth.configFile], {
+    stdio: 'ignore',
+    detached: false,
+    env: { ...process.env, ...(gomaxprocs ? { GOMAXPROCS: gomaxprocs } : {}) },
+  });
   process.once('exit', () => child.kill());
   for (let i = 0; i < 50; i++) {
     if ((await probeNats(url)) === 'auth-required') return { natsAuthDir: authDir };

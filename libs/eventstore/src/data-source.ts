@@ -25,8 +25,8 @@ const HOT_TABLES = ['streams', 'events', 'outbox', 'vm_location', 'moves', 'host
 /**
  * Opens every connection of the pool now, each with the hot tables' catalog entries loaded, so a
  * service that says it is ready does not start its first burst of work by starting database
- * backends: measured on a 2-core guest, the pool grew from 2 to 16 backends in the first 3 s of a
- * 50-moves/s load and its convergence p50 stayed 4-10 x its later value for ~7 s.
+ * backends (on a 2-core guest the pool grew from 2 to 16 backends in the first 3 s of a
+ * 50-moves/s load, each a backend's start while the load waited).
  */
 export async function warmPool(ds: DataSource): Promise<number> {
   const size = (ds.options as { extra?: { max?: number } }).extra?.max ?? 10;
