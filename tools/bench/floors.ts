@@ -4,6 +4,7 @@ import pino from 'pino';
 import type { NatsConnection } from 'nats';
 import { median, summarize } from '@locus/platform';
 import { gobgpdBinary, startGoBgpFabric } from '../../apps/route-injector/src';
+import type { MachineControl } from './result';
 
 export interface FloorResult {
   /** Median ms. */
@@ -107,7 +108,7 @@ export type GoBgpFloor = Awaited<ReturnType<typeof gobgpPropagation>>;
  * but not with plain computation. A fixed loop of arithmetic (median of 3, ms) and `fstat` on
  * stdin (median µs of 20,000 calls), measured before the lab loads the machine.
  */
-export function machineControl(): { jsLoopMs: number; syscallUs: number } {
+export function machineControl(): MachineControl {
   const loops: number[] = [];
   let x = 0;
   for (let run = 0; run < 3; run++) {
@@ -128,7 +129,7 @@ export interface Floors {
   H: FloorResult;
   gobgp: GoBgpFloor;
   postgresVersion: string;
-  control: { jsLoopMs: number; syscallUs: number };
+  control: MachineControl;
 }
 
 /**

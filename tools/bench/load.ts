@@ -116,10 +116,10 @@ export class LoadDriver {
 
   private onEvent(err: Error | null, msg: Msg): void {
     if (err) return;
-    // <prefix>.evt.<vm|host|plane>.<entity>.…: a plane's fact about a VM that is not moving is
+    // <prefix>.evt.<vm|plane>.<entity>.…: a plane's fact about a VM that is not moving is
     // skipped before it is parsed (thousands per second at 10,000 VMs, none of them the bench's).
     const [, , kind, entity] = msg.subject.split('.', 4);
-    if (kind !== 'vm' && kind !== 'host' && entity !== undefined && !this.busy.has(entity) && !this.busy.has(this.vmByToken.get(entity.split('_')[0]) ?? '')) return;
+    if (kind !== 'vm' && entity !== undefined && !this.busy.has(entity) && !this.busy.has(this.vmByToken.get(entity.split('_')[0]) ?? '')) return;
     let payload: any;
     try {
       payload = JSON.parse(this.decoder.decode(msg.data));

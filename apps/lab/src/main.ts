@@ -11,6 +11,7 @@ import { createLogger, loadConfig, LOG_FORMATS, natsCredentials, type LocusConfi
 import { startMobilityManager } from '../../mobility-manager/src/start-mobility-manager';
 import { startAgents } from '../../hypervisor-agent/src/start-agents';
 import { qemuRunDir } from '../../hypervisor-agent/src';
+import { embeddedNatsGomaxprocs } from './embedded-nats';
 import { startMappingSystem } from '../../mapping-system/src/start-mapping-system';
 import { keyMaterialOrGenerated } from '../../mapping-system/src';
 import { startRouteInjectors } from '../../route-injector/src/start-route-injectors';
@@ -280,9 +281,7 @@ async function ensureNats(config: LocusConfig, log: Logger): Promise<Pick<LocusC
   const auth = writeNatsAuth(authDir, { prefix: config.subjectPrefix, stream: config.streamName });
   const dir = '.lab-data/nats';
   mkdirSync(dir, { recursive: true });
-  // On a machine of two cores or fewer the server shares them with the services and Postgres: one Go
-  // thread spares it the hand-offs between threads (docs/flow-of-a-move.md, Process layout).
-  const gomaxprocs = process.env.GOMAXPROCS ?? (cpus().length <= 2 ? '1' : undefined);
+  const gomaxprocs = embeddedNatsGomaxprocs(process.env, cpus().length);
   log.warn(
     { url, binary, authDir, newSeeds: auth.created, gomaxprocs: gomaxprocs ?? 'Go default' },
     `NATS does not answer; starting an embedded nats-server with JetStream and NATS users per role (${auth.configFile}) for this lab`,

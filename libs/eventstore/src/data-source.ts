@@ -28,8 +28,7 @@ const HOT_TABLES = ['streams', 'events', 'outbox', 'vm_location', 'moves', 'host
  * backends (on a 2-core guest the pool grew from 2 to 16 backends in the first 3 s of a
  * 50-moves/s load, each a backend's start while the load waited).
  */
-export async function warmPool(ds: DataSource): Promise<number> {
-  const size = (ds.options as { extra?: { max?: number } }).extra?.max ?? 10;
+export async function warmPool(ds: DataSource, size: number): Promise<void> {
   const runners = Array.from({ length: size }, () => ds.createQueryRunner());
   try {
     await Promise.all(runners.map((r) => r.connect()));
@@ -37,7 +36,6 @@ export async function warmPool(ds: DataSource): Promise<number> {
   } finally {
     await Promise.all(runners.map((r) => r.release()));
   }
-  return size;
 }
 
 /** Creates the database named in the URL when it does not exist yet (the lab's first start). */
@@ -108,6 +106,6 @@ export async function openStore(databaseUrl: string, poolSize = 10, options: Ope
   await provisionServiceRole(databaseUrl, options.serviceUrl, options.logger);
   const ds = createDataSource(options.serviceUrl, poolSize);
   await ds.initialize();
-  if (options.warm) await warmPool(ds);
+  if (options.warm) await warmPool(ds, poolSize);
   return ds;
 }
