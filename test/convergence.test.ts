@@ -1,6 +1,6 @@
 import { HEADERS } from '@locus/contracts';
 import { rebuildProjections } from '@locus/eventstore';
-import { traceIdOf, traceIdOfHeader } from '@locus/messaging';
+import { feedDurableName, traceIdOf, traceIdOfHeader } from '@locus/messaging';
 import { capturingLogger, eventually, startTestLab, type TestLab } from './support/harness';
 import { mappingClient, registered, startMapping, type RunningMappingSystem } from './support/mapping';
 import { asOwner } from './support/store';
@@ -219,5 +219,40 @@ describe('convergence tracker', () => {
       commands.execute = execute;
     }
     for (const m of moves) expect((await lab.waitForMove(m.moveId, ['converged'])).state).toBe('converged');
+  });
+
+  it('a move that left a site whose injector started after the commit (it never originated the old /32): converged once that site has reconciled', async () => {
+    // dc1's injector is down and its speaker lost its table (a fresh gobgpd): as in a lab whose
+    // route injectors start after the first move was committed.
+    await routes!.stop();
+    routes = undefined;
+    // ...and its consumer is gone too (a first start): its feed begins after the commit, which it never hears.
+    await (await lab.client.jetstreamManager()).consumers.delete(lab.config.streamName, feedDurableName('route-injectors', ['dc1', 'cloud']));
+    const dc1 = fabric.driverFor('dc1');
+    for (const path of await dc1.list('10.1.0.11/32')) await dc1.withdraw(path);
+    const accepted = await lab.req('vm.move', { vm: 'web-02', to: 'dc2-hv1', mode: 'cold' });
+    const done = await lab.waitForMove(accepted.moveId, ['completed', 'converged']);
+    const relocatedSeq = await eventually(
+      async () => {
+        const jsm = await lab.client.jetstreamManager();
+        const m = await jsm.streams.getMessage(lab.config.streamName, { last_by_subj: `${lab.config.subjectPrefix}.evt.vm.web-02.loc.VmRelocated` }).catch(() => undefined);
+        return m && m.json<any>().data.locationVersion === done.locationVersion ? m.seq : undefined;
+      },
+      10_000,
+      "web-02's VmRelocated on the stream",
+    );
+
+    routes = await startRouteInjectors(lab.config, planes.logger, { sites: ['dc1', 'cloud'], fabric });
+    const move = await lab.waitForMove(accepted.moveId, ['converged'], 15_000);
+    expect(move.planeTimes['host-routes']).toMatchObject({ advertised: 'dc2', reconciled: 'dc1', reconciledMs: expect.any(Number) });
+    expect(move.planeTimes['host-routes'].withdrawn).toBeUndefined();
+    // the site's own subject (its name is the entity): the last one is this start's
+    const jsm = await lab.client.jetstreamManager();
+    const reconciled = (await jsm.streams.getMessage(lab.config.streamName, { last_by_subj: `${lab.config.subjectPrefix}.evt.route.dc1.RoutesReconciled` })).json<any>();
+    expect(reconciled).toMatchObject({ component: 'route-injector:dc1', data: { site: 'dc1', trigger: 'start', held: [] } });
+    expect(reconciled.vm).toBeUndefined();
+    expect(reconciled.data.through).toBeGreaterThanOrEqual(relocatedSeq);
+    const [line] = await eventually(async () => (summaries(accepted.moveId).length ? summaries(accepted.moveId) : undefined), 5000, 'the summary line');
+    expect(line.msg).toMatch(/\| routes \+dc2 dc1 had none [\d.]+ m?s/);
   });
 });

@@ -240,4 +240,41 @@ describe('location feed: one consumer per process, every follower, order per VM,
       await feedN.stop();
     }
   });
+
+  it('a hub told how many feeds will join starts with the last of them: a feed still starting holds up no other, and gets the events once it is ready', async () => {
+    const p = lab.config.subjectPrefix;
+    const nc = lab.client;
+    const hub = new LocationFeedHub({ feeds: 2 });
+    const deps = { nc, js: nc.jetstream(), jsm: await nc.jetstreamManager(), prefix: p, stream: lab.config.streamName, logger: capturingLogger().logger, locationHub: hub };
+    const slow = recorder('slow');
+    const quick = recorder('quick');
+    const feedSlow = new LocationFeed(deps, { durable: feedDurableName('test-hub-gate', ['slow']) });
+    const feedQuick = new LocationFeed(deps, { durable: feedDurableName('test-hub-gate', ['quick']) });
+    feedSlow.follow(slow.follower);
+    feedQuick.follow(quick.follower);
+    // The slow feed's service is still starting after its snapshot (a BGP fabric that has not peered yet).
+    let ready!: () => void;
+    const started = new Promise<void>((resolve) => (ready = resolve));
+    let slowStarted = false;
+    const slowStart = feedSlow.start(() => started).then(() => (slowStarted = true));
+    try {
+      await feedQuick.start();
+      // nobody called hub.start(): the second feed to join started it
+      const id = await publishSyntheticVmEvent(nc, p, 'hub-gate', 'VmPlaced', placed('hub-gate', 31));
+      await eventually(async () => quick.got.some((g) => g.id === id), 15_000, 'the quick feed to get the event while the slow one starts');
+      expect(slow.got).toEqual([]);
+      expect(slowStarted).toBe(false);
+      ready();
+      await slowStart;
+      await eventually(async () => slow.got.some((g) => g.id === id), 15_000, 'the slow feed to get it once ready');
+      expect(slow.snapshot).toEqual(quick.snapshot);
+    } finally {
+      ready();
+      await slowStart;
+      await hub.stop();
+      await feedQuick.stop();
+      await feedSlow.stop();
+      await deps.jsm.consumers.delete(lab.config.streamName, feedDurableName('locations', [feedSlow.durable, feedQuick.durable]));
+    }
+  });
 });

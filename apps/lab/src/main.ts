@@ -127,8 +127,10 @@ async function main() {
   const manager = only.has('manager') ? await startMobilityManager(config, logger) : undefined;
   // Then the others together: their location feeds share one snapshot of the location DB (see
   // LocationFeed) and one consumer of the location events, started once they have all loaded it
-  // (LocationFeedHub), and a big lab is ready sooner. One that fails stops those that started.
-  const locationHub = new LocationFeedHub();
+  // (LocationFeedHub: each service's events wait for its own start, so the agents follow the moves
+  // while the route injectors' gobgpd still peers), and a big lab is ready sooner. One that fails
+  // stops those that started.
+  const locationHub = new LocationFeedHub({ feeds: (['agents', 'mapping', 'routes', 'arp'] as const).filter((s) => only.has(s)).length });
   const started = await Promise.allSettled([
     only.has('agents') ? startAgents(config, logger, { locationHub }) : undefined,
     only.has('mapping') ? startMappingSystem(config, logger, { keySeed: mappingKey.seed, keySource: mappingKey.source }, { locationHub }) : undefined,

@@ -12,6 +12,7 @@ import { routeAudience, routeFactOf } from './follow-locations/route-facts';
 import { serveRoutes } from './serve-routes/route-endpoints';
 import type { BgpFabric } from './rib/rib-driver';
 import { InMemoryFabric } from './rib/in-memory-rib';
+import { StartingFabric } from './rib/starting-fabric';
 import { RemoteGoBgpFabric } from './rib/gobgp-rib-driver';
 import { gobgpdBinary, startGoBgpFabric } from './lab-bgp/gobgp-fabric';
 import { LinuxDataplane } from '@locus/dataplane';
@@ -75,7 +76,8 @@ export async function chooseFabric(env: RouteInjectorEnv, sites: RouteSite[], lo
     log.info({ core: env.coreApi, sites: env.siteApis }, 'driving the gobgpd speakers given in LOCUS_GOBGP_API');
     return { fabric: new RemoteGoBgpFabric(env.siteApis, env.coreApi), owned: true };
   }
-  if (gobgpdBinary()) return { fabric: await startGoBgpFabric(injecting, logger), owned: true };
+  // Spawned in the background: the injectors load their snapshot while gobgpd peers (5–9 s).
+  if (gobgpdBinary()) return { fabric: new StartingFabric('gobgp', startGoBgpFabric(injecting, logger)), owned: true };
   if (env.bgp === 'gobgp') throw new Error('LOCUS_BGP=gobgp but gobgpd is not installed (Debian: apt-get install gobgpd)');
   log.warn('gobgpd is not installed (Debian: apt-get install gobgpd, or .ci/install-gobgp.sh): route injectors run on an IN-MEMORY RIB, not a real BGP speaker');
   return { fabric: new InMemoryFabric(injecting.map((s) => s.name)), owned: true };
@@ -182,7 +184,10 @@ export async function startRouteInjectors(config: LocusConfig, logger: Logger, o
     }
     const host = {
       async start() {
-        await locations.start(() => Promise.all(injectors.map((i) => i.start())).then(() => undefined));
+        await locations.start(async (through) => {
+          if (fabric instanceof StartingFabric) await fabric.started;
+          await Promise.all(injectors.map((i) => i.start(through)));
+        });
         await confirmations.start();
         await fib?.start();
         service = await serveRoutes(conn, injectors, sites, config.subjectPrefix, logger);

@@ -86,6 +86,15 @@ export const PLANE_EVENT_SCHEMAS = {
       locationVersion: num.optional(),
       trigger: str,
     }),
+    /**
+     * The site's RIB agrees with the location DB. Of the whole site (no `vm`): after its start-up
+     * reconcile, for every location event up to stream sequence `through` (they were all in its
+     * snapshot), except the /32s in `held` (an old route still waiting for its new site's
+     * confirmation). Of one VM (`vm`, `locationVersion`): a relocation away from the site that its
+     * snapshot already held, and the site originates no /32 of the VM below that version. Either way
+     * the site that a move left has nothing to withdraw: it never originated the old route.
+     */
+    RoutesReconciled: z.looseObject({ site: str, trigger: z.enum(['start', 'snapshot']), through: num.optional(), held: z.array(str), routes: num.optional() }),
   },
   arp: {
     ProxyInstalled: z.looseObject({ site: str, ip: str, mac: str, l2Domain: str }),
@@ -121,7 +130,7 @@ export function parsePlaneEventData(e: PlaneEvent): KnownPlaneEvent {
  * steps through JetStream cost more than the rest of the move's events together, and the outcomes
  * carry the timings the tracker reports (`registeredAt`, `itrAt`, `advertisedAt`, `installed`).
  */
-export const PLANE_OUTCOME_TYPES = ['MappingConverged', 'RegistrationExpired', 'RouteConfirmed', 'RouteWithdrawn', 'ReconcileFixed', 'ArpConverged'] as const;
+export const PLANE_OUTCOME_TYPES = ['MappingConverged', 'RegistrationExpired', 'RouteConfirmed', 'RouteWithdrawn', 'ReconcileFixed', 'RoutesReconciled', 'ArpConverged'] as const;
 const OUTCOME_TYPES: ReadonlySet<string> = new Set(PLANE_OUTCOME_TYPES);
 /** Whether a plane fact of this type is stored on the event stream (an outcome) or only published live (a step). */
 export function isPlaneOutcomeType(type: string): boolean {

@@ -126,6 +126,23 @@ describe('decodePlaneEventFrom', () => {
     expect(decodePlaneEventFrom(prefix, planeSubject(prefix, 'map', '10-1-0-10_32', 'Registered'), e).plane).toBe('map');
   });
 
+  it("given a whole site's RoutesReconciled, then it is taken on that site's subject only", () => {
+    const e = planeEvent({
+      id: 'RoutesReconciled:dc1:start:40:x',
+      type: 'RoutesReconciled',
+      component: 'route-injector:dc1',
+      locationVersion: 0,
+      data: { site: 'dc1', trigger: 'start', through: 40, held: [] },
+    });
+    delete (e as { vm?: string }).vm;
+    delete (e as { eid?: string }).eid;
+    expect(decodePlaneEventFrom(prefix, planeSubject(prefix, 'route', 'dc1', 'RoutesReconciled'), e).data).toMatchObject({ site: 'dc1', through: 40 });
+    expect(rejection(() => decodePlaneEventFrom(prefix, planeSubject(prefix, 'route', 'dc2', 'RoutesReconciled'), e))).toMatchObject({
+      reason: 'wrong-source',
+      message: expect.stringContaining('a RoutesReconciled of site dc1 came on lx.evt.route.dc2.RoutesReconciled'),
+    });
+  });
+
   it('given a fact whose data is not its type’s (a field missing, or of another type), then it is undecodable', () => {
     const missing = rejection(() =>
       decodePlaneEventFrom(prefix, planeSubject(prefix, 'route', 'web-01', 'RouteConfirmed'), planeEvent({ data: { site: 'dc2', prefix: '10.1.0.10/32', nextHop: 'x', via: 'core-rib' } })),

@@ -83,7 +83,10 @@ export function decodePlaneEventFrom(prefix: string, subject: string, raw: unkno
   if (type !== e.type) wrongSource(`a ${e.type} came on ${subject}`);
   if (e.vm !== undefined && entity !== e.vm) wrongSource(`a ${e.type} about ${e.vm} came on ${subject}`);
   // Where it came from first (a fact on another plane's subject is misplaced, whatever it holds), then what it says.
-  return decoded(() => parsePlaneEventData(e));
+  const known = decoded(() => parsePlaneEventData(e));
+  // A whole site's reconcile names no VM: it comes on the site's own subject.
+  if (known.type === 'RoutesReconciled' && known.vm === undefined && entity !== known.data.site) wrongSource(`a RoutesReconciled of site ${known.data.site} came on ${subject}`);
+  return known;
 }
 
 /**

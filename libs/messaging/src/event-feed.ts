@@ -205,21 +205,29 @@ export class LocationFeed extends EventFeed<LocationEvent> {
   /**
    * Snapshot, then `afterSnapshot` (e.g. a reconcile against it), then the events from the
    * snapshot's point on: from the process's hub once it starts, if there is one not started yet,
-   * else from a consumer of its own.
+   * else from a consumer of its own. `afterSnapshot` is told the last stream sequence the snapshot
+   * is known to hold (every location event up to it was committed before the snapshot was read).
    */
-  override async start(afterSnapshot?: () => Promise<void>): Promise<void> {
+  override async start(afterSnapshot?: (through: number) => Promise<void>): Promise<void> {
     const { startSeq, vms } = await this.startingSnapshot();
     for (const f of this.followers) await f.loadSnapshot(vms);
-    await afterSnapshot?.();
+    const ready = afterSnapshot ? afterSnapshot(startSeq - 1) : Promise.resolve();
+    // A hub's feed joins as soon as its snapshot is loaded, and the events it is handed wait for
+    // `afterSnapshot`: a slow start (a gobgpd fabric peers in 5–9 s) holds up no other feed's events.
     if (this.deps.locationHub?.join(this, this.deps, startSeq)) {
+      this.ready = ready;
       this.prepareDispatch();
       this.joined = this.deps.locationHub;
+      await ready;
       return;
     }
+    await ready;
     await this.consume(startSeq);
   }
 
   private joined?: LocationFeedHub;
+  /** Settles once the feed's `afterSnapshot` has: what the hub hands it waits for that. */
+  private ready?: Promise<void>;
 
   override async stop(): Promise<void> {
     const hub = this.joined;
@@ -234,8 +242,9 @@ export class LocationFeed extends EventFeed<LocationEvent> {
     return super.drops();
   }
 
-  /** One event from the hub (its consumer decoded and validated it once for every feed of the process). */
-  deliver(event: LocationEvent): Promise<Outcome> {
+  /** One event from the hub (its consumer decoded and validated it once for every feed of the process), once the feed is ready. */
+  async deliver(event: LocationEvent): Promise<Outcome> {
+    if (this.ready) await this.ready;
     return this.dispatch(event);
   }
 
@@ -286,6 +295,15 @@ export class LocationFeedHub {
   private first?: LocationFeed;
   private consumer?: DurableConsumer<LocationEvent>;
   private started = false;
+  private starting?: Promise<void>;
+
+  /**
+   * `feeds`: how many feeds will join. The hub then starts as soon as the last of them has loaded
+   * its snapshot, while their services may still be starting (their events wait for them), rather
+   * than when the composition root calls `start` once every service is up: in a lab the agents
+   * would otherwise hear no location event until the route injectors' BGP fabric has peered.
+   */
+  constructor(private readonly options: { feeds?: number } = {}) {}
 
   /** Adds a feed that has loaded its snapshot (taken after the stream was at `startSeq - 1`); false once the hub has started. */
   join(feed: LocationFeed, deps: FeedDeps, startSeq: number): boolean {
@@ -293,11 +311,18 @@ export class LocationFeedHub {
     this.deps ??= deps;
     this.first ??= feed;
     this.members.push({ feed, startSeq });
+    if (this.members.length === this.options.feeds)
+      void this.start().catch((err: Error) => deps.logger.error({ component: 'event-feed', err: err.message }, 'the shared location consumer could not start'));
     return true;
   }
 
-  /** Starts consuming for the feeds that joined (nothing to do without any). */
-  async start(): Promise<void> {
+  /** Starts consuming for the feeds that joined (nothing to do without any); a second call waits for the first. */
+  start(): Promise<void> {
+    this.starting ??= this.startConsuming();
+    return this.starting;
+  }
+
+  private async startConsuming(): Promise<void> {
     this.started = true;
     const deps = this.deps;
     if (!deps || this.members.length === 0) return;
@@ -347,6 +372,7 @@ export class LocationFeedHub {
 
   async stop(): Promise<void> {
     this.started = true;
+    await this.starting?.catch(() => undefined);
     const consumer = this.consumer;
     this.consumer = undefined;
     await consumer?.stop();

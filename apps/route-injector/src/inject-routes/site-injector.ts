@@ -119,13 +119,38 @@ export class SiteRouteInjector implements LocationFollower {
     return this.name;
   }
 
-  /** Called by the process once the feed's snapshot is loaded and before its events flow: reconcile, then watch. */
-  async start(): Promise<void> {
+  /**
+   * Called by the process once the feed's snapshot is loaded and before its events flow: reconcile,
+   * say so, then watch. `through`: the last stream sequence the snapshot holds (see `LocationFeed.start`).
+   */
+  async start(through?: number): Promise<void> {
     this.running = true;
     this.unwatch = this.opts.core.watch(() => void this.checkPending());
     await this.reconcile('start');
+    if (through !== undefined) await this.sayReconciled(through);
     this.timer = setInterval(() => void this.tick(), 250);
-    this.log.info({ rib: this.opts.driver.kind, nextHop: this.site.routerIp }, 'route injector ready');
+    this.log.info({ rib: this.opts.driver.kind, nextHop: this.site.routerIp, ...(through !== undefined ? { through } : {}) }, 'route injector ready');
+  }
+
+  /**
+   * `RoutesReconciled` of the whole site: its RIB now agrees with every location event up to
+   * `through`. A move committed before this injector started (a lab still starting, an injector
+   * restarted) left a site that never originated its old /32 and so never withdraws one: this is
+   * how the convergence tracker learns that the site agrees with it anyway.
+   */
+  private async sayReconciled(through: number): Promise<void> {
+    const held = [...this.held.keys()].sort();
+    const routes = (await this.opts.driver.list()).length;
+    const event: PlaneEvent = {
+      id: `RoutesReconciled:${this.name}:start:${through}:${randomUUID()}`,
+      plane: 'route',
+      type: 'RoutesReconciled',
+      component: this.component,
+      locationVersion: 0,
+      at: new Date().toISOString(),
+      data: { site: this.name, trigger: 'start', through, held, routes },
+    };
+    await this.deps.publisher.publish(event, this.name);
   }
 
   async stop(): Promise<void> {
@@ -159,6 +184,10 @@ export class SiteRouteInjector implements LocationFollower {
       this.log.info({ vm: fact.vm, event: event.type, version: 'locationVersion' in fact ? fact.locationVersion : undefined }, 'older location event ignored');
       return;
     }
+    if (outcome === 'duplicate' && fact.type === 'relocated' && fact.from === this.name && fact.to !== this.name) {
+      await this.serial(() => this.sayLeftBeforeSnapshot(fact, event.id));
+      return;
+    }
     if (outcome !== 'applied') return;
     const vm = this.tracker.get(fact.vm);
     if (!vm) return;
@@ -168,6 +197,20 @@ export class SiteRouteInjector implements LocationFollower {
       if (own.length === 0) return;
     }
     await this.serial(() => this.converge(`${vm.ip}/32`, { id: event.id, cause: causeOf(fact), moveId: 'moveId' in event.data ? event.data.moveId : undefined }));
+  }
+
+  /**
+   * A relocation away from this site that the snapshot already held (it was committed before the
+   * snapshot was read, and reached the stream after the point the feed started from): this site
+   * never originated the VM's old /32, so no `RouteWithdrawn` will say it agrees. If it originates
+   * none below the new version, `RoutesReconciled` of that VM says so (a redelivery publishes the
+   * same id again, which the stream drops).
+   */
+  private async sayLeftBeforeSnapshot(fact: Extract<RouteFact, { type: 'relocated' }>, eventId: string): Promise<void> {
+    const prefix = `${fact.ip}/32`;
+    const older = (await this.opts.driver.list(prefix)).filter((p) => (p.locationVersion ?? 0) < fact.locationVersion);
+    if (older.length) return; // it still has one to withdraw: RouteWithdrawn will say so
+    await this.emit('RoutesReconciled', fact.vm, prefix, fact.locationVersion, { id: eventId, cause: 'snapshot', moveId: fact.moveId }, { site: this.name, trigger: 'snapshot', held: [] });
   }
 
   private async onRouteConfirmed(event: PlaneEvent): Promise<void> {

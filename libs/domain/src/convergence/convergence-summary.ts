@@ -37,7 +37,10 @@ function planeSegments(move: MoveSummaryFacts, planes: Record<string, PlaneTimin
   } else if (!onlyDone && !move.planes.includes('mapping')) out.push('map -');
   const routes = planes['host-routes'];
   if (routes) {
-    const changes = [routes.advertised ? `+${routes.advertised}` : '', routes.withdrawn ? `-${routes.withdrawn}` : ''].filter(Boolean).join(' ');
+    // `reconciled`: the site the VM left never originated its route (it started after the commit)
+    const changes = [routes.advertised ? `+${routes.advertised}` : '', routes.withdrawn ? `-${routes.withdrawn}` : '', routes.reconciled ? `${routes.reconciled} had none` : '']
+      .filter(Boolean)
+      .join(' ');
     out.push(`routes ${changes ? `${changes} ` : ''}${fmtMs(routes.ms)}${routes.breakBeforeMake ? ' (break before make)' : ''}`);
   } else if (!onlyDone && !move.planes.includes('host-routes')) out.push('routes -');
   const arp = planes['arp-proxy'];

@@ -333,7 +333,12 @@ export class MoveBoard {
 function planeDetail(plane: string, timing: PlaneTiming): string | undefined {
   const n = (v: unknown) => (typeof v === 'number' ? v : 0);
   if (plane === 'mapping') return `${n(timing.itrs)}/${n(timing.of)} ITRs`;
-  if (plane === 'host-routes') return [timing.advertised ? `+${String(timing.advertised)}` : '', timing.withdrawn ? `-${String(timing.withdrawn)}` : ''].filter(Boolean).join(' ') || undefined;
+  if (plane === 'host-routes')
+    return (
+      [timing.advertised ? `+${String(timing.advertised)}` : '', timing.withdrawn ? `-${String(timing.withdrawn)}` : '', timing.reconciled ? `${String(timing.reconciled)} had none` : '']
+        .filter(Boolean)
+        .join(' ') || undefined
+    );
   if (plane === 'arp-proxy') return `${n(timing.proxied)} proxied, ${n(timing.repaired)}/${n(timing.stale)} repaired`;
   return undefined;
 }

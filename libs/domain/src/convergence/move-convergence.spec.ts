@@ -186,6 +186,55 @@ describe('move convergence: the ARP proxy when a VM leaves its subnet (db-01 dc1
   });
 });
 
+describe('move convergence: the site a move left started after the commit (it never originated the old route)', () => {
+  /** dc1's route injector, after its start-up reconcile: every location event up to stream sequence `through` was in its snapshot. */
+  const siteReconciled = (site: string, ms: number, through: number, held: string[] = []) =>
+    plane('route', 'RoutesReconciled', `route-injector:${site}`, ms, { site, trigger: 'start', through, held, routes: 0 }, { vm: undefined, locationVersion: 0 });
+  /** dc1 got the commit after its snapshot held it already, and originates no /32 of the VM below v2. */
+  const vmReconciled = (site: string, ms: number, locationVersion = 2) =>
+    plane('route', 'RoutesReconciled', `route-injector:${site}`, ms, { site, trigger: 'snapshot', held: [] }, { eid: '10.1.0.10/32', locationVersion, moveId: MOVE });
+  const streamBook = (...inputs: ConvergenceInput[]) => {
+    const book = new MoveConvergenceBook(topology, 30_000, 'stream');
+    for (const i of inputs) book.apply(i);
+    return { book, when: (...more: ConvergenceInput[]) => more.flatMap((i) => book.apply(i)) };
+  };
+  const rest = () => [registered(2), mappingConverged(5), confirmed('dc2', 7000)];
+
+  it('given the commit at stream sequence 20, when dc1 says it reconciled through 20 or later, then host routes agree (dc1 "had none") and the move converges', () => {
+    const { book, when } = streamBook(accepted(), relocated({ seq: 20 }), completed(), ...rest());
+    expect(book.progress(MOVE)!.stale).toMatchObject([{ component: 'route-injector:dc1', detail: 'still originates 10.1.0.10/32 at an older version' }]);
+    const [v] = when(siteReconciled('dc1', 6900, 20));
+    expect(v).toMatchObject({ kind: 'converged', convergenceMs: 7000, planes: { 'host-routes': { ms: 7000, advertised: 'dc2', reconciled: 'dc1', reconciledMs: 6900 } } });
+    if (v.kind !== 'converged') throw new Error('not converged');
+    expect(convergedLine(v.move, v.convergenceMs, v.planes)).toContain('routes +dc2 dc1 had none 7.00 s');
+  });
+
+  it('a reconcile through an earlier sequence, or one that still holds the /32, settles nothing', () => {
+    const { book, when } = streamBook(accepted(), relocated({ seq: 20 }), completed(), ...rest());
+    expect(when(siteReconciled('dc1', 6900, 19), siteReconciled('dc2', 6900, 50), siteReconciled('dc1', 6950, 25, ['10.1.0.10/32']))).toEqual([]);
+    expect(book.progress(MOVE)!.stale.map((s) => s.component)).toEqual(['route-injector:dc1']);
+    expect(book.due(T0 + 30_000)).toMatchObject([{ kind: 'late', stale: [{ component: 'route-injector:dc1' }] }]);
+  });
+
+  it('the reconcile may come before the move is tracked (the tracker resumed): it counts when the move shows up', () => {
+    const { when } = streamBook(siteReconciled('dc1', 6900, 40));
+    expect(when(accepted(), relocated({ seq: 20 }), completed(), ...rest())).toMatchObject([{ kind: 'converged', convergenceMs: 7000 }]);
+  });
+
+  it('a book fed in arrival order (a watcher on core NATS) cannot compare stream sequences: it leaves that to the tracker', () => {
+    const { book } = given(accepted(), relocated({ seq: 20 }), completed(), ...rest(), siteReconciled('dc1', 6900, 40));
+    expect(book.progress(MOVE)!.stale.map((s) => s.component)).toEqual(['route-injector:dc1']);
+  });
+
+  it("a commit the snapshot held but the feed delivered again: the VM's own RoutesReconciled at v2 settles it, one at v1 does not", () => {
+    for (const b of [streamBook, given]) {
+      const { when } = b(accepted(), relocated({ seq: 20 }), completed(), ...rest());
+      expect(when(vmReconciled('dc1', 6800, 1))).toEqual([]);
+      expect(when(vmReconciled('dc1', 6900))).toMatchObject([{ kind: 'converged', convergenceMs: 7000, planes: { 'host-routes': { reconciled: 'dc1', reconciledMs: 6900 } } }]);
+    }
+  });
+});
+
 describe('move convergence: a plane held back is named until it recovers', () => {
   it('the new site injector is down: both injectors are named (the old one holds its route, make-before-break), then it converges', () => {
     const { book, when } = given(accepted(), relocated(), completed(), registered(2, [], []), mappingConverged(3, []));

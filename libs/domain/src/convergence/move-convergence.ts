@@ -101,9 +101,21 @@ export class MoveConvergenceBook {
    */
   private stepsSeen = false;
 
+  /**
+   * Each route site's last start-up reconcile (`RoutesReconciled` without a VM): it agrees with
+   * every move whose location commit reached the stream at or before `through`, but for `held`.
+   */
+  private readonly reconciledSites = new Map<string, { through: number; held: ReadonlySet<string>; at: number }>();
+
   constructor(
     private readonly topology: ConvergenceTopology,
     readonly deadlineMs: number,
+    /**
+     * What the inputs' `seq` is: the event stream's sequence (the tracker's consumer), or only the
+     * order they arrived in (a watcher on core NATS). A site's reconcile names a stream sequence, so
+     * it counts only in the first case; a watcher learns the outcome from the tracker's record.
+     */
+    private readonly sequence: 'stream' | 'arrival' = 'arrival',
   ) {}
 
   /** Applies one input; returns the verdicts it makes (at most one converged per move). */
@@ -246,6 +258,7 @@ export class MoveConvergenceBook {
 
   private applyPlane(seq: number, event: PlaneEvent): ConvergenceVerdict[] {
     if (!this.stepsSeen && !isPlaneOutcomeType(event.type)) this.stepsSeen = true;
+    if (event.plane === 'route' && event.type === 'RoutesReconciled' && event.vm === undefined) return this.applySiteReconciled(event);
     const vm = event.vm ?? this.vmOfAddress(event.eid);
     if (!vm) return [];
     let seen = this.seenFacts.get(vm);
@@ -271,6 +284,16 @@ export class MoveConvergenceBook {
     return tracked.flatMap((m) => this.check(m));
   }
 
+  private applySiteReconciled(event: PlaneEvent): ConvergenceVerdict[] {
+    const { site, through, held } = event.data;
+    if (this.sequence !== 'stream' || typeof site !== 'string' || typeof through !== 'number') return [];
+    const known = this.reconciledSites.get(site);
+    if (known && known.through >= through) return [];
+    this.reconciledSites.set(site, { through, held: new Set(stringsOf(held)), at: Date.parse(event.at) });
+    // A site-wide fact: the moves that left that site are the ones it may settle.
+    return [...this.moves.values()].filter((m) => m.info?.from.site === site).flatMap((m) => this.check(m));
+  }
+
   private vmOfAddress(eid: string | undefined): string | undefined {
     if (!eid) return undefined;
     const vm = this.vmByIp.get(eid.replace(/\/32$/, ''));
@@ -284,6 +307,18 @@ export class MoveConvergenceBook {
     m.converged = true;
     const convergenceMs = Math.max(0, ...Object.values(p.done).map((t) => t.ms));
     return [{ kind: 'converged', move: this.summary(m), convergenceMs: round3(convergenceMs), planes: p.done, wasLate: m.late }];
+  }
+
+  /**
+   * When route site `site` said it agrees with the move although it withdrew nothing: a
+   * `RoutesReconciled` of the VM at the move's version or later (`ofVm`), or the site's start-up
+   * reconcile through the commit's stream sequence with the VM's /32 not held. Undefined: not (yet).
+   */
+  private reconciledAgreement(site: string, m: TrackedMove, prefix: string, ofVm: Fact[]): number | undefined {
+    const own = ofVm.reduce<number | undefined>((a, f) => (a === undefined || f.at < a ? f.at : a), undefined);
+    if (own !== undefined) return own;
+    const r = this.reconciledSites.get(site);
+    return r && m.relocated && m.relocated.seq <= r.through && !r.held.has(prefix) ? r.at : undefined;
   }
 
   private summary(m: TrackedMove): MoveSummaryFacts {
@@ -371,8 +406,18 @@ export class MoveConvergenceBook {
       const withdrawn = oldSite
         ? first(of('route', 'RouteWithdrawn', (f) => data(f).site === A && f.event.locationVersion < V && (f.seq > since || f.event.moveId === m.moveId || replacedByVersion(data(f)) >= V)))
         : undefined;
-      if ((!newSite || confirmed) && (!oldSite || withdrawn)) {
-        const last = Math.max(confirmed?.at ?? rel.at, withdrawn?.at ?? rel.at);
+      // The old site never originated the route (it started after the commit): its reconcile says it agrees.
+      const reconciledAt =
+        oldSite && !withdrawn
+          ? this.reconciledAgreement(
+              A,
+              m,
+              prefix,
+              of('route', 'RoutesReconciled', (f) => data(f).site === A && f.event.locationVersion >= V),
+            )
+          : undefined;
+      if ((!newSite || confirmed) && (!oldSite || withdrawn || reconciledAt !== undefined)) {
+        const last = Math.max(confirmed?.at ?? rel.at, withdrawn?.at ?? reconciledAt ?? rel.at);
         done['host-routes'] = {
           ms: after(last),
           ...(confirmed
@@ -384,6 +429,7 @@ export class MoveConvergenceBook {
               }
             : {}),
           ...(withdrawn ? { withdrawn: A, withdrawnMs: after(withdrawn.at), ...(data(withdrawn).breakBeforeMake ? { breakBeforeMake: true } : {}) } : {}),
+          ...(reconciledAt !== undefined ? { reconciled: A, reconciledMs: after(reconciledAt) } : {}),
         };
       } else {
         if (newSite && !confirmed)

@@ -64,7 +64,8 @@ export class ConvergenceTracker {
   ) {
     this.log = deps.logger.child({ component: COMPONENT });
     this.reads = new MoveReadModel(deps.dataSource);
-    this.book = new MoveConvergenceBook(convergenceTopologyOf(deps.topology.topology), options.deadlineMs);
+    // its inputs' seq is the stream's: a route site's start-up reconcile names one
+    this.book = new MoveConvergenceBook(convergenceTopologyOf(deps.topology.topology), options.deadlineMs, 'stream');
   }
 
   private now(): number {
