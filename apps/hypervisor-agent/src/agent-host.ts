@@ -85,12 +85,14 @@ export class AgentHost {
     const names = this.agents.map((a) => a.name);
     this.feed = new LocationFeed(this.deps, { durable: this.feedDurable, snapshot: names.length === 1 ? { hypervisor: names[0] } : {}, audience: agentAudience });
     for (const a of this.agents) this.feed.follow(new AgentLocationFollower(a));
-    await this.feed.start();
-    await Promise.all(this.agents.map((a) => a.plugInRunningVms()));
-    for (const a of this.agents) {
-      a.markInventoryLoaded();
-      this.deps.logger.info({ component: `agent:${a.name}`, vms: a.inventory.vms.size }, 'inventory loaded from the location DB');
-    }
+    // The events after the snapshot are applied once the inventory it loaded is plugged in and marked loaded.
+    await this.feed.start(async () => {
+      await Promise.all(this.agents.map((a) => a.plugInRunningVms()));
+      for (const a of this.agents) {
+        a.markInventoryLoaded();
+        this.deps.logger.info({ component: `agent:${a.name}`, vms: a.inventory.vms.size }, 'inventory loaded from the location DB');
+      }
+    });
     const s = subjects(this.deps.prefix);
     const beat = () => {
       for (const a of this.agents) if (!a.silent) this.deps.nc.publish(s.heartbeat(a.name), JSON.stringify({ hypervisor: a.name, vms: a.inventory.vms.size }));

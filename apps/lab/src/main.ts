@@ -127,9 +127,9 @@ async function main() {
   const manager = only.has('manager') ? await startMobilityManager(config, logger) : undefined;
   // Then the others together: their location feeds share one snapshot of the location DB (see
   // LocationFeed) and one consumer of the location events, started once they have all loaded it
-  // (LocationFeedHub: each service's events wait for its own start, so the agents follow the moves
-  // while the route injectors' gobgpd still peers), and a big lab is ready sooner. One that fails
-  // stops those that started.
+  // (LocationFeedHub: started with the last snapshot, each feed's events waiting for its service,
+  // so the agents hear a move's commit while the route injectors' gobgpd still peers), and a big
+  // lab is ready sooner. One that fails stops those that started.
   const locationHub = new LocationFeedHub({ feeds: (['agents', 'mapping', 'routes', 'arp'] as const).filter((s) => only.has(s)).length });
   const started = await Promise.allSettled([
     only.has('agents') ? startAgents(config, logger, { locationHub }) : undefined,
@@ -139,6 +139,7 @@ async function main() {
   ] as const);
   const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) {
+    await locationHub.stop();
     await Promise.all(started.map((r) => (r.status === 'fulfilled' ? r.value?.stop().catch(() => undefined) : undefined)));
     await manager?.stop().catch(() => undefined);
     throw failed.reason;

@@ -184,10 +184,16 @@ export async function startRouteInjectors(config: LocusConfig, logger: Logger, o
     }
     const host = {
       async start() {
-        await locations.start(async (through) => {
-          if (fabric instanceof StartingFabric) await fabric.started;
-          await Promise.all(injectors.map((i) => i.start(through)));
-        });
+        try {
+          await locations.start(async (through) => {
+            if (fabric instanceof StartingFabric) await fabric.started;
+            await Promise.all(injectors.map((i) => i.start(through)));
+          });
+        } catch (err) {
+          // Out of the process's shared consumer: a feed that never became ready would fail every delivery.
+          await locations.stop().catch(() => undefined);
+          throw err;
+        }
         await confirmations.start();
         await fib?.start();
         service = await serveRoutes(conn, injectors, sites, config.subjectPrefix, logger);

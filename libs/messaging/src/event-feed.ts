@@ -285,8 +285,14 @@ export class LocationFeed extends EventFeed<LocationEvent> {
  * delivered, decoded, validated and acked once and handed to every feed at once, each from its own
  * starting point on (what is older is in its snapshot). The composition root
  * makes it, hands it to the services it starts (`FeedDeps.locationHub`) and starts it once they
- * have all joined; a feed that comes after that consumes on its own. A hub with one feed is that
- * feed's consumer under another durable name.
+ * have all joined (or, told how many feeds will join, it starts itself with the last of them); a
+ * feed that comes after that consumes on its own. A hub with one feed is that feed's consumer
+ * under another durable name.
+ *
+ * A feed that has joined but whose service is still starting (its `afterSnapshot`) gets its events
+ * once it is ready. Since a VM's events are handed over one at a time, the first event of each VM
+ * reaches the ready feeds at once, and that VM's next events wait for the slowest feed, as every
+ * event did when the hub started only after the last service.
  */
 export class LocationFeedHub {
   private readonly members: { feed: LocationFeed; startSeq: number }[] = [];

@@ -127,7 +127,8 @@ export class SiteRouteInjector implements LocationFollower {
     this.running = true;
     this.unwatch = this.opts.core.watch(() => void this.checkPending());
     await this.reconcile('start');
-    if (through !== undefined) await this.sayReconciled(through);
+    // Advisory: without it a move committed before this start waits for its deadline, nothing worse.
+    if (through !== undefined) await this.sayReconciled(through).catch((err: Error) => this.log.warn({ err: err.message, through }, 'could not publish RoutesReconciled'));
     this.timer = setInterval(() => void this.tick(), 250);
     this.log.info({ rib: this.opts.driver.kind, nextHop: this.site.routerIp, ...(through !== undefined ? { through } : {}) }, 'route injector ready');
   }

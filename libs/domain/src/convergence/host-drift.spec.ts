@@ -101,6 +101,22 @@ describe('drift on the hypervisors: where a VM runs, against the location DB', (
     expect(fenced.repair).toEqual({ vm: 'web-01', hypervisor: 'dc1-hv1', findings: expect.any(Array), reassert: { expectedLocationVersion: 1, locationVersion: 3, evict: ['dc2-hv1'] } });
   });
 
+  it('given a move just committed (web-01 at dc2-hv1 v2) whose source has not heard it yet (a stopped copy at v1), then no drift while the move converges; past its deadline, an extra copy', () => {
+    const moved = db({ site: 'dc2', hypervisor: 'dc2-hv1', locationVersion: 2 });
+    const lagging: HostView = { hypervisor: 'dc1-hv1', held: { state: 'stopped', locationVersion: 1 }, seen: 1 };
+    const decide = (converging: boolean) => decideHostDrift({ location: moved, hosts: [runs('dc2-hv1', 2), lagging], locationHostAnswered: true, converging });
+    expect(decide(true)).toEqual({ disagreements: [] });
+    expect(decide(false).disagreements.map((d) => [d.kind, d.component])).toEqual([['extra-copy', 'agent:dc1-hv1']]);
+    expect(decide(false).repair?.reassert).toEqual({ expectedLocationVersion: 2, locationVersion: 3, evict: ['dc1-hv1'] });
+  });
+
+  it('while a move converges, a copy that runs, or one at the DB version, is drift all the same', () => {
+    const moved = db({ site: 'dc2', hypervisor: 'dc2-hv1', locationVersion: 2 });
+    const decide = (copy: HostView) => decideHostDrift({ location: moved, hosts: [runs('dc2-hv1', 2), copy], locationHostAnswered: true, converging: true });
+    expect(decide(runs('dc1-hv1', 1)).disagreements.map((d) => d.kind)).toEqual(['extra-copy']);
+    expect(decide({ hypervisor: 'dc1-hv1', held: { state: 'stopped', locationVersion: 1 }, seen: 2 }).disagreements.map((d) => d.kind)).toEqual(['extra-copy']);
+  });
+
   it('given the DB host did not answer, then nothing is decided (a down host is the HA monitor’s)', () => {
     expect(given(db(), runs('dc2-hv1')).when(false)).toEqual({ disagreements: [] });
   });

@@ -25,6 +25,13 @@ export interface HostDriftInput {
    * down or cut off, and its VMs are the HA monitor's (a restart elsewhere), not drift's.
    */
   locationHostAnswered: boolean;
+  /**
+   * The VM's last move is still converging within its deadline (the convergence tracker's book). A
+   * host it left may not have heard of the commit yet (its location feed lags: a process still
+   * starting, a busy one): the stopped copy it still holds, at a version older than the DB's, is
+   * that lag, not drift, until the deadline.
+   */
+  converging?: boolean;
 }
 
 /** The repair of one VM, done through the recorded paths by the drift detector. */
@@ -59,9 +66,10 @@ export function decideHostDrift(input: HostDriftInput): HostDriftDecision {
   const where = `the DB places ${l.vm} on ${l.hypervisor} (${l.site}) v${l.locationVersion}`;
   const atHost = input.hosts.find((h) => h.hypervisor === l.hypervisor)?.held;
   const elsewhere = input.hosts.filter((h) => h.hypervisor !== l.hypervisor && h.held);
-  // While a VM moves its target may hold it: a copy only once nothing moves.
-  const copies = l.state === 'moving' ? [] : elsewhere;
   const newest = (h: HostView) => Math.max(h.seen, h.held?.locationVersion ?? 0);
+  // While a VM moves its target may hold it: a copy only once nothing moves, and not a host's stopped copy it has not yet heard is stale.
+  const lagging = (h: HostView) => !!input.converging && h.held!.state !== 'running' && newest(h) < l.locationVersion;
+  const copies = l.state === 'moving' ? [] : elsewhere.filter((h) => !lagging(h));
   const ahead = input.hosts.filter((h) => newest(h) > l.locationVersion);
   const mustRun = l.state === 'running';
 

@@ -654,6 +654,7 @@ export class DriftDetector {
     const s = subjects(this.options.prefix);
     const hosts = this.deps.topology.hypervisors.map((h) => h.name);
     const down = this.deps.down?.() ?? new Set<string>();
+    const converging = this.deps.converging();
     for (let i = 0; i < locations.length; i += this.chunk) {
       const chunk = locations.slice(i, i + this.chunk);
       const plan = planAgentAsks(
@@ -718,7 +719,12 @@ export class DriftDetector {
         }
         const hypervisor = l.hypervisor ?? '';
         const locationHostAnswered = answered.has(hypervisor) && !down.has(hypervisor);
-        const decision = decideHostDrift({ location: { vm: l.vm, site: l.site, hypervisor, state: l.state, locationVersion: l.locationVersion }, hosts: views.get(l.vm) ?? [], locationHostAnswered });
+        const decision = decideHostDrift({
+          location: { vm: l.vm, site: l.site, hypervisor, state: l.state, locationVersion: l.locationVersion },
+          hosts: views.get(l.vm) ?? [],
+          locationHostAnswered,
+          converging: converging.has(l.vm),
+        });
         if (!locationHostAnswered) continue;
         pass.hostCompared.add(l.vm);
         pass.found.push(...decision.disagreements);
