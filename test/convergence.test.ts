@@ -1,6 +1,6 @@
 import { HEADERS } from '@locus/contracts';
 import { rebuildProjections } from '@locus/eventstore';
-import { feedDurableName, traceIdOf, traceIdOfHeader } from '@locus/messaging';
+import { feedDurableName, requestJson, traceIdOf, traceIdOfHeader } from '@locus/messaging';
 import { capturingLogger, eventually, startTestLab, type TestLab } from './support/harness';
 import { mappingClient, registered, startMapping, type RunningMappingSystem } from './support/mapping';
 import { asOwner } from './support/store';
@@ -254,5 +254,26 @@ describe('convergence tracker', () => {
     expect(reconciled.data.through).toBeGreaterThanOrEqual(relocatedSeq);
     const [line] = await eventually(async () => (summaries(accepted.moveId).length ? summaries(accepted.moveId) : undefined), 5000, 'the summary line');
     expect(line.msg).toMatch(/\| routes \+dc2 dc1 had none [\d.]+ m?s/);
+  });
+
+  it('a move that leaves the L2 domain of ARP proxies started afresh after its commit: converged once they have started', async () => {
+    // The ARP proxies are down and their consumer gone: they will start from a snapshot that already has the move.
+    const durable = arp.feed.durable;
+    await arp.stop();
+    await (await lab.client.jetstreamManager()).consumers.delete(lab.config.streamName, durable);
+    const accepted = await lab.req('vm.move', { vm: 'db-02', to: 'cloud-hv2', mode: 'cold' });
+    expect(accepted.error).toBeUndefined();
+    const done = await lab.waitForMove(accepted.moveId, ['completed', 'converged']);
+    expect(done.planes).toContain('arp-proxy');
+
+    arp = await startArpProxies(lab.config, planes.logger);
+    const move = await lab.waitForMove(accepted.moveId, ['converged'], 15_000);
+    expect(move.planeTimes['arp-proxy']).toMatchObject({ sites: { dc1: { rule: 'reconciled at start' } } });
+    const jsm = await lab.client.jetstreamManager();
+    const reconciled = (await jsm.streams.getMessage(lab.config.streamName, { last_by_subj: `${lab.config.subjectPrefix}.evt.arp.dc1.ArpReconciled` })).json<any>();
+    expect(reconciled).toMatchObject({ component: 'arp-proxy:dc1', data: { site: 'dc1', trigger: 'start', held: [] } });
+    // the proxy entry the move needs is there all the same: dc1 answers for db-02 that left its subnet
+    const list = await requestJson<any>(lab.client, `${lab.config.subjectPrefix}.arp.list`, { site: 'dc1' }, 10_000);
+    expect(list.sites[0].proxies.map((p: any) => p.vm)).toContain('db-02');
   });
 });

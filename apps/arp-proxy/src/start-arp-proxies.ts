@@ -120,7 +120,7 @@ export async function startArpProxies(config: LocusConfig, logger: Logger, opts:
   let service: Service | undefined;
   const host = {
     async start() {
-      await feed.start(async () => proxies.forEach((p) => p.start()));
+      await feed.start(async (through) => void (await Promise.all(proxies.map((p) => p.start(through)))));
       service = await serveArp(nc, proxies, withDomains, (vm) => topology.vm(vm) !== undefined, config.subjectPrefix, logger);
       logger.info({ component: 'arp-proxy', sites: names, neighbours: neighbours.filter((n) => names.includes(n.site)).length, dataplane: config.dataplane }, 'ARP proxies ready');
     },

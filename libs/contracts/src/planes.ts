@@ -103,6 +103,13 @@ export const PLANE_EVENT_SCHEMAS = {
     NeighbourStale: z.looseObject({ site: str, neighbour: str, neighbourIp: str, ip: str, since: str, expiresBy: str }),
     NeighbourRepaired: z.looseObject({ site: str, neighbour: str, neighbourIp: str, ip: str, how: str, repairedAt: str, staleMs: num.optional() }),
     ArpConverged: z.looseObject({ site: str, rule: str, proxy: str, stale: num, repaired: num, ms: num, installed: z.boolean().optional() }),
+    /**
+     * A whole site's ARP proxy after its start (no `vm`): its proxy entries and neighbours agree with
+     * every location event up to stream sequence `through`, but for the VM addresses in `held` (a
+     * neighbour still holds a wrong MAC: each gets its `ArpConverged` once repaired). A move
+     * committed before the proxy started gets no `ArpConverged` of its own from it.
+     */
+    ArpReconciled: z.looseObject({ site: str, trigger: z.literal('start'), through: num, held: z.array(str) }),
   },
 } as const satisfies Record<Plane, Record<string, z.ZodType<Record<string, unknown>>>>;
 
@@ -130,7 +137,7 @@ export function parsePlaneEventData(e: PlaneEvent): KnownPlaneEvent {
  * steps through JetStream cost more than the rest of the move's events together, and the outcomes
  * carry the timings the tracker reports (`registeredAt`, `itrAt`, `advertisedAt`, `installed`).
  */
-export const PLANE_OUTCOME_TYPES = ['MappingConverged', 'RegistrationExpired', 'RouteConfirmed', 'RouteWithdrawn', 'ReconcileFixed', 'RoutesReconciled', 'ArpConverged'] as const;
+export const PLANE_OUTCOME_TYPES = ['MappingConverged', 'RegistrationExpired', 'RouteConfirmed', 'RouteWithdrawn', 'ReconcileFixed', 'RoutesReconciled', 'ArpConverged', 'ArpReconciled'] as const;
 const OUTCOME_TYPES: ReadonlySet<string> = new Set(PLANE_OUTCOME_TYPES);
 /** Whether a plane fact of this type is stored on the event stream (an outcome) or only published live (a step). */
 export function isPlaneOutcomeType(type: string): boolean {

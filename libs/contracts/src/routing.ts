@@ -65,7 +65,7 @@ export function routingSubjects(prefix: string) {
 }
 
 export const ROUTE_EVENT_TYPES = ['RouteAdvertised', 'RouteConfirmed', 'RouteWithdrawn', 'ReconcileFixed', 'RoutesReconciled'] as const;
-export const ARP_EVENT_TYPES = ['ProxyInstalled', 'ProxyRemoved', 'GratuitousArpSent', 'NeighbourRepaired', 'NeighbourStale', 'ArpConverged'] as const;
+export const ARP_EVENT_TYPES = ['ProxyInstalled', 'ProxyRemoved', 'GratuitousArpSent', 'NeighbourRepaired', 'NeighbourStale', 'ArpConverged', 'ArpReconciled'] as const;
 export type RouteEventType = (typeof ROUTE_EVENT_TYPES)[number];
 export type ArpEventType = (typeof ARP_EVENT_TYPES)[number];
 

@@ -85,7 +85,8 @@ export function decodePlaneEventFrom(prefix: string, subject: string, raw: unkno
   // Where it came from first (a fact on another plane's subject is misplaced, whatever it holds), then what it says.
   const known = decoded(() => parsePlaneEventData(e));
   // A whole site's reconcile names no VM: it comes on the site's own subject.
-  if (known.type === 'RoutesReconciled' && known.vm === undefined && entity !== known.data.site) wrongSource(`a RoutesReconciled of site ${known.data.site} came on ${subject}`);
+  if ((known.type === 'RoutesReconciled' || known.type === 'ArpReconciled') && known.vm === undefined && entity !== known.data.site)
+    wrongSource(`a ${known.type} of site ${known.data.site} came on ${subject}`);
   return known;
 }
 

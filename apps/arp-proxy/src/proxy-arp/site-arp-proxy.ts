@@ -31,7 +31,7 @@ export class SiteArpProxy implements LocationFollower {
   private readonly proxies = new Map<string, { vm: string; locationVersion: number; since: number }>();
   private readonly staleMeta = new Map<string, { vm: string; locationVersion: number; moveId?: string }>();
   /** Moves whose neighbours this site has not all repaired yet: ArpConverged is published when none holds a wrong MAC. */
-  private readonly converging = new Map<string, { vm: KnownVm; moveId: string; rule: string; proxy: string; installed: boolean; stale: number; startedAt: number }>();
+  private readonly converging = new Map<string, { vm: KnownVm; moveId?: string; rule: string; proxy: string; installed: boolean; stale: number; startedAt: number }>();
   private timer?: NodeJS.Timeout;
   private chain: Promise<unknown> = Promise.resolve();
   private readonly unacked: Promise<unknown>[] = [];
@@ -50,13 +50,43 @@ export class SiteArpProxy implements LocationFollower {
     this.known = deps.known ?? new KnownVms();
   }
 
-  /** Called by the process once the feed's snapshot is loaded. */
-  start(): void {
+  /**
+   * Called by the process once the feed's snapshot is loaded; `through`: the last stream sequence
+   * the snapshot holds (see `LocationFeed.start`): the proxy then says it agrees with every location
+   * event up to it (`ArpReconciled`), so that a move committed before it started is not waited for.
+   */
+  async start(through?: number): Promise<void> {
     this.timer = setInterval(() => void this.tick().catch(() => undefined), 200);
+    if (through !== undefined) await this.serial(() => this.sayReconciled(through)).catch((err: Error) => this.log.warn({ err: err.message, through }, 'could not publish ArpReconciled'));
     this.log.info(
       { proxyEnabled: this.site.proxyEnabled, neighbours: this.driver.neighbours.length, gateways: this.site.gateways.map((g) => `${g.ip}=${g.mac}`) },
       this.site.proxyEnabled ? 'ARP proxy ready' : 'ARP proxy ready, switched OFF at this site (topology arpProxy: false)',
     );
+  }
+
+  /**
+   * `ArpReconciled` of the whole site: its proxy entries follow the snapshot, and its neighbours hold
+   * the right MAC of every VM but those `held` (each of those gets its `ArpConverged` at its version
+   * once no neighbour holds a wrong MAC for it).
+   */
+  private async sayReconciled(through: number): Promise<void> {
+    const held = new Map<string, number>();
+    for (const w of await this.driver.wrongEntries()) held.set(w.ip, (held.get(w.ip) ?? 0) + 1);
+    const startedAt = Date.now();
+    for (const [ip, stale] of held) {
+      const vm = this.known.byIp(ip);
+      if (vm && !this.converging.has(vm.vm)) this.converging.set(vm.vm, { vm, rule: 'reconciled at start', proxy: this.proxies.has(ip) ? 'keep' : 'none', installed: false, stale, startedAt });
+    }
+    const event: PlaneEvent = {
+      id: `ArpReconciled:${this.name}:start:${through}:${startedAt}`,
+      plane: 'arp',
+      type: 'ArpReconciled',
+      component: this.component,
+      locationVersion: 0,
+      at: iso(this.deps.clock.now()),
+      data: { site: this.name, trigger: 'start', through, held: [...held.keys()].sort() },
+    };
+    await this.deps.publisher.publish(event, this.name);
   }
 
   async stop(): Promise<void> {
@@ -92,6 +122,7 @@ export class SiteArpProxy implements LocationFollower {
     if (!change.applied || !change.after) {
       const known = change.before;
       if (known && d.locationVersion < known.locationVersion) this.log.info({ vm: d.vm, version: d.locationVersion, known: known.locationVersion }, 'older location event ignored');
+      else if (known && d.locationVersion === known.locationVersion) await this.convergedFromSnapshot(known, d.moveId);
       return;
     }
     // A drift repair moves the VM back from wherever this table last had it (a forged relocation); at the same site nothing on the L2 changes.
@@ -127,6 +158,28 @@ export class SiteArpProxy implements LocationFollower {
     if (decision.garp) await this.garp(vm, domain, decision.garp.mac, decision.rule === 'returns-to-domain' ? 'announce' : 'garp', ctx);
     await this.summary(vm, ctx.moveId, decision.rule);
     this.converging.set(vm.vm, { vm, moveId: ctx.moveId, rule: decision.rule, proxy: decision.proxy, installed, stale, startedAt });
+    await this.reportConverged();
+  }
+
+  /**
+   * A relocation the snapshot already held (committed before it was read, on the stream after the
+   * feed's starting point), or one seen again: this site acted on the VM's version when it learnt it,
+   * and says so with the move's `ArpConverged` once no neighbour holds a wrong MAC for it (the same id
+   * again when it had already: the stream drops it).
+   */
+  private async convergedFromSnapshot(vm: KnownVm, moveId: string | undefined): Promise<void> {
+    const domain = this.domains.find((x) => x.name === vm.l2Domain);
+    if (!domain || !domain.sites.includes(this.name) || this.converging.has(vm.vm)) return;
+    const stale = (await this.driver.wrongEntries(vm.ip)).length;
+    this.converging.set(vm.vm, {
+      vm,
+      ...(moveId ? { moveId } : {}),
+      rule: 'known from the snapshot',
+      proxy: this.proxies.has(vm.ip) ? 'keep' : 'none',
+      installed: false,
+      stale,
+      startedAt: Date.now(),
+    });
     await this.reportConverged();
   }
 

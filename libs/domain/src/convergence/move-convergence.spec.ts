@@ -226,6 +226,19 @@ describe('move convergence: the site a move left started after the commit (it ne
     expect(book.progress(MOVE)!.stale.map((s) => s.component)).toEqual(['route-injector:dc1']);
   });
 
+  it("an ARP proxy that started after the commit: its ArpReconciled through the commit settles its site, unless it holds the VM's address", () => {
+    const arpReconciled = (site: string, ms: number, through: number, held: string[] = []) =>
+      plane('arp', 'ArpReconciled', `arp-proxy:${site}`, ms, { site, trigger: 'start', through, held }, { vm: undefined, locationVersion: 0 });
+    const dbMove = (): ConvergenceInput[] => [accepted({ vm: 'db-01', to: cloud, planes: ['location', 'arp-proxy'] }), relocated({ vm: 'db-01', ip: '10.11.0.10', seq: 20 }), completed(40, 'db-01')];
+    const held = streamBook(...dbMove(), arpReconciled('dc1', 500, 30, ['10.11.0.10']));
+    expect(held.book.progress(MOVE)!.stale).toMatchObject([{ plane: 'arp-proxy', component: 'arp-proxy:dc1' }]);
+    const { when } = streamBook(...dbMove());
+    expect(when(arpReconciled('dc1', 500, 19))).toEqual([]);
+    expect(when(arpReconciled('dc1', 600, 20))).toMatchObject([
+      { kind: 'converged', convergenceMs: 600, planes: { 'arp-proxy': { ms: 600, sites: { dc1: { ms: 600, rule: 'reconciled at start' } } } } },
+    ]);
+  });
+
   it("a commit the snapshot held but the feed delivered again: the VM's own RoutesReconciled at v2 settles it, one at v1 does not", () => {
     for (const b of [streamBook, given]) {
       const { when } = b(accepted(), relocated({ seq: 20 }), completed(), ...rest());

@@ -102,8 +102,9 @@ export class MoveConvergenceBook {
   private stepsSeen = false;
 
   /**
-   * Each route site's last start-up reconcile (`RoutesReconciled` without a VM): it agrees with
-   * every move whose location commit reached the stream at or before `through`, but for `held`.
+   * Each site's last start-up reconcile of a plane (`RoutesReconciled`, `ArpReconciled` without a
+   * VM), by `<plane>:<site>`: it agrees with every move whose location commit reached the stream at
+   * or before `through`, but for the addresses in `held`.
    */
   private readonly reconciledSites = new Map<string, { through: number; held: ReadonlySet<string>; at: number }>();
 
@@ -258,7 +259,7 @@ export class MoveConvergenceBook {
 
   private applyPlane(seq: number, event: PlaneEvent): ConvergenceVerdict[] {
     if (!this.stepsSeen && !isPlaneOutcomeType(event.type)) this.stepsSeen = true;
-    if (event.plane === 'route' && event.type === 'RoutesReconciled' && event.vm === undefined) return this.applySiteReconciled(event);
+    if ((event.type === 'RoutesReconciled' || event.type === 'ArpReconciled') && event.vm === undefined) return this.applySiteReconciled(event);
     const vm = event.vm ?? this.vmOfAddress(event.eid);
     if (!vm) return [];
     let seen = this.seenFacts.get(vm);
@@ -287,11 +288,12 @@ export class MoveConvergenceBook {
   private applySiteReconciled(event: PlaneEvent): ConvergenceVerdict[] {
     const { site, through, held } = event.data;
     if (this.sequence !== 'stream' || typeof site !== 'string' || typeof through !== 'number') return [];
-    const known = this.reconciledSites.get(site);
+    const key = `${event.plane}:${site}`;
+    const known = this.reconciledSites.get(key);
     if (known && known.through >= through) return [];
-    this.reconciledSites.set(site, { through, held: new Set(stringsOf(held)), at: Date.parse(event.at) });
-    // A site-wide fact: the moves that left that site are the ones it may settle.
-    return [...this.moves.values()].filter((m) => m.info?.from.site === site).flatMap((m) => this.check(m));
+    this.reconciledSites.set(key, { through, held: new Set(stringsOf(held)), at: Date.parse(event.at) });
+    // A site-wide fact (rare: a service's start): any move in flight may be the one it settles.
+    return [...this.moves.values()].flatMap((m) => this.check(m));
   }
 
   private vmOfAddress(eid: string | undefined): string | undefined {
@@ -310,15 +312,12 @@ export class MoveConvergenceBook {
   }
 
   /**
-   * When route site `site` said it agrees with the move although it withdrew nothing: a
-   * `RoutesReconciled` of the VM at the move's version or later (`ofVm`), or the site's start-up
-   * reconcile through the commit's stream sequence with the VM's /32 not held. Undefined: not (yet).
+   * When `site`'s start-up reconcile of `plane` said it agrees with the move (its commit on the
+   * stream at or before the reconcile's `through`, the VM's address not held). Undefined: not (yet).
    */
-  private reconciledAgreement(site: string, m: TrackedMove, prefix: string, ofVm: Fact[]): number | undefined {
-    const own = ofVm.reduce<number | undefined>((a, f) => (a === undefined || f.at < a ? f.at : a), undefined);
-    if (own !== undefined) return own;
-    const r = this.reconciledSites.get(site);
-    return r && m.relocated && m.relocated.seq <= r.through && !r.held.has(prefix) ? r.at : undefined;
+  private siteReconciledAt(plane: PlaneEvent['plane'], site: string, m: TrackedMove, address: string): number | undefined {
+    const r = this.reconciledSites.get(`${plane}:${site}`);
+    return r && m.relocated && m.relocated.seq <= r.through && !r.held.has(address) ? r.at : undefined;
   }
 
   private summary(m: TrackedMove): MoveSummaryFacts {
@@ -408,14 +407,7 @@ export class MoveConvergenceBook {
         : undefined;
       // The old site never originated the route (it started after the commit): its reconcile says it agrees.
       const reconciledAt =
-        oldSite && !withdrawn
-          ? this.reconciledAgreement(
-              A,
-              m,
-              prefix,
-              of('route', 'RoutesReconciled', (f) => data(f).site === A && f.event.locationVersion >= V),
-            )
-          : undefined;
+        oldSite && !withdrawn ? (earliest(of('route', 'RoutesReconciled', (f) => data(f).site === A && f.event.locationVersion >= V)) ?? this.siteReconciledAt('route', A, m, prefix)) : undefined;
       if ((!newSite || confirmed) && (!oldSite || withdrawn || reconciledAt !== undefined)) {
         const last = Math.max(confirmed?.at ?? rel.at, withdrawn?.at ?? reconciledAt ?? rel.at);
         done['host-routes'] = {
@@ -450,22 +442,30 @@ export class MoveConvergenceBook {
     if (info.planes.includes('arp-proxy')) {
       const sites = this.topology.domainSitesOf(m.vm);
       const reports = new Map<string, Fact>();
+      // A site whose proxy started after the commit: its start said it agrees (no ArpConverged of its own for the move).
+      const reconciled = new Map<string, number>();
       for (const s of sites) {
         const f = first(of('arp', 'ArpConverged', (x) => data(x).site === s && x.event.locationVersion === V));
+        const at = f ? undefined : this.siteReconciledAt('arp', s, m, rel.ip);
         if (f) reports.set(s, f);
+        else if (at !== undefined) reconciled.set(s, at);
       }
-      if (reports.size === sites.length) {
+      if (reports.size + reconciled.size === sites.length) {
         const list = [...reports.values()];
+        const times = [...list.map((f) => f.at), ...reconciled.values()];
         done['arp-proxy'] = {
-          ms: list.length ? after(Math.max(...list.map((f) => f.at))) : 0,
+          ms: times.length ? after(Math.max(...times)) : 0,
           // ProxyInstalled is a live step; each site's ArpConverged says whether it installed one
           proxied: Math.max(of('arp', 'ProxyInstalled', (f) => f.event.locationVersion === V).length, list.filter((f) => data(f).installed === true).length),
           stale: list.reduce((n, f) => n + (Number(data(f).stale) || 0), 0),
           repaired: list.reduce((n, f) => n + (Number(data(f).repaired) || 0), 0),
-          sites: Object.fromEntries([...reports].map(([s, f]) => [s, { ms: after(f.at), rule: data(f).rule }])),
+          sites: Object.fromEntries([
+            ...[...reports].map(([s, f]): [string, unknown] => [s, { ms: after(f.at), rule: data(f).rule }]),
+            ...[...reconciled].map(([s, at]): [string, unknown] => [s, { ms: after(at), rule: 'reconciled at start' }]),
+          ]),
         };
       } else {
-        for (const s of sites.filter((x) => !reports.has(x))) {
+        for (const s of sites.filter((x) => !reports.has(x) && !reconciled.has(x))) {
           const staleAt = of('arp', 'NeighbourStale', (f) => data(f).site === s && f.event.locationVersion === V).map((f) => String(data(f).neighbour));
           const repaired = new Set(of('arp', 'NeighbourRepaired', (f) => data(f).site === s && f.event.locationVersion >= V).map((f) => String(data(f).neighbour)));
           const still = [...new Set(staleAt)].filter((n) => !repaired.has(n)).sort();
@@ -482,6 +482,11 @@ export class MoveConvergenceBook {
 }
 
 const round3 = (ms: number) => Math.round(ms * 1000) / 1000;
+
+/** The time of the earliest of these facts (undefined: none). */
+function earliest(facts: readonly { at: number }[]): number | undefined {
+  return facts.reduce<number | undefined>((a, f) => (a === undefined || f.at < a ? f.at : a), undefined);
+}
 
 /** The location version a `RouteWithdrawn` says replaced the route (`data.replacedBy.locationVersion`), else 0. */
 function replacedByVersion(data: Record<string, unknown>): number {
