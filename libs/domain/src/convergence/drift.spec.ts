@@ -1,5 +1,5 @@
 import type { DriftView } from '@locus/contracts';
-import { driftKey, findDrift, nextKnownDrift, orphanRoutePrefix, uniqueDrift, type DriftInput, type DriftLocation, type DriftScope } from './drift';
+import { driftKey, findDrift, isSilentSinceStart, nextKnownDrift, orphanRoutePrefix, uniqueDrift, type DriftInput, type DriftLocation, type DriftScope } from './drift';
 
 const sites = [
   { name: 'dc1', hostRoutes: true, mappingSystem: true },
@@ -205,5 +205,17 @@ describe('drift: which disagreements a check may call resolved', () => {
 
   it('given the same disagreement found by two passes of one check, then it is reported once', () => {
     expect(uniqueDrift([routeOld, orphan, { ...routeOld }])).toEqual([routeOld, orphan]);
+  });
+});
+
+describe('isSilentSinceStart: a component not answering before it ever has is still starting', () => {
+  const silent: DriftView = { plane: 'host-routes', component: 'route-injector', detail: 'not answering: 503' };
+  it('given a component that has not answered any check yet, then it is (said at info level)', () => {
+    expect(isSilentSinceStart(silent, new Set(['map-server']))).toBe(true);
+  });
+  it("given one that answered before, or a VM's disagreement, or another detail, then it is drift", () => {
+    expect(isSilentSinceStart(silent, new Set(['route-injector']))).toBe(false);
+    expect(isSilentSinceStart({ ...silent, vm: 'web-01' }, new Set())).toBe(false);
+    expect(isSilentSinceStart({ ...silent, detail: 'still originates 10.1.0.10/32 v1 (stale)' }, new Set())).toBe(false);
   });
 });

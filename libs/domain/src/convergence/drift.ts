@@ -223,3 +223,13 @@ export function nextKnownDrift(known: ReadonlyMap<string, DriftView>, found: rea
 export function uniqueDrift(found: readonly DriftView[]): DriftView[] {
   return [...new Map(found.map((d) => [driftKey(d), d])).values()];
 }
+
+/**
+ * Whether a disagreement is a whole component that has not answered a single check since the
+ * detector started (`answered`: the components that have): one still starting, as a lab's route
+ * injectors are while their gobgpd peers. It is known and reported all the same; the log says it at
+ * info level, not as drift. A component that answered once and then stops is drift.
+ */
+export function isSilentSinceStart(d: DriftView, answered: ReadonlySet<string>): boolean {
+  return d.vm === undefined && d.detail.startsWith('not answering') && !answered.has(d.component);
+}

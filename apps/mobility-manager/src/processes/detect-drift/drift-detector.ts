@@ -18,6 +18,7 @@ import {
   decideHostDrift,
   findDrift,
   hostsNamedBy,
+  isSilentSinceStart,
   nextKnownDrift,
   pacedStepStartMs,
   planAgentAsks,
@@ -207,6 +208,8 @@ export class DriftDetector {
   private timer?: NodeJS.Timeout;
   private running?: Promise<unknown>;
   private known = new Map<string, DriftView>();
+  /** Components that have answered a check since the detector started (see isSilentSinceStart). */
+  private readonly answered = new Set<string>();
   private readonly log: Logger;
   private unlisten?: () => void;
   private changed = new Set<string>();
@@ -790,11 +793,12 @@ export class DriftDetector {
     const { known, appeared, resolved } = nextKnownDrift(this.known, disagreements, scope);
     this.known = known;
     for (const d of known.values()) if (d.vm) this.dueAgain(d.vm);
-    for (const d of appeared.slice(0, 20))
-      this.log.warn(
-        { plane: d.plane, vm: d.vm, drift: d.component, ...(d.kind ? { kind: d.kind, hosts: d.hosts } : {}) },
-        `drift: ${d.component}${d.vm ? ` (${d.vm})` : ''} disagrees with the location DB: ${d.kind ? `${d.kind}: ` : ''}${d.detail}`,
-      );
+    for (const d of appeared.slice(0, 20)) {
+      const fields = { plane: d.plane, vm: d.vm, drift: d.component, ...(d.kind ? { kind: d.kind, hosts: d.hosts } : {}) };
+      if (isSilentSinceStart(d, this.answered)) this.log.info(fields, `drift: ${d.component} has not answered yet (still starting?): ${d.detail}`);
+      else this.log.warn(fields, `drift: ${d.component}${d.vm ? ` (${d.vm})` : ''} disagrees with the location DB: ${d.kind ? `${d.kind}: ` : ''}${d.detail}`);
+    }
+    for (const c of pass.asked) if (!pass.silent.has(c)) this.answered.add(c);
     if (appeared.length > 20) this.log.warn({ more: appeared.length - 20 }, `drift: ${appeared.length - 20} more disagreements`);
     for (const d of resolved.slice(0, 20)) this.log.info({ plane: d.plane, vm: d.vm, drift: d.component }, `drift resolved: ${d.component}${d.vm ? ` (${d.vm})` : ''} agrees again`);
     if (resolved.length > 20) this.log.info({ more: resolved.length - 20 }, `drift: ${resolved.length - 20} more resolved`);
