@@ -141,6 +141,9 @@ describe('decodePlaneEventFrom', () => {
       reason: 'wrong-source',
       message: expect.stringContaining('a RoutesReconciled of site dc1 came on lx.evt.route.dc2.RoutesReconciled'),
     });
+    const arp = { ...e, id: 'ArpReconciled:dc1:start:40:x', plane: 'arp' as const, type: 'ArpReconciled', component: 'arp-proxy:dc1' };
+    expect(decodePlaneEventFrom(prefix, planeSubject(prefix, 'arp', 'dc1', 'ArpReconciled'), arp).data).toMatchObject({ site: 'dc1', through: 40 });
+    expect(rejection(() => decodePlaneEventFrom(prefix, planeSubject(prefix, 'arp', 'dc2', 'ArpReconciled'), arp)).reason).toBe('wrong-source');
   });
 
   it('given a fact whose data is not its type’s (a field missing, or of another type), then it is undecodable', () => {

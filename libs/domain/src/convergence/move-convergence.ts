@@ -407,7 +407,7 @@ export class MoveConvergenceBook {
         : undefined;
       // The old site never originated the route (it started after the commit): its reconcile says it agrees.
       const reconciledAt =
-        oldSite && !withdrawn ? (earliest(of('route', 'RoutesReconciled', (f) => data(f).site === A && f.event.locationVersion >= V)) ?? this.siteReconciledAt('route', A, m, prefix)) : undefined;
+        oldSite && !withdrawn ? (first(of('route', 'RoutesReconciled', (f) => data(f).site === A && f.event.locationVersion >= V))?.at ?? this.siteReconciledAt('route', A, m, prefix)) : undefined;
       if ((!newSite || confirmed) && (!oldSite || withdrawn || reconciledAt !== undefined)) {
         const last = Math.max(confirmed?.at ?? rel.at, withdrawn?.at ?? reconciledAt ?? rel.at);
         done['host-routes'] = {
@@ -482,11 +482,6 @@ export class MoveConvergenceBook {
 }
 
 const round3 = (ms: number) => Math.round(ms * 1000) / 1000;
-
-/** The time of the earliest of these facts (undefined: none). */
-function earliest(facts: readonly { at: number }[]): number | undefined {
-  return facts.reduce<number | undefined>((a, f) => (a === undefined || f.at < a ? f.at : a), undefined);
-}
 
 /** The location version a `RouteWithdrawn` says replaced the route (`data.replacedBy.locationVersion`), else 0. */
 function replacedByVersion(data: Record<string, unknown>): number {
