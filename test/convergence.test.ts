@@ -51,6 +51,17 @@ describe('convergence tracker', () => {
     await fabric.stop();
   });
 
+  /** The stream sequence of the VM's VmRelocated at `version`, once it is on the stream. */
+  const relocatedSeqOf = (vm: string, version: number) =>
+    eventually(
+      async () => {
+        const jsm = await lab.client.jetstreamManager();
+        const m = await jsm.streams.getMessage(lab.config.streamName, { last_by_subj: `${lab.config.subjectPrefix}.evt.vm.${vm}.loc.VmRelocated` }).catch(() => undefined);
+        return m && m.json<any>().data.locationVersion === version ? m.seq : undefined;
+      },
+      10_000,
+      `${vm}'s VmRelocated on the stream`,
+    );
   const summaries = (moveId: string) => managerLogs().filter((l) => l.component === 'convergence-tracker' && l.moveId === moveId && /converged in/.test(l.msg));
 
   it('cold web-01 dc1 -> dc2: converged, with the time of each plane and one summary line', async () => {
@@ -232,15 +243,7 @@ describe('convergence tracker', () => {
     for (const path of await dc1.list('10.1.0.11/32')) await dc1.withdraw(path);
     const accepted = await lab.req('vm.move', { vm: 'web-02', to: 'dc2-hv1', mode: 'cold' });
     const done = await lab.waitForMove(accepted.moveId, ['completed', 'converged']);
-    const relocatedSeq = await eventually(
-      async () => {
-        const jsm = await lab.client.jetstreamManager();
-        const m = await jsm.streams.getMessage(lab.config.streamName, { last_by_subj: `${lab.config.subjectPrefix}.evt.vm.web-02.loc.VmRelocated` }).catch(() => undefined);
-        return m && m.json<any>().data.locationVersion === done.locationVersion ? m.seq : undefined;
-      },
-      10_000,
-      "web-02's VmRelocated on the stream",
-    );
+    const relocatedSeq = await relocatedSeqOf('web-02', done.locationVersion);
 
     routes = await startRouteInjectors(lab.config, planes.logger, { sites: ['dc1', 'cloud'], fabric });
     const move = await lab.waitForMove(accepted.moveId, ['converged'], 15_000);
@@ -275,5 +278,31 @@ describe('convergence tracker', () => {
     // the proxy entry the move needs is there all the same: dc1 answers for db-02 that left its subnet
     const list = await requestJson<any>(lab.client, `${lab.config.subjectPrefix}.arp.list`, { site: 'dc1' }, 10_000);
     expect(list.sites[0].proxies.map((p: any) => p.vm)).toContain('db-02');
+  });
+
+  it('a move into a site whose ETR started after the commit (the mapping system restarted empty): converged once that ETR has registered its snapshot', async () => {
+    // The mapping system is down and its consumer gone: it will start from a snapshot that already
+    // has the move, and register it with a map-server that starts empty (no move id: no MappingConverged of its own).
+    const durable = mapping.host.feedDurable;
+    await mapping.stop();
+    await (await lab.client.jetstreamManager()).consumers.delete(lab.config.streamName, durable);
+    const accepted = await lab.req('vm.move', { vm: 'web-05', to: 'dc2-hv2', mode: 'cold' });
+    expect(accepted.error).toBeUndefined();
+    const done = await lab.waitForMove(accepted.moveId, ['completed', 'converged']);
+    expect(done.planes).toContain('mapping');
+    const relocatedSeq = await relocatedSeqOf('web-05', done.locationVersion);
+
+    ({ system: mapping } = await startMapping(lab));
+    const move = await lab.waitForMove(accepted.moveId, ['converged'], 15_000);
+    expect(move.planeTimes.mapping).toMatchObject({ reconciled: 'dc2', itrs: 0, of: 0 });
+    const jsm = await lab.client.jetstreamManager();
+    const reconciled = (await jsm.streams.getMessage(lab.config.streamName, { last_by_subj: `${lab.config.subjectPrefix}.evt.map.dc2.MappingReconciled` })).json<any>();
+    expect(reconciled).toMatchObject({ component: 'etr:dc2', data: { site: 'dc2', trigger: 'start', held: [] } });
+    expect(reconciled.vm).toBeUndefined();
+    expect(reconciled.data.through).toBeGreaterThanOrEqual(relocatedSeq);
+    expect(reconciled.data.eids).toBeGreaterThan(0);
+    expect(await registered(lab, '10.1.0.14', done.locationVersion, 'dc2')).toBeTruthy();
+    const [line] = await eventually(async () => (summaries(accepted.moveId).length ? summaries(accepted.moveId) : undefined), 5000, 'the summary line');
+    expect(line.msg).toMatch(/\| map dc2 registered at start [\d.]+ m?s \|/);
   });
 });

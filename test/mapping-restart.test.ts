@@ -11,6 +11,7 @@ import { itrHolds, mappingClient, registered, RLOC, startMapping, type RunningMa
 describe('mapping system: restarts converge again', () => {
   let lab: TestLab;
   let xtrs: RunningMappingSystem;
+  let branchItr: RunningMappingSystem | undefined;
   let mapServer: RunningMappingSystem;
   let serverLogs: () => any[];
   const c = () => mappingClient(lab);
@@ -22,6 +23,7 @@ describe('mapping system: restarts converge again', () => {
     await registered(lab, '10.1.0.10', 1, 'dc1');
   });
   afterAll(async () => {
+    await branchItr?.stop();
     await xtrs?.stop();
     await mapServer?.stop();
     await lab?.stop();
@@ -70,5 +72,47 @@ describe('mapping system: restarts converge again', () => {
     expect(await c().resolve('10.1.0.10', 'branch')).toMatchObject({ cached: false });
     expect(await c().resolve('10.11.0.10', 'branch', true)).toMatchObject({ lookup: 'miss', rloc: RLOC.cloud, version: 2 });
     expect(await c().resolve('10.1.0.10', 'branch', true)).toMatchObject({ lookup: 'miss', rloc: RLOC.dc2, version: 2 });
+  });
+
+  it('restarted ETRs say MappingReconciled once their snapshot is registered, holding an EID whose change an ITR must still follow; that one gets its MappingConverged', async () => {
+    await xtrs.stop();
+    const jsm = await lab.client.jetstreamManager();
+    await jsm.consumers.delete(lab.config.streamName, xtrs.host.feedDurable);
+    // branch's ITR runs apart and subscribes to web-02's EID: its change will have to reach it
+    ({ system: branchItr } = await startMapping(lab, { mapServer: false, xtrSites: ['branch'] }));
+    expect(await c().resolve('10.1.0.11', 'branch', true)).toMatchObject({ mapping: { subscribed: true } });
+
+    const accepted = await lab.req('vm.move', { vm: 'web-02', to: 'dc2-hv1', mode: 'cold' });
+    const done = await lab.waitForMove(accepted.moveId);
+    const relocated = await jsm.streams.getMessage(lab.config.streamName, { last_by_subj: `${lab.config.subjectPrefix}.evt.vm.web-02.loc.VmRelocated` });
+    expect(relocated.json<any>().data.locationVersion).toBe(done.locationVersion);
+
+    ({ system: xtrs } = await startMapping(lab, { mapServer: false, xtrSites: ['dc1', 'dc2', 'cloud'] }));
+    const last = (subject: string) => jsm.streams.getMessage(lab.config.streamName, { last_by_subj: `${lab.config.subjectPrefix}.${subject}` }).then((m) => ({ seq: m.seq, event: m.json<any>() }));
+    const reconciledOf = (site: string) =>
+      eventually(
+        async () => {
+          const r = await last(`evt.map.${site}.MappingReconciled`).catch(() => undefined);
+          return r && r.event.data.through >= relocated.seq ? r.event : undefined;
+        },
+        15_000,
+        `${site}'s MappingReconciled of this start`,
+      );
+    expect(await reconciledOf('dc2')).toMatchObject({ component: 'etr:dc2', data: { site: 'dc2', trigger: 'start', held: ['10.1.0.11/32'] } });
+    // the map-server followed it to branch: its MappingConverged at the new version, with no move id (a snapshot's registration)
+    const converged = await eventually(
+      async () => {
+        const r = await last('evt.map.web-02.MappingConverged').catch(() => undefined);
+        return r && r.event.locationVersion === done.locationVersion ? r.event : undefined;
+      },
+      15_000,
+      "web-02's MappingConverged at its new version",
+    );
+    expect(converged).toMatchObject({ component: 'map-server', eid: '10.1.0.11/32', data: { site: 'dc2' } });
+    expect(converged.moveId).toBeUndefined();
+    expect([...converged.data.itrs, ...converged.data.dropped]).toEqual(['branch']);
+    expect(await itrHolds(lab, 'branch', '10.1.0.11', done.locationVersion)).toMatchObject({ rloc: RLOC.dc2, site: 'dc2' });
+    // the other sites had nothing to follow
+    expect((await reconciledOf('dc1')).data).toMatchObject({ site: 'dc1', held: [] });
   });
 });

@@ -75,7 +75,10 @@ export class MappingHost {
       // One consumer for the process: each location event is delivered once and handed to the ETRs of the sites it names.
       this.feed = new LocationFeed(d, { durable: this.feedDurable, audience: etrAudience });
       for (const etr of this.etrs.values()) this.feed.follow(new EtrLocationFollower(etr));
-      await this.feed.start();
+      // Each ETR says MappingReconciled once the map-server has acknowledged its snapshot's EIDs.
+      await this.feed.start(async (through) => {
+        for (const etr of this.etrs.values()) etr.reconcileFrom(through);
+      });
       for (const etr of this.etrs.values()) d.logger.info({ component: `etr:${etr.site}`, claims: etr.claims.size }, `location snapshot loaded: ${etr.claims.size} EIDs to register`);
     }
     d.logger.info(

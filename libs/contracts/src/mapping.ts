@@ -116,6 +116,11 @@ export const MapNotify = z.strictObject({
   ...Authenticated,
   records: z.array(MappingRecord),
   refused: z.array(RefusedRecord).optional(),
+  /**
+   * Of an ack: the EIDs of this Map-Register whose change the map-server still follows to the ITRs
+   * that cached an older version; it publishes `MappingConverged` for each once they hold this one.
+   */
+  following: z.array(EidPrefix).optional(),
 });
 export type MapNotify = z.infer<typeof MapNotify>;
 

@@ -64,6 +64,14 @@ export const PLANE_EVENT_SCHEMAS = {
       registeredAt: str.optional(),
       itrAt: z.record(str, str).optional(),
     }),
+    /**
+     * A whole site's ETR after its start (no `vm`): the map-server holds every EID the site hosts,
+     * as of every location event up to stream sequence `through` (they were all in its snapshot), at
+     * the snapshot's version, and no ITR holds an older one, but for the EIDs in `held` (ITRs still
+     * being updated: each gets its `MappingConverged`). A move committed before the mapping system
+     * started gets no `MappingConverged` of its own: its registration came from the snapshot.
+     */
+    MappingReconciled: z.looseObject({ site: str, trigger: z.literal('start'), through: num, held: z.array(str), eids: num }),
   },
   route: {
     RouteAdvertised: z.looseObject({ site: str, prefix: str, nextHop: str, localPref: num, largeCommunity: str, cause: str, reason: str }),
@@ -137,7 +145,17 @@ export function parsePlaneEventData(e: PlaneEvent): KnownPlaneEvent {
  * steps through JetStream cost more than the rest of the move's events together, and the outcomes
  * carry the timings the tracker reports (`registeredAt`, `itrAt`, `advertisedAt`, `installed`).
  */
-export const PLANE_OUTCOME_TYPES = ['MappingConverged', 'RegistrationExpired', 'RouteConfirmed', 'RouteWithdrawn', 'ReconcileFixed', 'RoutesReconciled', 'ArpConverged', 'ArpReconciled'] as const;
+export const PLANE_OUTCOME_TYPES = [
+  'MappingConverged',
+  'MappingReconciled',
+  'RegistrationExpired',
+  'RouteConfirmed',
+  'RouteWithdrawn',
+  'ReconcileFixed',
+  'RoutesReconciled',
+  'ArpConverged',
+  'ArpReconciled',
+] as const;
 const OUTCOME_TYPES: ReadonlySet<string> = new Set(PLANE_OUTCOME_TYPES);
 /** Whether a plane fact of this type is stored on the event stream (an outcome) or only published live (a step). */
 export function isPlaneOutcomeType(type: string): boolean {

@@ -85,7 +85,7 @@ export function decodePlaneEventFrom(prefix: string, subject: string, raw: unkno
   // Where it came from first (a fact on another plane's subject is misplaced, whatever it holds), then what it says.
   const known = decoded(() => parsePlaneEventData(e));
   // A whole site's reconcile names no VM: it comes on the site's own subject.
-  if ((known.type === 'RoutesReconciled' || known.type === 'ArpReconciled') && known.vm === undefined && entity !== known.data.site)
+  if ((known.type === 'RoutesReconciled' || known.type === 'ArpReconciled' || known.type === 'MappingReconciled') && known.vm === undefined && entity !== known.data.site)
     wrongSource(`a ${known.type} of site ${known.data.site} came on ${subject}`);
   return known;
 }

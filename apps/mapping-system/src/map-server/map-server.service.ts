@@ -92,9 +92,18 @@ export class MapServerService {
       return errorReply(decision.code, decision.reason);
     }
     const wall = this.deps.clock.wall();
+    // Changes with ITRs to update: their convergence comes later, as a MappingConverged each.
+    const following = decision.changes.filter((c) => c.publishTo.length + c.smrTo.length > 0).map((c) => c.entry.eid);
     const ack: MapNotify = signedFor(
       msg.site,
-      { type: 'Map-Notify' as const, kind: 'ack' as const, site: msg.site, records: decision.accepted, ...(decision.refused.length ? { refused: decision.refused } : {}) },
+      {
+        type: 'Map-Notify' as const,
+        kind: 'ack' as const,
+        site: msg.site,
+        records: decision.accepted,
+        ...(decision.refused.length ? { refused: decision.refused } : {}),
+        ...(following.length ? { following } : {}),
+      },
       this.deps.mac,
       wall,
       msg.nonce,
@@ -216,8 +225,10 @@ export class MapServerService {
     const what = `${r.vm ?? r.eid} ${r.eid} v${r.version} at ${r.site}`;
     const fields = { vm: r.vm, eid: r.eid, version: r.version, site: r.site, previousSite: r.previousSite, moveId: r.moveId, itrs: r.itrs, missing: r.missing, dropped: r.dropped, ms: round(r.ms) };
     if (r.outcome === 'converged') {
-      // The mapping plane's one "done" fact per move, for the convergence tracker.
-      if (r.moveId) {
+      // The mapping plane's one "done" fact per move, for the convergence tracker; and of a change
+      // without a move (a registration from an ETR's start-up snapshot, a drift repair) that ITRs
+      // had to follow: the ETR's MappingReconciled holds those EIDs until this says they agree.
+      if (r.moveId || r.itrs.length + r.dropped.length > 0) {
         const data: MappingConvergedData = {
           site: r.site,
           ...(r.previousSite ? { previousSite: r.previousSite } : {}),
@@ -237,7 +248,7 @@ export class MapServerService {
           component: 'map-server',
           ...(r.vm ? { vm: r.vm } : {}),
           eid: r.eid,
-          moveId: r.moveId,
+          ...(r.moveId ? { moveId: r.moveId } : {}),
           locationVersion: r.version,
           at: iso(this.deps.clock.wall()),
           data,

@@ -1,9 +1,9 @@
 import type { Service, Subscription } from 'nats';
 import type { Logger } from 'pino';
-import { MapNotify, mappingSubjects, MAX_RECORDS_PER_REGISTER, type ErrorBody, type MapRegister, type RegisterRecord } from '@locus/contracts';
+import { MapNotify, mappingSubjects, MAX_RECORDS_PER_REGISTER, type ErrorBody, type MapRegister, type PlaneEvent, type RegisterRecord } from '@locus/contracts';
 import { EtrClaims, hostEid, refreshPlan, refreshSliceOf, verifyMessage, type ClaimOutcome, type EidClaim, type EtrLocationFact, type LocationVersions, type RefreshPlan } from '@locus/domain';
 import { requestJson } from '@locus/messaging';
-import { isNoResponders, type MappingDeps } from '../shared/deps';
+import { iso, isNoResponders, type MappingDeps } from '../shared/deps';
 import { PeriodicTask } from '../shared/periodic';
 import { MIN_REFRESH_REAL_MS } from '../mapping-options';
 import type { SiteInbox } from '../shared/site-inbox';
@@ -32,6 +32,11 @@ export class EtrService {
   private hello?: Subscription;
   private stopped = false;
   private readonly locator;
+  /**
+   * The start-up reconcile while it lasts: the snapshot's EIDs (with their versions) the map-server
+   * has not acknowledged yet, and those it acknowledged while still updating ITRs.
+   */
+  private startup?: { through: number; unsettled: Map<string, number>; held: Set<string>; eids: number; startedAt: number };
 
   constructor(
     readonly site: string,
@@ -89,6 +94,18 @@ export class EtrService {
     this.hello?.unsubscribe();
   }
 
+  /**
+   * Called once the feed's snapshot is loaded (every claim learned from it is queued for
+   * registration); `through`: the last stream sequence the snapshot holds. Once the map-server has
+   * acknowledged every one of them, the ETR says `MappingReconciled`: a move committed before it
+   * started, whose registration came from the snapshot, has no MappingConverged of its own.
+   */
+  reconcileFrom(through: number): void {
+    const claims = this.claims.claims();
+    this.startup = { through, unsettled: new Map(claims.map((c) => [c.eid, c.version])), held: new Set(), eids: claims.length, startedAt: Date.now() };
+    this.settle([]);
+  }
+
   /** A location fact from the stream or the start-up snapshot. */
   learn(fact: EtrLocationFact): ClaimOutcome {
     const outcome = this.claims.learn(fact);
@@ -98,6 +115,7 @@ export class EtrService {
       this.queue(eid);
     } else if (outcome === 'released') {
       this.registered.delete(eid);
+      this.settle([eid]); // it left: nothing of the snapshot's to register for it
       this.log.info({ vm: fact.vm, eid, version: fact.locationVersion, now: fact.site }, `${fact.vm} left for ${fact.site}: no longer claiming ${eid}`);
     } else if (outcome === 'not-allowed') {
       this.log.warn({ vm: fact.vm, eid, version: fact.locationVersion }, `${fact.vm} runs here but ${eid} is outside the prefixes ${this.site} may claim; not registering it`);
@@ -171,6 +189,14 @@ export class EtrService {
     }
     const fresh = ack.records.filter((r) => this.registered.get(r.eid) !== r.version && this.claims.claim(r.eid));
     for (const r of ack.records) this.registered.set(r.eid, r.version);
+    if (this.startup) {
+      const following = new Set(ack.following ?? []);
+      const settled = ack.records.filter((r) => r.version >= (this.startup!.unsettled.get(r.eid) ?? Infinity)).map((r) => r.eid);
+      for (const eid of settled) if (following.has(eid)) this.startup.held.add(eid);
+      // refused: the map-server holds a newer version elsewhere; no claim of the snapshot's to vouch for
+      for (const r of ack.refused ?? []) if (this.startup.unsettled.has(r.eid)) this.startup.held.add(r.eid);
+      this.settle([...settled, ...(ack.refused ?? []).map((r) => r.eid)]);
+    }
     if (fresh.length === 1) {
       const r = fresh[0];
       this.log.info({ eid: r.eid, vm: r.vm, version: r.version, moveId: r.moveId }, `registered ${r.eid}${r.vm ? ` (${r.vm})` : ''} version ${r.version}: Map-Notify ack received`);
@@ -196,6 +222,7 @@ export class EtrService {
       if (outcome === 'released') {
         released++;
         this.registered.delete(r.eid);
+        this.settle([r.eid]);
       }
       this.log.info(
         { eid: r.eid, vm: r.vm, version: r.version, site: r.site, outcome },
@@ -204,6 +231,31 @@ export class EtrService {
       );
     }
     return { ok: true, released };
+  }
+
+  /** Marks snapshot EIDs as settled; says `MappingReconciled` once none is left. */
+  private settle(eids: readonly string[]): void {
+    const s = this.startup;
+    if (!s) return;
+    for (const eid of eids) s.unsettled.delete(eid);
+    if (s.unsettled.size > 0 || this.stopped) return;
+    this.startup = undefined;
+    const held = [...s.held].sort();
+    const event: PlaneEvent = {
+      id: `MappingReconciled:etr:${this.site}:start:${s.through}:${s.startedAt}`,
+      plane: 'map',
+      type: 'MappingReconciled',
+      component: `etr:${this.site}`,
+      locationVersion: 0,
+      at: iso(this.deps.clock.wall()),
+      data: { site: this.site, trigger: 'start', through: s.through, held, eids: s.eids },
+    };
+    this.log.info(
+      { through: s.through, eids: s.eids, held, ms: Date.now() - s.startedAt },
+      `start-up registrations acknowledged: the map-server holds the ${s.eids} EIDs of this site's snapshot (through stream sequence ${s.through})` +
+        (held.length ? `, ${held.length} still being followed to ITRs` : ''),
+    );
+    void this.deps.planes.publish(event, this.site).catch((err: Error) => this.log.warn({ err: err.message, through: s.through }, 'could not publish MappingReconciled'));
   }
 
   private scheduleRetry(reason: string): void {

@@ -33,7 +33,9 @@ function planeSegments(move: MoveSummaryFacts, planes: Record<string, PlaneTimin
   const map = planes.mapping;
   if (map) {
     const registered = num(map.registeredMs);
-    out.push(`map ${registered !== undefined ? fmtMs(registered) : '?'}, itr ${num(map.itrs) ?? 0}/${num(map.of) ?? 0} ${fmtMs(map.ms)}`);
+    // `reconciled`: the new site's ETR registered the VM from its start-up snapshot (it started after the commit)
+    if (map.reconciled) out.push(`map ${String(map.reconciled)} registered at start ${fmtMs(map.ms)}`);
+    else out.push(`map ${registered !== undefined ? fmtMs(registered) : '?'}, itr ${num(map.itrs) ?? 0}/${num(map.of) ?? 0} ${fmtMs(map.ms)}`);
   } else if (!onlyDone && !move.planes.includes('mapping')) out.push('map -');
   const routes = planes['host-routes'];
   if (routes) {

@@ -332,7 +332,7 @@ export class MoveBoard {
 /** What a plane did, in a few words: `2/2 ITRs`, `+dc2 -dc1`, `1 proxied`. */
 function planeDetail(plane: string, timing: PlaneTiming): string | undefined {
   const n = (v: unknown) => (typeof v === 'number' ? v : 0);
-  if (plane === 'mapping') return `${n(timing.itrs)}/${n(timing.of)} ITRs`;
+  if (plane === 'mapping') return timing.reconciled ? `${String(timing.reconciled)} registered at start` : `${n(timing.itrs)}/${n(timing.of)} ITRs`;
   if (plane === 'host-routes')
     return (
       [timing.advertised ? `+${String(timing.advertised)}` : '', timing.withdrawn ? `-${String(timing.withdrawn)}` : '', timing.reconciled ? `${String(timing.reconciled)} had none` : '']

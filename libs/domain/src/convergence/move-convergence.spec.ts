@@ -239,6 +239,26 @@ describe('move convergence: the site a move left started after the commit (it ne
     ]);
   });
 
+  it('an ETR that started after the commit: its MappingReconciled through the commit settles the mapping, unless it still follows the EID to ITRs', () => {
+    const mappingReconciled = (site: string, ms: number, through: number, held: string[] = []) =>
+      plane('map', 'MappingReconciled', `etr:${site}`, ms, { site, trigger: 'start', through, held, eids: 3 }, { vm: undefined, locationVersion: 0 });
+    const routes = () => [confirmed('dc2', 300), withdrawn('dc1', 310)];
+    const { book, when } = streamBook(accepted(), relocated({ seq: 20 }), completed(), ...routes());
+    expect(book.progress(MOVE)!.stale).toMatchObject([{ plane: 'mapping', component: 'map-server', detail: expect.stringContaining('no MappingConverged yet') }]);
+    // through an earlier sequence, another site's, or the EID held: not this move's
+    expect(when(mappingReconciled('dc2', 400, 19), mappingReconciled('dc1', 400, 50), mappingReconciled('dc2', 450, 30, ['10.1.0.10/32']))).toEqual([]);
+    expect(book.progress(MOVE)!.stale.map((s) => s.plane)).toEqual(['mapping']);
+    // held: the map-server's MappingConverged at v2 (no move id: a registration from a snapshot) settles it
+    const [v] = when(mappingConverged(480, ['branch']));
+    expect(v).toMatchObject({ kind: 'converged', convergenceMs: 480, planes: { mapping: { ms: 480, itrs: 1 } } });
+
+    const fresh = streamBook(accepted(), relocated({ seq: 20 }), completed(), ...routes());
+    const [w] = fresh.when(mappingReconciled('dc2', 500, 20));
+    expect(w).toMatchObject({ kind: 'converged', convergenceMs: 500, planes: { mapping: { ms: 500, reconciled: 'dc2', itrs: 0, of: 0 } } });
+    if (w.kind !== 'converged') throw new Error('not converged');
+    expect(convergedLine(w.move, w.convergenceMs, w.planes)).toContain('| map dc2 registered at start 500.0 ms |');
+  });
+
   it("a commit the snapshot held but the feed delivered again: the VM's own RoutesReconciled at v2 settles it, one at v1 does not", () => {
     for (const b of [streamBook, given]) {
       const { when } = b(accepted(), relocated({ seq: 20 }), completed(), ...rest());

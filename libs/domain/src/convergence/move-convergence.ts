@@ -102,8 +102,8 @@ export class MoveConvergenceBook {
   private stepsSeen = false;
 
   /**
-   * Each site's last start-up reconcile of a plane (`RoutesReconciled`, `ArpReconciled` without a
-   * VM), by `<plane>:<site>`: it agrees with every move whose location commit reached the stream at
+   * Each site's last start-up reconcile of a plane (`RoutesReconciled`, `ArpReconciled`,
+   * `MappingReconciled` without a VM), by `<plane>:<site>`: it agrees with every move whose location commit reached the stream at
    * or before `through`, but for the addresses in `held`.
    */
   private readonly reconciledSites = new Map<string, { through: number; held: ReadonlySet<string>; at: number }>();
@@ -259,7 +259,7 @@ export class MoveConvergenceBook {
 
   private applyPlane(seq: number, event: PlaneEvent): ConvergenceVerdict[] {
     if (!this.stepsSeen && !isPlaneOutcomeType(event.type)) this.stepsSeen = true;
-    if ((event.type === 'RoutesReconciled' || event.type === 'ArpReconciled') && event.vm === undefined) return this.applySiteReconciled(event);
+    if ((event.type === 'RoutesReconciled' || event.type === 'ArpReconciled' || event.type === 'MappingReconciled') && event.vm === undefined) return this.applySiteReconciled(event);
     const vm = event.vm ?? this.vmOfAddress(event.eid);
     if (!vm) return [];
     let seen = this.seenFacts.get(vm);
@@ -360,7 +360,11 @@ export class MoveConvergenceBook {
         const itr = String(data(f).itr ?? f.event.component.replace(/^itr:/, ''));
         if (!updated.has(itr) || updated.get(itr)!.at > f.at) updated.set(itr, f);
       }
-      if (converged) {
+      // The new site's ETR started after the commit: its start-up registrations (from a snapshot that had the move) say it agrees.
+      const reconciledAt = converged ? undefined : this.siteReconciledAt('map', info.to.site, m, prefix);
+      if (reconciledAt !== undefined) {
+        done.mapping = { ms: after(reconciledAt), reconciled: info.to.site, itrs: 0, of: 0 };
+      } else if (converged) {
         const d = data(converged);
         const itrs = stringsOf(d.itrs);
         const dropped = stringsOf(d.dropped);
