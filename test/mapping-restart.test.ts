@@ -98,7 +98,8 @@ describe('mapping system: restarts converge again', () => {
         15_000,
         `${site}'s MappingReconciled of this start`,
       );
-    expect(await reconciledOf('dc2')).toMatchObject({ component: 'etr:dc2', data: { site: 'dc2', trigger: 'start', held: ['10.1.0.11/32'] } });
+    // (web-01, at dc2 since the first test, may be held too: branch subscribed to it, and its registration may have expired meanwhile)
+    expect(await reconciledOf('dc2')).toMatchObject({ component: 'etr:dc2', data: { site: 'dc2', trigger: 'start', held: expect.arrayContaining(['10.1.0.11/32']) } });
     // the map-server followed it to branch: its MappingConverged at the new version, with no move id (a snapshot's registration)
     const converged = await eventually(
       async () => {

@@ -81,6 +81,8 @@ export class MappingHost {
       });
       for (const etr of this.etrs.values()) d.logger.info({ component: `etr:${etr.site}`, claims: etr.claims.size }, `location snapshot loaded: ${etr.claims.size} EIDs to register`);
     }
+    // The endpoints' subscriptions have reached the server: "ready" means a request is answered.
+    await d.nc.flush();
     d.logger.info(
       { component: 'mapping-system', mapServer: !!this.mapServer, etrs: [...this.etrs.keys()], itrs: [...this.itrs.keys()], smrOnly: this.roles.smrOnlyItrs, keySource: d.options.keySource },
       `mapping system ready: ${this.mapServer ? 'map-server, ' : ''}ETRs ${[...this.etrs.keys()].join(', ') || 'none'}, ITRs ${[...this.itrs.keys()].join(', ') || 'none'}; site keys from ${d.options.keySource}`,

@@ -90,6 +90,11 @@ export const MapRegister = z.strictObject({
   ...Authenticated,
   wantMapNotify: z.boolean(),
   records: z.array(RegisterRecord).min(1).max(MAX_RECORDS_PER_REGISTER),
+  /**
+   * The ETR is still registering its start-up snapshot: the ack names in `following` the records
+   * whose change the map-server still follows to ITRs, and it owes each a `MappingConverged`.
+   */
+  reconciling: z.boolean().optional(),
 });
 export type MapRegister = z.infer<typeof MapRegister>;
 
@@ -117,8 +122,9 @@ export const MapNotify = z.strictObject({
   records: z.array(MappingRecord),
   refused: z.array(RefusedRecord).optional(),
   /**
-   * Of an ack: the EIDs of this Map-Register whose change the map-server still follows to the ITRs
-   * that cached an older version; it publishes `MappingConverged` for each once they hold this one.
+   * Of the ack of a `reconciling` Map-Register: its EIDs whose change (this one's or an earlier one
+   * at the same version) the map-server still follows to ITRs that cached an older version; it
+   * publishes `MappingConverged` for each once they hold this one.
    */
   following: z.array(EidPrefix).optional(),
 });
@@ -277,7 +283,7 @@ export interface MapListReply {
 
 // ---- plane events (PlaneEvent with plane 'map') ----
 
-export const MAP_PLANE_EVENT_TYPES = ['Registered', 'RegistrationExpired', 'Notified', 'CacheUpdated', 'MappingConverged'] as const;
+export const MAP_PLANE_EVENT_TYPES = ['Registered', 'RegistrationExpired', 'Notified', 'CacheUpdated', 'MappingConverged', 'MappingReconciled'] as const;
 export type MapPlaneEventType = (typeof MAP_PLANE_EVENT_TYPES)[number];
 
 export interface CacheUpdatedData extends Record<string, unknown> {

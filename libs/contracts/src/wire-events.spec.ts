@@ -147,6 +147,7 @@ describe('decodePlaneEventFrom', () => {
     const map = { ...e, id: 'MappingReconciled:etr:dc1:start:40:x', plane: 'map' as const, type: 'MappingReconciled', component: 'etr:dc1', data: { ...e.data, eids: 3 } };
     expect(decodePlaneEventFrom(prefix, planeSubject(prefix, 'map', 'dc1', 'MappingReconciled'), map).data).toMatchObject({ site: 'dc1', through: 40, eids: 3 });
     expect(rejection(() => decodePlaneEventFrom(prefix, planeSubject(prefix, 'map', 'dc2', 'MappingReconciled'), map)).reason).toBe('wrong-source');
+    expect(rejection(() => decodePlaneEventFrom(prefix, planeSubject(prefix, 'map', 'web-01', 'MappingReconciled'), { ...map, vm: 'web-01' })).reason).toBe('wrong-source');
   });
 
   it('given a fact whose data is not its type’s (a field missing, or of another type), then it is undecodable', () => {

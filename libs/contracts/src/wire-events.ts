@@ -87,6 +87,8 @@ export function decodePlaneEventFrom(prefix: string, subject: string, raw: unkno
   // A whole site's reconcile names no VM: it comes on the site's own subject.
   if ((known.type === 'RoutesReconciled' || known.type === 'ArpReconciled' || known.type === 'MappingReconciled') && known.vm === undefined && entity !== known.data.site)
     wrongSource(`a ${known.type} of site ${known.data.site} came on ${subject}`);
+  // An ETR's reconcile is of its whole site only (a route injector's may be of one VM).
+  if (known.type === 'MappingReconciled' && known.vm !== undefined) wrongSource(`a MappingReconciled names a VM (${known.vm}): it is of a whole site`);
   return known;
 }
 

@@ -37,6 +37,8 @@ export class MapServerService {
   private sweeper?: PeriodicTask;
   private readonly subjects;
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** Changes (`eid@version`) an ETR's start-up reconcile holds until their MappingConverged (see `following`). */
+  private readonly owed = new Set<string>();
 
   constructor(private readonly deps: MappingDeps) {
     this.log = deps.logger.child({ component: 'map-server' });
@@ -92,8 +94,15 @@ export class MapServerService {
       return errorReply(decision.code, decision.reason);
     }
     const wall = this.deps.clock.wall();
-    // Changes with ITRs to update: their convergence comes later, as a MappingConverged each.
-    const following = decision.changes.filter((c) => c.publishTo.length + c.smrTo.length > 0).map((c) => c.entry.eid);
+    // An ETR's start-up registrations: those still followed to ITRs (by this change or an earlier
+    // one at the same version) are owed a MappingConverged, move id or not; the ETR holds them.
+    const following: string[] = [];
+    if (msg.reconciling)
+      for (const r of decision.accepted)
+        if (this.server.tracker.isFollowing(r.eid, r.version)) {
+          following.push(r.eid);
+          this.owed.add(owedKey(r.eid, r.version));
+        }
     const ack: MapNotify = signedFor(
       msg.site,
       {
@@ -220,15 +229,15 @@ export class MapServerService {
   }
 
   private report(r: ConvergenceReport): void {
+    const owed = this.owed.delete(owedKey(r.eid, r.version));
     this.reports.push(r);
     if (this.reports.length > 1000) this.reports.shift();
     const what = `${r.vm ?? r.eid} ${r.eid} v${r.version} at ${r.site}`;
     const fields = { vm: r.vm, eid: r.eid, version: r.version, site: r.site, previousSite: r.previousSite, moveId: r.moveId, itrs: r.itrs, missing: r.missing, dropped: r.dropped, ms: round(r.ms) };
     if (r.outcome === 'converged') {
       // The mapping plane's one "done" fact per move, for the convergence tracker; and of a change
-      // without a move (a registration from an ETR's start-up snapshot, a drift repair) that ITRs
-      // had to follow: the ETR's MappingReconciled holds those EIDs until this says they agree.
-      if (r.moveId || r.itrs.length + r.dropped.length > 0) {
+      // an ETR's start-up reconcile holds (a registration from its snapshot has no move id).
+      if (owed || r.moveId) {
         const data: MappingConvergedData = {
           site: r.site,
           ...(r.previousSite ? { previousSite: r.previousSite } : {}),
@@ -294,3 +303,4 @@ export class MapServerService {
 }
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
+const owedKey = (eid: string, version: number) => `${eid}@${version}`;

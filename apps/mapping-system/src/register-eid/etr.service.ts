@@ -37,6 +37,8 @@ export class EtrService {
    * has not acknowledged yet, and those it acknowledged while still updating ITRs.
    */
   private startup?: { through: number; unsettled: Map<string, number>; held: Set<string>; eids: number; startedAt: number };
+  /** EIDs of VMs running here that the site may not claim (outside its prefixes): never registered, so never vouched for. */
+  private readonly unclaimable = new Set<string>();
 
   constructor(
     readonly site: string,
@@ -67,6 +69,8 @@ export class EtrService {
     this.hello = this.deps.nc.subscribe(this.subjects.hello, {
       callback: () => {
         this.log.info({ claims: this.claims.size }, 'map-server (re)started: registering every claimed EID again');
+        // A start-up reconcile still under way: the new map-server holds none of what the old one acknowledged.
+        if (this.startup) this.startup = { ...this.startup, unsettled: new Map(this.claims.claims().map((c) => [c.eid, c.version])), held: new Set() };
         void this.registerAll();
       },
     });
@@ -110,6 +114,8 @@ export class EtrService {
   learn(fact: EtrLocationFact): ClaimOutcome {
     const outcome = this.claims.learn(fact);
     const eid = hostEid(fact.ip);
+    if (outcome === 'not-allowed') this.unclaimable.add(eid);
+    else if (outcome !== 'stale' && outcome !== 'duplicate') this.unclaimable.delete(eid);
     if (outcome === 'claimed') {
       this.log.debug({ vm: fact.vm, eid, version: fact.locationVersion }, 'claiming EID');
       this.queue(eid);
@@ -164,7 +170,12 @@ export class EtrService {
       version: c.version,
       ...(c.moveId ? { moveId: c.moveId } : {}),
     }));
-    const msg: MapRegister = signedFor(this.site, { type: 'Map-Register' as const, site: this.site, wantMapNotify: true, records }, this.deps.mac, this.deps.clock.wall());
+    const msg: MapRegister = signedFor(
+      this.site,
+      { type: 'Map-Register' as const, site: this.site, wantMapNotify: true, records, ...(this.startup ? { reconciling: true } : {}) },
+      this.deps.mac,
+      this.deps.clock.wall(),
+    );
     let reply: RegisterReply;
     try {
       reply = await requestJson<RegisterReply>(this.deps.nc, this.subjects.register, msg, 3000);
@@ -176,6 +187,11 @@ export class EtrService {
     this.retryMs = 0;
     if (!reply.ok) {
       this.log.error({ code: reply.error.code, reason: reply.error.message, eids: records.map((r) => r.eid) }, `Map-Register refused by the map-server (${reply.error.code}): ${reply.error.message}`);
+      // Not registered: the start-up reconcile cannot vouch for them (it is said all the same, holding them).
+      if (this.startup) {
+        for (const r of records) if (this.startup.unsettled.has(r.eid)) this.startup.held.add(r.eid);
+        this.settle(records.map((r) => r.eid));
+      }
       return;
     }
     this.onAck(reply.notify, msg.nonce);
@@ -240,7 +256,7 @@ export class EtrService {
     for (const eid of eids) s.unsettled.delete(eid);
     if (s.unsettled.size > 0 || this.stopped) return;
     this.startup = undefined;
-    const held = [...s.held].sort();
+    const held = [...new Set([...s.held, ...this.unclaimable])].sort();
     const event: PlaneEvent = {
       id: `MappingReconciled:etr:${this.site}:start:${s.through}:${s.startedAt}`,
       plane: 'map',
@@ -255,7 +271,20 @@ export class EtrService {
       `start-up registrations acknowledged: the map-server holds the ${s.eids} EIDs of this site's snapshot (through stream sequence ${s.through})` +
         (held.length ? `, ${held.length} still being followed to ITRs` : ''),
     );
-    void this.deps.planes.publish(event, this.site).catch((err: Error) => this.log.warn({ err: err.message, through: s.through }, 'could not publish MappingReconciled'));
+    void this.sayReconciled(event);
+  }
+
+  /** Publishes the site's MappingReconciled, again until the stream takes it (the moves it settles wait for it). */
+  private async sayReconciled(event: PlaneEvent): Promise<void> {
+    for (let waitMs = 250; !this.stopped; waitMs = Math.min(5000, waitMs * 2)) {
+      try {
+        await this.deps.planes.publish(event, this.site);
+        return;
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message, retryInMs: waitMs }, 'could not publish MappingReconciled; trying again');
+        await new Promise((resolve) => setTimeout(resolve, waitMs).unref());
+      }
+    }
   }
 
   private scheduleRetry(reason: string): void {

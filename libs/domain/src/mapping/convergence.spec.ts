@@ -13,6 +13,16 @@ describe('convergence tracker', () => {
     expect(t.size).toBe(0);
   });
 
+  it('is following a change at its version until every ITR holds it (what a reconciling ETR is told to hold)', () => {
+    const t = new ConvergenceTracker(30_000);
+    t.begin(change, ['branch'], 0);
+    expect([t.isFollowing(change.eid, 2), t.isFollowing(change.eid, 1), t.isFollowing('10.1.0.99/32', 2)]).toEqual([true, false, false]);
+    t.holds('branch', change.eid, 2, 3);
+    expect(t.isFollowing(change.eid, 2)).toBe(false);
+    t.begin({ ...change, version: 3 }, [], 4); // converged at once: nothing to follow
+    expect(t.isFollowing(change.eid, 3)).toBe(false);
+  });
+
   it('given a change no ITR held, when it begins, then it is converged at once', () => {
     const t = new ConvergenceTracker(30_000);
     expect(t.begin(change, [], 5)).toEqual([expect.objectContaining({ outcome: 'converged', itrs: [], ms: 0 })]);

@@ -88,6 +88,11 @@ export class ConvergenceTracker {
     return this.finishIfDone(p, now);
   }
 
+  /** Whether the change of `eid` to `version` is still followed (some ITR has not answered yet). */
+  isFollowing(eid: string, version: number): boolean {
+    return this.pending.get(eid)?.change.version === version;
+  }
+
   isWaitingFor(itr: string, eid: string): boolean {
     return this.pending.get(eid)?.waiting.has(itr) ?? false;
   }
