@@ -69,6 +69,8 @@ interface PendingConfirm {
   moveId?: string;
   /** Said once that the route is not in the core RIB yet. */
   warned?: boolean;
+  /** Originated by the start-up reconcile into a RIB that lacked it: its steps are said at debug level, summed up once. */
+  initial?: boolean;
 }
 
 /**
@@ -252,8 +254,15 @@ export class SiteRouteInjector implements LocationFollower {
         // A replaced path of another next hop is not overwritten by the new one: withdraw it.
         for (const old of action.replaces) if (old.nextHop !== action.route.nextHop) await this.opts.driver.withdraw(old);
         this.confirmed.delete(action.prefix);
-        this.pending.set(action.prefix, { route: action.route, startedAt, trigger: trigger.id, moveId: trigger.moveId });
-        this.log.info(
+        const initial = trigger.cause === 'reconcile-start' && action.replaces.length === 0;
+        if (initial && this.initialRoutes) {
+          this.initialRoutes.total++;
+          this.initialRoutes.waiting++;
+        }
+        this.initialSettled(this.pending.get(action.prefix)); // replaced by this one (a move came first)
+        this.pending.set(action.prefix, { route: action.route, startedAt, trigger: trigger.id, moveId: trigger.moveId, ...(initial ? { initial } : {}) });
+        // A first start originates every VM's route: one summary line says so, not three lines a VM.
+        this.log[initial ? 'debug' : 'info'](
           {
             vm: action.route.vm,
             prefix: action.prefix,
@@ -280,6 +289,7 @@ export class SiteRouteInjector implements LocationFollower {
       }
       case 'withdraw': {
         this.held.delete(action.prefix);
+        this.initialSettled(this.pending.get(action.prefix));
         this.pending.delete(action.prefix);
         this.confirmed.delete(action.prefix);
         await this.opts.driver.withdraw(action.path);
@@ -329,7 +339,8 @@ export class SiteRouteInjector implements LocationFollower {
         this.pending.delete(prefix);
         const ms = Date.now() - p.startedAt;
         this.confirmed.set(prefix, { version: p.route.locationVersion, ms });
-        this.log.info({ vm: p.route.vm, prefix, version: p.route.locationVersion, ms }, `route confirmed in the core RIB after ${ms} ms`);
+        this.log[p.initial ? 'debug' : 'info']({ vm: p.route.vm, prefix, version: p.route.locationVersion, ms }, `route confirmed in the core RIB after ${ms} ms`);
+        this.initialSettled(p, ms);
         // Not awaited one by one (each is handled when its ack comes, in the order sent): after a start,
         // thousands are confirmed in one check. At most a window of them in flight per check.
         if (confirming.length >= PUBLISH_WINDOW) await Promise.all(confirming.splice(0));
@@ -382,6 +393,7 @@ export class SiteRouteInjector implements LocationFollower {
       const [own, core] = await Promise.all([this.opts.driver.list(), this.opts.core.list()]);
       const actions = reconcileDiff({ site: this.site, vms: this.tracker.all(), sites: this.opts.sites, own, core });
       const runId = `reconcile-${randomUUID()}`;
+      if (trigger === 'start') this.initialRoutes = { waiting: 0, total: 0, since: Date.now(), slowestMs: 0, originated: false };
       const fixes: ReconcileFix[] = [];
       // Each fix's ReconcileFixed goes out without waiting for the previous one's ack (one connection
       // writes them in order): a start on an empty RIB is one fix per VM of the site, and a round trip
@@ -401,16 +413,58 @@ export class SiteRouteInjector implements LocationFollower {
           locationVersion: a.kind === 'advertise' ? a.route.locationVersion : a.kind === 'withdraw' || a.kind === 'hold' ? a.path.locationVersion : undefined,
         };
         await this.execute(a, { id: `${runId}-${a.prefix}`, cause: `reconcile-${trigger}`, reconcile: true });
-        this.log.info({ trigger, prefix: a.prefix, vm: fix.vm, fix: fix.fix, reason: a.reason }, `reconcile fixed drift: ${fix.fix} ${a.prefix}`);
+        // A route the RIB lacks at start is the start's work (a first start, a speaker that lost its table); what it had wrong is drift.
+        const initial = trigger === 'start' && fix.fix === 'added';
+        this.log[initial ? 'debug' : 'info'](
+          { trigger, prefix: a.prefix, vm: fix.vm, fix: fix.fix, reason: a.reason },
+          `${initial ? 'start-up reconcile' : 'reconcile fixed drift'}: ${fix.fix} ${a.prefix}`,
+        );
         published.push(settled(this.emit('ReconcileFixed', fix.vm, a.prefix, fix.locationVersion ?? vm?.locationVersion ?? 0, { id: `${runId}-${a.prefix}`, cause: trigger }, { ...fix, trigger })));
         if (published.length >= PUBLISH_WINDOW) await firstFailure(published.splice(0));
         fixes.push(fix);
       }
       await firstFailure(published);
       this.originators.reset(this.name, fixes.length ? (await this.opts.driver.list()).map((p) => p.prefix) : own.map((p) => p.prefix));
-      this.log.info({ trigger, fixes: fixes.length, routes: own.length }, fixes.length ? 'reconcile done' : 'reconcile: RIB matches the location DB');
+      const byFix = countBy(fixes.map((f) => f.fix));
+      this.log.info(
+        { trigger, fixes: fixes.length, byFix, routes: own.length },
+        fixes.length
+          ? `reconcile done: ${Object.entries(byFix)
+              .map(([fix, n]) => `${n} ${fix}`)
+              .join(', ')} (the RIB held ${own.length} route${own.length === 1 ? '' : 's'} of this site)`
+          : 'reconcile: RIB matches the location DB',
+      );
+      // after its summary: the line saying the core RIB has them all follows it
+      if (this.initialRoutes) {
+        this.initialRoutes.originated = true;
+        this.confirmedInitial();
+      }
       return fixes;
     });
+  }
+
+  /** The start-up reconcile's routes (originated into a RIB that lacked them), and how many still wait for the core RIB. */
+  private initialRoutes?: { waiting: number; total: number; since: number; slowestMs: number; originated: boolean };
+
+  /** A pending route no longer waits (confirmed after `confirmedMs`, or replaced or withdrawn first). */
+  private initialSettled(p: PendingConfirm | undefined, confirmedMs?: number): void {
+    const r = this.initialRoutes;
+    if (!p?.initial || !r) return;
+    r.waiting--;
+    if (confirmedMs !== undefined) r.slowestMs = Math.max(r.slowestMs, confirmedMs);
+    this.confirmedInitial();
+  }
+
+  /** Once the start has originated them all and the core RIB has the last one: said in one line. */
+  private confirmedInitial(): void {
+    const r = this.initialRoutes;
+    if (!r?.originated || r.waiting > 0) return;
+    this.initialRoutes = undefined;
+    if (r.total === 0) return;
+    this.log.info(
+      { routes: r.total, ms: Date.now() - r.since, slowestMs: r.slowestMs },
+      `the core RIB has the ${r.total} route${r.total === 1 ? '' : 's'} this start originated, ${Date.now() - r.since} ms after it began`,
+    );
   }
 
   // ---- views ----
@@ -528,4 +582,11 @@ export function noteRouteConfirmed(event: PlaneEvent, replacements: Map<string, 
   if (!prev || prev.locationVersion <= event.locationVersion) replacements.set(event.vm, { site, locationVersion: event.locationVersion, source: 'route-confirmed' });
   tracker.observe(event.vm, ipOfPrefix(prefix), site, event.locationVersion);
   return { site, prefix };
+}
+
+/** How many of each value. */
+function countBy<T extends string>(values: readonly T[]): Partial<Record<T, number>> {
+  const out: Partial<Record<T, number>> = {};
+  for (const v of values) out[v] = (out[v] ?? 0) + 1;
+  return out;
 }
