@@ -19,6 +19,8 @@ import { startArpProxies, type RunningArpProxies } from '../apps/arp-proxy/src/s
 describe('convergence tracker', () => {
   let lab: TestLab;
   let mapping: RunningMappingSystem;
+  /** The mapping system split in three by the last test: the map-server alone, branch's ITR alone, and `mapping` (the other xTRs). */
+  const splitMapping: RunningMappingSystem[] = [];
   let routes: RunningRouteInjectors | undefined;
   let dc2Routes: RunningRouteInjectors | undefined;
   let arp: RunningArpProxies;
@@ -47,6 +49,7 @@ describe('convergence tracker', () => {
     await dc2Routes?.stop();
     await routes?.stop();
     await mapping?.stop();
+    for (const m of splitMapping) await m.stop();
     await lab?.stop();
     await fabric.stop();
   });
@@ -304,5 +307,27 @@ describe('convergence tracker', () => {
     expect(await registered(lab, '10.1.0.14', done.locationVersion, 'dc2')).toBeTruthy();
     const [line] = await eventually(async () => (summaries(accepted.moveId).length ? summaries(accepted.moveId) : undefined), 5000, 'the summary line');
     expect(line.msg).toMatch(/\| map dc2 registered at start [\d.]+ m?s \|/);
+  });
+
+  it('a move into a site whose ETR started after the commit, with an ITR that must follow it: converged once that ITR has the new version', async () => {
+    const durable = mapping.host.feedDurable;
+    await mapping.stop();
+    await (await lab.client.jetstreamManager()).consumers.delete(lab.config.streamName, durable);
+    // The map-server and branch's ITR come back first, and branch subscribes to web-06's address:
+    // the registration that dc1's ETR will make from its snapshot has an ITR to reach.
+    splitMapping.push((await startMapping(lab, { xtrSites: [] })).system, (await startMapping(lab, { mapServer: false, xtrSites: ['branch'] })).system);
+    expect(await mappingClient(lab).resolve('10.1.0.15', 'branch', true)).toMatchObject({ ok: true, mapping: { subscribed: true } });
+    const accepted = await lab.req('vm.move', { vm: 'web-06', to: 'dc1-hv2', mode: 'cold' });
+    expect(accepted.error).toBeUndefined();
+    await lab.waitForMove(accepted.moveId, ['completed', 'converged']);
+
+    ({ system: mapping } = await startMapping(lab, { mapServer: false, xtrSites: ['dc1', 'dc2', 'cloud'] }));
+    const move = await lab.waitForMove(accepted.moveId, ['converged'], 15_000);
+    // settled by the map-server's MappingConverged once branch answered (dc1's reconcile held the address), not by the reconcile
+    expect(move.planeTimes.mapping).toMatchObject({ of: 1 });
+    expect(move.planeTimes.mapping.reconciled).toBeUndefined();
+    const jsm = await lab.client.jetstreamManager();
+    const reconciled = (await jsm.streams.getMessage(lab.config.streamName, { last_by_subj: `${lab.config.subjectPrefix}.evt.map.dc1.MappingReconciled` })).json<any>();
+    expect(reconciled.data.held).toEqual(['10.1.0.15/32']);
   });
 });
