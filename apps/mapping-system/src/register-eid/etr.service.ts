@@ -267,9 +267,10 @@ export class EtrService {
       data: { site: this.site, trigger: 'start', through: s.through, held, eids: s.eids },
     };
     this.log.info(
-      { through: s.through, eids: s.eids, held, ms: Date.now() - s.startedAt },
+      // a site may hold thousands (ITRs to update after a map-server restart): the line names the first few
+      { through: s.through, eids: s.eids, held: held.length, ...(held.length ? { firstHeld: held.slice(0, 10) } : {}), ms: Date.now() - s.startedAt },
       `start-up registrations acknowledged: the map-server holds the ${s.eids} EIDs of this site's snapshot (through stream sequence ${s.through})` +
-        (held.length ? `, ${held.length} still being followed to ITRs` : ''),
+        (held.length ? `; ${held.length} held until their own MappingConverged (ITRs still to update, refused or not this site's to claim)` : ''),
     );
     void this.sayReconciled(event);
   }
