@@ -55,3 +55,45 @@ describe('npm run lab: metrics on by default', () => {
     expect((await fetch('http://127.0.0.1:9464/healthz')).status).toBe(200);
   }, 60_000);
 });
+
+describe('npm run lab: stopping', () => {
+  const config = testConfig();
+  let child: ChildProcess | undefined;
+  let out = '';
+  beforeAll(() => ensureBuilt(LAB));
+  afterAll(async () => {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await cleanup(config);
+  }, 30_000);
+
+  it('a second SIGTERM while it stops does not cut the stop short: it says so and exits cleanly', async () => {
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      NATS_URL: config.natsUrl,
+      DATABASE_URL: config.databaseUrl,
+      LOCUS_SUBJECT_PREFIX: config.subjectPrefix,
+      LOCUS_STREAM: config.streamName,
+      LOCUS_BGP: 'memory',
+      LOCUS_TIME_SCALE: '100',
+      LOG_FORMAT: 'json',
+    };
+    child = spawn(process.execPath, [LAB, '--no-console', '--no-metrics'], { cwd: join(__dirname, '..'), env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let secondAt: number | undefined;
+    const onOutput = (d: Buffer) => {
+      out += String(d);
+      // the second signal the moment the lab says it is stopping (its stop takes hundreds of ms: services, connections)
+      if (secondAt === undefined && out.includes('"msg":"stopping the lab"')) {
+        secondAt = performance.now();
+        child!.kill('SIGTERM');
+      }
+    };
+    child.stdout!.on('data', onOutput);
+    child.stderr!.on('data', onOutput);
+    await eventually(async () => out.includes('"msg":"lab ready'), 45_000, `the lab to be ready:\n${out.slice(-2000)}`);
+    const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child!.once('exit', (code, signal) => resolve([code, signal])));
+    child.kill('SIGTERM');
+    expect(await exited).toEqual([0, null]);
+    console.log(`the lab exited ${(performance.now() - secondAt!).toFixed(0)} ms after the second SIGTERM`);
+    expect(out).toMatch(/"msg":"already stopping the lab \(it exits within 15 s\)"/);
+  }, 60_000);
+});

@@ -160,7 +160,14 @@ async function main() {
   if (webConsole) log.info({ url: webConsole.url }, `console: open ${webConsole.url} in a browser`);
   if (observability.server)
     log.info({ url: `${observability.server.url}/metrics` }, `metrics at ${observability.server.url}/metrics (Prometheus; a Grafana dashboard: deploy/grafana/locus-dashboard.json)`);
+  let stopping = false;
   const shutdown = async (signal: string) => {
+    // A second Ctrl-C (or SIGTERM) must not end the process mid-stop: gobgpd, namespaces and guests would outlive it.
+    if (stopping) {
+      log.warn({ signal }, `already stopping the lab (it exits within ${SHUTDOWN_LIMIT_MS / 1000} s)`);
+      return;
+    }
+    stopping = true;
     log.info({ signal }, 'stopping the lab');
     // A stop that hangs (a peer gone, a drain that never ends) must not leave the lab running.
     setTimeout(() => {
@@ -181,8 +188,8 @@ async function main() {
     if (dataplane) log.info({ prefix: config.dataplanePrefix, removed: await dataplane.remove() }, 'Linux dataplane removed: every namespace of the lab deleted');
     process.exit(0);
   };
-  process.once('SIGINT', () => void shutdown('SIGINT'));
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
 }
 
 function hypervisorKind(kind: string): 'simulated' | 'qemu' {
