@@ -54,6 +54,14 @@ describe('convergence tracker', () => {
     await fabric.stop();
   });
 
+  /** Stops a plane service and deletes its durable consumer: its next start is a first start, from a snapshot. */
+  const stopAndForget = async (service: { stop(): Promise<void> }, durable: string) => {
+    await service.stop();
+    await (await lab.client.jetstreamManager()).consumers.delete(lab.config.streamName, durable);
+  };
+  /** The last event stored on `<prefix>.<subject>`. */
+  const lastOnStream = async (subject: string) =>
+    (await (await lab.client.jetstreamManager()).streams.getMessage(lab.config.streamName, { last_by_subj: `${lab.config.subjectPrefix}.${subject}` })).json<any>();
   /** The stream sequence of the VM's VmRelocated at `version`, once it is on the stream. */
   const relocatedSeqOf = (vm: string, version: number) =>
     eventually(
@@ -238,10 +246,9 @@ describe('convergence tracker', () => {
   it('a move that left a site whose injector started after the commit (it never originated the old /32): converged once that site has reconciled', async () => {
     // dc1's injector is down and its speaker lost its table (a fresh gobgpd): as in a lab whose
     // route injectors start after the first move was committed.
-    await routes!.stop();
-    routes = undefined;
     // ...and its consumer is gone too (a first start): its feed begins after the commit, which it never hears.
-    await (await lab.client.jetstreamManager()).consumers.delete(lab.config.streamName, feedDurableName('route-injectors', ['dc1', 'cloud']));
+    await stopAndForget(routes!, feedDurableName('route-injectors', ['dc1', 'cloud']));
+    routes = undefined;
     const dc1 = fabric.driverFor('dc1');
     for (const path of await dc1.list('10.1.0.11/32')) await dc1.withdraw(path);
     const accepted = await lab.req('vm.move', { vm: 'web-02', to: 'dc2-hv1', mode: 'cold' });
@@ -253,8 +260,7 @@ describe('convergence tracker', () => {
     expect(move.planeTimes['host-routes']).toMatchObject({ advertised: 'dc2', reconciled: 'dc1', reconciledMs: expect.any(Number) });
     expect(move.planeTimes['host-routes'].withdrawn).toBeUndefined();
     // the site's own subject (its name is the entity): the last one is this start's
-    const jsm = await lab.client.jetstreamManager();
-    const reconciled = (await jsm.streams.getMessage(lab.config.streamName, { last_by_subj: `${lab.config.subjectPrefix}.evt.route.dc1.RoutesReconciled` })).json<any>();
+    const reconciled = await lastOnStream('evt.route.dc1.RoutesReconciled');
     expect(reconciled).toMatchObject({ component: 'route-injector:dc1', data: { site: 'dc1', trigger: 'start', held: [] } });
     expect(reconciled.vm).toBeUndefined();
     expect(reconciled.data.through).toBeGreaterThanOrEqual(relocatedSeq);
@@ -264,9 +270,7 @@ describe('convergence tracker', () => {
 
   it('a move that leaves the L2 domain of ARP proxies started afresh after its commit: converged once they have started', async () => {
     // The ARP proxies are down and their consumer gone: they will start from a snapshot that already has the move.
-    const durable = arp.feed.durable;
-    await arp.stop();
-    await (await lab.client.jetstreamManager()).consumers.delete(lab.config.streamName, durable);
+    await stopAndForget(arp, arp.feed.durable);
     const accepted = await lab.req('vm.move', { vm: 'db-02', to: 'cloud-hv2', mode: 'cold' });
     expect(accepted.error).toBeUndefined();
     const done = await lab.waitForMove(accepted.moveId, ['completed', 'converged']);
@@ -275,8 +279,7 @@ describe('convergence tracker', () => {
     arp = await startArpProxies(lab.config, planes.logger);
     const move = await lab.waitForMove(accepted.moveId, ['converged'], 15_000);
     expect(move.planeTimes['arp-proxy']).toMatchObject({ sites: { dc1: { rule: 'reconciled at start' } } });
-    const jsm = await lab.client.jetstreamManager();
-    const reconciled = (await jsm.streams.getMessage(lab.config.streamName, { last_by_subj: `${lab.config.subjectPrefix}.evt.arp.dc1.ArpReconciled` })).json<any>();
+    const reconciled = await lastOnStream('evt.arp.dc1.ArpReconciled');
     expect(reconciled).toMatchObject({ component: 'arp-proxy:dc1', data: { site: 'dc1', trigger: 'start', held: [] } });
     // the proxy entry the move needs is there all the same: dc1 answers for db-02 that left its subnet
     const list = await requestJson<any>(lab.client, `${lab.config.subjectPrefix}.arp.list`, { site: 'dc1' }, 10_000);
@@ -286,9 +289,7 @@ describe('convergence tracker', () => {
   it('a move into a site whose ETR started after the commit (the mapping system restarted empty): converged once that ETR has registered its snapshot', async () => {
     // The mapping system is down and its consumer gone: it will start from a snapshot that already
     // has the move, and register it with a map-server that starts empty (no move id: no MappingConverged of its own).
-    const durable = mapping.host.feedDurable;
-    await mapping.stop();
-    await (await lab.client.jetstreamManager()).consumers.delete(lab.config.streamName, durable);
+    await stopAndForget(mapping, mapping.host.feedDurable);
     const accepted = await lab.req('vm.move', { vm: 'web-05', to: 'dc2-hv2', mode: 'cold' });
     expect(accepted.error).toBeUndefined();
     const done = await lab.waitForMove(accepted.moveId, ['completed', 'converged']);
@@ -298,8 +299,7 @@ describe('convergence tracker', () => {
     ({ system: mapping } = await startMapping(lab));
     const move = await lab.waitForMove(accepted.moveId, ['converged'], 15_000);
     expect(move.planeTimes.mapping).toMatchObject({ reconciled: 'dc2', itrs: 0, of: 0 });
-    const jsm = await lab.client.jetstreamManager();
-    const reconciled = (await jsm.streams.getMessage(lab.config.streamName, { last_by_subj: `${lab.config.subjectPrefix}.evt.map.dc2.MappingReconciled` })).json<any>();
+    const reconciled = await lastOnStream('evt.map.dc2.MappingReconciled');
     expect(reconciled).toMatchObject({ component: 'etr:dc2', data: { site: 'dc2', trigger: 'start', held: [] } });
     expect(reconciled.vm).toBeUndefined();
     expect(reconciled.data.through).toBeGreaterThanOrEqual(relocatedSeq);
@@ -310,9 +310,7 @@ describe('convergence tracker', () => {
   });
 
   it('a move into a site whose ETR started after the commit, with an ITR that must follow it: converged once that ITR has the new version', async () => {
-    const durable = mapping.host.feedDurable;
-    await mapping.stop();
-    await (await lab.client.jetstreamManager()).consumers.delete(lab.config.streamName, durable);
+    await stopAndForget(mapping, mapping.host.feedDurable);
     // The map-server and branch's ITR come back first, and branch subscribes to web-06's address:
     // the registration that dc1's ETR will make from its snapshot has an ITR to reach.
     splitMapping.push((await startMapping(lab, { xtrSites: [] })).system, (await startMapping(lab, { mapServer: false, xtrSites: ['branch'] })).system);
@@ -326,8 +324,7 @@ describe('convergence tracker', () => {
     // settled by the map-server's MappingConverged once branch answered (dc1's reconcile held the address), not by the reconcile
     expect(move.planeTimes.mapping).toMatchObject({ of: 1 });
     expect(move.planeTimes.mapping.reconciled).toBeUndefined();
-    const jsm = await lab.client.jetstreamManager();
-    const reconciled = (await jsm.streams.getMessage(lab.config.streamName, { last_by_subj: `${lab.config.subjectPrefix}.evt.map.dc1.MappingReconciled` })).json<any>();
+    const reconciled = await lastOnStream('evt.map.dc1.MappingReconciled');
     expect(reconciled.data.held).toEqual(['10.1.0.15/32']);
   });
 });

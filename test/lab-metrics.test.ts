@@ -5,6 +5,20 @@ import { ensureBuilt } from './support/processes';
 
 const LAB = 'dist/apps/lab/src/main.js';
 
+/** The environment of a test's lab: its own NATS prefix, stream and database, an in-memory RIB, JSON logs. */
+function labEnv(config: ReturnType<typeof testConfig>): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    NATS_URL: config.natsUrl,
+    DATABASE_URL: config.databaseUrl,
+    LOCUS_SUBJECT_PREFIX: config.subjectPrefix,
+    LOCUS_STREAM: config.streamName,
+    LOCUS_BGP: 'memory',
+    LOCUS_TIME_SCALE: '100',
+    LOG_FORMAT: 'json',
+  };
+}
+
 /**
  * `npm run lab` serves /metrics, /healthz and /readyz without being asked, on loopback, port 9464
  * (the whole lab, as one process; route injectors on an in-memory RIB here). Another lab on the
@@ -25,16 +39,7 @@ describe('npm run lab: metrics on by default', () => {
   }, 30_000);
 
   it('serves /metrics on 127.0.0.1:9464 (or says why not) and says where', async () => {
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      NATS_URL: config.natsUrl,
-      DATABASE_URL: config.databaseUrl,
-      LOCUS_SUBJECT_PREFIX: config.subjectPrefix,
-      LOCUS_STREAM: config.streamName,
-      LOCUS_BGP: 'memory',
-      LOCUS_TIME_SCALE: '100',
-      LOG_FORMAT: 'json',
-    };
+    const env = labEnv(config);
     delete env.LOCUS_METRICS_PORT;
     child = spawn(process.execPath, [LAB, '--no-console'], { cwd: join(__dirname, '..'), env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (d) => (out += String(d)));
@@ -67,16 +72,7 @@ describe('npm run lab: stopping', () => {
   }, 30_000);
 
   it('a second SIGTERM while it stops does not cut the stop short: it says so and exits cleanly', async () => {
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      NATS_URL: config.natsUrl,
-      DATABASE_URL: config.databaseUrl,
-      LOCUS_SUBJECT_PREFIX: config.subjectPrefix,
-      LOCUS_STREAM: config.streamName,
-      LOCUS_BGP: 'memory',
-      LOCUS_TIME_SCALE: '100',
-      LOG_FORMAT: 'json',
-    };
+    const env = labEnv(config);
     child = spawn(process.execPath, [LAB, '--no-console', '--no-metrics'], { cwd: join(__dirname, '..'), env, stdio: ['ignore', 'pipe', 'pipe'] });
     let secondAt: number | undefined;
     const onOutput = (d: Buffer) => {
