@@ -104,7 +104,16 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
   // subject answers UNAVAILABLE saying so, never UNKNOWN_VM for a VM not placed yet.
   let starting: string | undefined = 'the mobility manager is starting';
   const limits = { maxConcurrent: config.maxConcurrentRequests, maxQueued: config.maxQueuedRequests };
-  const endpoints = managerEndpoints({ dataSource, topology, commands, planner, logger, drift, queue: { maxOutboundPerHost: config.maxOutboundPerHost, maxQueuedPerHost: config.maxQueuedPerHost } });
+  const endpoints = managerEndpoints({
+    dataSource,
+    topology,
+    commands,
+    planner,
+    logger,
+    drift,
+    queue: { maxOutboundPerHost: config.maxOutboundPerHost, maxQueuedPerHost: config.maxQueuedPerHost },
+    fullQueueMemoryMs: config.fullQueueMemoryMs,
+  });
   const service = await addJsonService(nc, { name: 'locus-mobility-manager', version: '0.1.0', description: 'Locus mobility manager: VM moves, locations and topology' });
   const requestStats = serveRequestEndpoints(service, endpoints.handlers, {
     subjectPrefix: config.subjectPrefix,
@@ -125,6 +134,7 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
       stepRetry: { firstTimeoutMs: config.agentTimeoutMs, maxTimeoutMs: config.agentMaxTimeoutMs, giveUpRealMs: config.agentGiveUpMs, timeScale: config.timeScale },
       ackWaitMs: config.sagaAckWaitMs,
       maxOutboundPerHost: config.maxOutboundPerHost,
+      onSlotFreed: (host) => endpoints.moveVm.slotFreed(host),
     },
   );
   await saga.start();

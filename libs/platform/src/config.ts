@@ -35,6 +35,7 @@ const Env = z.object({
   LOCUS_HA: z.enum(['true', 'false']).default('true'),
   LOCUS_MAX_OUTBOUND_PER_HOST: z.coerce.number().int().positive().default(2),
   LOCUS_MAX_QUEUED_PER_HOST: z.coerce.number().int().nonnegative().default(64),
+  LOCUS_FULL_QUEUE_MEMORY_MS: z.coerce.number().nonnegative().default(500),
   LOCUS_PG_POOL_SIZE: z.coerce.number().int().positive().default(20),
   LOCUS_CONVERGENCE: z.enum(['true', 'false']).default('true'),
   LOCUS_CONVERGENCE_DEADLINE_MS: z.coerce.number().positive().default(30_000),
@@ -92,6 +93,8 @@ export interface LocusConfig {
   maxOutboundPerHost: number;
   /** Moves that may wait for a source host's outbound slot; `vm.move` answers UNAVAILABLE (nothing recorded) past it. */
   maxQueuedPerHost: number;
+  /** Real ms for which `vm.move` refuses from memory, with no read, requests from a source host whose full queue a read found (0: always read). */
+  fullQueueMemoryMs: number;
   /** Postgres connections of the mobility manager's pool (the outbox relay has its own session besides). */
   pgPoolSize: number;
   /** Track every move's network convergence (MoveConverged / MoveConvergenceLate) in the manager. */
@@ -157,6 +160,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     haEnabled: e.LOCUS_HA === 'true',
     maxOutboundPerHost: e.LOCUS_MAX_OUTBOUND_PER_HOST,
     maxQueuedPerHost: e.LOCUS_MAX_QUEUED_PER_HOST,
+    fullQueueMemoryMs: e.LOCUS_FULL_QUEUE_MEMORY_MS,
     pgPoolSize: e.LOCUS_PG_POOL_SIZE,
     convergenceTracking: e.LOCUS_CONVERGENCE === 'true',
     convergenceDeadlineMs: e.LOCUS_CONVERGENCE_DEADLINE_MS,

@@ -24,6 +24,8 @@ export interface EndpointDeps {
   logger: Logger;
   drift: DriftDetector;
   queue: QueueLimits;
+  /** ms a full source queue found by a read is believed without reading again (`LOCUS_FULL_QUEUE_MEMORY_MS`). */
+  fullQueueMemoryMs?: number;
 }
 
 /** Each request subject of the manager and the body its handler takes: the compiler checks the table below against it. */
@@ -44,7 +46,7 @@ export interface ManagerEndpoints {
  * `vm.move` handler, whose refusals the metrics read.
  */
 export function managerEndpoints(d: EndpointDeps): { handlers: ManagerEndpoints & Partial<Record<RequestEndpoint, RequestHandler<never>>>; moveVm: MoveVmHandler } {
-  const moveVm = new MoveVmHandler(d.commands, d.dataSource, d.topology, d.planner, d.logger, d.queue);
+  const moveVm = new MoveVmHandler(d.commands, d.dataSource, d.topology, d.planner, d.logger, d.queue, d.fullQueueMemoryMs);
   const planMove = new PlanMoveHandler(d.planner, d.dataSource);
   const cancelMove = new CancelMoveHandler(d.commands, d.dataSource, d.logger);
   const getMove = new GetMoveHandler(d.dataSource);

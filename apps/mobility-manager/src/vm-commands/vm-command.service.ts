@@ -67,6 +67,11 @@ export class VmCommandService {
     return this.cache.get(vm)?.version;
   }
 
+  /** The VM's state as this service holds it in memory, if it does (nothing is read; it may be behind the store). */
+  cached(vm: string): VmSnapshot | undefined {
+    return this.cache.get(vm);
+  }
+
   /** The VM's state; `atLeast` says a version the caller knows exists (an event it received): an older cached state is read again. */
 
   async load(vm: string, atLeast = 0): Promise<VmSnapshot> {

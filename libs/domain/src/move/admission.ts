@@ -42,3 +42,53 @@ export function freeOutboundSlots(active: number, maxOutboundPerHost: number): n
 export function mayStartNow(cause: 'operator' | 'ha-restart' | undefined, active: number, maxOutboundPerHost: number): boolean {
   return cause === 'ha-restart' || freeOutboundSlots(active, maxOutboundPerHost) > 0;
 }
+
+/** How long a read that found a host's queue full answers for it, at most (ms): other writers (replicas, cancels) may free a slot unseen. */
+export const FULL_QUEUE_MEMORY_MS = 500;
+
+/**
+ * Hosts whose outbound queue a read found full, remembered so that `vm.move` refuses the next
+ * requests for them from memory, with no read: under overload most requests are refusals, and
+ * each one waited for a lookup that the answer did not need. A host is forgotten when this process
+ * frees one of its slots (the saga starts a queued move), or `maxAgeMs` after the read. A read
+ * that began before the last freeing says nothing: it may have counted a move that has since
+ * left the queue. Refusing on memory is never wrong for long: UNAVAILABLE says "retry later",
+ * and the queue it found full holds many moves' worth of work. Pure: every call is told the time.
+ */
+export class FullQueueMemory {
+  private readonly full = new Map<string, { readAt: number; load: OutboundLoad; limits: OutboundLimits }>();
+  private readonly freedAt = new Map<string, number>();
+
+  constructor(private readonly maxAgeMs = FULL_QUEUE_MEMORY_MS) {}
+
+  /** A read begun at `readAt` found this host's load: remembered when its queue is full (and no slot was freed since the read began). */
+  observed(load: OutboundLoad, limits: OutboundLimits, readAt: number): void {
+    if (this.maxAgeMs <= 0 || load.waiting < limits.maxQueuedPerHost) return;
+    if ((this.freedAt.get(load.hypervisor) ?? -Infinity) >= readAt) return;
+    const known = this.full.get(load.hypervisor);
+    if (!known || known.readAt <= readAt) this.full.set(load.hypervisor, { readAt, load, limits });
+  }
+
+  /** This process freed a slot of the host at `now` (a queued move started): its queue is no longer known full. */
+  freed(host: string, now: number): void {
+    this.full.delete(host);
+    this.freedAt.set(host, now);
+  }
+
+  /** The refusal a request from `host` gets at `now` without a read, or undefined: ask the database. */
+  refusal(host: string, now: number): Extract<RequestAdmission, { ok: false }> | undefined {
+    const known = this.full.get(host);
+    if (!known) return undefined;
+    const ageMs = now - known.readAt;
+    if (ageMs >= this.maxAgeMs) {
+      this.full.delete(host);
+      return undefined;
+    }
+    const { load, limits } = known;
+    return {
+      ok: false,
+      code: 'UNAVAILABLE',
+      message: `${host} had ${load.active} outbound moves running and ${load.waiting} waiting (at most ${limits.maxQueuedPerHost}) ${Math.round(ageMs)} ms ago; retry later`,
+    };
+  }
+}

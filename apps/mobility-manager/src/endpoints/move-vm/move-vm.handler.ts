@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import type { Logger } from 'pino';
 import { LocusError, type MoveAcceptedReply, type MoveVmRequest, type RecordedVmEvent } from '@locus/contracts';
-import { admitRequest, type MoveRow, type OutboundLimits } from '@locus/domain';
+import { admitRequest, checkMoveRequest, FULL_QUEUE_MEMORY_MS, FullQueueMemory, type MoveRow, type OutboundLimits, type RequestAdmission } from '@locus/domain';
 import { GroupRead, isUniqueViolation, MoveEntity, MoveReadModel, type MoveRequestContext } from '@locus/eventstore';
 import type { TopologyIndex } from '@locus/topology';
 import type { VmCommandService } from '../../vm-commands/vm-command.service';
@@ -15,7 +15,9 @@ export type QueueLimits = OutboundLimits;
  * `vm.move`: validates the target against the topology, decides on the VM's stream and
  * appends MoveAccepted; the saga takes it from there. A repeated requestId answers the
  * original move and appends nothing. A source host whose outbound queue is full gets
- * UNAVAILABLE with nothing recorded, so that overload is refused at once instead of piling up.
+ * UNAVAILABLE with nothing recorded, so that overload is refused at once instead of piling up;
+ * while a read has lately found that queue full, a request for an idle VM the service holds in
+ * memory is refused without a read (FullQueueMemory, libs/domain).
  */
 export class MoveVmHandler {
   /** vm.move requests refused so far, by error code. */
@@ -23,6 +25,8 @@ export class MoveVmHandler {
   private readonly reads: MoveReadModel;
   /** Requests that arrive together share one lookup: under overload most of them end at it, refused. */
   private readonly contexts: GroupRead<{ vm: string; requestId?: string; to: string }, MoveRequestContext>;
+  /** Source hosts a read lately found with a full queue. */
+  private readonly fullQueues: FullQueueMemory;
 
   constructor(
     private readonly commands: VmCommandService,
@@ -31,7 +35,11 @@ export class MoveVmHandler {
     private readonly planner: MovePlanner,
     private readonly logger: Logger,
     private readonly queue: QueueLimits = { maxOutboundPerHost: 2, maxQueuedPerHost: Infinity },
+    fullQueueMemoryMs = FULL_QUEUE_MEMORY_MS,
+    /** Monotonic ms (injectable for tests). */
+    private readonly now: () => number = () => performance.now(),
   ) {
+    this.fullQueues = new FullQueueMemory(fullQueueMemoryMs);
     this.reads = new MoveReadModel(dataSource);
     this.contexts = new GroupRead((requests) => this.reads.moveRequestContexts(requests, queue.maxQueuedPerHost));
   }
@@ -39,6 +47,11 @@ export class MoveVmHandler {
   /** vm.move requests refused so far, by error code (read by the metrics). */
   refusalCounts(): ReadonlyMap<string, number> {
     return this.refusals;
+  }
+
+  /** This process freed an outbound slot of `host` (the saga started a queued move): the next request from it asks the database. */
+  slotFreed(host: string): void {
+    this.fullQueues.freed(host, this.now());
   }
 
   async handle(req: MoveVmRequest): Promise<MoveAcceptedReply> {
@@ -51,12 +64,16 @@ export class MoveVmHandler {
   }
 
   private async accept(req: MoveVmRequest): Promise<MoveAcceptedReply> {
+    const known = this.refusalFromMemory(req);
+    if (known) throw new LocusError(known.code, known.message);
+    const readAt = this.now();
     // A repeated requestId, where the VM is and its host's queue, in one read; the request checked
     // once, then the queue: under overload most requests end there, before any planning.
     // ... and the memory committed on the target, which planning checks, unless the queue refuses first.
     const { requested, host, targetUsedMb } = await this.contexts.read({ vm: req.vm, requestId: req.requestId, to: req.to });
     if (requested) return this.replay(requested, req);
     const at = MovePlanner.checked(this.topology, req, host);
+    this.fullQueues.observed(host!, this.queue, readAt);
     const admission = admitRequest(host, this.queue);
     if (!admission.ok) throw new LocusError(admission.code, admission.message);
     const planning = await this.planner.planChecked(at, req, targetUsedMb);
@@ -106,6 +123,19 @@ export class MoveVmHandler {
       }
       throw err;
     }
+  }
+
+  /**
+   * UNAVAILABLE from memory: the VM is idle where this service last wrote it, the request would
+   * pass the checks there, and its host's queue was lately found full. Anything else (a VM not in
+   * memory or moving, a request the checks refuse) is decided on the database's row. A repeated
+   * requestId of a finished move may meet this refusal; retried, it gets its move.
+   */
+  private refusalFromMemory(req: MoveVmRequest): Extract<RequestAdmission, { ok: false }> | undefined {
+    const state = this.commands.cached(req.vm)?.state;
+    if (state?.status !== 'placed' || state.move) return undefined;
+    if (checkMoveRequest(this.topology, req, state.location)) return undefined;
+    return this.fullQueues.refusal(state.location.hypervisor, this.now());
   }
 
   private async byRequestId(requestId: string): Promise<MoveRow | undefined> {

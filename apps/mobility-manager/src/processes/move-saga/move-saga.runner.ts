@@ -32,6 +32,8 @@ export interface MoveSagaOptions {
   ackWaitMs?: number;
   /** Concurrent outbound moves per source hypervisor; more wait in a queue (KubeVirt's default is 2). */
   maxOutboundPerHost?: number;
+  /** Called when a queued move of `host` started here (its queue shrank): `vm.move` then asks the database again. */
+  onSlotFreed?: (host: string) => void;
 }
 
 /** No attempt at an agent step waits less than this (real ms): a round trip through a busy NATS. */
@@ -267,6 +269,7 @@ export class MoveSagaRunner {
             return { events: [] as RecordedEvent[] };
           });
         const started = events[events.length - 1];
+        if (started) this.options.onSlotFreed?.(host);
         // Not awaited: the move runs for as long as it runs; this host's queue goes on meanwhile.
         if (started && !this.stopping.signal.aborted) {
           this.log.info({ moveId: q.moveId, vm: q.vm, host }, `queued move of ${q.vm} started: ${host} has a free outbound slot; driving it here`);
