@@ -229,7 +229,8 @@ export class PgEventStore {
     const streamIds: string[] = [];
     const expected: number[] = [];
     const versions: number[] = [];
-    const ev = { stream: [] as string[], id: [] as string[], version: [] as number[], type: [] as string[], data: [] as string[], metadata: [] as string[], subject: [] as string[] };
+    // data and metadata go as one JSON array each: as text[] every element's quotes were escaped into an array literal (a copy of each event, twice).
+    const ev = { stream: [] as string[], id: [] as string[], version: [] as number[], type: [] as string[], data: [] as unknown[], metadata: [] as unknown[], subject: [] as string[] };
     for (const { streamId, expectedVersion, events } of ordered) {
       streamIds.push(streamId);
       expected.push(expectedVersion);
@@ -240,8 +241,8 @@ export class PgEventStore {
         ev.id.push(ids[i]);
         ev.version.push(expectedVersion + i + 1);
         ev.type.push(e.type);
-        ev.data.push(JSON.stringify(e.data));
-        ev.metadata.push(JSON.stringify(e.metadata));
+        ev.data.push(e.data);
+        ev.metadata.push(e.metadata);
         ev.subject.push(this.options.subjectOf(streamId, e.type));
       });
     }
@@ -253,7 +254,7 @@ export class PgEventStore {
     const text = `WITH s AS (
          SELECT * FROM unnest($1::text[], $2::int[], $3::int[]) AS s(stream_id, expected, version)
        ), e AS (
-         SELECT * FROM unnest($4::text[], $5::uuid[], $6::int[], $7::text[], $8::jsonb[], $9::jsonb[], $10::text[])
+         SELECT * FROM ROWS FROM (unnest($4::text[]), unnest($5::uuid[]), unnest($6::int[]), unnest($7::text[]), jsonb_array_elements($8::jsonb), jsonb_array_elements($9::jsonb), unnest($10::text[]))
            WITH ORDINALITY AS e(stream_id, id, stream_version, type, data, metadata, subject, ord)
        ), created AS (
          INSERT INTO streams (stream_id, version)
@@ -281,7 +282,7 @@ export class PgEventStore {
        SELECT i.position, i.id, i.recorded_at, (SELECT count(*) FROM notified)::int AS notified FROM inserted i`;
     // No notification while this process's own relay takes the events from memory (`relayFromMemory`).
     const channel = this.relaysOwnAppends?.() ? null : this.options.notifyChannel;
-    const values = [streamIds, expected, versions, ev.stream, ev.id, ev.version, ev.type, ev.data, ev.metadata, ev.subject, channel, ...projection.params];
+    const values = [streamIds, expected, versions, ev.stream, ev.id, ev.version, ev.type, JSON.stringify(ev.data), JSON.stringify(ev.metadata), ev.subject, channel, ...projection.params];
     // Only what the database chose comes back: the events' data and metadata are the ones sent.
     const inserted: InsertedRow[] = db === this.dataSource ? await this.prepared(text, values) : await db.query(text, values);
     const recorded = inserted.map((row) => {

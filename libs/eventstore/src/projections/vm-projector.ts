@@ -116,7 +116,7 @@ export class VmInlineProjection implements InlineProjection<VmRows> {
          ${LOCATION_ON_CONFLICT}
          RETURNING 1
        ), mv AS (
-         SELECT * FROM unnest(${$(11)}::text[], ${$(12)}::uuid[], ${$(13)}::text[], ${$(14)}::text[], ${$(15)}::text[], ${$(16)}::timestamptz[], ${$(17)}::jsonb[])
+         SELECT * FROM ROWS FROM (unnest(${$(11)}::text[]), unnest(${$(12)}::uuid[]), unnest(${$(13)}::text[]), unnest(${$(14)}::text[]), unnest(${$(15)}::text[]), unnest(${$(16)}::timestamptz[]), jsonb_array_elements(${$(17)}::jsonb))
            AS m(stream_id, move_id, vm, state, request_id, accepted_at, view)
        ), saved_moves AS (
          INSERT INTO moves (move_id, vm, state, request_id, accepted_at, view)
@@ -150,7 +150,8 @@ export class VmInlineProjection implements InlineProjection<VmRows> {
         M.map((r) => r.state),
         M.map((r) => r.requestId),
         M.map((r) => r.acceptedAt),
-        M.map((r) => JSON.stringify(r)),
+        // One JSON array: as jsonb[] each row's quotes were escaped into an array literal.
+        JSON.stringify(M),
         rows.hostMemory.map((x) => x.streamId),
         rows.hostMemory.map((x) => x.hypervisor),
         rows.hostMemory.map((x) => x.deltaMb),
