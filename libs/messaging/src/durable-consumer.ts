@@ -1,4 +1,4 @@
-import { AckPolicy, DeliverPolicy, nanos, type ConsumerInfo, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from 'nats';
+import { AckPolicy, ConsumerDebugEvents, ConsumerEvents, DeliverPolicy, nanos, type ConsumerInfo, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from 'nats';
 import type { Logger } from 'pino';
 import { EventRejected, HEADERS, type EventRejectReason } from '@locus/contracts';
 
@@ -217,6 +217,7 @@ export class DurableConsumer<E> {
     // in a JetStream cluster dies, the pull it held is lost, and the client notices two missed
     // heartbeats and pulls again from the new leader; with the default that took ~30 s, moves idle.
     this.messages = await consumer.consume({ max_messages: 256, expires: PULL_EXPIRES_MS });
+    void this.watchStatus(this.messages);
     const heartbeatMs = Math.max(100, Math.floor(ackWaitMs / 3));
     this.loop = (async () => {
       for await (const msg of this.messages!) {
@@ -230,6 +231,24 @@ export class DurableConsumer<E> {
         });
       }
     })();
+  }
+
+  /**
+   * What the client says about its pulls, in the log: a pull lost (heartbeats missed, so it pulls
+   * again) is a pause of the whole consumer of up to two heartbeats, and without a line it looked
+   * like a slow service. The server's other statuses (a pull ended with messages left, a reset) at debug.
+   */
+  private async watchStatus(messages: ConsumerMessages): Promise<void> {
+    try {
+      for await (const s of await messages.status()) {
+        const detail = { durable: this.options.durable, status: s.type, data: s.data };
+        if (s.type === ConsumerEvents.HeartbeatsMissed) this.log.warn(detail, `consumer ${this.options.durable}: ${String(s.data)} heartbeats missed; pulling again`);
+        else if (Object.values(ConsumerEvents).includes(s.type as ConsumerEvents)) this.log.warn(detail, `consumer ${this.options.durable}: ${s.type}`);
+        else if (s.type !== ConsumerDebugEvents.Next) this.log.debug(detail, `consumer ${this.options.durable}: ${s.type}`);
+      }
+    } catch {
+      // the messages closed
+    }
   }
 
   /** What this consumer dropped before any handler saw it, by reason (for `locus_events_dropped_total`). */
