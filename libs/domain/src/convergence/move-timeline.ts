@@ -89,7 +89,23 @@ export function describePlaneEvent(event: PlaneEvent): string {
       return `${d.site}: neighbour ${d.neighbour} repaired (${d.how})`;
     case 'ArpConverged':
       return `${d.site} ARP converged (${d.rule}, proxy ${d.proxy}, ${d.repaired ?? 0}/${d.stale ?? 0} repaired)`;
+    case 'RegistrationExpired':
+      return `registration of ${event.eid ?? 'the EID'} v${event.locationVersion} by ${d.site ?? '?'} expired (not refreshed)`;
+    case 'ReconcileFixed':
+      return `${d.site} reconcile ${d.fix ?? 'fixed'} ${d.prefix ?? event.eid ?? 'the /32'}${d.reason ? `: ${d.reason}` : ''}`;
+    case 'MappingReconciled':
+    case 'RoutesReconciled':
+    case 'ArpReconciled':
+      return `${d.site ?? '?'} ${RECONCILED_PLANE[event.type]} agrees with the location events through #${d.through ?? '?'} (at ${d.trigger ?? 'start'}${heldCount(d.held)})`;
     default:
       return event.type;
   }
+}
+
+/** What each plane's start-up reconcile speaks for. */
+const RECONCILED_PLANE: Record<string, string> = { MappingReconciled: 'mapping (ETR)', RoutesReconciled: 'route injector', ArpReconciled: 'ARP proxy' };
+
+/** ", N held" when a reconcile could not vouch for some addresses. */
+function heldCount(held: unknown): string {
+  return Array.isArray(held) && held.length > 0 ? `, ${held.length} held` : '';
 }
