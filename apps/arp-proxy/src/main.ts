@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { createLogger, loadConfig, startServiceObservability } from '@locus/platform';
+import { createLogger, loadConfig, watchEventLoop, startServiceObservability } from '@locus/platform';
 import { startArpProxies } from './start-arp-proxies';
 import { observeArpProxies } from './observability/arp-metrics';
 
@@ -9,6 +9,8 @@ async function main() {
   const observability = await startServiceObservability(config, logger);
   const proxies = await startArpProxies(config, logger);
   observability.ready(observeArpProxies(observability.metrics, proxies));
+  // Watched once started: a start's own long steps (a snapshot, placing the VMs) are timed by its start lines.
+  watchEventLoop(logger);
   for (const signal of ['SIGINT', 'SIGTERM'] as const)
     process.once(
       signal,

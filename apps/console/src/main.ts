@@ -1,4 +1,4 @@
-import { createLogger, loadConfig, natsCheck, startServiceObservability } from '@locus/platform';
+import { createLogger, loadConfig, watchEventLoop, natsCheck, startServiceObservability } from '@locus/platform';
 import { startConsole } from './console-server';
 
 /**
@@ -12,6 +12,8 @@ async function main() {
   const observability = await startServiceObservability(config, logger);
   const webConsole = await startConsole(config, logger, { port: config.consolePort, host: config.consoleHost });
   observability.ready([natsCheck(webConsole.nc)]);
+  // Watched once started: a start's own long steps (a snapshot, placing the VMs) are timed by its start lines.
+  watchEventLoop(logger);
   for (const signal of ['SIGINT', 'SIGTERM'] as const)
     process.once(signal, () => {
       logger.info({ component: 'console', signal }, 'shutting down');

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { createLogger, loadConfig, startServiceObservability } from '@locus/platform';
+import { createLogger, loadConfig, watchEventLoop, startServiceObservability } from '@locus/platform';
 import { startAgents } from './start-agents';
 import { observeAgents } from './observability/agent-metrics';
 
@@ -9,6 +9,8 @@ async function main() {
   const observability = await startServiceObservability(config, logger);
   const agents = await startAgents(config, logger);
   observability.ready(observeAgents(observability.metrics, agents));
+  // Watched once started: a start's own long steps (a snapshot, placing the VMs) are timed by its start lines.
+  watchEventLoop(logger);
   for (const signal of ['SIGINT', 'SIGTERM'] as const)
     process.once(
       signal,

@@ -7,7 +7,7 @@ import { Client } from 'pg';
 import { join } from 'node:path';
 import { dropDatabase } from '@locus/eventstore';
 import { connectNats, DEFAULT_NATS_AUTH_DIR, deleteStreamIfExists, hasNatsAuth, LocationFeedHub, NATS_AUTH_CONFIG_FILE, NATS_START_HINT, probeNats, writeNatsAuth } from '@locus/messaging';
-import { createLogger, loadConfig, LOG_FORMATS, natsCredentials, type LocusConfig, type LogFormat, type Logger } from '@locus/platform';
+import { createLogger, loadConfig, LOG_FORMATS, watchEventLoop, natsCredentials, type LocusConfig, type LogFormat, type Logger } from '@locus/platform';
 import { startMobilityManager } from '../../mobility-manager/src/start-mobility-manager';
 import { startAgents } from '../../hypervisor-agent/src/start-agents';
 import { qemuRunDir } from '../../hypervisor-agent/src';
@@ -160,6 +160,8 @@ async function main() {
   if (webConsole) log.info({ url: webConsole.url }, `console: open ${webConsole.url} in a browser`);
   if (observability.server)
     log.info({ url: `${observability.server.url}/metrics` }, `metrics at ${observability.server.url}/metrics (Prometheus; a Grafana dashboard: deploy/grafana/locus-dashboard.json)`);
+  // Watched once started: a start's own long steps (a snapshot, placing the VMs) are timed by its start lines.
+  watchEventLoop(logger);
   let stopping = false;
   const shutdown = async (signal: string) => {
     // A second Ctrl-C (or SIGTERM) must not end the process mid-stop: gobgpd, namespaces and guests would outlive it.

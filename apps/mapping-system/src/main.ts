@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { createLogger, loadConfig, startServiceObservability } from '@locus/platform';
+import { createLogger, loadConfig, watchEventLoop, startServiceObservability } from '@locus/platform';
 import { startMappingSystem } from './start-mapping-system';
 import { observeMappingSystem } from './observability/mapping-metrics';
 
@@ -9,6 +9,8 @@ async function main() {
   const observability = await startServiceObservability(config, logger);
   const mapping = await startMappingSystem(config, logger);
   observability.ready(observeMappingSystem(observability.metrics, mapping));
+  // Watched once started: a start's own long steps (a snapshot, placing the VMs) are timed by its start lines.
+  watchEventLoop(logger);
   for (const signal of ['SIGINT', 'SIGTERM'] as const)
     process.once(signal, () => {
       logger.info({ component: 'mapping-system', signal }, 'shutting down');

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { createLogger, loadConfig, startServiceObservability } from '@locus/platform';
+import { createLogger, loadConfig, watchEventLoop, startServiceObservability } from '@locus/platform';
 import { startMobilityManager } from './start-mobility-manager';
 import { observeMobilityManager } from './observability/manager-metrics';
 
@@ -9,6 +9,8 @@ async function main() {
   const observability = await startServiceObservability(config, logger);
   const manager = await startMobilityManager(config, logger);
   observability.ready(observeMobilityManager(observability.metrics, manager));
+  // Watched once started: a start's own long steps (a snapshot, placing the VMs) are timed by its start lines.
+  watchEventLoop(logger);
   for (const signal of ['SIGINT', 'SIGTERM'] as const)
     process.once(signal, () => {
       logger.info({ component: 'mobility-manager', signal }, 'shutting down');

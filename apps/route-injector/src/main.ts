@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { createLogger, loadConfig, startServiceObservability } from '@locus/platform';
+import { createLogger, loadConfig, watchEventLoop, startServiceObservability } from '@locus/platform';
 import { startRouteInjectors } from './start-route-injectors';
 import { observeRouteInjectors } from './observability/route-metrics';
 
@@ -9,6 +9,8 @@ async function main() {
   const observability = await startServiceObservability(config, logger);
   const injectors = await startRouteInjectors(config, logger);
   observability.ready(observeRouteInjectors(observability.metrics, injectors));
+  // Watched once started: a start's own long steps (a snapshot, placing the VMs) are timed by its start lines.
+  watchEventLoop(logger);
   for (const signal of ['SIGINT', 'SIGTERM'] as const)
     process.once(
       signal,

@@ -4,3 +4,4 @@ export * from './clock';
 export * from './observability';
 export * from './repo-root';
 export * from './stats';
+export * from './event-loop-watch';
