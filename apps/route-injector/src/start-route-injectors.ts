@@ -131,7 +131,7 @@ export async function startRouteInjectors(config: LocusConfig, logger: Logger, o
     const jsm = await nc.jetstreamManager();
     await ensureEventStream(jsm, config.streamName, subjects(config.subjectPrefix).eventsWildcard, config.streamReplicas);
     const js = nc.jetstream();
-    const publisher = new PlaneEventPublisher(nc, config.subjectPrefix);
+    const publisher = new PlaneEventPublisher(nc, config.subjectPrefix, logger.child({ component: 'route-injector' }));
     const deps = { nc, prefix: config.subjectPrefix, logger, publisher };
     const feedDeps = { nc, js, jsm, prefix: config.subjectPrefix, stream: config.streamName, logger, ...(opts.locationHub ? { locationHub: opts.locationHub } : {}) };
     const tracker = new RouteTracker();

@@ -8,6 +8,9 @@ export function planeEntity(vm: string | undefined, eid: string | undefined): st
   return vm ?? (eid ?? 'unknown').replace(/\./g, '-').replace('/', '_');
 }
 
+/** A stream ack this slow is logged (a healthy one takes about a millisecond). */
+export const SLOW_ACK_MS = 1000;
+
 /**
  * Publishes network-plane facts (`PlaneEvent`). Outcomes (`PLANE_OUTCOME_TYPES`) go straight to
  * the event stream, on `<prefix>.evt.<plane>.<entity>.<type>` with `Nats-Msg-Id` = the event's id,
@@ -27,6 +30,8 @@ export class PlaneEventPublisher {
     private readonly prefix: string,
     private readonly log?: Logger,
     private readonly timeoutMs = 5000,
+    /** An ack slower than this is logged (ms). */
+    private readonly slowAckMs = SLOW_ACK_MS,
   ) {
     this.js = nc.jetstream();
   }
@@ -37,7 +42,15 @@ export class PlaneEventPublisher {
       this.nc.publish(subject, JSON.stringify(event), { headers: planeEventHeaders(event) });
       return { duplicate: false, seq: 0 };
     }
+    const sentAt = performance.now();
     const ack = await this.js.publish(subject, JSON.stringify(event), { msgID: event.id, headers: planeEventHeaders(event), timeout: this.timeoutMs });
+    const ackMs = performance.now() - sentAt;
+    // The steps of a plane wait for these acks: a slow one is the wait of every event behind it.
+    if (ackMs >= this.slowAckMs)
+      this.log?.warn(
+        { plane: event.plane, type: event.type, id: event.id, vm: event.vm, ackMs: Math.round(ackMs) },
+        `the stream acknowledged ${event.type}${event.vm ? ` of ${event.vm}` : ''} after ${Math.round(ackMs)} ms`,
+      );
     return { duplicate: ack.duplicate, seq: ack.seq };
   }
 
