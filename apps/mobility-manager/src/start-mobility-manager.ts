@@ -15,6 +15,7 @@ import { MovePlanner } from './move-planner/move-planner';
 import { HaMonitor } from './processes/ha-restart/ha-monitor';
 import { ConvergenceTracker } from './processes/track-convergence/convergence-tracker';
 import { DriftDetector } from './processes/detect-drift/drift-detector';
+import { HostAdmissions } from './shared/host-admissions';
 
 export const OUTBOX_CHANNEL = 'locus_outbox';
 
@@ -104,7 +105,9 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
   // subject answers UNAVAILABLE saying so, never UNKNOWN_VM for a VM not placed yet.
   let starting: string | undefined = 'the mobility manager is starting';
   const limits = { maxConcurrent: config.maxConcurrentRequests, maxQueued: config.maxQueuedRequests };
+  const admissions = new HostAdmissions();
   const endpoints = managerEndpoints({
+    admissions,
     dataSource,
     topology,
     commands,
@@ -127,7 +130,7 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
   await placeTopologyVms(topology, commands, logger);
   starting = 'the mobility manager is starting: resuming the moves in progress';
   const saga = new MoveSagaRunner(
-    { nc, js, jsm, commands, dataSource, logger },
+    { nc, js, jsm, commands, dataSource, logger, admissions },
     {
       prefix: config.subjectPrefix,
       stream: config.streamName,
@@ -137,6 +140,7 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
       onSlotFreed: (host) => endpoints.moveVm.slotFreed(host),
     },
   );
+  endpoints.moveVm.onStarted = (vm, started) => saga.driveStarted(vm, started);
   await saga.start();
   await convergence?.start();
   drift.start();

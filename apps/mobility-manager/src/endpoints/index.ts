@@ -7,6 +7,7 @@ import type { VmCommandService } from '../vm-commands/vm-command.service';
 import type { MovePlanner } from '../move-planner/move-planner';
 import type { DriftDetector } from '../processes/detect-drift/drift-detector';
 import { MoveVmHandler, type QueueLimits } from './move-vm/move-vm.handler';
+import type { HostAdmissions } from '../shared/host-admissions';
 import { PlanMoveHandler } from './plan-move/plan-move.handler';
 import { CancelMoveHandler } from './cancel-move/cancel-move.handler';
 import { GetMoveHandler } from './get-move/get-move.handler';
@@ -26,6 +27,8 @@ export interface EndpointDeps {
   queue: QueueLimits;
   /** ms a full source queue found by a read is believed without reading again (`LOCUS_FULL_QUEUE_MEMORY_MS`). */
   fullQueueMemoryMs?: number;
+  /** This process's admissions per source host, shared with the saga (vm.move starts a move at acceptance through it). */
+  admissions?: HostAdmissions;
 }
 
 /** Each request subject of the manager and the body its handler takes: the compiler checks the table below against it. */
@@ -46,7 +49,7 @@ export interface ManagerEndpoints {
  * `vm.move` handler, whose refusals the metrics read.
  */
 export function managerEndpoints(d: EndpointDeps): { handlers: ManagerEndpoints & Partial<Record<RequestEndpoint, RequestHandler<never>>>; moveVm: MoveVmHandler } {
-  const moveVm = new MoveVmHandler(d.commands, d.dataSource, d.topology, d.planner, d.logger, d.queue, d.fullQueueMemoryMs);
+  const moveVm = new MoveVmHandler(d.commands, d.dataSource, d.topology, d.planner, d.logger, d.queue, d.fullQueueMemoryMs, d.admissions);
   const planMove = new PlanMoveHandler(d.planner, d.dataSource);
   const cancelMove = new CancelMoveHandler(d.commands, d.dataSource, d.logger);
   const getMove = new GetMoveHandler(d.dataSource);

@@ -2,10 +2,23 @@ import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import type { Logger } from 'pino';
 import { LocusError, type MoveAcceptedReply, type MoveVmRequest, type RecordedVmEvent } from '@locus/contracts';
-import { admitRequest, checkMoveRequest, FULL_QUEUE_MEMORY_MS, FullQueueMemory, type MoveRow, type OutboundLimits, type RequestAdmission } from '@locus/domain';
+import {
+  admitRequest,
+  checkMoveRequest,
+  commandOfStep,
+  decide,
+  FULL_QUEUE_MEMORY_MS,
+  FullQueueMemory,
+  nextSagaStep,
+  type MoveRow,
+  type OutboundLimits,
+  type OutboundLoad,
+  type RequestAdmission,
+} from '@locus/domain';
 import { GroupRead, isUniqueViolation, MoveEntity, MoveReadModel, type MoveRequestContext } from '@locus/eventstore';
 import type { TopologyIndex } from '@locus/topology';
-import type { VmCommandService } from '../../vm-commands/vm-command.service';
+import type { FollowUp, VmCommandService } from '../../vm-commands/vm-command.service';
+import { HostAdmissions } from '../../shared/host-admissions';
 import { MovePlanner } from '../../move-planner/move-planner';
 
 /** The per-host outbound queue: moves that run at once, and moves that may wait behind them (admission, libs/domain). */
@@ -17,7 +30,10 @@ export type QueueLimits = OutboundLimits;
  * original move and appends nothing. A source host whose outbound queue is full gets
  * UNAVAILABLE with nothing recorded, so that overload is refused at once instead of piling up;
  * while a read has lately found that queue full, a request for an idle VM the service holds in
- * memory is refused without a read (FullQueueMemory, libs/domain).
+ * memory is refused without a read (FullQueueMemory, libs/domain). On a host with a free outbound
+ * slot and nobody waiting, the move is started in its acceptance's own append (MoveAccepted and
+ * MoveStarted in one transaction, in turn with the saga's admissions of that host) and driven at
+ * once: no second commit, no count of the host's moves, no trip through the stream before it starts.
  */
 export class MoveVmHandler {
   /** vm.move requests refused so far, by error code. */
@@ -27,6 +43,8 @@ export class MoveVmHandler {
   private readonly contexts: GroupRead<{ vm: string; requestId?: string; to: string }, MoveRequestContext>;
   /** Source hosts a read lately found with a full queue. */
   private readonly fullQueues: FullQueueMemory;
+  /** Drives a move this handler started at acceptance (the saga's `driveStarted`; set once the saga runs). */
+  onStarted?: (vm: string, started: RecordedVmEvent) => void;
 
   constructor(
     private readonly commands: VmCommandService,
@@ -36,6 +54,8 @@ export class MoveVmHandler {
     private readonly logger: Logger,
     private readonly queue: QueueLimits = { maxOutboundPerHost: 2, maxQueuedPerHost: Infinity },
     fullQueueMemoryMs = FULL_QUEUE_MEMORY_MS,
+    /** This process's admissions per source host, shared with the saga. */
+    private readonly admissions: HostAdmissions = new HostAdmissions(),
     /** Monotonic ms (injectable for tests). */
     private readonly now: () => number = () => performance.now(),
   ) {
@@ -67,6 +87,7 @@ export class MoveVmHandler {
     const known = this.refusalFromMemory(req);
     if (known) throw new LocusError(known.code, known.message);
     const readAt = this.now();
+    const readOnAdmissionsClock = this.admissions.clock();
     // A repeated requestId, where the VM is and its host's queue, in one read; the request checked
     // once, then the queue: under overload most requests end there, before any planning.
     // ... and the memory committed on the target, which planning checks, unless the queue refuses first.
@@ -79,20 +100,18 @@ export class MoveVmHandler {
     const planning = await this.planner.planChecked(at, req, targetUsedMb);
     const moveId = randomUUID();
     try {
-      const { events } = await this.commands.execute(
-        req.vm,
-        {
-          type: 'RequestMove',
-          moveId,
-          mode: req.mode,
-          to: planning.to,
-          requestId: req.requestId,
-          plan: planning.plan,
-          warnings: planning.warnings,
-          planes: planning.planes,
-        },
-        { correlationId: moveId, component: 'mobility-manager' },
-      );
+      const ctx = { correlationId: moveId, component: 'mobility-manager' };
+      const request = (followUp?: FollowUp) =>
+        this.commands.execute(
+          req.vm,
+          { type: 'RequestMove', moveId, mode: req.mode, to: planning.to, requestId: req.requestId, plan: planning.plan, warnings: planning.warnings, planes: planning.planes },
+          ctx,
+          followUp,
+        );
+      const startable = host && this.slotFreeFor(host);
+      const { events } = startable
+        ? await this.admissions.run(host.hypervisor, () => request(this.startedAtAcceptance(host, readOnAdmissionsClock, ctx)))
+        : await request();
       const accepted = events.find((e): e is RecordedVmEvent<'MoveAccepted'> => e.type === 'MoveAccepted');
       if (!accepted) throw new LocusError('INTERNAL', 'move was not recorded');
       const d = accepted.data;
@@ -113,6 +132,14 @@ export class MoveVmHandler {
         `move accepted: ${d.vm} ${d.mode} ${d.from.hypervisor} -> ${d.to.hypervisor}`,
       );
       for (const warning of d.warnings) this.logger.warn({ component: 'mobility-manager', moveId, vm: d.vm }, warning);
+      const started = events.find((e): e is RecordedVmEvent<'MoveStarted'> => e.type === 'MoveStarted');
+      if (started) {
+        this.logger.info(
+          { component: 'mobility-manager', moveId, vm: d.vm, host: d.from.hypervisor, running: host!.active, limit: this.queue.maxOutboundPerHost },
+          `move of ${d.vm} started at acceptance: ${d.from.hypervisor} had ${host!.active} of ${this.queue.maxOutboundPerHost} outbound slots taken and nobody waiting`,
+        );
+        this.onStarted?.(d.vm, started);
+      }
       const queuePosition = admission.queuePosition;
       return { moveId, vm: d.vm, from: d.from, to: d.to, mode: d.mode, ...(d.warnings.length ? { warnings: d.warnings } : {}), prediction: p, ...(queuePosition ? { queuePosition } : {}) };
     } catch (err) {
@@ -123,6 +150,27 @@ export class MoveVmHandler {
       }
       throw err;
     }
+  }
+
+  /** The read found a free outbound slot on the VM's host and nobody waiting for one: the move may start now. */
+  private slotFreeFor(host: OutboundLoad): boolean {
+    return host.waiting === 0 && host.active < this.queue.maxOutboundPerHost;
+  }
+
+  /**
+   * The saga's admission, decided in the acceptance's append: the move's start (MoveStarted) when
+   * the state after MoveAccepted is one the saga would admit, and no admission of this host by this
+   * process ended since the read (it may have taken the slot the read saw free); else nothing, and
+   * the saga admits the move when its MoveAccepted arrives, counting again.
+   */
+  private startedAtAcceptance(host: OutboundLoad, readAt: number, ctx: { correlationId: string; component: string }): FollowUp {
+    return (state) => {
+      if (!this.admissions.quietSince(host.hypervisor, readAt)) return undefined;
+      const step = nextSagaStep(state);
+      if (step?.kind !== 'admit' || step.hypervisor !== host.hypervisor) return undefined;
+      const decision = decide(commandOfStep(step), state);
+      return decision.ok && decision.events.length > 0 ? { events: decision.events, ctx } : undefined;
+    };
   }
 
   /**

@@ -22,6 +22,7 @@ import { MoveReadModel } from '@locus/eventstore';
 import { ACK, DurableConsumer, LinkWatch, requestJson, type Outcome } from '@locus/messaging';
 import type { FollowUp, VmCommandService } from '../../vm-commands/vm-command.service';
 import { SerialPerKey } from '../../shared/serial-per-key';
+import { HostAdmissions } from '../../shared/host-admissions';
 
 export interface MoveSagaOptions {
   prefix: string;
@@ -56,26 +57,27 @@ const TERMINAL = new Set(['MoveCompleted', 'MoveFailed', 'MoveCancelled', 'VmRes
 export class MoveSagaRunner {
   private consumer?: DurableConsumer<RecordedEvent>;
   private readonly log: Logger;
-  /** Admission is serialised per source host so two moves never take the last slot together. */
-  private readonly hosts = new SerialPerKey();
+  /** Admission is serialised per source host (with vm.move's starts at acceptance) so two moves never take the last slot together. */
+  private readonly admissions: HostAdmissions;
   /**
-   * One driver per VM in this process: a queued move started here is driven at once, and its
+   * One driver per VM in this process: a move started here is driven at once, and its
    * MoveStarted arriving from the stream to this process meanwhile waits, then finds the move
    * already past it. (Delivered to another replica, it drives there too: correct, as any two
    * replicas driving one VM are, but work done twice.)
    */
   private readonly vms = new SerialPerKey();
-  /** Queued moves this process is driving outside a stream delivery: `stop` waits for them. */
-  private readonly drivingQueued = new Set<Promise<unknown>>();
+  /** Moves this process started and drives outside a stream delivery: `stop` waits for them. */
+  private readonly drivingStarted = new Set<Promise<unknown>>();
   private readonly link: LinkWatch;
   private readonly stopping = new AbortController();
   private readonly reads: MoveReadModel;
 
   constructor(
-    private readonly deps: { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager; commands: VmCommandService; dataSource: DataSource; logger: Logger },
+    private readonly deps: { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager; commands: VmCommandService; dataSource: DataSource; logger: Logger; admissions?: HostAdmissions },
     private readonly options: MoveSagaOptions,
   ) {
     this.log = deps.logger.child({ component: 'move-saga' });
+    this.admissions = deps.admissions ?? new HostAdmissions();
     this.link = new LinkWatch(deps.nc.status());
     this.reads = new MoveReadModel(deps.dataSource);
   }
@@ -118,7 +120,7 @@ export class MoveSagaRunner {
     this.stopping.abort();
     await this.consumer?.stop();
     // A step asked of an agent gives up at once now (the abort): nothing is appended after the caller closes the pool.
-    await Promise.allSettled([...this.drivingQueued]);
+    await Promise.allSettled([...this.drivingStarted]);
   }
 
   /**
@@ -241,7 +243,7 @@ export class MoveSagaRunner {
   /** Starts a queued move when admission lets it (libs/domain admission: a free outbound slot; HA restarts never wait). Returns what was appended. */
   private admit(vm: string, step: Extract<SagaStep, { kind: 'admit' }>, cause: 'operator' | 'ha-restart' | undefined, ctx: Ctx): Promise<RecordedEvent[]> {
     const { hypervisor: host, moveId } = step;
-    return this.hosts.run(host, async () => {
+    return this.admissions.run(host, async () => {
       if (!mayStartNow(cause, cause === 'ha-restart' ? 0 : await this.reads.operatorMovesRunningFrom(host), this.limit)) {
         this.log.info({ moveId, vm, host, limit: this.limit }, `move of ${vm} queued: ${host} already has ${this.limit} outbound moves`);
         return [];
@@ -253,12 +255,10 @@ export class MoveSagaRunner {
 
   /**
    * A move from `host` ended: start the oldest queued moves that now fit (one query: the running
-   * count and the queue's head), and drive each at once rather than after its MoveStarted's round
-   * trip through the outbox and the stream: a slot is held from MoveStarted on, so that trip was
-   * slot time. The stream's delivery stays the durable trigger if this process stops first.
+   * count and the queue's head), and drive each at once (`driveStarted`).
    */
   private admitQueued(host: string): Promise<unknown> {
-    return this.hosts.run(host, async () => {
+    return this.admissions.run(host, async () => {
       const { running, queued } = await this.reads.outboundQueueOf(host, this.limit);
       const free = freeOutboundSlots(running, this.limit);
       for (const q of queued.slice(0, Math.max(0, free))) {
@@ -270,17 +270,29 @@ export class MoveSagaRunner {
           });
         const started = events[events.length - 1];
         if (started) this.options.onSlotFreed?.(host);
-        // Not awaited: the move runs for as long as it runs; this host's queue goes on meanwhile.
         if (started && !this.stopping.signal.aborted) {
           this.log.info({ moveId: q.moveId, vm: q.vm, host }, `queued move of ${q.vm} started: ${host} has a free outbound slot; driving it here`);
-          const driving: Promise<unknown> = this.vms
-            .run(q.vm, () => this.drive(q.vm, started))
-            .catch((err: Error) => this.log.warn({ moveId: q.moveId, vm: q.vm, err: err.message }, `queued move of ${q.vm} started; its stream delivery drives it on`))
-            .finally(() => this.drivingQueued.delete(driving));
-          this.drivingQueued.add(driving);
+          this.driveStarted(q.vm, started);
         }
       }
     });
+  }
+
+  /**
+   * Drives a move this process just started (a queued one, or one `vm.move` started in its
+   * acceptance's append) at once, rather than after its MoveStarted's round trip through the
+   * outbox and the stream: a slot is held from MoveStarted on, so that trip was slot time. Not
+   * awaited: the move runs for as long as it runs. The stream's delivery stays the durable trigger
+   * if this process stops first.
+   */
+  driveStarted(vm: string, started: RecordedEvent): void {
+    if (this.stopping.signal.aborted) return;
+    const moveId = 'moveId' in started.data ? started.data.moveId : undefined;
+    const driving: Promise<unknown> = this.vms
+      .run(vm, () => this.drive(vm, started))
+      .catch((err: Error) => this.log.warn({ moveId, vm, err: err.message }, `move of ${vm} started; its stream delivery drives it on`))
+      .finally(() => this.drivingStarted.delete(driving));
+    this.drivingStarted.add(driving);
   }
 
   /** Terminal events this process recorded and ran its host's queue after (bounded: their stream delivery removes them). */
