@@ -23,6 +23,9 @@ describe('trace context', () => {
     expect(spanIdOf('8d0e53c2-5b1f-4c6e-9a77-0f3e2d1c4b5a')).toBe('9a770f3e2d1c4b5a');
     expect(spanIdOf('8D0E53C2-5B1F-4C6E-9A77-0F3E2D1C4B5A')).toBe('9a770f3e2d1c4b5a');
     expect(spanIdOf('RouteConfirmed:dc2:x')).toMatch(/^[0-9a-f]{16}$/);
+    // FNV-1a 64 of the id: the published test vectors of the hash
+    expect(spanIdOf('a')).toBe('af63dc4c8601ec8c');
+    expect(spanIdOf('foobar')).toBe('85944171f73967e8');
     expect(spanIdOf('RouteConfirmed:dc2:x')).toBe(spanIdOf('RouteConfirmed:dc2:x'));
     expect(spanIdOf('00000000-0000-4000-8000-000000000000')).toBe('8000000000000000');
     expect(spanIdOf('00000000-0000-0000-0000-000000000000')).toBe('0000000000000001');

@@ -14,11 +14,31 @@ export function traceIdOf(correlationId: string): string {
   return /^0+$/.test(id) ? sha256(`trace:${correlationId}`).slice(0, 32) : id;
 }
 
-/** The span id of an event: the random half of its UUID (no hash needed: every event is stamped, ~20 per move), else a hash of the id. */
+/**
+ * The span id of an event: the random half of its UUID (no hash needed: every event is stamped, ~20
+ * per move), else a 64-bit FNV-1a of the id (a plane event's id names its fact, `RouteConfirmed:dc2:…`:
+ * a span id needs to be stable, not secret, and a SHA-256 per plane step was ~1.5 % of the planes' CPU).
+ */
 export function spanIdOf(eventId: string): string {
   const hex = eventId.length === 36 ? eventId.replace(/-/g, '').toLowerCase() : '';
-  const id = /^[0-9a-f]{32}$/.test(hex) ? hex.slice(16) : sha256(`span:${eventId}`).slice(0, 16);
+  const id = /^[0-9a-f]{32}$/.test(hex) ? hex.slice(16) : fnv1a64Hex(eventId);
   return /^0+$/.test(id) ? '0000000000000001' : id;
+}
+
+/** FNV-1a, 64 bits, of the string's UTF-16 code units, as 16 hex digits (two 32-bit halves kept apart with Math.imul). */
+function fnv1a64Hex(s: string): string {
+  // 64-bit offset basis 0xcbf29ce484222325 and prime 0x100000001b3, in 32-bit halves
+  let hi = 0xcbf29ce4;
+  let lo = 0x84222325;
+  for (let i = 0; i < s.length; i++) {
+    lo = (lo ^ s.charCodeAt(i)) >>> 0;
+    // (hi:lo) * 0x100000001b3 mod 2^64 = lo * 0x1b3 + ((hi * 0x1b3 + lo * 0x100) << 32)
+    const loMul = lo * 0x1b3;
+    const carry = Math.floor(loMul / 0x100000000);
+    hi = (Math.imul(hi, 0x1b3) + Math.imul(lo, 0x100) + carry) >>> 0;
+    lo = loMul >>> 0;
+  }
+  return hi.toString(16).padStart(8, '0') + lo.toString(16).padStart(8, '0');
 }
 
 export function traceparent(correlationId: string, eventId: string): string {
