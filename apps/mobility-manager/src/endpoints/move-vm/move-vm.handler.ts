@@ -109,9 +109,7 @@ export class MoveVmHandler {
           followUp,
         );
       const startable = host && this.slotFreeFor(host);
-      const { events } = startable
-        ? await this.admissions.run(host.hypervisor, () => request(this.startedAtAcceptance(host, readOnAdmissionsClock, ctx)))
-        : await request();
+      const { events } = startable ? await this.admissions.run(host.hypervisor, () => request(this.startedAtAcceptance(host, readOnAdmissionsClock, ctx))) : await request();
       const accepted = events.find((e): e is RecordedVmEvent<'MoveAccepted'> => e.type === 'MoveAccepted');
       if (!accepted) throw new LocusError('INTERNAL', 'move was not recorded');
       const d = accepted.data;
