@@ -170,6 +170,8 @@ export async function startMobilityManager(config: LocusConfig, logger: Logger):
       await ha.stop();
       await drift.stop();
       await convergence?.stop();
+      // A move accepted from here on waits in accepted for the next start, as one accepted while the saga is down does.
+      endpoints.moveVm.onStarted = undefined;
       await saga.stop();
       await service.stop().catch(() => undefined);
       stopRelayingFromMemory();

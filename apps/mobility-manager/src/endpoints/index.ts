@@ -28,7 +28,7 @@ export interface EndpointDeps {
   /** ms a full source queue found by a read is believed without reading again (`LOCUS_FULL_QUEUE_MEMORY_MS`). */
   fullQueueMemoryMs?: number;
   /** This process's admissions per source host, shared with the saga (vm.move starts a move at acceptance through it). */
-  admissions?: HostAdmissions;
+  admissions: HostAdmissions;
 }
 
 /** Each request subject of the manager and the body its handler takes: the compiler checks the table below against it. */

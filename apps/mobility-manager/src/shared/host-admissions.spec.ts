@@ -50,4 +50,38 @@ describe('HostAdmissions', () => {
     await second;
     expect(order).toEqual(['first ended', 'second ran']);
   });
+  it('given an acceptance that starts nothing under way, then no read of its host is quiet until it ends, and one begun before its end is not quiet after', async () => {
+    const a = admissions();
+    let finish!: () => void;
+    let began!: () => void;
+    const running = new Promise<void>((r) => (began = r));
+    clock.ms = 5; // a read of dc1-hv1 begins
+    const accepting = a.track('dc1-hv1', () => {
+      began();
+      return new Promise<void>((r) => (finish = r));
+    });
+    await running;
+    expect(a.quietSince('dc1-hv1', 5)).toBe(false); // it may commit a waiting move the read did not see
+    expect(a.quietSince('dc2-hv1', 5)).toBe(true);
+    clock.ms = 40;
+    finish();
+    await accepting;
+    expect(a.quietSince('dc1-hv1', 5)).toBe(false);
+    expect(a.quietSince('dc1-hv1', 41)).toBe(true);
+  });
+
+  it('given acceptances that start nothing, then they do not wait for each other nor for an admission of their host', async () => {
+    const a = admissions();
+    let release!: () => void;
+    let admitting!: () => void;
+    const admissionRunning = new Promise<void>((r) => (admitting = r));
+    const admission = a.run('dc1-hv1', () => {
+      admitting();
+      return new Promise<void>((r) => (release = r));
+    });
+    await admissionRunning;
+    await expect(Promise.all([a.track('dc1-hv1', async () => 'first'), a.track('dc1-hv1', async () => 'second')])).resolves.toEqual(['first', 'second']);
+    release();
+    await admission;
+  });
 });

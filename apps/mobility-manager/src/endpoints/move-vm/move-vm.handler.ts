@@ -43,7 +43,7 @@ export class MoveVmHandler {
   private readonly contexts: GroupRead<{ vm: string; requestId?: string; to: string }, MoveRequestContext>;
   /** Source hosts a read lately found with a full queue. */
   private readonly fullQueues: FullQueueMemory;
-  /** Drives a move this handler started at acceptance (the saga's `driveStarted`; set once the saga runs). */
+  /** Drives a move this handler started at acceptance (the saga's `driveStarted`; set while the saga runs, unset when it stops). */
   onStarted?: (vm: string, started: RecordedVmEvent) => void;
 
   constructor(
@@ -108,8 +108,13 @@ export class MoveVmHandler {
           ctx,
           followUp,
         );
-      const startable = host && this.slotFreeFor(host);
-      const { events } = startable ? await this.admissions.run(host.hypervisor, () => request(this.startedAtAcceptance(host, readOnAdmissionsClock, ctx))) : await request();
+      // Started here only while the saga runs (not during a stop), and only on a read no admission of this process has overtaken.
+      const startable = this.onStarted !== undefined && host !== undefined && this.slotFreeFor(host) && this.admissions.quietSince(host.hypervisor, readOnAdmissionsClock);
+      const { events } = !host
+        ? await request()
+        : startable
+          ? await this.admissions.run(host.hypervisor, () => request(this.startedAtAcceptance(host, readOnAdmissionsClock, ctx)))
+          : await this.admissions.track(host.hypervisor, () => request());
       const accepted = events.find((e): e is RecordedVmEvent<'MoveAccepted'> => e.type === 'MoveAccepted');
       if (!accepted) throw new LocusError('INTERNAL', 'move was not recorded');
       const d = accepted.data;

@@ -22,7 +22,7 @@ import { MoveReadModel } from '@locus/eventstore';
 import { ACK, DurableConsumer, LinkWatch, requestJson, type Outcome } from '@locus/messaging';
 import type { FollowUp, VmCommandService } from '../../vm-commands/vm-command.service';
 import { SerialPerKey } from '../../shared/serial-per-key';
-import { HostAdmissions } from '../../shared/host-admissions';
+import type { HostAdmissions } from '../../shared/host-admissions';
 
 export interface MoveSagaOptions {
   prefix: string;
@@ -73,11 +73,11 @@ export class MoveSagaRunner {
   private readonly reads: MoveReadModel;
 
   constructor(
-    private readonly deps: { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager; commands: VmCommandService; dataSource: DataSource; logger: Logger; admissions?: HostAdmissions },
+    private readonly deps: { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager; commands: VmCommandService; dataSource: DataSource; logger: Logger; admissions: HostAdmissions },
     private readonly options: MoveSagaOptions,
   ) {
     this.log = deps.logger.child({ component: 'move-saga' });
-    this.admissions = deps.admissions ?? new HostAdmissions();
+    this.admissions = deps.admissions;
     this.link = new LinkWatch(deps.nc.status());
     this.reads = new MoveReadModel(deps.dataSource);
   }
