@@ -65,6 +65,9 @@ export function coreConfig(core: { address: string; port: number }, sites: { nam
       '  [neighbors.transport.config]',
       `    local-address = "${core.address}"`,
       `    remote-port = ${s.port}`,
+      // Only the sites dial: when both ends dialled at once, each closed the connection it had
+      // accepted (a collision in OpenSent) and a site could stay down past the lab's 30-s start.
+      '    passive-mode = true',
       '  [neighbors.timers.config]',
       '    connect-retry = 1',
       '    hold-time = 9',
