@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanup, eventually, testConfig } from './support/harness';
 import { ensureBuilt } from './support/processes';
@@ -91,5 +92,32 @@ describe('npm run lab: stopping', () => {
     expect(await exited).toEqual([0, null]);
     console.log(`the lab exited ${(performance.now() - secondAt!).toFixed(0)} ms after the second SIGTERM`);
     expect(out).toMatch(/"msg":"already stopping the lab \(it exits within 15 s\)"/);
+  }, 60_000);
+  it('a SIGTERM while the lab starts ends it at once and takes its gobgpd speakers with it', async () => {
+    out = '';
+    const env = { ...labEnv(config), LOCUS_BGP: 'gobgp' };
+    child = spawn(process.execPath, [LAB, '--no-console', '--no-metrics'], { cwd: join(__dirname, '..'), env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.on('data', (d: Buffer) => (out += String(d)));
+    child.stderr!.on('data', (d: Buffer) => (out += String(d)));
+    const speakersOf = (pid: number) =>
+      readdirSync('/proc')
+        .filter((p) => /^\d+$/.test(p))
+        .filter((p) => {
+          try {
+            const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+            return stat.includes('(gobgpd)') && Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
+          } catch {
+            return false; // gone meanwhile
+          }
+        })
+        .map(Number);
+    // the lab is starting its route injectors: their gobgpd speakers run, the lab is not ready yet
+    const speakers = await eventually(async () => (speakersOf(child!.pid!).length >= 2 ? speakersOf(child!.pid!) : undefined), 45_000, `gobgpd speakers of the lab:\n${out.slice(-2000)}`);
+    expect(out).not.toMatch(/"msg":"lab ready/);
+    const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child!.once('exit', (code, signal) => resolve([code, signal])));
+    child.kill('SIGTERM');
+    expect(await exited).toEqual([143, null]);
+    expect(out).toMatch(/"msg":"SIGTERM while the lab was starting: exiting, and the gobgpd speakers and guests it started with it"/);
+    await eventually(async () => (speakers.every((pid) => !existsSync(`/proc/${pid}`)) ? true : undefined), 5_000, 'the speakers to be gone');
   }, 60_000);
 });

@@ -102,6 +102,14 @@ async function main() {
   if (config.hypervisor === 'qemu' && !opts.timeScale) config.timeScale = 1;
   const logger = createLogger(config.logLevel, config.logFormat);
   const log = logger.child({ component: 'lab' });
+  // Until the lab is up, a signal ends the start at once, through the exit hooks that kill what it
+  // spawned (gobgpd, guests): killed by the signal's default action, the process left them running.
+  const whileStarting = (signal: NodeJS.Signals) => {
+    log.warn({ signal }, `${signal} while the lab was starting: exiting, and the gobgpd speakers and guests it started with it`);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.on('SIGINT', whileStarting);
+  process.on('SIGTERM', whileStarting);
   if (opts.removeDataplane) {
     const prefix = `${config.dataplanePrefix}-`;
     const found = await namespacesWith(prefix);
@@ -190,6 +198,8 @@ async function main() {
     if (dataplane) log.info({ prefix: config.dataplanePrefix, removed: await dataplane.remove() }, 'Linux dataplane removed: every namespace of the lab deleted');
     process.exit(0);
   };
+  process.off('SIGINT', whileStarting);
+  process.off('SIGTERM', whileStarting);
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 }
