@@ -65,9 +65,16 @@ async function listen(databaseUrl: string): Promise<{ payloads: string[]; stop: 
   return { payloads, stop: () => client.end() };
 }
 
-const HOST_MEMORY = `SELECT hypervisor, located_mb::int AS "locatedMb" FROM host_memory WHERE located_mb <> 0 ORDER BY hypervisor`;
-/** host_memory as vm_location says it should be: the memory of the VMs located on each host. */
-const HOST_MEMORY_FROM_LOCATIONS = `SELECT hypervisor, sum(memory_mb)::int AS "locatedMb" FROM vm_location GROUP BY hypervisor HAVING sum(memory_mb) <> 0 ORDER BY hypervisor`;
+const HOST_MEMORY = `SELECT hypervisor, located_mb::int AS "locatedMb", heading_mb::int AS "headingMb" FROM host_memory WHERE located_mb <> 0 OR heading_mb <> 0 ORDER BY hypervisor`;
+/**
+ * host_memory as vm_location and moves say it should be: the memory of the VMs located on each host,
+ * and of the VMs located elsewhere whose active move heads there.
+ */
+const HOST_MEMORY_FROM_LOCATIONS = `SELECT hypervisor, sum(located)::int AS "locatedMb", sum(heading)::int AS "headingMb" FROM (
+    SELECT hypervisor, memory_mb AS located, 0 AS heading FROM vm_location
+    UNION ALL
+    SELECT m.to_hypervisor, 0, l.memory_mb FROM moves m JOIN vm_location l ON l.name = m.vm WHERE m.state IN ('accepted', 'in-progress') AND l.hypervisor <> m.to_hypervisor) per_vm
+  GROUP BY hypervisor HAVING sum(located) <> 0 OR sum(heading) <> 0 ORDER BY hypervisor`;
 
 const snapshot = async (ds: DataSource) => ({
   locations: await ds.query(`SELECT * FROM vm_location ORDER BY name`),
@@ -302,11 +309,48 @@ describe('event store: round trips and group commit (appendMany)', () => {
     }
   });
 
+  it("a host's heading memory follows a VM's active move, whether the VM's rows come from memory or from a read (another writer)", async () => {
+    const mine = await countingStore(config.databaseUrl);
+    const other = await countingStore(config.databaseUrl);
+    const heading = async (host: string) => Number((await ds.query(`SELECT heading_mb FROM host_memory WHERE hypervisor = $1`, [host]))[0]?.heading_mb ?? 0);
+    const reasserted = (vm: string, hypervisor: string, locationVersion: number) => ({
+      type: 'VmLocationReasserted',
+      data: { repairId: '7f3c0000-0000-4000-8000-000000000001', vm, ip: '10.9.2.200', mac: '52:54:00:09:02:c8', site: 'dc2', hypervisor, locationVersion, previousVersion: 1, findings: [], evict: [] },
+      metadata: meta,
+    });
+    try {
+      const before = await heading('dc2-hv1');
+      await mine.store.append('vm:head-01', 0, [placed('head-01', 701)]);
+      await mine.store.append('vm:head-01', 1, [moveAccepted('head-01', 701)]); // from memory: 1024 MB now head to dc2-hv1
+      expect(await heading('dc2-hv1')).toBe(before + 1024);
+      await mine.store.append('vm:head-02', 0, [placed('head-02', 702)]);
+      await mine.store.append('vm:head-02', 1, [moveAccepted('head-02', 702)]);
+      expect(await heading('dc2-hv1')).toBe(before + 2048);
+
+      // A writer that never saw head-01 relocates it (no event of its move in the batch): it reads the
+      // VM's active move with its location, so the memory stops heading there as it arrives.
+      other.statements.length = 0;
+      await other.store.append('vm:head-01', 2, [reasserted('head-01', 'dc2-hv1', 5)]);
+      expect(other.statements).toEqual(['SELECT name, host(ip)', 'WITH s AS']);
+      expect(await heading('dc2-hv1')).toBe(before + 1024);
+      // The writer that remembers head-02 (with its active move) does the same with no read.
+      mine.statements.length = 0;
+      await mine.store.append('vm:head-02', 2, [reasserted('head-02', 'dc2-hv1', 5)]);
+      expect(mine.statements).toEqual(['WITH s AS']);
+      expect(await heading('dc2-hv1')).toBe(before);
+      expect(await ds.query(HOST_MEMORY)).toEqual(await ds.query(HOST_MEMORY_FROM_LOCATIONS));
+    } finally {
+      await mine.ds.destroy();
+      await other.ds.destroy();
+    }
+  });
+
   it('after single and batched appends, a rebuild gives identical vm_location and moves', async () => {
     const live = await snapshot(ds);
     expect(live.locations.length).toBeGreaterThan(1000);
-    // The append statement keeps each host's located memory as vm_location sums it.
+    // The append statement keeps each host's located and heading memory as vm_location and moves sum them.
     expect(live.hostMemory).toEqual(await ds.query(HOST_MEMORY_FROM_LOCATIONS));
+    expect(live.hostMemory.some((h: { headingMb: number }) => h.headingMb > 0)).toBe(true);
     const report = await asOwner(config, rebuildProjections);
     expect(report.vms).toBe(live.locations.length);
     expect(await snapshot(ds)).toEqual(live);

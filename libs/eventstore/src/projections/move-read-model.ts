@@ -25,13 +25,14 @@ export interface MoveRequestContext {
 }
 
 /**
- * Memory committed on the hypervisor `host` (an SQL expression): VMs located there (`host_memory`),
- * less the VM `vm` if it is one of them, plus the memory of the other VMs whose active moves head there.
+ * Memory committed on the hypervisor `host` (an SQL expression): VMs located there and VMs heading
+ * there by an active move (`host_memory`, kept by the appends), less the VM `vm`'s own share (located
+ * there, or its active move heading there: at most one row each).
  */
-const committedMbSql = (host: string, vm: string) => `(coalesce((SELECT located_mb FROM host_memory WHERE hypervisor = ${host}), 0)
+const committedMbSql = (host: string, vm: string) => `(coalesce((SELECT located_mb + heading_mb FROM host_memory WHERE hypervisor = ${host}), 0)
             - coalesce((SELECT memory_mb FROM vm_location WHERE name = ${vm} AND hypervisor = ${host}), 0)
-            + (SELECT coalesce(sum(l.memory_mb), 0) FROM moves m JOIN vm_location l ON l.name = m.vm
-                WHERE m.state IN ('accepted', 'in-progress') AND m.to_hypervisor = ${host} AND m.vm <> ${vm} AND l.hypervisor <> ${host}))`;
+            - coalesce((SELECT l.memory_mb FROM moves m JOIN vm_location l ON l.name = m.vm
+                WHERE m.vm = ${vm} AND m.state IN ('accepted', 'in-progress') AND m.to_hypervisor = ${host} AND l.hypervisor <> ${host}), 0))`;
 
 /** A VM's location as the drift detector compares it (its host always given). */
 export type DriftLocationRow = DriftLocation & { hypervisor: string };
@@ -92,7 +93,7 @@ export class MoveReadModel {
     return (await this.rows<{ name: string }>(`SELECT name FROM vm_location WHERE hypervisor = $1 ORDER BY name`, [hypervisor])).map((r) => r.name);
   }
 
-  /** Memory committed on a hypervisor: VMs located there (`host_memory`, less `except`) plus active moves heading there (summed in the database). */
+  /** Memory committed on a hypervisor: VMs located there plus VMs heading there by an active move (`host_memory`), less `except`'s share. */
   async memoryCommittedMb(hypervisor: string, except?: string): Promise<number> {
     const [row] = await this.rows<{ used: number | string }>(`SELECT ${committedMbSql('$1', '$2')} AS used`, [hypervisor, except ?? '']);
     return Number(row?.used ?? 0);

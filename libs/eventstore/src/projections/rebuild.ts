@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { moveIdOf, projectLocation, projectMove, type LocationRow, type MoveRow } from '@locus/domain';
 import { toRecorded } from '../event-store';
-import { HOST_MEMORY_FROM_LOCATIONS, saveLocations, saveMoves } from './vm-projector';
+import { HOST_MEMORY_FROM_PROJECTIONS, saveLocations, saveMoves } from './vm-projector';
 
 export interface RebuildReport {
   events: number;
@@ -46,7 +46,7 @@ export async function rebuildProjections(dataSource: DataSource): Promise<Rebuil
     const moveRows = [...moves.values()].filter((r): r is MoveRow => !!r);
     await saveLocations(tx, locationRows);
     await saveMoves(tx, moveRows);
-    await tx.query(HOST_MEMORY_FROM_LOCATIONS);
+    await tx.query(HOST_MEMORY_FROM_PROJECTIONS);
     return { events: count, vms: locationRows.length, moves: moveRows.length, ms: Date.now() - started };
   });
 }

@@ -1,6 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import type { RecordedEvent } from '@locus/contracts';
-import { moveIdOf, projectLocation, projectMove, type LocationRow, type MoveRow } from '@locus/domain';
+import { hostMemoryDeltas, moveIdOf, projectLocation, projectMove, type LocationRow, type MoveRow } from '@locus/domain';
 import type { InlineProjection, Queryable } from '../event-store';
 
 /**
@@ -13,15 +13,24 @@ const LOCATION_ON_CONFLICT = `ON CONFLICT (name) DO UPDATE SET ip = EXCLUDED.ip,
   hypervisor = EXCLUDED.hypervisor, memory_mb = EXCLUDED.memory_mb, state = EXCLUDED.state, location_version = EXCLUDED.location_version,
   stream_version = EXCLUDED.stream_version, updated_at = EXCLUDED.updated_at`;
 const MOVE_ON_CONFLICT = `ON CONFLICT (move_id) DO UPDATE SET state = EXCLUDED.state, view = EXCLUDED.view`;
-/** `host_memory` as a rebuild (and the migration) computes it: the memory of the VMs located on each host. */
-export const HOST_MEMORY_FROM_LOCATIONS = `INSERT INTO host_memory (hypervisor, located_mb) SELECT hypervisor, sum(memory_mb) FROM vm_location GROUP BY hypervisor`;
+/**
+ * `host_memory` as a rebuild (and the migration) computes it from the projections: the memory of the
+ * VMs located on each host, and of the VMs located elsewhere whose active move heads there.
+ */
+export const HOST_MEMORY_FROM_PROJECTIONS = `INSERT INTO host_memory (hypervisor, located_mb, heading_mb)
+  SELECT hypervisor, coalesce(sum(located_mb), 0), coalesce(sum(heading_mb), 0) FROM (
+    SELECT hypervisor, memory_mb AS located_mb, 0 AS heading_mb FROM vm_location
+    UNION ALL
+    SELECT m.to_hypervisor, 0, l.memory_mb FROM moves m JOIN vm_location l ON l.name = m.vm
+     WHERE m.state IN ('accepted', 'in-progress') AND l.hypervisor <> m.to_hypervisor) per_vm
+  GROUP BY hypervisor`;
 
 /** The rows one append batch writes, each with the VM stream it belongs to. */
 export interface VmRows {
   locations: { streamId: string; row: LocationRow }[];
   moves: { streamId: string; row: MoveRow }[];
-  /** What the batch changes in `host_memory`: memory leaving and arriving at hosts, per VM stream. */
-  hostMemory: { streamId: string; hypervisor: string; deltaMb: number }[];
+  /** What the batch changes in `host_memory`: memory located at and heading to hosts, per VM stream. */
+  hostMemory: { streamId: string; hypervisor: string; locatedMb: number; headingMb: number }[];
   /** Every VM stream of the batch with the rows its events were folded over (to remember when claimed). */
   folded: Map<string, { location?: LocationRow; moves: Map<string, MoveRow | undefined> }>;
 }
@@ -33,7 +42,9 @@ export interface VmRows {
  * last version (the common case: the manager appends a move's steps one after another), otherwise
  * from one query. Remembered rows are tagged with the stream version they reflect and used only for
  * an append expecting exactly that version, so another writer's append (a replica, a rebuild) is
- * never folded over a stale row: the claim would fail, or the rows are read again.
+ * never folded over a stale row: the claim would fail, or the rows are read again. A VM's active move
+ * is always among its rows (read with the location, kept when remembered): `host_memory`'s heading
+ * memory is a difference of the rows before and after, and a relocation by a drift repair changes it too.
  */
 const MOVES_REMEMBERED_PER_VM = 3;
 
@@ -68,7 +79,8 @@ export class VmInlineProjection implements InlineProjection<VmRows> {
       }
     }
     // Rows nobody remembers are read once, outside any transaction: they reflect at least the
-    // expected version (rows commit with their stream's version); a later one fails the claim.
+    // expected version (rows commit with their stream's version); a later one fails the claim. A
+    // VM read so also brings its active move, if any.
     if (missingVms.size > 0 || missingMoves.size > 0) {
       const loaded = await loadRows(db, [...missingVms], [...missingMoves]);
       for (const vm of missingVms) folded.get(vm)!.location = loaded.locations.get(vm);
@@ -87,15 +99,11 @@ export class VmInlineProjection implements InlineProjection<VmRows> {
     for (const [vm, st] of folded) {
       const was = before.get(vm)!;
       const streamId = `vm:${vm}`;
-      if (st.location && st.location !== was.location) {
-        locations.push({ streamId, row: st.location });
-        const from = was.location;
-        if (!from || from.hypervisor !== st.location.hypervisor || from.memoryMb !== st.location.memoryMb) {
-          if (from) hostMemory.push({ streamId, hypervisor: from.hypervisor, deltaMb: -from.memoryMb });
-          hostMemory.push({ streamId, hypervisor: st.location.hypervisor, deltaMb: st.location.memoryMb });
-        }
-      }
+      if (st.location && st.location !== was.location) locations.push({ streamId, row: st.location });
       for (const [moveId, row] of st.moves) if (row && row !== was.moves.get(moveId)) moves.push({ streamId, row });
+      for (const delta of hostMemoryDeltas({ location: was.location, moves: was.moves.values() }, { location: st.location, moves: st.moves.values() })) {
+        hostMemory.push({ streamId, ...delta });
+      }
     }
     return { locations, moves, hostMemory, folded };
   }
@@ -124,12 +132,12 @@ export class VmInlineProjection implements InlineProjection<VmRows> {
          ${MOVE_ON_CONFLICT}
          RETURNING 1
        ), hm AS (
-         SELECT * FROM unnest(${$(18)}::text[], ${$(19)}::text[], ${$(20)}::bigint[]) AS h(stream_id, hypervisor, delta_mb)
+         SELECT * FROM unnest(${$(18)}::text[], ${$(19)}::text[], ${$(20)}::bigint[], ${$(21)}::bigint[]) AS h(stream_id, hypervisor, located_mb, heading_mb)
        ), saved_host_memory AS (
          -- One row per host, in host order: two appends touching the same hosts lock them in one order.
-         INSERT INTO host_memory (hypervisor, located_mb)
-         SELECT h.hypervisor, sum(h.delta_mb) FROM hm h JOIN claimed USING (stream_id) GROUP BY h.hypervisor ORDER BY h.hypervisor
-         ON CONFLICT (hypervisor) DO UPDATE SET located_mb = host_memory.located_mb + EXCLUDED.located_mb
+         INSERT INTO host_memory (hypervisor, located_mb, heading_mb)
+         SELECT h.hypervisor, sum(h.located_mb), sum(h.heading_mb) FROM hm h JOIN claimed USING (stream_id) GROUP BY h.hypervisor ORDER BY h.hypervisor
+         ON CONFLICT (hypervisor) DO UPDATE SET located_mb = host_memory.located_mb + EXCLUDED.located_mb, heading_mb = host_memory.heading_mb + EXCLUDED.heading_mb
          RETURNING 1
        )`,
       params: [
@@ -154,7 +162,8 @@ export class VmInlineProjection implements InlineProjection<VmRows> {
         JSON.stringify(M),
         rows.hostMemory.map((x) => x.streamId),
         rows.hostMemory.map((x) => x.hypervisor),
-        rows.hostMemory.map((x) => x.deltaMb),
+        rows.hostMemory.map((x) => x.locatedMb),
+        rows.hostMemory.map((x) => x.headingMb),
       ],
     };
   }
@@ -164,9 +173,10 @@ export class VmInlineProjection implements InlineProjection<VmRows> {
       const at = claimed.get(`vm:${vm}`);
       this.remembered.delete(vm); // re-inserted last: the map's order is least recently written first
       if (at === undefined) continue; // not claimed: another writer moved the stream on
-      // The VM's last few moves (a finished one still records its convergence); an older one's
-      // later event (rare) reads its row again.
-      const moves = new Map([...st.moves].filter(([, row]) => row !== undefined).slice(-MOVES_REMEMBERED_PER_VM));
+      // The VM's last few moves (a finished one still records its convergence) and always its active
+      // one (its heading memory); an older one's later event (rare) reads its row again.
+      const known = [...st.moves].filter(([, row]) => row !== undefined);
+      const moves = new Map(known.filter(([, row], i) => i >= known.length - MOVES_REMEMBERED_PER_VM || row!.state === 'accepted' || row!.state === 'in-progress'));
       this.remembered.set(vm, { at, location: st.location, moves });
     }
     while (this.remembered.size > this.capacity) this.remembered.delete(this.remembered.keys().next().value!);
@@ -177,13 +187,14 @@ export class VmInlineProjection implements InlineProjection<VmRows> {
   }
 }
 
-/** The location rows of `vms` and the move rows of `moveIds`, in one query. */
+/** The location rows of `vms` with their active moves, and the move rows of `moveIds`, in one query. */
 async function loadRows(tx: Queryable, vms: string[], moveIds: string[]): Promise<{ locations: Map<string, LocationRow>; moves: Map<string, MoveRow> }> {
   const rows: (Partial<LocationDbRow> & { view: MoveRow | null })[] = await tx.query(
     `SELECT name, host(ip) AS ip, mac::text AS mac, l2_domain, site, hypervisor, memory_mb, state, location_version, stream_version, updated_at, NULL::jsonb AS view
        FROM vm_location WHERE name = ANY($1::text[])
      UNION ALL
-     SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, view FROM moves WHERE move_id = ANY($2::uuid[])`,
+     SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, view FROM moves
+      WHERE move_id = ANY($2::uuid[]) OR (vm = ANY($1::text[]) AND state IN ('accepted', 'in-progress'))`,
     [vms, moveIds],
   );
   const locations = new Map<string, LocationRow>();
