@@ -65,21 +65,26 @@ async function listen(databaseUrl: string): Promise<{ payloads: string[]; stop: 
   return { payloads, stop: () => client.end() };
 }
 
-const HOST_MEMORY = `SELECT hypervisor, located_mb::int AS "locatedMb", heading_mb::int AS "headingMb" FROM host_memory WHERE located_mb <> 0 OR heading_mb <> 0 ORDER BY hypervisor`;
+const HOST_LOAD = `SELECT hypervisor, located_mb::int AS "locatedMb", heading_mb::int AS "headingMb", moves_running AS "movesRunning", moves_waiting AS "movesWaiting"
+  FROM host_load WHERE located_mb <> 0 OR heading_mb <> 0 OR moves_running <> 0 OR moves_waiting <> 0 ORDER BY hypervisor`;
 /**
- * host_memory as vm_location and moves say it should be: the memory of the VMs located on each host,
- * and of the VMs located elsewhere whose active move heads there.
+ * host_load as vm_location and moves say it should be, per host: the memory of the VMs located there
+ * and of the VMs located elsewhere whose active move heads there, the operator moves running from
+ * there and the moves waiting there.
  */
-const HOST_MEMORY_FROM_LOCATIONS = `SELECT hypervisor, sum(located)::int AS "locatedMb", sum(heading)::int AS "headingMb" FROM (
-    SELECT hypervisor, memory_mb AS located, 0 AS heading FROM vm_location
+const HOST_LOAD_FROM_PROJECTIONS = `SELECT hypervisor, sum(located)::int AS "locatedMb", sum(heading)::int AS "headingMb", sum(running)::int AS "movesRunning", sum(waiting)::int AS "movesWaiting" FROM (
+    SELECT hypervisor, memory_mb AS located, 0 AS heading, 0 AS running, 0 AS waiting FROM vm_location
     UNION ALL
-    SELECT m.to_hypervisor, 0, l.memory_mb FROM moves m JOIN vm_location l ON l.name = m.vm WHERE m.state IN ('accepted', 'in-progress') AND l.hypervisor <> m.to_hypervisor) per_vm
-  GROUP BY hypervisor HAVING sum(located) <> 0 OR sum(heading) <> 0 ORDER BY hypervisor`;
+    SELECT m.to_hypervisor, 0, l.memory_mb, 0, 0 FROM moves m JOIN vm_location l ON l.name = m.vm WHERE m.state IN ('accepted', 'in-progress') AND l.hypervisor <> m.to_hypervisor
+    UNION ALL
+    SELECT from_hypervisor, 0, 0, CASE WHEN state = 'in-progress' AND cause <> 'ha-restart' THEN 1 ELSE 0 END, CASE WHEN state = 'accepted' THEN 1 ELSE 0 END
+      FROM moves WHERE state IN ('accepted', 'in-progress')) per_vm
+  GROUP BY hypervisor HAVING sum(located) <> 0 OR sum(heading) <> 0 OR sum(running) <> 0 OR sum(waiting) <> 0 ORDER BY hypervisor`;
 
 const snapshot = async (ds: DataSource) => ({
   locations: await ds.query(`SELECT * FROM vm_location ORDER BY name`),
   moves: await ds.query(`SELECT * FROM moves ORDER BY move_id`),
-  hostMemory: await ds.query(HOST_MEMORY),
+  hostLoad: await ds.query(HOST_LOAD),
 });
 
 describe('event store: expected-version appends against real Postgres', () => {
@@ -312,7 +317,7 @@ describe('event store: round trips and group commit (appendMany)', () => {
   it("a host's heading memory follows a VM's active move, whether the VM's rows come from memory or from a read (another writer)", async () => {
     const mine = await countingStore(config.databaseUrl);
     const other = await countingStore(config.databaseUrl);
-    const heading = async (host: string) => Number((await ds.query(`SELECT heading_mb FROM host_memory WHERE hypervisor = $1`, [host]))[0]?.heading_mb ?? 0);
+    const heading = async (host: string) => Number((await ds.query(`SELECT heading_mb FROM host_load WHERE hypervisor = $1`, [host]))[0]?.heading_mb ?? 0);
     const reasserted = (vm: string, hypervisor: string, locationVersion: number) => ({
       type: 'VmLocationReasserted',
       data: { repairId: '7f3c0000-0000-4000-8000-000000000001', vm, ip: '10.9.2.200', mac: '52:54:00:09:02:c8', site: 'dc2', hypervisor, locationVersion, previousVersion: 1, findings: [], evict: [] },
@@ -338,7 +343,7 @@ describe('event store: round trips and group commit (appendMany)', () => {
       await mine.store.append('vm:head-02', 2, [reasserted('head-02', 'dc2-hv1', 5)]);
       expect(mine.statements).toEqual(['WITH s AS']);
       expect(await heading('dc2-hv1')).toBe(before);
-      expect(await ds.query(HOST_MEMORY)).toEqual(await ds.query(HOST_MEMORY_FROM_LOCATIONS));
+      expect(await ds.query(HOST_LOAD)).toEqual(await ds.query(HOST_LOAD_FROM_PROJECTIONS));
     } finally {
       await mine.ds.destroy();
       await other.ds.destroy();
@@ -348,9 +353,11 @@ describe('event store: round trips and group commit (appendMany)', () => {
   it('after single and batched appends, a rebuild gives identical vm_location and moves', async () => {
     const live = await snapshot(ds);
     expect(live.locations.length).toBeGreaterThan(1000);
-    // The append statement keeps each host's located and heading memory as vm_location and moves sum them.
-    expect(live.hostMemory).toEqual(await ds.query(HOST_MEMORY_FROM_LOCATIONS));
-    expect(live.hostMemory.some((h: { headingMb: number }) => h.headingMb > 0)).toBe(true);
+    // The append statement keeps each host's load as vm_location and moves count and sum it.
+    expect(live.hostLoad).toEqual(await ds.query(HOST_LOAD_FROM_PROJECTIONS));
+    expect(live.hostLoad.some((h: { headingMb: number }) => h.headingMb > 0)).toBe(true);
+    expect(live.hostLoad.some((h: { movesRunning: number }) => h.movesRunning > 0)).toBe(true);
+    expect(live.hostLoad.some((h: { movesWaiting: number }) => h.movesWaiting > 0)).toBe(true);
     const report = await asOwner(config, rebuildProjections);
     expect(report.vms).toBe(live.locations.length);
     expect(await snapshot(ds)).toEqual(live);
@@ -376,7 +383,7 @@ describe('projections rebuilt from the log equal the live ones', () => {
       const snapshot = async () => ({
         locations: await lab.manager.dataSource.query(`SELECT * FROM vm_location ORDER BY name`),
         moves: await lab.manager.dataSource.query(`SELECT * FROM moves ORDER BY move_id`),
-        hostMemory: await lab.manager.dataSource.query(HOST_MEMORY),
+        hostLoad: await lab.manager.dataSource.query(HOST_LOAD),
       });
       // The failed move's compensation (restart at the source) ends with the VM running again.
       await eventually(async () => (await lab.req('vm.get', { vm: toCloud2 })).vm.state === 'running', 15_000, 'restart at source');
@@ -386,8 +393,8 @@ describe('projections rebuilt from the log equal the live ones', () => {
       expect(report.vms).toBe(live.locations.length);
       expect(report.moves).toBe(5);
       expect(rebuilt).toEqual(live);
-      // Relocations moved memory between hosts: what the appends kept is what vm_location sums.
-      expect(live.hostMemory).toEqual(await lab.manager.dataSource.query(HOST_MEMORY_FROM_LOCATIONS));
+      // Relocations moved memory between hosts and moves ran and ended: what the appends kept is what the rows say.
+      expect(live.hostLoad).toEqual(await lab.manager.dataSource.query(HOST_LOAD_FROM_PROJECTIONS));
       expect(live.locations.find((l: any) => l.name === 'web-01')).toMatchObject({ hypervisor: 'dc1-hv1', location_version: 3 });
     } finally {
       await lab.stop();

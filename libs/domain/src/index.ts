@@ -7,7 +7,7 @@ export * from './move/step-outcome';
 export * from './move/admission';
 export * from './move/move-request';
 export * from './move/move.projection';
-export * from './move/host-memory';
+export * from './move/host-load';
 export * from './time/clock';
 export * from './agent/host-inventory';
 export * from './agent/inventory-reconcile';

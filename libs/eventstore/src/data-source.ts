@@ -20,7 +20,7 @@ export function createDataSource(databaseUrl: string, poolSize = 10): DataSource
 }
 
 /** The tables every step of a move reads or writes: planning one statement over them loads their and their indexes' catalog entries. */
-const HOT_TABLES = ['streams', 'events', 'outbox', 'vm_location', 'moves', 'host_memory'];
+const HOT_TABLES = ['streams', 'events', 'outbox', 'vm_location', 'moves', 'host_load'];
 
 /**
  * Opens every connection of the pool now, each with the hot tables' catalog entries loaded, so a

@@ -16,7 +16,7 @@ export const SERVICE_GRANTS: Readonly<Record<string, readonly string[]>> = {
   // projections are upserted in the append transaction
   vm_location: ['SELECT', 'INSERT', 'UPDATE'],
   moves: ['SELECT', 'INSERT', 'UPDATE'],
-  host_memory: ['SELECT', 'INSERT', 'UPDATE'],
+  host_load: ['SELECT', 'INSERT', 'UPDATE'],
 };
 /** `events.position` is a bigserial: appending takes its next value. */
 const SERVICE_SEQUENCES = ['events_position_seq'];

@@ -84,7 +84,7 @@ export class MovePlanner {
     };
   }
 
-  /** Memory committed on a hypervisor: VMs located there plus VMs heading there by an active move (one `host_memory` row). */
+  /** Memory committed on a hypervisor: VMs located there plus VMs heading there by an active move (one `host_load` row). */
   usedMemoryMb(hypervisor: string, except?: string): Promise<number> {
     return this.reads.memoryCommittedMb(hypervisor, except);
   }

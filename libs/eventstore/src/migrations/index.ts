@@ -5,6 +5,7 @@ import { OutboxVacuum1732900000000 } from './1732900000000-OutboxVacuum';
 import { HostMemory1733000000000 } from './1733000000000-HostMemory';
 import { MoveHostColumns1733100000000 } from './1733100000000-MoveHostColumns';
 import { HostHeadingMemory1733200000000 } from './1733200000000-HostHeadingMemory';
+import { HostLoad1733300000000 } from './1733300000000-HostLoad';
 
 /** Every migration, in order. */
 export const MIGRATIONS = [
@@ -15,4 +16,5 @@ export const MIGRATIONS = [
   HostMemory1733000000000,
   MoveHostColumns1733100000000,
   HostHeadingMemory1733200000000,
+  HostLoad1733300000000,
 ];

@@ -26,10 +26,10 @@ export interface MoveRequestContext {
 
 /**
  * Memory committed on the hypervisor `host` (an SQL expression): VMs located there and VMs heading
- * there by an active move (`host_memory`, kept by the appends), less the VM `vm`'s own share (located
+ * there by an active move (`host_load`, kept by the appends), less the VM `vm`'s own share (located
  * there, or its active move heading there: at most one row each).
  */
-const committedMbSql = (host: string, vm: string) => `(coalesce((SELECT located_mb + heading_mb FROM host_memory WHERE hypervisor = ${host}), 0)
+const committedMbSql = (host: string, vm: string) => `(coalesce((SELECT located_mb + heading_mb FROM host_load WHERE hypervisor = ${host}), 0)
             - coalesce((SELECT memory_mb FROM vm_location WHERE name = ${vm} AND hypervisor = ${host}), 0)
             - coalesce((SELECT l.memory_mb FROM moves m JOIN vm_location l ON l.name = m.vm
                 WHERE m.vm = ${vm} AND m.state IN ('accepted', 'in-progress') AND m.to_hypervisor = ${host} AND l.hypervisor <> ${host}), 0))`;
@@ -74,10 +74,8 @@ export class MoveReadModel {
       `SELECT r.ord::int AS ord, (SELECT view FROM moves WHERE request_id = r.request_id) AS requested, l.*,
               CASE WHEN l.name IS NOT NULL AND r.target IS NOT NULL AND ($4::int IS NULL OR l.waiting < $4) THEN ${committedMbSql('r.target', 'r.vm')} END AS "targetUsedMb"
          FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS r (vm, request_id, target, ord) LEFT JOIN LATERAL (
-           SELECT l.name, l.l2_domain AS "l2Domain", l.hypervisor, l.site,
-                  (SELECT count(*) FROM moves m WHERE m.state = 'in-progress' AND m.from_hypervisor = l.hypervisor AND m.cause <> 'ha-restart')::int AS active,
-                  (SELECT count(*) FROM moves m WHERE m.state = 'accepted' AND m.from_hypervisor = l.hypervisor)::int AS waiting
-             FROM vm_location l WHERE l.name = r.vm) l ON true
+           SELECT l.name, l.l2_domain AS "l2Domain", l.hypervisor, l.site, coalesce(h.moves_running, 0) AS active, coalesce(h.moves_waiting, 0) AS waiting
+             FROM vm_location l LEFT JOIN host_load h ON h.hypervisor = l.hypervisor WHERE l.name = r.vm) l ON true
         ORDER BY r.ord`,
       [requests.map((r) => r.vm), requests.map((r) => r.requestId ?? null), requests.map((r) => r.to ?? null), Number.isFinite(maxWaiting) ? Math.min(maxWaiting!, 2 ** 31 - 1) : null],
     );
@@ -93,7 +91,7 @@ export class MoveReadModel {
     return (await this.rows<{ name: string }>(`SELECT name FROM vm_location WHERE hypervisor = $1 ORDER BY name`, [hypervisor])).map((r) => r.name);
   }
 
-  /** Memory committed on a hypervisor: VMs located there plus VMs heading there by an active move (`host_memory`), less `except`'s share. */
+  /** Memory committed on a hypervisor: VMs located there plus VMs heading there by an active move (`host_load`), less `except`'s share. */
   async memoryCommittedMb(hypervisor: string, except?: string): Promise<number> {
     const [row] = await this.rows<{ used: number | string }>(`SELECT ${committedMbSql('$1', '$2')} AS used`, [hypervisor, except ?? '']);
     return Number(row?.used ?? 0);
@@ -122,16 +120,16 @@ export class MoveReadModel {
 
   // ---- moves ----
 
-  /** Operator moves running from a host (HA restarts take no outbound slot). */
+  /** Operator moves running from a host (HA restarts take no outbound slot): `host_load`'s count. */
   async operatorMovesRunningFrom(hypervisor: string): Promise<number> {
-    const [row] = await this.rows<{ n: number }>(`SELECT count(*)::int AS n FROM moves WHERE state = 'in-progress' AND from_hypervisor = $1 AND cause <> 'ha-restart'`, [hypervisor]);
+    const [row] = await this.rows<{ n: number }>(`SELECT moves_running AS n FROM host_load WHERE hypervisor = $1`, [hypervisor]);
     return row?.n ?? 0;
   }
 
   /** A host's operator moves running and its `limit` oldest moves waiting for a slot, in one query (what admission decides on when a move ends). */
   async outboundQueueOf(hypervisor: string, limit: number): Promise<{ running: number; queued: { moveId: string; vm: string }[] }> {
     const [row] = await this.rows<{ running: number; queued: { moveId: string; vm: string }[] | null }>(
-      `SELECT (SELECT count(*) FROM moves WHERE state = 'in-progress' AND from_hypervisor = $1 AND cause <> 'ha-restart')::int AS running,
+      `SELECT coalesce((SELECT moves_running FROM host_load WHERE hypervisor = $1), 0) AS running,
               (SELECT json_agg(json_build_object('moveId', q.move_id, 'vm', q.vm)) FROM (
                  SELECT move_id, vm FROM moves WHERE state = 'accepted' AND from_hypervisor = $1 ORDER BY accepted_at, move_id LIMIT $2) q) AS queued`,
       [hypervisor, limit],

@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { moveIdOf, projectLocation, projectMove, type LocationRow, type MoveRow } from '@locus/domain';
 import { toRecorded } from '../event-store';
-import { HOST_MEMORY_FROM_PROJECTIONS, saveLocations, saveMoves } from './vm-projector';
+import { HOST_LOAD_FROM_PROJECTIONS, saveLocations, saveMoves } from './vm-projector';
 
 export interface RebuildReport {
   events: number;
@@ -41,12 +41,12 @@ export async function rebuildProjections(dataSource: DataSource): Promise<Rebuil
       }
       after = String(rows[rows.length - 1].position);
     }
-    await tx.query(`TRUNCATE vm_location, moves, host_memory`);
+    await tx.query(`TRUNCATE vm_location, moves, host_load`);
     const locationRows = [...locations.values()].filter((r): r is LocationRow => !!r);
     const moveRows = [...moves.values()].filter((r): r is MoveRow => !!r);
     await saveLocations(tx, locationRows);
     await saveMoves(tx, moveRows);
-    await tx.query(HOST_MEMORY_FROM_PROJECTIONS);
+    await tx.query(HOST_LOAD_FROM_PROJECTIONS);
     return { events: count, vms: locationRows.length, moves: moveRows.length, ms: Date.now() - started };
   });
 }

@@ -1,6 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import type { RecordedEvent } from '@locus/contracts';
-import { hostMemoryDeltas, moveIdOf, projectLocation, projectMove, type LocationRow, type MoveRow } from '@locus/domain';
+import { hostLoadDeltas, moveIdOf, projectLocation, projectMove, type HostLoadDelta, type LocationRow, type MoveRow } from '@locus/domain';
 import type { InlineProjection, Queryable } from '../event-store';
 
 /**
@@ -14,23 +14,27 @@ const LOCATION_ON_CONFLICT = `ON CONFLICT (name) DO UPDATE SET ip = EXCLUDED.ip,
   stream_version = EXCLUDED.stream_version, updated_at = EXCLUDED.updated_at`;
 const MOVE_ON_CONFLICT = `ON CONFLICT (move_id) DO UPDATE SET state = EXCLUDED.state, view = EXCLUDED.view`;
 /**
- * `host_memory` as a rebuild (and the migration) computes it from the projections: the memory of the
- * VMs located on each host, and of the VMs located elsewhere whose active move heads there.
+ * `host_load` as a rebuild (and the migration) computes it from the projections, per host: the memory
+ * of the VMs located there and of the VMs located elsewhere whose active move heads there, the
+ * operator moves running from there and the moves waiting there for a slot.
  */
-export const HOST_MEMORY_FROM_PROJECTIONS = `INSERT INTO host_memory (hypervisor, located_mb, heading_mb)
-  SELECT hypervisor, coalesce(sum(located_mb), 0), coalesce(sum(heading_mb), 0) FROM (
-    SELECT hypervisor, memory_mb AS located_mb, 0 AS heading_mb FROM vm_location
+export const HOST_LOAD_FROM_PROJECTIONS = `INSERT INTO host_load (hypervisor, located_mb, heading_mb, moves_running, moves_waiting)
+  SELECT hypervisor, coalesce(sum(located_mb), 0), coalesce(sum(heading_mb), 0), sum(moves_running), sum(moves_waiting) FROM (
+    SELECT hypervisor, memory_mb AS located_mb, 0 AS heading_mb, 0 AS moves_running, 0 AS moves_waiting FROM vm_location
     UNION ALL
-    SELECT m.to_hypervisor, 0, l.memory_mb FROM moves m JOIN vm_location l ON l.name = m.vm
-     WHERE m.state IN ('accepted', 'in-progress') AND l.hypervisor <> m.to_hypervisor) per_vm
+    SELECT m.to_hypervisor, 0, l.memory_mb, 0, 0 FROM moves m JOIN vm_location l ON l.name = m.vm
+     WHERE m.state IN ('accepted', 'in-progress') AND l.hypervisor <> m.to_hypervisor
+    UNION ALL
+    SELECT from_hypervisor, 0, 0, count(*) FILTER (WHERE state = 'in-progress' AND cause <> 'ha-restart'), count(*) FILTER (WHERE state = 'accepted')
+      FROM moves WHERE state IN ('accepted', 'in-progress') GROUP BY from_hypervisor) per_host
   GROUP BY hypervisor`;
 
 /** The rows one append batch writes, each with the VM stream it belongs to. */
 export interface VmRows {
   locations: { streamId: string; row: LocationRow }[];
   moves: { streamId: string; row: MoveRow }[];
-  /** What the batch changes in `host_memory`: memory located at and heading to hosts, per VM stream. */
-  hostMemory: { streamId: string; hypervisor: string; locatedMb: number; headingMb: number }[];
+  /** What the batch changes in `host_load` (memory located and heading, moves running and waiting), per VM stream. */
+  hostLoad: ({ streamId: string } & HostLoadDelta)[];
   /** Every VM stream of the batch with the rows its events were folded over (to remember when claimed). */
   folded: Map<string, { location?: LocationRow; moves: Map<string, MoveRow | undefined> }>;
 }
@@ -43,8 +47,8 @@ export interface VmRows {
  * from one query. Remembered rows are tagged with the stream version they reflect and used only for
  * an append expecting exactly that version, so another writer's append (a replica, a rebuild) is
  * never folded over a stale row: the claim would fail, or the rows are read again. A VM's active move
- * is always among its rows (read with the location, kept when remembered): `host_memory`'s heading
- * memory is a difference of the rows before and after, and a relocation by a drift repair changes it too.
+ * is always among its rows (read with the location, kept when remembered): `host_load` changes by the
+ * difference of the rows before and after, and a relocation by a drift repair changes it too.
  */
 const MOVES_REMEMBERED_PER_VM = 3;
 
@@ -95,17 +99,17 @@ export class VmInlineProjection implements InlineProjection<VmRows> {
     }
     const locations: VmRows['locations'] = [];
     const moves: VmRows['moves'] = [];
-    const hostMemory: VmRows['hostMemory'] = [];
+    const hostLoad: VmRows['hostLoad'] = [];
     for (const [vm, st] of folded) {
       const was = before.get(vm)!;
       const streamId = `vm:${vm}`;
       if (st.location && st.location !== was.location) locations.push({ streamId, row: st.location });
       for (const [moveId, row] of st.moves) if (row && row !== was.moves.get(moveId)) moves.push({ streamId, row });
-      for (const delta of hostMemoryDeltas({ location: was.location, moves: was.moves.values() }, { location: st.location, moves: st.moves.values() })) {
-        hostMemory.push({ streamId, ...delta });
+      for (const delta of hostLoadDeltas({ location: was.location, moves: [...was.moves.values()] }, { location: st.location, moves: [...st.moves.values()] })) {
+        hostLoad.push({ streamId, ...delta });
       }
     }
-    return { locations, moves, hostMemory, folded };
+    return { locations, moves, hostLoad, folded };
   }
 
   ctes(first: number, rows: VmRows): { sql: string; params: unknown[] } {
@@ -132,12 +136,15 @@ export class VmInlineProjection implements InlineProjection<VmRows> {
          ${MOVE_ON_CONFLICT}
          RETURNING 1
        ), hm AS (
-         SELECT * FROM unnest(${$(18)}::text[], ${$(19)}::text[], ${$(20)}::bigint[], ${$(21)}::bigint[]) AS h(stream_id, hypervisor, located_mb, heading_mb)
-       ), saved_host_memory AS (
+         SELECT * FROM unnest(${$(18)}::text[], ${$(19)}::text[], ${$(20)}::bigint[], ${$(21)}::bigint[], ${$(22)}::int[], ${$(23)}::int[])
+           AS h(stream_id, hypervisor, located_mb, heading_mb, moves_running, moves_waiting)
+       ), saved_host_load AS (
          -- One row per host, in host order: two appends touching the same hosts lock them in one order.
-         INSERT INTO host_memory (hypervisor, located_mb, heading_mb)
-         SELECT h.hypervisor, sum(h.located_mb), sum(h.heading_mb) FROM hm h JOIN claimed USING (stream_id) GROUP BY h.hypervisor ORDER BY h.hypervisor
-         ON CONFLICT (hypervisor) DO UPDATE SET located_mb = host_memory.located_mb + EXCLUDED.located_mb, heading_mb = host_memory.heading_mb + EXCLUDED.heading_mb
+         INSERT INTO host_load (hypervisor, located_mb, heading_mb, moves_running, moves_waiting)
+         SELECT h.hypervisor, sum(h.located_mb), sum(h.heading_mb), sum(h.moves_running), sum(h.moves_waiting)
+           FROM hm h JOIN claimed USING (stream_id) GROUP BY h.hypervisor ORDER BY h.hypervisor
+         ON CONFLICT (hypervisor) DO UPDATE SET located_mb = host_load.located_mb + EXCLUDED.located_mb, heading_mb = host_load.heading_mb + EXCLUDED.heading_mb,
+           moves_running = host_load.moves_running + EXCLUDED.moves_running, moves_waiting = host_load.moves_waiting + EXCLUDED.moves_waiting
          RETURNING 1
        )`,
       params: [
@@ -160,10 +167,12 @@ export class VmInlineProjection implements InlineProjection<VmRows> {
         M.map((r) => r.acceptedAt),
         // One JSON array: as jsonb[] each row's quotes were escaped into an array literal.
         JSON.stringify(M),
-        rows.hostMemory.map((x) => x.streamId),
-        rows.hostMemory.map((x) => x.hypervisor),
-        rows.hostMemory.map((x) => x.locatedMb),
-        rows.hostMemory.map((x) => x.headingMb),
+        rows.hostLoad.map((x) => x.streamId),
+        rows.hostLoad.map((x) => x.hypervisor),
+        rows.hostLoad.map((x) => x.locatedMb),
+        rows.hostLoad.map((x) => x.headingMb),
+        rows.hostLoad.map((x) => x.movesRunning),
+        rows.hostLoad.map((x) => x.movesWaiting),
       ],
     };
   }
